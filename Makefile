@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# tcp_stealth, built out of tree against a Rust-enabled kernel.
+#
+#   make            build tcp_stealth.ko (against the cached test kernel,
+#                   or the kernel tree given as KDIR=)
+#   make demo       set everything up, then show the module at work in a VM
+#   make check      set everything up, then run all tests
+#   make setup      only install dependencies and build the test kernel
+#   make vm CMD=... boot the test kernel with the module and run CMD
+#   make fmt        rustfmt the module sources
+#   make clean
+
+ifneq ($(KERNELRELEASE),)
+# Called by kbuild: everything is in Kbuild.
+include $(src)/Kbuild
+else
+
+KDIR ?= $(shell scripts/kernel.sh --kdir)
+# The cached test kernel records how it was built (LLVM=1); reuse that.
+KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
+RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
+
+.PHONY: all modules setup kernel check demo vm fmt fmt-check clean install
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) modules
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) modules_install
+
+setup:
+	scripts/setup.sh
+
+kernel:
+	scripts/kernel.sh
+
+check: setup
+	$(MAKE) modules
+	scripts/check.sh
+
+demo: setup
+	$(MAKE) modules
+	scripts/demo.sh
+
+vm: modules
+	scripts/vm-run -- $(CMD)
+
+fmt:
+	$(RUSTFMT) --edition 2021 src/tcp_stealth_main.rs
+
+fmt-check:
+	$(RUSTFMT) --edition 2021 --check src/tcp_stealth_main.rs
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean
+	rm -f src/ffi/bindings_generated.rs
+	-$(MAKE) -C tests clean
+	cargo clean
+
+endif

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C APIs of the kernel that tcp_stealth uses and the Rust `kernel` crate of
+ * Linux 6.12 does not wrap. bindgen turns this header into
+ * src/ffi/bindings_generated.rs; src/ffi/bindgen_parameters limits the output
+ * to what the module actually calls.
+ */
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/skbuff.h>
+#include <linux/tcp.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+
+#include "tcp_stealth_helpers.h"
+#include <net/ipv6.h>

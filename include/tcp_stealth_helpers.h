@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Out-of-line wrappers for static inline kernel functions that Rust cannot
+ * call directly (the same job rust/helpers/ does for the kernel crate, which an
+ * out-of-tree module cannot extend). Each one only forwards its arguments.
+ */
+#ifndef _TCP_STEALTH_HELPERS_H
+#define _TCP_STEALTH_HELPERS_H
+
+#include <linux/skbuff.h>
+#include <net/net_namespace.h>
+
+void *tcp_stealth_net_generic(const struct net *net, unsigned int id);
+int tcp_stealth_skb_network_offset(const struct sk_buff *skb);
+void *tcp_stealth_skb_header_pointer(const struct sk_buff *skb, int offset,
+				     int len, void *buffer);
+
+#endif /* _TCP_STEALTH_HELPERS_H */

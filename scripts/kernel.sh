@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prepare the test kernel: Debian's linux-source-6.12, the patches in
+# patches/series, tinyconfig plus scripts/tcp_stealth.config, built with the
+# pinned Rust toolchain and bindgen.
+#
+# The build lives outside the work tree, in $TCP_STEALTH_CACHE (default
+# ~/.cache/tcp-stealth), in a directory named by a hash of every input that
+# affects it. A second run with the same inputs does nothing.
+#
+#   scripts/kernel.sh            build if needed, print the kernel tree
+#   scripts/kernel.sh --kdir     only print where the tree for these inputs is
+#   scripts/kernel.sh --key      print the cache key and its inputs
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${TCP_STEALTH_CACHE:-$HOME/.cache/tcp-stealth}
+tarball=/usr/src/linux-source-6.12.tar.xz
+fragment=$top/scripts/tcp_stealth.config
+# LLVM=1 is needed for KASAN with Rust (init/Kconfig: RUST depends on
+# !KASAN || CC_IS_CLANG).
+llvm=${TCP_STEALTH_LLVM:-1}
+export PATH=$HOME/.cargo/bin:$PATH
+
+key_inputs() {
+	echo "script: $(sha256sum < "$0" | cut -d' ' -f1)"
+	echo "source: $(dpkg-query -W -f='${Version}' linux-source-6.12)"
+	echo "fragment: $(sha256sum < "$fragment" | cut -d' ' -f1)"
+	echo "patches: $(cd "$top/patches" && cat series $(grep -v '^#' series) 2>/dev/null | sha256sum | cut -d' ' -f1)"
+	echo "rustc: $(cd "$top" && rustc --version)"
+	echo "bindgen: $(bindgen --version)"
+	echo "llvm: $llvm $( [ "$llvm" = 1 ] && clang --version | head -1)"
+}
+
+key=$(key_inputs | sha256sum | cut -c1-16)
+kdir=$cache/linux-$key
+
+case "${1:-}" in
+--kdir) echo "$kdir"; exit 0 ;;
+--key) key_inputs; echo "key: $key"; exit 0 ;;
+esac
+
+if [ -f "$kdir/.tcp_stealth_built" ]; then
+	echo "$kdir"
+	exit 0
+fi
+
+log() { echo "kernel.sh: $*" >&2; }
+
+mkdir -p "$cache"
+rm -rf "$kdir.tmp"
+log "unpacking $tarball (key $key)"
+mkdir "$kdir.tmp"
+tar -C "$kdir.tmp" --strip-components=1 -xf "$tarball"
+
+cd "$kdir.tmp"
+while read -r p; do
+	case "$p" in ''|'#'*) continue ;; esac
+	log "applying $p"
+	patch -p1 --quiet --forward < "$top/patches/$p"
+done < "$top/patches/series"
+
+make_args=(ARCH=x86_64)
+[ "$llvm" = 1 ] && make_args+=(LLVM=1)
+rust_sysroot=$(cd "$top" && rustc --print sysroot)
+make_args+=(RUSTC="$rust_sysroot/bin/rustc" RUSTFMT="$rust_sysroot/bin/rustfmt")
+
+log "configuring"
+make "${make_args[@]}" tinyconfig >/dev/null
+scripts/kconfig/merge_config.sh -m .config "$fragment" >/dev/null
+make "${make_args[@]}" olddefconfig >/dev/null
+# Fail early and loudly if a requested option did not stick (a missing
+# dependency silently drops options in Kconfig).
+missing=0
+while IFS= read -r line; do
+	case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+	opt=${line%%=*} val=${line#*=}
+	if [ "$val" = n ]; then
+		grep -q "^$opt=" .config && { log "$opt should be off"; missing=1; }
+	else
+		grep -qx "$line" .config || { log "$line did not stick"; missing=1; }
+	fi
+done < "$fragment"
+[ $missing = 0 ] || { log "config fragment not satisfied"; exit 1; }
+
+jobs=$(( $(nproc) + 1 ))
+log "building with -j$jobs (a few minutes)"
+make "${make_args[@]}" -j"$jobs" >build.log 2>&1 || { tail -40 build.log >&2; exit 1; }
+echo "${make_args[*]}" > .tcp_stealth_make_args
+touch .tcp_stealth_built
+cd /
+# Only one kernel is kept: drop builds for older inputs.
+for old in "$cache"/linux-*; do
+	[ "$old" = "$kdir.tmp" ] || rm -rf "$old"
+done
+mv "$kdir.tmp" "$kdir"
+log "built $kdir"
+echo "$kdir"

@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install everything tcp_stealth needs to build and test, then build the test
+# kernel. Safe to run any number of times; a second run only checks.
+#
+#   - Debian packages (kernel source, compilers, QEMU, network tools)
+#   - the Rust toolchain pinned in rust-toolchain.toml, with rust-src
+#   - bindgen-cli at the version the kernel build is keyed on
+#   - virtme-ng in a virtualenv under the cache directory
+#   - the test kernel (scripts/kernel.sh), cached outside the work tree
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=${TCP_STEALTH_CACHE:-$HOME/.cache/tcp-stealth}
+BINDGEN_VERSION=0.73.2
+VIRTME_NG_VERSION=1.42
+export PATH=$HOME/.cargo/bin:$PATH
+
+log() { echo "setup: $*" >&2; }
+
+packages=(
+	linux-source-6.12 build-essential bc bison flex cpio kmod xz-utils rsync
+	libelf-dev libssl-dev libclang-dev clang lld llvm
+	qemu-system-x86 python3-venv
+	iproute2 nftables tcpdump socat busybox-static
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing Debian packages: ${missing[*]}"
+	sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+	$sudo apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v rustup >/dev/null; then
+	log "rustup is missing: install it from your distribution or rustup.rs, then rerun"
+	exit 1
+fi
+# rustup reads rust-toolchain.toml and installs the pinned toolchain with its
+# components on first use.
+(cd "$top" && rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install)
+(cd "$top" && rustc --version >/dev/null)
+rust_src=$(cd "$top" && rustc --print sysroot)/lib/rustlib/src/rust/library
+[ -d "$rust_src" ] || (cd "$top" && rustup component add rust-src)
+
+if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]; then
+	log "installing bindgen-cli $BINDGEN_VERSION"
+	(cd "$top" && cargo install --locked bindgen-cli --version "$BINDGEN_VERSION")
+fi
+
+if [ "$("$cache/venv/bin/vng" --version 2>/dev/null | awk '{print $2}')" != "$VIRTME_NG_VERSION" ]; then
+	log "installing virtme-ng $VIRTME_NG_VERSION"
+	mkdir -p "$cache"
+	python3 -m venv "$cache/venv"
+	"$cache/venv/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
+fi
+
+"$top/scripts/kernel.sh" >/dev/null
+log "ready: kernel in $("$top/scripts/kernel.sh" --kdir)"

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Integrity commitment to the first `n` payload bytes of a connection.
+//!
+//! `D = BLAKE2s-256(key = K_int, be16(n) || payload[0..n])` and the
+//! commitment `C32` is `D[0..4]` read as a big-endian `u32`, which is how it
+//! appears in option bytes 8..12.
+
+use super::{ct_eq, Blake2s, Crypto, Error, KnockKey};
+
+/// Largest number of payload bytes an integrity commitment can cover.
+pub const MAX_INTEGRITY_LEN: usize = u16::MAX as usize;
+
+fn checked_len(n: usize) -> Result<u16, Error> {
+    match u16::try_from(n) {
+        Ok(n) if n != 0 => Ok(n),
+        _ => Err(Error::IntegrityLength),
+    }
+}
+
+fn start<B: Blake2s>(key: &KnockKey, n: u16) -> B {
+    let mut h = B::init_key(key.integrity_key());
+    h.update(&n.to_be_bytes());
+    h
+}
+
+/// The client's one-shot commitment `C32` to all of `payload`, which must be
+/// 1 to [`MAX_INTEGRITY_LEN`] bytes long.
+pub fn commitment<C: Crypto>(_crypto: &C, key: &KnockKey, payload: &[u8]) -> Result<u32, Error> {
+    let n = checked_len(payload.len())?;
+    let mut h = start::<C::Blake2s>(key, n);
+    h.update(payload);
+    let d = h.finalize();
+    Ok(u32::from_be_bytes([d[0], d[1], d[2], d[3]]))
+}
+
+/// State of an [`IntegrityVerifier`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntegrityStatus {
+    /// Fewer than `n` bytes have been fed.
+    Pending,
+    /// All `n` bytes were fed and the commitment matched.
+    Match,
+    /// All `n` bytes were fed and the commitment did not match.
+    Mismatch,
+}
+
+/// Receiver side: checks `C32` against payload bytes as they arrive.
+pub struct IntegrityVerifier<B> {
+    /// `None` once all `n` bytes have been fed.
+    state: Option<B>,
+    expected: [u8; 4],
+    remaining: u16,
+    status: IntegrityStatus,
+}
+
+impl<B: Blake2s> IntegrityVerifier<B> {
+    /// Starts checking commitment `c32` over the first `n` payload bytes,
+    /// `n` being 1 to [`MAX_INTEGRITY_LEN`].
+    pub fn new(key: &KnockKey, c32: u32, n: usize) -> Result<Self, Error> {
+        let n = checked_len(n)?;
+        Ok(Self {
+            state: Some(start(key, n)),
+            expected: c32.to_be_bytes(),
+            remaining: n,
+            status: IntegrityStatus::Pending,
+        })
+    }
+
+    /// Feeds the next in-order payload bytes and returns how many were used:
+    /// never more than [`remaining`](Self::remaining), so the rest of `data`
+    /// is ordinary payload. When the last byte is fed the digest is compared
+    /// (in constant time) and the status becomes final.
+    pub fn feed(&mut self, data: &[u8]) -> usize {
+        let Some(state) = self.state.as_mut() else {
+            return 0;
+        };
+        let (used, _) = data.split_at(data.len().min(usize::from(self.remaining)));
+        state.update(used);
+        // `used.len() <= self.remaining`, so this cannot underflow.
+        self.remaining -= used.len() as u16;
+        if self.remaining == 0 {
+            if let Some(state) = self.state.take() {
+                let d = state.finalize();
+                self.status = if ct_eq(&d[..4], &self.expected) {
+                    IntegrityStatus::Match
+                } else {
+                    IntegrityStatus::Mismatch
+                };
+            }
+        }
+        used.len()
+    }
+
+    /// The current status.
+    pub fn status(&self) -> IntegrityStatus {
+        self.status
+    }
+
+    /// Number of payload bytes still to be fed.
+    pub fn remaining(&self) -> usize {
+        usize::from(self.remaining)
+    }
+}

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Key derivation from the shared secret.
+
+use super::{Blake2s, Crypto, Error};
+
+/// Longest secret in bytes (the MD5 block size of the original Knock).
+pub const MAX_SECRET_LEN: usize = 64;
+
+/// Domain-separation label hashed in front of the padded secret.
+pub const KEY_LABEL: &[u8; 18] = b"tcp_stealth v1 key";
+
+/// The two keys derived from one shared secret.
+///
+/// `K = BLAKE2s-256(KEY_LABEL || secret || 0^(64 - len))`, `K_mac = K[0..16]`
+/// (SipHash-2-4 key of the knock MAC) and `K_int = K[16..32]` (BLAKE2s key
+/// of the integrity commitment). `Debug` does not print the keys.
+#[derive(Clone)]
+pub struct KnockKey {
+    mac: [u8; 16],
+    int: [u8; 16],
+}
+
+impl KnockKey {
+    /// Derives the keys from a secret of 1 to [`MAX_SECRET_LEN`] bytes.
+    ///
+    /// The secret is zero-padded to 64 bytes first, so secrets that differ
+    /// only in trailing NUL bytes (`"abc"` and `"abc\0"`) give the same key,
+    /// as in the original TCP Stealth.
+    pub fn derive<C: Crypto>(secret: &[u8], _crypto: &C) -> Result<Self, Error> {
+        if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
+            return Err(Error::SecretLength);
+        }
+        let mut padded = [0u8; MAX_SECRET_LEN];
+        padded[..secret.len()].copy_from_slice(secret);
+        let mut h = C::Blake2s::init();
+        h.update(KEY_LABEL);
+        h.update(&padded);
+        Ok(Self::from_bytes(&h.finalize()))
+    }
+
+    /// Builds a key from the 32-byte `K` directly.
+    pub fn from_bytes(k: &[u8; 32]) -> Self {
+        let mut key = Self {
+            mac: [0; 16],
+            int: [0; 16],
+        };
+        key.mac.copy_from_slice(&k[..16]);
+        key.int.copy_from_slice(&k[16..]);
+        key
+    }
+
+    /// `K_mac`, the SipHash-2-4 key.
+    pub fn mac_key(&self) -> &[u8; 16] {
+        &self.mac
+    }
+
+    /// `K_int`, the BLAKE2s key of the integrity commitment.
+    pub fn integrity_key(&self) -> &[u8; 16] {
+        &self.int
+    }
+}
+
+impl core::fmt::Debug for KnockKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("KnockKey { .. }")
+    }
+}

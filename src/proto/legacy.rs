@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The original TCP Stealth / Knock ISN scheme (Linux 3.x patch), for a
+//! compatibility mode.
+//!
+//! There the 32-bit ISN of the SYN is the authenticator:
+//!
+//! 1. `IV` = 16 zero bytes; the destination address (4 or 16 bytes) is
+//!    copied to its start; then `IV[4..6] ^= be16(IH)`,
+//!    `IV[8..12] ^= be32(TSval)` and `IV[12..14] ^= be16(dport)`.
+//! 2. One MD5 compression (no padding, no length) of the 64-byte
+//!    zero-padded secret with `IV` as the chaining value, all words read
+//!    little-endian.
+//! 3. `ISN = h0 ^ h1 ^ h2 ^ h3`; with integrity its low 16 bits are
+//!    replaced by `IH`.
+//!
+//! `IH` (0 without integrity) is the XOR of the eight big-endian 16-bit
+//! words of `MD5(secret64 || payload[0..len])`. `TSval` is the SYN's TCP
+//! timestamp value, or 0 if the SYN carries none.
+
+use super::{ct_eq, Error, MAX_SECRET_LEN};
+
+const K: [u32; 64] = [
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+];
+
+/// Per-round left rotations, indexed by `4 * round + step % 4`.
+const ROT: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+
+const MD5_INIT: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+
+/// The MD5 compression function (RFC 1321, section 3.4): processes one
+/// 64-byte block into the chaining value `state`, like the kernel's
+/// `md5_transform()` with the block read as little-endian words.
+pub fn md5_compress(state: &mut [u32; 4], block: &[u8; 64]) {
+    let mut m = [0u32; 16];
+    for (w, b) in m.iter_mut().zip(block.chunks_exact(4)) {
+        *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    let [mut a, mut b, mut c, mut d] = *state;
+    for (i, k) in K.iter().enumerate() {
+        let (f, g) = match i / 16 {
+            0 => ((b & c) | (!b & d), i),
+            1 => ((d & b) | (!d & c), 5 * i + 1),
+            2 => (b ^ c ^ d, 3 * i + 5),
+            _ => (c ^ (b | !d), 7 * i),
+        };
+        let f = f.wrapping_add(a).wrapping_add(*k).wrapping_add(m[g % 16]);
+        a = d;
+        d = c;
+        c = b;
+        b = b.wrapping_add(f.rotate_left(ROT[i / 16 * 4 + i % 4]));
+    }
+    for (s, v) in state.iter_mut().zip([a, b, c, d]) {
+        *s = s.wrapping_add(v);
+    }
+}
+
+/// Streaming MD5 (RFC 1321), built on [`md5_compress`].
+#[derive(Clone)]
+pub struct Md5 {
+    state: [u32; 4],
+    buf: [u8; 64],
+    buf_len: usize,
+    total: u64,
+}
+
+impl Default for Md5 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Md5 {
+    /// Starts a new hash.
+    pub fn new() -> Self {
+        Self {
+            state: MD5_INIT,
+            buf: [0; 64],
+            buf_len: 0,
+            total: 0,
+        }
+    }
+
+    /// Absorbs `data`.
+    pub fn update(&mut self, mut data: &[u8]) {
+        self.total = self.total.wrapping_add(data.len() as u64);
+        while !data.is_empty() {
+            let free = &mut self.buf[self.buf_len..];
+            let (head, rest) = data.split_at(free.len().min(data.len()));
+            free[..head.len()].copy_from_slice(head);
+            self.buf_len += head.len();
+            data = rest;
+            if self.buf_len == self.buf.len() {
+                md5_compress(&mut self.state, &self.buf);
+                self.buf_len = 0;
+            }
+        }
+    }
+
+    /// Pads and returns the 16-byte digest.
+    pub fn finalize(mut self) -> [u8; 16] {
+        let bits = self.total.wrapping_mul(8);
+        self.update(&[0x80]);
+        let zeros = [0u8; 64];
+        let pad = (64 + 56 - self.buf_len) % 64;
+        self.update(&zeros[..pad]);
+        self.update(&bits.to_le_bytes());
+        let mut out = [0u8; 16];
+        for (o, s) in out.chunks_exact_mut(4).zip(self.state) {
+            o.copy_from_slice(&s.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// A legacy secret: 1 to 64 bytes, zero-padded to 64.
+///
+/// The original kernel silently truncated longer secrets; this refuses them.
+#[derive(Clone)]
+pub struct LegacySecret([u8; MAX_SECRET_LEN]);
+
+impl LegacySecret {
+    /// Pads `secret` (1 to [`MAX_SECRET_LEN`] bytes) with zeros.
+    pub fn new(secret: &[u8]) -> Result<Self, Error> {
+        if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
+            return Err(Error::SecretLength);
+        }
+        let mut s = [0u8; MAX_SECRET_LEN];
+        s[..secret.len()].copy_from_slice(secret);
+        Ok(Self(s))
+    }
+}
+
+impl core::fmt::Debug for LegacySecret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("LegacySecret { .. }")
+    }
+}
+
+/// The 16-bit integrity hash `IH` of the first bytes of the payload.
+pub fn legacy_integrity_hash(secret: &LegacySecret, payload: &[u8]) -> u16 {
+    let mut h = Md5::new();
+    h.update(&secret.0);
+    h.update(payload);
+    h.finalize()
+        .chunks_exact(2)
+        .fold(0, |acc, w| acc ^ u16::from_be_bytes([w[0], w[1]]))
+}
+
+/// The ISN (host byte order) a legacy client sends to `daddr` (4 or 16
+/// bytes, network order; longer input is cut at 16) and `dport` with
+/// timestamp value `tsval`, and integrity hash `ih` if any.
+pub fn legacy_isn(
+    secret: &LegacySecret,
+    daddr: &[u8],
+    dport: u16,
+    tsval: u32,
+    ih: Option<u16>,
+) -> u32 {
+    let mut iv = [0u8; 16];
+    let n = daddr.len().min(iv.len());
+    iv[..n].copy_from_slice(&daddr[..n]);
+    let xor = |dst: &mut [u8], src: &[u8]| dst.iter_mut().zip(src).for_each(|(d, s)| *d ^= s);
+    xor(&mut iv[4..6], &ih.unwrap_or(0).to_be_bytes());
+    xor(&mut iv[8..12], &tsval.to_be_bytes());
+    xor(&mut iv[12..14], &dport.to_be_bytes());
+
+    let mut state = [0u32; 4];
+    for (s, b) in state.iter_mut().zip(iv.chunks_exact(4)) {
+        *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    md5_compress(&mut state, &secret.0);
+    let av = state.iter().fold(0, |acc, s| acc ^ s);
+    match ih {
+        Some(ih) => (av & 0xffff_0000) | u32::from(ih),
+        None => av,
+    }
+}
+
+/// Server side: whether the SYN's `isn` authenticates. With `integrity`,
+/// `IH` is taken from the low 16 bits of `isn`, only the high 16 bits are
+/// compared, and the caller must then check the payload against
+/// `isn as u16` with [`legacy_integrity_hash`].
+pub fn legacy_check_isn(
+    secret: &LegacySecret,
+    isn: u32,
+    daddr: &[u8],
+    dport: u16,
+    tsval: u32,
+    integrity: bool,
+) -> bool {
+    let ih = integrity.then_some(isn as u16);
+    let expect = legacy_isn(secret, daddr, dport, tsval, ih);
+    ct_eq(&expect.to_be_bytes(), &isn.to_be_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md5(data: &[u8]) -> [u8; 16] {
+        let mut h = Md5::new();
+        h.update(data);
+        h.finalize()
+    }
+
+    fn hex(s: &str) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        for (o, i) in out.iter_mut().zip((0..32).step_by(2)) {
+            *o = u8::from_str_radix(&s[i..i + 2], 16).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn rfc1321_suite() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"", "d41d8cd98f00b204e9800998ecf8427e"),
+            (b"a", "0cc175b9c0f1b6a831c399e269772661"),
+            (b"abc", "900150983cd24fb0d6963f7d28e17f72"),
+            (b"message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+            (
+                b"abcdefghijklmnopqrstuvwxyz",
+                "c3fcd3d76192e4007dfb496cca67e13b",
+            ),
+            (
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+                "d174ab98d277d9f5a5611c2c9f419d9f",
+            ),
+            (
+                b"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                "57edf4a22be3c955ac49da2e2107b67a",
+            ),
+        ];
+        for (msg, digest) in cases {
+            assert_eq!(md5(msg), hex(digest));
+            // Same result when fed byte by byte.
+            let mut h = Md5::new();
+            msg.iter().for_each(|b| h.update(&[*b]));
+            assert_eq!(h.finalize(), hex(digest));
+        }
+    }
+
+    #[test]
+    fn compress_single_block() {
+        // "abc" padded by hand: the compression alone yields MD5("abc").
+        let mut block = [0u8; 64];
+        block[..4].copy_from_slice(b"abc\x80");
+        block[56] = 24;
+        let mut state = MD5_INIT;
+        md5_compress(&mut state, &block);
+        let mut out = [0u8; 16];
+        for (o, s) in out.chunks_exact_mut(4).zip(state) {
+            o.copy_from_slice(&s.to_le_bytes());
+        }
+        assert_eq!(out, hex("900150983cd24fb0d6963f7d28e17f72"));
+    }
+
+    // Reference values of the original project (isn_algorithm/
+    // gen_rfc_ref_vals.sh of kirschju/tcp-stealth): secret "Magic secret
+    // string", dport 4242, TSval 0x11223344, integrity over the 28 bytes
+    // "Protected payload goes here.".
+    const SECRET: &[u8] = b"Magic secret string";
+    const PAYLOAD: &[u8] = b"Protected payload goes here.";
+    const V6: [u8; 16] = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2a, 0, 0x2a,
+    ];
+    const V4: [u8; 4] = [192, 18, 42, 42];
+
+    #[test]
+    fn original_vectors() {
+        let s = LegacySecret::new(SECRET).unwrap();
+        let ih = legacy_integrity_hash(&s, PAYLOAD);
+        assert_eq!(ih, 0xff96);
+        assert_eq!(legacy_isn(&s, &V6, 4242, 0x11223344, None), 0x4923a842);
+        assert_eq!(legacy_isn(&s, &V6, 4242, 0x11223344, Some(ih)), 0x3ae5ff96);
+        assert_eq!(legacy_isn(&s, &V4, 4242, 0x11223344, None), 0xedea1325);
+        assert_eq!(legacy_isn(&s, &V4, 4242, 0x11223344, Some(ih)), 0x2153ff96);
+    }
+
+    #[test]
+    fn check_isn() {
+        let s = LegacySecret::new(SECRET).unwrap();
+        assert!(legacy_check_isn(
+            &s, 0x4923a842, &V6, 4242, 0x11223344, false
+        ));
+        assert!(legacy_check_isn(
+            &s, 0x3ae5ff96, &V6, 4242, 0x11223344, true
+        ));
+        assert!(legacy_check_isn(
+            &s, 0xedea1325, &V4, 4242, 0x11223344, false
+        ));
+        assert!(legacy_check_isn(
+            &s, 0x2153ff96, &V4, 4242, 0x11223344, true
+        ));
+        // Any changed input fails.
+        assert!(!legacy_check_isn(
+            &s, 0x4923a843, &V6, 4242, 0x11223344, false
+        ));
+        assert!(!legacy_check_isn(
+            &s, 0x4923a842, &V6, 4243, 0x11223344, false
+        ));
+        assert!(!legacy_check_isn(
+            &s, 0x4923a842, &V6, 4242, 0x11223345, false
+        ));
+        assert!(!legacy_check_isn(
+            &s, 0x2153ff96, &V6, 4242, 0x11223344, true
+        ));
+        // With integrity the low half is IH, so a wrong IH changes the high
+        // half of the expected value.
+        assert!(!legacy_check_isn(
+            &s, 0x2153ff97, &V4, 4242, 0x11223344, true
+        ));
+    }
+
+    #[test]
+    fn secret_lengths() {
+        assert_eq!(LegacySecret::new(b"").unwrap_err(), Error::SecretLength);
+        assert_eq!(
+            LegacySecret::new(&[1; 65]).unwrap_err(),
+            Error::SecretLength
+        );
+        assert!(LegacySecret::new(&[1; 64]).is_ok());
+    }
+}

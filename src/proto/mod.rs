@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pure protocol logic of TCP Stealth v1 (see `docs/PROTOCOL.md`).
+//!
+//! Everything here is safe Rust over `core` only: no allocation, no I/O, no
+//! clock and no cryptography of its own (except the MD5 compression needed by
+//! the legacy Knock ISN mode). The caller provides SipHash-2-4 and BLAKE2s
+//! through the [`Crypto`] and [`Blake2s`] traits, the current time, random
+//! nonces and the storage of the replay cache.
+//!
+//! All parsers are total: they return an error for every malformed input and
+//! never panic, and all arithmetic on untrusted values is checked, wrapping
+//! or saturating, so the module is safe with overflow checks enabled.
+
+// This module is also the library `tcp-stealth-proto` on the host, where its
+// `pub` items are the crate's API. In the kernel module they are crate-private
+// and some are only used by tests: hence `allow(unreachable_pub)` here and
+// `allow(unused_imports)` on the re-exports below.
+#![allow(unreachable_pub)]
+#![forbid(unsafe_code)]
+
+mod crypto;
+mod integrity;
+mod key;
+mod legacy;
+mod replay;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+#[allow(unused_imports)]
+pub use crypto::{Blake2s, Crypto};
+#[allow(unused_imports)]
+pub use integrity::{commitment, IntegrityStatus, IntegrityVerifier, MAX_INTEGRITY_LEN};
+#[allow(unused_imports)]
+pub use key::{KnockKey, KEY_LABEL, MAX_SECRET_LEN};
+#[allow(unused_imports)]
+pub use legacy::{
+    legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacySecret, Md5,
+};
+#[allow(unused_imports)]
+pub use replay::{ReplayCache, ReplayVerdict, Slot, WAYS};
+#[allow(unused_imports)]
+pub use wire::{
+    build, compute_mac, find_knock, is_fresh, mac_words, option_fits, reconstruct_time, verify,
+    FindResult, Knock, Reject, Skew, Verified, CTL_INTEGRITY, CTL_RESERVED, CTL_TIME_MASK,
+    DEFAULT_SKEW_SECS, EXID, MAC_TAG, MAX_KEYS, MAX_OPTION_SPACE, MAX_SKEW_SECS, OPT_KIND, OPT_LEN,
+    TIME_BITS,
+};
+
+/// Errors of the configuration-time functions (key derivation, parameter
+/// validation). Packet processing uses [`Reject`] instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A secret must be 1 to [`MAX_SECRET_LEN`] bytes long.
+    SecretLength,
+    /// The clock skew must be 1 to [`MAX_SKEW_SECS`] seconds.
+    SkewRange,
+    /// The integrity length must be 1 to [`MAX_INTEGRITY_LEN`] bytes.
+    IntegrityLength,
+    /// The replay cache needs a non-empty multiple of [`WAYS`] slots.
+    SlotCount,
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+///
+/// Lengths are treated as public. The contents are combined with XOR/OR into
+/// one accumulator with no data-dependent branch or early exit, and the
+/// accumulator goes through [`core::hint::black_box`] so that the optimizer
+/// cannot turn the loop back into an early-exit comparison. This is the same
+/// approach as the kernel's `crypto_memneq()`, minus its assembly barriers.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    core::hint::black_box(diff) == 0
+}

@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host tests against the reference crates `siphasher` and `blake2`.
+
+use super::*;
+use blake2::digest::{Digest, Mac};
+use core::hash::Hasher;
+
+/// Reference [`Crypto`] for the tests.
+pub(super) struct Ref;
+
+/// Reference [`Blake2s`] for the tests.
+pub(super) enum RefBlake2s {
+    Plain(blake2::Blake2s256),
+    Keyed(blake2::Blake2sMac256),
+}
+
+impl Crypto for Ref {
+    type Blake2s = RefBlake2s;
+
+    fn siphash_3u64(&self, key: &[u8; 16], a: u64, b: u64, c: u64) -> u64 {
+        let mut h = siphasher::sip::SipHasher24::new_with_key(key);
+        for w in [a, b, c] {
+            h.write(&w.to_le_bytes());
+        }
+        h.finish()
+    }
+}
+
+impl Blake2s for RefBlake2s {
+    fn init() -> Self {
+        Self::Plain(blake2::Blake2s256::new())
+    }
+
+    fn init_key(key: &[u8; 16]) -> Self {
+        Self::Keyed(blake2::Blake2sMac256::new_from_slice(key).unwrap())
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Plain(h) => Digest::update(h, data),
+            Self::Keyed(h) => Mac::update(h, data),
+        }
+    }
+
+    fn finalize(self) -> [u8; 32] {
+        match self {
+            Self::Plain(h) => h.finalize().into(),
+            Self::Keyed(h) => h.finalize().into_bytes().into(),
+        }
+    }
+}
+
+fn unhex<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    assert_eq!(s.len(), 2 * N);
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+/// Small deterministic PRNG (xorshift64*).
+pub(super) struct XorShift(pub(super) u64);
+
+impl XorShift {
+    pub(super) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub(super) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub(super) fn fill(&mut self, buf: &mut [u8]) {
+        buf.iter_mut().for_each(|b| *b = self.next() as u8);
+    }
+}
+
+fn key(secret: &[u8]) -> KnockKey {
+    KnockKey::derive(secret, &Ref).unwrap()
+}
+
+// The vectors of docs/PROTOCOL.md, computed by examples/gen_vectors.rs from
+// the reference crates alone.
+const V_SECRET: &[u8] = b"This is my magic ID.";
+const V_DPORT: u16 = 22;
+const V_T: u64 = 1_700_000_000;
+const V_NONCE: [u8; 6] = [1, 2, 3, 4, 5, 6];
+const V_PAYLOAD: &[u8] = b"SSH-2.0-OpenSSH_9.2\r\n";
+const V_K: &str = "3179c1982b8a1dd18046ae4754c238a0e3d51e5b71da71176ce011f17e0f3ff3";
+const V_OPT: &str = "fe144b4e3100010203040506a2474033bc60fc18";
+const V_OPT_I: &str = "fe144b4eb100010231df25141c0a7c78323ac7bb";
+
+#[test]
+fn vectors() {
+    let k = key(V_SECRET);
+    let keys = [k.clone()];
+    let kk: [u8; 32] = unhex(V_K);
+    assert_eq!(k.mac_key()[..], kk[..16]);
+    assert_eq!(k.integrity_key()[..], kk[16..]);
+
+    assert_eq!(
+        mac_words(false, V_DPORT, V_T, &V_NONCE),
+        [0x16000000314b5354, 0x6553f100, 0x0000060504030201]
+    );
+    assert_eq!(
+        compute_mac(&Ref, &k, false, V_DPORT, V_T, &V_NONCE),
+        0x18fc60bc334047a2u64.to_le_bytes()
+    );
+    let opt = build(&Ref, &k, V_DPORT, V_T, V_NONCE, None);
+    assert_eq!(opt, unhex(V_OPT));
+
+    let c32 = commitment(&Ref, &k, V_PAYLOAD).unwrap();
+    assert_eq!(c32, 0x31df2514);
+    let n48 = [1, 2, 0x31, 0xdf, 0x25, 0x14];
+    assert_eq!(
+        mac_words(true, V_DPORT, V_T, &n48),
+        [0x16000001314b5354, 0x6553f100, 0x00001425df310201]
+    );
+    assert_eq!(
+        compute_mac(&Ref, &k, true, V_DPORT, V_T, &n48),
+        0xbbc73a32787c0a1cu64.to_le_bytes()
+    );
+    let opt = build(&Ref, &k, V_DPORT, V_T, V_NONCE, Some(c32));
+    assert_eq!(opt, unhex(V_OPT_I));
+
+    // The receiver accepts both at any time within the skew.
+    for now in [V_T - 120, V_T, V_T + 120] {
+        let v = verify(&Ref, &keys, &unhex::<20>(V_OPT), 22, now, Skew::DEFAULT);
+        assert_eq!(
+            v,
+            Ok(Verified {
+                key_index: 0,
+                t: V_T,
+                mac: unhex(&V_OPT[24..]),
+                integrity: None,
+            })
+        );
+        let v = verify(&Ref, &keys, &unhex::<20>(V_OPT_I), 22, now, Skew::DEFAULT);
+        assert_eq!(v.unwrap().integrity, Some(0x31df2514));
+    }
+}
+
+#[test]
+fn key_derivation() {
+    assert_eq!(
+        KnockKey::derive(b"", &Ref).unwrap_err(),
+        Error::SecretLength
+    );
+    assert_eq!(
+        KnockKey::derive(&[7; 65], &Ref).unwrap_err(),
+        Error::SecretLength
+    );
+    // Trailing NULs are padding, as in the original.
+    assert_eq!(key(b"abc").mac_key(), key(b"abc\0").mac_key());
+    assert_eq!(
+        key(b"abc").mac_key(),
+        key(&[b'a', b'b', b'c', 0, 0, 0]).mac_key()
+    );
+    assert_ne!(key(b"abc").mac_key(), key(b"abd").mac_key());
+    assert_ne!(key(&[7; 64]).mac_key(), key(&[7; 63]).mac_key());
+    assert_eq!(std::format!("{:?}", key(b"x")), "KnockKey { .. }");
+}
+
+#[test]
+fn skew_range() {
+    assert_eq!(Skew::new(0), Err(Error::SkewRange));
+    assert_eq!(Skew::new(1).unwrap().secs(), 1);
+    assert_eq!(Skew::new(3600).unwrap().secs(), 3600);
+    assert_eq!(Skew::new(3601), Err(Error::SkewRange));
+    assert_eq!(Skew::new(u64::MAX), Err(Error::SkewRange));
+    assert_eq!(Skew::DEFAULT.secs(), 120);
+}
+
+#[test]
+fn time_reconstruction() {
+    const M: u64 = 1 << 14;
+    const H: i64 = 1 << 13;
+    let mut rng = XorShift(0x1234_5678_9abc_def0);
+    for _ in 0..100_000 {
+        let now = match rng.below(4) {
+            0 => rng.below(3 * M),
+            1 => u64::MAX - rng.below(3 * M),
+            _ => rng.next(),
+        };
+        let t14 = rng.below(M) as u16;
+        let t = reconstruct_time(now, t14);
+        assert_eq!(t % M, u64::from(t14));
+        let d = t.wrapping_sub(now) as i64;
+        assert!((-H..H).contains(&d), "now {now} t14 {t14} t {t}");
+    }
+    // Exact window edges.
+    assert_eq!(
+        reconstruct_time(100_000, ((100_000 + 8191) % M) as u16),
+        108_191
+    );
+    assert_eq!(
+        reconstruct_time(100_000, ((100_000 - 8192) % M) as u16),
+        91_808
+    );
+    // Near zero the window wraps below zero.
+    assert_eq!(reconstruct_time(5, 3), 3);
+    assert_eq!(reconstruct_time(5, (M - 1) as u16), u64::MAX);
+    assert!(is_fresh(u64::MAX, 0, Skew::new(1).unwrap()));
+    assert!(!is_fresh(u64::MAX - 1, 0, Skew::new(1).unwrap()));
+}
+
+#[test]
+fn freshness_and_rejects() {
+    let k = key(b"secret");
+    let keys = [k.clone()];
+    let now = 1_000_000u64;
+    let skew = Skew::new(30).unwrap();
+    for (t, ok) in [
+        (now - 31, false),
+        (now - 30, true),
+        (now + 30, true),
+        (now + 31, false),
+    ] {
+        let opt = build(&Ref, &k, 443, t, [9; 6], None);
+        let v = verify(&Ref, &keys, &opt, 443, now, skew);
+        assert_eq!(v.is_ok(), ok, "t = {t}");
+        if !ok {
+            assert_eq!(v, Err(Reject::Stale));
+        }
+    }
+    // A knock replayed 2^14 s later has the same T14 but not the same t.
+    let opt = build(&Ref, &k, 443, now, [9; 6], None);
+    assert_eq!(
+        verify(&Ref, &keys, &opt, 443, now + (1 << 14), skew),
+        Err(Reject::BadMac)
+    );
+    // Bound to the destination port.
+    assert_eq!(
+        verify(&Ref, &keys, &opt, 444, now, skew),
+        Err(Reject::BadMac)
+    );
+    // Every single-bit flip of the option is rejected.
+    for bit in 0..OPT_LEN * 8 {
+        let mut bad = opt;
+        bad[bit / 8] ^= 1 << (bit % 8);
+        assert!(
+            verify(&Ref, &keys, &bad, 443, now, skew).is_err(),
+            "bit {bit}"
+        );
+    }
+    // Malformed shapes.
+    let mut bad = opt;
+    bad[4] |= 0x40;
+    assert_eq!(
+        verify(&Ref, &keys, &bad, 443, now, skew),
+        Err(Reject::Malformed)
+    );
+    assert_eq!(
+        verify(&Ref, &keys, &opt[..19], 443, now, skew),
+        Err(Reject::Malformed)
+    );
+    assert_eq!(
+        verify(&Ref, &keys, &[], 443, now, skew),
+        Err(Reject::Malformed)
+    );
+    // No key, wrong key.
+    assert_eq!(verify(&Ref, &[], &opt, 443, now, skew), Err(Reject::BadMac));
+    assert_eq!(
+        verify(&Ref, &[key(b"other")], &opt, 443, now, skew),
+        Err(Reject::BadMac)
+    );
+}
+
+#[test]
+fn key_rotation() {
+    let keys: std::vec::Vec<KnockKey> = (0u8..6).map(|i| key(&[b'k', i])).collect();
+    let now = 1_700_000_000;
+    for (i, k) in keys.iter().enumerate() {
+        let opt = build(&Ref, k, 22, now, [i as u8; 6], None);
+        let v = verify(&Ref, &keys, &opt, 22, now, Skew::DEFAULT);
+        if i < MAX_KEYS {
+            assert_eq!(v.unwrap().key_index, i);
+        } else {
+            // Only the first MAX_KEYS keys are tried.
+            assert_eq!(v, Err(Reject::BadMac));
+        }
+    }
+}
+
+#[test]
+fn knock_roundtrip() {
+    let opt = build(
+        &Ref,
+        &key(b"s"),
+        80,
+        100_000,
+        [1, 2, 3, 4, 5, 6],
+        Some(0xa1b2c3d4),
+    );
+    let k = Knock::parse(&opt).unwrap();
+    assert!(k.integrity);
+    assert_eq!(k.t14, (100_000 % (1 << 14)) as u16);
+    assert_eq!(k.n48, [1, 2, 0xa1, 0xb2, 0xc3, 0xd4]);
+    assert_eq!(k.commitment(), Some(0xa1b2c3d4));
+    assert_eq!(k.to_bytes(), opt);
+}
+
+#[test]
+fn find_option() {
+    let knock = build(&Ref, &key(b"s"), 80, 1, [0; 6], None);
+    let mss = [2, 4, 5, 0xb4];
+    let sack_ts = [4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0];
+    let tfo = [254, 4, 0xf9, 0x89];
+    let ws = [1, 3, 3, 7];
+
+    let mut area = std::vec::Vec::new();
+    area.extend_from_slice(&mss);
+    area.extend_from_slice(&tfo);
+    area.extend_from_slice(&knock);
+    area.extend_from_slice(&ws);
+    assert_eq!(
+        find_knock(&area),
+        FindResult::Found {
+            offset: 8,
+            option: &knock
+        }
+    );
+
+    let mut typical = std::vec::Vec::new();
+    typical.extend_from_slice(&mss);
+    typical.extend_from_slice(&sack_ts);
+    typical.extend_from_slice(&ws);
+    assert_eq!(find_knock(&typical), FindResult::Absent);
+    assert!(option_fits(typical.len()));
+    typical.extend_from_slice(&knock);
+    assert_eq!(typical.len(), MAX_OPTION_SPACE);
+    assert!(matches!(
+        find_knock(&typical),
+        FindResult::Found { offset: 20, .. }
+    ));
+
+    assert_eq!(find_knock(&[]), FindResult::Absent);
+    assert_eq!(find_knock(&[1, 1, 0, 0xff, 0xff]), FindResult::Absent);
+    // Knock after EOL is ignored.
+    let mut after_eol = std::vec![0u8];
+    after_eol.extend_from_slice(&knock);
+    assert_eq!(find_knock(&after_eol), FindResult::Absent);
+    // Broken lists.
+    assert_eq!(find_knock(&[2]), FindResult::Malformed);
+    assert_eq!(find_knock(&[2, 1, 0, 0]), FindResult::Malformed);
+    assert_eq!(find_knock(&[2, 0, 0, 0]), FindResult::Malformed);
+    assert_eq!(find_knock(&[2, 5, 0, 0]), FindResult::Malformed);
+    let mut trailing = knock.to_vec();
+    trailing.extend_from_slice(&[8, 10, 0]);
+    assert_eq!(find_knock(&trailing), FindResult::Malformed);
+    // Our ExID with the wrong length, or twice.
+    assert_eq!(find_knock(&[254, 4, 0x4b, 0x4e]), FindResult::Malformed);
+    let mut long = knock.to_vec();
+    long[1] = 24;
+    long.extend_from_slice(&[0; 4]);
+    assert_eq!(find_knock(&long), FindResult::Malformed);
+    let twice = [knock, knock].concat();
+    assert_eq!(find_knock(&twice), FindResult::Malformed);
+    // Experimental options too short for an ExID are someone else's.
+    assert_eq!(
+        find_knock(&[254, 2, 254, 3, 0x4b, 1, 1, 1]),
+        FindResult::Absent
+    );
+}
+
+#[test]
+fn option_space() {
+    assert!(option_fits(0));
+    assert!(option_fits(20));
+    assert!(!option_fits(24));
+    // MSS + TCP-MD5 (18, padded to 20): 24, no room.
+    assert!(!option_fits(4 + 20));
+}
+
+#[test]
+fn integrity_streaming() {
+    let k = key(V_SECRET);
+    let c32 = commitment(&Ref, &k, V_PAYLOAD).unwrap();
+    let n = V_PAYLOAD.len();
+
+    // Every split of the payload, followed by more data.
+    for split in 0..=n {
+        let mut v = IntegrityVerifier::<RefBlake2s>::new(&k, c32, n).unwrap();
+        assert_eq!(v.feed(&V_PAYLOAD[..split]), split);
+        assert_eq!(v.remaining(), n - split);
+        let mut rest = V_PAYLOAD[split..].to_vec();
+        rest.extend_from_slice(b"more data");
+        if split < n {
+            assert_eq!(v.status(), IntegrityStatus::Pending);
+        }
+        assert_eq!(v.feed(&rest), n - split);
+        assert_eq!(v.status(), IntegrityStatus::Match);
+        assert_eq!(v.feed(b"x"), 0);
+        assert_eq!(v.status(), IntegrityStatus::Match);
+    }
+
+    // Wrong data, wrong commitment, wrong length, wrong key.
+    let mut bad = V_PAYLOAD.to_vec();
+    bad[3] ^= 1;
+    let cases = [
+        (key(V_SECRET), c32, n, &bad[..]),
+        (key(V_SECRET), c32 ^ 1, n, V_PAYLOAD),
+        (key(V_SECRET), c32, n - 1, V_PAYLOAD),
+        (key(b"other"), c32, n, V_PAYLOAD),
+    ];
+    for (k, c, n, data) in cases {
+        let mut v = IntegrityVerifier::<RefBlake2s>::new(&k, c, n).unwrap();
+        v.feed(data);
+        assert_eq!(v.status(), IntegrityStatus::Mismatch);
+    }
+
+    assert!(IntegrityVerifier::<RefBlake2s>::new(&k, 0, 0).is_err());
+    assert!(IntegrityVerifier::<RefBlake2s>::new(&k, 0, 65536).is_err());
+    assert_eq!(commitment(&Ref, &k, b""), Err(Error::IntegrityLength));
+    let big = std::vec![0xa5u8; MAX_INTEGRITY_LEN];
+    let c = commitment(&Ref, &k, &big).unwrap();
+    let mut v = IntegrityVerifier::<RefBlake2s>::new(&k, c, big.len()).unwrap();
+    for chunk in big.chunks(1460) {
+        v.feed(chunk);
+    }
+    assert_eq!(v.status(), IntegrityStatus::Match);
+    assert_eq!(
+        commitment(&Ref, &k, &[0; MAX_INTEGRITY_LEN + 1]),
+        Err(Error::IntegrityLength)
+    );
+}
+
+#[test]
+fn constant_time_eq() {
+    assert!(ct_eq(b"", b""));
+    assert!(ct_eq(b"abc", b"abc"));
+    assert!(!ct_eq(b"abc", b"abd"));
+    assert!(!ct_eq(b"abc", b"ab"));
+    assert!(!ct_eq(&[0x80], &[0]));
+}
+
+/// Random and mutated inputs never panic the parsers, and whatever they
+/// accept is consistent.
+#[test]
+fn parsers_are_total() {
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let k = key(b"fuzz");
+    let keys = [k.clone(), key(b"fuzz2")];
+    let good = build(&Ref, &k, 22, 1_700_000_000, [3; 6], None);
+    let mut buf = [0u8; 64];
+    for i in 0..300_000u32 {
+        let len = rng.below(buf.len() as u64 + 1) as usize;
+        let data = &mut buf[..len];
+        rng.fill(data);
+        // Bias towards interesting shapes: our header, valid knocks, NOPs.
+        match i % 4 {
+            0 if len >= 4 => data[..4].copy_from_slice(&[254, rng.below(32) as u8, 0x4b, 0x4e]),
+            1 if len >= 20 => {
+                let at = rng.below((len - 19) as u64) as usize;
+                data[at..at + 20].copy_from_slice(&good);
+                data[rng.below(len as u64) as usize] ^= 1 << rng.below(8);
+            }
+            2 => data.iter_mut().for_each(|b| *b %= 4),
+            _ => {}
+        }
+        let data = &buf[..len];
+        if let FindResult::Found { offset, option } = find_knock(data) {
+            assert_eq!(&data[offset..offset + OPT_LEN], &option[..]);
+            assert_eq!(option[..4], [254, 20, 0x4b, 0x4e]);
+        }
+        let now = match rng.below(2) {
+            0 => 1_700_000_000 - 50 + rng.below(100),
+            _ => rng.next(),
+        };
+        let skew = Skew::new(1 + rng.below(3600)).unwrap();
+        if let Ok(knock) = Knock::parse(data) {
+            assert_eq!(knock.to_bytes()[..], data[..]);
+        }
+        if let Ok(v) = verify(&Ref, &keys, data, 22, now, skew) {
+            // Only possible for the genuine knock at a matching time.
+            assert_eq!(data, &good[..]);
+            assert_eq!(v.t, 1_700_000_000);
+        }
+        let mut iv = IntegrityVerifier::<RefBlake2s>::new(&k, now as u32, 1 + len / 2).unwrap();
+        let used = iv.feed(data);
+        assert!(used <= len && used + iv.remaining() == 1 + len / 2);
+    }
+}
+
+/// Build/verify round trip over random parameters.
+#[test]
+fn roundtrip_random() {
+    let mut rng = XorShift(42);
+    let keys = [key(b"a"), key(b"b"), key(b"c")];
+    for _ in 0..20_000 {
+        let ki = rng.below(3) as usize;
+        let dport = rng.next() as u16;
+        let t = (1u64 << 14) + rng.below(1 << 40);
+        let skew = Skew::new(1 + rng.below(3600)).unwrap();
+        let now = t.wrapping_add_signed(rng.below(2 * skew.secs() + 1) as i64 - skew.secs() as i64);
+        let mut nonce = [0u8; 6];
+        rng.fill(&mut nonce);
+        let int = (rng.below(2) == 0).then(|| rng.next() as u32);
+        let opt = build(&Ref, &keys[ki], dport, t, nonce, int);
+        let v = verify(&Ref, &keys, &opt, dport, now, skew).unwrap();
+        assert_eq!((v.key_index, v.t, v.integrity), (ki, t, int));
+        assert_eq!(v.mac[..], opt[12..]);
+    }
+}

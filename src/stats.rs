@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per network namespace counters, shown in `/proc/net/tcp_stealth_stats`.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Generates the counter enum, its names and the table in one place, so that
+/// they can never disagree.
+macro_rules! counters {
+    ($($variant:ident => $name:literal: $doc:literal,)*) => {
+        /// A counter of the module, per network namespace.
+        #[derive(Clone, Copy, Debug)]
+        #[repr(usize)]
+        pub(crate) enum Counter {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        const NAMES: &[&str] = &[$($name,)*];
+    };
+}
+
+counters! {
+    SynIn => "syn_in": "TCP SYNs addressed to this namespace.",
+}
+
+/// The counters of one namespace.
+pub(crate) struct Counters([AtomicU64; NAMES.len()]);
+
+impl Counters {
+    /// All counters at zero.
+    pub(crate) fn new() -> Self {
+        Self([const { AtomicU64::new(0) }; NAMES.len()])
+    }
+
+    /// Adds one to `c`.
+    pub(crate) fn inc(&self, c: Counter) {
+        self.0[c as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes `name value` lines, one per counter.
+    pub(crate) fn show(&self, w: &mut impl Write) {
+        for (name, v) in NAMES.iter().zip(self.0.iter()) {
+            let _ = writeln!(w, "{} {}", name, v.load(Ordering::Relaxed));
+        }
+    }
+}
