@@ -17,3 +17,17 @@
 
 #include "tcp_stealth_helpers.h"
 #include <net/ipv6.h>
+#include <crypto/blake2s.h>
+#include <linux/siphash.h>
+#include <linux/sysctl.h>
+#include <net/inet_connection_sock.h>
+#include <net/ip.h>
+#include <net/netfilter/nf_socket.h>
+#include <net/netfilter/ipv4/nf_reject.h>
+#include <net/netfilter/ipv6/nf_reject.h>
+#include <net/net_namespace.h>
+#include <net/tcp.h>
+#include <net/transp_v6.h>
+
+/* Macros bindgen cannot expand; it evaluates these constants instead. */
+const gfp_t TCP_STEALTH_GFP_ATOMIC = GFP_ATOMIC;

@@ -8,9 +8,18 @@
 #define _TCP_STEALTH_HELPERS_H
 
 #include <linux/skbuff.h>
+#include <linux/sockptr.h>
 #include <net/net_namespace.h>
 
 void *tcp_stealth_net_generic(const struct net *net, unsigned int id);
+struct blake2s_state;
+
+int tcp_stealth_copy_from_sockptr(void *dst, sockptr_t src, size_t size);
+bool tcp_stealth_syn_options_busy(const struct sock *sk);
+void tcp_stealth_blake2s_init(struct blake2s_state *state);
+void tcp_stealth_blake2s_init_key(struct blake2s_state *state, const u8 *key,
+				  size_t keylen);
+unsigned int tcp_stealth_skb_tailroom(const struct sk_buff *skb);
 int tcp_stealth_skb_network_offset(const struct sk_buff *skb);
 void *tcp_stealth_skb_header_pointer(const struct sk_buff *skb, int offset,
 				     int len, void *buffer);

@@ -22,6 +22,18 @@ macro_rules! counters {
 
 counters! {
     SynIn => "syn_in": "TCP SYNs addressed to this namespace.",
+    KnockGood => "knock_good": "SYNs to a protected listener with a valid knock.",
+    KnockRetransmit => "knock_retransmit": "Valid knocks seen again from the same source (accepted).",
+    KnockMissing => "knock_missing": "SYNs to a protected listener without a knock.",
+    KnockMalformed => "knock_malformed": "SYNs with a malformed knock option or option list.",
+    KnockBadMac => "knock_bad_mac": "Knocks whose MAC matches none of the listener's keys.",
+    KnockStale => "knock_stale": "Knocks whose time is outside the allowed skew.",
+    KnockReplay => "knock_replay": "Valid knocks replayed from another source, or too old to tell.",
+    ProbeRejected => "probe_rejected": "FIN, NULL, Xmas and SYN+FIN probes to a protected listener.",
+    RstSent => "rst_sent": "Rejected packets answered with a closed port's RST.",
+    Dropped => "dropped": "Rejected packets dropped silently (net.tcp_stealth.reject=1).",
+    KnockSent => "knock_sent": "SYNs sent with a knock.",
+    KnockNoSpace => "knock_no_space": "SYNs dropped because the knock did not fit.",
 }
 
 /// The counters of one namespace.

@@ -11,22 +11,29 @@
 //!   built and tested on the host;
 //! - [`ffi`]: the thin layer over the kernel C APIs that the `kernel` crate
 //!   lacks, which holds all `unsafe` code;
-//! - this file and [`stats`]: the glue between them.
+//! - this file, [`knock`], [`sockopt`] and [`stats`]: the glue between them.
 
-use kernel::{c_str, prelude::*};
+use core::pin::Pin;
+use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
 mod ffi;
+mod knock;
+// The payload-integrity and original-Knock (ISN) parts of the protocol are
+// not wired into the module yet.
 #[allow(dead_code)]
 mod proto;
+mod sockopt;
 mod stats;
 
 use ffi::{
-    netfilter::{HookPoint, HookSpec, HookState, Verdict},
+    netfilter::{HookArgs, HookPoint, HookSpec, HookState, Verdict},
     pernet::{Net, PernetState},
     seq,
     skb::{Family, SkBuff},
+    sysctl::{IntSetting, SysctlTable},
 };
-use stats::{Counter, Counters};
+use proto::{ReplayCache, Slot};
+use stats::Counters;
 
 module! {
     type: TcpStealth,
@@ -34,47 +41,100 @@ module! {
     author: "tcp_stealth developers",
     description: "Stealth port knocking for TCP",
     license: "GPL",
+    alias: ["tcp-ulp-stealth"],
 }
 
 /// Name of the per-namespace counters file in `/proc/net`.
 const STATS_FILE: &CStr = c_str!("tcp_stealth_stats");
 
-/// Netfilter priority of the input hooks: after conntrack and NAT have
-/// rewritten the destination (so a DNAT'ed SYN is seen with its local port),
-/// before the packet reaches TCP.
-const PRI_LOCAL_IN: i32 = 100;
+/// Netfilter priority of the input hooks: after DNAT (in prerouting) and the
+/// filter table, so a forwarded SYN is seen with its local port.
+const PRI_LOCAL_IN: i32 = 10;
+/// Netfilter priority of the output hooks: after output DNAT and the filter
+/// table, so the knock covers the port the SYN really goes to.
+const PRI_LOCAL_OUT: i32 = 300;
+
+/// Slots of the replay cache of each namespace (see `proto::ReplayCache`).
+const REPLAY_SLOTS: usize = 1024;
+
+const fn hook(family: Family, point: HookPoint, priority: i32) -> HookSpec {
+    HookSpec {
+        family,
+        point,
+        priority,
+    }
+}
+
+/// Settings of a namespace, under `net.tcp_stealth`.
+pub(crate) struct Settings {
+    /// `skew_secs`: how far a knock's time may be from ours.
+    skew: IntSetting,
+    /// `reject`: 0 answers failed knocks as a closed port (RST), 1 drops them.
+    reject: IntSetting,
+}
 
 /// The module's state in one network namespace.
 pub(crate) struct NetState {
     counters: Counters,
+    settings: Settings,
+    sysctl: SysctlTable,
+    replay: Pin<KBox<SpinLock<ReplayCache<KVec<Slot>>>>>,
 }
 
 impl PernetState for NetState {
     const HOOKS: &'static [HookSpec] = &[
-        HookSpec {
-            family: Family::Ipv4,
-            point: HookPoint::LocalIn,
-            priority: PRI_LOCAL_IN,
-        },
-        HookSpec {
-            family: Family::Ipv6,
-            point: HookPoint::LocalIn,
-            priority: PRI_LOCAL_IN,
-        },
+        hook(Family::Ipv4, HookPoint::LocalIn, PRI_LOCAL_IN),
+        hook(Family::Ipv6, HookPoint::LocalIn, PRI_LOCAL_IN),
+        hook(Family::Ipv4, HookPoint::LocalOut, PRI_LOCAL_OUT),
+        hook(Family::Ipv6, HookPoint::LocalOut, PRI_LOCAL_OUT),
     ];
 
     fn new() -> Result<Self> {
+        let mut slots = KVec::with_capacity(REPLAY_SLOTS, GFP_KERNEL)?;
+        for _ in 0..REPLAY_SLOTS {
+            slots.push(Slot::default(), GFP_KERNEL)?;
+        }
+        let cache = ReplayCache::new(slots).map_err(|_| EINVAL)?;
         Ok(Self {
             counters: Counters::new(),
+            settings: Settings {
+                skew: IntSetting::new(
+                    proto::DEFAULT_SKEW_SECS as i32,
+                    1,
+                    proto::MAX_SKEW_SECS as i32,
+                ),
+                reject: IntSetting::new(0, 0, 1),
+            },
+            sysctl: SysctlTable::new(),
+            replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
         })
     }
 
     fn start(&self, net: &Net) -> Result {
-        seq::create::<Self>(net, STATS_FILE)
+        self.sysctl.register(
+            net,
+            c_str!("net/tcp_stealth"),
+            &[
+                (c_str!("skew_secs"), &self.settings.skew),
+                (c_str!("reject"), &self.settings.reject),
+            ],
+        )?;
+        if let Err(e) = seq::create::<Self>(net, STATS_FILE) {
+            self.sysctl.unregister();
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn stop(&self, net: &Net) {
         seq::remove(net, STATS_FILE);
+        self.sysctl.unregister();
+    }
+}
+
+impl NetState {
+    fn drop_silently(&self) -> bool {
+        self.settings.reject.get() == 1
     }
 }
 
@@ -85,52 +145,31 @@ impl seq::Show for NetState {
 }
 
 impl HookState for NetState {
-    fn hook(&self, spec: &HookSpec, skb: &SkBuff) -> Verdict {
-        if spec.point == HookPoint::LocalIn {
-            if let Some(flags) = tcp_flags(skb, spec.family) {
-                if flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
-                    self.counters.inc(Counter::SynIn);
-                }
-            }
+    fn hook(&self, spec: &HookSpec, skb: &SkBuff, args: &HookArgs<'_>) -> Verdict {
+        match spec.point {
+            HookPoint::LocalIn => self.local_in(skb, spec.family, args),
+            HookPoint::LocalOut => self.local_out(skb, spec.family, args),
         }
-        Verdict::Accept
     }
 }
 
-const TCP_SYN: u8 = 0x02;
-const TCP_ACK: u8 = 0x10;
-
-/// Returns the TCP flags of a TCP packet, or `None` for anything else
-/// (including IPv4 fragments other than the first).
-fn tcp_flags(skb: &SkBuff, family: Family) -> Option<u8> {
-    let th = match family {
-        Family::Ipv4 => {
-            let mut ip = [0u8; 20];
-            skb.read_network(0, &mut ip)?;
-            let ihl = usize::from(ip[0] & 0x0f) * 4;
-            let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
-            if ip[9] != ffi::bindings::IPPROTO_TCP as u8 || ihl < 20 || frag_off != 0 {
-                return None;
-            }
-            ihl
-        }
-        Family::Ipv6 => skb.ipv6_tcp_offset()?,
-    };
-    let mut flags = [0u8; 1];
-    skb.read_network(th + 13, &mut flags)?;
-    Some(flags[0])
-}
-
-/// The module: while loaded, every network namespace has a [`NetState`].
+/// The module: while loaded, every network namespace has a [`NetState`] and
+/// sockets can attach the "stealth" ULP.
 struct TcpStealth {
     _pernet: ffi::pernet::Registration,
+    _ulp: ffi::sock::UlpRegistration,
 }
 
 impl kernel::Module for TcpStealth {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        // Namespaces first: once the ULP is registered, sockets can use it.
         let pernet = ffi::pernet::Registration::new()?;
+        let ulp = ffi::sock::UlpRegistration::new(module)?;
         pr_info!("loaded\n");
-        Ok(Self { _pernet: pernet })
+        Ok(Self {
+            _pernet: pernet,
+            _ulp: ulp,
+        })
     }
 }
 

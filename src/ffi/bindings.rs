@@ -11,6 +11,7 @@
     non_upper_case_globals,
     unreachable_pub,
     improper_ctypes,
+    unsafe_op_in_unsafe_fn,
     clippy::all,
     clippy::undocumented_unsafe_blocks
 )]

@@ -11,12 +11,15 @@
 //! - [`seq`]: `/proc/net` files backed by a `seq_file`.
 
 pub(crate) mod bindings;
+pub(crate) mod crypto;
 pub(crate) mod netfilter;
 pub(crate) mod pernet;
 pub(crate) mod seq;
 pub(crate) mod skb;
+pub(crate) mod sock;
+pub(crate) mod sysctl;
 
-use core::cell::UnsafeCell;
+use core::{cell::UnsafeCell, marker::PhantomData};
 
 /// A C structure that the kernel keeps a pointer to for as long as it is
 /// registered, such as a `pernet_operations`. It lives in a `static`, as its C
@@ -42,5 +45,68 @@ impl<T> KernelStatic<T> {
     /// Returns the pointer to hand to the kernel.
     pub(crate) const fn get(&self) -> *mut T {
         self.0.get()
+    }
+}
+
+/// Proof that the code holding it runs inside an RCU read-side critical
+/// section; values read under RCU borrow from it.
+///
+/// # Invariants
+///
+/// Only made where the kernel guarantees an RCU read-side section for the
+/// lifetime of the value (netfilter hooks run under `rcu_read_lock()`). It is
+/// neither `Send` nor `Sync`, so it cannot leave that context.
+pub(crate) struct RcuSection(PhantomData<*mut ()>);
+
+impl RcuSection {
+    /// # Safety
+    ///
+    /// The caller must be inside an RCU read-side section that lasts as long
+    /// as the returned value.
+    pub(crate) unsafe fn assume() -> Self {
+        Self(PhantomData)
+    }
+}
+
+/// The current UNIX time in seconds.
+pub(crate) fn now_secs() -> u64 {
+    // SAFETY: Always safe to call.
+    let t = unsafe { bindings::ktime_get_real_seconds() };
+    u64::try_from(t).unwrap_or(0)
+}
+
+/// Fills `buf` with random bytes.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    // SAFETY: `buf` is writable for its length.
+    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
+/// Errors that the `kernel` crate of Linux 6.12 does not name.
+pub(crate) mod errno {
+    use super::bindings;
+    use kernel::error::Error;
+
+    fn err(e: u32) -> Error {
+        Error::from_errno(-(e as i32))
+    }
+
+    /// `EISCONN`.
+    pub(crate) fn eisconn() -> Error {
+        err(bindings::EISCONN)
+    }
+
+    /// `ENOPROTOOPT`.
+    pub(crate) fn enoprotoopt() -> Error {
+        err(bindings::ENOPROTOOPT)
+    }
+
+    /// `EMSGSIZE`.
+    pub(crate) fn emsgsize() -> Error {
+        err(bindings::EMSGSIZE)
+    }
+
+    /// `EOPNOTSUPP`.
+    pub(crate) fn eopnotsupp() -> Error {
+        err(bindings::EOPNOTSUPP)
     }
 }

@@ -4,8 +4,13 @@
 //! [`super::pernet`], which keeps them next to the state they run on, so that
 //! the state always outlives them.
 
-use super::{bindings, skb::Family, skb::SkBuff};
-use core::ffi::c_void;
+use super::{
+    bindings,
+    skb::{Family, SkBuff},
+    sock::Sock,
+    RcuSection,
+};
+use core::{ffi::c_void, ptr::NonNull};
 
 /// What a hook decides about a packet.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -39,7 +44,7 @@ pub(crate) struct HookSpec {
 /// Something that netfilter hooks run on.
 pub(crate) trait HookState: Sync {
     /// Called for every packet of `spec`.
-    fn hook(&self, spec: &HookSpec, skb: &SkBuff) -> Verdict;
+    fn hook(&self, spec: &HookSpec, skb: &SkBuff, args: &HookArgs<'_>) -> Verdict;
 }
 
 /// Fills in `ops` for `spec`, with `priv` pointing to `spec` and `state`.
@@ -70,18 +75,105 @@ pub(super) struct HookData<S> {
 unsafe extern "C" fn trampoline<S: HookState>(
     priv_: *mut c_void,
     skb: *mut bindings::sk_buff,
-    _state: *const bindings::nf_hook_state,
+    state: *const bindings::nf_hook_state,
 ) -> core::ffi::c_uint {
     // SAFETY: `priv` is the `HookData` given to `fill_ops`; `pernet` keeps it
     // and the state it points to alive and in place while the hook is
     // registered, which is the only time netfilter calls it.
     let data = unsafe { &*priv_.cast::<HookData<S>>() };
     // SAFETY: As above.
-    let state = unsafe { &*data.state };
+    let st = unsafe { &*data.state };
     // SAFETY: Netfilter passes a valid skb that it owns for this call.
     let skb = unsafe { SkBuff::from_raw(skb) };
-    match state.hook(data.spec, skb) {
+    // INVARIANT: Netfilter passes a valid state and runs hooks under
+    // `rcu_read_lock()`.
+    let args = HookArgs {
+        state,
+        // SAFETY: See above.
+        rcu: unsafe { RcuSection::assume() },
+        _p: core::marker::PhantomData,
+    };
+    match st.hook(data.spec, skb, &args) {
         Verdict::Accept => bindings::NF_ACCEPT,
         Verdict::Drop => bindings::NF_DROP,
+    }
+}
+
+/// What netfilter tells a hook besides the packet.
+///
+/// # Invariants
+///
+/// `state` is the valid `nf_hook_state` of the running hook call, which runs
+/// inside an RCU read-side section.
+pub(crate) struct HookArgs<'a> {
+    state: *const bindings::nf_hook_state,
+    rcu: RcuSection,
+    _p: core::marker::PhantomData<&'a ()>,
+}
+
+impl HookArgs<'_> {
+    /// The RCU read-side section the hook runs in.
+    pub(crate) fn rcu(&self) -> &RcuSection {
+        &self.rcu
+    }
+
+    /// Looks up the socket the packet is for, as TCP will: an established,
+    /// request or timewait socket first, then a listener.
+    pub(crate) fn lookup_sock(&self, skb: &SkBuff, family: Family) -> Option<SockRef> {
+        // SAFETY: The namespace, skb and input device are valid for the hook
+        // call (type invariant). The lookup returns a socket with a reference
+        // taken, or NULL.
+        let sk = unsafe {
+            match family {
+                Family::Ipv4 => {
+                    bindings::nf_sk_lookup_slow_v4((*self.state).net, skb.as_ptr(), (*self.state).in_)
+                }
+                Family::Ipv6 => {
+                    bindings::nf_sk_lookup_slow_v6((*self.state).net, skb.as_ptr(), (*self.state).in_)
+                }
+            }
+        };
+        // INVARIANT: We own the reference that the lookup took.
+        NonNull::new(sk).map(SockRef)
+    }
+
+    /// Answers the packet with the RST that TCP sends for a closed port.
+    pub(crate) fn send_reset(&self, skb: &SkBuff, family: Family) {
+        // SAFETY: As in `lookup_sock`; `nf_send_reset*` only reads the packet
+        // and builds a new one.
+        unsafe {
+            let st = &*self.state;
+            match family {
+                Family::Ipv4 => {
+                    bindings::nf_send_reset(st.net, core::ptr::null_mut(), skb.as_ptr(), st.hook.into())
+                }
+                Family::Ipv6 => {
+                    bindings::nf_send_reset6(st.net, core::ptr::null_mut(), skb.as_ptr(), st.hook.into())
+                }
+            }
+        }
+    }
+}
+
+/// A socket with a reference held; dropping it puts the reference.
+///
+/// # Invariants
+///
+/// Owns one reference on a socket of any kind (full, request or timewait).
+pub(crate) struct SockRef(NonNull<bindings::sock>);
+
+impl SockRef {
+    /// The socket.
+    pub(crate) fn sock(&self) -> &Sock {
+        // SAFETY: The reference keeps the socket alive (type invariant).
+        unsafe { Sock::from_raw(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for SockRef {
+    fn drop(&mut self) {
+        // SAFETY: We own a reference (type invariant); `sock_gen_put` drops
+        // it for every kind of socket.
+        unsafe { bindings::sock_gen_put(self.0.as_ptr()) };
     }
 }

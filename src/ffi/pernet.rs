@@ -131,25 +131,29 @@ unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
     };
     // SAFETY: The kernel allocated the slot for this namespace, zeroed and
     // aligned by kmalloc; nothing else uses it yet.
-    let slot = unsafe { &mut *slot(net) };
-    let state: &NetState = slot.state.write(state);
+    let slot = unsafe { slot(net) };
+    // SAFETY: See above; the fields are disjoint, so these references do not
+    // alias.
+    let (ops, data, state_slot) =
+        unsafe { (&mut (*slot).ops, &mut (*slot).data, &mut (*slot).state) };
+    let state: &NetState = state_slot.write(state);
     if let Err(e) = state.start(netref) {
         // SAFETY: `state` was initialised above and is not used after this.
-        unsafe { slot.state.assume_init_drop() };
+        unsafe { state_slot.assume_init_drop() };
         return e.to_errno();
     }
     for (i, spec) in NetState::HOOKS.iter().enumerate() {
-        let data = slot.data[i].write(HookData { spec, state });
-        netfilter::fill_ops(&mut slot.ops[i], spec, data);
+        let hook_data = data[i].write(HookData { spec, state });
+        netfilter::fill_ops(&mut ops[i], spec, hook_data);
         // SAFETY: `net` is alive and `ops[i]` is filled in and stays in place,
         // as do `data[i]` and the state, until `net_exit` unregisters it.
-        let ret = unsafe { bindings::nf_register_net_hook(net, &slot.ops[i]) };
+        let ret = unsafe { bindings::nf_register_net_hook(net, &ops[i]) };
         if ret != 0 {
             // SAFETY: The hooks before `i` were registered in `net`.
             unsafe { unregister_hooks(net, slot, i) };
             state.stop(netref);
             // SAFETY: No hook refers to the state any more.
-            unsafe { slot.state.assume_init_drop() };
+            unsafe { (*slot).state.assume_init_drop() };
             return ret;
         }
     }

@@ -2,8 +2,8 @@
 
 //! Read-only access to the headers of a packet (`struct sk_buff`).
 
-use super::bindings;
-use kernel::types::Opaque;
+use super::{bindings, sock::Sock};
+use kernel::{prelude::*, types::Opaque};
 
 /// A packet seen by a netfilter hook.
 ///
@@ -35,7 +35,7 @@ impl SkBuff {
         unsafe { &*ptr.cast::<Self>() }
     }
 
-    fn as_ptr(&self) -> *mut bindings::sk_buff {
+    pub(super) fn as_ptr(&self) -> *mut bindings::sk_buff {
         self.0.get()
     }
 
@@ -93,5 +93,126 @@ impl SkBuff {
         // SAFETY: As above.
         let base = unsafe { bindings::tcp_stealth_skb_network_offset(self.as_ptr()) };
         usize::try_from(i64::from(offset) - i64::from(base)).ok()
+    }
+
+    /// The socket that sends this packet, on the output path.
+    pub(crate) fn sk(&self) -> Option<&Sock> {
+        // SAFETY: By the type invariant the skb is valid; on the output path
+        // `skb->sk` is NULL or the sending socket, which the skb holds a
+        // reference on (its write memory) until the skb is freed.
+        let sk = unsafe { (*self.as_ptr()).sk };
+        // SAFETY: See above.
+        (!sk.is_null()).then(|| unsafe { Sock::from_raw(sk) })
+    }
+
+    /// Inserts `opt` (a multiple of 4 bytes) right after the fixed TCP header
+    /// at `th` bytes after the network header, and fixes up the TCP data
+    /// offset, the IP length and the checksums, whether the TCP checksum is
+    /// complete or left to offload (`CHECKSUM_PARTIAL`).
+    ///
+    /// Fails with EMSGSIZE if the TCP options would exceed 40 bytes, and
+    /// ENOMEM if the packet cannot be made writable or grown.
+    pub(crate) fn insert_tcp_option(&self, family: Family, th: usize, opt: &[u8]) -> Result {
+        let skb = self.as_ptr();
+        let add = opt.len();
+        if add % 4 != 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariant the skb is valid and, on a netfilter
+        // hook, ours to modify. `skb_ensure_writable` makes its first `len`
+        // bytes (all of it) linear and not shared.
+        let len = unsafe { (*skb).len };
+        // SAFETY: See above.
+        if unsafe { bindings::skb_ensure_writable(skb, len) } != 0 {
+            return Err(ENOMEM);
+        }
+        // SAFETY: See above.
+        let tailroom = unsafe { bindings::tcp_stealth_skb_tailroom(skb) } as usize;
+        if tailroom < add {
+            // SAFETY: See above; on success the data moves, so nothing below
+            // uses pointers taken before this.
+            let ret = unsafe {
+                bindings::pskb_expand_head(skb, 0, (add - tailroom) as i32, bindings::TCP_STEALTH_GFP_ATOMIC)
+            };
+            if ret != 0 {
+                return Err(ENOMEM);
+            }
+        }
+        // SAFETY: See above.
+        let nh = unsafe { bindings::tcp_stealth_skb_network_offset(skb) };
+        let nh = usize::try_from(nh).map_err(|_| EINVAL)?;
+        let len = len as usize;
+        let th_abs = nh + th;
+        if th_abs + 20 > len {
+            return Err(EINVAL);
+        }
+        // SAFETY: The first `len` bytes at `data` are linear and writable
+        // (above), and `th_abs + 20 <= len`.
+        let data = unsafe { (*skb).data };
+        // SAFETY: See above.
+        let (doff_byte, old_word) = unsafe {
+            let p = data.add(th_abs + 12);
+            (*p, u16::from_ne_bytes([*p, *p.add(1)]))
+        };
+        let hdr = usize::from(doff_byte >> 4) * 4;
+        if hdr < 20 || th_abs + hdr > len {
+            return Err(EINVAL);
+        }
+        if hdr + add > 60 {
+            return Err(super::errno::emsgsize());
+        }
+        // SAFETY: There is `add` bytes of tailroom now (above).
+        unsafe { bindings::skb_put(skb, add as u32) };
+        // SAFETY: The packet is now `len + add` linear writable bytes; move
+        // everything after the fixed TCP header down and write the option.
+        unsafe {
+            let at = data.add(th_abs + 20);
+            core::ptr::copy(at, at.add(add), len - th_abs - 20);
+            core::ptr::copy_nonoverlapping(opt.as_ptr(), at, add);
+            *data.add(th_abs + 12) = ((((hdr + add) / 4) as u8) << 4) | (doff_byte & 0x0f);
+        }
+        // SAFETY: See above.
+        let new_word = unsafe { u16::from_ne_bytes([*data.add(th_abs + 12), *data.add(th_abs + 13)]) };
+        // SAFETY: The TCP checksum field lies within the writable header.
+        let check = unsafe { data.add(th_abs + 16) }.cast::<u16>();
+        let csum = |from: u32, to: u32, pseudo: bool| {
+            // SAFETY: `check` points into the packet; the helper adjusts it
+            // (and `skb->csum`) according to `skb->ip_summed`.
+            unsafe { bindings::inet_proto_csum_replace4(check, skb, from, to, pseudo) }
+        };
+        // The new option words: inserted at an even offset, so everything
+        // after them keeps its 16-bit alignment and checksum contribution.
+        for w in opt.chunks_exact(4) {
+            csum(0, u32::from_ne_bytes([w[0], w[1], w[2], w[3]]), false);
+        }
+        csum(u32::from(old_word), u32::from(new_word), false);
+        // The TCP length in the pseudo-header.
+        let old_tcp = u16::try_from(len - th_abs).map_err(|_| EINVAL)?;
+        let new_tcp = old_tcp.checked_add(add as u16).ok_or(EINVAL)?;
+        csum(
+            u32::from(u16::from_ne_bytes(old_tcp.to_be_bytes())),
+            u32::from(u16::from_ne_bytes(new_tcp.to_be_bytes())),
+            true,
+        );
+        // SAFETY: The IP header lies at `nh` within the linear data.
+        unsafe {
+            let iph = data.add(nh);
+            match family {
+                Family::Ipv4 => {
+                    let tot = u16::from_be_bytes([*iph.add(2), *iph.add(3)]) + add as u16;
+                    let b = tot.to_be_bytes();
+                    *iph.add(2) = b[0];
+                    *iph.add(3) = b[1];
+                    bindings::ip_send_check(iph.cast());
+                }
+                Family::Ipv6 => {
+                    let pl = u16::from_be_bytes([*iph.add(4), *iph.add(5)]) + add as u16;
+                    let b = pl.to_be_bytes();
+                    *iph.add(4) = b[0];
+                    *iph.add(5) = b[1];
+                }
+            }
+        }
+        Ok(())
     }
 }

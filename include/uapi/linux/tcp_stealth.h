@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * tcp_stealth: stealth port knocking for TCP.
+ *
+ * A listening socket with a secret accepts only connections whose SYN carries
+ * a valid knock (a MAC in a TCP option, see docs/PROTOCOL.md). To everybody
+ * else the port looks closed. A client socket with the same secret adds the
+ * knock to its SYN.
+ *
+ * Server:
+ *	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+ *	setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7);  // unpatched kernel
+ *	setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, secret, secret_len);
+ *	bind(fd, ...); listen(fd, ...);
+ *
+ * Client:
+ *	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+ *	setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7);  // unpatched kernel
+ *	setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, secret, secret_len);
+ *	connect(fd, ...);
+ *
+ * On a kernel with the project's patch (patches/), the TCP_ULP call is not
+ * needed: the first TCP_STEALTH* option attaches the ULP by itself.
+ *
+ * Errors of setsockopt() at level IPPROTO_TCP for these options:
+ *	EINVAL		bad length, empty or over-long secret, unknown flags
+ *	EISCONN		the socket is connected or connecting: set the secret
+ *			before connect(), or on a listening socket
+ *	ENOSPC		TCP_STEALTH_KEY_ADD with TCP_STEALTH_MAX_KEYS keys held
+ *	ENOENT		TCP_STEALTH_KEY_DEL of a secret the socket does not hold
+ *	EBUSY		the socket uses TCP-MD5, TCP-AO or a TCP Fast Open
+ *			client, which leave no room for the knock in the SYN
+ *	ENOPROTOOPT	the stealth ULP is not attached (unpatched kernel) or
+ *			the module is not loaded (patched kernel)
+ *	EFAULT		bad pointer
+ * A failed call changes nothing.
+ */
+#ifndef _UAPI_LINUX_TCP_STEALTH_H
+#define _UAPI_LINUX_TCP_STEALTH_H
+
+#include <linux/types.h>
+
+/* Name of the TCP upper-layer protocol, for setsockopt(TCP_ULP). */
+#define TCP_STEALTH_ULP_NAME	"stealth"
+
+/*
+ * Socket options at level IPPROTO_TCP. They are far above mainline's own TCP
+ * options (1..46 as of Linux 6.15), in a range the kernel patch reserves
+ * (0x5354..0x535f), so they collide with nothing in mainline.
+ */
+
+/*
+ * set: the secret, 1..TCP_STEALTH_SECRET_MAX bytes (the original Knock's form:
+ *	any bytes, zero-padded to 64; "abc" and "abc\0" are the same secret).
+ *	Replaces all keys of the socket with this one.
+ * get: struct tcp_stealth_info. The secret is never read back.
+ */
+#define TCP_STEALTH		0x5354
+/* set: struct tcp_stealth_key, to add or remove one key (key rotation). */
+#define TCP_STEALTH_KEY		0x5357
+
+#define TCP_STEALTH_SECRET_MAX	64
+/* A listener holds up to this many keys; a knock with any of them passes. */
+#define TCP_STEALTH_MAX_KEYS	4
+
+/* The MAC key is derived from the zero-padded secret S as
+ *	K = BLAKE2s-256("tcp_stealth v1 key" || S)
+ * with K[0..16] the SipHash-2-4 key of the knock (docs/PROTOCOL.md).
+ */
+
+struct tcp_stealth_key {
+	__u32	flags;		/* TCP_STEALTH_KEY_ADD or TCP_STEALTH_KEY_DEL */
+	__u32	secret_len;	/* 1..TCP_STEALTH_SECRET_MAX */
+	__u8	secret[TCP_STEALTH_SECRET_MAX];
+};
+
+/* Add this key to the ones the socket holds (a client sends its newest). */
+#define TCP_STEALTH_KEY_ADD	(1U << 0)
+/* Remove the key with this secret. */
+#define TCP_STEALTH_KEY_DEL	(1U << 1)
+
+struct tcp_stealth_info {
+	__u32	flags;		/* TCP_STEALTH_INFO_* */
+	__u32	nkeys;		/* keys held, 0..TCP_STEALTH_MAX_KEYS */
+};
+
+/* The socket has at least one key: it knocks (client) or wants knocks. */
+#define TCP_STEALTH_INFO_ENABLED	(1U << 0)
+
+#endif /* _UAPI_LINUX_TCP_STEALTH_H */

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel's lib/crypto behind the protocol's [`Crypto`] traits.
+
+use super::bindings;
+use crate::proto::{Blake2s, Crypto};
+
+/// SipHash-2-4 and BLAKE2s from lib/crypto.
+pub(crate) struct KernelCrypto;
+
+impl Crypto for KernelCrypto {
+    type Blake2s = KernelBlake2s;
+
+    fn siphash_3u64(&self, key: &[u8; 16], a: u64, b: u64, c: u64) -> u64 {
+        let mut k = bindings::siphash_key_t::default();
+        let (k0, k1) = key.split_at(8);
+        k.key[0] = u64::from_le_bytes(k0.try_into().unwrap_or([0; 8]));
+        k.key[1] = u64::from_le_bytes(k1.try_into().unwrap_or([0; 8]));
+        // SAFETY: `k` is a valid key for the duration of the call.
+        unsafe { bindings::siphash_3u64(a, b, c, &k) }
+    }
+}
+
+/// A BLAKE2s-256 state of lib/crypto.
+pub(crate) struct KernelBlake2s(bindings::blake2s_state);
+
+impl Blake2s for KernelBlake2s {
+    fn init() -> Self {
+        let mut s = bindings::blake2s_state::default();
+        // SAFETY: `s` is a valid state to initialise.
+        unsafe { bindings::tcp_stealth_blake2s_init(&mut s) };
+        Self(s)
+    }
+
+    fn init_key(key: &[u8; 16]) -> Self {
+        let mut s = bindings::blake2s_state::default();
+        // SAFETY: `s` is a valid state and `key` is readable for 16 bytes,
+        // within BLAKE2S_KEY_SIZE.
+        unsafe { bindings::tcp_stealth_blake2s_init_key(&mut s, key.as_ptr(), key.len()) };
+        Self(s)
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        // SAFETY: The state was initialised by `init*`; `data` is readable.
+        unsafe { bindings::blake2s_update(&mut self.0, data.as_ptr(), data.len()) };
+    }
+
+    fn finalize(mut self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // SAFETY: The state was initialised; `out` has room for the 32-byte
+        // digest the state was set up for.
+        unsafe { bindings::blake2s_final(&mut self.0, out.as_mut_ptr()) };
+        out
+    }
+}

@@ -1,0 +1,500 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! TCP sockets and the "stealth" upper-layer protocol (ULP).
+//!
+//! As kTLS does, the ULP gives a socket its own copy of `struct proto` whose
+//! `setsockopt`/`getsockopt` see the module's options first and pass all others
+//! to TCP. The per-socket context ([`SockCtx`]) hangs off
+//! `icsk_ulp_data`; it is freed after an RCU grace period, so netfilter hooks,
+//! which run under RCU, can read it without taking the socket lock.
+//!
+//! Children of a listener do not inherit the ULP: `clone` gives them back
+//! TCP's own proto.
+
+use super::{bindings, KernelStatic, RcuSection};
+use crate::sockopt::SockCtx;
+use core::{
+    ffi::{c_int, c_uint},
+    mem::MaybeUninit,
+    ptr::{addr_of, addr_of_mut, null_mut},
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{
+    error::to_result,
+    prelude::*,
+    types::Opaque,
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// `SOL_TCP`.
+pub(crate) const SOL_TCP: i32 = bindings::IPPROTO_TCP as i32;
+
+/// TCP states, as `sk_state` holds them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TcpState {
+    /// `TCP_CLOSE`: not connected yet (or any more).
+    Close,
+    /// `TCP_LISTEN`.
+    Listen,
+    /// `TCP_SYN_SENT`: connect() in progress.
+    SynSent,
+    /// Any other state.
+    Other,
+}
+
+/// A socket (`struct sock`).
+///
+/// # Invariants
+///
+/// References only exist while the socket is alive (its refcount is held by
+/// somebody for the lifetime of the reference).
+#[repr(transparent)]
+pub(crate) struct Sock(Opaque<bindings::sock>);
+
+impl Sock {
+    /// # Safety
+    ///
+    /// `ptr` must be a live socket for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
+        // SAFETY: Transparent wrapper; the caller guarantees validity.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::sock {
+        self.0.get()
+    }
+
+    fn raw_state(&self) -> u8 {
+        // SAFETY: The socket is alive; `skc_state` is read locklessly all over
+        // the stack (it is `volatile`).
+        unsafe { addr_of!((*self.as_ptr()).__sk_common.skc_state).read_volatile() }
+    }
+
+    /// The TCP state.
+    pub(crate) fn state(&self) -> TcpState {
+        match u32::from(self.raw_state()) {
+            bindings::TCP_CLOSE => TcpState::Close,
+            bindings::TCP_LISTEN => TcpState::Listen,
+            bindings::TCP_SYN_SENT => TcpState::SynSent,
+            _ => TcpState::Other,
+        }
+    }
+
+    /// Whether this is a full socket (not a request or timewait socket), for
+    /// which the `inet_connection_sock` fields exist.
+    pub(crate) fn is_full(&self) -> bool {
+        let s = u32::from(self.raw_state());
+        s != bindings::TCP_TIME_WAIT && s != bindings::TCP_NEW_SYN_RECV
+    }
+
+    /// Whether this is a TCP socket.
+    fn is_tcp(&self) -> bool {
+        // SAFETY: The socket is alive; the protocol never changes.
+        let proto = unsafe { (*self.as_ptr()).sk_protocol };
+        u32::from(proto) == bindings::IPPROTO_TCP && self.is_full()
+    }
+
+    fn icsk(&self) -> *mut bindings::inet_connection_sock {
+        // `struct sock` is the first member of `inet_connection_sock`, for the
+        // full TCP sockets this is used with.
+        self.as_ptr().cast()
+    }
+
+    /// The stealth context of a full TCP socket with the ULP, read under RCU.
+    pub(crate) fn stealth<'a>(&'a self, _rcu: &'a RcuSection) -> Option<&'a SockCtx> {
+        if !self.is_tcp() {
+            return None;
+        }
+        let icsk = self.icsk();
+        // SAFETY: A full TCP socket is an `inet_connection_sock`. The ULP
+        // fields are written under the socket lock and read with READ_ONCE
+        // elsewhere; a racing reader sees either value.
+        let ops = unsafe { addr_of!((*icsk).icsk_ulp_ops).read_volatile() };
+        if ops != ULP_OPS.get().cast_const() {
+            return None;
+        }
+        // SAFETY: As above.
+        let data = unsafe { addr_of!((*icsk).icsk_ulp_data).read_volatile() };
+        if data.is_null() {
+            return None;
+        }
+        // SAFETY: `icsk_ulp_data` of a socket with our ULP points to an
+        // `UlpData`, which `ulp_release` frees only after an RCU grace period;
+        // we are inside an RCU read-side section for `'a`.
+        Some(unsafe { &(*data.cast::<UlpData>()).ctx })
+    }
+}
+
+/// What `icsk_ulp_data` points to.
+struct UlpData {
+    rcu: Opaque<bindings::callback_head>,
+    base: *const bindings::proto,
+    ctx: SockCtx,
+}
+
+/// The ULP registration; dropping it unregisters the ULP.
+pub(crate) struct UlpRegistration(());
+
+static ULP_OPS: KernelStatic<bindings::tcp_ulp_ops> = KernelStatic::new(bindings::tcp_ulp_ops {
+    init: Some(ulp_init),
+    release: Some(ulp_release),
+    clone: Some(ulp_clone),
+    name: *b"stealth\0\0\0\0\0\0\0\0\0",
+    // SAFETY: All-zero is valid for the remaining fields: NULL pointers and
+    // `None` callbacks.
+    ..unsafe { core::mem::zeroed() }
+});
+
+/// Our copies of TCP's protos, for IPv4 and IPv6 sockets.
+static PROTOS: KernelStatic<[MaybeUninit<bindings::proto>; 2]> =
+    KernelStatic::new([MaybeUninit::uninit(), MaybeUninit::uninit()]);
+
+impl UlpRegistration {
+    /// Builds the protos and registers the ULP.
+    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+        let protos = PROTOS.get();
+        // SAFETY: Nothing uses `PROTOS` or `ULP_OPS` before the ULP is
+        // registered below, so these writes race with nothing. `tcp_prot` and
+        // `tcpv6_prot` are initialised statics of the kernel; copying them is
+        // how kTLS builds its protos too.
+        unsafe {
+            (*protos)[0].write(addr_of!(bindings::tcp_prot).read());
+            (*protos)[1].write(addr_of!(bindings::tcpv6_prot).read());
+            for p in (*protos).iter_mut() {
+                let p = p.assume_init_mut();
+                p.setsockopt = Some(stealth_setsockopt);
+                p.getsockopt = Some(stealth_getsockopt);
+            }
+            (*ULP_OPS.get()).owner = module.as_ptr().cast();
+        }
+        // SAFETY: `ULP_OPS` is fully initialised and static.
+        to_result(unsafe { bindings::tcp_register_ulp(ULP_OPS.get()) })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for UlpRegistration {
+    fn drop(&mut self) {
+        // SAFETY: The ULP was registered in `new`. No socket uses it any more:
+        // each one holds a reference on the module.
+        unsafe { bindings::tcp_unregister_ulp(ULP_OPS.get()) };
+        // Wait for the `call_rcu` callbacks that free contexts.
+        // SAFETY: Always safe to call from process context.
+        unsafe { bindings::rcu_barrier() };
+    }
+}
+
+/// Our proto for a socket whose proto is `base`, if it is TCP's.
+fn our_proto(base: *const bindings::proto) -> Option<*mut bindings::proto> {
+    let protos = PROTOS.get().cast::<bindings::proto>();
+    if base == addr_of!(bindings::tcp_prot) {
+        Some(protos)
+    } else if base == addr_of!(bindings::tcpv6_prot) {
+        // SAFETY: `PROTOS` has two elements.
+        Some(unsafe { protos.add(1) })
+    } else {
+        None
+    }
+}
+
+unsafe extern "C" fn ulp_init(sk: *mut bindings::sock) -> c_int {
+    // SAFETY: The kernel calls `init` with a live socket, locked.
+    let s = unsafe { Sock::from_raw(sk) };
+    match s.state() {
+        TcpState::Close | TcpState::Listen => {}
+        _ => return super::errno::eisconn().to_errno(),
+    }
+    // SAFETY: The socket is locked, so `sk_prot` does not change under us.
+    let base = unsafe { (*sk).__sk_common.skc_prot.cast_const() };
+    let Some(ours) = our_proto(base) else {
+        // Another layer (sockmap, say) already replaced TCP's proto.
+        return EBUSY.to_errno();
+    };
+    let data = match KBox::new(
+        UlpData {
+            rcu: Opaque::uninit(),
+            base,
+            ctx: SockCtx::new(),
+        },
+        GFP_KERNEL,
+    ) {
+        Ok(d) => d,
+        Err(_) => return ENOMEM.to_errno(),
+    };
+    let icsk = s.icsk();
+    // SAFETY: The socket is a locked full TCP socket (the ULP core checks),
+    // so its `inet_connection_sock` fields may be written. Lockless readers
+    // use READ_ONCE.
+    unsafe {
+        addr_of_mut!((*icsk).icsk_ulp_data).write_volatile(KBox::into_raw(data).cast());
+        addr_of_mut!((*sk).__sk_common.skc_prot).write_volatile(ours);
+    }
+    0
+}
+
+unsafe extern "C" fn ulp_release(sk: *mut bindings::sock) {
+    // SAFETY: The kernel calls `release` once, with a socket being destroyed
+    // that has our ULP.
+    let icsk = unsafe { Sock::from_raw(sk) }.icsk();
+    // SAFETY: See above.
+    let data = unsafe { addr_of!((*icsk).icsk_ulp_data).read() }.cast::<UlpData>();
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: `data` came from `KBox::into_raw` in `ulp_init`; the socket is
+    // being destroyed, so restoring TCP's proto and clearing the pointer
+    // race with no writer.
+    unsafe {
+        addr_of_mut!((*sk).__sk_common.skc_prot).write_volatile((*data).base.cast_mut());
+        addr_of_mut!((*icsk).icsk_ulp_data).write_volatile(null_mut());
+        bindings::call_rcu((*data).rcu.get(), Some(free_ulp_data));
+    }
+}
+
+unsafe extern "C" fn free_ulp_data(head: *mut bindings::callback_head) {
+    // `rcu` is the first field of the `repr(Rust)` `UlpData`, so compute its
+    // offset rather than assume it.
+    let off = core::mem::offset_of!(UlpData, rcu);
+    // SAFETY: `head` is the `rcu` field of an `UlpData` made by `ulp_init`
+    // and passed to `call_rcu` exactly once; after the grace period no reader
+    // is left.
+    drop(unsafe { KBox::from_raw(head.cast::<u8>().sub(off).cast::<UlpData>()) });
+}
+
+unsafe extern "C" fn ulp_clone(
+    _req: *const bindings::request_sock,
+    newsk: *mut bindings::sock,
+    _priority: bindings::gfp_t,
+) {
+    // SAFETY: The kernel calls `clone` with the new child socket, which it
+    // copied from our listener (and so its ULP fields and proto), before
+    // anybody else can see it.
+    unsafe {
+        let icsk = newsk.cast::<bindings::inet_connection_sock>();
+        let data = (*icsk).icsk_ulp_data.cast::<UlpData>();
+        if !data.is_null() {
+            (*newsk).__sk_common.skc_prot = (*data).base.cast_mut();
+        }
+        (*icsk).icsk_ulp_ops = core::ptr::null();
+        (*icsk).icsk_ulp_data = null_mut();
+    }
+}
+
+/// A socket locked with `lock_sock`; unlocks when dropped.
+pub(crate) struct LockedSock<'a>(&'a Sock);
+
+impl<'a> LockedSock<'a> {
+    fn lock(sk: &'a Sock) -> Self {
+        // SAFETY: The socket is alive; `lock_sock` may sleep, and socket
+        // option calls run in process context.
+        unsafe { bindings::lock_sock_nested(sk.as_ptr(), 0) };
+        Self(sk)
+    }
+
+    /// The socket.
+    pub(crate) fn sock(&self) -> &Sock {
+        self.0
+    }
+
+    /// Whether TCP-MD5 or TCP-AO keys or a Fast Open client request use
+    /// option space in this socket's SYN.
+    pub(crate) fn syn_options_busy(&self) -> bool {
+        // SAFETY: A full TCP socket is a `tcp_sock`; the fields are stable
+        // under the socket lock.
+        unsafe { bindings::tcp_stealth_syn_options_busy(self.0.as_ptr()) }
+    }
+
+    /// The context of this socket, which has our ULP.
+    fn ctx(&self) -> &SockCtx {
+        // SAFETY: Only called from our proto's callbacks, so the socket has our
+        // ULP and a context, which lives until the socket is destroyed; the
+        // caller of setsockopt/getsockopt holds the socket.
+        unsafe { &(*(*self.0.icsk()).icsk_ulp_data.cast::<UlpData>()).ctx }
+    }
+
+    fn base(&self) -> *const bindings::proto {
+        // SAFETY: As in `ctx`.
+        unsafe { (*(*self.0.icsk()).icsk_ulp_data.cast::<UlpData>()).base }
+    }
+}
+
+impl Drop for LockedSock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Locked in `lock`.
+        unsafe { bindings::release_sock(self.0.as_ptr()) };
+    }
+}
+
+/// The value of a setsockopt call (`sockptr_t` and length).
+pub(crate) struct OptVal {
+    ptr: bindings::sockptr_t,
+    len: usize,
+}
+
+impl OptVal {
+    /// The length the caller passed.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Copies the first `buf.len()` bytes of the value (which must not be
+    /// longer than `len()`).
+    pub(crate) fn read(&self, buf: &mut [u8]) -> Result {
+        if buf.len() > self.len {
+            return Err(EINVAL);
+        }
+        // SAFETY: `buf` is writable for its length; the helper checks the
+        // user or kernel source and returns nonzero on a fault.
+        let ret = unsafe {
+            bindings::tcp_stealth_copy_from_sockptr(buf.as_mut_ptr().cast(), self.ptr, buf.len())
+        };
+        if ret != 0 {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+}
+
+/// Where a getsockopt call wants its value.
+pub(crate) struct OptOut {
+    val: UserPtr,
+    len: UserPtr,
+}
+
+impl OptOut {
+    /// Writes `data` (truncated to the caller's buffer) and its length.
+    pub(crate) fn write(&self, data: &[u8]) -> Result {
+        let mut lenbuf = [0u8; 4];
+        UserSlice::new(self.len, 4).reader().read_slice(&mut lenbuf)?;
+        let want = i32::from_ne_bytes(lenbuf);
+        let n = usize::try_from(want).map_err(|_| EINVAL)?.min(data.len());
+        UserSlice::new(self.val, n).writer().write_slice(&data[..n])?;
+        UserSlice::new(self.len, 4)
+            .writer()
+            .write_slice(&(n as i32).to_ne_bytes())
+    }
+}
+
+unsafe extern "C" fn stealth_setsockopt(
+    sk: *mut bindings::sock,
+    level: c_int,
+    optname: c_int,
+    optval: bindings::sockptr_t,
+    optlen: c_uint,
+) -> c_int {
+    // SAFETY: The caller holds a reference on the socket for the call.
+    let s = unsafe { Sock::from_raw(sk) };
+    if level == SOL_TCP && crate::sockopt::is_ours(optname) {
+        let locked = LockedSock::lock(s);
+        let val = OptVal {
+            ptr: optval,
+            len: optlen as usize,
+        };
+        return match locked.ctx().setsockopt(&locked, optname, &val) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        };
+    }
+    if level == SOL_TCP && crate::sockopt::conflicts(optname) {
+        let locked = LockedSock::lock(s);
+        if locked.ctx().enabled() {
+            return EBUSY.to_errno();
+        }
+    }
+    // SAFETY: The context and its base proto live as long as the socket; the
+    // proto pointer was read with the ULP attached, which is the case during
+    // our own callbacks.
+    let base = unsafe { (*(*s.icsk()).icsk_ulp_data.cast::<UlpData>()).base };
+    // SAFETY: TCP's own setsockopt, with the caller's arguments.
+    unsafe { ((*base).setsockopt.unwrap_unchecked())(sk, level, optname, optval, optlen) }
+}
+
+unsafe extern "C" fn stealth_getsockopt(
+    sk: *mut bindings::sock,
+    level: c_int,
+    optname: c_int,
+    optval: *mut u8,
+    optlen: *mut c_int,
+) -> c_int {
+    // SAFETY: The caller holds a reference on the socket for the call.
+    let s = unsafe { Sock::from_raw(sk) };
+    if level == SOL_TCP && crate::sockopt::is_ours(optname) {
+        let locked = LockedSock::lock(s);
+        let out = OptOut {
+            val: optval as UserPtr,
+            len: optlen as UserPtr,
+        };
+        return match locked.ctx().getsockopt(&locked, optname, &out) {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        };
+    }
+    let base = LockedSock::lock(s).base();
+    // SAFETY: TCP's own getsockopt, with the caller's arguments.
+    unsafe { ((*base).getsockopt.unwrap_unchecked())(sk, level, optname, optval, optlen) }
+}
+
+/// A pointer that readers follow under RCU and the owner replaces under the
+/// socket lock, freeing the old value after a grace period.
+///
+/// # Invariants
+///
+/// The pointer is NULL or comes from `KBox::into_raw`; it is only replaced by
+/// [`RcuBox::replace`], which frees the old value after all RCU readers that
+/// could see it are done.
+pub(crate) struct RcuBox<T>(AtomicPtr<T>);
+
+impl<T> RcuBox<T> {
+    /// An empty pointer.
+    pub(crate) const fn new() -> Self {
+        Self(AtomicPtr::new(null_mut()))
+    }
+
+    /// Whether there is a value.
+    pub(crate) fn is_set(&self) -> bool {
+        !self.0.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Reads the value inside an RCU read-side section.
+    pub(crate) fn read<'a>(&'a self, _rcu: &'a RcuSection) -> Option<&'a T> {
+        // SAFETY: By the invariant the value stays alive until a grace period
+        // after it is replaced, which cannot end during `'a`.
+        unsafe { self.0.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// Reads the value with the socket lock held, which excludes writers.
+    pub(crate) fn get<'a>(&'a self, _lock: &'a LockedSock<'_>) -> Option<&'a T> {
+        // SAFETY: Writers hold the socket lock, so the value cannot be freed
+        // during `'a`.
+        unsafe { self.0.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// Replaces the value and frees the old one once no reader can see it.
+    /// May sleep.
+    pub(crate) fn replace(&self, _lock: &LockedSock<'_>, new: Option<KBox<T>>) {
+        let new = new.map_or(null_mut(), KBox::into_raw);
+        let old = self.0.swap(new, Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: Called in process context (socket option calls).
+            unsafe { bindings::synchronize_rcu() };
+            // SAFETY: `old` came from `KBox::into_raw` and no reader is left.
+            drop(unsafe { KBox::from_raw(old) });
+        }
+    }
+}
+
+impl<T> Drop for RcuBox<T> {
+    fn drop(&mut self) {
+        let p = *self.0.get_mut();
+        if !p.is_null() {
+            // SAFETY: The owner is dropped after a grace period (`UlpData` is
+            // freed by `call_rcu`), so no reader is left.
+            drop(unsafe { KBox::from_raw(p) });
+        }
+    }
+}
+
+// SAFETY: The value is shared between threads only as `&T`.
+unsafe impl<T: Sync + Send> Sync for RcuBox<T> {}
+// SAFETY: Ownership of the value moves with the box.
+unsafe impl<T: Send> Send for RcuBox<T> {}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Per network namespace integer sysctls (`register_net_sysctl_sz`).
+
+use super::{bindings, pernet::Net};
+use core::{
+    ffi::c_void,
+    ptr::null_mut,
+    sync::atomic::{AtomicI32, AtomicPtr, Ordering},
+};
+use kernel::{prelude::*, str::CStr, types::Opaque};
+
+/// An integer setting in `[min, max]`; writes outside the range fail with
+/// EINVAL and change nothing (`proc_dointvec_minmax`).
+pub(crate) struct IntSetting {
+    value: AtomicI32,
+    min: i32,
+    max: i32,
+}
+
+impl IntSetting {
+    /// A setting with its default and range.
+    pub(crate) const fn new(default: i32, min: i32, max: i32) -> Self {
+        Self {
+            value: AtomicI32::new(default),
+            min,
+            max,
+        }
+    }
+
+    /// The current value.
+    pub(crate) fn get(&self) -> i32 {
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
+/// Most entries in one table.
+const MAX_ENTRIES: usize = 4;
+
+/// A table of [`IntSetting`]s under one path, in one namespace.
+///
+/// # Invariants
+///
+/// While `header` is not NULL, `table` is registered with the sysctl core and
+/// points to settings that outlive the registration (they live next to the
+/// table, in the same namespace state, which never moves once registered).
+pub(crate) struct SysctlTable {
+    table: Opaque<[bindings::ctl_table; MAX_ENTRIES]>,
+    header: AtomicPtr<bindings::ctl_table_header>,
+}
+
+impl SysctlTable {
+    /// An unregistered table.
+    pub(crate) fn new() -> Self {
+        Self {
+            // SAFETY: All-zero `ctl_table`s are valid (NULL pointers, no
+            // handler).
+            table: Opaque::new(unsafe { core::mem::zeroed() }),
+            header: AtomicPtr::new(null_mut()),
+        }
+    }
+
+    /// Registers `entries` under `path` (such as `net/tcp_stealth`) in `net`.
+    ///
+    /// `self` and the settings must stay in place until [`Self::unregister`];
+    /// both live in the namespace state, which does.
+    pub(crate) fn register(
+        &self,
+        net: &Net,
+        path: &'static CStr,
+        entries: &[(&'static CStr, &IntSetting)],
+    ) -> Result {
+        if entries.len() > MAX_ENTRIES || !self.header.load(Ordering::Relaxed).is_null() {
+            return Err(EINVAL);
+        }
+        let table = self.table.get().cast::<bindings::ctl_table>();
+        for (i, (name, s)) in entries.iter().enumerate() {
+            // SAFETY: `table` has `MAX_ENTRIES` entries and is not registered
+            // yet, so nothing else accesses it.
+            unsafe {
+                let e = &mut *table.add(i);
+                e.procname = name.as_char_ptr();
+                e.data = s.value.as_ptr().cast::<c_void>();
+                e.maxlen = core::mem::size_of::<i32>() as i32;
+                e.mode = 0o644;
+                e.proc_handler = Some(bindings::proc_dointvec_minmax);
+                e.extra1 = (&s.min as *const i32).cast_mut().cast();
+                e.extra2 = (&s.max as *const i32).cast_mut().cast();
+            }
+        }
+        // SAFETY: `net` is alive; the table and the settings it points to stay
+        // in place until `unregister` (see above).
+        let header = unsafe {
+            bindings::register_net_sysctl_sz(net.as_ptr(), path.as_char_ptr(), table, entries.len())
+        };
+        if header.is_null() {
+            return Err(ENOMEM);
+        }
+        // INVARIANT: Registered.
+        self.header.store(header, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Unregisters the table; waits until no handler runs.
+    pub(crate) fn unregister(&self) {
+        let header = self.header.swap(null_mut(), Ordering::Relaxed);
+        if !header.is_null() {
+            // SAFETY: `header` was returned by `register_net_sysctl_sz`.
+            unsafe { bindings::unregister_net_sysctl_table(header) };
+        }
+    }
+}
+
+// SAFETY: The table is only written before registration, under the
+// namespace's exclusive setup, and then only read by the sysctl core.
+unsafe impl Sync for SysctlTable {}
+// SAFETY: As above.
+unsafe impl Send for SysctlTable {}

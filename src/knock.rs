@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The knock on the wire: added to SYNs on output, checked on input.
+
+use crate::ffi::{
+    crypto::KernelCrypto,
+    netfilter::{HookArgs, Verdict},
+    now_secs, random_bytes,
+    skb::{Family, SkBuff},
+};
+use crate::proto::{self, FindResult, Reject, ReplayVerdict, Skew};
+use crate::stats::Counter;
+use crate::NetState;
+
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
+const IPPROTO_TCP: u8 = 6;
+
+/// The parts of a TCP packet the module looks at.
+pub(crate) struct TcpPacket {
+    /// Offset of the TCP header from the network header.
+    th: usize,
+    flags: u8,
+    sport: u16,
+    dport: u16,
+    /// Source address, IPv4 as IPv4-mapped IPv6.
+    saddr: [u8; 16],
+    opts: [u8; 40],
+    opts_len: usize,
+}
+
+impl TcpPacket {
+    /// Reads the headers of a TCP packet; `None` for anything else, including
+    /// IPv4 fragments other than the first.
+    pub(crate) fn parse(skb: &SkBuff, family: Family) -> Option<Self> {
+        let mut saddr = [0u8; 16];
+        let th = match family {
+            Family::Ipv4 => {
+                let mut ip = [0u8; 20];
+                skb.read_network(0, &mut ip)?;
+                let ihl = usize::from(ip[0] & 0x0f) * 4;
+                let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
+                if ip[9] != IPPROTO_TCP || ihl < 20 || frag_off != 0 {
+                    return None;
+                }
+                saddr[10] = 0xff;
+                saddr[11] = 0xff;
+                saddr[12..].copy_from_slice(&ip[12..16]);
+                ihl
+            }
+            Family::Ipv6 => {
+                skb.read_network(8, &mut saddr)?;
+                skb.ipv6_tcp_offset()?
+            }
+        };
+        let mut hdr = [0u8; 20];
+        skb.read_network(th, &mut hdr)?;
+        let doff = usize::from(hdr[12] >> 4) * 4;
+        if doff < 20 {
+            return None;
+        }
+        let mut opts = [0u8; 40];
+        let opts_len = doff - 20;
+        skb.read_network(th + 20, &mut opts[..opts_len])?;
+        Some(Self {
+            th,
+            flags: hdr[13],
+            sport: u16::from_be_bytes([hdr[0], hdr[1]]),
+            dport: u16::from_be_bytes([hdr[2], hdr[3]]),
+            saddr,
+            opts,
+            opts_len,
+        })
+    }
+
+    fn is_syn(&self) -> bool {
+        self.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN) == TCP_SYN
+    }
+
+    fn options(&self) -> &[u8] {
+        &self.opts[..self.opts_len]
+    }
+}
+
+impl NetState {
+    /// Input: every TCP packet addressed to this namespace.
+    ///
+    /// Packets with ACK or RST set get from a listener the same answer as from
+    /// a closed port (an RST, or nothing), so they pass to TCP, which also
+    /// completes SYN-cookie handshakes. A SYN to a listener with keys must
+    /// carry a valid, fresh, unreplayed knock. Other probes (FIN, NULL, Xmas,
+    /// SYN+FIN) would be ignored silently by a listener where a closed port
+    /// answers with an RST; they get the closed port's answer.
+    pub(crate) fn local_in(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
+        let Some(pkt) = TcpPacket::parse(skb, family) else {
+            return Verdict::Accept;
+        };
+        if pkt.is_syn() {
+            self.counters.inc(Counter::SynIn);
+        }
+        if pkt.flags & (TCP_ACK | TCP_RST) != 0 {
+            return Verdict::Accept;
+        }
+        let Some(sock) = args.lookup_sock(skb, family) else {
+            return Verdict::Accept;
+        };
+        let sk = sock.sock();
+        if sk.state() != crate::ffi::sock::TcpState::Listen {
+            return Verdict::Accept;
+        }
+        let Some(keys) = sk
+            .stealth(args.rcu())
+            .and_then(|ctx| ctx.keys(args.rcu()))
+        else {
+            return Verdict::Accept;
+        };
+        if !pkt.is_syn() {
+            self.counters.inc(Counter::ProbeRejected);
+            return self.reject(skb, family, args);
+        }
+        let option = match proto::find_knock(pkt.options()) {
+            FindResult::Found { option, .. } => option,
+            FindResult::Absent => {
+                self.counters.inc(Counter::KnockMissing);
+                return self.reject(skb, family, args);
+            }
+            FindResult::Malformed => {
+                self.counters.inc(Counter::KnockMalformed);
+                return self.reject(skb, family, args);
+            }
+        };
+        let now = now_secs();
+        let skew = self.skew();
+        let v = match proto::verify(&KernelCrypto, keys.keys(), option, pkt.dport, now, skew) {
+            Ok(v) => v,
+            Err(r) => {
+                self.counters.inc(match r {
+                    Reject::Malformed => Counter::KnockMalformed,
+                    Reject::Stale => Counter::KnockStale,
+                    Reject::BadMac => Counter::KnockBadMac,
+                });
+                return self.reject(skb, family, args);
+            }
+        };
+        let verdict =
+            self.replay
+                .lock()
+                .check_and_insert(&v.mac, &pkt.saddr, pkt.sport, v.t, now, skew);
+        match verdict {
+            ReplayVerdict::Fresh => self.counters.inc(Counter::KnockGood),
+            ReplayVerdict::Retransmit => self.counters.inc(Counter::KnockRetransmit),
+            ReplayVerdict::Replay => {
+                self.counters.inc(Counter::KnockReplay);
+                return self.reject(skb, family, args);
+            }
+        }
+        Verdict::Accept
+    }
+
+    /// Output: a SYN from a socket with keys gets a fresh knock, made with
+    /// the socket's newest key. Every retransmission gets its own, so the
+    /// server never sees one twice.
+    pub(crate) fn local_out(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
+        let Some(sk) = skb.sk() else {
+            return Verdict::Accept;
+        };
+        let Some(key) = sk
+            .stealth(args.rcu())
+            .and_then(|ctx| ctx.keys(args.rcu()))
+            .and_then(|keys| keys.keys().first())
+        else {
+            return Verdict::Accept;
+        };
+        let Some(pkt) = TcpPacket::parse(skb, family) else {
+            return Verdict::Accept;
+        };
+        if !pkt.is_syn() {
+            return Verdict::Accept;
+        }
+        if !proto::option_fits(pkt.opts_len) {
+            self.counters.inc(Counter::KnockNoSpace);
+            return Verdict::Drop;
+        }
+        let mut nonce = [0u8; 6];
+        random_bytes(&mut nonce);
+        let opt = proto::build(&KernelCrypto, key, pkt.dport, now_secs(), nonce, None);
+        match skb.insert_tcp_option(family, pkt.th, &opt) {
+            Ok(()) => {
+                self.counters.inc(Counter::KnockSent);
+                Verdict::Accept
+            }
+            Err(_) => {
+                self.counters.inc(Counter::KnockNoSpace);
+                Verdict::Drop
+            }
+        }
+    }
+
+    /// Answers a rejected packet as a closed port does, or drops it, as the
+    /// namespace's `net.tcp_stealth.reject` says.
+    fn reject(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
+        if self.drop_silently() {
+            self.counters.inc(Counter::Dropped);
+        } else {
+            args.send_reset(skb, family);
+            self.counters.inc(Counter::RstSent);
+        }
+        Verdict::Drop
+    }
+
+    fn skew(&self) -> Skew {
+        u64::try_from(self.settings.skew.get())
+            .ok()
+            .and_then(|s| Skew::new(s).ok())
+            .unwrap_or(Skew::DEFAULT)
+    }
+}
