@@ -20,6 +20,7 @@ void tcp_stealth_blake2s_init(struct blake2s_state *state);
 void tcp_stealth_blake2s_init_key(struct blake2s_state *state, const u8 *key,
 				  size_t keylen);
 unsigned int tcp_stealth_skb_tailroom(const struct sk_buff *skb);
+bool tcp_stealth_skb_cloned(const struct sk_buff *skb);
 int tcp_stealth_skb_network_offset(const struct sk_buff *skb);
 void *tcp_stealth_skb_header_pointer(const struct sk_buff *skb, int offset,
 				     int len, void *buffer);

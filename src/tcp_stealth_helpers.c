@@ -62,3 +62,8 @@ unsigned int tcp_stealth_skb_tailroom(const struct sk_buff *skb)
 {
 	return skb_tailroom(skb);
 }
+
+bool tcp_stealth_skb_cloned(const struct sk_buff *skb)
+{
+	return skb_cloned(skb);
+}

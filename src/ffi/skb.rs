@@ -128,11 +128,20 @@ impl SkBuff {
         }
         // SAFETY: See above.
         let tailroom = unsafe { bindings::tcp_stealth_skb_tailroom(skb) } as usize;
-        if tailroom < add {
+        // A clone (TCP transmits clones of the SYN it keeps for
+        // retransmission) shares its data, tail included: give it its own.
+        // SAFETY: See above.
+        let cloned = unsafe { bindings::tcp_stealth_skb_cloned(skb) };
+        if cloned || tailroom < add {
             // SAFETY: See above; on success the data moves, so nothing below
             // uses pointers taken before this.
             let ret = unsafe {
-                bindings::pskb_expand_head(skb, 0, (add - tailroom) as i32, bindings::TCP_STEALTH_GFP_ATOMIC)
+                bindings::pskb_expand_head(
+                    skb,
+                    0,
+                    add.saturating_sub(tailroom) as i32,
+                    bindings::TCP_STEALTH_GFP_ATOMIC,
+                )
             };
             if ret != 0 {
                 return Err(ENOMEM);
@@ -199,15 +208,15 @@ impl SkBuff {
             let iph = data.add(nh);
             match family {
                 Family::Ipv4 => {
-                    let tot = u16::from_be_bytes([*iph.add(2), *iph.add(3)]) + add as u16;
-                    let b = tot.to_be_bytes();
+                    let tot = u16::from_be_bytes([*iph.add(2), *iph.add(3)]);
+                    let b = tot.wrapping_add(add as u16).to_be_bytes();
                     *iph.add(2) = b[0];
                     *iph.add(3) = b[1];
                     bindings::ip_send_check(iph.cast());
                 }
                 Family::Ipv6 => {
-                    let pl = u16::from_be_bytes([*iph.add(4), *iph.add(5)]) + add as u16;
-                    let b = pl.to_be_bytes();
+                    let pl = u16::from_be_bytes([*iph.add(4), *iph.add(5)]);
+                    let b = pl.wrapping_add(add as u16).to_be_bytes();
                     *iph.add(4) = b[0];
                     *iph.add(5) = b[1];
                 }

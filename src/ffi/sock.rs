@@ -87,11 +87,20 @@ impl Sock {
         s != bindings::TCP_TIME_WAIT && s != bindings::TCP_NEW_SYN_RECV
     }
 
-    /// Whether this is a TCP socket.
-    fn is_tcp(&self) -> bool {
-        // SAFETY: The socket is alive; the protocol never changes.
-        let proto = unsafe { (*self.as_ptr()).sk_protocol };
-        u32::from(proto) == bindings::IPPROTO_TCP && self.is_full()
+    /// Whether this full socket has our ULP: then its proto is one of ours
+    /// (children of our listeners get TCP's back in `ulp_clone`).
+    fn has_ulp(&self) -> bool {
+        // `skc_prot` is in `sock_common`, valid for every kind of socket, but
+        // only full sockets can have a ULP.
+        if !self.is_full() {
+            return false;
+        }
+        // SAFETY: The socket is alive; `sk_prot` is read locklessly by the
+        // stack (READ_ONCE) and only changes under the socket lock.
+        let prot = unsafe { addr_of!((*self.as_ptr()).__sk_common.skc_prot).read_volatile() };
+        let ours = PROTOS.get().cast::<bindings::proto>();
+        // SAFETY: `PROTOS` has two elements.
+        prot == ours || prot == unsafe { ours.add(1) }
     }
 
     fn icsk(&self) -> *mut bindings::inet_connection_sock {
@@ -102,18 +111,13 @@ impl Sock {
 
     /// The stealth context of a full TCP socket with the ULP, read under RCU.
     pub(crate) fn stealth<'a>(&'a self, _rcu: &'a RcuSection) -> Option<&'a SockCtx> {
-        if !self.is_tcp() {
+        if !self.has_ulp() {
             return None;
         }
         let icsk = self.icsk();
-        // SAFETY: A full TCP socket is an `inet_connection_sock`. The ULP
-        // fields are written under the socket lock and read with READ_ONCE
-        // elsewhere; a racing reader sees either value.
-        let ops = unsafe { addr_of!((*icsk).icsk_ulp_ops).read_volatile() };
-        if ops != ULP_OPS.get().cast_const() {
-            return None;
-        }
-        // SAFETY: As above.
+        // SAFETY: A socket with one of our protos is a full TCP socket, so an
+        // `inet_connection_sock`. The ULP data is written under the socket
+        // lock and read with READ_ONCE elsewhere; we see either value.
         let data = unsafe { addr_of!((*icsk).icsk_ulp_data).read_volatile() };
         if data.is_null() {
             return None;
