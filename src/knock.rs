@@ -110,10 +110,7 @@ impl NetState {
         if sk.state() != crate::ffi::sock::TcpState::Listen {
             return Verdict::Accept;
         }
-        let Some(keys) = sk
-            .stealth(args.rcu())
-            .and_then(|ctx| ctx.keys(args.rcu()))
-        else {
+        let Some(keys) = sk.stealth(args.rcu()).and_then(|ctx| ctx.keys(args.rcu())) else {
             return Verdict::Accept;
         };
         if !pkt.is_syn() {
@@ -144,10 +141,10 @@ impl NetState {
                 return self.reject(skb, family, args);
             }
         };
-        let verdict =
-            self.replay
-                .lock()
-                .check_and_insert(&v.mac, &pkt.saddr, pkt.sport, v.t, now, skew);
+        let verdict = self
+            .replay
+            .lock()
+            .check_and_insert(&v.mac, &pkt.saddr, pkt.sport, v.t, now, skew);
         match verdict {
             ReplayVerdict::Fresh => self.counters.inc(Counter::KnockGood),
             ReplayVerdict::Retransmit => self.counters.inc(Counter::KnockRetransmit),

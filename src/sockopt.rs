@@ -114,7 +114,8 @@ impl SockCtx {
                 val.read(&mut secret[..val.len()])?;
                 check_state(sk)?;
                 let key = derive(&secret[..val.len()])?;
-                self.keys.replace(sk, Some(KBox::new(KeySet::one(key), GFP_KERNEL)?));
+                self.keys
+                    .replace(sk, Some(KBox::new(KeySet::one(key), GFP_KERNEL)?));
                 Ok(())
             }
             TCP_STEALTH_KEY => {

@@ -125,12 +125,16 @@ impl HookArgs<'_> {
         // taken, or NULL.
         let sk = unsafe {
             match family {
-                Family::Ipv4 => {
-                    bindings::nf_sk_lookup_slow_v4((*self.state).net, skb.as_ptr(), (*self.state).in_)
-                }
-                Family::Ipv6 => {
-                    bindings::nf_sk_lookup_slow_v6((*self.state).net, skb.as_ptr(), (*self.state).in_)
-                }
+                Family::Ipv4 => bindings::nf_sk_lookup_slow_v4(
+                    (*self.state).net,
+                    skb.as_ptr(),
+                    (*self.state).in_,
+                ),
+                Family::Ipv6 => bindings::nf_sk_lookup_slow_v6(
+                    (*self.state).net,
+                    skb.as_ptr(),
+                    (*self.state).in_,
+                ),
             }
         };
         // INVARIANT: We own the reference that the lookup took.
@@ -144,12 +148,18 @@ impl HookArgs<'_> {
         unsafe {
             let st = &*self.state;
             match family {
-                Family::Ipv4 => {
-                    bindings::nf_send_reset(st.net, core::ptr::null_mut(), skb.as_ptr(), st.hook.into())
-                }
-                Family::Ipv6 => {
-                    bindings::nf_send_reset6(st.net, core::ptr::null_mut(), skb.as_ptr(), st.hook.into())
-                }
+                Family::Ipv4 => bindings::nf_send_reset(
+                    st.net,
+                    core::ptr::null_mut(),
+                    skb.as_ptr(),
+                    st.hook.into(),
+                ),
+                Family::Ipv6 => bindings::nf_send_reset6(
+                    st.net,
+                    core::ptr::null_mut(),
+                    skb.as_ptr(),
+                    st.hook.into(),
+                ),
             }
         }
     }

@@ -57,7 +57,10 @@ pub(crate) fn remove(net: &Net, name: &'static CStr) {
     unsafe { bindings::remove_proc_entry(name.as_char_ptr(), (*net.as_ptr()).proc_net) };
 }
 
-unsafe extern "C" fn show_trampoline<S: Show>(m: *mut bindings::seq_file, _v: *mut c_void) -> c_int {
+unsafe extern "C" fn show_trampoline<S: Show>(
+    m: *mut bindings::seq_file,
+    _v: *mut c_void,
+) -> c_int {
     // SAFETY: `proc_create_net_single` files are opened with `single_open_net`,
     // which stores the namespace in `private` and holds a reference on it while
     // the file is open.

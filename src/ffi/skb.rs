@@ -181,7 +181,8 @@ impl SkBuff {
             *data.add(th_abs + 12) = ((((hdr + add) / 4) as u8) << 4) | (doff_byte & 0x0f);
         }
         // SAFETY: See above.
-        let new_word = unsafe { u16::from_ne_bytes([*data.add(th_abs + 12), *data.add(th_abs + 13)]) };
+        let new_word =
+            unsafe { u16::from_ne_bytes([*data.add(th_abs + 12), *data.add(th_abs + 13)]) };
         // SAFETY: The TCP checksum field lies within the writable header.
         let check = unsafe { data.add(th_abs + 16) }.cast::<u16>();
         let csum = |from: u32, to: u32, pseudo: bool| {

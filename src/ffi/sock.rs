@@ -369,10 +369,14 @@ impl OptOut {
     /// Writes `data` (truncated to the caller's buffer) and its length.
     pub(crate) fn write(&self, data: &[u8]) -> Result {
         let mut lenbuf = [0u8; 4];
-        UserSlice::new(self.len, 4).reader().read_slice(&mut lenbuf)?;
+        UserSlice::new(self.len, 4)
+            .reader()
+            .read_slice(&mut lenbuf)?;
         let want = i32::from_ne_bytes(lenbuf);
         let n = usize::try_from(want).map_err(|_| EINVAL)?.min(data.len());
-        UserSlice::new(self.val, n).writer().write_slice(&data[..n])?;
+        UserSlice::new(self.val, n)
+            .writer()
+            .write_slice(&data[..n])?;
         UserSlice::new(self.len, 4)
             .writer()
             .write_slice(&(n as i32).to_ne_bytes())
