@@ -21,6 +21,10 @@ void tcp_stealth_blake2s_init_key(struct blake2s_state *state, const u8 *key,
 				  size_t keylen);
 unsigned int tcp_stealth_skb_tailroom(const struct sk_buff *skb);
 bool tcp_stealth_skb_cloned(const struct sk_buff *skb);
+void tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook);
+void tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook);
+__sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
+			     unsigned int dataoff, bool ipv6);
 int tcp_stealth_skb_network_offset(const struct sk_buff *skb);
 void *tcp_stealth_skb_header_pointer(const struct sk_buff *skb, int offset,
 				     int len, void *buffer);

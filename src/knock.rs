@@ -113,21 +113,32 @@ impl NetState {
         let Some(keys) = sk.stealth(args.rcu()).and_then(|ctx| ctx.keys(args.rcu())) else {
             return Verdict::Accept;
         };
+        // What a closed port's TCP would do with it: drop a bad checksum or
+        // unexpected authentication options silently, answer the rest.
+        if !args.tcp_checksum_ok(skb, family, pkt.th) {
+            return Verdict::Drop;
+        }
+        let tcp_silent = proto::tcp_drops_auth_options(pkt.options(), cfg!(CONFIG_TCP_AO));
         if !pkt.is_syn() {
             self.counters.inc(Counter::ProbeRejected);
-            return self.reject(skb, family, args);
+            return self.reject(skb, family, args, tcp_silent);
         }
         let option = match proto::find_knock(pkt.options()) {
             FindResult::Found { option, .. } => option,
             FindResult::Absent => {
                 self.counters.inc(Counter::KnockMissing);
-                return self.reject(skb, family, args);
+                return self.reject(skb, family, args, tcp_silent);
             }
             FindResult::Malformed => {
                 self.counters.inc(Counter::KnockMalformed);
-                return self.reject(skb, family, args);
+                return self.reject(skb, family, args, tcp_silent);
             }
         };
+        if tcp_silent {
+            // A knock next to TCP-MD5/AO options: TCP would drop the SYN.
+            self.counters.inc(Counter::KnockMalformed);
+            return self.reject(skb, family, args, true);
+        }
         let now = now_secs();
         let skew = self.skew();
         let v = match proto::verify(&KernelCrypto, keys.keys(), option, pkt.dport, now, skew) {
@@ -138,7 +149,7 @@ impl NetState {
                     Reject::Stale => Counter::KnockStale,
                     Reject::BadMac => Counter::KnockBadMac,
                 });
-                return self.reject(skb, family, args);
+                return self.reject(skb, family, args, false);
             }
         };
         let verdict = self
@@ -150,7 +161,7 @@ impl NetState {
             ReplayVerdict::Retransmit => self.counters.inc(Counter::KnockRetransmit),
             ReplayVerdict::Replay => {
                 self.counters.inc(Counter::KnockReplay);
-                return self.reject(skb, family, args);
+                return self.reject(skb, family, args, false);
             }
         }
         Verdict::Accept
@@ -196,11 +207,18 @@ impl NetState {
     }
 
     /// Answers a rejected packet as a closed port does, or drops it, as the
-    /// namespace's `net.tcp_stealth.reject` says.
-    fn reject(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
+    /// namespace's `net.tcp_stealth.reject` says. `tcp_silent`: a closed
+    /// port would not answer this packet either.
+    fn reject(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
+        tcp_silent: bool,
+    ) -> Verdict {
         if self.drop_silently() {
             self.counters.inc(Counter::Dropped);
-        } else {
+        } else if !tcp_silent {
             args.send_reset(skb, family);
             self.counters.inc(Counter::RstSent);
         }

@@ -4,6 +4,17 @@
  * include/tcp_stealth_helpers.h.
  */
 #include <crypto/blake2s.h>
+#include <linux/netfilter.h>
+#include <net/inet_ecn.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/l3mdev.h>
+#include <net/netfilter/ipv4/nf_reject.h>
+#include <net/netfilter/ipv6/nf_reject.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/route.h>
+#include <net/xfrm.h>
 #include <linux/skbuff.h>
 #include <linux/sockptr.h>
 #include <linux/tcp.h>
@@ -66,4 +77,106 @@ unsigned int tcp_stealth_skb_tailroom(const struct sk_buff *skb)
 bool tcp_stealth_skb_cloned(const struct sk_buff *skb)
 {
 	return skb_cloned(skb);
+}
+
+/*
+ * Closed-port resets. nf_send_reset() and nf_send_reset6() build the same
+ * segment as TCP does for a port without a listener, but TCP's reset also
+ * reflects the probe's TOS / traffic class (less ECN) and, for IPv6, carries
+ * the automatic flow label of the reply's flow. These build the reset from
+ * the same nf_reject helpers and set those two fields as TCP does, so that a
+ * rejected probe cannot be told from one to a closed port.
+ */
+void tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
+{
+	const struct tcphdr *oth;
+	struct tcphdr _oth;
+	struct sk_buff *nskb;
+	struct iphdr *niph;
+
+	oth = nf_reject_ip_tcphdr_get(oldskb, &_oth, hook);
+	if (!oth || !skb_dst(oldskb))
+		return;
+	if (skb_rtable(oldskb)->rt_flags & (RTCF_BROADCAST | RTCF_MULTICAST))
+		return;
+
+	nskb = alloc_skb(LL_MAX_HEADER + sizeof(struct iphdr) +
+			 sizeof(struct tcphdr), GFP_ATOMIC);
+	if (!nskb)
+		return;
+	skb_dst_set_noref(nskb, skb_dst(oldskb));
+	nskb->mark = IP4_REPLY_MARK(net, oldskb->mark);
+	skb_reserve(nskb, LL_MAX_HEADER);
+	niph = nf_reject_iphdr_put(nskb, oldskb, IPPROTO_TCP,
+				   ip4_dst_hoplimit(skb_dst(nskb)));
+	niph->tos = ip_hdr(oldskb)->tos & ~INET_ECN_MASK;
+	nf_reject_ip_tcphdr_put(nskb, oldskb, oth);
+	if (ip_route_me_harder(net, NULL, nskb, RTN_UNSPEC) ||
+	    nskb->len > dst_mtu(skb_dst(nskb))) {
+		kfree_skb(nskb);
+		return;
+	}
+	nf_ct_attach(nskb, oldskb);
+	ip_local_out(net, NULL, nskb);
+}
+
+void tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
+{
+	const struct ipv6hdr *oip6h = ipv6_hdr(oldskb);
+	const struct tcphdr *oth;
+	struct tcphdr _oth;
+	unsigned int otcplen;
+	struct dst_entry *dst;
+	struct sk_buff *nskb;
+	struct ipv6hdr *ip6h;
+	struct flowi6 fl6;
+
+	if (!(ipv6_addr_type(&oip6h->saddr) & IPV6_ADDR_UNICAST) ||
+	    !(ipv6_addr_type(&oip6h->daddr) & IPV6_ADDR_UNICAST))
+		return;
+	oth = nf_reject_ip6_tcphdr_get(oldskb, &_oth, &otcplen, hook);
+	if (!oth || !skb_dst(oldskb))
+		return;
+
+	memset(&fl6, 0, sizeof(fl6));
+	fl6.flowi6_proto = IPPROTO_TCP;
+	fl6.saddr = oip6h->daddr;
+	fl6.daddr = oip6h->saddr;
+	fl6.fl6_sport = oth->dest;
+	fl6.fl6_dport = oth->source;
+	fl6.flowi6_oif = l3mdev_master_ifindex(skb_dst(oldskb)->dev);
+	fl6.flowi6_mark = IP6_REPLY_MARK(net, oldskb->mark);
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		return;
+	}
+	dst = xfrm_lookup(net, dst, flowi6_to_flowi(&fl6), NULL, 0);
+	if (IS_ERR(dst))
+		return;
+
+	nskb = alloc_skb(LL_MAX_HEADER + sizeof(struct ipv6hdr) +
+			 sizeof(struct tcphdr) + dst->trailer_len, GFP_ATOMIC);
+	if (!nskb) {
+		dst_release(dst);
+		return;
+	}
+	skb_dst_set(nskb, dst);
+	nskb->mark = fl6.flowi6_mark;
+	skb_reserve(nskb, LL_MAX_HEADER);
+	ip6h = nf_reject_ip6hdr_put(nskb, oldskb, IPPROTO_TCP,
+				    ip6_dst_hoplimit(dst));
+	ip6_flow_hdr(ip6h, ipv6_get_dsfield(oip6h) & ~INET_ECN_MASK,
+		     ip6_make_flowlabel(net, nskb, 0,
+					ip6_default_np_autolabel(net), &fl6));
+	nf_reject_ip6_tcphdr_put(nskb, oldskb, oth, otcplen);
+	nf_ct_attach(nskb, oldskb);
+	ip6_local_out(net, NULL, nskb);
+}
+
+__sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
+			     unsigned int dataoff, bool ipv6)
+{
+	return nf_checksum(skb, hook, dataoff, IPPROTO_TCP,
+			   ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 }

@@ -307,10 +307,10 @@ TEST_F_TIMEOUT(core, syn_retransmit_connects, T_TIMEOUT)
 	fcntl(cfd, F_SETFL, O_NONBLOCK);
 	ret = connect(cfd, (struct sockaddr *)&ss, len);
 	ASSERT_TRUE(ret == 0 || errno == EINPROGRESS);
-	/* Let exactly the first SYN be dropped, then open the gate. */
+	/* Let the first SYN (or first few, the VM is slow) be dropped. */
 	for (i = 0; i < 100; i++) {
 		if (!netns_system(self->ns.b,
-				  "nft list chain inet t in | grep -q 'packets 1 '"))
+				  "nft list chain inet t in | grep -q 'packets [1-9]'"))
 			break;
 		usleep(20000);
 	}

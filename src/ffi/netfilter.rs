@@ -141,27 +141,43 @@ impl HookArgs<'_> {
         NonNull::new(sk).map(SockRef)
     }
 
-    /// Answers the packet with the RST that TCP sends for a closed port.
+    /// Answers the packet with the RST that TCP sends for a closed port
+    /// (including the reflected TOS / traffic class and, for IPv6, the
+    /// automatic flow label).
     pub(crate) fn send_reset(&self, skb: &SkBuff, family: Family) {
-        // SAFETY: As in `lookup_sock`; `nf_send_reset*` only reads the packet
-        // and builds a new one.
+        // SAFETY: The namespace and skb are valid for the hook call (type
+        // invariant); the helper only reads the packet and builds a new one.
         unsafe {
             let st = &*self.state;
+            let hook = i32::from(st.hook);
             match family {
-                Family::Ipv4 => bindings::nf_send_reset(
-                    st.net,
-                    core::ptr::null_mut(),
-                    skb.as_ptr(),
-                    st.hook.into(),
-                ),
-                Family::Ipv6 => bindings::nf_send_reset6(
-                    st.net,
-                    core::ptr::null_mut(),
-                    skb.as_ptr(),
-                    st.hook.into(),
-                ),
+                Family::Ipv4 => bindings::tcp_stealth_send_reset4(st.net, skb.as_ptr(), hook),
+                Family::Ipv6 => bindings::tcp_stealth_send_reset6(st.net, skb.as_ptr(), hook),
             }
         }
+    }
+
+    /// Whether the TCP checksum of the packet, whose TCP header is `th` bytes
+    /// after the network header, is correct (or already verified).
+    pub(crate) fn tcp_checksum_ok(&self, skb: &SkBuff, family: Family, th: usize) -> bool {
+        let Some(dataoff) = skb
+            .network_offset()
+            .and_then(|nh| nh.checked_add(th))
+            .and_then(|off| u32::try_from(off).ok())
+        else {
+            return false;
+        };
+        // SAFETY: The skb is valid for the hook call; `nf_checksum` verifies
+        // (and caches the result in) the skb's checksum state.
+        let sum = unsafe {
+            bindings::tcp_stealth_checksum(
+                skb.as_ptr(),
+                (*self.state).hook.into(),
+                dataoff,
+                family == Family::Ipv6,
+            )
+        };
+        sum == 0
     }
 }
 

@@ -39,6 +39,13 @@ impl SkBuff {
         self.0.get()
     }
 
+    /// Offset of the network header from `skb->data` (negative once the
+    /// stack has pulled the IP header; `None` then).
+    pub(crate) fn network_offset(&self) -> Option<usize> {
+        // SAFETY: By the type invariant the skb is valid.
+        usize::try_from(unsafe { bindings::tcp_stealth_skb_network_offset(self.as_ptr()) }).ok()
+    }
+
     /// Copies `buf.len()` bytes starting `offset` bytes after the network
     /// header into `buf`, following paged data. Returns `None` if the packet is
     /// shorter.

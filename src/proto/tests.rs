@@ -507,3 +507,63 @@ fn roundtrip_random() {
         assert_eq!(v.mac[..], opt[12..]);
     }
 }
+
+mod auth_options {
+    use crate::proto::tcp_drops_auth_options as drops;
+
+    #[test]
+    fn clean_lists_pass() {
+        assert!(!drops(&[], true));
+        // MSS, SACK-permitted + timestamps, NOP + window scale.
+        let linux_syn = [
+            2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        assert!(!drops(&linux_syn, true));
+        assert!(!drops(&linux_syn, false));
+        // EOL stops the walk, whatever follows.
+        assert!(!drops(&[0, 19, 18, 0, 0, 0, 0], true));
+    }
+
+    #[test]
+    fn md5_and_ao_are_dropped() {
+        let mut md5 = [1u8; 20];
+        md5[0] = 19;
+        md5[1] = 18;
+        assert!(drops(&md5, true));
+        assert!(drops(&md5, false));
+        // TCP-MD5 with a wrong length.
+        md5[1] = 10;
+        assert!(drops(&md5, true));
+        let ao = [29, 8, 1, 1, 0, 0, 0, 0];
+        assert!(drops(&ao, true));
+    }
+
+    #[test]
+    fn bad_lengths_depend_on_the_walk() {
+        // Length past the end, in an 8-byte area: refused with TCP-AO built in.
+        let bad = [254, 30, 0, 0, 1, 1, 1, 1];
+        assert!(drops(&bad, true));
+        // Without TCP-AO, TCP does not walk areas shorter than 18 bytes.
+        assert!(!drops(&bad, false));
+        // Length below 2.
+        assert!(drops(&[8, 1, 0, 0, 0], true));
+        // Too short to be walked at all.
+        assert!(!drops(&[8, 1, 0, 0], true));
+    }
+
+    #[test]
+    fn never_panics() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut buf = [0u8; 40];
+            let len = (x % 41) as usize;
+            for b in buf.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            let _ = drops(&buf[..len], x & 1 == 0);
+        }
+    }
+}

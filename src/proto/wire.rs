@@ -322,3 +322,52 @@ pub fn find_knock(opts: &[u8]) -> FindResult<'_> {
 pub const fn option_fits(existing_len: usize) -> bool {
     existing_len <= MAX_OPTION_SPACE - OPT_LEN
 }
+
+/// TCP option kind of TCP-MD5 (RFC 2385).
+const TCPOPT_MD5SIG: u8 = 19;
+/// Length of the TCP-MD5 option.
+const TCPOLEN_MD5SIG: usize = 18;
+/// TCP option kind of TCP-AO (RFC 5925).
+const TCPOPT_AO: u8 = 29;
+/// Size of the fixed TCP-AO option header (kind, length, key ids).
+const TCP_AO_HDR: usize = 4;
+
+/// Whether Linux's TCP drops a segment with these options without any answer
+/// because of its authentication options, both at a closed port and at a
+/// listener without keys: an option list that its TCP-MD5/TCP-AO parser
+/// refuses, or a TCP-MD5 or TCP-AO option at all.
+///
+/// This follows the parser of Linux 6.12 (`tcp_do_parse_auth_options()`):
+/// it only walks the options while at least `minlen` bytes remain, where
+/// `minlen` is 5 on kernels with TCP-AO and 18 without (`ao_enabled`).
+pub fn tcp_drops_auth_options(opts: &[u8], ao_enabled: bool) -> bool {
+    let minlen = if ao_enabled {
+        TCP_AO_HDR + 1
+    } else {
+        TCPOLEN_MD5SIG
+    };
+    let mut i = 0;
+    while opts.len().saturating_sub(i) >= minlen {
+        let remaining = opts.len() - i;
+        match opts[i] {
+            0 => return false,
+            1 => i += 1,
+            kind => {
+                let Some(&size) = opts.get(i + 1) else {
+                    return true;
+                };
+                let size = usize::from(size);
+                if size < 2 || size > remaining {
+                    return true;
+                }
+                if kind == TCPOPT_MD5SIG || kind == TCPOPT_AO {
+                    // Malformed, or well-formed but unexpected: either way
+                    // dropped, as no key is configured.
+                    return true;
+                }
+                i += size;
+            }
+        }
+    }
+    false
+}
