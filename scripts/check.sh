@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Everything `make check` runs, with one summary:
+#   1. host unit tests: cargo test --workspace --no-fail-fast (if there is
+#      a Cargo.toml);
+#   2. the kselftests in tests/, built on the host and run in one VM boot:
+#      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built).
+# A kselftest program that crashes or prints no "# Totals" line, and a VM
+# that reports a kernel detector hit (scripts/vm-run exit 125) or fails
+# otherwise, each count as one failure.
+#
+#   scripts/check.sh
+#
+# Logs go to build/check/. The last line is "N passed, N failed" (plus
+# ", N skipped" if any were skipped). Exits non-zero if anything failed or
+# if no test ran at all. Environment: whatever scripts/vm-run takes
+# (TCP_STEALTH_KVM=1, TCP_STEALTH_VM_TIMEOUT, ...).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export PATH=$HOME/.cargo/bin:$PATH
+logs=$top/build/check
+mkdir -p "$logs"
+
+passed=0 failed=0 skipped=0
+summaries=()
+
+# add SUITE PASSED FAILED SKIPPED [NOTE]: record one suite's result.
+add() {
+	passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + $4))
+	summaries+=("$1: $2 passed, $3 failed, $4 skipped${5:+ ($5)}")
+}
+
+# --- 1. host unit tests ---------------------------------------------------
+if [ -f Cargo.toml ]; then
+	echo "=== cargo test --workspace --no-fail-fast"
+	rc=0
+	cargo test --workspace --no-fail-fast 2>&1 | tee "$logs/cargo.log" || rc=${PIPESTATUS[0]}
+	# "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; ..."
+	read -r p f s < <(awk '
+		/^test result: / {
+			for (i = 1; i <= NF; i++) {
+				if ($(i + 1) ~ /^passed;?$/) p += $i
+				if ($(i + 1) ~ /^failed;?$/) f += $i
+				if ($(i + 1) ~ /^ignored;?$/) s += $i
+			}
+		}
+		END { print p + 0, f + 0, s + 0 }' "$logs/cargo.log")
+	note=
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		f=1 note="cargo exited $rc without a failing test: build error?"
+	fi
+	add "cargo test" "$p" "$f" "$s" "$note"
+else
+	add "cargo test" 0 0 0 "no Cargo.toml"
+fi
+
+# --- 2. kselftests in the VM ----------------------------------------------
+echo "=== kselftests (make -C tests; scripts/vm-run -- tests/run_all.sh)"
+if ! make -C tests >"$logs/tests-build.log" 2>&1; then
+	cat "$logs/tests-build.log"
+	add "kselftests" 0 1 0 "make -C tests failed"
+else
+	rc=0
+	scripts/vm-run -- tests/run_all.sh 2>&1 | tee "$logs/kselftest.log" ||
+		rc=${PIPESTATUS[0]}
+	# Per program (between "# selftests: tcp_stealth: NAME" and its
+	# "ok/not ok N selftests: ..." line): add up its "# Totals" line; no
+	# Totals, or "not ok" with no failure counted, is one failure.
+	read -r p f s progs notes < <(awk '
+		/^# selftests: tcp_stealth: / { totals = 0; bad = 0; next }
+		/^[# ]*# Totals: pass:/ {
+			for (i = 1; i <= NF; i++) {
+				split($i, kv, ":")
+				if (kv[1] == "pass" || kv[1] == "xfail") p += kv[2]
+				if (kv[1] == "fail" || kv[1] == "xpass" ||
+				    kv[1] == "error") { f += kv[2]; bad += kv[2] }
+				if (kv[1] == "skip") s += kv[2]
+			}
+			totals = 1
+			next
+		}
+		/^(not )?ok [0-9]+ selftests: tcp_stealth: / {
+			progs++
+			name = $0
+			sub(/.*selftests: tcp_stealth: /, "", name)
+			sub(/ .*/, "", name)
+			if (!totals) {
+				f++; notes = notes name ":no-Totals,"
+			} else if ($1 == "not" && !bad) {
+				f++; notes = notes name ":failed,"
+			}
+		}
+		END { print p + 0, f + 0, s + 0, progs + 0, (notes ? notes : "-") }
+	' "$logs/kselftest.log")
+	note="$progs program(s)"
+	[ "$notes" = - ] || note+=", ${notes%,}"
+	case $rc in
+	0) ;;
+	125) f=$((f + 1)) note+=", kernel detector report (see build/vm-dmesg.log)" ;;
+	124) f=$((f + 1)) note+=", VM timed out" ;;
+	123) f=$((f + 1)) note+=", insmod/rmmod failed" ;;
+	122) f=$((f + 1)) note+=", VM failed or guest died" ;;
+	*) if [ "$f" = 0 ]; then
+		f=1 note+=", vm-run exited $rc"
+	   fi ;;
+	esac
+	add "kselftests" "$p" "$f" "$s" "$note"
+fi
+
+# --- summary ----------------------------------------------------------------
+echo "=== summary"
+for line in "${summaries[@]}"; do
+	echo "  $line"
+done
+status=0
+if [ "$failed" -gt 0 ]; then
+	status=1
+elif [ $((passed + failed)) -eq 0 ]; then
+	echo "check: no test ran" >&2
+	status=1
+fi
+result="$passed passed, $failed failed"
+[ "$skipped" = 0 ] || result+=", $skipped skipped"
+echo "$result"
+exit "$status"

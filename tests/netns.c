@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Helpers for tcp_stealth selftests: see netns.h. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netns.h"
+
+#define warn(fmt, ...) fprintf(stderr, "# netns: " fmt "\n", ##__VA_ARGS__)
+
+int netns_enter(const char *name)
+{
+	char path[128];
+	int saved, fd;
+
+	saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (saved < 0) {
+		warn("open /proc/thread-self/ns/net: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		warn("open %s: %s", path, strerror(errno));
+		close(saved);
+		return -1;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
+		warn("setns %s: %s", path, strerror(errno));
+		close(fd);
+		close(saved);
+		return -1;
+	}
+	close(fd);
+	return saved;
+}
+
+int netns_leave(int saved_fd)
+{
+	int ret = 0;
+
+	if (saved_fd < 0)
+		return -1;
+	if (setns(saved_fd, CLONE_NEWNET)) {
+		warn("setns back: %s", strerror(errno));
+		ret = -1;
+	}
+	close(saved_fd);
+	return ret;
+}
+
+/* fork + (setns) + sh -c CMD, with the command's stdout sent to stderr so
+ * that it can't be mistaken for TAP output. */
+static int run_cmd(const char *ns, const char *cmd)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		warn("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if (ns && netns_enter(ns) < 0)
+			_exit(127);
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid) {
+		warn("waitpid: %s", strerror(errno));
+		return -1;
+	}
+	if (!WIFEXITED(status)) {
+		warn("'%s' killed by signal %d", cmd, WTERMSIG(status));
+		return -1;
+	}
+	return WEXITSTATUS(status);
+}
+
+static int vrun(const char *ns, const char *prefix, const char *fmt,
+		va_list ap)
+{
+	char cmd[1024];
+	size_t n;
+	int ret;
+
+	n = snprintf(cmd, sizeof(cmd), "%s", prefix);
+	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
+	ret = run_cmd(ns, cmd);
+	/* Plain failures are the caller's to report (it may be polling). */
+	if (ret < 0 || ret >= 126)
+		warn("'%s'%s%s returned %d", cmd, ns ? " in " : "", ns ? ns : "",
+		     ret);
+	return ret;
+}
+
+int netns_system(const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vrun(name, "", fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int netns_ip(const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = vrun(NULL, "ip ", fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* A socket created in namespace @ns (sockets keep their namespace). */
+static int socket_in(const char *ns, int family, int type)
+{
+	int saved = -1, fd;
+
+	if (ns) {
+		saved = netns_enter(ns);
+		if (saved < 0)
+			return -1;
+	}
+	fd = socket(family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		warn("socket: %s", strerror(errno));
+	if (ns && netns_leave(saved)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Delete a named namespace the way `ip netns del` does, without the exec. */
+static int netns_delete(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	if (access(path, F_OK))
+		return 0;
+	if (umount2(path, MNT_DETACH) && errno != EINVAL)
+		warn("umount %s: %s", path, strerror(errno));
+	if (unlink(path)) {
+		warn("unlink %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* IFF_RUNNING: veth0 in @ns is up and has carrier (both ends up). */
+static int link_running(const char *ns)
+{
+	struct ifreq ifr = { 0 };
+	int fd, ret = 0;
+
+	fd = socket_in(ns, AF_INET, SOCK_DGRAM);
+	if (fd < 0)
+		return 0;
+	strncpy(ifr.ifr_name, NETNS_IFNAME, sizeof(ifr.ifr_name) - 1);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
+		ret = !!(ifr.ifr_flags & IFF_RUNNING);
+	close(fd);
+	return ret;
+}
+
+static int wait_link_up(const char *ns, int timeout_ms)
+{
+	int waited;
+
+	for (waited = 0; waited < timeout_ms; waited += 20) {
+		if (link_running(ns))
+			return 0;
+		usleep(20 * 1000);
+	}
+	warn("%s: " NETNS_IFNAME " did not come up", ns);
+	return -1;
+}
+
+int netns_pair_create(struct netns_pair *p, const char *tag)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->a, sizeof(p->a), "%sa-%d", tag, (int)getpid());
+	snprintf(p->b, sizeof(p->b), "%sb-%d", tag, (int)getpid());
+	/* Leftovers from an earlier process with the same pid. */
+	netns_delete(p->a);
+	netns_delete(p->b);
+
+	/* Every exec is slow under TCG + KASAN: one shell, three ip -batch. */
+	p->created = 3;
+	if (netns_system(NULL,
+		"set -e\n"
+		"printf '%%s\\n' 'netns add %s' 'netns add %s' | ip -batch -\n"
+		"printf '%%s\\n' 'link set lo up' \\\n"
+		"  'link add " NETNS_IFNAME " type veth peer name " NETNS_IFNAME " netns %s' \\\n"
+		"  'addr add " NETNS_A_IP4 "/24 dev " NETNS_IFNAME "' \\\n"
+		"  'addr add " NETNS_A_IP6 "/64 dev " NETNS_IFNAME " nodad' \\\n"
+		"  'link set " NETNS_IFNAME " up' | ip -n %s -batch -\n"
+		"printf '%%s\\n' 'link set lo up' \\\n"
+		"  'addr add " NETNS_B_IP4 "/24 dev " NETNS_IFNAME "' \\\n"
+		"  'addr add " NETNS_B_IP6 "/64 dev " NETNS_IFNAME " nodad' \\\n"
+		"  'link set " NETNS_IFNAME " up' | ip -n %s -batch -\n",
+		p->a, p->b, p->b, p->a, p->b)) {
+		warn("setting up %s and %s failed", p->a, p->b);
+		goto fail;
+	}
+	if (wait_link_up(p->a, 10000) || wait_link_up(p->b, 10000))
+		goto fail;
+	return 0;
+fail:
+	netns_pair_destroy(p);
+	return -1;
+}
+
+void netns_pair_destroy(struct netns_pair *p)
+{
+	if (p->created & 1)
+		netns_delete(p->a);
+	if (p->created & 2)
+		netns_delete(p->b);
+	p->created = 0;
+}
+
+const char *netns_addr_a(int family)
+{
+	return family == AF_INET6 ? NETNS_A_IP6 : NETNS_A_IP4;
+}
+
+const char *netns_addr_b(int family)
+{
+	return family == AF_INET6 ? NETNS_B_IP6 : NETNS_B_IP4;
+}
+
+socklen_t netns_sockaddr(int family, const char *addr, uint16_t port,
+			 struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
+			goto bad;
+		return sizeof(*sin);
+	}
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+			goto bad;
+		return sizeof(*sin6);
+	}
+bad:
+	warn("bad address %s for family %d", addr, family);
+	return (socklen_t)-1;
+}
+
+int sock_set_timeouts(int fd, int timeout_ms)
+{
+	struct timeval tv = {
+		.tv_sec = timeout_ms / 1000,
+		.tv_usec = (timeout_ms % 1000) * 1000,
+	};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+		warn("setsockopt timeouts: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int tcp_listen_in(const char *ns, int family, const char *addr, uint16_t port,
+		  uint16_t *port_out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	len = netns_sockaddr(family, addr, port, &ss);
+	if (len == (socklen_t)-1)
+		return -1;
+	fd = socket_in(ns, family, SOCK_STREAM);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len)) {
+		warn("bind %s port %u: %s", addr, port, strerror(errno));
+		goto fail;
+	}
+	if (listen(fd, 16)) {
+		warn("listen: %s", strerror(errno));
+		goto fail;
+	}
+	if (port_out) {
+		len = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &len)) {
+			warn("getsockname: %s", strerror(errno));
+			goto fail;
+		}
+		*port_out = ntohs(family == AF_INET6 ?
+				  ((struct sockaddr_in6 *)&ss)->sin6_port :
+				  ((struct sockaddr_in *)&ss)->sin_port);
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static int set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+int tcp_connect_in(const char *ns, int family, const char *addr, uint16_t port,
+		   int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	struct pollfd pfd;
+	socklen_t len;
+	int fd, err = 0, n;
+
+	len = netns_sockaddr(family, addr, port, &ss);
+	if (len == (socklen_t)-1)
+		return -1;
+	fd = socket_in(ns, family, SOCK_STREAM);
+	if (fd < 0)
+		return -1;
+	if (set_nonblock(fd, 1))
+		goto fail;
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		warn("connect %s port %u: %s", addr, port, strerror(errno));
+		goto fail;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	n = poll(&pfd, 1, timeout_ms);
+	if (n <= 0) {
+		warn("connect %s port %u: %s", addr, port,
+		     n ? strerror(errno) : "timed out");
+		goto fail;
+	}
+	len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		warn("connect %s port %u: %s", addr, port, strerror(err));
+		goto fail;
+	}
+	if (set_nonblock(fd, 0) || sock_set_timeouts(fd, timeout_ms))
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int tcp_accept_timeout(int lfd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	int n, fd;
+
+	n = poll(&pfd, 1, timeout_ms);
+	if (n <= 0) {
+		warn("accept: %s", n ? strerror(errno) : "timed out");
+		return -1;
+	}
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		warn("accept: %s", strerror(errno));
+		return -1;
+	}
+	if (sock_set_timeouts(fd, timeout_ms)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			warn("send: %s", n ? strerror(errno) : "wrote nothing");
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			warn("recv: %s", n ? strerror(errno) : "unexpected EOF");
+			return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+long long stealth_counter(const char *ns, const char *name)
+{
+	char key[128];
+	long long val, ret = -2;
+	int saved = -1;
+	FILE *f;
+
+	if (ns) {
+		saved = netns_enter(ns);
+		if (saved < 0)
+			return -2;
+	}
+	/* /proc/net follows the netns of the reading thread. */
+	f = fopen(TCP_STEALTH_STATS, "re");
+	if (!f) {
+		ret = errno == ENOENT ? -1 : -2;
+		warn("open " TCP_STEALTH_STATS "%s%s: %s", ns ? " in " : "",
+		     ns ? ns : "", strerror(errno));
+	} else {
+		while (fscanf(f, "%127s %lld", key, &val) == 2) {
+			if (!strcmp(key, name)) {
+				ret = val;
+				break;
+			}
+		}
+		if (ret == -2)
+			warn("no counter '%s' in " TCP_STEALTH_STATS, name);
+		fclose(f);
+	}
+	if (ns && netns_leave(saved))
+		return -2;
+	return ret;
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for tcp_stealth selftests: a pair of network namespaces joined by
+ * a veth link, TCP sockets with timeouts, and the module's per-netns
+ * counters.
+ *
+ * Topology made by netns_pair_create():
+ *
+ *   netns "<tag>a-<pid>"  veth0 10.0.1.1/24 fd00::1/64
+ *            |
+ *   netns "<tag>b-<pid>"  veth0 10.0.1.2/24 fd00::2/64
+ *
+ * Namespaces are created with iproute2 (`ip netns add`, so they appear under
+ * /run/netns and `ip -n NAME` works on them) and destroyed with
+ * netns_pair_destroy(). Every function that enters a namespace returns to
+ * the namespace the caller was in.
+ *
+ * Functions return 0 (or a fd / value >= 0) on success and -1 on failure,
+ * with a message on stderr saying what failed.
+ */
+#ifndef TCP_STEALTH_TESTS_NETNS_H
+#define TCP_STEALTH_TESTS_NETNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define NETNS_A_IP4 "10.0.1.1"
+#define NETNS_B_IP4 "10.0.1.2"
+#define NETNS_A_IP6 "fd00::1"
+#define NETNS_B_IP6 "fd00::2"
+#define NETNS_IFNAME "veth0"
+
+/* Where the module publishes its counters (per network namespace). */
+#define TCP_STEALTH_STATS "/proc/net/tcp_stealth_stats"
+
+/* Default timeout for socket operations in the helpers, in milliseconds. */
+#define NETNS_TIMEOUT_MS 5000
+
+struct netns_pair {
+	char a[64];	/* name under /run/netns */
+	char b[64];
+	int created;	/* bit 0: a exists, bit 1: b exists */
+};
+
+/*
+ * Create two fresh namespaces named "<tag>a-<pid>" and "<tag>b-<pid>",
+ * bring up lo in each, and join them with veth0 <-> veth0 carrying the
+ * addresses above (IPv6 with nodad, so usable at once); returns once both
+ * ends are operationally up. On failure, anything already created is
+ * removed again.
+ */
+int netns_pair_create(struct netns_pair *p, const char *tag);
+
+/* Delete both namespaces (safe to call twice or after a failed create). */
+void netns_pair_destroy(struct netns_pair *p);
+
+/*
+ * Move the calling thread into namespace @name. Returns a fd for the
+ * namespace the thread was in before (give it to netns_leave()), or -1.
+ */
+int netns_enter(const char *name);
+
+/* Go back to the namespace saved by netns_enter() and close @saved_fd. */
+int netns_leave(int saved_fd);
+
+/*
+ * Run a shell command inside namespace @name (fork, setns, sh -c CMD).
+ * Returns the command's exit status, or -1 if it could not be run or was
+ * killed by a signal. Only the latter (and 126/127) print a message, so it
+ * can be used to poll for a condition.
+ */
+int netns_system(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Run "ip CMD..." in the caller's namespace; returns ip's exit status. */
+int netns_ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The address of side a or b for @family (AF_INET or AF_INET6). */
+const char *netns_addr_a(int family);
+const char *netns_addr_b(int family);
+
+/* Fill @ss with @addr:@port for @family; returns the length, or -1. */
+socklen_t netns_sockaddr(int family, const char *addr, uint16_t port,
+			 struct sockaddr_storage *ss);
+
+/* Set SO_RCVTIMEO and SO_SNDTIMEO on @fd. */
+int sock_set_timeouts(int fd, int timeout_ms);
+
+/*
+ * A TCP listener on @addr:@port (port 0: any free port) in namespace @ns
+ * (NULL: the caller's). Returns the fd; *@port_out gets the bound port if
+ * not NULL.
+ */
+int tcp_listen_in(const char *ns, int family, const char *addr, uint16_t port,
+		  uint16_t *port_out);
+
+/*
+ * A TCP connection from namespace @ns (NULL: the caller's) to
+ * @addr:@port, giving up after @timeout_ms. The socket gets the same send
+ * and receive timeouts. Returns the fd, or -1.
+ */
+int tcp_connect_in(const char *ns, int family, const char *addr, uint16_t port,
+		   int timeout_ms);
+
+/* accept() on @lfd with a timeout; the new fd gets send/receive timeouts. */
+int tcp_accept_timeout(int lfd, int timeout_ms);
+
+/* Write all of @buf; 0 on success, -1 on error or timeout. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Read exactly @len bytes; 0 on success, -1 on error, EOF or timeout. */
+int read_all(int fd, void *buf, size_t len);
+
+/*
+ * Read counter @name from /proc/net/tcp_stealth_stats as seen in
+ * namespace @ns (NULL: the caller's). Returns the value (>= 0), -1 if the
+ * file doesn't exist (module not loaded), -2 if the counter isn't in it or
+ * the file can't be parsed.
+ */
+long long stealth_counter(const char *ns, const char *name);
+
+#endif /* TCP_STEALTH_TESTS_NETNS_H */

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run tcp_stealth selftest programs and print one TAP 13 stream, the way
+# the kselftest runner does: each program's own TAP is nested with a "# "
+# prefix and followed by "ok N selftests: tcp_stealth: NAME" or "not ok ...".
+#
+#   tests/run_all.sh [PROG...]     default: every program in TEST_GEN_PROGS
+#
+# Meant to run as root in the test VM, with the module loaded:
+#   scripts/vm-run -- tests/run_all.sh
+# Environment: OUTPUT (where the binaries are, default tests/),
+# TCP_STEALTH_TEST_TIMEOUT (seconds per program, default 600).
+# Exits 0 only if every program passed (or skipped).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+out=${OUTPUT:-$here}
+per_prog_timeout=${TCP_STEALTH_TEST_TIMEOUT:-600}
+
+if [ $# -gt 0 ]; then
+	progs=("$@")
+else
+	read -r -a progs <<<"$(make -s --no-print-directory -C "$here" print-progs)"
+fi
+
+echo "TAP version 13"
+echo "1..${#progs[@]}"
+n=0 failed=0
+for prog in "${progs[@]}"; do
+	n=$((n + 1))
+	name=$(basename "$prog")
+	echo "# selftests: tcp_stealth: $name"
+	if [ ! -x "$out/$name" ]; then
+		echo "# $out/$name: not built (make -C tests)"
+		echo "not ok $n selftests: tcp_stealth: $name # not built"
+		failed=$((failed + 1))
+		continue
+	fi
+	rc=0
+	(cd "$out" && timeout -k 10 "$per_prog_timeout" "./$name" 2>&1) |
+		sed -u 's/^/# /' || rc=${PIPESTATUS[0]}
+	case $rc in
+	0) echo "ok $n selftests: tcp_stealth: $name" ;;
+	4) echo "ok $n selftests: tcp_stealth: $name # SKIP" ;;
+	124) echo "not ok $n selftests: tcp_stealth: $name # TIMEOUT ${per_prog_timeout}s"
+	     failed=$((failed + 1)) ;;
+	*) echo "not ok $n selftests: tcp_stealth: $name # exit=$rc"
+	   failed=$((failed + 1)) ;;
+	esac
+done
+[ "$failed" -eq 0 ]

@@ -1,0 +1,1336 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * On the wire, a protected port must look exactly like a closed one.
+ *
+ * Namespace a sends hand-built TCP segments (raw IPPROTO_RAW socket, our own
+ * IP header and TCP checksum) to namespace b and captures the answers with an
+ * AF_PACKET socket on its veth0. In b, port P has a listener protected with
+ * a secret and port Q has no listener at all. Every probe goes to both, from
+ * different source ports, and the two answers (or their absence within
+ * REPLY_WAIT_MS) must agree in every field an observer can see, except the
+ * IPv6 flow label, which the kernel chooses per flow (printed, not compared).
+ * Sequence numbers are compared relative to the probe's.
+ *
+ * Next to the wire, each probe moves b's counters (/proc/net/tcp_stealth_stats)
+ * by exactly what src/knock.rs says it should.
+ *
+ * Probe sets: scanner probes and broken knocks (closed_port_probes), a
+ * nonzero DSCP (closed_port_dscp), options TCP checks before it answers a
+ * closed port (closed_port_auth_options), bad checksums
+ * (closed_port_bad_checksum) and, for IPv6, whether there is a flow label
+ * (closed_port_flowlabel). Also: a valid knock replayed from another source
+ * port, a knock that went stale (net.tcp_stealth.skew_secs=1) and
+ * silent-drop mode (net.tcp_stealth.reject=1).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#include "netns.h"
+#include <linux/tcp_stealth.h>
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+#define T_TIMEOUT	300
+#define PORT_P		4242	/* protected listener */
+#define PORT_Q		4243	/* nothing listens */
+#define SECRET		"wire test secret"
+#define REPLY_WAIT_MS	1000	/* how long "no answer" is waited for */
+#define DEFAULT_SKEW	120
+
+#define TH_FIN	0x01
+#define TH_SYN	0x02
+#define TH_RST	0x04
+#define TH_PSH	0x08
+#define TH_ACK	0x10
+#define TH_URG	0x20
+#define TH_ECE	0x40
+#define TH_CWR	0x80
+
+#define KNOCK_KIND	254
+#define KNOCK_LEN	20
+#define KNOCK_EXID	0x4B4E
+
+#define note(fmt, ...) fprintf(stderr, "# " fmt "\n", ##__VA_ARGS__)
+
+/* A TCP segment to send: everything but the addresses. */
+struct seg {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags, tos;	/* tos: IPv4 TOS or IPv6 traffic class */
+	uint16_t win, urg;
+	uint8_t opts[40];
+	int optlen;		/* multiple of 4 */
+	uint8_t data[32];
+	int datalen;
+	bool bad_csum;
+};
+
+/* A captured TCP segment, with the IP fields an observer sees. */
+struct reply {
+	bool present;
+	uint8_t tos, ttl;	/* IPv6: traffic class, hop limit */
+	uint16_t frag;		/* IPv4 flags + fragment offset */
+	uint16_t id;		/* IPv4 */
+	uint8_t ihl;		/* IPv4, bytes */
+	uint32_t flow;		/* IPv6 flow label */
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags, doff;	/* doff in bytes */
+	uint16_t win, urg;
+	uint8_t opts[40];
+	int optlen, datalen;
+};
+
+/* What the test sends from and captures on (namespace a). */
+struct wire {
+	int family;
+	const char *nsa, *nsb;
+	uint8_t addr_a[16], addr_b[16];
+	int raw, cap, lfd;
+	uint16_t next_port;
+	bool check_flow;	/* compare whether the flow labels are 0 */
+};
+
+/* What /proc/net/tcp_stealth_stats has (src/stats.rs). */
+static const char *const counter_names[] = {
+	"syn_in", "knock_good", "knock_retransmit", "knock_missing",
+	"knock_malformed", "knock_bad_mac", "knock_stale", "knock_replay",
+	"probe_rejected", "rst_sent", "dropped", "knock_sent",
+	"knock_no_space",
+};
+#define NCOUNTERS (int)(sizeof(counter_names) / sizeof(counter_names[0]))
+#define IGNORE (-1000)	/* expected delta: not checked */
+
+struct expect {
+	const char *name;
+	long long delta;
+};
+
+/* ---- packets ------------------------------------------------------------ */
+
+static uint32_t rand32(void)
+{
+	uint32_t v;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (uint32_t)random();
+	return v;
+}
+
+static void rand_bytes(void *p, size_t len)
+{
+	if (getrandom(p, len, 0) != (ssize_t)len)
+		for (size_t i = 0; i < len; i++)
+			((uint8_t *)p)[i] = random();
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return p[0] << 8 | p[1];
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (; len > 1; p += 2, len -= 2)
+		sum += get16(p);
+	if (len)
+		sum += p[0] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+static int alen(int family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+/* Build @s from a to b as an IP packet in @buf; returns its length. */
+static int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
+{
+	int iphl = w->family == AF_INET6 ? 40 : 20;
+	int tlen = 20 + s->optlen + s->datalen;
+	uint8_t *th = buf + iphl, pseudo[4];
+	uint32_t sum;
+
+	memset(buf, 0, iphl + tlen);
+	if (w->family == AF_INET) {
+		buf[0] = 0x45;
+		buf[1] = s->tos;
+		put16(buf + 2, iphl + tlen);
+		put16(buf + 4, rand32() | 1);
+		put16(buf + 6, 0x4000);		/* DF, as Linux sends */
+		buf[8] = 64;
+		buf[9] = IPPROTO_TCP;
+		memcpy(buf + 12, w->addr_a, 4);
+		memcpy(buf + 16, w->addr_b, 4);
+		/* The kernel fills in the header checksum (IP_HDRINCL). */
+	} else {
+		put32(buf, 6u << 28 | (uint32_t)s->tos << 20 |
+			   (rand32() & 0xfffff));
+		put16(buf + 4, tlen);
+		buf[6] = IPPROTO_TCP;
+		buf[7] = 64;
+		memcpy(buf + 8, w->addr_a, 16);
+		memcpy(buf + 24, w->addr_b, 16);
+	}
+	put16(th, s->sport);
+	put16(th + 2, s->dport);
+	put32(th + 4, s->seq);
+	put32(th + 8, s->ack);
+	th[12] = (20 + s->optlen) / 4 << 4;
+	th[13] = s->flags;
+	put16(th + 14, s->win);
+	put16(th + 18, s->urg);
+	memcpy(th + 20, s->opts, s->optlen);
+	memcpy(th + 20 + s->optlen, s->data, s->datalen);
+
+	sum = csum_add(0, w->addr_a, alen(w->family));
+	sum = csum_add(sum, w->addr_b, alen(w->family));
+	put16(pseudo, IPPROTO_TCP);
+	put16(pseudo + 2, tlen);
+	sum = csum_add(sum, pseudo, 4);
+	sum = csum_add(sum, th, tlen);
+	put16(th + 16, csum_fold(sum) ^ (s->bad_csum ? 0x5a5a : 0));
+	return iphl + tlen;
+}
+
+static int send_seg(const struct wire *w, const struct seg *s)
+{
+	struct sockaddr_storage ss;
+	uint8_t buf[128];
+	socklen_t sl;
+	int len;
+
+	len = build_packet(w, s, buf);
+	sl = netns_sockaddr(w->family, netns_addr_b(w->family), 0, &ss);
+	if (sendto(w->raw, buf, len, 0, (struct sockaddr *)&ss, sl) != len) {
+		note("sendto: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse an IP packet captured on a's veth0; false if not TCP of our family. */
+static bool parse_packet(const struct wire *w, const uint8_t *p, int len,
+			 const uint8_t *src, const uint8_t *dst, struct reply *r)
+{
+	int off, tlen;
+	const uint8_t *th;
+
+	memset(r, 0, sizeof(*r));
+	if (w->family == AF_INET) {
+		if (len < 20 || p[0] >> 4 != 4 || p[9] != IPPROTO_TCP)
+			return false;
+		r->ihl = (p[0] & 15) * 4;
+		off = r->ihl;
+		tlen = get16(p + 2) - off;
+		r->tos = p[1];
+		r->id = get16(p + 4);
+		r->frag = get16(p + 6);
+		r->ttl = p[8];
+		if (memcmp(p + 12, src, 4) || memcmp(p + 16, dst, 4))
+			return false;
+	} else {
+		if (len < 40 || p[0] >> 4 != 6 || p[6] != IPPROTO_TCP)
+			return false;
+		off = 40;
+		tlen = get16(p + 4);
+		r->tos = get32(p) >> 20;
+		r->flow = get32(p) & 0xfffff;
+		r->ttl = p[7];
+		if (memcmp(p + 8, src, 16) || memcmp(p + 24, dst, 16))
+			return false;
+	}
+	if (tlen < 20 || off + tlen > len)
+		return false;
+	th = p + off;
+	r->sport = get16(th);
+	r->dport = get16(th + 2);
+	r->seq = get32(th + 4);
+	r->ack = get32(th + 8);
+	r->doff = (th[12] >> 4) * 4;
+	r->flags = th[13];
+	r->win = get16(th + 14);
+	r->urg = get16(th + 18);
+	if (r->doff < 20 || r->doff > tlen)
+		return false;
+	r->optlen = r->doff - 20;
+	memcpy(r->opts, th + 20, r->optlen);
+	r->datalen = tlen - r->doff;
+	r->present = true;
+	return true;
+}
+
+/* What to wait for: a segment on the given ports (0: any) and direction. */
+struct match {
+	bool outgoing;		/* a -> b (else b -> a) */
+	uint16_t sport, dport;
+	uint8_t flags, mask;	/* (flags & mask) == flags */
+	struct reply *out;
+};
+
+/*
+ * Read a's capture socket until every @m has its segment or @timeout_ms
+ * passed. Returns how many were found.
+ */
+static int capture(const struct wire *w, struct match *m, int n, int timeout_ms)
+{
+	struct timespec t0, t;
+	int found = 0, i;
+
+	for (i = 0; i < n; i++)
+		m[i].out->present = false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (found < n) {
+		struct pollfd pfd = { .fd = w->cap, .events = POLLIN };
+		struct sockaddr_ll sll;
+		socklen_t sl = sizeof(sll);
+		uint8_t buf[2048];
+		struct reply r;
+		long left;
+		ssize_t len;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 +
+				     (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			break;
+		len = recvfrom(w->cap, buf, sizeof(buf), MSG_DONTWAIT,
+			       (struct sockaddr *)&sll, &sl);
+		if (len <= 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			bool out = sll.sll_pkttype == PACKET_OUTGOING;
+
+			if (m[i].out->present || out != m[i].outgoing)
+				continue;
+			if (!parse_packet(w, buf, len,
+					  out ? w->addr_a : w->addr_b,
+					  out ? w->addr_b : w->addr_a, &r))
+				break;
+			if ((m[i].sport && r.sport != m[i].sport) ||
+			    (m[i].dport && r.dport != m[i].dport) ||
+			    (r.flags & m[i].mask) != m[i].flags)
+				continue;
+			*m[i].out = r;
+			found++;
+			break;
+		}
+	}
+	return found;
+}
+
+/* Throw away whatever the capture socket has queued. */
+static void drain(const struct wire *w)
+{
+	uint8_t buf[2048];
+
+	while (recv(w->cap, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Send @sp and @sq and capture the answers to both. */
+static void exchange(const struct wire *w, const struct seg *sp,
+		     const struct seg *sq, struct reply *rp, struct reply *rq)
+{
+	struct match m[2] = {
+		{ .sport = sp->dport, .dport = sp->sport, .out = rp },
+		{ .sport = sq->dport, .dport = sq->sport, .out = rq },
+	};
+
+	rp->present = rq->present = false;
+	drain(w);
+	if (send_seg(w, sp) || send_seg(w, sq))
+		return;
+	capture(w, m, 2, REPLY_WAIT_MS);
+}
+
+/* ---- printing and comparing --------------------------------------------- */
+
+static const char *flag_str(uint8_t f, char *buf)
+{
+	static const char names[][4] = { "FIN", "SYN", "RST", "PSH", "ACK",
+					 "URG", "ECE", "CWR" };
+	int i;
+
+	buf[0] = 0;
+	for (i = 0; i < 8; i++) {
+		if (!(f & 1 << i))
+			continue;
+		if (buf[0])
+			strcat(buf, "|");
+		strcat(buf, names[i]);
+	}
+	if (!buf[0])
+		strcpy(buf, "none");
+	return buf;
+}
+
+static void print_reply(const struct wire *w, const char *tag,
+			const struct seg *s, const struct reply *r)
+{
+	char fl[40], opts[128] = "-";
+	int i;
+
+	if (!r->present) {
+		note("    %s (port %u): no reply", tag, s->dport);
+		return;
+	}
+	for (i = 0; i < r->optlen; i++)
+		sprintf(opts + 2 * i, "%02x", r->opts[i]);
+	note("    %s (port %u): %s seq=probe.ack%+d ack=%s%+d win=%u urg=%u "
+	     "doff=%u opts=%s data=%d",
+	     tag, s->dport, flag_str(r->flags, fl), (int32_t)(r->seq - s->ack),
+	     r->flags & TH_ACK ? "probe.seq" : "", r->flags & TH_ACK ?
+	     (int32_t)(r->ack - s->seq) : (int32_t)r->ack, r->win, r->urg,
+	     r->doff, opts, r->datalen);
+	if (w->family == AF_INET)
+		note("        ip: tos=0x%02x ttl=%u df=%d frag=0x%04x id=%u ihl=%u",
+		     r->tos, r->ttl, !!(r->frag & 0x4000), r->frag, r->id,
+		     r->ihl);
+	else
+		note("        ip6: tclass=0x%02x hlim=%u flowlabel=0x%05x",
+		     r->tos, r->ttl, r->flow);
+}
+
+/*
+ * Compare the answers to the probes @sp (protected port) and @sq (closed
+ * port). Returns 0 if an observer can't tell them apart; otherwise prints
+ * both, field by field, and returns the number of differing fields.
+ */
+static int compare_replies(const struct wire *w, const char *what,
+			   const struct seg *sp, const struct reply *rp,
+			   const struct seg *sq, const struct reply *rq)
+{
+	char diff[256] = "";
+	int n = 0;
+
+#define DIFF(cond, name) do {				\
+		if (cond) {				\
+			strcat(diff, " " name);		\
+			n++;				\
+		}					\
+	} while (0)
+
+	DIFF(rp->present != rq->present, "presence");
+	if (rp->present && rq->present) {
+		DIFF(rp->flags != rq->flags, "flags");
+		DIFF(rp->seq - sp->ack != rq->seq - sq->ack, "seq");
+		if ((rp->flags & TH_ACK) && (rq->flags & TH_ACK))
+			DIFF(rp->ack - sp->seq != rq->ack - sq->seq, "ack");
+		else
+			DIFF(rp->ack != rq->ack, "ack");
+		DIFF(rp->win != rq->win, "window");
+		DIFF(rp->urg != rq->urg, "urg");
+		DIFF(rp->doff != rq->doff, "doff");
+		DIFF(rp->optlen != rq->optlen ||
+		     memcmp(rp->opts, rq->opts, rp->optlen), "options");
+		DIFF(rp->datalen != rq->datalen, "data");
+		DIFF(rp->tos != rq->tos, "tos/tclass");
+		DIFF(rp->ttl != rq->ttl, "ttl/hoplimit");
+		DIFF(rp->frag != rq->frag, "df/frag");
+		DIFF(rp->id != rq->id, "ip-id");
+		DIFF(rp->ihl != rq->ihl, "ihl");
+		DIFF(w->check_flow && !rp->flow != !rq->flow,
+		     "flowlabel-zero");
+	}
+#undef DIFF
+	if (n) {
+		note("%s: protected and closed port answer differently:%s",
+		     what, diff);
+		print_reply(w, "protected", sp, rp);
+		print_reply(w, "closed   ", sq, rq);
+	} else if (rp->present && rp->flow != rq->flow) {
+		note("%s: equivalent; flow labels differ (0x%05x vs 0x%05x), "
+		     "not compared", what, rp->flow, rq->flow);
+	}
+	return n;
+}
+
+/* ---- counters ----------------------------------------------------------- */
+
+static int read_counters(const char *ns, long long *v)
+{
+	char key[64];
+	long long val;
+	int saved, i, ret = 0;
+	FILE *f;
+
+	for (i = 0; i < NCOUNTERS; i++)
+		v[i] = -1;
+	saved = netns_enter(ns);
+	if (saved < 0)
+		return -1;
+	f = fopen(TCP_STEALTH_STATS, "re");
+	if (f) {
+		while (fscanf(f, "%63s %lld", key, &val) == 2)
+			for (i = 0; i < NCOUNTERS; i++)
+				if (!strcmp(key, counter_names[i]))
+					v[i] = val;
+		fclose(f);
+	} else {
+		note("open " TCP_STEALTH_STATS " in %s: %s", ns,
+		     strerror(errno));
+	}
+	netns_leave(saved);
+	for (i = 0; i < NCOUNTERS; i++) {
+		if (v[i] < 0) {
+			note("counter %s missing in %s", counter_names[i], ns);
+			ret = -1;
+		}
+	}
+	return ret;
+}
+
+/*
+ * Every counter must have moved by what @exp says (entries for the same name
+ * add up; IGNORE: not checked), all others not at all. Returns the number of
+ * counters that did otherwise.
+ */
+static int check_deltas(const char *what, const long long *c0,
+			const long long *c1, const struct expect *exp, int nexp)
+{
+	int i, j, bad = 0;
+
+	for (i = 0; i < NCOUNTERS; i++) {
+		long long want = 0, got = c1[i] - c0[i];
+		bool ignore = false;
+
+		for (j = 0; j < nexp; j++) {
+			if (!exp[j].name || strcmp(exp[j].name, counter_names[i]))
+				continue;
+			if (exp[j].delta == IGNORE)
+				ignore = true;
+			else
+				want += exp[j].delta;
+		}
+		if (c0[i] < 0 || c1[i] < 0) {
+			bad++;
+		} else if (ignore) {
+			if (got)
+				note("%s: %s moved by %lld (not checked)",
+				     what, counter_names[i], got);
+		} else if (got != want) {
+			note("%s: counter %s moved by %lld, expected %lld",
+			     what, counter_names[i], got, want);
+			bad++;
+		}
+	}
+	return bad;
+}
+
+/* ---- sockets and namespaces --------------------------------------------- */
+
+static int write_sysctl(const char *ns, const char *name, int val)
+{
+	char path[128], buf[16];
+	int saved, fd, len, ret = -1;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/tcp_stealth/%s", name);
+	len = snprintf(buf, sizeof(buf), "%d\n", val);
+	saved = netns_enter(ns);
+	if (saved < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0 && write(fd, buf, len) == len)
+		ret = 0;
+	else
+		note("write %d to %s in %s: %s", val, path, ns, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	netns_leave(saved);
+	return ret;
+}
+
+/* A socket of @type made in namespace @ns. */
+static int socket_in_ns(const char *ns, int family, int type, int proto)
+{
+	int saved, fd;
+
+	saved = netns_enter(ns);
+	if (saved < 0)
+		return -1;
+	fd = socket(family, type | SOCK_CLOEXEC, proto);
+	if (fd < 0)
+		note("socket(%d, %d, %d): %s", family, type, proto,
+		     strerror(errno));
+	netns_leave(saved);
+	return fd;
+}
+
+/* A TCP socket in @ns that knocks with (or wants knocks for) @secret. */
+static int stealth_socket(const char *ns, int family, const char *secret)
+{
+	int fd = socket_in_ns(ns, family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, secret, strlen(secret))) {
+		note("stealth setsockopt: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int stealth_listen(struct wire *w, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1;
+
+	fd = stealth_socket(w->nsb, w->family, SECRET);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (w->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	sl = netns_sockaddr(w->family, netns_addr_b(w->family), port, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 16)) {
+		note("bind/listen port %u: %s", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Start a knocking client's connection from a to b:@port and capture its SYN
+ * as it leaves a (the knock is added at LOCAL_OUT, before the capture tap).
+ * Returns the nonblocking socket, or -1.
+ */
+static int knock_connect(struct wire *w, uint16_t port, struct reply *syn)
+{
+	struct sockaddr_storage ss;
+	struct match m = {
+		.outgoing = true, .dport = port,
+		.flags = TH_SYN, .mask = TH_SYN | TH_ACK, .out = syn,
+	};
+	socklen_t sl;
+	int fd;
+
+	fd = stealth_socket(w->nsa, w->family, SECRET);
+	if (fd < 0)
+		return -1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	sl = netns_sockaddr(w->family, netns_addr_b(w->family), port, &ss);
+	drain(w);
+	if (connect(fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
+		note("connect: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		m.sport = ntohs(w->family == AF_INET6 ?
+				((struct sockaddr_in6 *)&ss)->sin6_port :
+				((struct sockaddr_in *)&ss)->sin_port);
+	if (capture(w, &m, 1, 3000) != 1) {
+		note("no SYN from the knocking client seen on a's veth0");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int connect_wait(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return -ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		return -errno;
+	return -err;
+}
+
+/* Where the 20-byte knock is in an option area, or -1. */
+static int find_knock(const uint8_t *o, int len)
+{
+	int i = 0;
+
+	while (i < len && o[i] != 0) {
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || o[i + 1] < 2)
+			return -1;
+		if (o[i] == KNOCK_KIND && o[i + 1] == KNOCK_LEN &&
+		    i + KNOCK_LEN <= len && get16(o + i + 2) == KNOCK_EXID)
+			return i;
+		i += o[i + 1];
+	}
+	return -1;
+}
+
+/* ---- probes --------------------------------------------------------------- */
+
+enum opt_kind {
+	OPT_NONE,
+	OPT_LINUX,		/* MSS, SACK-permitted, timestamps, wscale */
+	OPT_GARBAGE,		/* our kind/length/ExID, 16 random bytes */
+	OPT_TRUNC,		/* our kind and ExID, length 10 */
+	OPT_BAD_MAC,		/* well-formed and fresh, random MAC */
+	OPT_LINUX_BAD_MAC,	/* as a real client's SYN, random MAC */
+	OPT_RBIT,		/* well-formed and fresh, but R set */
+	OPT_BAD_OPTLEN,		/* an option with length 1, in 8 bytes (TCP
+				 * checks only option areas of 5 bytes or more) */
+	OPT_MD5,		/* TCP-MD5 signature (RFC 2385) */
+	OPT_MD5_BADLEN,		/* TCP-MD5 kind with length 10 */
+	OPT_AO,			/* TCP-AO (RFC 5925) */
+	OPT_RAW,		/* caller supplies the bytes */
+};
+
+struct probe {
+	const char *name;
+	uint8_t flags, tos;
+	enum opt_kind opt;
+	int datalen;
+	bool bad_csum;
+	/*
+	 * What the protected port counts for it (knock.rs): the reason it
+	 * rejects the probe, or NULL if the probe passes on to TCP (ACK or
+	 * RST set), "?" for OPT_GARBAGE (depends on the random bytes).
+	 */
+	const char *counter;
+	/* Whether the closed port answers: 1 it must, 0 it must not, -1 any. */
+	int q_reply;
+};
+
+static bool is_syn(uint8_t flags)
+{
+	return (flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) == TH_SYN;
+}
+
+static uint16_t now_t14(void)
+{
+	return time(NULL) & 0x3fff;
+}
+
+/* A 20-byte knock at @o with control word @ctl and random nonce and MAC. */
+static void put_knock(uint8_t *o, uint16_t ctl)
+{
+	o[0] = KNOCK_KIND;
+	o[1] = KNOCK_LEN;
+	put16(o + 2, KNOCK_EXID);
+	put16(o + 4, ctl);
+	rand_bytes(o + 6, 14);
+}
+
+/* Offset of the time of a knock with T14 @t14 from now (PROTOCOL.md §5). */
+static int knock_age(uint16_t t14)
+{
+	int d = (t14 - now_t14()) & 0x3fff;
+
+	return d >= 0x2000 ? d - 0x4000 : d;
+}
+
+/*
+ * Random knock bytes with our kind, length and ExID. Which check rejects
+ * them depends on R and T14; avoid T14 within 3 s of the skew boundary so the
+ * answer can't change while the probe is under way.
+ */
+static const char *put_garbage_knock(uint8_t *o, int skew)
+{
+	int d;
+
+	do {
+		put_knock(o, 0);
+		rand_bytes(o + 4, 2);
+		d = abs(knock_age(get16(o + 4) & 0x3fff));
+	} while (d >= skew - 3 && d <= skew + 3);
+	if (o[4] & 0x40)
+		return "knock_malformed";
+	return d <= skew ? "knock_bad_mac" : "knock_stale";
+}
+
+/* Fill in @s's options; returns the counter a garbage knock hits. */
+static const char *make_opts(struct seg *s, enum opt_kind kind)
+{
+	static const uint8_t linux_opts[] = {
+		2, 4, 0x05, 0xb4,		/* MSS 1460 */
+		4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, /* SACK-perm, TS */
+		1, 3, 3, 7,			/* NOP, wscale 7 */
+	};
+	const char *counter = NULL;
+	uint8_t *o = s->opts;
+
+	switch (kind) {
+	case OPT_NONE:
+	case OPT_RAW:
+		return NULL;
+	case OPT_LINUX:
+	case OPT_LINUX_BAD_MAC:
+		memcpy(o, linux_opts, sizeof(linux_opts));
+		put32(o + 8, rand32());
+		s->optlen = sizeof(linux_opts);
+		if (kind == OPT_LINUX_BAD_MAC) {
+			put_knock(o + s->optlen, now_t14());
+			s->optlen += KNOCK_LEN;
+		}
+		break;
+	case OPT_GARBAGE:
+		counter = put_garbage_knock(o, DEFAULT_SKEW);
+		s->optlen = KNOCK_LEN;
+		break;
+	case OPT_TRUNC:
+		put_knock(o, now_t14());
+		o[1] = 10;
+		o[10] = o[11] = 1;	/* NOP NOP */
+		s->optlen = 12;
+		break;
+	case OPT_BAD_MAC:
+		put_knock(o, now_t14());
+		s->optlen = KNOCK_LEN;
+		break;
+	case OPT_RBIT:
+		put_knock(o, 0x4000 | now_t14());
+		s->optlen = KNOCK_LEN;
+		break;
+	case OPT_BAD_OPTLEN:
+		memset(o, 0, 8);
+		o[0] = 8;		/* "timestamps" of length 1 */
+		o[1] = 1;
+		s->optlen = 8;
+		break;
+	case OPT_MD5:
+		o[0] = o[1] = 1;
+		o[2] = 19;
+		o[3] = 18;
+		rand_bytes(o + 4, 16);
+		s->optlen = 20;
+		break;
+	case OPT_MD5_BADLEN:
+		o[0] = 19;
+		o[1] = 10;
+		rand_bytes(o + 2, 8);
+		o[10] = o[11] = 1;
+		s->optlen = 12;
+		break;
+	case OPT_AO:
+		o[0] = 29;
+		o[1] = 16;		/* keyid, rnextkeyid, 12-byte MAC */
+		rand_bytes(o + 2, 14);
+		s->optlen = 16;
+		break;
+	}
+	return counter;
+}
+
+static void make_seg(struct wire *w, struct seg *s, const struct probe *pr,
+		     uint16_t dport)
+{
+	memset(s, 0, sizeof(*s));
+	s->sport = w->next_port++;
+	s->dport = dport;
+	s->seq = rand32();
+	s->ack = pr->flags & TH_ACK ? rand32() : 0;
+	s->flags = pr->flags;
+	s->tos = pr->tos;
+	s->win = 64240;
+	s->urg = pr->flags & TH_URG ? 0x1234 : 0;
+	s->datalen = pr->datalen;
+	memset(s->data, 'x', s->datalen);
+	s->bad_csum = pr->bad_csum;
+}
+
+/*
+ * Send probe @pr to the protected and the closed port and check the answers
+ * and b's counters. With @drop (net.tcp_stealth.reject=1), a probe the module
+ * rejects must get no answer at all. @raw: options for OPT_RAW. Returns the
+ * number of problems found (0: all fine), having printed each.
+ */
+static int run_probe(struct wire *w, const struct probe *pr, bool drop,
+		     const struct reply *raw)
+{
+	long long c0[NCOUNTERS], c1[NCOUNTERS];
+	const char *counter = pr->counter;
+	struct seg sp, sq;
+	struct reply rp, rq;
+	int bad = 0;
+
+	make_seg(w, &sp, pr, PORT_P);
+	if (pr->opt == OPT_RAW) {
+		memcpy(sp.opts, raw->opts, raw->optlen);
+		sp.optlen = raw->optlen;
+	} else if (pr->opt == OPT_GARBAGE) {
+		counter = make_opts(&sp, pr->opt);
+		note("%s: random knock, ctl 0x%04x (%+d s): expect %s",
+		     pr->name, get16(sp.opts + 4), knock_age(get16(sp.opts + 4) &
+							    0x3fff), counter);
+	} else {
+		make_opts(&sp, pr->opt);
+	}
+	/* The same options to both ports; only ports and numbers differ. */
+	make_seg(w, &sq, pr, PORT_Q);
+	memcpy(sq.opts, sp.opts, sp.optlen);
+	sq.optlen = sp.optlen;
+
+	if (read_counters(w->nsb, c0))
+		return 1;
+	exchange(w, &sp, &sq, &rp, &rq);
+	if (read_counters(w->nsb, c1))
+		return 1;
+
+	if (pr->q_reply >= 0 && rq.present != pr->q_reply) {
+		note("%s: the closed port %s", pr->name,
+		     rq.present ? "answered" : "did not answer");
+		bad++;
+	}
+	if (drop && counter) {
+		/* Silent drop: the protected port looks filtered. */
+		if (rp.present) {
+			note("%s: answered in drop mode", pr->name);
+			print_reply(w, "protected", &sp, &rp);
+			bad++;
+		}
+	} else {
+		bad += compare_replies(w, pr->name, &sp, &rp, &sq, &rq);
+	}
+	if (!bad) {
+		note("%s: ok", pr->name);
+		print_reply(w, drop && counter ? "protected" : "both     ",
+			    &sp, &rp);
+	}
+
+	{
+		/*
+		 * knock.rs: syn_in for every SYN; a rejected probe counts its
+		 * reason and then rst_sent or dropped. rst_sent must match
+		 * whether the protected port really answered (nf_send_reset
+		 * sends nothing for e.g. a bad checksum).
+		 */
+		struct expect exp[] = {
+			{ "syn_in", is_syn(pr->flags) ? 2 : 0 },
+			{ counter, pr->bad_csum ? IGNORE : 1 },
+			{ "rst_sent", counter && !drop ? rp.present : 0 },
+			{ "dropped", counter && drop ? 1 : 0 },
+		};
+
+		bad += check_deltas(pr->name, c0, c1, exp, 4);
+	}
+	return bad;
+}
+
+/* ---- fixture ------------------------------------------------------------ */
+
+FIXTURE(wire) {
+	struct netns_pair ns;
+	struct wire w;
+};
+
+FIXTURE_VARIANT(wire) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(wire, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(wire, ipv6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(wire)
+{
+	struct wire *w = &self->w;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+	struct probe warm = { "warm-up", TH_SYN, .q_reply = 1 };
+	struct seg s;
+	struct reply r;
+	struct match m = { .out = &r };
+	int saved;
+
+	memset(w, 0, sizeof(*w));
+	w->raw = w->cap = w->lfd = -1;
+	ASSERT_EQ(0, netns_pair_create(&self->ns, "tsw"));
+	w->family = variant->family;
+	w->nsa = self->ns.a;
+	w->nsb = self->ns.b;
+	w->next_port = 20000 + rand32() % 30000;
+	inet_pton(w->family, netns_addr_a(w->family), w->addr_a);
+	inet_pton(w->family, netns_addr_b(w->family), w->addr_b);
+
+	w->raw = socket_in_ns(w->nsa, w->family, SOCK_RAW, IPPROTO_RAW);
+	ASSERT_LE(0, w->raw);
+	w->cap = socket_in_ns(w->nsa, AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
+	ASSERT_LE(0, w->cap);
+	saved = netns_enter(w->nsa);
+	ASSERT_LE(0, saved);
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = if_nametoindex(NETNS_IFNAME);
+	netns_leave(saved);
+	ASSERT_LT(0, sll.sll_ifindex);
+	ASSERT_EQ(0, bind(w->cap, (struct sockaddr *)&sll, sizeof(sll)));
+
+	w->lfd = stealth_listen(w, PORT_P);
+	ASSERT_LE(0, w->lfd);
+
+	/*
+	 * The closed port must answer a plain SYN: proves that sending and
+	 * capturing work (else "no reply" everywhere would pass) and resolves
+	 * the neighbours both ways.
+	 */
+	make_seg(w, &s, &warm, PORT_Q);
+	m.sport = PORT_Q;
+	m.dport = s.sport;
+	ASSERT_EQ(0, send_seg(w, &s));
+	ASSERT_EQ(1, capture(w, &m, 1, 5000)) {
+		TH_LOG("no answer from the closed port: capture broken?");
+	}
+	ASSERT_EQ(TH_RST | TH_ACK, r.flags);
+}
+
+FIXTURE_TEARDOWN_PARENT(wire)
+{
+	netns_pair_destroy(&self->ns);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+/*
+ * The probes of a port scanner, and broken knocks: a protected port answers
+ * each exactly as the closed port does. FIN, NULL, Xmas and SYN+FIN would be
+ * silently ignored by a plain listener (RFC 9293), so the module answers
+ * them itself; ACK and RST probes pass to TCP, whose listener answers as a
+ * closed port.
+ */
+TEST_F_TIMEOUT(wire, closed_port_probes, T_TIMEOUT)
+{
+	static const struct probe probes[] = {
+		{ "syn", TH_SYN, 0, OPT_NONE, 0, false, "knock_missing", 1 },
+		{ "syn_linux_opts", TH_SYN, 0, OPT_LINUX, 0, false,
+		  "knock_missing", 1 },
+		{ "syn_data", TH_SYN, 0, OPT_NONE, 16, false,
+		  "knock_missing", 1 },
+		{ "syn_ecn", TH_SYN | TH_ECE | TH_CWR, 0, OPT_NONE, 0, false,
+		  "knock_missing", 1 },
+		{ "syn_garbage_knock", TH_SYN, 0, OPT_GARBAGE, 0, false, "?", 1 },
+		{ "syn_truncated_knock", TH_SYN, 0, OPT_TRUNC, 0, false,
+		  "knock_malformed", 1 },
+		{ "syn_reserved_bit", TH_SYN, 0, OPT_RBIT, 0, false,
+		  "knock_malformed", 1 },
+		{ "syn_wrong_key", TH_SYN, 0, OPT_BAD_MAC, 0, false,
+		  "knock_bad_mac", 1 },
+		{ "syn_linux_wrong_key", TH_SYN, 0, OPT_LINUX_BAD_MAC, 0, false,
+		  "knock_bad_mac", 1 },
+		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
+		{ "null", 0, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
+		{ "xmas", TH_FIN | TH_PSH | TH_URG, 0, OPT_NONE, 0, false,
+		  "probe_rejected", 1 },
+		{ "syn_fin", TH_SYN | TH_FIN, 0, OPT_NONE, 0, false,
+		  "probe_rejected", 1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "fin_ack", TH_FIN | TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "rst", TH_RST, 0, OPT_NONE, 0, false, NULL, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
+			TH_LOG("probe %s", probes[i].name);
+		}
+	}
+}
+
+/*
+ * A nonzero DSCP: TCP's RST reflects the probe's TOS / traffic class (less
+ * the ECN bits), so the module's RST must as well.
+ */
+TEST_F_TIMEOUT(wire, closed_port_dscp, T_TIMEOUT)
+{
+	static const struct probe probes[] = {
+		{ "syn_dscp_af11", TH_SYN, 0x28, OPT_NONE, 0, false,
+		  "knock_missing", 1 },
+		{ "syn_dscp_ef_ect0", TH_SYN, 0xb8 | 0x02, OPT_NONE, 0, false,
+		  "knock_missing", 1 },
+		{ "fin_dscp_cs1", TH_FIN, 0x20, OPT_NONE, 0, false,
+		  "probe_rejected", 1 },
+		{ "syn_ecn_ce_only", TH_SYN, 0x03, OPT_NONE, 0, false,
+		  "knock_missing", 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
+			TH_LOG("probe %s", probes[i].name);
+		}
+	}
+}
+
+/*
+ * SYNs with TCP options TCP itself looks at before it answers a closed port:
+ * a malformed option list, TCP-MD5 and TCP-AO signatures. (Linux's closed
+ * port sends no RST for these, tcp_v4_send_reset()/tcp_v6_send_reset(); the
+ * protected port must do the same.)
+ */
+TEST_F_TIMEOUT(wire, closed_port_auth_options, T_TIMEOUT)
+{
+	static const struct probe probes[] = {
+		{ "syn_bad_optlen", TH_SYN, 0, OPT_BAD_OPTLEN, 0, false,
+		  "knock_malformed", -1 },
+		{ "syn_md5", TH_SYN, 0, OPT_MD5, 0, false, "knock_missing", -1 },
+		{ "syn_md5_badlen", TH_SYN, 0, OPT_MD5_BADLEN, 0, false,
+		  "knock_missing", -1 },
+		{ "syn_ao", TH_SYN, 0, OPT_AO, 0, false, "knock_missing", -1 },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
+			TH_LOG("probe %s", probes[i].name);
+		}
+	}
+}
+
+/*
+ * A bad TCP checksum: the closed port's TCP drops the segment, and so must
+ * the protected port (nf_send_reset() checks the checksum). rst_sent must not
+ * count an RST that was never sent; which reason is counted is not checked.
+ */
+TEST_F_TIMEOUT(wire, closed_port_bad_checksum, T_TIMEOUT)
+{
+	static const struct probe probes[] = {
+		{ "syn_bad_csum", TH_SYN, 0, OPT_NONE, 0, true,
+		  "knock_missing", 0 },
+		{ "syn_wrong_key_bad_csum", TH_SYN, 0, OPT_BAD_MAC, 0, true,
+		  "knock_bad_mac", 0 },
+		{ "fin_bad_csum", TH_FIN, 0, OPT_NONE, 0, true,
+		  "probe_rejected", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
+			TH_LOG("probe %s", probes[i].name);
+		}
+	}
+}
+
+/*
+ * IPv6: the closed port's RST has a flow label (net.ipv6.auto_flowlabels,
+ * a hash of the flow); its value can't be compared, but whether there is one
+ * at all can.
+ */
+TEST_F_TIMEOUT(wire, closed_port_flowlabel, T_TIMEOUT)
+{
+	static const struct probe probes[] = {
+		{ "syn", TH_SYN, 0, OPT_NONE, 0, false, "knock_missing", 1 },
+		{ "syn_wrong_key", TH_SYN, 0, OPT_BAD_MAC, 0, false,
+		  "knock_bad_mac", 1 },
+		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+	};
+	size_t i;
+
+	if (variant->family != AF_INET6)
+		SKIP(return, "flow labels are IPv6 only");
+	self->w.check_flow = true;
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
+			TH_LOG("probe %s", probes[i].name);
+		}
+	}
+}
+
+/*
+ * A knock seen on the wire and sent again from another source port is a
+ * replay: the closed port's answer, and knock_replay.
+ */
+TEST_F_TIMEOUT(wire, replay_from_other_source, T_TIMEOUT)
+{
+	struct wire *w = &self->w;
+	static const struct probe replay = {
+		"replayed_knock", TH_SYN, 0, OPT_RAW, 0, false,
+		"knock_replay", 1,
+	};
+	long long a0[NCOUNTERS], a1[NCOUNTERS], b0[NCOUNTERS], b1[NCOUNTERS];
+	struct reply syn;
+	int cfd, afd;
+
+	ASSERT_EQ(0, read_counters(w->nsa, a0));
+	ASSERT_EQ(0, read_counters(w->nsb, b0));
+	cfd = knock_connect(w, PORT_P, &syn);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, connect_wait(cfd, 5000));
+	afd = tcp_accept_timeout(w->lfd, 5000);
+	ASSERT_LE(0, afd);
+	ASSERT_LE(0, find_knock(syn.opts, syn.optlen)) {
+		TH_LOG("the client's SYN carries no knock (%d option bytes)",
+		       syn.optlen);
+	}
+	ASSERT_EQ(0, read_counters(w->nsa, a1));
+	ASSERT_EQ(0, read_counters(w->nsb, b1));
+	{
+		struct expect ea[] = { { "knock_sent", 1 } };
+		struct expect eb[] = { { "syn_in", 1 }, { "knock_good", 1 } };
+
+		EXPECT_EQ(0, check_deltas("client (a)", a0, a1, ea, 1));
+		EXPECT_EQ(0, check_deltas("knocked (b)", b0, b1, eb, 2));
+	}
+	note("client's SYN from port %u, %d option bytes, knock at %d",
+	     syn.sport, syn.optlen, find_knock(syn.opts, syn.optlen));
+
+	/* The connection stays up: the knock is still in the replay cache. */
+	EXPECT_EQ(0, run_probe(w, &replay, false, &syn));
+	close(afd);
+	close(cfd);
+}
+
+/*
+ * A valid knock that was never used (its SYN dropped by nft before the
+ * module saw it), sent again from the same source port after it went stale.
+ */
+TEST_F_TIMEOUT(wire, stale_knock, T_TIMEOUT)
+{
+	struct wire *w = &self->w;
+	static const struct probe stale = {
+		"stale_knock", TH_SYN, 0, OPT_RAW, 0, false, "knock_stale", 1,
+	};
+	long long b0[NCOUNTERS], b1[NCOUNTERS];
+	struct reply syn, syn2;
+	struct seg sp, sq;
+	struct reply rp, rq;
+	int cfd, afd, bad;
+
+	ASSERT_EQ(0, write_sysctl(w->nsb, "skew_secs", 1));
+	ASSERT_EQ(0, netns_system(w->nsb,
+		"nft add table inet tsw && "
+		"nft add chain inet tsw in '{ type filter hook input priority -10; }' && "
+		"nft add rule inet tsw in tcp dport %u tcp flags '& (syn|ack) == syn' drop",
+		PORT_P));
+	ASSERT_EQ(0, read_counters(w->nsb, b0));
+	cfd = knock_connect(w, PORT_P, &syn);
+	ASSERT_LE(0, cfd);
+	close(cfd);	/* in SYN-SENT: goes away without a word */
+	ASSERT_EQ(0, netns_system(w->nsb, "nft delete table inet tsw"));
+	ASSERT_LE(0, find_knock(syn.opts, syn.optlen));
+	ASSERT_EQ(0, read_counters(w->nsb, b1));
+	{
+		/* nft ran first: the module never saw the knock. */
+		struct expect none[] = { { NULL, 0 } };
+
+		ASSERT_EQ(0, check_deltas("dropped by nft", b0, b1, none, 1));
+	}
+
+	sleep(3);	/* t is now at least 3 s old; skew is 1 s */
+
+	/* The captured SYN again, same source port and sequence number. */
+	make_seg(w, &sp, &stale, PORT_P);
+	sp.sport = syn.sport;
+	sp.seq = syn.seq;
+	memcpy(sp.opts, syn.opts, syn.optlen);
+	sp.optlen = syn.optlen;
+	make_seg(w, &sq, &stale, PORT_Q);
+	memcpy(sq.opts, syn.opts, syn.optlen);
+	sq.optlen = syn.optlen;
+	ASSERT_EQ(0, read_counters(w->nsb, b0));
+	exchange(w, &sp, &sq, &rp, &rq);
+	ASSERT_EQ(0, read_counters(w->nsb, b1));
+	EXPECT_TRUE(rq.present);
+	bad = compare_replies(w, stale.name, &sp, &rp, &sq, &rq);
+	if (!bad) {
+		note("%s: ok", stale.name);
+		print_reply(w, "both     ", &sp, &rp);
+	}
+	EXPECT_EQ(0, bad);
+	{
+		struct expect exp[] = {
+			{ "syn_in", 2 }, { "knock_stale", 1 },
+			{ "rst_sent", 1 },
+		};
+
+		EXPECT_EQ(0, check_deltas(stale.name, b0, b1, exp, 3));
+	}
+
+	/* A fresh knock still gets in with a 1 s skew. */
+	cfd = knock_connect(w, PORT_P, &syn2);
+	ASSERT_LE(0, cfd);
+	EXPECT_EQ(0, connect_wait(cfd, 5000));
+	afd = tcp_accept_timeout(w->lfd, 5000);
+	EXPECT_LE(0, afd);
+	if (afd >= 0)
+		close(afd);
+	close(cfd);
+}
+
+/*
+ * net.tcp_stealth.reject=1: the rejected probes get no answer at all, while
+ * the closed port still answers with an RST. So in drop mode the protected
+ * port looks filtered, not closed: that is the administrator's choice (it
+ * suits hosts that drop everything else too, e.g. behind a default-drop
+ * firewall). ACK probes still reach TCP and get its RST.
+ */
+TEST_F_TIMEOUT(wire, drop_mode, T_TIMEOUT)
+{
+	static const struct probe probes[] = {
+		{ "syn", TH_SYN, 0, OPT_NONE, 0, false, "knock_missing", 1 },
+		{ "syn_wrong_key", TH_SYN, 0, OPT_BAD_MAC, 0, false,
+		  "knock_bad_mac", 1 },
+		{ "syn_truncated_knock", TH_SYN, 0, OPT_TRUNC, 0, false,
+		  "knock_malformed", 1 },
+		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
+		{ "xmas", TH_FIN | TH_PSH | TH_URG, 0, OPT_NONE, 0, false,
+		  "probe_rejected", 1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+	};
+	size_t i;
+
+	ASSERT_EQ(0, write_sysctl(self->w.nsb, "reject", 1));
+	for (i = 0; i < ARRAY_SIZE(probes); i++) {
+		EXPECT_EQ(0, run_probe(&self->w, &probes[i], true, NULL)) {
+			TH_LOG("probe %s", probes[i].name);
+		}
+	}
+}
+
+TEST_HARNESS_MAIN
