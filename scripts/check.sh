@@ -67,11 +67,16 @@ else
 	scripts/vm-run -- tests/run_all.sh 2>&1 | tee "$logs/kselftest.log" ||
 		rc=${PIPESTATUS[0]}
 	# Per program (between "# selftests: tcp_stealth: NAME" and its
-	# "ok/not ok N selftests: ..." line): add up its "# Totals" line; no
-	# Totals, or "not ok" with no failure counted, is one failure.
+	# "ok/not ok N selftests: ..." line) add up its "# Totals" line. A
+	# program without one (crash, timeout) counts its "# ok"/"# not ok"
+	# lines instead, plus one failure; "not ok" with no failure counted is
+	# one failure too.
 	read -r p f s progs notes < <(awk '
-		/^# selftests: tcp_stealth: / { totals = 0; bad = 0; next }
-		/^[# ]*# Totals: pass:/ {
+		/^# selftests: tcp_stealth: / {
+			totals = 0; bad = 0; np = 0; nf = 0; ns = 0
+			next
+		}
+		/^# # Totals: pass:/ {
 			for (i = 1; i <= NF; i++) {
 				split($i, kv, ":")
 				if (kv[1] == "pass" || kv[1] == "xfail") p += kv[2]
@@ -82,13 +87,17 @@ else
 			totals = 1
 			next
 		}
+		/^# not ok [0-9]+ / { nf++; next }
+		/^# ok [0-9]+ .*# (SKIP|skip)/ { ns++; next }
+		/^# ok [0-9]+ / { np++; next }
 		/^(not )?ok [0-9]+ selftests: tcp_stealth: / {
 			progs++
 			name = $0
 			sub(/.*selftests: tcp_stealth: /, "", name)
 			sub(/ .*/, "", name)
 			if (!totals) {
-				f++; notes = notes name ":no-Totals,"
+				p += np; f += nf + 1; s += ns
+				notes = notes name ":no-Totals(crashed/timed-out),"
 			} else if ($1 == "not" && !bad) {
 				f++; notes = notes name ":failed,"
 			}
