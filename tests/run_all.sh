@@ -27,6 +27,28 @@ fi
 echo "TAP version 13"
 echo "1..${#progs[@]}"
 n=0 failed=0
+# The programs make their own namespaces, so they can run side by side: up
+# to one per CPU (TCP_STEALTH_TEST_JOBS), each into its own log, printed in
+# order once all are done.
+jobs=${TCP_STEALTH_TEST_JOBS:-$(nproc)}
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+run_one() {
+	local name=$1 rc=0
+	(cd "$out" && timeout -k 10 "$per_prog_timeout" "./$name") \
+		>"$logdir/$name.log" 2>&1 || rc=$?
+	echo "$rc" >"$logdir/$name.rc"
+}
+for prog in "${progs[@]}"; do
+	name=$(basename "$prog")
+	[ -x "$out/$name" ] || continue
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n || true
+	done
+	run_one "$name" &
+done
+wait
+
 for prog in "${progs[@]}"; do
 	n=$((n + 1))
 	name=$(basename "$prog")
@@ -37,9 +59,8 @@ for prog in "${progs[@]}"; do
 		failed=$((failed + 1))
 		continue
 	fi
-	rc=0
-	(cd "$out" && timeout -k 10 "$per_prog_timeout" "./$name" 2>&1) |
-		sed -u 's/^/# /' || rc=${PIPESTATUS[0]}
+	sed 's/^/# /' "$logdir/$name.log"
+	rc=$(cat "$logdir/$name.rc")
 	case $rc in
 	0) echo "ok $n selftests: tcp_stealth: $name" ;;
 	4) echo "ok $n selftests: tcp_stealth: $name # SKIP" ;;
