@@ -558,6 +558,53 @@ TEST_F_TIMEOUT(core, server_behind_dnat, T_TIMEOUT)
 	close(lfd);
 }
 
+/*
+ * The knock is inserted on the output path with the TCP checksum either left
+ * to offload (CHECKSUM_PARTIAL, veth's default) or computed in full: turn
+ * transmit checksum offload off and the SYN must still verify.
+ */
+TEST_F_TIMEOUT(core, knock_without_checksum_offload, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd = -1;
+	long long good = CTR(self->ns.b, "knock_good");
+
+	ASSERT_EQ(0, netns_system(self->ns.a, "ethtool -K veth0 tx off >/dev/null"));
+	ASSERT_EQ(0, netns_system(self->ns.a,
+		"ethtool -k veth0 | grep -q 'tx-checksumming: off'"));
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), SECRET);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
+	close(cfd);
+	close(lfd);
+}
+
+/*
+ * TCP-MD5 needs 20 bytes of the SYN's option space, as does the knock: the
+ * two cannot be combined, whichever comes first.
+ */
+TEST_F_TIMEOUT(core, md5_and_knock_exclude_each_other, T_TIMEOUT)
+{
+	int fam = variant->family, fd;
+	struct tcp_md5sig md5 = { .tcpm_keylen = 6 };
+
+	memcpy(md5.tcpm_key, "md5key", 6);
+	netns_sockaddr(fam, netns_addr_b(fam), 0, &md5.tcpm_addr);
+	fd = socket(fam, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof(md5)));
+	EXPECT_EQ(EBUSY, errno);
+	close(fd);
+
+	fd = socket(fam, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof(md5)));
+	EXPECT_EQ(-EBUSY, set_secret(fd, SECRET, 0));
+	close(fd);
+}
+
 /* A protected socket pins the module: rmmod is refused, nothing breaks. */
 TEST_F_TIMEOUT(core, unload_refused_while_in_use, T_TIMEOUT)
 {
