@@ -34,10 +34,11 @@ jobs=${TCP_STEALTH_TEST_JOBS:-$(nproc)}
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 run_one() {
-	local name=$1 rc=0
+	local name=$1 rc=0 t0=$SECONDS
 	(cd "$out" && timeout -k 10 "$per_prog_timeout" "./$name") \
 		>"$logdir/$name.log" 2>&1 || rc=$?
 	echo "$rc" >"$logdir/$name.rc"
+	echo "$((SECONDS - t0))" >"$logdir/$name.time"
 }
 for prog in "${progs[@]}"; do
 	name=$(basename "$prog")
@@ -61,6 +62,7 @@ for prog in "${progs[@]}"; do
 	fi
 	sed 's/^/# /' "$logdir/$name.log"
 	rc=$(cat "$logdir/$name.rc")
+	echo "# $name: $(cat "$logdir/$name.time") s"
 	case $rc in
 	0) echo "ok $n selftests: tcp_stealth: $name" ;;
 	4) echo "ok $n selftests: tcp_stealth: $name # SKIP" ;;

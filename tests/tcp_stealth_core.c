@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Knock core: protected listeners, knocking clients, the socket option API
- * and its errors, key rotation, SYN retransmission, SYN cookies, NAT on
- * either side, and the counters behind each case.
+ * Knock core on the network: protected listeners and knocking clients,
+ * refusals that look like a closed port, SYN retransmission, SYN cookies,
+ * checksum offload, NAT on either side, and the counters behind each case.
  *
  * Every test makes its own namespaces: a (client side) and b (server side),
  * joined by veth; the NAT tests add a third.
@@ -22,14 +22,10 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "netns.h"
+#include "stealth.h"
 #include <linux/tcp_stealth.h>
 
-#ifndef TCP_ULP
-#define TCP_ULP 31
-#endif
-
 #define T_TIMEOUT 300
-#define PORT 4242
 #define SECRET "core test secret"
 #define SECRET2 "the next secret"
 
@@ -59,120 +55,6 @@ FIXTURE_TEARDOWN_PARENT(core)
 	netns_pair_destroy(&self->ns);
 }
 
-/* Attach the ULP (unless @single, which relies on the kernel patch). */
-static int set_secret(int fd, const char *secret, int single)
-{
-	if (!single && setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7))
-		return -errno;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, secret, strlen(secret)))
-		return -errno;
-	return 0;
-}
-
-static int key_op(int fd, __u32 flags, const char *secret)
-{
-	struct tcp_stealth_key k = { .flags = flags };
-
-	k.secret_len = strlen(secret);
-	memcpy(k.secret, secret, k.secret_len);
-	return setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)) ? -errno : 0;
-}
-
-/* A TCP socket in namespace @ns. */
-static int sock_in(const char *ns, int family)
-{
-	int saved = netns_enter(ns), fd;
-
-	if (saved < 0)
-		return -1;
-	fd = socket(family, SOCK_STREAM, 0);
-	netns_leave(saved);
-	return fd;
-}
-
-/* A listener in @ns on @addr:PORT protected with @secret (NULL: plain). */
-static int listener(const char *ns, int family, const char *addr,
-		    const char *secret)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = netns_sockaddr(family, addr, PORT, &ss);
-	int fd = sock_in(ns, family), one = 1;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if ((secret && set_secret(fd, secret, 0)) ||
-	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* connect() with a timeout: 0, or -errno (-ETIMEDOUT when nothing came). */
-static int connect_to(int fd, int family, const char *addr, int port,
-		      int timeout_ms)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = netns_sockaddr(family, addr, port, &ss);
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	int err = 0;
-	socklen_t elen = sizeof(err);
-	int fl = fcntl(fd, F_GETFL);
-
-	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	if (connect(fd, (struct sockaddr *)&ss, len) == 0)
-		goto out;
-	if (errno != EINPROGRESS)
-		return -errno;
-	if (poll(&pfd, 1, timeout_ms) != 1)
-		return -ETIMEDOUT;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) || err)
-		return -err;
-out:
-	fcntl(fd, F_SETFL, fl);
-	sock_set_timeouts(fd, NETNS_TIMEOUT_MS);
-	return 0;
-}
-
-/* A client in @ns with @secret (NULL: plain) connecting to @addr. */
-static int client(const char *ns, int family, const char *addr,
-		  const char *secret, int *fd_out)
-{
-	int fd = sock_in(ns, family), ret;
-
-	if (fd < 0)
-		return -EBADF;
-	if (secret && (ret = set_secret(fd, secret, 0))) {
-		close(fd);
-		return ret;
-	}
-	ret = connect_to(fd, family, addr, PORT, 4000);
-	if (ret || !fd_out)
-		close(fd);
-	else
-		*fd_out = fd;
-	return ret;
-}
-
-/* Data flows both ways between a fresh connection's two ends. */
-static int exchange(int cfd, int lfd)
-{
-	char buf[5];
-	int afd = tcp_accept_timeout(lfd, 4000), ret = -1;
-
-	if (afd < 0)
-		return -1;
-	if (!write_all(cfd, "knock", 5) && !read_all(afd, buf, 5) &&
-	    !memcmp(buf, "knock", 5) && !write_all(afd, "hello", 5) &&
-	    !read_all(cfd, buf, 5) && !memcmp(buf, "hello", 5))
-		ret = 0;
-	close(afd);
-	return ret;
-}
-
-#define CTR(ns, name) stealth_counter(ns, name)
-
 TEST_F_TIMEOUT(core, valid_knock_connects, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
@@ -186,33 +68,6 @@ TEST_F_TIMEOUT(core, valid_knock_connects, T_TIMEOUT)
 	EXPECT_EQ(0, exchange(cfd, lfd));
 	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
 	EXPECT_EQ(sent + 1, CTR(self->ns.a, "knock_sent"));
-	close(cfd);
-	close(lfd);
-}
-
-/* With the kernel patch, TCP_STEALTH alone attaches the ULP. */
-TEST_F_TIMEOUT(core, single_setsockopt, T_TIMEOUT)
-{
-	int fam = variant->family, lfd, cfd, one = 1;
-	struct sockaddr_storage ss;
-	socklen_t len = netns_sockaddr(fam, netns_addr_b(fam), PORT, &ss);
-	char ulp[16] = "";
-	socklen_t ulen = sizeof(ulp);
-
-	lfd = sock_in(self->ns.b, fam);
-	ASSERT_LE(0, lfd);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	ASSERT_EQ(0, set_secret(lfd, SECRET, 1));
-	ASSERT_EQ(0, getsockopt(lfd, IPPROTO_TCP, TCP_ULP, ulp, &ulen));
-	EXPECT_STREQ("stealth", ulp);
-	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&ss, len));
-	ASSERT_EQ(0, listen(lfd, 4));
-
-	cfd = sock_in(self->ns.a, fam);
-	ASSERT_LE(0, cfd);
-	ASSERT_EQ(0, set_secret(cfd, SECRET, 1));
-	ASSERT_EQ(0, connect_to(cfd, fam, netns_addr_b(fam), PORT, 4000));
-	EXPECT_EQ(0, exchange(cfd, lfd));
 	close(cfd);
 	close(lfd);
 }
@@ -344,138 +199,6 @@ TEST_F_TIMEOUT(core, syn_cookies, T_TIMEOUT)
 	close(lfd);
 }
 
-TEST_F_TIMEOUT(core, key_rotation, T_TIMEOUT)
-{
-	int fam = variant->family, lfd, cfd = -1;
-	const char *b = netns_addr_b(fam);
-	struct tcp_stealth_info info;
-	socklen_t ilen = sizeof(info);
-
-	lfd = listener(self->ns.b, fam, b, SECRET);
-	ASSERT_LE(0, lfd);
-	/* Both keys work while the new one is rolled out... */
-	ASSERT_EQ(0, key_op(lfd, TCP_STEALTH_KEY_ADD, SECRET2));
-	ASSERT_EQ(0, getsockopt(lfd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
-	EXPECT_EQ(2, (int)info.nkeys);
-	EXPECT_EQ(TCP_STEALTH_INFO_ENABLED, (int)info.flags);
-	ASSERT_EQ(0, client(self->ns.a, fam, b, SECRET, &cfd));
-	EXPECT_EQ(0, exchange(cfd, lfd));
-	close(cfd);
-	ASSERT_EQ(0, client(self->ns.a, fam, b, SECRET2, &cfd));
-	EXPECT_EQ(0, exchange(cfd, lfd));
-	close(cfd);
-	/* ...then the old one is retired. */
-	ASSERT_EQ(0, key_op(lfd, TCP_STEALTH_KEY_DEL, SECRET));
-	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, b, SECRET, NULL));
-	ASSERT_EQ(0, client(self->ns.a, fam, b, SECRET2, &cfd));
-	EXPECT_EQ(0, exchange(cfd, lfd));
-	close(cfd);
-	close(lfd);
-}
-
-/* Every bad call fails with its errno and leaves the socket as it was. */
-TEST_F_TIMEOUT(core, setsockopt_errors, T_TIMEOUT)
-{
-	int fam = variant->family, fd, cfd = -1, lfd, udp;
-	char big[TCP_STEALTH_SECRET_MAX + 1];
-	struct tcp_stealth_key k = { .flags = TCP_STEALTH_KEY_ADD, .secret_len = 3 };
-	struct tcp_stealth_info info;
-	socklen_t ilen = sizeof(info);
-	int i;
-
-	memset(big, 'x', sizeof(big));
-	memcpy(k.secret, "abc", 3);
-	fd = socket(fam, SOCK_STREAM, 0);
-	ASSERT_LE(0, fd);
-	/* Without the ULP the option is TCP's own business: unknown. */
-	EXPECT_EQ(-1, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
-	EXPECT_EQ(ENOPROTOOPT, errno);
-	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
-	ilen = sizeof(info);
-	ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
-	EXPECT_EQ(0, (int)info.flags);
-	EXPECT_EQ(0, (int)info.nkeys);
-
-	/* Lengths. */
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, big, 0));
-	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, big, sizeof(big)));
-	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k) - 1));
-	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, NULL, 8));
-	EXPECT_EQ(EFAULT, errno);
-	/* Flags: unknown bits, both, none. */
-	k.flags = 1U << 7;
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)));
-	EXPECT_EQ(EINVAL, errno);
-	k.flags = TCP_STEALTH_KEY_ADD | TCP_STEALTH_KEY_DEL;
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)));
-	EXPECT_EQ(EINVAL, errno);
-	k.flags = TCP_STEALTH_KEY_ADD;
-	k.secret_len = 0;
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)));
-	EXPECT_EQ(EINVAL, errno);
-	k.secret_len = TCP_STEALTH_SECRET_MAX + 1;
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)));
-	EXPECT_EQ(EINVAL, errno);
-	/* An option number in the module's range that means nothing. */
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, 0x535f, big, 4));
-	EXPECT_EQ(ENOPROTOOPT, errno);
-	/* None of that changed anything. */
-	ilen = sizeof(info);
-	ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
-	EXPECT_EQ(0, (int)info.nkeys);
-
-	/* Key set limits. */
-	EXPECT_EQ(-ENOENT, key_op(fd, TCP_STEALTH_KEY_DEL, "never added"));
-	for (i = 0; i < TCP_STEALTH_MAX_KEYS; i++) {
-		char s[8];
-
-		snprintf(s, sizeof(s), "key%d", i);
-		EXPECT_EQ(0, key_op(fd, TCP_STEALTH_KEY_ADD, s));
-	}
-	EXPECT_EQ(-ENOSPC, key_op(fd, TCP_STEALTH_KEY_ADD, "one too many"));
-	EXPECT_EQ(-EEXIST, key_op(fd, TCP_STEALTH_KEY_ADD, "key0"));
-	ilen = sizeof(info);
-	ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
-	EXPECT_EQ(TCP_STEALTH_MAX_KEYS, (int)info.nkeys);
-	/* Options that would crowd the knock out of the SYN. */
-	{
-		int on = 1;
-
-		EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &on, sizeof(on)));
-		EXPECT_EQ(EBUSY, errno);
-	}
-	close(fd);
-
-	/* Not a TCP socket: TCP options do not exist there. */
-	udp = socket(fam, SOCK_DGRAM, 0);
-	ASSERT_LE(0, udp);
-	EXPECT_EQ(-1, setsockopt(udp, IPPROTO_TCP, TCP_STEALTH, "abc", 3));
-	EXPECT_EQ(ENOPROTOOPT, errno);
-	EXPECT_EQ(-1, setsockopt(udp, IPPROTO_TCP, TCP_ULP, "stealth", 7));
-	EXPECT_EQ(ENOPROTOOPT, errno);
-	close(udp);
-
-	/* Wrong state: after connect(), the SYN has gone. */
-	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
-	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), NULL, &cfd));
-	EXPECT_EQ(-1, setsockopt(cfd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
-	EXPECT_EQ(EISCONN, errno);
-	EXPECT_EQ(-1, setsockopt(cfd, IPPROTO_TCP, TCP_STEALTH, "abc", 3));
-	EXPECT_EQ(EISCONN, errno);
-	close(cfd);
-	cfd = sock_in(self->ns.a, fam);
-	ASSERT_LE(0, cfd);
-	ASSERT_EQ(0, setsockopt(cfd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
-	ASSERT_EQ(0, connect_to(cfd, fam, netns_addr_b(fam), PORT, 4000));
-	EXPECT_EQ(-EISCONN, set_secret(cfd, SECRET, 1));
-	close(cfd);
-	close(lfd);
-}
-
 /*
  * A client behind masquerading NAT: its source address and port change on
  * the way, which the knock does not cover.
@@ -577,44 +300,6 @@ TEST_F_TIMEOUT(core, knock_without_checksum_offload, T_TIMEOUT)
 	EXPECT_EQ(0, exchange(cfd, lfd));
 	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
 	close(cfd);
-	close(lfd);
-}
-
-/*
- * TCP-MD5 needs 20 bytes of the SYN's option space, as does the knock: the
- * two cannot be combined, whichever comes first.
- */
-TEST_F_TIMEOUT(core, md5_and_knock_exclude_each_other, T_TIMEOUT)
-{
-	int fam = variant->family, fd;
-	struct tcp_md5sig md5 = { .tcpm_keylen = 6 };
-
-	memcpy(md5.tcpm_key, "md5key", 6);
-	netns_sockaddr(fam, netns_addr_b(fam), 0, &md5.tcpm_addr);
-	fd = socket(fam, SOCK_STREAM, 0);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
-	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof(md5)));
-	EXPECT_EQ(EBUSY, errno);
-	close(fd);
-
-	fd = socket(fam, SOCK_STREAM, 0);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof(md5)));
-	EXPECT_EQ(-EBUSY, set_secret(fd, SECRET, 0));
-	close(fd);
-}
-
-/* A protected socket pins the module: rmmod is refused, nothing breaks. */
-TEST_F_TIMEOUT(core, unload_refused_while_in_use, T_TIMEOUT)
-{
-	int fam = variant->family, lfd;
-
-	lfd = listener(self->ns.b, fam, netns_addr_b(fam), SECRET);
-	ASSERT_LE(0, lfd);
-	EXPECT_NE(0, system("rmmod tcp_stealth 2>/dev/null"));
-	EXPECT_EQ(0, system("grep -q '^tcp_stealth ' /proc/modules"));
-	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
 	close(lfd);
 }
 

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Helpers for tcp_stealth selftests that use the module; see stealth.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/tcp_stealth.h>
+#include "netns.h"
+#include "stealth.h"
+
+/* Attach the ULP (unless @single, which relies on the kernel patch). */
+int set_secret(int fd, const char *secret, int single)
+{
+	if (!single && setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7))
+		return -errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, secret, strlen(secret)))
+		return -errno;
+	return 0;
+}
+
+int key_op(int fd, __u32 flags, const char *secret)
+{
+	struct tcp_stealth_key k = { .flags = flags };
+
+	k.secret_len = strlen(secret);
+	memcpy(k.secret, secret, k.secret_len);
+	return setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)) ? -errno : 0;
+}
+
+/* A TCP socket in namespace @ns. */
+int sock_in(const char *ns, int family)
+{
+	int saved = netns_enter(ns), fd;
+
+	if (saved < 0)
+		return -1;
+	fd = socket(family, SOCK_STREAM, 0);
+	netns_leave(saved);
+	return fd;
+}
+
+/* A listener in @ns on @addr:PORT protected with @secret (NULL: plain). */
+int listener(const char *ns, int family, const char *addr,
+		    const char *secret)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = netns_sockaddr(family, addr, PORT, &ss);
+	int fd = sock_in(ns, family), one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if ((secret && set_secret(fd, secret, 0)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* connect() with a timeout: 0, or -errno (-ETIMEDOUT when nothing came). */
+int connect_to(int fd, int family, const char *addr, int port,
+		      int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = netns_sockaddr(family, addr, port, &ss);
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int err = 0;
+	socklen_t elen = sizeof(err);
+	int fl = fcntl(fd, F_GETFL);
+
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+		goto out;
+	if (errno != EINPROGRESS)
+		return -errno;
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return -ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) || err)
+		return -err;
+out:
+	fcntl(fd, F_SETFL, fl);
+	sock_set_timeouts(fd, NETNS_TIMEOUT_MS);
+	return 0;
+}
+
+/* A client in @ns with @secret (NULL: plain) connecting to @addr. */
+int client(const char *ns, int family, const char *addr,
+		  const char *secret, int *fd_out)
+{
+	int fd = sock_in(ns, family), ret;
+
+	if (fd < 0)
+		return -EBADF;
+	if (secret && (ret = set_secret(fd, secret, 0))) {
+		close(fd);
+		return ret;
+	}
+	ret = connect_to(fd, family, addr, PORT, 4000);
+	if (ret || !fd_out)
+		close(fd);
+	else
+		*fd_out = fd;
+	return ret;
+}
+
+/* Data flows both ways between a fresh connection's two ends. */
+int exchange(int cfd, int lfd)
+{
+	char buf[5];
+	int afd = tcp_accept_timeout(lfd, 4000), ret = -1;
+
+	if (afd < 0)
+		return -1;
+	if (!write_all(cfd, "knock", 5) && !read_all(afd, buf, 5) &&
+	    !memcmp(buf, "knock", 5) && !write_all(afd, "hello", 5) &&
+	    !read_all(cfd, buf, 5) && !memcmp(buf, "hello", 5))
+		ret = 0;
+	close(afd);
+	return ret;
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The socket option API: the single-call path of the kernel patch, key
+ * rotation, every error path of setsockopt/getsockopt, exclusion with
+ * TCP-MD5, and unloading while sockets use the module.
+ *
+ * Every test makes its own namespaces: a (client side) and b (server side),
+ * joined by veth.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#include "netns.h"
+#include "stealth.h"
+#include <linux/tcp_stealth.h>
+
+#define T_TIMEOUT 300
+#define SECRET "core test secret"
+#define SECRET2 "the next secret"
+
+FIXTURE(core) {
+	struct netns_pair ns;
+};
+
+FIXTURE_VARIANT(core) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(core, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(core, ipv6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(core)
+{
+	ASSERT_EQ(0, netns_pair_create(&self->ns, "tso"));
+}
+
+FIXTURE_TEARDOWN_PARENT(core)
+{
+	netns_pair_destroy(&self->ns);
+}
+
+/* With the kernel patch, TCP_STEALTH alone attaches the ULP. */
+TEST_F_TIMEOUT(core, single_setsockopt, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd, one = 1;
+	struct sockaddr_storage ss;
+	socklen_t len = netns_sockaddr(fam, netns_addr_b(fam), PORT, &ss);
+	char ulp[16] = "";
+	socklen_t ulen = sizeof(ulp);
+
+	lfd = sock_in(self->ns.b, fam);
+	ASSERT_LE(0, lfd);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ASSERT_EQ(0, set_secret(lfd, SECRET, 1));
+	ASSERT_EQ(0, getsockopt(lfd, IPPROTO_TCP, TCP_ULP, ulp, &ulen));
+	EXPECT_STREQ("stealth", ulp);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&ss, len));
+	ASSERT_EQ(0, listen(lfd, 4));
+
+	cfd = sock_in(self->ns.a, fam);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, set_secret(cfd, SECRET, 1));
+	ASSERT_EQ(0, connect_to(cfd, fam, netns_addr_b(fam), PORT, 4000));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
+TEST_F_TIMEOUT(core, key_rotation, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd = -1;
+	const char *b = netns_addr_b(fam);
+	struct tcp_stealth_info info;
+	socklen_t ilen = sizeof(info);
+
+	lfd = listener(self->ns.b, fam, b, SECRET);
+	ASSERT_LE(0, lfd);
+	/* Both keys work while the new one is rolled out... */
+	ASSERT_EQ(0, key_op(lfd, TCP_STEALTH_KEY_ADD, SECRET2));
+	ASSERT_EQ(0, getsockopt(lfd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
+	EXPECT_EQ(2, (int)info.nkeys);
+	EXPECT_EQ(TCP_STEALTH_INFO_ENABLED, (int)info.flags);
+	ASSERT_EQ(0, client(self->ns.a, fam, b, SECRET, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	ASSERT_EQ(0, client(self->ns.a, fam, b, SECRET2, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	/* ...then the old one is retired. */
+	ASSERT_EQ(0, key_op(lfd, TCP_STEALTH_KEY_DEL, SECRET));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, b, SECRET, NULL));
+	ASSERT_EQ(0, client(self->ns.a, fam, b, SECRET2, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
+/* Every bad call fails with its errno and leaves the socket as it was. */
+TEST_F_TIMEOUT(core, setsockopt_errors, T_TIMEOUT)
+{
+	int fam = variant->family, fd, cfd = -1, lfd, udp;
+	char big[TCP_STEALTH_SECRET_MAX + 1];
+	struct tcp_stealth_key k = { .flags = TCP_STEALTH_KEY_ADD, .secret_len = 3 };
+	struct tcp_stealth_info info;
+	socklen_t ilen = sizeof(info);
+	int i;
+
+	memset(big, 'x', sizeof(big));
+	memcpy(k.secret, "abc", 3);
+	fd = socket(fam, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	/* Without the ULP the option is TCP's own business: unknown. */
+	EXPECT_EQ(-1, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
+	ilen = sizeof(info);
+	ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
+	EXPECT_EQ(0, (int)info.flags);
+	EXPECT_EQ(0, (int)info.nkeys);
+
+	/* Lengths. */
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, big, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, big, sizeof(big)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k) - 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, NULL, 8));
+	EXPECT_EQ(EFAULT, errno);
+	/* Flags: unknown bits, both, none. */
+	k.flags = 1U << 7;
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)));
+	EXPECT_EQ(EINVAL, errno);
+	k.flags = TCP_STEALTH_KEY_ADD | TCP_STEALTH_KEY_DEL;
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)));
+	EXPECT_EQ(EINVAL, errno);
+	k.flags = TCP_STEALTH_KEY_ADD;
+	k.secret_len = 0;
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)));
+	EXPECT_EQ(EINVAL, errno);
+	k.secret_len = TCP_STEALTH_SECRET_MAX + 1;
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k)));
+	EXPECT_EQ(EINVAL, errno);
+	/* An option number in the module's range that means nothing. */
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, 0x535f, big, 4));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	/* None of that changed anything. */
+	ilen = sizeof(info);
+	ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
+	EXPECT_EQ(0, (int)info.nkeys);
+
+	/* Key set limits. */
+	EXPECT_EQ(-ENOENT, key_op(fd, TCP_STEALTH_KEY_DEL, "never added"));
+	for (i = 0; i < TCP_STEALTH_MAX_KEYS; i++) {
+		char s[8];
+
+		snprintf(s, sizeof(s), "key%d", i);
+		EXPECT_EQ(0, key_op(fd, TCP_STEALTH_KEY_ADD, s));
+	}
+	EXPECT_EQ(-ENOSPC, key_op(fd, TCP_STEALTH_KEY_ADD, "one too many"));
+	EXPECT_EQ(-EEXIST, key_op(fd, TCP_STEALTH_KEY_ADD, "key0"));
+	ilen = sizeof(info);
+	ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH, &info, &ilen));
+	EXPECT_EQ(TCP_STEALTH_MAX_KEYS, (int)info.nkeys);
+	/* Options that would crowd the knock out of the SYN. */
+	{
+		int on = 1;
+
+		EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &on, sizeof(on)));
+		EXPECT_EQ(EBUSY, errno);
+	}
+	close(fd);
+
+	/* Not a TCP socket: TCP options do not exist there. */
+	udp = socket(fam, SOCK_DGRAM, 0);
+	ASSERT_LE(0, udp);
+	EXPECT_EQ(-1, setsockopt(udp, IPPROTO_TCP, TCP_STEALTH, "abc", 3));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	EXPECT_EQ(-1, setsockopt(udp, IPPROTO_TCP, TCP_ULP, "stealth", 7));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	close(udp);
+
+	/* Wrong state: after connect(), the SYN has gone. */
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), NULL, &cfd));
+	EXPECT_EQ(-1, setsockopt(cfd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
+	EXPECT_EQ(EISCONN, errno);
+	EXPECT_EQ(-1, setsockopt(cfd, IPPROTO_TCP, TCP_STEALTH, "abc", 3));
+	EXPECT_EQ(EISCONN, errno);
+	close(cfd);
+	cfd = sock_in(self->ns.a, fam);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, setsockopt(cfd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
+	ASSERT_EQ(0, connect_to(cfd, fam, netns_addr_b(fam), PORT, 4000));
+	EXPECT_EQ(-EISCONN, set_secret(cfd, SECRET, 1));
+	close(cfd);
+	close(lfd);
+}
+
+/*
+ * TCP-MD5 needs 20 bytes of the SYN's option space, as does the knock: the
+ * two cannot be combined, whichever comes first.
+ */
+TEST_F_TIMEOUT(core, md5_and_knock_exclude_each_other, T_TIMEOUT)
+{
+	int fam = variant->family, fd;
+	struct tcp_md5sig md5 = { .tcpm_keylen = 6 };
+
+	memcpy(md5.tcpm_key, "md5key", 6);
+	netns_sockaddr(fam, netns_addr_b(fam), 0, &md5.tcpm_addr);
+	fd = socket(fam, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof(md5)));
+	EXPECT_EQ(EBUSY, errno);
+	close(fd);
+
+	fd = socket(fam, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof(md5)));
+	EXPECT_EQ(-EBUSY, set_secret(fd, SECRET, 0));
+	close(fd);
+}
+
+/* A protected socket pins the module: rmmod is refused, nothing breaks. */
+TEST_F_TIMEOUT(core, unload_refused_while_in_use, T_TIMEOUT)
+{
+	int fam = variant->family, lfd;
+
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), SECRET);
+	ASSERT_LE(0, lfd);
+	EXPECT_NE(0, system("rmmod tcp_stealth 2>/dev/null"));
+	EXPECT_EQ(0, system("grep -q '^tcp_stealth ' /proc/modules"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+	close(lfd);
+}
+
+TEST_HARNESS_MAIN
