@@ -72,6 +72,12 @@ pub(super) struct HookData<S> {
     pub(super) state: *const S,
 }
 
+/// The `nf_hookfn` of every hook.
+///
+/// # Safety
+///
+/// Only netfilter calls it, for a hook filled in by [`fill_ops`]: `priv_` is
+/// its `HookData<S>`, and `skb` and `state` are valid for the call.
 unsafe extern "C" fn trampoline<S: HookState>(
     priv_: *mut c_void,
     skb: *mut bindings::sk_buff,

@@ -121,6 +121,12 @@ unsafe fn unregister_hooks(net: *mut bindings::net, slot: *mut Slot, n: usize) {
     }
 }
 
+/// `pernet_operations.init`.
+///
+/// # Safety
+///
+/// Only the kernel calls it, once per namespace, with a live namespace whose
+/// slot is allocated and zeroed.
 unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
     const { assert!(NetState::HOOKS.len() <= MAX_HOOKS) };
     // SAFETY: The kernel calls this with a live namespace.
@@ -161,6 +167,12 @@ unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
     0
 }
 
+/// `pernet_operations.exit`.
+///
+/// # Safety
+///
+/// Only the kernel calls it, once per namespace for which `net_init`
+/// succeeded, before it frees the slot.
 unsafe extern "C" fn net_exit(net: *mut bindings::net) {
     // SAFETY: The kernel calls this with a namespace that is still alive.
     let netref = unsafe { Net::from_raw(net) };

@@ -57,6 +57,12 @@ pub(crate) fn remove(net: &Net, name: &'static CStr) {
     unsafe { bindings::remove_proc_entry(name.as_char_ptr(), (*net.as_ptr()).proc_net) };
 }
 
+/// The `show` callback of the files made by [`create`].
+///
+/// # Safety
+///
+/// Only the seq_file core calls it, for a file opened by `single_open_net`,
+/// with a valid `seq_file`.
 unsafe extern "C" fn show_trampoline<S: Show>(
     m: *mut bindings::seq_file,
     _v: *mut c_void,

@@ -201,6 +201,11 @@ fn our_proto(base: *const bindings::proto) -> Option<*mut bindings::proto> {
     }
 }
 
+/// `tcp_ulp_ops.init`.
+///
+/// # Safety
+///
+/// Only the ULP core calls it, with a locked, full TCP socket.
 unsafe extern "C" fn ulp_init(sk: *mut bindings::sock) -> c_int {
     // SAFETY: The kernel calls `init` with a live socket, locked.
     let s = unsafe { Sock::from_raw(sk) };
@@ -236,6 +241,11 @@ unsafe extern "C" fn ulp_init(sk: *mut bindings::sock) -> c_int {
     0
 }
 
+/// `tcp_ulp_ops.release`.
+///
+/// # Safety
+///
+/// Only the ULP core calls it, once, when a socket with our ULP is destroyed.
 unsafe extern "C" fn ulp_release(sk: *mut bindings::sock) {
     // SAFETY: The kernel calls `release` once, with a socket being destroyed
     // that has our ULP.
@@ -255,6 +265,12 @@ unsafe extern "C" fn ulp_release(sk: *mut bindings::sock) {
     }
 }
 
+/// The RCU callback that frees an [`UlpData`].
+///
+/// # Safety
+///
+/// `head` must be the `rcu` field of an `UlpData` from `ulp_init`, passed to
+/// `call_rcu` once.
 unsafe extern "C" fn free_ulp_data(head: *mut bindings::callback_head) {
     // `rcu` is the first field of the `repr(Rust)` `UlpData`, so compute its
     // offset rather than assume it.
@@ -265,6 +281,12 @@ unsafe extern "C" fn free_ulp_data(head: *mut bindings::callback_head) {
     drop(unsafe { KBox::from_raw(head.cast::<u8>().sub(off).cast::<UlpData>()) });
 }
 
+/// `tcp_ulp_ops.clone`.
+///
+/// # Safety
+///
+/// Only the kernel calls it, with a child just copied from one of our
+/// listeners and not yet visible to anybody else.
 unsafe extern "C" fn ulp_clone(
     _req: *const bindings::request_sock,
     newsk: *mut bindings::sock,
@@ -314,11 +336,6 @@ impl<'a> LockedSock<'a> {
         // ULP and a context, which lives until the socket is destroyed; the
         // caller of setsockopt/getsockopt holds the socket.
         unsafe { &(*(*self.0.icsk()).icsk_ulp_data.cast::<UlpData>()).ctx }
-    }
-
-    fn base(&self) -> *const bindings::proto {
-        // SAFETY: As in `ctx`.
-        unsafe { (*(*self.0.icsk()).icsk_ulp_data.cast::<UlpData>()).base }
     }
 }
 
@@ -383,6 +400,12 @@ impl OptOut {
     }
 }
 
+/// `setsockopt` of our protos.
+///
+/// # Safety
+///
+/// Only the socket layer calls it, for a socket with our ULP that the caller
+/// holds, with `optval` valid for `optlen` bytes.
 unsafe extern "C" fn stealth_setsockopt(
     sk: *mut bindings::sock,
     level: c_int,
@@ -417,6 +440,12 @@ unsafe extern "C" fn stealth_setsockopt(
     unsafe { ((*base).setsockopt.unwrap_unchecked())(sk, level, optname, optval, optlen) }
 }
 
+/// `getsockopt` of our protos.
+///
+/// # Safety
+///
+/// Only the socket layer calls it, for a socket with our ULP that the caller
+/// holds, with user pointers `optval` and `optlen`.
 unsafe extern "C" fn stealth_getsockopt(
     sk: *mut bindings::sock,
     level: c_int,
@@ -437,7 +466,9 @@ unsafe extern "C" fn stealth_getsockopt(
             Err(e) => e.to_errno(),
         };
     }
-    let base = LockedSock::lock(s).base();
+    // SAFETY: As in `stealth_setsockopt`: the context and its base proto
+    // live as long as the socket, which the caller holds.
+    let base = unsafe { (*(*s.icsk()).icsk_ulp_data.cast::<UlpData>()).base };
     // SAFETY: TCP's own getsockopt, with the caller's arguments.
     unsafe { ((*base).getsockopt.unwrap_unchecked())(sk, level, optname, optval, optlen) }
 }

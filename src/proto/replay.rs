@@ -73,7 +73,7 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
     /// Uses `slots` (normally all empty) as storage. Its length must be a
     /// non-zero multiple of [`WAYS`].
     pub fn new(slots: S) -> Result<Self, Error> {
-        if slots.is_empty() || !slots.len().is_multiple_of(WAYS) {
+        if slots.is_empty() || slots.len() % WAYS != 0 {
             return Err(Error::SlotCount);
         }
         Ok(Self {

@@ -34,7 +34,7 @@ pub const MAX_SKEW_SECS: u32 = 3600;
 pub const MAX_KEYS: usize = 4;
 
 const _: () = assert!(MAX_SKEW_SECS < 1 << (TIME_BITS - 1));
-const _: () = assert!(OPT_LEN.is_multiple_of(4) && OPT_LEN <= MAX_OPTION_SPACE);
+const _: () = assert!(OPT_LEN % 4 == 0 && OPT_LEN <= MAX_OPTION_SPACE);
 
 /// Why a knock was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
