@@ -9,6 +9,7 @@
 #   make setup      only install dependencies and build the test kernel
 #   make vm CMD=... boot the test kernel with the module and run CMD
 #   make fmt        rustfmt the module sources
+#   make lint       rustfmt --check, clippy on the module and the host crate
 #   make clean
 
 ifneq ($(KERNELRELEASE),)
@@ -21,7 +22,7 @@ KDIR ?= $(shell scripts/kernel.sh --kdir)
 KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
-.PHONY: all modules setup kernel check demo vm fmt fmt-check clean install
+.PHONY: all modules setup kernel check demo vm fmt fmt-check lint clean install
 
 all: modules
 
@@ -53,6 +54,12 @@ fmt:
 
 fmt-check:
 	$(RUSTFMT) --edition 2021 --check src/tcp_stealth_main.rs
+	cargo fmt --check
+
+lint: fmt-check
+	touch src/tcp_stealth_main.rs
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) CLIPPY=1 modules
+	cargo clippy --workspace --all-targets -- -D warnings
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean
