@@ -3,7 +3,7 @@
 #
 # Everything `make check` runs, with one summary:
 #   1. host unit tests: cargo test --workspace --no-fail-fast (if there is
-#      a Cargo.toml);
+#      a Cargo.toml), in the background while the VM runs;
 #   2. the kselftests in tests/, built on the host and run in one VM boot:
 #      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built).
 # A kselftest program that crashes or prints no "# Totals" line, and a VM
@@ -33,28 +33,11 @@ add() {
 	summaries+=("$1: $2 passed, $3 failed, $4 skipped${5:+ ($5)}")
 }
 
-# --- 1. host unit tests ---------------------------------------------------
+# --- 1. host unit tests, in the background while the VM runs -------------
+cargo_pid=
 if [ -f Cargo.toml ]; then
-	echo "=== cargo test --workspace --no-fail-fast"
-	rc=0
-	cargo test --workspace --no-fail-fast 2>&1 | tee "$logs/cargo.log" || rc=${PIPESTATUS[0]}
-	# "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; ..."
-	read -r p f s < <(awk '
-		/^test result: / {
-			for (i = 1; i <= NF; i++) {
-				if ($(i + 1) ~ /^passed;?$/) p += $i
-				if ($(i + 1) ~ /^failed;?$/) f += $i
-				if ($(i + 1) ~ /^ignored;?$/) s += $i
-			}
-		}
-		END { print p + 0, f + 0, s + 0 }' "$logs/cargo.log")
-	note=
-	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-		f=1 note="cargo exited $rc without a failing test: build error?"
-	fi
-	add "cargo test" "$p" "$f" "$s" "$note"
-else
-	add "cargo test" 0 0 0 "no Cargo.toml"
+	cargo test --workspace --no-fail-fast >"$logs/cargo.log" 2>&1 &
+	cargo_pid=$!
 fi
 
 # --- 2. kselftests in the VM ----------------------------------------------
@@ -117,6 +100,31 @@ else
 	   fi ;;
 	esac
 	add "kselftests" "$p" "$f" "$s" "$note"
+fi
+
+# --- 1. (continued) collect the host unit tests ---------------------------
+if [ -n "$cargo_pid" ]; then
+	echo "=== cargo test --workspace --no-fail-fast"
+	rc=0
+	wait "$cargo_pid" || rc=$?
+	cat "$logs/cargo.log"
+	# "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; ..."
+	read -r p f s < <(awk '
+		/^test result: / {
+			for (i = 1; i <= NF; i++) {
+				if ($(i + 1) ~ /^passed;?$/) p += $i
+				if ($(i + 1) ~ /^failed;?$/) f += $i
+				if ($(i + 1) ~ /^ignored;?$/) s += $i
+			}
+		}
+		END { print p + 0, f + 0, s + 0 }' "$logs/cargo.log")
+	note=
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		f=1 note="cargo exited $rc without a failing test: build error?"
+	fi
+	add "cargo test" "$p" "$f" "$s" "$note"
+else
+	add "cargo test" 0 0 0 "no Cargo.toml"
 fi
 
 # --- summary ----------------------------------------------------------------

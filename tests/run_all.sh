@@ -40,7 +40,10 @@ run_one() {
 	echo "$rc" >"$logdir/$name.rc"
 	echo "$((SECONDS - t0))" >"$logdir/$name.time"
 }
-for prog in "${progs[@]}"; do
+# Longest first (source size as a guess), so the last to start is short.
+for prog in $(cd "$here" && for p in "${progs[@]}"; do
+		b=$(basename "$p"); echo "$(wc -c < "$b.c" 2>/dev/null || echo 0) $b"
+	done | sort -rn | cut -d' ' -f2); do
 	name=$(basename "$prog")
 	[ -x "$out/$name" ] || continue
 	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
