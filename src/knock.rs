@@ -100,7 +100,7 @@ impl NetState {
         if pkt.is_syn() {
             self.counters.inc(Counter::SynIn);
         }
-        if pkt.flags & (TCP_ACK | TCP_RST) != 0 {
+        if pkt.flags & (TCP_ACK | TCP_RST) != 0 || !self.has_stealth_sockets() {
             return Verdict::Accept;
         }
         let Some(sock) = args.lookup_sock(skb, family) else {

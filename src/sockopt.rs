@@ -6,6 +6,7 @@
 use crate::ffi::{
     crypto::KernelCrypto,
     errno,
+    pernet::Net,
     sock::{LockedSock, OptOut, OptVal, RcuBox, TcpState},
     RcuSection,
 };
@@ -103,6 +104,22 @@ impl SockCtx {
         self.keys.is_set()
     }
 
+    /// Replaces the keys, keeping the namespace's count of sockets with keys.
+    fn set_keys(&self, sk: &LockedSock<'_>, keys: Option<KBox<KeySet>>) {
+        let (was, now) = (self.keys.is_set(), keys.is_some());
+        self.keys.replace(sk, keys);
+        if was != now {
+            sk.sock().net().state().stealth_socket(now);
+        }
+    }
+
+    /// The socket is going away.
+    pub(crate) fn release(&self, net: &Net) {
+        if self.keys.is_set() {
+            net.state().stealth_socket(false);
+        }
+    }
+
     /// Handles `setsockopt(IPPROTO_TCP, optname)` for the module's options.
     pub(crate) fn setsockopt(&self, sk: &LockedSock<'_>, optname: i32, val: &OptVal) -> Result {
         match optname {
@@ -114,8 +131,7 @@ impl SockCtx {
                 val.read(&mut secret[..val.len()])?;
                 check_state(sk)?;
                 let key = derive(&secret[..val.len()])?;
-                self.keys
-                    .replace(sk, Some(KBox::new(KeySet::one(key), GFP_KERNEL)?));
+                self.set_keys(sk, Some(KBox::new(KeySet::one(key), GFP_KERNEL)?));
                 Ok(())
             }
             TCP_STEALTH_KEY => {
@@ -154,7 +170,7 @@ impl SockCtx {
                     }
                 }
                 let set = if set.n == 0 { None } else { Some(set) };
-                self.keys.replace(sk, set);
+                self.set_keys(sk, set);
                 Ok(())
             }
             _ => Err(errno::enoprotoopt()),

@@ -13,7 +13,11 @@
 //!   lacks, which holds all `unsafe` code;
 //! - this file, [`knock`], [`sockopt`] and [`stats`]: the glue between them.
 
-use core::pin::Pin;
+use core::{
+    fmt::Write,
+    pin::Pin,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
 mod ffi;
@@ -75,6 +79,9 @@ pub(crate) struct Settings {
 
 /// The module's state in one network namespace.
 pub(crate) struct NetState {
+    /// Sockets with keys here; while there are none, the input hook has
+    /// nothing to look up.
+    stealth_sockets: AtomicUsize,
     counters: Counters,
     settings: Settings,
     sysctl: SysctlTable,
@@ -96,6 +103,7 @@ impl PernetState for NetState {
         }
         let cache = ReplayCache::new(slots).map_err(|_| EINVAL)?;
         Ok(Self {
+            stealth_sockets: AtomicUsize::new(0),
             counters: Counters::new(),
             settings: Settings {
                 skew: IntSetting::new(
@@ -136,11 +144,32 @@ impl NetState {
     fn drop_silently(&self) -> bool {
         self.settings.reject.get() == 1
     }
+
+    /// A socket here got its first key (`true`) or lost its last.
+    pub(crate) fn stealth_socket(&self, added: bool) {
+        if added {
+            self.stealth_sockets.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stealth_sockets.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether any socket in this namespace has keys.
+    fn has_stealth_sockets(&self) -> bool {
+        self.stealth_sockets.load(Ordering::Relaxed) != 0
+    }
 }
 
 impl seq::Show for NetState {
     fn show(net: &Net, m: &mut seq::SeqFile) {
-        net.state().counters.show(m);
+        let state = net.state();
+        state.counters.show(m);
+        // A gauge, not a counter: sockets that hold keys right now.
+        let _ = writeln!(
+            m,
+            "stealth_sockets {}",
+            state.stealth_sockets.load(Ordering::Relaxed)
+        );
     }
 }
 

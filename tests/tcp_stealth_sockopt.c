@@ -252,4 +252,38 @@ TEST_F_TIMEOUT(core, unload_refused_while_in_use, T_TIMEOUT)
 	close(lfd);
 }
 
+/*
+ * /proc/net/tcp_stealth_stats counts the sockets that hold keys in the
+ * namespace (the input hook skips its socket lookup while there are none):
+ * setting, deleting and closing move it, and nothing leaks.
+ */
+TEST_F_TIMEOUT(core, stealth_sockets_gauge, T_TIMEOUT)
+{
+	int fam = variant->family, fd, fd2, i;
+	long long n0 = CTR(self->ns.b, "stealth_sockets");
+
+	ASSERT_EQ(0, n0);
+	fd = sock_in(self->ns.b, fam);
+	fd2 = sock_in(self->ns.b, fam);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
+	EXPECT_EQ(1, CTR(self->ns.b, "stealth_sockets"));
+	/* A second secret on the same socket is no second socket. */
+	ASSERT_EQ(0, set_secret(fd, SECRET2, 1));
+	EXPECT_EQ(1, CTR(self->ns.b, "stealth_sockets"));
+	ASSERT_EQ(0, set_secret(fd2, SECRET, 0));
+	EXPECT_EQ(2, CTR(self->ns.b, "stealth_sockets"));
+	/* Deleting the last key disables the socket. */
+	ASSERT_EQ(0, key_op(fd2, TCP_STEALTH_KEY_DEL, SECRET));
+	EXPECT_EQ(1, CTR(self->ns.b, "stealth_sockets"));
+	/* The other namespace is not affected. */
+	EXPECT_EQ(0, CTR(self->ns.a, "stealth_sockets"));
+	close(fd2);
+	close(fd);
+	for (i = 0; i < 50 && CTR(self->ns.b, "stealth_sockets"); i++)
+		usleep(20000);
+	EXPECT_EQ(0, CTR(self->ns.b, "stealth_sockets"));
+}
+
 TEST_HARNESS_MAIN

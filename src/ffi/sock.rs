@@ -11,7 +11,7 @@
 //! Children of a listener do not inherit the ULP: `clone` gives them back
 //! TCP's own proto.
 
-use super::{bindings, KernelStatic, RcuSection};
+use super::{bindings, pernet::Net, KernelStatic, RcuSection};
 use crate::sockopt::SockCtx;
 use core::{
     ffi::{c_int, c_uint},
@@ -68,6 +68,13 @@ impl Sock {
         // SAFETY: The socket is alive; `skc_state` is read locklessly all over
         // the stack (it is `volatile`).
         unsafe { addr_of!((*self.as_ptr()).__sk_common.skc_state).read_volatile() }
+    }
+
+    /// The socket's network namespace.
+    pub(crate) fn net(&self) -> &Net {
+        // SAFETY: A socket keeps its namespace alive for as long as it exists
+        // (user sockets hold a reference; kernel sockets die with it).
+        unsafe { Net::from_raw((*self.as_ptr()).__sk_common.skc_net.net) }
     }
 
     /// The TCP state.
@@ -255,9 +262,11 @@ unsafe extern "C" fn ulp_release(sk: *mut bindings::sock) {
     if data.is_null() {
         return;
     }
-    // SAFETY: `data` came from `KBox::into_raw` in `ulp_init`; the socket is
-    // being destroyed, so restoring TCP's proto and clearing the pointer
-    // race with no writer.
+    // SAFETY: `data` came from `KBox::into_raw` in `ulp_init` and is freed
+    // only below, after a grace period.
+    unsafe { (*data).ctx.release(Sock::from_raw(sk).net()) };
+    // SAFETY: The socket is being destroyed, so restoring TCP's proto and
+    // clearing the pointer race with no writer.
     unsafe {
         addr_of_mut!((*sk).__sk_common.skc_prot).write_volatile((*data).base.cast_mut());
         addr_of_mut!((*icsk).icsk_ulp_data).write_volatile(null_mut());
