@@ -55,7 +55,7 @@
 #define PORT_P		4242	/* protected listener */
 #define PORT_Q		4243	/* nothing listens */
 #define SECRET		"wire test secret"
-#define REPLY_WAIT_MS	1000	/* how long "no answer" is waited for */
+#define REPLY_WAIT_MS	700	/* how long "no answer" is waited for */
 #define DEFAULT_SKEW	120
 
 #define TH_FIN	0x01
