@@ -17,43 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include "kselftest_harness.h"
-#pragma GCC diagnostic pop
-#include "netns.h"
-#include "stealth.h"
-#include <linux/tcp_stealth.h>
-
-#define T_TIMEOUT 300
-#define SECRET "core test secret"
-#define SECRET2 "the next secret"
-
-FIXTURE(core) {
-	struct netns_pair ns;
-};
-
-FIXTURE_VARIANT(core) {
-	int family;
-};
-
-FIXTURE_VARIANT_ADD(core, ipv4) {
-	.family = AF_INET,
-};
-
-FIXTURE_VARIANT_ADD(core, ipv6) {
-	.family = AF_INET6,
-};
-
-FIXTURE_SETUP(core)
-{
-	ASSERT_EQ(0, netns_pair_create(&self->ns, "tso"));
-}
-
-FIXTURE_TEARDOWN_PARENT(core)
-{
-	netns_pair_destroy(&self->ns);
-}
+#define STEALTH_NS_TAG "tso"
+#include "stealth_fixture.h"
 
 /* With the kernel patch, TCP_STEALTH alone attaches the ULP. */
 TEST_F_TIMEOUT(core, single_setsockopt, T_TIMEOUT)
