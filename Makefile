@@ -20,6 +20,8 @@ else
 KDIR ?= $(shell scripts/kernel.sh --kdir)
 # The cached test kernel records how it was built (LLVM=1); reuse that.
 KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
+# Computed once: sub-makes and the test scripts inherit it.
+export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
 .PHONY: all modules setup kernel check demo vm fmt fmt-check lint clean install
