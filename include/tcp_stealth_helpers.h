@@ -2,7 +2,9 @@
 /*
  * Out-of-line wrappers for static inline kernel functions that Rust cannot
  * call directly (the same job rust/helpers/ does for the kernel crate, which an
- * out-of-tree module cannot extend). Each one only forwards its arguments.
+ * out-of-tree module cannot extend), and a few small pieces that are mostly
+ * kernel macros: the socket wait loop, the receive-queue walk and the
+ * deadline work item of connections that must prove their first bytes.
  */
 #ifndef _TCP_STEALTH_HELPERS_H
 #define _TCP_STEALTH_HELPERS_H
@@ -10,6 +12,7 @@
 #include <linux/skbuff.h>
 #include <linux/sockptr.h>
 #include <net/net_namespace.h>
+#include <linux/workqueue.h>
 
 void *tcp_stealth_net_generic(const struct net *net, unsigned int id);
 struct blake2s_state;
@@ -28,5 +31,27 @@ __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 int tcp_stealth_skb_network_offset(const struct sk_buff *skb);
 void *tcp_stealth_skb_header_pointer(const struct sk_buff *skb, int offset,
 				     int len, void *buffer);
+
+/* Receive path of connections that must prove their first bytes. */
+struct request_sock;
+struct tcp_stealth_deadline;
+
+void tcp_stealth_set_save_syn(struct sock *sk);
+const u8 *tcp_stealth_req_syn_tcp(const struct request_sock *req, u32 *len);
+u32 tcp_stealth_rcvq_copy(struct sock *sk, u32 off, u8 *buf, u32 len);
+bool tcp_stealth_rcv_shutdown(const struct sock *sk);
+int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,
+			   bool nonblock);
+int tcp_stealth_wq_init(void);
+void tcp_stealth_wq_exit(void);
+struct tcp_stealth_deadline *
+tcp_stealth_deadline_new(struct sock *sk, int (*fn)(struct sock *sk),
+			 gfp_t gfp);
+void tcp_stealth_deadline_set(struct tcp_stealth_deadline *d,
+			      unsigned long delay);
+void tcp_stealth_deadline_cancel(struct tcp_stealth_deadline *d);
+void tcp_stealth_deadline_free(struct tcp_stealth_deadline *d);
+bool tcp_stealth_file_nonblock(const struct socket *sock);
+unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs);
 
 #endif /* _TCP_STEALTH_HELPERS_H */

@@ -110,7 +110,10 @@ impl NetState {
         if sk.state() != crate::ffi::sock::TcpState::Listen {
             return Verdict::Accept;
         }
-        let Some(keys) = sk.stealth(args.rcu()).and_then(|ctx| ctx.keys(args.rcu())) else {
+        let Some(ctx) = sk.stealth(args.rcu()) else {
+            return Verdict::Accept;
+        };
+        let Some(keys) = ctx.keys(args.rcu()) else {
             return Verdict::Accept;
         };
         // What a closed port's TCP would do with it: drop a bad checksum or
@@ -152,6 +155,16 @@ impl NetState {
                 return self.reject(skb, family, args, false);
             }
         };
+        match (ctx.integrity_len() > 0, v.integrity.is_some()) {
+            (true, false) => {
+                // The listener wants the first bytes proven; this client
+                // does not commit to any: the port stays closed to it.
+                self.counters.inc(Counter::IntegrityMissing);
+                return self.reject(skb, family, args, false);
+            }
+            (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
+            _ => {}
+        }
         let verdict = self
             .replay
             .lock()
@@ -174,11 +187,10 @@ impl NetState {
         let Some(sk) = skb.sk() else {
             return Verdict::Accept;
         };
-        let Some(key) = sk
-            .stealth(args.rcu())
-            .and_then(|ctx| ctx.keys(args.rcu()))
-            .and_then(|keys| keys.keys().first())
-        else {
+        let Some(ctx) = sk.stealth(args.rcu()) else {
+            return Verdict::Accept;
+        };
+        let Some(key) = ctx.keys(args.rcu()).and_then(|keys| keys.keys().first()) else {
             return Verdict::Accept;
         };
         let Some(pkt) = TcpPacket::parse(skb, family) else {
@@ -193,7 +205,14 @@ impl NetState {
         }
         let mut nonce = [0u8; 6];
         random_bytes(&mut nonce);
-        let opt = proto::build(&KernelCrypto, key, pkt.dport, now_secs(), nonce, None);
+        let opt = proto::build(
+            &KernelCrypto,
+            key,
+            pkt.dport,
+            now_secs(),
+            nonce,
+            ctx.commitment(),
+        );
         match skb.insert_tcp_option(family, pkt.th, &opt) {
             Ok(()) => {
                 self.counters.inc(Counter::KnockSent);

@@ -8,13 +8,19 @@ use crate::ffi::{
     errno,
     pernet::Net,
     sock::{LockedSock, OptOut, OptVal, RcuBox, TcpState},
+    stream::{self, Hold},
     RcuSection,
 };
-use crate::proto::{KnockKey, MAX_KEYS, MAX_SECRET_LEN};
-use kernel::prelude::*;
+use crate::proto::{self, KnockKey, MAX_INTEGRITY_LEN, MAX_KEYS, MAX_SECRET_LEN};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kernel::{alloc::KVVec, prelude::*};
 
 /// `TCP_STEALTH`: set the secret (replacing all keys); read the info.
 pub(crate) const TCP_STEALTH: i32 = 0x5354;
+/// `TCP_STEALTH_INTEGRITY`: commit the knock to the first bytes (client).
+pub(crate) const TCP_STEALTH_INTEGRITY: i32 = 0x5355;
+/// `TCP_STEALTH_INTEGRITY_LEN`: require that commitment (listener).
+pub(crate) const TCP_STEALTH_INTEGRITY_LEN: i32 = 0x5356;
 /// `TCP_STEALTH_KEY`: add or remove one key.
 pub(crate) const TCP_STEALTH_KEY: i32 = 0x5357;
 /// The range of option names the kernel patch reserves for the module.
@@ -81,9 +87,21 @@ impl KeySet {
     }
 }
 
+/// `SockCtx::commit` flag: the value holds a commitment.
+const COMMIT_SET: u64 = 1 << 32;
+
 /// The stealth state of one socket with the ULP.
 pub(crate) struct SockCtx {
     keys: RcuBox<KeySet>,
+    /// Listener: how many first bytes each connection must commit to (0:
+    /// none).
+    integrity_len: AtomicU32,
+    /// Client: the bytes it commits to (changed under the socket lock).
+    commit_bytes: RcuBox<KVVec<u8>>,
+    /// Client: `COMMIT_SET | C32` of those bytes with the first key, or 0.
+    commit: AtomicU64,
+    /// Accepted connection of a listener that requires integrity.
+    hold: Option<Hold>,
 }
 
 impl SockCtx {
@@ -91,7 +109,49 @@ impl SockCtx {
     pub(crate) fn new() -> Self {
         Self {
             keys: RcuBox::new(),
+            integrity_len: AtomicU32::new(0),
+            commit_bytes: RcuBox::new(),
+            commit: AtomicU64::new(0),
+            hold: None,
         }
+    }
+
+    /// The context of a connection accepted by an integrity listener.
+    pub(crate) fn child(hold: Hold) -> Self {
+        Self {
+            hold: Some(hold),
+            ..Self::new()
+        }
+    }
+
+    /// The hold of an accepted connection whose first bytes are checked.
+    pub(crate) fn hold(&self) -> Option<&Hold> {
+        self.hold.as_ref()
+    }
+
+    /// Listener: the number of first bytes connections must commit to.
+    pub(crate) fn integrity_len(&self) -> usize {
+        self.integrity_len.load(Ordering::Relaxed) as usize
+    }
+
+    /// Client: the commitment `C32` its knock carries, if any.
+    pub(crate) fn commitment(&self) -> Option<u32> {
+        let c = self.commit.load(Ordering::Acquire);
+        (c & COMMIT_SET != 0).then_some(c as u32)
+    }
+
+    /// Recomputes the commitment after the keys or the bytes changed.
+    fn update_commitment(&self, sk: &LockedSock<'_>) -> Result {
+        let key = self.keys.get(sk).and_then(|k| k.keys().first());
+        let c = match (key, self.commit_bytes.get(sk)) {
+            (Some(key), Some(bytes)) => {
+                let c32 = proto::commitment(&KernelCrypto, key, bytes).map_err(|_| EINVAL)?;
+                COMMIT_SET | u64::from(c32)
+            }
+            _ => 0,
+        };
+        self.commit.store(c, Ordering::Release);
+        Ok(())
     }
 
     /// The keys, read from a netfilter hook.
@@ -111,6 +171,8 @@ impl SockCtx {
         if was != now {
             sk.sock().net().state().stealth_socket(now);
         }
+        // Cannot fail: the committed bytes were checked when they were set.
+        let _ = self.update_commitment(sk);
     }
 
     /// The socket is going away.
@@ -173,6 +235,35 @@ impl SockCtx {
                 self.set_keys(sk, set);
                 Ok(())
             }
+            TCP_STEALTH_INTEGRITY => {
+                if val.len() == 0 || val.len() > MAX_INTEGRITY_LEN {
+                    return Err(EINVAL);
+                }
+                if sk.sock().state() == TcpState::Listen {
+                    // A listener does not send the first bytes.
+                    return Err(EINVAL);
+                }
+                check_state(sk)?;
+                let mut bytes = KVVec::from_elem(0u8, val.len(), GFP_KERNEL)?;
+                val.read(&mut bytes)?;
+                self.commit_bytes
+                    .replace(sk, Some(KBox::new(bytes, GFP_KERNEL)?));
+                self.update_commitment(sk)
+            }
+            TCP_STEALTH_INTEGRITY_LEN => {
+                let n = read_int(val)?;
+                let n = u32::try_from(n)
+                    .ok()
+                    .filter(|&n| n as usize <= MAX_INTEGRITY_LEN)
+                    .ok_or(EINVAL)?;
+                check_state(sk)?;
+                if n > 0 {
+                    stream::install_ops(sk)?;
+                    sk.save_syn();
+                }
+                self.integrity_len.store(n, Ordering::Relaxed);
+                Ok(())
+            }
             _ => Err(errno::enoprotoopt()),
         }
     }
@@ -187,6 +278,13 @@ impl SockCtx {
                 info[..4].copy_from_slice(&flags.to_ne_bytes());
                 info[4..].copy_from_slice(&n.to_ne_bytes());
                 out.write(&info)
+            }
+            TCP_STEALTH_INTEGRITY => {
+                let n = self.commit_bytes.get(sk).map_or(0, |b| b.len()) as i32;
+                out.write(&n.to_ne_bytes())
+            }
+            TCP_STEALTH_INTEGRITY_LEN => {
+                out.write(&(self.integrity_len.load(Ordering::Relaxed) as i32).to_ne_bytes())
             }
             TCP_STEALTH_KEY => Err(errno::eopnotsupp()),
             _ => Err(errno::enoprotoopt()),
@@ -205,6 +303,16 @@ fn check_state(sk: &LockedSock<'_>) -> Result {
         return Err(EBUSY);
     }
     Ok(())
+}
+
+/// An `int` option value (longer values are cut, as TCP's own options do).
+fn read_int(val: &OptVal) -> Result<i32> {
+    if val.len() < 4 {
+        return Err(EINVAL);
+    }
+    let mut raw = [0u8; 4];
+    val.read(&mut raw)?;
+    Ok(i32::from_ne_bytes(raw))
 }
 
 fn derive(secret: &[u8]) -> Result<KnockKey> {

@@ -34,6 +34,13 @@ counters! {
     Dropped => "dropped": "Rejected packets dropped silently (net.tcp_stealth.reject=1).",
     KnockSent => "knock_sent": "SYNs sent with a knock.",
     KnockNoSpace => "knock_no_space": "SYNs dropped because the knock did not fit.",
+    IntegrityMissing => "integrity_missing": "Valid knocks without a commitment to a listener that requires one (refused).",
+    IntegrityUnchecked => "integrity_unchecked": "Valid knocks with a commitment to a listener that does not check it (accepted).",
+    IntegrityOk => "integrity_ok": "Connections whose first bytes matched the commitment.",
+    IntegrityMismatch => "integrity_mismatch": "Connections reset: first bytes differ from the commitment.",
+    IntegrityShort => "integrity_short": "Connections reset: the peer closed before sending the committed bytes.",
+    IntegrityTimeout => "integrity_timeout": "Connections reset: the committed bytes did not come in time.",
+    IntegrityLost => "integrity_lost": "Connections reset: no commitment to check (SYN cookie, or no saved SYN).",
 }
 
 /// The counters of one namespace.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Out-of-line wrappers for static inline kernel functions; see
- * include/tcp_stealth_helpers.h.
+ * Out-of-line wrappers for static inline kernel functions and macros, and
+ * the few pieces of C that are only macros around kernel internals (socket
+ * wait loops, work items); see include/tcp_stealth_helpers.h.
  */
 #include <crypto/blake2s.h>
 #include <linux/netfilter.h>
@@ -19,6 +20,7 @@
 #include <linux/sockptr.h>
 #include <linux/tcp.h>
 #include <net/netns/generic.h>
+#include <net/tcp.h>
 
 #include "tcp_stealth_helpers.h"
 
@@ -179,4 +181,212 @@ __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 {
 	return nf_checksum(skb, hook, dataoff, IPPROTO_TCP,
 			   ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+}
+
+/* --- Receive path of connections that must prove their first bytes ---- */
+
+void tcp_stealth_set_save_syn(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (!tp->save_syn)
+		tp->save_syn = 1;
+}
+
+const u8 *tcp_stealth_req_syn_tcp(const struct request_sock *req, u32 *len)
+{
+	const struct saved_syn *syn = req->saved_syn;
+
+	if (!syn)
+		return NULL;
+	*len = syn->tcp_hdrlen;
+	return syn->data + syn->mac_hdrlen + syn->network_hdrlen;
+}
+
+u32 tcp_stealth_rcvq_copy(struct sock *sk, u32 off, u8 *buf, u32 len)
+{
+	u32 seq = tcp_sk(sk)->copied_seq + off, done = 0;
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_receive_queue, skb) {
+		u32 start = TCP_SKB_CB(skb)->seq, skip, n;
+
+		/* A Fast Open SYN's data starts one after its sequence number. */
+		if (TCP_SKB_CB(skb)->tcp_flags & TCPHDR_SYN)
+			start++;
+		if (before(seq, start))
+			break;
+		skip = seq - start;
+		if (skip >= skb->len)
+			continue;
+		n = min(skb->len - skip, len - done);
+		if (skb_copy_bits(skb, skip, buf + done, n))
+			break;
+		done += n;
+		seq += n;
+		if (done == len)
+			break;
+	}
+	return done;
+}
+
+bool tcp_stealth_rcv_shutdown(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN;
+}
+
+int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,
+			   bool nonblock)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	long timeo = sock_rcvtimeo(sk, nonblock);
+	int err = 0;
+
+	lock_sock(sk);
+	add_wait_queue(sk_sleep(sk), &wait);
+	while (READ_ONCE(*state) == pending) {
+		if (sk->sk_err) {
+			err = sock_error(sk);
+			break;
+		}
+		if (sk->sk_state == TCP_CLOSE) {
+			err = -ECONNRESET;
+			break;
+		}
+		if (!timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(timeo);
+			break;
+		}
+		sk_wait_event(sk, &timeo,
+			      READ_ONCE(*state) != pending || sk->sk_err ||
+			      sk->sk_state == TCP_CLOSE, &wait);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	release_sock(sk);
+	return err;
+}
+
+static struct workqueue_struct *tcp_stealth_wq;
+
+int tcp_stealth_wq_init(void)
+{
+	tcp_stealth_wq = alloc_workqueue("tcp_stealth", 0, 0);
+	return tcp_stealth_wq ? 0 : -ENOMEM;
+}
+
+/* Runs (and waits for) every deadline still queued: each holds a socket. */
+void tcp_stealth_wq_exit(void)
+{
+	destroy_workqueue(tcp_stealth_wq);
+}
+
+/*
+ * A deadline of one socket: delayed work on the module's workqueue that
+ * calls fn(sk) with the socket locked as TCP's receive path locks it (bh
+ * lock, not owned by a user), and resets the connection with the errno fn
+ * returns, if any. It is refcounted apart from the socket's ULP context,
+ * because the ULP context goes away when TCP destroys the socket, which may
+ * happen while the work runs: the owner holds one reference, queued or
+ * running work another (and one on the socket).
+ *
+ * Why not lock_sock() and tcp_abort(): the socket may still sit in its
+ * listener's accept queue, and inet_csk_listen_stop() warns about a child
+ * that a user owns.
+ */
+struct tcp_stealth_deadline {
+	struct delayed_work work;
+	struct sock *sk;
+	int (*fn)(struct sock *sk);
+	refcount_t ref;
+};
+
+static void tcp_stealth_deadline_put(struct tcp_stealth_deadline *d)
+{
+	if (refcount_dec_and_test(&d->ref))
+		kfree(d);
+}
+
+static void tcp_stealth_deadline_fn(struct work_struct *work)
+{
+	struct tcp_stealth_deadline *d =
+		container_of(to_delayed_work(work), struct tcp_stealth_deadline,
+			     work);
+	struct sock *sk = d->sk;
+	int err;
+
+	local_bh_disable();
+	bh_lock_sock(sk);
+	if (sock_owned_by_user(sk)) {
+		/* In a socket call right now: look again shortly. */
+		tcp_stealth_deadline_set(d, 1 + HZ / 50);
+	} else {
+		err = d->fn(sk);
+		if (err && !sock_flag(sk, SOCK_DEAD) &&
+		    sk->sk_state != TCP_CLOSE) {
+			/* RST to the peer, queues purged; then the error. */
+			tcp_disconnect(sk, 0);
+			WRITE_ONCE(sk->sk_err, err);
+			tcp_done(sk);
+			sk_error_report(sk);
+		}
+	}
+	bh_unlock_sock(sk);
+	local_bh_enable();
+	sock_put(sk);
+	tcp_stealth_deadline_put(d);
+}
+
+struct tcp_stealth_deadline *
+tcp_stealth_deadline_new(struct sock *sk, int (*fn)(struct sock *sk),
+			 gfp_t gfp)
+{
+	struct tcp_stealth_deadline *d = kzalloc(sizeof(*d), gfp);
+
+	if (!d)
+		return NULL;
+	INIT_DELAYED_WORK(&d->work, tcp_stealth_deadline_fn);
+	d->sk = sk;
+	d->fn = fn;
+	refcount_set(&d->ref, 1);
+	return d;
+}
+
+void tcp_stealth_deadline_set(struct tcp_stealth_deadline *d,
+			      unsigned long delay)
+{
+	refcount_inc(&d->ref);
+	sock_hold(d->sk);
+	/* Already queued: it holds its references, drop the new ones. */
+	if (mod_delayed_work(tcp_stealth_wq, &d->work, delay)) {
+		__sock_put(d->sk);
+		refcount_dec(&d->ref);
+	}
+}
+
+void tcp_stealth_deadline_cancel(struct tcp_stealth_deadline *d)
+{
+	if (cancel_delayed_work(&d->work)) {
+		__sock_put(d->sk);
+		refcount_dec(&d->ref);
+	}
+}
+
+void tcp_stealth_deadline_free(struct tcp_stealth_deadline *d)
+{
+	tcp_stealth_deadline_cancel(d);
+	tcp_stealth_deadline_put(d);
+}
+
+unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs)
+{
+	return secs * HZ;
+}
+
+bool tcp_stealth_file_nonblock(const struct socket *sock)
+{
+	return sock->file && (sock->file->f_flags & O_NONBLOCK);
 }

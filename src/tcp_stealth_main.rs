@@ -21,9 +21,10 @@ use core::{
 use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
 mod ffi;
+mod integrity;
 mod knock;
-// The payload-integrity and original-Knock (ISN) parts of the protocol are
-// not wired into the module yet.
+// The original Knock's ISN mode (proto::legacy) is not wired into the module
+// yet.
 #[allow(dead_code)]
 mod proto;
 mod sockopt;
@@ -58,6 +59,10 @@ const PRI_LOCAL_IN: i32 = 10;
 /// table, so the knock covers the port the SYN really goes to.
 const PRI_LOCAL_OUT: i32 = 300;
 
+/// Default and largest `net.tcp_stealth.integrity_timeout_secs`.
+const DEFAULT_INTEGRITY_TIMEOUT_SECS: i32 = 10;
+const MAX_INTEGRITY_TIMEOUT_SECS: i32 = 600;
+
 /// Slots of the replay cache of each namespace (see `proto::ReplayCache`).
 const REPLAY_SLOTS: usize = 1024;
 
@@ -75,6 +80,9 @@ pub(crate) struct Settings {
     skew: IntSetting,
     /// `reject`: 0 answers failed knocks as a closed port (RST), 1 drops them.
     reject: IntSetting,
+    /// `integrity_timeout_secs`: how long a connection may take to send the
+    /// first bytes it committed to.
+    integrity_timeout: IntSetting,
 }
 
 /// The module's state in one network namespace.
@@ -112,6 +120,11 @@ impl PernetState for NetState {
                     proto::MAX_SKEW_SECS as i32,
                 ),
                 reject: IntSetting::new(0, 0, 1),
+                integrity_timeout: IntSetting::new(
+                    DEFAULT_INTEGRITY_TIMEOUT_SECS,
+                    1,
+                    MAX_INTEGRITY_TIMEOUT_SECS,
+                ),
             },
             sysctl: SysctlTable::new(),
             replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
@@ -125,6 +138,10 @@ impl PernetState for NetState {
             &[
                 (c_str!("skew_secs"), &self.settings.skew),
                 (c_str!("reject"), &self.settings.reject),
+                (
+                    c_str!("integrity_timeout_secs"),
+                    &self.settings.integrity_timeout,
+                ),
             ],
         )?;
         if let Err(e) = seq::create::<Self>(net, STATS_FILE) {
@@ -152,6 +169,12 @@ impl NetState {
         } else {
             self.stealth_sockets.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// Seconds a held connection has to send its committed bytes.
+    pub(crate) fn integrity_timeout(&self) -> u32 {
+        u32::try_from(self.settings.integrity_timeout.get())
+            .unwrap_or(DEFAULT_INTEGRITY_TIMEOUT_SECS as u32)
     }
 
     /// Whether any socket in this namespace has keys.

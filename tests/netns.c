@@ -483,3 +483,33 @@ long long stealth_counter(const char *ns, const char *name)
 		return -2;
 	return ret;
 }
+
+/*
+ * A third namespace @c (named @tag-c-PID) behind @router, which masquerades
+ * what @c sends out of its veth0:
+ *	c -- veth1 -- router -- veth0 -- (the pair's other side)
+ * Its addresses are 10.0.2.2 and fd02::2. 0, or -1 (with @c deleted).
+ */
+int netns_masq_client(const char *router, const char *tag, char *c, size_t clen)
+{
+	snprintf(c, clen, "%sc-%d", tag, getpid());
+	if (netns_ip("netns add %s", c))
+		return -1;
+	if (netns_system(c, "ip link set lo up") ||
+	    netns_system(router,
+		"ip link add veth1 type veth peer name veth1 netns %s && "
+		"ip link set veth1 up && ip addr add 10.0.2.1/24 dev veth1 && "
+		"ip addr add fd02::1/64 dev veth1 nodad && "
+		"sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 && "
+		"nft add table inet nat && "
+		"nft add chain inet nat post '{ type nat hook postrouting priority 100; }' && "
+		"nft add rule inet nat post oifname veth0 masquerade", c) ||
+	    netns_system(c,
+		"ip link set veth1 up && ip addr add 10.0.2.2/24 dev veth1 && "
+		"ip addr add fd02::2/64 dev veth1 nodad && "
+		"ip route add default via 10.0.2.1 && ip -6 route add default via fd02::1")) {
+		netns_ip("netns del %s", c);
+		return -1;
+	}
+	return 0;
+}

@@ -120,4 +120,10 @@ int read_all(int fd, void *buf, size_t len);
  */
 long long stealth_counter(const char *ns, const char *name);
 
+/*
+ * A third namespace (its name into @c) behind @router, which masquerades it
+ * out of veth0: c (10.0.2.2, fd02::2) -- router -- peer. 0 or -1.
+ */
+int netns_masq_client(const char *router, const char *tag, char *c, size_t clen);
+
 #endif /* TCP_STEALTH_TESTS_NETNS_H */

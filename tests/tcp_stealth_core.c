@@ -178,22 +178,8 @@ TEST_F_TIMEOUT(core, client_behind_masquerade, T_TIMEOUT)
 	char c[80];
 	int six = fam == AF_INET6;
 
-	snprintf(c, sizeof(c), "%sc-%d", "tsc", getpid());
 	/* c -- veth1 -- a (router, masquerade) -- veth0 -- b (server) */
-	ASSERT_EQ(0, netns_ip("netns add %s", c));
-	ASSERT_EQ(0, netns_system(c, "ip link set lo up"));
-	ASSERT_EQ(0, netns_system(self->ns.a,
-		"ip link add veth1 type veth peer name veth1 netns %s && "
-		"ip link set veth1 up && ip addr add 10.0.2.1/24 dev veth1 && "
-		"ip addr add fd02::1/64 dev veth1 nodad && "
-		"sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 && "
-		"nft add table inet nat && "
-		"nft add chain inet nat post '{ type nat hook postrouting priority 100; }' && "
-		"nft add rule inet nat post oifname veth0 masquerade", c));
-	ASSERT_EQ(0, netns_system(c,
-		"ip link set veth1 up && ip addr add 10.0.2.2/24 dev veth1 && "
-		"ip addr add fd02::2/64 dev veth1 nodad && "
-		"ip route add default via 10.0.2.1 && ip -6 route add default via fd02::1"));
+	ASSERT_EQ(0, netns_masq_client(self->ns.a, "tsc", c, sizeof(c)));
 	lfd = listener(self->ns.b, fam, netns_addr_b(fam), SECRET);
 	ASSERT_LE(0, lfd);
 	EXPECT_EQ(0, client(c, fam, netns_addr_b(fam), SECRET, &cfd));

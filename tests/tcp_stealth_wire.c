@@ -1333,4 +1333,91 @@ TEST_F_TIMEOUT(wire, drop_mode, T_TIMEOUT)
 	}
 }
 
+/*
+ * Hijack attempt against payload integrity. A third namespace m, joined to
+ * b by its own veth, has seen the handshake (here: a's capture) and injects
+ * a data segment with the client's address, ports and exactly the next
+ * sequence numbers, ahead of the client's own first bytes. TCP takes it as
+ * the connection's first bytes; they do not match the knock's commitment,
+ * so the connection is reset and the server application never reads them.
+ */
+TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
+{
+	static const char genuine[] = "GENUINE-CLIENT-1", forged[] = "FORGED-ATTACKER!";
+	const int n = sizeof(genuine) - 1, port = PORT_Q + 1;
+	struct wire *w = &self->w, wm;
+	struct sockaddr_storage ss;
+	struct reply ack;
+	struct match m = {
+		.outgoing = true, .dport = port,
+		.flags = TH_ACK, .mask = TH_ACK | TH_SYN | TH_FIN | TH_RST | TH_PSH,
+		.out = &ack,
+	};
+	char mns[80], buf[64];
+	long long bad;
+	socklen_t sl;
+	int lfd, cfd, afd, got;
+	struct seg s;
+
+	snprintf(mns, sizeof(mns), "tswm-%d", getpid());
+	ASSERT_EQ(0, netns_ip("netns add %s", mns));
+	ASSERT_EQ(0, netns_system(self->ns.b,
+		"ip link add veth2 type veth peer name veth2 netns %s && "
+		"ip link set veth2 up && ip addr add 10.0.3.1/24 dev veth2 && "
+		"ip addr add fd03::1/64 dev veth2 nodad && "
+		"sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.veth2.rp_filter=0",
+		mns));
+	ASSERT_EQ(0, netns_system(mns,
+		"ip link set lo up && ip link set veth2 up && "
+		"ip addr add 10.0.3.2/24 dev veth2 && ip addr add fd03::2/64 dev veth2 nodad && "
+		"ip route add 10.0.1.0/24 via 10.0.3.1 && ip -6 route add fd00::/64 via fd03::1"));
+	wm = *w;
+	wm.raw = socket_in_ns(mns, w->family, SOCK_RAW, IPPROTO_RAW);
+	ASSERT_LE(0, wm.raw);
+
+	lfd = stealth_listen(w, port);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, setsockopt(lfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	cfd = stealth_socket(w->nsa, w->family, SECRET);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, setsockopt(cfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, genuine, n));
+	sl = netns_sockaddr(w->family, netns_addr_b(w->family), port, &ss);
+	drain(w);
+	ASSERT_EQ(0, connect(cfd, (struct sockaddr *)&ss, sl));
+	ASSERT_EQ(0, sock_set_timeouts(cfd, 5000));
+	/* The handshake's last ACK tells the next sequence numbers. */
+	ASSERT_EQ(1, capture(w, &m, 1, 3000));
+	afd = tcp_accept_timeout(lfd, 5000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, sock_set_timeouts(afd, 5000));
+
+	bad = stealth_counter(w->nsb, "integrity_mismatch");
+	memset(&s, 0, sizeof(s));
+	s.sport = ack.sport;
+	s.dport = port;
+	s.seq = ack.seq;
+	s.ack = ack.ack;
+	s.flags = TH_ACK | TH_PSH;
+	s.win = ack.win;
+	memcpy(s.opts, ack.opts, ack.optlen);	/* timestamps, as the client */
+	s.optlen = ack.optlen;
+	memcpy(s.data, forged, n);
+	s.datalen = n;
+	ASSERT_EQ(0, send_seg(&wm, &s));
+
+	/* The server application: an error, never the forged bytes. */
+	got = read(afd, buf, sizeof(buf));
+	EXPECT_EQ(-1, got);
+	EXPECT_EQ(EBADMSG, errno);
+	EXPECT_EQ(bad + 1, stealth_counter(w->nsb, "integrity_mismatch"));
+	/* The real client finds its connection reset. */
+	EXPECT_EQ(-1, read(cfd, buf, sizeof(buf)));
+	EXPECT_EQ(ECONNRESET, errno);
+	close(afd);
+	close(cfd);
+	close(lfd);
+	close(wm.raw);
+	netns_ip("netns del %s", mns);
+}
+
 TEST_HARNESS_MAIN

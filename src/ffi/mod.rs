@@ -9,6 +9,9 @@
 //! - [`netfilter`]: netfilter hooks (`nf_register_net_hook`).
 //! - [`skb`]: read-only access to packet headers (`skb_header_pointer`).
 //! - [`seq`]: `/proc/net` files backed by a `seq_file`.
+//! - [`sock`]: sockets, the ULP and its protos.
+//! - [`stream`]: the receive path of connections held until their first
+//!   bytes are verified.
 
 pub(crate) mod bindings;
 pub(crate) mod crypto;
@@ -17,6 +20,7 @@ pub(crate) mod pernet;
 pub(crate) mod seq;
 pub(crate) mod skb;
 pub(crate) mod sock;
+pub(crate) mod stream;
 pub(crate) mod sysctl;
 
 use core::{cell::UnsafeCell, marker::PhantomData};

@@ -8,10 +8,16 @@
 //! `icsk_ulp_data`; it is freed after an RCU grace period, so netfilter hooks,
 //! which run under RCU, can read it without taking the socket lock.
 //!
-//! Children of a listener do not inherit the ULP: `clone` gives them back
-//! TCP's own proto.
+//! Children of a listener do not inherit the ULP (`clone` gives them back
+//! TCP's own proto), unless the listener requires payload integrity: then each
+//! child gets a context of its own with a [`Hold`] (see [`super::stream`]).
 
-use super::{bindings, pernet::Net, KernelStatic, RcuSection};
+use super::{
+    bindings,
+    pernet::Net,
+    stream::{self, Hold, UlpState},
+    KernelStatic, RcuSection,
+};
 use crate::sockopt::SockCtx;
 use core::{
     ffi::{c_int, c_uint},
@@ -116,6 +122,41 @@ impl Sock {
         self.as_ptr().cast()
     }
 
+    /// The ULP context, if the socket has the ULP.
+    ///
+    /// # Safety
+    ///
+    /// The caller must keep the socket from being destroyed while it uses the
+    /// result: by holding its lock, or as the owner of a socket call (whose
+    /// file holds the socket, which TCP destroys only after it is closed).
+    pub(crate) unsafe fn ulp_state(&self) -> UlpState<'_> {
+        if !self.has_ulp() {
+            return UlpState::None;
+        }
+        // SAFETY: The socket has one of our protos, so it is a full TCP
+        // socket; `icsk_ulp_data` is written under the socket lock only.
+        let data = unsafe { addr_of!((*self.icsk()).icsk_ulp_data).read_volatile() };
+        if data.is_null() {
+            return UlpState::NoContext;
+        }
+        // SAFETY: The context lives until the socket is destroyed, which the
+        // caller rules out.
+        UlpState::Ctx(unsafe { &(*data.cast::<UlpData>()).ctx })
+    }
+
+    /// The hold of a connection whose first bytes are checked.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Sock::ulp_state`].
+    pub(crate) unsafe fn hold_locked(&self) -> Option<&Hold> {
+        // SAFETY: The caller's guarantee.
+        match unsafe { self.ulp_state() } {
+            UlpState::Ctx(ctx) => ctx.hold(),
+            _ => None,
+        }
+    }
+
     /// The stealth context of a full TCP socket with the ULP, read under RCU.
     pub(crate) fn stealth<'a>(&'a self, _rcu: &'a RcuSection) -> Option<&'a SockCtx> {
         if !self.has_ulp() {
@@ -139,7 +180,6 @@ impl Sock {
 /// What `icsk_ulp_data` points to.
 struct UlpData {
     rcu: Opaque<bindings::callback_head>,
-    base: *const bindings::proto,
     ctx: SockCtx,
 }
 
@@ -175,11 +215,17 @@ impl UlpRegistration {
                 let p = p.assume_init_mut();
                 p.setsockopt = Some(stealth_setsockopt);
                 p.getsockopt = Some(stealth_getsockopt);
+                p.recvmsg = Some(stealth_recvmsg);
+                p.ioctl = Some(stealth_ioctl);
             }
             (*ULP_OPS.get()).owner = module.as_ptr().cast();
         }
+        stream::init()?;
         // SAFETY: `ULP_OPS` is fully initialised and static.
-        to_result(unsafe { bindings::tcp_register_ulp(ULP_OPS.get()) })?;
+        if let Err(e) = to_result(unsafe { bindings::tcp_register_ulp(ULP_OPS.get()) }) {
+            stream::exit();
+            return Err(e);
+        }
         Ok(Self(()))
     }
 }
@@ -192,7 +238,32 @@ impl Drop for UlpRegistration {
         // Wait for the `call_rcu` callbacks that free contexts.
         // SAFETY: Always safe to call from process context.
         unsafe { bindings::rcu_barrier() };
+        stream::exit();
     }
+}
+
+/// TCP's proto behind our proto `prot` (any other proto: itself).
+fn base_proto(prot: *const bindings::proto) -> *const bindings::proto {
+    let ours = PROTOS.get().cast::<bindings::proto>().cast_const();
+    if prot == ours {
+        addr_of!(bindings::tcp_prot)
+    } else if prot == ours.wrapping_add(1) {
+        addr_of!(bindings::tcpv6_prot)
+    } else {
+        prot
+    }
+}
+
+/// TCP's proto behind a socket with our proto.
+///
+/// # Safety
+///
+/// The socket must have one of our protos, and be held by the caller.
+unsafe fn base_of(sk: *mut bindings::sock) -> &'static bindings::proto {
+    // SAFETY: The socket is alive; `sk_prot` stays ours while it has the ULP.
+    let prot = unsafe { addr_of!((*sk).__sk_common.skc_prot).read_volatile() };
+    // SAFETY: `tcp_prot` and `tcpv6_prot` are statics of the kernel.
+    unsafe { &*base_proto(prot) }
 }
 
 /// Our proto for a socket whose proto is `base`, if it is TCP's.
@@ -229,7 +300,6 @@ unsafe extern "C" fn ulp_init(sk: *mut bindings::sock) -> c_int {
     let data = match KBox::new(
         UlpData {
             rcu: Opaque::uninit(),
-            base,
             ctx: SockCtx::new(),
         },
         GFP_KERNEL,
@@ -255,23 +325,31 @@ unsafe extern "C" fn ulp_init(sk: *mut bindings::sock) -> c_int {
 /// Only the ULP core calls it, once, when a socket with our ULP is destroyed.
 unsafe extern "C" fn ulp_release(sk: *mut bindings::sock) {
     // SAFETY: The kernel calls `release` once, with a socket being destroyed
-    // that has our ULP.
-    let icsk = unsafe { Sock::from_raw(sk) }.icsk();
+    // that has our ULP, locked.
+    let s = unsafe { Sock::from_raw(sk) };
+    let icsk = s.icsk();
     // SAFETY: See above.
     let data = unsafe { addr_of!((*icsk).icsk_ulp_data).read() }.cast::<UlpData>();
-    if data.is_null() {
-        return;
-    }
-    // SAFETY: `data` came from `KBox::into_raw` in `ulp_init` and is freed
-    // only below, after a grace period.
-    unsafe { (*data).ctx.release(Sock::from_raw(sk).net()) };
     // SAFETY: The socket is being destroyed, so restoring TCP's proto and
     // clearing the pointer race with no writer.
     unsafe {
-        addr_of_mut!((*sk).__sk_common.skc_prot).write_volatile((*data).base.cast_mut());
+        let prot = (*sk).__sk_common.skc_prot;
+        addr_of_mut!((*sk).__sk_common.skc_prot).write_volatile(base_proto(prot).cast_mut());
         addr_of_mut!((*icsk).icsk_ulp_data).write_volatile(null_mut());
-        bindings::call_rcu((*data).rcu.get(), Some(free_ulp_data));
     }
+    if data.is_null() {
+        return;
+    }
+    // SAFETY: `data` came from `KBox::into_raw` in `ulp_init` or `ulp_clone`
+    // and is freed only below, after a grace period.
+    let ctx = unsafe { &(*data).ctx };
+    ctx.release(s.net());
+    if let Some(hold) = ctx.hold() {
+        hold.stop();
+    }
+    // SAFETY: As above; RCU readers that still see `data` are done before
+    // `free_ulp_data` runs.
+    unsafe { bindings::call_rcu((*data).rcu.get(), Some(free_ulp_data)) };
 }
 
 /// The RCU callback that frees an [`UlpData`].
@@ -294,24 +372,76 @@ unsafe extern "C" fn free_ulp_data(head: *mut bindings::callback_head) {
 ///
 /// # Safety
 ///
-/// Only the kernel calls it, with a child just copied from one of our
-/// listeners and not yet visible to anybody else.
+/// Only the kernel calls it, in softirq context under RCU, with a child just
+/// copied from one of our listeners and not yet visible to anybody else.
 unsafe extern "C" fn ulp_clone(
-    _req: *const bindings::request_sock,
+    req: *const bindings::request_sock,
     newsk: *mut bindings::sock,
-    _priority: bindings::gfp_t,
+    priority: bindings::gfp_t,
 ) {
-    // SAFETY: The kernel calls `clone` with the new child socket, which it
-    // copied from our listener (and so its ULP fields and proto), before
-    // anybody else can see it.
-    unsafe {
-        let icsk = newsk.cast::<bindings::inet_connection_sock>();
-        let data = (*icsk).icsk_ulp_data.cast::<UlpData>();
-        if !data.is_null() {
-            (*newsk).__sk_common.skc_prot = (*data).base.cast_mut();
+    let icsk = newsk.cast::<bindings::inet_connection_sock>();
+    // SAFETY: The child is a copy of our listener (its ULP fields and proto
+    // included), which holds the listener's context alive: the listener is
+    // locked by the caller.
+    let listener = unsafe { (*icsk).icsk_ulp_data.cast::<UlpData>() };
+    // SAFETY: The caller runs under RCU (TCP's receive path).
+    let rcu = unsafe { RcuSection::assume() };
+    let check = if listener.is_null() {
+        None
+    } else {
+        let mut len = 0u32;
+        // SAFETY: `req` is the request the child is made from; its saved SYN
+        // (if any) lives until the request is freed, after this call.
+        let syn = unsafe { bindings::tcp_stealth_req_syn_tcp(req, &mut len) };
+        let syn = (!syn.is_null()).then(|| {
+            // SAFETY: The helper returns the saved TCP header, `len` bytes.
+            unsafe { core::slice::from_raw_parts(syn, len as usize) }
+        });
+        // SAFETY: See above: the listener's context is alive.
+        crate::integrity::child_check(unsafe { &(*listener).ctx }, syn, &rcu)
+    };
+    let Some(check) = check else {
+        // An ordinary child: TCP's proto, no ULP.
+        // SAFETY: Nobody else sees the child yet.
+        unsafe {
+            let prot = (*newsk).__sk_common.skc_prot;
+            (*newsk).__sk_common.skc_prot = base_proto(prot).cast_mut();
+            (*icsk).icsk_ulp_ops = core::ptr::null();
+            (*icsk).icsk_ulp_data = null_mut();
         }
-        (*icsk).icsk_ulp_ops = core::ptr::null();
-        (*icsk).icsk_ulp_data = null_mut();
+        return;
+    };
+    // The child keeps the ULP: it needs the module until its release.
+    // SAFETY: The listener's ULP holds a reference on the module already.
+    unsafe { bindings::__module_get((*ULP_OPS.get()).owner) };
+    // SAFETY: The child is valid; its context is made just below.
+    let data = unsafe { Hold::new(newsk, check, priority) }.and_then(|hold| {
+        KBox::new(
+            UlpData {
+                rcu: Opaque::uninit(),
+                ctx: SockCtx::child(hold),
+            },
+            // Children are made in softirq context (the caller's `priority` is
+            // GFP_ATOMIC too).
+            GFP_ATOMIC,
+        )
+        .map_err(|_| ENOMEM)
+    });
+    // SAFETY: Nobody else sees the child yet. Without a context (no memory)
+    // the child keeps our proto with a NULL context: it fails closed, reads
+    // get ENOMEM.
+    unsafe {
+        (*icsk).icsk_ulp_data = match data {
+            Ok(d) => {
+                let d = KBox::into_raw(d);
+                let timeout = Sock::from_raw(newsk).net().state().integrity_timeout();
+                if let Some(hold) = (*d).ctx.hold() {
+                    hold.start(timeout);
+                }
+                d.cast()
+            }
+            Err(_) => null_mut(),
+        };
     }
 }
 
@@ -319,7 +449,7 @@ unsafe extern "C" fn ulp_clone(
 pub(crate) struct LockedSock<'a>(&'a Sock);
 
 impl<'a> LockedSock<'a> {
-    fn lock(sk: &'a Sock) -> Self {
+    pub(crate) fn lock(sk: &'a Sock) -> Self {
         // SAFETY: The socket is alive; `lock_sock` may sleep, and socket
         // option calls run in process context.
         unsafe { bindings::lock_sock_nested(sk.as_ptr(), 0) };
@@ -331,6 +461,14 @@ impl<'a> LockedSock<'a> {
         self.0
     }
 
+    /// Makes TCP keep the SYN's headers for new connections of this
+    /// listener (`TCP_SAVE_SYN`), unless it does already.
+    pub(crate) fn save_syn(&self) {
+        // SAFETY: A full TCP socket, locked: `save_syn` is written under the
+        // socket lock.
+        unsafe { bindings::tcp_stealth_set_save_syn(self.0.as_ptr()) }
+    }
+
     /// Whether TCP-MD5 or TCP-AO keys or a Fast Open client request use
     /// option space in this socket's SYN.
     pub(crate) fn syn_options_busy(&self) -> bool {
@@ -339,12 +477,14 @@ impl<'a> LockedSock<'a> {
         unsafe { bindings::tcp_stealth_syn_options_busy(self.0.as_ptr()) }
     }
 
-    /// The context of this socket, which has our ULP.
-    fn ctx(&self) -> &SockCtx {
-        // SAFETY: Only called from our proto's callbacks, so the socket has our
-        // ULP and a context, which lives until the socket is destroyed; the
-        // caller of setsockopt/getsockopt holds the socket.
-        unsafe { &(*(*self.0.icsk()).icsk_ulp_data.cast::<UlpData>()).ctx }
+    /// The context of this socket, which has our ULP (`ENOMEM`: a child
+    /// whose context could not be allocated).
+    fn ctx(&self) -> Result<&SockCtx> {
+        // SAFETY: The socket is locked.
+        match unsafe { self.0.ulp_state() } {
+            UlpState::Ctx(ctx) => Ok(ctx),
+            _ => Err(ENOMEM),
+        }
     }
 }
 
@@ -430,23 +570,25 @@ unsafe extern "C" fn stealth_setsockopt(
             ptr: optval,
             len: optlen as usize,
         };
-        return match locked.ctx().setsockopt(&locked, optname, &val) {
+        return match locked
+            .ctx()
+            .and_then(|c| c.setsockopt(&locked, optname, &val))
+        {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         };
     }
     if level == SOL_TCP && crate::sockopt::conflicts(optname) {
         let locked = LockedSock::lock(s);
-        if locked.ctx().enabled() {
+        if locked.ctx().is_ok_and(|c| c.enabled()) {
             return EBUSY.to_errno();
         }
     }
-    // SAFETY: The context and its base proto live as long as the socket; the
-    // proto pointer was read with the ULP attached, which is the case during
-    // our own callbacks.
-    let base = unsafe { (*(*s.icsk()).icsk_ulp_data.cast::<UlpData>()).base };
+    // SAFETY: The socket has our proto (we are its callback) and the caller
+    // holds it.
+    let base = unsafe { base_of(sk) };
     // SAFETY: TCP's own setsockopt, with the caller's arguments.
-    unsafe { ((*base).setsockopt.unwrap_unchecked())(sk, level, optname, optval, optlen) }
+    unsafe { (base.setsockopt.unwrap_unchecked())(sk, level, optname, optval, optlen) }
 }
 
 /// `getsockopt` of our protos.
@@ -470,16 +612,75 @@ unsafe extern "C" fn stealth_getsockopt(
             val: optval as UserPtr,
             len: optlen as UserPtr,
         };
-        return match locked.ctx().getsockopt(&locked, optname, &out) {
+        return match locked
+            .ctx()
+            .and_then(|c| c.getsockopt(&locked, optname, &out))
+        {
             Ok(()) => 0,
             Err(e) => e.to_errno(),
         };
     }
-    // SAFETY: As in `stealth_setsockopt`: the context and its base proto
-    // live as long as the socket, which the caller holds.
-    let base = unsafe { (*(*s.icsk()).icsk_ulp_data.cast::<UlpData>()).base };
+    if level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE {
+        // Zero-copy receive maps received pages: not before they are verified.
+        match stream::gate(s) {
+            stream::Gate::Open => {}
+            stream::Gate::Pending => return EAGAIN.to_errno(),
+            stream::Gate::Failed(e) => return e.to_errno(),
+        }
+    }
+    // SAFETY: The socket has our proto (we are its callback) and the caller
+    // holds it.
+    let base = unsafe { base_of(sk) };
     // SAFETY: TCP's own getsockopt, with the caller's arguments.
-    unsafe { ((*base).getsockopt.unwrap_unchecked())(sk, level, optname, optval, optlen) }
+    unsafe { (base.getsockopt.unwrap_unchecked())(sk, level, optname, optval, optlen) }
+}
+
+/// `TCP_ZEROCOPY_RECEIVE`.
+const TCP_ZEROCOPY_RECEIVE: c_int = 35;
+
+/// `recvmsg` of our protos: a connection whose first bytes are not verified
+/// yet has nothing to read.
+///
+/// # Safety
+///
+/// Only the socket layer calls it, for a socket with our ULP that the caller
+/// holds, with a valid `msg`.
+unsafe extern "C" fn stealth_recvmsg(
+    sk: *mut bindings::sock,
+    msg: *mut bindings::msghdr,
+    len: usize,
+    flags: c_int,
+    addr_len: *mut c_int,
+) -> c_int {
+    // SAFETY: The caller holds a reference on the socket for the call.
+    let s = unsafe { Sock::from_raw(sk) };
+    if let Err(e) = stream::wait_verified(s, stream::recv_nonblock(flags)) {
+        return e.to_errno();
+    }
+    // SAFETY: The socket has our proto and the caller holds it.
+    let base = unsafe { base_of(sk) };
+    // SAFETY: TCP's own recvmsg, with the caller's arguments.
+    unsafe { (base.recvmsg.unwrap_unchecked())(sk, msg, len, flags, addr_len) }
+}
+
+/// `ioctl` of our protos: `SIOCINQ` shows no bytes before they are verified.
+///
+/// # Safety
+///
+/// Only the socket layer calls it, for a socket with our ULP that the caller
+/// holds, with `karg` valid.
+unsafe extern "C" fn stealth_ioctl(sk: *mut bindings::sock, cmd: c_int, karg: *mut c_int) -> c_int {
+    // SAFETY: The caller holds a reference on the socket for the call.
+    let s = unsafe { Sock::from_raw(sk) };
+    if stream::hide_inq(s, cmd) {
+        // SAFETY: `karg` is the kernel copy of the argument.
+        unsafe { karg.write(0) };
+        return 0;
+    }
+    // SAFETY: The socket has our proto and the caller holds it.
+    let base = unsafe { base_of(sk) };
+    // SAFETY: TCP's own ioctl, with the caller's arguments.
+    unsafe { (base.ioctl.unwrap_unchecked())(sk, cmd, karg) }
 }
 
 /// A pointer that readers follow under RCU and the owner replaces under the

@@ -54,6 +54,8 @@ pub struct Skew(u32);
 impl Skew {
     /// The default skew, [`DEFAULT_SKEW_SECS`].
     pub const DEFAULT: Skew = Skew(DEFAULT_SKEW_SECS);
+    /// The largest skew, [`MAX_SKEW_SECS`].
+    pub const MAX: Skew = Skew(MAX_SKEW_SECS);
 
     /// Validates `secs`.
     pub fn new(secs: u64) -> Result<Self, Error> {

@@ -23,7 +23,8 @@
  * needed: the first TCP_STEALTH* option attaches the ULP by itself.
  *
  * Errors of setsockopt() at level IPPROTO_TCP for these options:
- *	EINVAL		bad length, empty or over-long secret, unknown flags
+ *	EINVAL		bad length, empty or over-long secret, unknown flags,
+ *			integrity length out of range
  *	EISCONN		the socket is connected or connecting: set the secret
  *			before connect(), or on a listening socket
  *	ENOSPC		TCP_STEALTH_KEY_ADD with TCP_STEALTH_MAX_KEYS keys held
@@ -56,6 +57,43 @@
  * get: struct tcp_stealth_info. The secret is never read back.
  */
 #define TCP_STEALTH		0x5354
+/*
+ * Payload integrity (docs/PROTOCOL.md, section 7): the knock also commits to
+ * the first n bytes (1..TCP_STEALTH_INTEGRITY_MAX) the client will send, so
+ * that nobody who sees the handshake can take the connection over.
+ *
+ * TCP_STEALTH_INTEGRITY, client, before connect(); set: the n bytes. The
+ *	application must then send exactly these bytes first. get: int n (0:
+ *	none). Setting it on a listener is EINVAL.
+ * TCP_STEALTH_INTEGRITY_LEN, listener (before or after listen()); set/get:
+ *	int n, 0 to turn the check off. From then on a SYN whose knock does not
+ *	commit to any bytes gets the closed-port answer, and every accepted
+ *	connection is held until its first n bytes match the commitment:
+ *	read(), recv(), splice() and TCP_ZEROCOPY_RECEIVE wait (or fail with
+ *	EAGAIN), poll()/epoll report no EPOLLIN and SIOCINQ reports 0 until
+ *	then. Segments may arrive split, reordered or retransmitted.
+ *	The listener must hold n bytes in its receive buffer without the
+ *	application reading: the default (net.ipv4.tcp_rmem) does for n up to
+ *	65535; a smaller SO_RCVBUF may not.
+ *	It uses TCP_SAVE_SYN, which it turns on if it is off: the application
+ *	may read TCP_SAVED_SYN as usual, but must not turn TCP_SAVE_SYN off.
+ *	A client that commits to bytes the listener does not check still gets
+ *	in (the commitment is ignored).
+ *
+ * On failure the connection is reset (the peer gets an RST) and reads of the
+ * accepted socket fail with:
+ *	EBADMSG		the first n bytes differ from the commitment (or n
+ *			differs), or the connection has no commitment to check
+ *			(it was made from a SYN cookie)
+ *	ECONNABORTED	the peer closed before sending n bytes
+ *	ETIMEDOUT	the n bytes did not come within
+ *			net.tcp_stealth.integrity_timeout_secs (default 10)
+ *	ENOMEM		no memory for the check when the connection was made
+ */
+#define TCP_STEALTH_INTEGRITY		0x5355
+#define TCP_STEALTH_INTEGRITY_LEN	0x5356
+#define TCP_STEALTH_INTEGRITY_MAX	65535
+
 /* set: struct tcp_stealth_key, to add or remove one key (key rotation). */
 #define TCP_STEALTH_KEY		0x5357
 

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Payload integrity, server side: a connection accepted by a listener that
+//! requires it is held until its first `n` bytes match the commitment its
+//! knock carried (docs/PROTOCOL.md, section 7).
+//!
+//! The knock was checked on input, before TCP saw the SYN. TCP keeps a copy
+//! of the SYN's headers for the new connection (the listener has
+//! `TCP_SAVE_SYN` on), so the child finds the commitment there when it is
+//! made, and [`ffi::stream`](crate::ffi::stream) feeds it the bytes as they
+//! arrive.
+
+use crate::ffi::{crypto::KernelBlake2s, now_secs, stream::RxQueue, RcuSection};
+use crate::proto::{self, FindResult, IntegrityStatus, IntegrityVerifier, Skew};
+use crate::sockopt::SockCtx;
+use crate::stats::Counter;
+
+/// What a held connection must prove.
+pub(crate) enum Check {
+    /// The commitment of its knock, over its first `n` bytes.
+    Commit {
+        verifier: IntegrityVerifier<KernelBlake2s>,
+        n: usize,
+    },
+    /// Nothing to check against: the SYN (or its commitment) is gone, as
+    /// with a SYN cookie. Fails as soon as it is looked at.
+    Lost,
+}
+
+/// Where a check stands.
+pub(crate) enum Outcome {
+    Pending,
+    Verified,
+    Failed(Failure),
+}
+
+/// Why a check failed. The application's reads fail with the errno in
+/// parentheses (see the uapi header).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Failure {
+    /// The bytes differ from the commitment (`EBADMSG`).
+    Mismatch,
+    /// The peer closed before sending `n` bytes (`ECONNABORTED`).
+    Short,
+    /// The bytes did not come in time (`ETIMEDOUT`).
+    Timeout,
+    /// No commitment to check against (`EBADMSG`).
+    Lost,
+}
+
+impl Failure {
+    fn counter(self) -> Counter {
+        match self {
+            Failure::Mismatch => Counter::IntegrityMismatch,
+            Failure::Short => Counter::IntegrityShort,
+            Failure::Timeout => Counter::IntegrityTimeout,
+            Failure::Lost => Counter::IntegrityLost,
+        }
+    }
+}
+
+/// The check for a new child of `listener`, made from the TCP header of the
+/// SYN it came from (`syn`); `None` if the listener does not require
+/// integrity (the child is an ordinary connection).
+pub(crate) fn child_check(
+    listener: &SockCtx,
+    syn: Option<&[u8]>,
+    rcu: &RcuSection,
+) -> Option<Check> {
+    let n = listener.integrity_len();
+    if n == 0 {
+        return None;
+    }
+    let keys = listener.keys(rcu)?;
+    Some(from_syn(keys.keys(), syn, n).unwrap_or(Check::Lost))
+}
+
+fn from_syn(keys: &[proto::KnockKey], syn: Option<&[u8]>, n: usize) -> Option<Check> {
+    let syn = syn?;
+    let doff = usize::from(*syn.get(12)? >> 4) * 4;
+    let opts = syn.get(20..doff)?;
+    let dport = u16::from_be_bytes([*syn.get(2)?, *syn.get(3)?]);
+    let FindResult::Found { option, .. } = proto::find_knock(opts) else {
+        return None;
+    };
+    // The input hook checked this knock already, freshness included; here it
+    // only tells which key made it, however long the handshake took.
+    let v = proto::verify(
+        &crate::ffi::crypto::KernelCrypto,
+        keys,
+        option,
+        dport,
+        now_secs(),
+        Skew::MAX,
+    )
+    .ok()?;
+    let verifier = IntegrityVerifier::new(&keys[v.key_index], v.integrity?, n).ok()?;
+    Some(Check::Commit { verifier, n })
+}
+
+/// Feeds the check with the bytes that arrived since the last call.
+/// `deadline`: the time for the bytes is up.
+pub(crate) fn advance(check: &mut Check, rx: &RxQueue<'_>, deadline: bool) -> Outcome {
+    let outcome = match check {
+        Check::Lost => Outcome::Failed(Failure::Lost),
+        Check::Commit { verifier, n } => {
+            let mut buf = [0u8; 256];
+            while verifier.status() == IntegrityStatus::Pending {
+                let off = *n - verifier.remaining();
+                let want = verifier.remaining().min(buf.len());
+                let got = rx.copy(off, &mut buf[..want]);
+                if got == 0 {
+                    break;
+                }
+                verifier.feed(&buf[..got]);
+            }
+            match verifier.status() {
+                IntegrityStatus::Match => Outcome::Verified,
+                IntegrityStatus::Mismatch => Outcome::Failed(Failure::Mismatch),
+                IntegrityStatus::Pending if rx.peer_closed() => Outcome::Failed(Failure::Short),
+                IntegrityStatus::Pending if deadline => Outcome::Failed(Failure::Timeout),
+                IntegrityStatus::Pending => Outcome::Pending,
+            }
+        }
+    };
+    let counters = &rx.sock().net().state().counters;
+    match outcome {
+        Outcome::Pending => {}
+        Outcome::Verified => counters.inc(Counter::IntegrityOk),
+        Outcome::Failed(f) => counters.inc(f.counter()),
+    }
+    outcome
+}
