@@ -86,6 +86,48 @@ ip netns exec client python3 /tmp/demo_client.py 10.0.0.2 2222 "wrong horse"
 say "A client that knows the secret knocks in its SYN and gets through"
 ip netns exec client python3 /tmp/demo_client.py 10.0.0.2 2222 "correct horse battery staple"
 
+say "Payload integrity: the knock also commits to the client's first message"
+cat > /tmp/demo_int_server.py <<'PY'
+import socket, struct
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_TCP, 0x5354, b"correct horse battery staple")  # TCP_STEALTH
+s.setsockopt(socket.IPPROTO_TCP, 0x5356, struct.pack("i", 16))   # TCP_STEALTH_INTEGRITY_LEN
+s.bind(("0.0.0.0", 2223)); s.listen(8)
+while True:
+    c, peer = s.accept()
+    try:
+        msg = c.recv(100)
+        print("  server read:", msg.decode().strip())
+        c.sendall(b"welcome\n")
+    except OSError as e:
+        print("  server read failed:", e.strerror, "- it never saw the bytes")
+    c.close()
+PY
+cat > /tmp/demo_int_client.py <<'PY'
+import socket, sys
+committed, sent = sys.argv[1].encode(), sys.argv[2].encode()
+s = socket.socket(); s.settimeout(3)
+s.setsockopt(socket.IPPROTO_TCP, 0x5354, b"correct horse battery staple")  # TCP_STEALTH
+s.setsockopt(socket.IPPROTO_TCP, 0x5355, committed)              # TCP_STEALTH_INTEGRITY
+s.connect(("10.0.0.2", 2223))
+s.sendall(sent)
+try:
+    print("  client got:", s.recv(100).decode().strip() or "(connection closed)")
+except OSError as e:
+    print("  client:", e.strerror)
+PY
+ip netns exec server python3 -u /tmp/demo_int_server.py &
+sleep 2
+echo "  Port 2223 wants the first 16 bytes committed: setsockopt(TCP_STEALTH_INTEGRITY_LEN, 16)."
+echo "  A client commits to \"LOGIN alice 2026\" and sends exactly that:"
+ip netns exec client python3 /tmp/demo_int_client.py "LOGIN alice 2026" "LOGIN alice 2026"
+sleep 0.5
+echo "  The same knock, but the first message was tampered with on the way:"
+ip netns exec client python3 /tmp/demo_int_client.py "LOGIN alice 2026" "LOGIN mallory 26"
+sleep 0.5
+echo "  The server's kernel reset the connection; the application got EBADMSG, not the bytes."
+
 say "What the server's kernel saw (per-namespace counters)"
 ip netns exec server grep -v ' 0$' /proc/net/tcp_stealth_stats | sed 's/^/  /'
 say "And the client's"

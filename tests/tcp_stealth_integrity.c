@@ -437,6 +437,16 @@ TEST_F_TIMEOUT(core, integrity_sockopt_errors, T_TIMEOUT)
 	ASSERT_EQ(0, getsockopt(lfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &v, &len));
 	EXPECT_EQ(77, v);
 
+	/* The deadline setting refuses what it cannot mean. */
+	EXPECT_EQ(0, netns_system(self->ns.b,
+				  "test $(sysctl -n net.tcp_stealth.integrity_timeout_secs) = 10"));
+	EXPECT_NE(0, netns_system(self->ns.b,
+				  "sysctl -qw net.tcp_stealth.integrity_timeout_secs=0 2>/dev/null"));
+	EXPECT_NE(0, netns_system(self->ns.b,
+				  "sysctl -qw net.tcp_stealth.integrity_timeout_secs=601 2>/dev/null"));
+	EXPECT_EQ(0, netns_system(self->ns.b,
+				  "test $(sysctl -n net.tcp_stealth.integrity_timeout_secs) = 10"));
+
 	/* Too late once connected. */
 	ASSERT_EQ(0, int_client(self->ns.a, fam, "x", 1, &cfd));
 	EXPECT_EQ(-1, setsockopt(cfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, "y", 1));
