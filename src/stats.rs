@@ -34,6 +34,11 @@ counters! {
     Dropped => "dropped": "Rejected packets dropped silently (net.tcp_stealth.reject=1).",
     KnockSent => "knock_sent": "SYNs sent with a knock.",
     KnockNoSpace => "knock_no_space": "SYNs dropped because the knock did not fit.",
+    IsnGood => "isn_good": "SYNs to an ISN-mode listener with a valid ISN.",
+    IsnBad => "isn_bad": "SYNs to an ISN-mode listener whose ISN matches none of its keys.",
+    IsnSent => "isn_sent": "First SYNs sent with an ISN-mode knock.",
+    IsnResent => "isn_resent": "Retransmitted ISN-mode SYNs (first TSval restored).",
+    IsnFailed => "isn_failed": "ISN-mode SYNs dropped because the ISN could not be applied.",
 }
 
 /// The counters of one namespace.

@@ -22,8 +22,8 @@ use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
 mod ffi;
 mod knock;
-// The payload-integrity and original-Knock (ISN) parts of the protocol are
-// not wired into the module yet.
+// The payload-integrity part of the protocol (and the ISN mode's integrity
+// hash) is not wired into the module yet.
 #[allow(dead_code)]
 mod proto;
 mod sockopt;

@@ -36,13 +36,23 @@ const ROT: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 2
 
 const MD5_INIT: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
 
+/// The little-endian `u32` at `buf[at..at + 4]` (0 past the end).
+fn le32(buf: &[u8], at: usize) -> u32 {
+    match buf.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
 /// The MD5 compression function (RFC 1321, section 3.4): processes one
 /// 64-byte block into the chaining value `state`, like the kernel's
 /// `md5_transform()` with the block read as little-endian words.
 pub fn md5_compress(state: &mut [u32; 4], block: &[u8; 64]) {
+    // Indexed loads rather than `zip(chunks_exact(4))`: the latter leaves
+    // out-of-line iterator helpers that objtool flags in the kernel build.
     let mut m = [0u32; 16];
-    for (w, b) in m.iter_mut().zip(block.chunks_exact(4)) {
-        *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    for (i, w) in m.iter_mut().enumerate() {
+        *w = le32(block, 4 * i);
     }
     let [mut a, mut b, mut c, mut d] = *state;
     for (i, k) in K.iter().enumerate() {
@@ -223,8 +233,8 @@ pub fn legacy_isn(
     xor(&mut iv[12..14], &dport.to_be_bytes());
 
     let mut state = [0u32; 4];
-    for (s, b) in state.iter_mut().zip(iv.chunks_exact(4)) {
-        *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    for (i, s) in state.iter_mut().enumerate() {
+        *s = le32(&iv, 4 * i);
     }
     md5_compress(&mut state, &secret.0);
     let av = state.iter().fold(0, |acc, s| acc ^ s);
