@@ -96,7 +96,7 @@ int tcp_stealth_set_isn(struct sock *sk, u32 old, u32 isn)
 		return -EBUSY;
 	if (tp->write_seq != old + 1 || tp->snd_una != old ||
 	    tp->snd_nxt != old || tp->snd_sml != old || tp->snd_up != old ||
-	    tp->packets_out != 1 || !tcp_write_queue_empty(sk))
+	    tp->packets_out != 1 || tcp_send_head(sk))
 		return -EBUSY;
 	syn = tcp_rtx_queue_head(sk);
 	if (!syn || skb_rb_next(syn) || TCP_SKB_CB(syn)->seq != old ||
