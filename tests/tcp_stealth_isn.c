@@ -813,6 +813,49 @@ TEST_F_TIMEOUT(isn, client_isn_on_wire, T_TIMEOUT)
 }
 
 /*
+ * Without TCP timestamps the original takes TSval 0; and with transmit
+ * checksum offload off the rewritten SYN still has a valid checksum (b's
+ * stack would drop it silently otherwise).
+ */
+TEST_F_TIMEOUT(isn, client_no_timestamps_no_offload, T_TIMEOUT)
+{
+	struct wire *w = &self->w;
+	int fam = w->family, lfd, cfd;
+	struct sockaddr_storage ss;
+	socklen_t sl = netns_sockaddr(fam, netns_addr_b(fam), PORT_P, &ss);
+	struct reply syn;
+	struct match m = {
+		.outgoing = true, .dport = PORT_P,
+		.flags = TH_SYN, .mask = TH_SYN | TH_ACK, .out = &syn,
+	};
+	bool has_ts;
+
+	ASSERT_EQ(0, netns_system(w->nsa, "sysctl -qw net.ipv4.tcp_timestamps=0"));
+	ASSERT_EQ(0, netns_system(w->nsa, "ethtool -K veth0 tx off >/dev/null"));
+	ASSERT_EQ(0, netns_system(w->nsa,
+		"ethtool -k veth0 | grep -q 'tx-checksumming: off'"));
+	lfd = isn_listener(w->nsb, fam, SECRET);
+	ASSERT_LE(0, lfd);
+	cfd = sock_in(w->nsa, fam);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, set_secret(cfd, SECRET, 0));
+	ASSERT_EQ(0, set_mode(cfd, TCP_STEALTH_MODE_ISN));
+	fcntl(cfd, F_SETFL, O_NONBLOCK);
+	drain(w);
+	ASSERT_TRUE(connect(cfd, (struct sockaddr *)&ss, sl) == 0 ||
+		    errno == EINPROGRESS);
+	m.sport = local_port(cfd);
+	ASSERT_EQ(1, capture(w, &m, 1, 3000));
+	EXPECT_EQ(0, reply_tsval(&syn, &has_ts));
+	EXPECT_FALSE(has_ts);
+	EXPECT_EQ(knock_isn(SECRET, w->addr_b, alen(fam), PORT_P, 0), syn.seq);
+	ASSERT_EQ(0, wait_connected(cfd, 5000));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
+/*
  * The first SYN is dropped at b: the retransmission carries the same ISN,
  * and that ISN is still right for the retransmission's own TSval.
  */
