@@ -222,10 +222,7 @@ impl SockCtx {
                 val.read(&mut secret[..val.len()])?;
                 check_state(sk)?;
                 let (key, legacy) = derive(&secret[..val.len()])?;
-                self.set_keys(
-                    sk,
-                    Some(KBox::new(KeySet::one(key, legacy), GFP_KERNEL)?),
-                );
+                self.set_keys(sk, Some(KBox::new(KeySet::one(key, legacy), GFP_KERNEL)?));
                 Ok(())
             }
             TCP_STEALTH_KEY => {
