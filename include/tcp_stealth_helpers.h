@@ -19,6 +19,8 @@ struct blake2s_state;
 
 int tcp_stealth_copy_from_sockptr(void *dst, sockptr_t src, size_t size);
 bool tcp_stealth_syn_options_busy(const struct sock *sk);
+bool tcp_stealth_syn_is_first(const struct sock *sk, u32 seq);
+int tcp_stealth_set_isn(struct sock *sk, u32 old, u32 isn);
 void tcp_stealth_blake2s_init(struct blake2s_state *state);
 void tcp_stealth_blake2s_init_key(struct blake2s_state *state, const u8 *key,
 				  size_t keylen);

@@ -9,6 +9,7 @@ use crate::ffi::{
     skb::{Family, SkBuff},
 };
 use crate::proto::{self, FindResult, Reject, ReplayVerdict, Skew};
+use crate::sockopt::{KeySet, Mode, SockCtx};
 use crate::stats::Counter;
 use crate::NetState;
 
@@ -25,8 +26,12 @@ pub(crate) struct TcpPacket {
     flags: u8,
     sport: u16,
     dport: u16,
+    seq: u32,
     /// Source address, IPv4 as IPv4-mapped IPv6.
     saddr: [u8; 16],
+    /// Destination address: 4 bytes for IPv4, 16 for IPv6.
+    daddr: [u8; 16],
+    daddr_len: usize,
     opts: [u8; 40],
     opts_len: usize,
 }
@@ -36,7 +41,8 @@ impl TcpPacket {
     /// IPv4 fragments other than the first.
     pub(crate) fn parse(skb: &SkBuff, family: Family) -> Option<Self> {
         let mut saddr = [0u8; 16];
-        let th = match family {
+        let mut daddr = [0u8; 16];
+        let (th, daddr_len) = match family {
             Family::Ipv4 => {
                 let mut ip = [0u8; 20];
                 skb.read_network(0, &mut ip)?;
@@ -48,11 +54,13 @@ impl TcpPacket {
                 saddr[10] = 0xff;
                 saddr[11] = 0xff;
                 saddr[12..].copy_from_slice(&ip[12..16]);
-                ihl
+                daddr[..4].copy_from_slice(&ip[16..20]);
+                (ihl, 4)
             }
             Family::Ipv6 => {
                 skb.read_network(8, &mut saddr)?;
-                skb.ipv6_tcp_offset()?
+                skb.read_network(24, &mut daddr)?;
+                (skb.ipv6_tcp_offset()?, 16)
             }
         };
         let mut hdr = [0u8; 20];
@@ -69,7 +77,10 @@ impl TcpPacket {
             flags: hdr[13],
             sport: u16::from_be_bytes([hdr[0], hdr[1]]),
             dport: u16::from_be_bytes([hdr[2], hdr[3]]),
+            seq: u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]),
             saddr,
+            daddr,
+            daddr_len,
             opts,
             opts_len,
         })
@@ -82,7 +93,20 @@ impl TcpPacket {
     fn options(&self) -> &[u8] {
         &self.opts[..self.opts_len]
     }
+
+    fn daddr(&self) -> &[u8] {
+        &self.daddr[..self.daddr_len]
+    }
+
+    /// The TSval of the timestamp option, 0 without one (as the original
+    /// Knock takes it).
+    fn tsval(&self) -> u32 {
+        proto::find_tsval(self.options()).map_or(0, |(_, v)| v)
+    }
 }
+
+/// Offset of the sequence number in the TCP header.
+const TCP_SEQ_OFFSET: usize = 4;
 
 impl NetState {
     /// Input: every TCP packet addressed to this namespace.
@@ -125,6 +149,9 @@ impl NetState {
         if !pkt.is_syn() {
             self.counters.inc(Counter::ProbeRejected);
             return self.reject(skb, family, args, tcp_silent);
+        }
+        if ctx.mode() == Mode::Isn {
+            return self.isn_in(skb, family, args, keys, &pkt, tcp_silent);
         }
         let option = match proto::find_knock(pkt.options()) {
             FindResult::Found { option, .. } => option,
@@ -190,7 +217,10 @@ impl NetState {
         let Some(ctx) = sk.stealth(args.rcu()) else {
             return Verdict::Accept;
         };
-        let Some(key) = ctx.keys(args.rcu()).and_then(|keys| keys.keys().first()) else {
+        let Some(keys) = ctx.keys(args.rcu()) else {
+            return Verdict::Accept;
+        };
+        let Some(key) = keys.keys().first() else {
             return Verdict::Accept;
         };
         let Some(pkt) = TcpPacket::parse(skb, family) else {
@@ -198,6 +228,9 @@ impl NetState {
         };
         if !pkt.is_syn() {
             return Verdict::Accept;
+        }
+        if ctx.mode() == Mode::Isn {
+            return self.isn_out(skb, sk, ctx, keys, &pkt);
         }
         if !proto::option_fits(pkt.opts_len) {
             self.counters.inc(Counter::KnockNoSpace);
@@ -223,6 +256,118 @@ impl NetState {
                 Verdict::Drop
             }
         }
+    }
+
+    /// Input, ISN mode: a SYN to a listener in ISN mode must carry the
+    /// original Knock's ISN for one of the listener's secrets, the SYN's
+    /// destination address and port and its TSval (docs/PROTOCOL.md,
+    /// section 13). There is no freshness or replay check: the original has
+    /// none. A knock option in the SYN is ignored.
+    fn isn_in(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
+        keys: &KeySet,
+        pkt: &TcpPacket,
+        tcp_silent: bool,
+    ) -> Verdict {
+        if tcp_silent {
+            // TCP-MD5/AO options: TCP would drop the SYN without an answer.
+            self.counters.inc(Counter::IsnBad);
+            return self.reject(skb, family, args, true);
+        }
+        let tsval = pkt.tsval();
+        // Every key is tried, so the time taken does not tell which matched.
+        // TODO(issue 4): with payload integrity, compare the high 16 bits
+        // only (`integrity = true`) and hand IH (`pkt.seq as u16`) to the
+        // payload check.
+        let ok = keys.legacy().iter().fold(false, |ok, secret| {
+            ok | proto::legacy_check_isn(secret, pkt.seq, pkt.daddr(), pkt.dport, tsval, false)
+        });
+        if !ok {
+            self.counters.inc(Counter::IsnBad);
+            return self.reject(skb, family, args, false);
+        }
+        self.counters.inc(Counter::IsnGood);
+        Verdict::Accept
+    }
+
+    /// Output, ISN mode: the SYN's sequence number becomes the original
+    /// Knock's ISN, made with the socket's newest key.
+    ///
+    /// TCP chose its own ISN in `connect()` before the SYN, and with it the
+    /// TSval, exists; the ISN covers the TSval. So the first transmission
+    /// (inside `connect()`, socket owned) gets the ISN computed from its own
+    /// TSval, written into the packet, and the socket's send sequence space
+    /// is moved to it (`Sock::set_isn`). A retransmission already carries
+    /// that ISN (TCP builds it from its retransmit queue) but a newer TSval:
+    /// its TSval is set back to the first one, so that the ISN still
+    /// verifies. The SYN-ACK then echoes the first TSval, which
+    /// `tcp_rcv_synsent_state_process()` accepts: its TSecr check
+    /// (`PAWSACTIVEREJECTED`) wants the echo between `retrans_stamp`, set
+    /// before the first SYN and not moved by retransmissions, and now. The
+    /// cost: after a retransmitted SYN, the timestamp RTT sample of the
+    /// handshake counts from the first SYN (the original Knock did the same).
+    fn isn_out(
+        &self,
+        skb: &SkBuff,
+        sk: &crate::ffi::sock::Sock,
+        ctx: &SockCtx,
+        keys: &KeySet,
+        pkt: &TcpPacket,
+    ) -> Verdict {
+        let Some(secret) = keys.legacy().first() else {
+            return Verdict::Accept;
+        };
+        let ts = proto::find_tsval(pkt.options());
+        if sk.syn_is_first(pkt.seq) {
+            let tsval = ts.map_or(0, |(_, v)| v);
+            let isn = proto::legacy_isn(secret, pkt.daddr(), pkt.dport, tsval, None);
+            if sk.set_isn(pkt.seq, isn).is_err() {
+                self.counters.inc(Counter::IsnFailed);
+                return Verdict::Drop;
+            }
+            ctx.record_isn(isn, tsval);
+            // Should this fail, the retransmission carries the ISN.
+            if skb
+                .rewrite_tcp_header(pkt.th, TCP_SEQ_OFFSET, &isn.to_be_bytes())
+                .is_err()
+            {
+                self.counters.inc(Counter::IsnFailed);
+                return Verdict::Drop;
+            }
+            self.counters.inc(Counter::IsnSent);
+            return Verdict::Accept;
+        }
+        // A retransmission of the SYN whose ISN we set.
+        let Some((isn, tsval)) = ctx.sent_isn() else {
+            self.counters.inc(Counter::IsnFailed);
+            return Verdict::Drop;
+        };
+        if isn != pkt.seq {
+            self.counters.inc(Counter::IsnFailed);
+            return Verdict::Drop;
+        }
+        match ts {
+            Some((_, now)) if now == tsval => {}
+            Some((off, _)) => {
+                if skb
+                    .rewrite_tcp_header(pkt.th, 20 + off, &tsval.to_be_bytes())
+                    .is_err()
+                {
+                    self.counters.inc(Counter::IsnFailed);
+                    return Verdict::Drop;
+                }
+            }
+            None if tsval == 0 => {}
+            None => {
+                self.counters.inc(Counter::IsnFailed);
+                return Verdict::Drop;
+            }
+        }
+        self.counters.inc(Counter::IsnResent);
+        Verdict::Accept
     }
 
     /// Answers a rejected packet as a closed port does, or drops it, as the

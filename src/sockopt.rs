@@ -11,8 +11,8 @@ use crate::ffi::{
     stream::{self, Hold},
     RcuSection,
 };
-use crate::proto::{self, KnockKey, MAX_INTEGRITY_LEN, MAX_KEYS, MAX_SECRET_LEN};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::proto::{self, KnockKey, LegacySecret, MAX_INTEGRITY_LEN, MAX_KEYS, MAX_SECRET_LEN};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{alloc::KVVec, prelude::*};
 
 /// `TCP_STEALTH`: set the secret (replacing all keys); read the info.
@@ -23,6 +23,8 @@ pub(crate) const TCP_STEALTH_INTEGRITY: i32 = 0x5355;
 pub(crate) const TCP_STEALTH_INTEGRITY_LEN: i32 = 0x5356;
 /// `TCP_STEALTH_KEY`: add or remove one key.
 pub(crate) const TCP_STEALTH_KEY: i32 = 0x5357;
+/// `TCP_STEALTH_MODE`: where the knock goes (an `int`, [`Mode`]).
+pub(crate) const TCP_STEALTH_MODE: i32 = 0x5358;
 /// The range of option names the kernel patch reserves for the module.
 const OPT_FIRST: i32 = 0x5354;
 const OPT_LAST: i32 = 0x535f;
@@ -33,6 +35,9 @@ const KEY_DEL: u32 = 1 << 1;
 const KEY_STRUCT_LEN: usize = 8 + MAX_SECRET_LEN;
 
 const INFO_ENABLED: u32 = 1 << 0;
+
+/// `sizeof(int)`.
+const INT_LEN: usize = 4;
 
 /// TCP options that use SYN option space the knock needs.
 const TCP_MD5SIG: i32 = 14;
@@ -53,31 +58,79 @@ pub(crate) fn conflicts(optname: i32) -> bool {
     )
 }
 
+/// Where a socket's knock goes (`TCP_STEALTH_MODE_*`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub(crate) enum Mode {
+    /// The knock option of version 1 (the default).
+    Option = 0,
+    /// The original Knock's initial sequence number.
+    Isn = 1,
+}
+
+impl Mode {
+    fn from_raw(v: i32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Option),
+            1 => Some(Self::Isn),
+            _ => None,
+        }
+    }
+}
+
 /// The keys of a socket. A client knocks with the first; a listener accepts
 /// a knock made with any.
+///
+/// Each key is held in both forms: the derived v1 key of the option mode,
+/// and the zero-padded raw secret that the ISN mode uses as is, so that the
+/// mode can change independently of the keys.
 pub(crate) struct KeySet {
     keys: [KnockKey; MAX_KEYS],
+    legacy: [LegacySecret; MAX_KEYS],
     n: usize,
 }
 
 impl KeySet {
-    fn one(key: KnockKey) -> Self {
+    fn one(key: KnockKey, legacy: LegacySecret) -> Self {
         let mut set = Self::empty();
-        set.keys[0] = key;
-        set.n = 1;
+        set.push_front(key, legacy);
         set
     }
 
     fn empty() -> Self {
         Self {
             keys: core::array::from_fn(|_| KnockKey::from_bytes(&[0; 32])),
+            legacy: core::array::from_fn(|_| LegacySecret::default()),
             n: 0,
         }
     }
 
-    /// The keys held.
+    /// The keys held (option mode).
     pub(crate) fn keys(&self) -> &[KnockKey] {
         &self.keys[..self.n]
+    }
+
+    /// The same keys as raw secrets (ISN mode), in the same order.
+    pub(crate) fn legacy(&self) -> &[LegacySecret] {
+        &self.legacy[..self.n]
+    }
+
+    /// Makes `key` the first (newest) key; the caller checks there is room.
+    fn push_front(&mut self, key: KnockKey, legacy: LegacySecret) {
+        let n = self.n;
+        self.keys[..=n].rotate_right(1);
+        self.legacy[..=n].rotate_right(1);
+        self.keys[0] = key;
+        self.legacy[0] = legacy;
+        self.n += 1;
+    }
+
+    /// Removes the key at `i`.
+    fn remove(&mut self, i: usize) {
+        let n = self.n;
+        self.keys[i..n].rotate_left(1);
+        self.legacy[i..n].rotate_left(1);
+        self.n -= 1;
     }
 
     fn position(&self, key: &KnockKey) -> Option<usize> {
@@ -102,6 +155,15 @@ pub(crate) struct SockCtx {
     commit: AtomicU64,
     /// Accepted connection of a listener that requires integrity.
     hold: Option<Hold>,
+    /// A [`Mode`], written under the socket lock, read by the hooks.
+    mode: AtomicU8,
+    /// ISN mode, client: `(isn << 32) | tsval` of the first SYN of the
+    /// current connection attempt, valid once `sent_valid` is set. Written
+    /// while that SYN passes the output hook inside `connect()` (socket
+    /// owned), read when TCP retransmits it (socket locked by the timer),
+    /// so the two never race; atomics keep that free of `unsafe`.
+    sent: AtomicU64,
+    sent_valid: AtomicBool,
 }
 
 impl SockCtx {
@@ -113,6 +175,9 @@ impl SockCtx {
             commit_bytes: RcuBox::new(),
             commit: AtomicU64::new(0),
             hold: None,
+            mode: AtomicU8::new(Mode::Option as u8),
+            sent: AtomicU64::new(0),
+            sent_valid: AtomicBool::new(false),
         }
     }
 
@@ -154,6 +219,31 @@ impl SockCtx {
         Ok(())
     }
 
+    /// Where the knock goes.
+    pub(crate) fn mode(&self) -> Mode {
+        if self.mode.load(Ordering::Relaxed) == Mode::Isn as u8 {
+            Mode::Isn
+        } else {
+            Mode::Option
+        }
+    }
+
+    /// ISN mode, client: remembers the ISN and TSval of the first SYN.
+    pub(crate) fn record_isn(&self, isn: u32, tsval: u32) {
+        self.sent
+            .store(u64::from(isn) << 32 | u64::from(tsval), Ordering::Relaxed);
+        self.sent_valid.store(true, Ordering::Release);
+    }
+
+    /// ISN mode, client: the ISN and TSval of the first SYN, if it was sent.
+    pub(crate) fn sent_isn(&self) -> Option<(u32, u32)> {
+        if !self.sent_valid.load(Ordering::Acquire) {
+            return None;
+        }
+        let v = self.sent.load(Ordering::Relaxed);
+        Some(((v >> 32) as u32, v as u32))
+    }
+
     /// The keys, read from a netfilter hook.
     pub(crate) fn keys<'a>(&'a self, rcu: &'a RcuSection) -> Option<&'a KeySet> {
         self.keys.read(rcu)
@@ -192,8 +282,8 @@ impl SockCtx {
                 let mut secret = [0u8; MAX_SECRET_LEN];
                 val.read(&mut secret[..val.len()])?;
                 check_state(sk)?;
-                let key = derive(&secret[..val.len()])?;
-                self.set_keys(sk, Some(KBox::new(KeySet::one(key), GFP_KERNEL)?));
+                let (key, legacy) = derive(&secret[..val.len()])?;
+                self.set_keys(sk, Some(KBox::new(KeySet::one(key, legacy), GFP_KERNEL)?));
                 Ok(())
             }
             TCP_STEALTH_KEY => {
@@ -208,28 +298,20 @@ impl SockCtx {
                     return Err(EINVAL);
                 }
                 check_state(sk)?;
-                let key = derive(&raw[8..8 + len])?;
+                let (key, legacy) = derive(&raw[8..8 + len])?;
                 let mut set = KBox::new(KeySet::empty(), GFP_KERNEL)?;
                 if let Some(old) = self.keys.get(sk) {
                     set.keys[..old.n].clone_from_slice(old.keys());
+                    set.legacy[..old.n].clone_from_slice(old.legacy());
                     set.n = old.n;
                 }
                 match (flags, set.position(&key)) {
                     (KEY_ADD, Some(_)) => return Err(EEXIST),
                     (KEY_ADD, None) if set.n == MAX_KEYS => return Err(ENOSPC),
-                    (KEY_ADD, None) => {
-                        // The newest key goes first: a client knocks with it.
-                        let n = set.n;
-                        set.keys[..=n].rotate_right(1);
-                        set.keys[0] = key;
-                        set.n += 1;
-                    }
+                    // The newest key goes first: a client knocks with it.
+                    (KEY_ADD, None) => set.push_front(key, legacy),
                     (_, None) => return Err(ENOENT),
-                    (_, Some(i)) => {
-                        let n = set.n;
-                        set.keys[i..n].rotate_left(1);
-                        set.n -= 1;
-                    }
+                    (_, Some(i)) => set.remove(i),
                 }
                 let set = if set.n == 0 { None } else { Some(set) };
                 self.set_keys(sk, set);
@@ -264,6 +346,18 @@ impl SockCtx {
                 self.integrity_len.store(n, Ordering::Relaxed);
                 Ok(())
             }
+            TCP_STEALTH_MODE => {
+                // As TCP's own int options: at least an int, extra ignored.
+                if val.len() < INT_LEN {
+                    return Err(EINVAL);
+                }
+                let mut raw = [0u8; INT_LEN];
+                val.read(&mut raw)?;
+                let mode = Mode::from_raw(i32::from_ne_bytes(raw)).ok_or(EINVAL)?;
+                check_state(sk)?;
+                self.mode.store(mode as u8, Ordering::Relaxed);
+                Ok(())
+            }
             _ => Err(errno::enoprotoopt()),
         }
     }
@@ -287,6 +381,7 @@ impl SockCtx {
                 out.write(&(self.integrity_len.load(Ordering::Relaxed) as i32).to_ne_bytes())
             }
             TCP_STEALTH_KEY => Err(errno::eopnotsupp()),
+            TCP_STEALTH_MODE => out.write(&i32::from(self.mode() as u8).to_ne_bytes()),
             _ => Err(errno::enoprotoopt()),
         }
     }
@@ -315,6 +410,9 @@ fn read_int(val: &OptVal) -> Result<i32> {
     Ok(i32::from_ne_bytes(raw))
 }
 
-fn derive(secret: &[u8]) -> Result<KnockKey> {
-    KnockKey::derive(secret, &KernelCrypto).map_err(|_| EINVAL)
+/// Both forms of a key: the v1 key and the original's padded secret.
+fn derive(secret: &[u8]) -> Result<(KnockKey, LegacySecret)> {
+    let key = KnockKey::derive(secret, &KernelCrypto).map_err(|_| EINVAL)?;
+    let legacy = LegacySecret::new(secret).map_err(|_| EINVAL)?;
+    Ok((key, legacy))
 }

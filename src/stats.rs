@@ -41,6 +41,11 @@ counters! {
     IntegrityShort => "integrity_short": "Connections reset: the peer closed before sending the committed bytes.",
     IntegrityTimeout => "integrity_timeout": "Connections reset: the committed bytes did not come in time.",
     IntegrityLost => "integrity_lost": "Connections reset: no commitment to check (SYN cookie, or no saved SYN).",
+    IsnGood => "isn_good": "SYNs to an ISN-mode listener with a valid ISN.",
+    IsnBad => "isn_bad": "SYNs to an ISN-mode listener whose ISN matches none of its keys.",
+    IsnSent => "isn_sent": "First SYNs sent with an ISN-mode knock.",
+    IsnResent => "isn_resent": "Retransmitted ISN-mode SYNs (first TSval restored).",
+    IsnFailed => "isn_failed": "ISN-mode SYNs dropped because the ISN could not be applied.",
 }
 
 /// The counters of one namespace.

@@ -15,6 +15,7 @@
 #include <net/netfilter/ipv6/nf_reject.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/route.h>
+#include <net/tcp.h>
 #include <net/xfrm.h>
 #include <linux/skbuff.h>
 #include <linux/sockptr.h>
@@ -58,6 +59,61 @@ bool tcp_stealth_syn_options_busy(const struct sock *sk)
 		return true;
 #endif
 	return tp->fastopen_connect || tp->fastopen_req;
+}
+
+/*
+ * ISN mode, client side: whether the SYN with sequence number @seq that @sk
+ * is transmitting is its first transmission. tcp_connect() advances snd_nxt
+ * past the SYN only after tcp_transmit_skb() returns, so while the first SYN
+ * passes the output hooks snd_nxt is still its sequence number; for every
+ * retransmission it is one more.
+ */
+bool tcp_stealth_syn_is_first(const struct sock *sk, u32 seq)
+{
+	return READ_ONCE(tcp_sk(sk)->snd_nxt) == seq;
+}
+
+/*
+ * ISN mode, client side: move the send sequence space of @sk from ISN @old
+ * to @isn while its first SYN passes the output hooks, i.e. inside
+ * tcp_connect(), called by connect() with the socket owned by the caller.
+ * At that point tcp_connect_init() has set snd_una, snd_sml, snd_up and
+ * snd_nxt to the ISN, and tcp_connect() has queued the SYN (seq @old,
+ * end_seq @old + 1) on the retransmit queue and advanced write_seq to
+ * @old + 1; pushed_seq and the final snd_nxt are derived from write_seq
+ * after the transmission. Returns 0, or -EBUSY if the socket is not exactly
+ * in that state (not in process context with the socket owned, Fast Open
+ * data in the SYN, TCP-MD5/AO keys, anything else queued): then nothing is
+ * changed.
+ */
+int tcp_stealth_set_isn(struct sock *sk, u32 old, u32 isn)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+	struct sk_buff *syn;
+
+	if (!in_task() || !sock_owned_by_user_nocheck(sk) ||
+	    sk->sk_state != TCP_SYN_SENT)
+		return -EBUSY;
+	if (tcp_stealth_syn_options_busy(sk) || tp->repair)
+		return -EBUSY;
+	if (tp->write_seq != old + 1 || tp->snd_una != old ||
+	    tp->snd_nxt != old || tp->snd_sml != old || tp->snd_up != old ||
+	    tp->packets_out != 1 || tcp_send_head(sk))
+		return -EBUSY;
+	syn = tcp_rtx_queue_head(sk);
+	if (!syn || skb_rb_next(syn) || TCP_SKB_CB(syn)->seq != old ||
+	    TCP_SKB_CB(syn)->end_seq != old + 1 ||
+	    !(TCP_SKB_CB(syn)->tcp_flags & TCPHDR_SYN))
+		return -EBUSY;
+
+	TCP_SKB_CB(syn)->seq = isn;
+	TCP_SKB_CB(syn)->end_seq = isn + 1;
+	WRITE_ONCE(tp->write_seq, isn + 1);
+	WRITE_ONCE(tp->snd_una, isn);
+	tp->snd_sml = isn;
+	tp->snd_up = isn;
+	WRITE_ONCE(tp->snd_nxt, isn);
+	return 0;
 }
 
 void tcp_stealth_blake2s_init(struct blake2s_state *state)

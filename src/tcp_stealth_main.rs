@@ -23,8 +23,8 @@ use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 mod ffi;
 mod integrity;
 mod knock;
-// The original Knock's ISN mode (proto::legacy) is not wired into the module
-// yet.
+// The ISN mode's integrity hash (proto::legacy_integrity_hash) is not wired
+// into the module yet.
 #[allow(dead_code)]
 mod proto;
 mod sockopt;

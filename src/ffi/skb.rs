@@ -112,6 +112,75 @@ impl SkBuff {
         (!sk.is_null()).then(|| unsafe { Sock::from_raw(sk) })
     }
 
+    /// Overwrites `new.len()` bytes of the TCP header that starts `th` bytes
+    /// after the network header, `offset` bytes into it, and fixes up the
+    /// TCP checksum, whether it is complete or left to offload
+    /// (`CHECKSUM_PARTIAL`). The bytes must lie inside the TCP header
+    /// (options included) and not touch the checksum field.
+    ///
+    /// Fails with EINVAL for a range outside the header and ENOMEM if the
+    /// packet cannot be made writable.
+    pub(crate) fn rewrite_tcp_header(&self, th: usize, offset: usize, new: &[u8]) -> Result {
+        let skb = self.as_ptr();
+        let end = offset.checked_add(new.len()).ok_or(EINVAL)?;
+        if end > 60 || (offset < 18 && end > 16) {
+            return Err(EINVAL);
+        }
+        let nh = self.network_offset().ok_or(EINVAL)?;
+        let th_abs = nh.checked_add(th).ok_or(EINVAL)?;
+        // The 16-bit words of the header that change, aligned to the start of
+        // the TCP header as the checksum sums them.
+        let (first, last) = (offset & !1, (end + 1) & !1);
+        let span = th_abs + last.max(20);
+        // SAFETY: By the type invariant the skb is valid and, on a netfilter
+        // hook, ours to modify.
+        let len = unsafe { (*skb).len } as usize;
+        if span > len {
+            return Err(EINVAL);
+        }
+        // SAFETY: As above; `skb_ensure_writable` makes the first `span`
+        // bytes linear and not shared (copying a clone's header if needed).
+        if unsafe { bindings::skb_ensure_writable(skb, span as u32) } != 0 {
+            return Err(ENOMEM);
+        }
+        // SAFETY: The first `span` bytes at `data` are linear and writable
+        // (above), and the TCP header starts at `th_abs`.
+        let tcp = unsafe { (*skb).data.add(th_abs) };
+        // SAFETY: See above: byte 12 is within the header (`span` covers at
+        // least 20 bytes of it).
+        let hdr = usize::from(unsafe { *tcp.add(12) } >> 4) * 4;
+        if end > hdr || th_abs + hdr > len {
+            return Err(EINVAL);
+        }
+        let mut old = [0u8; 60];
+        let words = &mut old[first..last];
+        // SAFETY: `first..last` lies within the first `span` bytes of the
+        // TCP header, which are writable, and does not overlap `old`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(tcp.add(first), words.as_mut_ptr(), words.len());
+            core::ptr::copy_nonoverlapping(new.as_ptr(), tcp.add(offset), new.len());
+        }
+        // SAFETY: The checksum field (bytes 16..18) lies within the header.
+        let check = unsafe { tcp.add(16) }.cast::<u16>();
+        for (i, w) in words.chunks_exact(2).enumerate() {
+            let at = first + 2 * i;
+            // SAFETY: `at..at + 2` lies within the written range.
+            let now = unsafe { [*tcp.add(at), *tcp.add(at + 1)] };
+            // SAFETY: `check` points into the packet; the helper adjusts it
+            // according to `skb->ip_summed`.
+            unsafe {
+                bindings::inet_proto_csum_replace4(
+                    check,
+                    skb,
+                    u32::from(u16::from_ne_bytes([w[0], w[1]])),
+                    u32::from(u16::from_ne_bytes(now)),
+                    false,
+                )
+            };
+        }
+        Ok(())
+    }
+
     /// Inserts `opt` (a multiple of 4 bytes) right after the fixed TCP header
     /// at `th` bytes after the network header, and fixes up the TCP data
     /// offset, the IP length and the checksums, whether the TCP checksum is

@@ -116,6 +116,31 @@ impl Sock {
         prot == ours || prot == unsafe { ours.add(1) }
     }
 
+    /// ISN mode, client side: whether the SYN with sequence number `seq`
+    /// that this socket is sending passes the output hooks for the first
+    /// time (inside `connect()`), rather than as a retransmission. `false`
+    /// for a socket without our ULP.
+    pub(crate) fn syn_is_first(&self, seq: u32) -> bool {
+        // SAFETY: A socket with our ULP is a full TCP socket (`has_ulp`), and
+        // the helper only reads `snd_nxt` (with READ_ONCE).
+        self.has_ulp() && unsafe { bindings::tcp_stealth_syn_is_first(self.as_ptr(), seq) }
+    }
+
+    /// ISN mode, client side: moves the send sequence space from ISN `old`
+    /// to `isn` while the first SYN passes the output hooks. EBUSY (and
+    /// nothing changed) unless the socket is exactly there, with the socket
+    /// owned by the process in `connect()`; EINVAL without our ULP.
+    pub(crate) fn set_isn(&self, old: u32, isn: u32) -> Result {
+        if !self.has_ulp() {
+            return Err(EINVAL);
+        }
+        // SAFETY: A socket with our ULP is a full TCP socket. The helper
+        // changes it only if it runs in process context with the socket
+        // owned, i.e. inside `tcp_connect()` under `lock_sock()`, the only
+        // place that transmits a connection's first SYN.
+        to_result(unsafe { bindings::tcp_stealth_set_isn(self.as_ptr(), old, isn) })
+    }
+
     fn icsk(&self) -> *mut bindings::inet_connection_sock {
         // `struct sock` is the first member of `inet_connection_sock`, for the
         // full TCP sockets this is used with.

@@ -36,13 +36,23 @@ const ROT: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 2
 
 const MD5_INIT: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
 
+/// The little-endian `u32` at `buf[at..at + 4]` (0 past the end).
+fn le32(buf: &[u8], at: usize) -> u32 {
+    match buf.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
 /// The MD5 compression function (RFC 1321, section 3.4): processes one
 /// 64-byte block into the chaining value `state`, like the kernel's
 /// `md5_transform()` with the block read as little-endian words.
 pub fn md5_compress(state: &mut [u32; 4], block: &[u8; 64]) {
+    // Indexed loads rather than `zip(chunks_exact(4))`: the latter leaves
+    // out-of-line iterator helpers that objtool flags in the kernel build.
     let mut m = [0u32; 16];
-    for (w, b) in m.iter_mut().zip(block.chunks_exact(4)) {
-        *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    for (i, w) in m.iter_mut().enumerate() {
+        *w = le32(block, 4 * i);
     }
     let [mut a, mut b, mut c, mut d] = *state;
     for (i, k) in K.iter().enumerate() {
@@ -145,6 +155,55 @@ impl core::fmt::Debug for LegacySecret {
     }
 }
 
+impl Default for LegacySecret {
+    /// The all-zero secret (the same as the one-byte secret `"\0"`): a
+    /// filler for unused key slots, never used to knock.
+    fn default() -> Self {
+        Self([0; MAX_SECRET_LEN])
+    }
+}
+
+/// TCP option kind of the timestamp option (RFC 7323).
+const TCPOPT_TIMESTAMP: u8 = 8;
+/// Its length.
+const TCPOLEN_TIMESTAMP: usize = 10;
+
+/// The TCP timestamp option of a TCP option area (the `doff * 4 - 20` bytes
+/// after the fixed header): `(offset, tsval)`, where `offset` is where the
+/// 4-byte TSval starts in `opts`. `None` if there is none.
+///
+/// The list is walked as Linux's `tcp_parse_options()` does: kind 0 ends
+/// it, kind 1 is a one-byte NOP, and an option whose length byte is
+/// missing, below 2 or runs past the end stops the walk (keeping what was
+/// found before). Options of kind 8 whose length is not 10 are ignored. If
+/// there are several, the last one counts, as in Linux.
+pub fn find_tsval(opts: &[u8]) -> Option<(usize, u32)> {
+    let mut found = None;
+    let mut i = 0;
+    while let Some(&kind) = opts.get(i) {
+        match kind {
+            0 => break,
+            1 => {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let len = match opts.get(i + 1) {
+            Some(&len) if len >= 2 => usize::from(len),
+            _ => break,
+        };
+        let Some(opt) = opts.get(i..i + len) else {
+            break;
+        };
+        if kind == TCPOPT_TIMESTAMP && len == TCPOLEN_TIMESTAMP {
+            found = Some((i + 2, u32::from_be_bytes([opt[2], opt[3], opt[4], opt[5]])));
+        }
+        i += len;
+    }
+    found
+}
+
 /// The 16-bit integrity hash `IH` of the first bytes of the payload.
 pub fn legacy_integrity_hash(secret: &LegacySecret, payload: &[u8]) -> u16 {
     let mut h = Md5::new();
@@ -174,8 +233,8 @@ pub fn legacy_isn(
     xor(&mut iv[12..14], &dport.to_be_bytes());
 
     let mut state = [0u32; 4];
-    for (s, b) in state.iter_mut().zip(iv.chunks_exact(4)) {
-        *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    for (i, s) in state.iter_mut().enumerate() {
+        *s = le32(&iv, 4 * i);
     }
     md5_compress(&mut state, &secret.0);
     let av = state.iter().fold(0, |acc, s| acc ^ s);
@@ -319,6 +378,54 @@ mod tests {
         assert!(!legacy_check_isn(
             &s, 0x2153ff97, &V4, 4242, 0x11223344, true
         ));
+    }
+
+    #[test]
+    fn tsval_in_options() {
+        // A Linux SYN: MSS, SACK-permitted + timestamps, NOP + window scale.
+        let linux = [
+            2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        assert_eq!(find_tsval(&linux), Some((8, 0x11223344)));
+        // NOP NOP TS, as on established segments.
+        let nopnop = [1, 1, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1];
+        assert_eq!(find_tsval(&nopnop), Some((4, 0xdeadbeef)));
+        // None at all, empty, or only after the end of the list.
+        assert_eq!(find_tsval(&[2, 4, 0x05, 0xb4]), None);
+        assert_eq!(find_tsval(&[]), None);
+        assert_eq!(find_tsval(&[0, 0, 8, 10, 1, 2, 3, 4, 5, 6, 7, 8]), None);
+        // Wrong length: ignored; truncated: not there.
+        assert_eq!(find_tsval(&[8, 6, 1, 2, 3, 4, 1, 1]), None);
+        assert_eq!(find_tsval(&[1, 1, 8, 10, 1, 2, 3, 4, 5]), None);
+        // A malformed option stops the walk but keeps what came before.
+        assert_eq!(
+            find_tsval(&[8, 10, 0, 0, 0, 9, 0, 0, 0, 0, 3, 1, 8, 10]),
+            Some((2, 9))
+        );
+        assert_eq!(find_tsval(&[3, 0, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0]), None);
+        assert_eq!(find_tsval(&[3]), None);
+        // The last one counts.
+        let two = [8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 8, 10, 0, 0, 0, 2, 0, 0, 0, 0];
+        assert_eq!(find_tsval(&two), Some((12, 2)));
+        // Unknown options are skipped by their length.
+        let unknown = [254, 4, 0xf9, 0x89, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0];
+        assert_eq!(find_tsval(&unknown), Some((6, 256)));
+    }
+
+    #[test]
+    fn default_secret_is_nul() {
+        // The slot filler is the secret "\0", distinct from real secrets.
+        let d = LegacySecret::default();
+        let nul = LegacySecret::new(&[0]).unwrap();
+        let other = LegacySecret::new(SECRET).unwrap();
+        assert_eq!(
+            legacy_isn(&d, &V4, 4242, 1, None),
+            legacy_isn(&nul, &V4, 4242, 1, None)
+        );
+        assert_ne!(
+            legacy_isn(&d, &V4, 4242, 1, None),
+            legacy_isn(&other, &V4, 4242, 1, None)
+        );
     }
 
     #[test]

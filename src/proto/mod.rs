@@ -37,7 +37,8 @@ pub use integrity::{commitment, IntegrityStatus, IntegrityVerifier, MAX_INTEGRIT
 pub use key::{KnockKey, KEY_LABEL, MAX_SECRET_LEN};
 #[allow(unused_imports)]
 pub use legacy::{
-    legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacySecret, Md5,
+    find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacySecret,
+    Md5,
 };
 #[allow(unused_imports)]
 pub use replay::{ReplayCache, ReplayVerdict, Slot, WAYS};

@@ -24,9 +24,11 @@
  *
  * Errors of setsockopt() at level IPPROTO_TCP for these options:
  *	EINVAL		bad length, empty or over-long secret, unknown flags,
- *			integrity length out of range
+ *			integrity length out of range, unknown TCP_STEALTH_MODE
+ *			value
  *	EISCONN		the socket is connected or connecting: set the secret
- *			before connect(), or on a listening socket
+ *			(or the mode) before connect(), or on a listening
+ *			socket
  *	ENOSPC		TCP_STEALTH_KEY_ADD with TCP_STEALTH_MAX_KEYS keys held
  *	ENOENT		TCP_STEALTH_KEY_DEL of a secret the socket does not hold
  *	EBUSY		the socket uses TCP-MD5, TCP-AO or a TCP Fast Open
@@ -96,6 +98,32 @@
 
 /* set: struct tcp_stealth_key, to add or remove one key (key rotation). */
 #define TCP_STEALTH_KEY		0x5357
+/*
+ * set/get: an int, where the knock goes (TCP_STEALTH_MODE_*). Like the keys,
+ * it can only be set on a closed or listening socket; the keys and the mode
+ * may be set in either order.
+ */
+#define TCP_STEALTH_MODE	0x5358
+/* 0x5355 and 0x5356 are reserved for the payload integrity options. */
+
+/* The default: the knock is a MAC in a TCP option (docs/PROTOCOL.md). */
+#define TCP_STEALTH_MODE_OPTION	0
+/*
+ * Compatibility with the original Knock / TCP Stealth (Linux 3.x patch,
+ * FreeBSD port, OpenSSH and GNUnet builds): the knock is the SYN's 32-bit
+ * initial sequence number, an MD5-compression hash of the socket's first
+ * (newest) secret, zero-padded to 64 bytes, the destination address and
+ * port and the SYN's TCP timestamp value. A listener accepts the ISN for any
+ * of its secrets. This mode is WEAKER than the default:
+ *	- the token is only 32 bits (16 with payload integrity), so it can be
+ *	  guessed by brute force far more easily than the 64-bit MAC;
+ *	- there is no freshness and no replay protection: whoever sees a SYN
+ *	  can send it again, from any source, and be let in;
+ *	- it covers the destination address, so a DNAT or port forward in front
+ *	  of the server breaks it, and it does not cover the source address.
+ * Use it only to talk to peers that run the original.
+ */
+#define TCP_STEALTH_MODE_ISN	1
 
 #define TCP_STEALTH_SECRET_MAX	64
 /* A listener holds up to this many keys; a knock with any of them passes. */
