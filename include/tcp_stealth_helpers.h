@@ -39,7 +39,8 @@ struct request_sock;
 struct tcp_stealth_deadline;
 
 void tcp_stealth_set_save_syn(struct sock *sk);
-const u8 *tcp_stealth_req_syn_tcp(const struct request_sock *req, u32 *len);
+const u8 *tcp_stealth_req_syn(const struct request_sock *req, u32 *ip_len,
+				u32 *len);
 u32 tcp_stealth_rcvq_copy(struct sock *sk, u32 off, u8 *buf, u32 len);
 bool tcp_stealth_rcv_shutdown(const struct sock *sk);
 int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,

@@ -2,7 +2,8 @@
 
 //! Payload integrity, server side: a connection accepted by a listener that
 //! requires it is held until its first `n` bytes match the commitment its
-//! knock carried (docs/PROTOCOL.md, section 7).
+//! knock carried (docs/PROTOCOL.md, section 7), or in ISN mode the integrity
+//! hash in its ISN (section 13.3).
 //!
 //! The knock was checked on input, before TCP saw the SYN. TCP keeps a copy
 //! of the SYN's headers for the new connection (the listener has
@@ -11,8 +12,11 @@
 //! arrive.
 
 use crate::ffi::{crypto::KernelBlake2s, now_secs, stream::RxQueue, RcuSection};
-use crate::proto::{self, FindResult, IntegrityStatus, IntegrityVerifier, Skew};
-use crate::sockopt::SockCtx;
+use crate::proto::{
+    self, FindResult, IntegrityStatus, IntegrityVerifier, LegacyVerifier, PayloadVerifier, Skew,
+    SynHeaders,
+};
+use crate::sockopt::{Mode, SockCtx};
 use crate::stats::Counter;
 
 /// What a held connection must prove.
@@ -22,6 +26,8 @@ pub(crate) enum Check {
         verifier: IntegrityVerifier<KernelBlake2s>,
         n: usize,
     },
+    /// ISN mode: the integrity hash in the low 16 bits of its SYN's ISN.
+    Legacy { verifier: LegacyVerifier, n: usize },
     /// Nothing to check against: the SYN (or its commitment) is gone, as
     /// with a SYN cookie. Fails as soon as it is looked at.
     Lost,
@@ -59,12 +65,13 @@ impl Failure {
     }
 }
 
-/// The check for a new child of `listener`, made from the TCP header of the
-/// SYN it came from (`syn`); `None` if the listener does not require
-/// integrity (the child is an ordinary connection).
+/// The check for a new child of `listener`, made from the headers of the
+/// SYN it came from (`syn`: IP and TCP headers, and the IP headers' length);
+/// `None` if the listener does not require integrity (the child is an
+/// ordinary connection).
 pub(crate) fn child_check(
     listener: &SockCtx,
-    syn: Option<&[u8]>,
+    syn: Option<(&[u8], usize)>,
     rcu: &RcuSection,
 ) -> Option<Check> {
     let n = listener.integrity_len();
@@ -72,15 +79,26 @@ pub(crate) fn child_check(
         return None;
     }
     let keys = listener.keys(rcu)?;
-    Some(from_syn(keys.keys(), syn, n).unwrap_or(Check::Lost))
+    let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
+    let check = match listener.mode() {
+        Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),
+        Mode::Isn => syn.and_then(|syn| from_isn(keys.legacy(), &syn, n)),
+    };
+    Some(check.unwrap_or(Check::Lost))
 }
 
-fn from_syn(keys: &[proto::KnockKey], syn: Option<&[u8]>, n: usize) -> Option<Check> {
-    let syn = syn?;
-    let doff = usize::from(*syn.get(12)? >> 4) * 4;
-    let opts = syn.get(20..doff)?;
-    let dport = u16::from_be_bytes([*syn.get(2)?, *syn.get(3)?]);
-    let FindResult::Found { option, .. } = proto::find_knock(opts) else {
+fn from_isn(secrets: &[proto::LegacySecret], syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
+    let tsval = proto::find_tsval(syn.options).map_or(0, |(_, v)| v);
+    let secret = secrets
+        .iter()
+        .find(|s| proto::legacy_check_isn(s, syn.seq, syn.daddr, syn.dport, tsval, true))?;
+    let verifier = LegacyVerifier::new(secret, syn.seq as u16, n).ok()?;
+    Some(Check::Legacy { verifier, n })
+}
+
+fn from_knock(keys: &[proto::KnockKey], syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
+    let dport = syn.dport;
+    let FindResult::Found { option, .. } = proto::find_knock(syn.options) else {
         return None;
     };
     // The input hook checked this knock already, freshness included; here it
@@ -103,25 +121,8 @@ fn from_syn(keys: &[proto::KnockKey], syn: Option<&[u8]>, n: usize) -> Option<Ch
 pub(crate) fn advance(check: &mut Check, rx: &RxQueue<'_>, deadline: bool) -> Outcome {
     let outcome = match check {
         Check::Lost => Outcome::Failed(Failure::Lost),
-        Check::Commit { verifier, n } => {
-            let mut buf = [0u8; 256];
-            while verifier.status() == IntegrityStatus::Pending {
-                let off = *n - verifier.remaining();
-                let want = verifier.remaining().min(buf.len());
-                let got = rx.copy(off, &mut buf[..want]);
-                if got == 0 {
-                    break;
-                }
-                verifier.feed(&buf[..got]);
-            }
-            match verifier.status() {
-                IntegrityStatus::Match => Outcome::Verified,
-                IntegrityStatus::Mismatch => Outcome::Failed(Failure::Mismatch),
-                IntegrityStatus::Pending if rx.peer_closed() => Outcome::Failed(Failure::Short),
-                IntegrityStatus::Pending if deadline => Outcome::Failed(Failure::Timeout),
-                IntegrityStatus::Pending => Outcome::Pending,
-            }
-        }
+        Check::Commit { verifier, n } => feed(verifier, *n, rx, deadline),
+        Check::Legacy { verifier, n } => feed(verifier, *n, rx, deadline),
     };
     let counters = &rx.sock().net().state().counters;
     match outcome {
@@ -130,4 +131,30 @@ pub(crate) fn advance(check: &mut Check, rx: &RxQueue<'_>, deadline: bool) -> Ou
         Outcome::Failed(f) => counters.inc(f.counter()),
     }
     outcome
+}
+
+/// Feeds `verifier` (of the first `n` bytes) from the receive queue.
+fn feed(
+    verifier: &mut impl PayloadVerifier,
+    n: usize,
+    rx: &RxQueue<'_>,
+    deadline: bool,
+) -> Outcome {
+    let mut buf = [0u8; 256];
+    while verifier.status() == IntegrityStatus::Pending {
+        let off = n - verifier.remaining();
+        let want = verifier.remaining().min(buf.len());
+        let got = rx.copy(off, &mut buf[..want]);
+        if got == 0 {
+            break;
+        }
+        verifier.feed(&buf[..got]);
+    }
+    match verifier.status() {
+        IntegrityStatus::Match => Outcome::Verified,
+        IntegrityStatus::Mismatch => Outcome::Failed(Failure::Mismatch),
+        IntegrityStatus::Pending if rx.peer_closed() => Outcome::Failed(Failure::Short),
+        IntegrityStatus::Pending if deadline => Outcome::Failed(Failure::Timeout),
+        IntegrityStatus::Pending => Outcome::Pending,
+    }
 }

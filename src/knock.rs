@@ -151,7 +151,8 @@ impl NetState {
             return self.reject(skb, family, args, tcp_silent);
         }
         if ctx.mode() == Mode::Isn {
-            return self.isn_in(skb, family, args, keys, &pkt, tcp_silent);
+            let integrity = ctx.integrity_len() > 0;
+            return self.isn_in(skb, family, args, (keys, integrity), &pkt, tcp_silent);
         }
         let option = match proto::find_knock(pkt.options()) {
             FindResult::Found { option, .. } => option,
@@ -268,7 +269,7 @@ impl NetState {
         skb: &SkBuff,
         family: Family,
         args: &HookArgs<'_>,
-        keys: &KeySet,
+        (keys, integrity): (&KeySet, bool),
         pkt: &TcpPacket,
         tcp_silent: bool,
     ) -> Verdict {
@@ -278,12 +279,11 @@ impl NetState {
             return self.reject(skb, family, args, true);
         }
         let tsval = pkt.tsval();
+        // With payload integrity the low 16 bits are IH: only the high 16
+        // are checked here, IH when the bytes come (crate::integrity).
         // Every key is tried, so the time taken does not tell which matched.
-        // TODO(issue 4): with payload integrity, compare the high 16 bits
-        // only (`integrity = true`) and hand IH (`pkt.seq as u16`) to the
-        // payload check.
         let ok = keys.legacy().iter().fold(false, |ok, secret| {
-            ok | proto::legacy_check_isn(secret, pkt.seq, pkt.daddr(), pkt.dport, tsval, false)
+            ok | proto::legacy_check_isn(secret, pkt.seq, pkt.daddr(), pkt.dport, tsval, integrity)
         });
         if !ok {
             self.counters.inc(Counter::IsnBad);
@@ -323,7 +323,7 @@ impl NetState {
         let ts = proto::find_tsval(pkt.options());
         if sk.syn_is_first(pkt.seq) {
             let tsval = ts.map_or(0, |(_, v)| v);
-            let isn = proto::legacy_isn(secret, pkt.daddr(), pkt.dport, tsval, None);
+            let isn = proto::legacy_isn(secret, pkt.daddr(), pkt.dport, tsval, ctx.legacy_ih());
             if sk.set_isn(pkt.seq, isn).is_err() {
                 self.counters.inc(Counter::IsnFailed);
                 return Verdict::Drop;

@@ -142,6 +142,8 @@ impl KeySet {
 
 /// `SockCtx::commit` flag: the value holds a commitment.
 const COMMIT_SET: u64 = 1 << 32;
+/// `SockCtx::legacy_ih` flag: the value holds an integrity hash.
+const LEGACY_IH_SET: u32 = 1 << 16;
 
 /// The stealth state of one socket with the ULP.
 pub(crate) struct SockCtx {
@@ -153,6 +155,9 @@ pub(crate) struct SockCtx {
     commit_bytes: RcuBox<KVVec<u8>>,
     /// Client: `COMMIT_SET | C32` of those bytes with the first key, or 0.
     commit: AtomicU64,
+    /// Client, ISN mode: `LEGACY_IH_SET | IH` of those bytes with the first
+    /// key's secret, or 0.
+    legacy_ih: AtomicU32,
     /// Accepted connection of a listener that requires integrity.
     hold: Option<Hold>,
     /// A [`Mode`], written under the socket lock, read by the hooks.
@@ -174,6 +179,7 @@ impl SockCtx {
             integrity_len: AtomicU32::new(0),
             commit_bytes: RcuBox::new(),
             commit: AtomicU64::new(0),
+            legacy_ih: AtomicU32::new(0),
             hold: None,
             mode: AtomicU8::new(Mode::Option as u8),
             sent: AtomicU64::new(0),
@@ -205,17 +211,29 @@ impl SockCtx {
         (c & COMMIT_SET != 0).then_some(c as u32)
     }
 
-    /// Recomputes the commitment after the keys or the bytes changed.
+    /// Client, ISN mode: the integrity hash `IH` its ISN carries, if any.
+    pub(crate) fn legacy_ih(&self) -> Option<u16> {
+        let v = self.legacy_ih.load(Ordering::Acquire);
+        (v & LEGACY_IH_SET != 0).then_some(v as u16)
+    }
+
+    /// Recomputes the commitments (both modes') after the keys or the bytes
+    /// changed.
     fn update_commitment(&self, sk: &LockedSock<'_>) -> Result {
-        let key = self.keys.get(sk).and_then(|k| k.keys().first());
-        let c = match (key, self.commit_bytes.get(sk)) {
-            (Some(key), Some(bytes)) => {
+        let keys = self.keys.get(sk);
+        let (c, ih) = match (keys, self.commit_bytes.get(sk)) {
+            (Some(keys), Some(bytes)) => {
+                let (Some(key), Some(secret)) = (keys.keys().first(), keys.legacy().first()) else {
+                    return Ok(());
+                };
                 let c32 = proto::commitment(&KernelCrypto, key, bytes).map_err(|_| EINVAL)?;
-                COMMIT_SET | u64::from(c32)
+                let ih = proto::legacy_integrity_hash(secret, bytes);
+                (COMMIT_SET | u64::from(c32), LEGACY_IH_SET | u32::from(ih))
             }
-            _ => 0,
+            _ => (0, 0),
         };
         self.commit.store(c, Ordering::Release);
+        self.legacy_ih.store(ih, Ordering::Release);
         Ok(())
     }
 

@@ -249,14 +249,16 @@ void tcp_stealth_set_save_syn(struct sock *sk)
 		tp->save_syn = 1;
 }
 
-const u8 *tcp_stealth_req_syn_tcp(const struct request_sock *req, u32 *len)
+const u8 *tcp_stealth_req_syn(const struct request_sock *req, u32 *ip_len,
+				u32 *len)
 {
 	const struct saved_syn *syn = req->saved_syn;
 
 	if (!syn)
 		return NULL;
-	*len = syn->tcp_hdrlen;
-	return syn->data + syn->mac_hdrlen + syn->network_hdrlen;
+	*ip_len = syn->network_hdrlen;
+	*len = syn->network_hdrlen + syn->tcp_hdrlen;
+	return syn->data + syn->mac_hdrlen;
 }
 
 u32 tcp_stealth_rcvq_copy(struct sock *sk, u32 off, u8 *buf, u32 len)

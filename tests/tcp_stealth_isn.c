@@ -123,8 +123,8 @@ static void md5_block(uint32_t h[4], const uint8_t block[64])
  * IV[12..14] ^= be16(dport); one compression of the zero-padded secret with
  * IV as the chaining value (little-endian words); the four words XORed.
  */
-static uint32_t knock_isn(const char *secret, const uint8_t *daddr, int alen,
-			  uint16_t dport, uint32_t tsval)
+static uint32_t knock_isn_ih(const char *secret, const uint8_t *daddr,
+			     int alen, uint16_t dport, uint32_t tsval, int ih)
 {
 	uint8_t block[64] = { 0 }, iv[16] = { 0 };
 	uint32_t h[4];
@@ -132,6 +132,10 @@ static uint32_t knock_isn(const char *secret, const uint8_t *daddr, int alen,
 
 	memcpy(block, secret, strlen(secret));
 	memcpy(iv, daddr, alen);
+	if (ih >= 0) {
+		iv[4] ^= ih >> 8;
+		iv[5] ^= ih;
+	}
 	iv[8] ^= tsval >> 24;
 	iv[9] ^= tsval >> 16;
 	iv[10] ^= tsval >> 8;
@@ -141,7 +145,44 @@ static uint32_t knock_isn(const char *secret, const uint8_t *daddr, int alen,
 	for (i = 0; i < 4; i++)
 		h[i] = le32(iv + 4 * i);
 	md5_block(h, block);
-	return h[0] ^ h[1] ^ h[2] ^ h[3];
+	h[0] ^= h[1] ^ h[2] ^ h[3];
+	return ih >= 0 ? (h[0] & 0xffff0000) | ih : h[0];
+}
+
+static uint32_t knock_isn(const char *secret, const uint8_t *daddr, int alen,
+			  uint16_t dport, uint32_t tsval)
+{
+	return knock_isn_ih(secret, daddr, alen, dport, tsval, -1);
+}
+
+/*
+ * The original's integrity hash: MD5 of the zero-padded 64-byte secret and
+ * the first @len payload bytes (plain MD5, padded here by hand), its eight
+ * big-endian 16-bit words XORed.
+ */
+static uint16_t knock_ih(const char *secret, const void *payload, size_t len)
+{
+	uint32_t h[4] = { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476 };
+	size_t total = 64 + len, n = (total + 8) / 64 + 1, i;
+	uint8_t *msg = calloc(n, 64), out[16];
+	uint64_t bits = (uint64_t)total * 8;
+	uint16_t ih = 0;
+
+	if (!msg)
+		return 0;
+	memcpy(msg, secret, strlen(secret));
+	memcpy(msg + 64, payload, len);
+	msg[total] = 0x80;
+	for (i = 0; i < 8; i++)
+		msg[n * 64 - 8 + i] = bits >> (8 * i);
+	for (i = 0; i < n; i++)
+		md5_block(h, msg + 64 * i);
+	free(msg);
+	for (i = 0; i < 16; i++)
+		out[i] = h[i / 4] >> (8 * (i % 4));
+	for (i = 0; i < 16; i += 2)
+		ih ^= out[i] << 8 | out[i + 1];
+	return ih;
 }
 
 /* ---- packets ------------------------------------------------------------ */
@@ -591,6 +632,12 @@ TEST(reference_vectors)
 		  knock_isn("Magic secret string", v4, 4, 4242, 0x11223344));
 	EXPECT_EQ(0x4923a842u,
 		  knock_isn("Magic secret string", v6, 16, 4242, 0x11223344));
+	/* With integrity over the reference payload. */
+	EXPECT_EQ(0xff96, knock_ih("Magic secret string", "Protected payload goes here.", 28));
+	EXPECT_EQ(0x2153ff96u, knock_isn_ih("Magic secret string", v4, 4, 4242,
+					    0x11223344, 0xff96));
+	EXPECT_EQ(0x3ae5ff96u, knock_isn_ih("Magic secret string", v6, 16, 4242,
+					    0x11223344, 0xff96));
 	/* And every input matters. */
 	EXPECT_NE(0xedea1325u,
 		  knock_isn("Magic secret strinG", v4, 4, 4242, 0x11223344));
@@ -966,6 +1013,116 @@ TEST_F_TIMEOUT(isn, client_server, T_TIMEOUT)
 		  mode_client(w->nsa, fam, SECRET, TCP_STEALTH_MODE_ISN, NULL));
 	ASSERT_EQ(0, mode_client(w->nsa, fam, SECRET, TCP_STEALTH_MODE_OPTION, &cfd));
 	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
+/* ---- integrity: IH in the ISN's low 16 bits ------------------------------ */
+
+#define PAYLOAD "Protected payload goes here."
+#define PAYLOAD_LEN ((int)sizeof(PAYLOAD) - 1)
+
+/* An ISN-mode client in a committing to PAYLOAD; 0 or -errno. */
+static int isn_int_client(const struct wire *w, int nonblock, int *fd_out)
+{
+	int fd = sock_in(w->nsa, w->family), ret;
+
+	if (fd < 0)
+		return -EBADF;
+	if ((ret = set_secret(fd, SECRET, 0)) ||
+	    (ret = set_mode(fd, TCP_STEALTH_MODE_ISN)) ||
+	    (setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, PAYLOAD,
+			PAYLOAD_LEN) && (ret = -errno))) {
+		close(fd);
+		return ret;
+	}
+	if (nonblock)
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+	*fd_out = fd;
+	return 0;
+}
+
+static int isn_int_listener(const struct wire *w)
+{
+	int fd = isn_listener(w->nsb, w->family, SECRET), n = PAYLOAD_LEN;
+
+	if (fd >= 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The client's ISN carries IH, computed here from the payload, and the
+ * connection's first bytes are checked against it.
+ */
+TEST_F_TIMEOUT(isn, integrity_round_trip, T_TIMEOUT)
+{
+	struct wire *w = &self->w;
+	int fam = w->family, lfd, cfd, afd;
+	long long ok = CTR(w->nsb, "integrity_ok");
+	struct sockaddr_storage ss;
+	socklen_t sl = netns_sockaddr(fam, netns_addr_b(fam), PORT_P, &ss);
+	struct reply syn;
+	struct match m = {
+		.outgoing = true, .dport = PORT_P,
+		.flags = TH_SYN, .mask = TH_SYN | TH_ACK, .out = &syn,
+	};
+	uint16_t ih = knock_ih(SECRET, PAYLOAD, PAYLOAD_LEN);
+	char buf[PAYLOAD_LEN];
+	bool has_ts;
+
+	lfd = isn_int_listener(w);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, isn_int_client(w, 1, &cfd));
+	drain(w);
+	ASSERT_TRUE(connect(cfd, (struct sockaddr *)&ss, sl) == 0 ||
+		    errno == EINPROGRESS);
+	m.sport = local_port(cfd);
+	ASSERT_EQ(1, capture(w, &m, 1, 3000));
+	EXPECT_EQ(knock_isn_ih(SECRET, w->addr_b, alen(fam), PORT_P,
+			       reply_tsval(&syn, &has_ts), ih), syn.seq) {
+		TH_LOG("ih %04x", ih);
+	}
+	ASSERT_EQ(0, wait_connected(cfd, 5000));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, PAYLOAD, sizeof(buf)));
+	EXPECT_EQ(ok + 1, CTR(w->nsb, "integrity_ok"));
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
+TEST_F_TIMEOUT(isn, integrity_tampered, T_TIMEOUT)
+{
+	struct wire *w = &self->w;
+	int fam = w->family, lfd, cfd, afd;
+	long long bad = CTR(w->nsb, "integrity_mismatch");
+	char sent[] = PAYLOAD, buf[64];
+	struct sockaddr_storage ss;
+	socklen_t sl = netns_sockaddr(fam, netns_addr_b(fam), PORT_P, &ss);
+
+	lfd = isn_int_listener(w);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, isn_int_client(w, 0, &cfd));
+	ASSERT_EQ(0, connect(cfd, (struct sockaddr *)&ss, sl));
+	ASSERT_EQ(0, sock_set_timeouts(cfd, 5000));
+	sent[0] ^= 0x20;
+	ASSERT_EQ(0, write_all(cfd, sent, PAYLOAD_LEN));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, sock_set_timeouts(afd, 5000));
+	EXPECT_EQ(-1, read(afd, buf, sizeof(buf)));
+	EXPECT_EQ(EBADMSG, errno);
+	EXPECT_EQ(bad + 1, CTR(w->nsb, "integrity_mismatch"));
+	EXPECT_EQ(-1, read(cfd, buf, sizeof(buf)));
+	EXPECT_EQ(ECONNRESET, errno);
+	close(afd);
 	close(cfd);
 	close(lfd);
 }

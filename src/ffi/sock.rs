@@ -414,13 +414,15 @@ unsafe extern "C" fn ulp_clone(
     let check = if listener.is_null() {
         None
     } else {
-        let mut len = 0u32;
+        let (mut ip_len, mut len) = (0u32, 0u32);
         // SAFETY: `req` is the request the child is made from; its saved SYN
         // (if any) lives until the request is freed, after this call.
-        let syn = unsafe { bindings::tcp_stealth_req_syn_tcp(req, &mut len) };
+        let syn = unsafe { bindings::tcp_stealth_req_syn(req, &mut ip_len, &mut len) };
         let syn = (!syn.is_null()).then(|| {
-            // SAFETY: The helper returns the saved TCP header, `len` bytes.
-            unsafe { core::slice::from_raw_parts(syn, len as usize) }
+            // SAFETY: The helper returns the saved IP and TCP headers, `len`
+            // bytes, of which the first `ip_len` are the IP headers.
+            let headers = unsafe { core::slice::from_raw_parts(syn, len as usize) };
+            (headers, ip_len as usize)
         });
         // SAFETY: See above: the listener's context is alive.
         crate::integrity::child_check(unsafe { &(*listener).ctx }, syn, &rcu)

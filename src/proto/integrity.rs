@@ -45,6 +45,21 @@ pub enum IntegrityStatus {
     Mismatch,
 }
 
+/// A receiver's check of the first payload bytes of a connection, fed in
+/// order as they arrive: [`IntegrityVerifier`] (this protocol) or
+/// [`LegacyVerifier`](super::LegacyVerifier) (the original Knock's).
+pub trait PayloadVerifier {
+    /// Feeds the next in-order payload bytes and returns how many were used:
+    /// never more than [`remaining`](Self::remaining), so the rest of `data`
+    /// is ordinary payload. When the last byte is fed the digest is compared
+    /// (in constant time) and the status becomes final.
+    fn feed(&mut self, data: &[u8]) -> usize;
+    /// The current status.
+    fn status(&self) -> IntegrityStatus;
+    /// Number of payload bytes still to be fed.
+    fn remaining(&self) -> usize;
+}
+
 /// Receiver side: checks `C32` against payload bytes as they arrive.
 pub struct IntegrityVerifier<B> {
     /// `None` once all `n` bytes have been fed.
@@ -66,12 +81,10 @@ impl<B: Blake2s> IntegrityVerifier<B> {
             status: IntegrityStatus::Pending,
         })
     }
+}
 
-    /// Feeds the next in-order payload bytes and returns how many were used:
-    /// never more than [`remaining`](Self::remaining), so the rest of `data`
-    /// is ordinary payload. When the last byte is fed the digest is compared
-    /// (in constant time) and the status becomes final.
-    pub fn feed(&mut self, data: &[u8]) -> usize {
+impl<B: Blake2s> PayloadVerifier for IntegrityVerifier<B> {
+    fn feed(&mut self, data: &[u8]) -> usize {
         let Some(state) = self.state.as_mut() else {
             return 0;
         };
@@ -92,13 +105,11 @@ impl<B: Blake2s> IntegrityVerifier<B> {
         used.len()
     }
 
-    /// The current status.
-    pub fn status(&self) -> IntegrityStatus {
+    fn status(&self) -> IntegrityStatus {
         self.status
     }
 
-    /// Number of payload bytes still to be fed.
-    pub fn remaining(&self) -> usize {
+    fn remaining(&self) -> usize {
         usize::from(self.remaining)
     }
 }

@@ -18,7 +18,7 @@
 //! words of `MD5(secret64 || payload[0..len])`. `TSval` is the SYN's TCP
 //! timestamp value, or 0 if the SYN carries none.
 
-use super::{ct_eq, Error, MAX_SECRET_LEN};
+use super::{ct_eq, Error, IntegrityStatus, PayloadVerifier, MAX_SECRET_LEN};
 
 const K: [u32; 64] = [
     0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
@@ -204,14 +204,111 @@ pub fn find_tsval(opts: &[u8]) -> Option<(usize, u32)> {
     found
 }
 
+/// Receiver side of the legacy integrity check: hashes the first `n`
+/// payload bytes as they arrive and compares the folded MD5 with the `IH`
+/// the SYN's ISN carried (its low 16 bits).
+#[derive(Clone)]
+pub struct LegacyVerifier {
+    md5: Option<Md5>,
+    ih: u16,
+    remaining: u16,
+    status: IntegrityStatus,
+}
+
+impl LegacyVerifier {
+    /// Starts checking `ih` over the first `n` (1 to 65535) payload bytes.
+    pub fn new(secret: &LegacySecret, ih: u16, n: usize) -> Result<Self, Error> {
+        let remaining = match u16::try_from(n) {
+            Ok(n) if n != 0 => n,
+            _ => return Err(Error::IntegrityLength),
+        };
+        let mut md5 = Md5::new();
+        md5.update(&secret.0);
+        Ok(Self {
+            md5: Some(md5),
+            ih,
+            remaining,
+            status: IntegrityStatus::Pending,
+        })
+    }
+}
+
+impl PayloadVerifier for LegacyVerifier {
+    fn feed(&mut self, data: &[u8]) -> usize {
+        let Some(md5) = self.md5.as_mut() else {
+            return 0;
+        };
+        let used = &data[..data.len().min(usize::from(self.remaining))];
+        md5.update(used);
+        // `used.len() <= self.remaining`.
+        self.remaining -= used.len() as u16;
+        if self.remaining == 0 {
+            if let Some(md5) = self.md5.take() {
+                let ih = fold_digest(&md5.finalize());
+                self.status = if ct_eq(&ih.to_be_bytes(), &self.ih.to_be_bytes()) {
+                    IntegrityStatus::Match
+                } else {
+                    IntegrityStatus::Mismatch
+                };
+            }
+        }
+        used.len()
+    }
+
+    fn status(&self) -> IntegrityStatus {
+        self.status
+    }
+
+    fn remaining(&self) -> usize {
+        usize::from(self.remaining)
+    }
+}
+
+fn fold_digest(d: &[u8; 16]) -> u16 {
+    d.chunks_exact(2)
+        .fold(0, |acc, w| acc ^ u16::from_be_bytes([w[0], w[1]]))
+}
+
+/// The fields of a saved SYN (IP header and TCP header, as TCP_SAVED_SYN
+/// keeps them) that the legacy check needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynHeaders<'a> {
+    /// Destination address: 4 or 16 bytes.
+    pub daddr: &'a [u8],
+    /// Destination port.
+    pub dport: u16,
+    /// Sequence number (the ISN).
+    pub seq: u32,
+    /// The TCP options.
+    pub options: &'a [u8],
+}
+
+impl<'a> SynHeaders<'a> {
+    /// Parses `ip_len` bytes of IPv4 or IPv6 header (extension headers
+    /// included) followed by a TCP header. `None` if it does not fit.
+    pub fn parse(headers: &'a [u8], ip_len: usize) -> Option<Self> {
+        let daddr = match headers.first()? >> 4 {
+            4 => headers.get(16..20)?,
+            6 => headers.get(24..40)?,
+            _ => return None,
+        };
+        let th = headers.get(ip_len..)?;
+        let doff = usize::from(*th.get(12)? >> 4) * 4;
+        Some(Self {
+            daddr,
+            dport: u16::from_be_bytes([*th.get(2)?, *th.get(3)?]),
+            seq: u32::from_be_bytes(th.get(4..8)?.try_into().ok()?),
+            options: th.get(20..doff)?,
+        })
+    }
+}
+
 /// The 16-bit integrity hash `IH` of the first bytes of the payload.
 pub fn legacy_integrity_hash(secret: &LegacySecret, payload: &[u8]) -> u16 {
     let mut h = Md5::new();
     h.update(&secret.0);
     h.update(payload);
-    h.finalize()
-        .chunks_exact(2)
-        .fold(0, |acc, w| acc ^ u16::from_be_bytes([w[0], w[1]]))
+    fold_digest(&h.finalize())
 }
 
 /// The ISN (host byte order) a legacy client sends to `daddr` (4 or 16
@@ -436,5 +533,84 @@ mod tests {
             Error::SecretLength
         );
         assert!(LegacySecret::new(&[1; 64]).is_ok());
+    }
+
+    extern crate std;
+    use std::{vec, vec::Vec};
+
+    #[test]
+    fn legacy_verifier_streams_the_reference_payload() {
+        let secret = LegacySecret::new(SECRET).unwrap();
+        for chunk in [1, 5, 28] {
+            let mut v = LegacyVerifier::new(&secret, 0xff96, PAYLOAD.len()).unwrap();
+            for c in PAYLOAD.chunks(chunk) {
+                assert_eq!(v.status(), IntegrityStatus::Pending);
+                assert_eq!(v.feed(c), c.len());
+            }
+            assert_eq!(v.status(), IntegrityStatus::Match, "chunks of {chunk}");
+            assert_eq!(v.remaining(), 0);
+            assert_eq!(v.feed(b"more"), 0);
+        }
+    }
+
+    #[test]
+    fn legacy_verifier_mismatches() {
+        let secret = LegacySecret::new(SECRET).unwrap();
+        let mut tampered = PAYLOAD.to_vec();
+        tampered[3] ^= 1;
+        let mut v = LegacyVerifier::new(&secret, 0xff96, PAYLOAD.len()).unwrap();
+        // Only the first n bytes count; the rest is left over.
+        tampered.extend_from_slice(b"tail");
+        assert_eq!(v.feed(&tampered), PAYLOAD.len());
+        assert_eq!(v.status(), IntegrityStatus::Mismatch);
+        let mut v = LegacyVerifier::new(&secret, 0xff97, PAYLOAD.len()).unwrap();
+        v.feed(PAYLOAD);
+        assert_eq!(v.status(), IntegrityStatus::Mismatch);
+        assert!(LegacyVerifier::new(&secret, 0, 0).is_err());
+        assert!(LegacyVerifier::new(&secret, 0, 65536).is_err());
+    }
+
+    fn tcp_header(dport: u16, seq: u32, opts: &[u8]) -> Vec<u8> {
+        let mut th = vec![0u8; 20];
+        th[2..4].copy_from_slice(&dport.to_be_bytes());
+        th[4..8].copy_from_slice(&seq.to_be_bytes());
+        th[12] = (((20 + opts.len()) / 4) as u8) << 4;
+        th.extend_from_slice(opts);
+        th
+    }
+
+    #[test]
+    fn syn_headers_parse() {
+        let ts = [1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 0];
+        let mut v4 = vec![0x45u8; 1];
+        v4.resize(20, 0);
+        v4[16..20].copy_from_slice(&V4);
+        v4.extend(tcp_header(4242, 0x2153ff96, &ts));
+        let h = SynHeaders::parse(&v4, 20).unwrap();
+        assert_eq!(h.daddr, &[192, 18, 42, 42]);
+        assert_eq!((h.dport, h.seq), (4242, 0x2153ff96));
+        assert_eq!(find_tsval(h.options), Some((4, 0x11223344)));
+        let secret = LegacySecret::new(SECRET).unwrap();
+        assert!(legacy_check_isn(
+            &secret, h.seq, h.daddr, h.dport, 0x11223344, true
+        ));
+
+        let mut v6 = vec![0x60u8; 1];
+        v6.resize(40, 0);
+        v6[24] = 0x20;
+        v6.extend(tcp_header(22, 7, &[]));
+        let h = SynHeaders::parse(&v6, 40).unwrap();
+        assert_eq!(h.daddr.len(), 16);
+        assert_eq!(h.daddr[0], 0x20);
+        assert_eq!((h.dport, h.seq, h.options.len()), (22, 7, 0));
+
+        // Truncated anywhere, or not IP: nothing.
+        for cut in [0, 10, 25, 39, 50] {
+            assert!(SynHeaders::parse(&v4[..cut], 20).is_none(), "cut at {cut}");
+        }
+        assert!(SynHeaders::parse(&v4, 60).is_none());
+        let mut bad = v4.clone();
+        bad[0] = 0x55;
+        assert!(SynHeaders::parse(&bad, 20).is_none());
     }
 }

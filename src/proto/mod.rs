@@ -32,13 +32,15 @@ mod tests;
 #[allow(unused_imports)]
 pub use crypto::{Blake2s, Crypto};
 #[allow(unused_imports)]
-pub use integrity::{commitment, IntegrityStatus, IntegrityVerifier, MAX_INTEGRITY_LEN};
+pub use integrity::{
+    commitment, IntegrityStatus, IntegrityVerifier, PayloadVerifier, MAX_INTEGRITY_LEN,
+};
 #[allow(unused_imports)]
 pub use key::{KnockKey, KEY_LABEL, MAX_SECRET_LEN};
 #[allow(unused_imports)]
 pub use legacy::{
     find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacySecret,
-    Md5,
+    LegacyVerifier, Md5, SynHeaders,
 };
 #[allow(unused_imports)]
 pub use replay::{ReplayCache, ReplayVerdict, Slot, WAYS};

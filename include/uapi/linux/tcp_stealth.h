@@ -104,7 +104,6 @@
  * may be set in either order.
  */
 #define TCP_STEALTH_MODE	0x5358
-/* 0x5355 and 0x5356 are reserved for the payload integrity options. */
 
 /* The default: the knock is a MAC in a TCP option (docs/PROTOCOL.md). */
 #define TCP_STEALTH_MODE_OPTION	0
@@ -114,7 +113,11 @@
  * initial sequence number, an MD5-compression hash of the socket's first
  * (newest) secret, zero-padded to 64 bytes, the destination address and
  * port and the SYN's TCP timestamp value. A listener accepts the ISN for any
- * of its secrets. This mode is WEAKER than the default:
+ * of its secrets. With TCP_STEALTH_INTEGRITY (client) and
+ * TCP_STEALTH_INTEGRITY_LEN (listener) the ISN's low 16 bits are the
+ * original's integrity hash of the first n bytes instead, checked as in the
+ * option mode: the application reads nothing before they match.
+ * This mode is WEAKER than the default:
  *	- the token is only 32 bits (16 with payload integrity), so it can be
  *	  guessed by brute force far more easily than the 64-bit MAC;
  *	- there is no freshness and no replay protection: whoever sees a SYN
