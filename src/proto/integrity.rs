@@ -60,42 +60,48 @@ pub trait PayloadVerifier {
     fn remaining(&self) -> usize;
 }
 
-/// Receiver side: checks `C32` against payload bytes as they arrive.
-pub struct IntegrityVerifier<B> {
+/// The digest side of a [`StreamVerifier`]: absorbs the payload, then tells
+/// (in constant time) whether it matches what the handshake promised.
+pub trait PayloadDigest {
+    /// Absorbs more payload.
+    fn update(&mut self, data: &[u8]);
+    /// Whether the payload absorbed matches.
+    fn matches(self) -> bool;
+}
+
+/// Checks the first `n` payload bytes with a [`PayloadDigest`] as they
+/// arrive, in any number of pieces.
+#[derive(Clone)]
+pub struct StreamVerifier<D> {
     /// `None` once all `n` bytes have been fed.
-    state: Option<B>,
-    expected: [u8; 4],
+    digest: Option<D>,
     remaining: u16,
     status: IntegrityStatus,
 }
 
-impl<B: Blake2s> IntegrityVerifier<B> {
-    /// Starts checking commitment `c32` over the first `n` payload bytes,
-    /// `n` being 1 to [`MAX_INTEGRITY_LEN`].
-    pub fn new(key: &KnockKey, c32: u32, n: usize) -> Result<Self, Error> {
-        let n = checked_len(n)?;
+impl<D: PayloadDigest> StreamVerifier<D> {
+    /// Starts checking the first `n` bytes, 1 to [`MAX_INTEGRITY_LEN`].
+    pub fn start(digest: D, n: usize) -> Result<Self, Error> {
         Ok(Self {
-            state: Some(start(key, n)),
-            expected: c32.to_be_bytes(),
-            remaining: n,
+            digest: Some(digest),
+            remaining: checked_len(n)?,
             status: IntegrityStatus::Pending,
         })
     }
 }
 
-impl<B: Blake2s> PayloadVerifier for IntegrityVerifier<B> {
+impl<D: PayloadDigest> PayloadVerifier for StreamVerifier<D> {
     fn feed(&mut self, data: &[u8]) -> usize {
-        let Some(state) = self.state.as_mut() else {
+        let Some(digest) = self.digest.as_mut() else {
             return 0;
         };
-        let (used, _) = data.split_at(data.len().min(usize::from(self.remaining)));
-        state.update(used);
+        let used = &data[..data.len().min(usize::from(self.remaining))];
+        digest.update(used);
         // `used.len() <= self.remaining`, so this cannot underflow.
         self.remaining -= used.len() as u16;
         if self.remaining == 0 {
-            if let Some(state) = self.state.take() {
-                let d = state.finalize();
-                self.status = if ct_eq(&d[..4], &self.expected) {
+            if let Some(digest) = self.digest.take() {
+                self.status = if digest.matches() {
                     IntegrityStatus::Match
                 } else {
                     IntegrityStatus::Mismatch
@@ -111,5 +117,37 @@ impl<B: Blake2s> PayloadVerifier for IntegrityVerifier<B> {
 
     fn remaining(&self) -> usize {
         usize::from(self.remaining)
+    }
+}
+
+/// The commitment digest: `BLAKE2s(K_int, be16(n) || payload)[0..4] == C32`.
+#[derive(Clone)]
+pub struct CommitDigest<B> {
+    state: B,
+    expected: [u8; 4],
+}
+
+impl<B: Blake2s> PayloadDigest for CommitDigest<B> {
+    fn update(&mut self, data: &[u8]) {
+        self.state.update(data);
+    }
+
+    fn matches(self) -> bool {
+        ct_eq(&self.state.finalize()[..4], &self.expected)
+    }
+}
+
+/// Receiver side: checks `C32` against payload bytes as they arrive.
+pub type IntegrityVerifier<B> = StreamVerifier<CommitDigest<B>>;
+
+impl<B: Blake2s> StreamVerifier<CommitDigest<B>> {
+    /// Starts checking commitment `c32` over the first `n` payload bytes,
+    /// `n` being 1 to [`MAX_INTEGRITY_LEN`].
+    pub fn new(key: &KnockKey, c32: u32, n: usize) -> Result<Self, Error> {
+        let digest = CommitDigest {
+            state: start(key, checked_len(n)?),
+            expected: c32.to_be_bytes(),
+        };
+        Self::start(digest, n)
     }
 }

@@ -18,7 +18,7 @@
 //! words of `MD5(secret64 || payload[0..len])`. `TSval` is the SYN's TCP
 //! timestamp value, or 0 if the SYN carries none.
 
-use super::{ct_eq, Error, IntegrityStatus, PayloadVerifier, MAX_SECRET_LEN};
+use super::{ct_eq, Error, PayloadDigest, StreamVerifier, TcpOptions, MAX_SECRET_LEN};
 
 const K: [u32; 64] = [
     0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
@@ -178,89 +178,43 @@ const TCPOLEN_TIMESTAMP: usize = 10;
 /// found before). Options of kind 8 whose length is not 10 are ignored. If
 /// there are several, the last one counts, as in Linux.
 pub fn find_tsval(opts: &[u8]) -> Option<(usize, u32)> {
-    let mut found = None;
-    let mut i = 0;
-    while let Some(&kind) = opts.get(i) {
-        match kind {
-            0 => break,
-            1 => {
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        let len = match opts.get(i + 1) {
-            Some(&len) if len >= 2 => usize::from(len),
-            _ => break,
-        };
-        let Some(opt) = opts.get(i..i + len) else {
-            break;
-        };
-        if kind == TCPOPT_TIMESTAMP && len == TCPOLEN_TIMESTAMP {
-            found = Some((i + 2, u32::from_be_bytes([opt[2], opt[3], opt[4], opt[5]])));
-        }
-        i += len;
-    }
-    found
+    TcpOptions::new(opts)
+        .map_while(Result::ok)
+        .filter(|(_, o)| o[0] == TCPOPT_TIMESTAMP && o.len() == TCPOLEN_TIMESTAMP)
+        .map(|(i, o)| (i + 2, u32::from_be_bytes([o[2], o[3], o[4], o[5]])))
+        .last()
 }
 
-/// Receiver side of the legacy integrity check: hashes the first `n`
-/// payload bytes as they arrive and compares the folded MD5 with the `IH`
-/// the SYN's ISN carried (its low 16 bits).
+/// The legacy integrity digest: the folded `MD5(secret64 || payload)`
+/// equals the `IH` the SYN's ISN carried (its low 16 bits).
 #[derive(Clone)]
-pub struct LegacyVerifier {
-    md5: Option<Md5>,
+pub struct LegacyDigest {
+    md5: Md5,
     ih: u16,
-    remaining: u16,
-    status: IntegrityStatus,
 }
 
-impl LegacyVerifier {
+impl PayloadDigest for LegacyDigest {
+    fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+    }
+
+    fn matches(self) -> bool {
+        ct_eq(
+            &fold_digest(&self.md5.finalize()).to_be_bytes(),
+            &self.ih.to_be_bytes(),
+        )
+    }
+}
+
+/// Receiver side of the legacy integrity check, over the first `n` bytes.
+pub type LegacyVerifier = StreamVerifier<LegacyDigest>;
+
+impl StreamVerifier<LegacyDigest> {
     /// Starts checking `ih` over the first `n` (1 to 65535) payload bytes.
     pub fn new(secret: &LegacySecret, ih: u16, n: usize) -> Result<Self, Error> {
-        let remaining = match u16::try_from(n) {
-            Ok(n) if n != 0 => n,
-            _ => return Err(Error::IntegrityLength),
-        };
         let mut md5 = Md5::new();
         md5.update(&secret.0);
-        Ok(Self {
-            md5: Some(md5),
-            ih,
-            remaining,
-            status: IntegrityStatus::Pending,
-        })
-    }
-}
-
-impl PayloadVerifier for LegacyVerifier {
-    fn feed(&mut self, data: &[u8]) -> usize {
-        let Some(md5) = self.md5.as_mut() else {
-            return 0;
-        };
-        let used = &data[..data.len().min(usize::from(self.remaining))];
-        md5.update(used);
-        // `used.len() <= self.remaining`.
-        self.remaining -= used.len() as u16;
-        if self.remaining == 0 {
-            if let Some(md5) = self.md5.take() {
-                let ih = fold_digest(&md5.finalize());
-                self.status = if ct_eq(&ih.to_be_bytes(), &self.ih.to_be_bytes()) {
-                    IntegrityStatus::Match
-                } else {
-                    IntegrityStatus::Mismatch
-                };
-            }
-        }
-        used.len()
-    }
-
-    fn status(&self) -> IntegrityStatus {
-        self.status
-    }
-
-    fn remaining(&self) -> usize {
-        usize::from(self.remaining)
+        Self::start(LegacyDigest { md5, ih }, n)
     }
 }
 
@@ -536,6 +490,7 @@ mod tests {
     }
 
     extern crate std;
+    use super::super::{IntegrityStatus, PayloadVerifier};
     use std::{vec, vec::Vec};
 
     #[test]

@@ -33,23 +33,24 @@ mod tests;
 pub use crypto::{Blake2s, Crypto};
 #[allow(unused_imports)]
 pub use integrity::{
-    commitment, IntegrityStatus, IntegrityVerifier, PayloadVerifier, MAX_INTEGRITY_LEN,
+    commitment, CommitDigest, IntegrityStatus, IntegrityVerifier, PayloadDigest, PayloadVerifier,
+    StreamVerifier, MAX_INTEGRITY_LEN,
 };
 #[allow(unused_imports)]
 pub use key::{KnockKey, KEY_LABEL, MAX_SECRET_LEN};
 #[allow(unused_imports)]
 pub use legacy::{
-    find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacySecret,
-    LegacyVerifier, Md5, SynHeaders,
+    find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacyDigest,
+    LegacySecret, LegacyVerifier, Md5, SynHeaders,
 };
 #[allow(unused_imports)]
 pub use replay::{ReplayCache, ReplayVerdict, Slot, WAYS};
 #[allow(unused_imports)]
 pub use wire::{
     build, compute_mac, find_knock, is_fresh, mac_words, option_fits, reconstruct_time,
-    tcp_drops_auth_options, verify, FindResult, Knock, Reject, Skew, Verified, CTL_INTEGRITY,
-    CTL_RESERVED, CTL_TIME_MASK, DEFAULT_SKEW_SECS, EXID, MAC_TAG, MAX_KEYS, MAX_OPTION_SPACE,
-    MAX_SKEW_SECS, OPT_KIND, OPT_LEN, TIME_BITS,
+    tcp_drops_auth_options, verify, FindResult, Knock, Reject, Skew, TcpOptions, Verified,
+    CTL_INTEGRITY, CTL_RESERVED, CTL_TIME_MASK, DEFAULT_SKEW_SECS, EXID, MAC_TAG, MAX_KEYS,
+    MAX_OPTION_SPACE, MAX_SKEW_SECS, OPT_KIND, OPT_LEN, TIME_BITS,
 };
 
 /// Errors of the configuration-time functions (key derivation, parameter

@@ -283,34 +283,66 @@ pub enum FindResult<'a> {
 /// even after a knock is found.
 pub fn find_knock(opts: &[u8]) -> FindResult<'_> {
     let mut found = None;
-    let mut i = 0;
-    while let Some(&kind) = opts.get(i) {
-        match kind {
-            0 => break,
-            1 => {
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        let len = match opts.get(i + 1) {
-            Some(&len) if len >= 2 => usize::from(len),
-            _ => return FindResult::Malformed,
-        };
-        let Some(opt) = opts.get(i..i + len) else {
+    for opt in TcpOptions::new(opts) {
+        let Ok((offset, opt)) = opt else {
             return FindResult::Malformed;
         };
-        if kind == OPT_KIND && opt.get(2..4) == Some(&EXID.to_be_bytes()[..]) {
+        if opt[0] == OPT_KIND && opt.get(2..4) == Some(&EXID.to_be_bytes()[..]) {
             match (found, opt.try_into()) {
-                (None, Ok(option)) => found = Some((i, option)),
+                (None, Ok(option)) => found = Some((offset, option)),
                 _ => return FindResult::Malformed,
             }
         }
-        i += len;
     }
     match found {
         Some((offset, option)) => FindResult::Found { offset, option },
         None => FindResult::Absent,
+    }
+}
+
+/// The options of a TCP option area, walked as RFC 9293 describes: kind 0
+/// ends the list, kind 1 is a one-byte NOP (skipped), every other option has
+/// a length byte >= 2 that must not run past the end. Yields each option
+/// (kind byte first) with its offset in the area, and ends with one
+/// `Err(())` where the list breaks those rules.
+pub struct TcpOptions<'a> {
+    opts: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> TcpOptions<'a> {
+    /// Walks `opts`, the `doff * 4 - 20` bytes after the fixed header.
+    pub fn new(opts: &'a [u8]) -> Self {
+        Self { opts, pos: 0 }
+    }
+}
+
+impl<'a> Iterator for TcpOptions<'a> {
+    type Item = Result<(usize, &'a [u8]), ()>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let i = self.pos;
+        let item = match self.opts.get(i)? {
+            0 => None,
+            1 => {
+                self.pos += 1;
+                return self.next();
+            }
+            _ => Some(
+                self.opts
+                    .get(i + 1)
+                    .filter(|&&len| len >= 2)
+                    .and_then(|&len| self.opts.get(i..i + usize::from(len)))
+                    .map(|opt| (i, opt))
+                    .ok_or(()),
+            ),
+        };
+        // Stop after the end, or a broken option; else step over it.
+        self.pos = match item {
+            Some(Ok((_, opt))) => i + opt.len(),
+            _ => self.opts.len(),
+        };
+        item
     }
 }
 
