@@ -57,4 +57,12 @@ void tcp_stealth_deadline_free(struct tcp_stealth_deadline *d);
 bool tcp_stealth_file_nonblock(const struct socket *sock);
 unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs);
 
+/* The administrator's per-port policy, over generic netlink. */
+typedef int (*tcp_stealth_policy_set_t)(struct net *net, u16 port,
+					const u8 *secret, u32 len);
+typedef int (*tcp_stealth_policy_del_t)(struct net *net, u16 port);
+int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
+			      tcp_stealth_policy_del_t del);
+void tcp_stealth_genl_unregister(void);
+
 #endif /* _TCP_STEALTH_HELPERS_H */

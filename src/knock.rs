@@ -134,11 +134,16 @@ impl NetState {
         if sk.state() != crate::ffi::sock::TcpState::Listen {
             return Verdict::Accept;
         }
-        let Some(ctx) = sk.stealth(args.rcu()) else {
-            return Verdict::Accept;
-        };
-        let Some(keys) = ctx.keys(args.rcu()) else {
-            return Verdict::Accept;
+        // The listener's own keys, or else the administrator's for its port.
+        let own = sk
+            .stealth(args.rcu())
+            .and_then(|ctx| Some((ctx, ctx.keys(args.rcu())?)));
+        let (keys, mode, integrity_len) = match own {
+            Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len()),
+            None => match self.policy.keys(pkt.dport, args.rcu()) {
+                Some(keys) => (keys, Mode::Option, 0),
+                None => return Verdict::Accept,
+            },
         };
         // What a closed port's TCP would do with it: drop a bad checksum or
         // unexpected authentication options silently, answer the rest.
@@ -150,8 +155,8 @@ impl NetState {
             self.counters.inc(Counter::ProbeRejected);
             return self.reject(skb, family, args, tcp_silent);
         }
-        if ctx.mode() == Mode::Isn {
-            let integrity = ctx.integrity_len() > 0;
+        if mode == Mode::Isn {
+            let integrity = integrity_len > 0;
             return self.isn_in(skb, family, args, (keys, integrity), &pkt, tcp_silent);
         }
         let option = match proto::find_knock(pkt.options()) {
@@ -183,7 +188,7 @@ impl NetState {
                 return self.reject(skb, family, args, false);
             }
         };
-        match (ctx.integrity_len() > 0, v.integrity.is_some()) {
+        match (integrity_len > 0, v.integrity.is_some()) {
             (true, false) => {
                 // The listener wants the first bytes proven; this client
                 // does not commit to any: the port stays closed to it.

@@ -84,6 +84,7 @@ impl Mode {
 /// Each key is held in both forms: the derived v1 key of the option mode,
 /// and the zero-padded raw secret that the ISN mode uses as is, so that the
 /// mode can change independently of the keys.
+#[derive(Clone)]
 pub(crate) struct KeySet {
     keys: [KnockKey; MAX_KEYS],
     legacy: [LegacySecret; MAX_KEYS],
@@ -91,6 +92,12 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
+    /// The key set of one secret (1 to 64 bytes).
+    pub(crate) fn from_secret(secret: &[u8]) -> Result<Self> {
+        let (key, legacy) = derive(secret)?;
+        Ok(Self::one(key, legacy))
+    }
+
     fn one(key: KnockKey, legacy: LegacySecret) -> Self {
         let mut set = Self::empty();
         set.push_front(key, legacy);

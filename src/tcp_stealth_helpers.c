@@ -23,7 +23,10 @@
 #include <net/netns/generic.h>
 #include <net/tcp.h>
 
+#include <net/genetlink.h>
+
 #include "tcp_stealth_helpers.h"
+#include "uapi/linux/tcp_stealth.h"
 
 void *tcp_stealth_net_generic(const struct net *net, unsigned int id)
 {
@@ -447,4 +450,83 @@ unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs)
 bool tcp_stealth_file_nonblock(const struct socket *sock)
 {
 	return sock->file && (sock->file->f_flags & O_NONBLOCK);
+}
+
+/* --- Generic netlink: the administrator's per-port policy ---------------- */
+
+static tcp_stealth_policy_set_t tcp_stealth_policy_set;
+static tcp_stealth_policy_del_t tcp_stealth_policy_del;
+
+static const struct nla_policy tcp_stealth_nl_policy[TCP_STEALTH_A_MAX + 1] = {
+	[TCP_STEALTH_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[TCP_STEALTH_A_SECRET] = { .type = NLA_BINARY,
+				   .len = TCP_STEALTH_SECRET_MAX },
+};
+
+static int tcp_stealth_nl_protect(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *secret = info->attrs[TCP_STEALTH_A_SECRET];
+
+	if (GENL_REQ_ATTR_CHECK(info, TCP_STEALTH_A_PORT) ||
+	    GENL_REQ_ATTR_CHECK(info, TCP_STEALTH_A_SECRET))
+		return -EINVAL;
+	if (!nla_len(secret)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, secret, "empty secret");
+		return -EINVAL;
+	}
+	return tcp_stealth_policy_set(genl_info_net(info),
+				      nla_get_u16(info->attrs[TCP_STEALTH_A_PORT]),
+				      nla_data(secret), nla_len(secret));
+}
+
+static int tcp_stealth_nl_unprotect(struct sk_buff *skb, struct genl_info *info)
+{
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, TCP_STEALTH_A_PORT))
+		return -EINVAL;
+	err = tcp_stealth_policy_del(genl_info_net(info),
+				     nla_get_u16(info->attrs[TCP_STEALTH_A_PORT]));
+	if (err == -ENOENT)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[TCP_STEALTH_A_PORT],
+				    "port is not protected");
+	return err;
+}
+
+static const struct genl_small_ops tcp_stealth_nl_ops[] = {
+	{
+		.cmd = TCP_STEALTH_CMD_PROTECT,
+		.doit = tcp_stealth_nl_protect,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = TCP_STEALTH_CMD_UNPROTECT,
+		.doit = tcp_stealth_nl_unprotect,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+};
+
+static struct genl_family tcp_stealth_nl_family = {
+	.name = TCP_STEALTH_GENL_NAME,
+	.version = TCP_STEALTH_GENL_VERSION,
+	.maxattr = TCP_STEALTH_A_MAX,
+	.policy = tcp_stealth_nl_policy,
+	.netnsok = true,
+	.module = THIS_MODULE,
+	.small_ops = tcp_stealth_nl_ops,
+	.n_small_ops = ARRAY_SIZE(tcp_stealth_nl_ops),
+	.resv_start_op = __TCP_STEALTH_CMD_MAX,
+};
+
+int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
+			      tcp_stealth_policy_del_t del)
+{
+	tcp_stealth_policy_set = set;
+	tcp_stealth_policy_del = del;
+	return genl_register_family(&tcp_stealth_nl_family);
+}
+
+void tcp_stealth_genl_unregister(void)
+{
+	genl_unregister_family(&tcp_stealth_nl_family);
 }

@@ -23,6 +23,7 @@ use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 mod ffi;
 mod integrity;
 mod knock;
+mod policy;
 // The ISN mode's integrity hash (proto::legacy_integrity_hash) is not wired
 // into the module yet.
 #[allow(dead_code)]
@@ -51,6 +52,8 @@ module! {
 
 /// Name of the per-namespace counters file in `/proc/net`.
 const STATS_FILE: &CStr = c_str!("tcp_stealth_stats");
+/// Name of the per-namespace policy file in `/proc/net`.
+const POLICY_FILE: &CStr = c_str!("tcp_stealth_policy");
 
 /// Netfilter priority of the input hooks: after DNAT (in prerouting) and the
 /// filter table, so a forwarded SYN is seen with its local port.
@@ -94,6 +97,8 @@ pub(crate) struct NetState {
     settings: Settings,
     sysctl: SysctlTable,
     replay: Pin<KBox<SpinLock<ReplayCache<KVec<Slot>>>>>,
+    /// Ports the administrator protects.
+    policy: policy::Policy,
 }
 
 impl PernetState for NetState {
@@ -128,6 +133,7 @@ impl PernetState for NetState {
             },
             sysctl: SysctlTable::new(),
             replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
+            policy: policy::Policy::new()?,
         })
     }
 
@@ -148,10 +154,16 @@ impl PernetState for NetState {
             self.sysctl.unregister();
             return Err(e);
         }
+        if let Err(e) = seq::create::<PolicyFile>(net, POLICY_FILE) {
+            seq::remove(net, STATS_FILE);
+            self.sysctl.unregister();
+            return Err(e);
+        }
         Ok(())
     }
 
     fn stop(&self, net: &Net) {
+        seq::remove(net, POLICY_FILE);
         seq::remove(net, STATS_FILE);
         self.sysctl.unregister();
     }
@@ -177,9 +189,10 @@ impl NetState {
             .unwrap_or(DEFAULT_INTEGRITY_TIMEOUT_SECS as u32)
     }
 
-    /// Whether any socket in this namespace has keys.
+    /// Whether any socket in this namespace has keys, or any port is
+    /// protected by the administrator.
     fn has_stealth_sockets(&self) -> bool {
-        self.stealth_sockets.load(Ordering::Relaxed) != 0
+        self.stealth_sockets.load(Ordering::Relaxed) != 0 || !self.policy.is_empty()
     }
 }
 
@@ -196,6 +209,15 @@ impl seq::Show for NetState {
     }
 }
 
+/// `/proc/net/tcp_stealth_policy`: the ports the administrator protects.
+struct PolicyFile;
+
+impl seq::Show for PolicyFile {
+    fn show(net: &Net, m: &mut seq::SeqFile) {
+        net.state().policy.show(m);
+    }
+}
+
 impl HookState for NetState {
     fn hook(&self, spec: &HookSpec, skb: &SkBuff, args: &HookArgs<'_>) -> Verdict {
         match spec.point {
@@ -208,8 +230,11 @@ impl HookState for NetState {
 /// The module: while loaded, every network namespace has a [`NetState`] and
 /// sockets can attach the "stealth" ULP.
 struct TcpStealth {
-    _pernet: ffi::pernet::Registration,
+    // Dropped in this order: no more requests, then no more sockets, then
+    // no more namespace state.
+    _genl: ffi::genl::GenlRegistration,
     _ulp: ffi::sock::UlpRegistration,
+    _pernet: ffi::pernet::Registration,
 }
 
 impl kernel::Module for TcpStealth {
@@ -217,10 +242,12 @@ impl kernel::Module for TcpStealth {
         // Namespaces first: once the ULP is registered, sockets can use it.
         let pernet = ffi::pernet::Registration::new()?;
         let ulp = ffi::sock::UlpRegistration::new(module)?;
+        let genl = ffi::genl::GenlRegistration::new()?;
         pr_info!("loaded\n");
         Ok(Self {
-            _pernet: pernet,
+            _genl: genl,
             _ulp: ulp,
+            _pernet: pernet,
         })
     }
 }

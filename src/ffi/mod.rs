@@ -15,6 +15,7 @@
 
 pub(crate) mod bindings;
 pub(crate) mod crypto;
+pub(crate) mod genl;
 pub(crate) mod netfilter;
 pub(crate) mod pernet;
 pub(crate) mod seq;

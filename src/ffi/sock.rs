@@ -745,6 +745,22 @@ impl<T> RcuBox<T> {
         unsafe { self.0.load(Ordering::Acquire).as_ref() }
     }
 
+    /// Replaces the value without a socket lock (the owner serialises its
+    /// writers some other way, and never uses [`RcuBox::get`]), and frees
+    /// the old one once no reader can see it. May sleep.
+    pub(crate) fn publish(&self, new: Option<KBox<T>>) {
+        let new = new.map_or(null_mut(), KBox::into_raw);
+        // The swap hands the old value to exactly one caller, whoever races.
+        let old = self.0.swap(new, Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: Called in process context (see above).
+            unsafe { bindings::synchronize_rcu() };
+            // SAFETY: `old` came from `KBox::into_raw`, this call took it out
+            // of the box, and no reader is left.
+            drop(unsafe { KBox::from_raw(old) });
+        }
+    }
+
     /// Replaces the value and frees the old one once no reader can see it.
     /// May sleep.
     pub(crate) fn replace(&self, _lock: &LockedSock<'_>, new: Option<KBox<T>>) {

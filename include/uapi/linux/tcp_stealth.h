@@ -156,4 +156,38 @@ struct tcp_stealth_info {
 /* The socket has at least one key: it knocks (client) or wants knocks. */
 #define TCP_STEALTH_INFO_ENABLED	(1U << 0)
 
+/*
+ * Administrator's policy: protect a port with a secret for every listener of
+ * a network namespace that has no secret of its own (a daemon nobody wants to
+ * touch), through generic netlink family TCP_STEALTH_GENL_NAME. Requests act
+ * on the sender's network namespace and need CAP_NET_ADMIN in it. The ports
+ * protected are listed (without secrets) in /proc/net/tcp_stealth_policy.
+ *
+ * TCP_STEALTH_CMD_PROTECT: TCP_STEALTH_A_PORT and TCP_STEALTH_A_SECRET;
+ *	protects the port, or replaces its secret.
+ * TCP_STEALTH_CMD_UNPROTECT: TCP_STEALTH_A_PORT.
+ * Errors: EINVAL (missing attribute, empty secret; the extended ACK says
+ * which), ERANGE (port 0, secret over TCP_STEALTH_SECRET_MAX bytes),
+ * ENOENT (unprotect of a port that is not protected), ENOSPC (more than
+ * TCP_STEALTH_POLICY_MAX ports), EPERM (no CAP_NET_ADMIN).
+ */
+#define TCP_STEALTH_GENL_NAME		"tcp_stealth"
+#define TCP_STEALTH_GENL_VERSION	1
+#define TCP_STEALTH_POLICY_MAX		64
+
+enum {
+	TCP_STEALTH_CMD_UNSPEC,
+	TCP_STEALTH_CMD_PROTECT,
+	TCP_STEALTH_CMD_UNPROTECT,
+	__TCP_STEALTH_CMD_MAX,
+};
+
+enum {
+	TCP_STEALTH_A_UNSPEC,
+	TCP_STEALTH_A_PORT,	/* u16, host byte order */
+	TCP_STEALTH_A_SECRET,	/* binary, 1..TCP_STEALTH_SECRET_MAX bytes */
+	__TCP_STEALTH_A_MAX,
+};
+#define TCP_STEALTH_A_MAX	(__TCP_STEALTH_A_MAX - 1)
+
 #endif /* _UAPI_LINUX_TCP_STEALTH_H */
