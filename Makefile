@@ -10,6 +10,7 @@
 #   make vm CMD=... boot the test kernel with the module and run CMD
 #   make fmt        rustfmt the module sources
 #   make lint       rustfmt --check, clippy on the module and the host crate
+#   make install    install the module into KDIR's modules (modules_install)
 #   make clean
 
 ifneq ($(KERNELRELEASE),)
@@ -24,7 +25,7 @@ KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
 export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
-.PHONY: all modules setup kernel check demo vm fmt fmt-check lint clean install
+.PHONY: all modules setup kernel check demo vm fmt fmt-check lint clean clean-module install
 
 all: modules
 
@@ -63,9 +64,12 @@ lint: fmt-check
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) CLIPPY=1 modules
 	cargo clippy --workspace --all-targets -- -D warnings
 
-clean:
+# Only the module's build products (what DKMS cleans).
+clean-module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean
 	rm -f src/ffi/bindings_generated.rs
+
+clean: clean-module
 	-$(MAKE) -C tests clean
 	cargo clean
 
