@@ -65,4 +65,7 @@ int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
 			      tcp_stealth_policy_del_t del);
 void tcp_stealth_genl_unregister(void);
 
+struct sock *tcp_stealth_lookup_listener(struct net *net, struct sk_buff *skb,
+					 int thoff, bool ipv6);
+
 #endif /* _TCP_STEALTH_HELPERS_H */

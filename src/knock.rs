@@ -7,6 +7,7 @@ use crate::ffi::{
     netfilter::{HookArgs, Verdict},
     now_secs, random_bytes,
     skb::{Family, SkBuff},
+    sock::TcpState,
 };
 use crate::proto::{self, FindResult, Reject, ReplayVerdict, Skew};
 use crate::sockopt::{KeySet, Mode, SockCtx};
@@ -130,10 +131,16 @@ impl NetState {
         let Some(sock) = args.lookup_sock(skb, family) else {
             return Verdict::Accept;
         };
-        let sk = sock.sock();
-        if sk.state() != crate::ffi::sock::TcpState::Listen {
-            return Verdict::Accept;
-        }
+        let sk = match sock.sock().state() {
+            TcpState::Listen => sock.sock(),
+            // TCP gives a SYN that may reuse a TIME_WAIT 4-tuple to the
+            // listener: it needs a knock as much as any other.
+            TcpState::TimeWait if pkt.is_syn() => match args.lookup_listener(skb, family, pkt.th) {
+                Some(l) => l,
+                None => return Verdict::Accept,
+            },
+            _ => return Verdict::Accept,
+        };
         // The listener's own keys, or else the administrator's for its port.
         let own = sk
             .stealth(args.rcu())

@@ -24,6 +24,8 @@
 #include <net/tcp.h>
 
 #include <net/genetlink.h>
+#include <net/inet6_hashtables.h>
+#include <net/inet_hashtables.h>
 
 #include "tcp_stealth_helpers.h"
 #include "uapi/linux/tcp_stealth.h"
@@ -529,4 +531,37 @@ int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
 void tcp_stealth_genl_unregister(void)
 {
 	genl_unregister_family(&tcp_stealth_nl_family);
+}
+
+/*
+ * The listener a SYN would reach, skipping established and timewait
+ * sockets: TCP hands a SYN that may reuse a TIME_WAIT 4-tuple to that
+ * listener. Listeners are freed after an RCU grace period; the caller is a
+ * netfilter hook, under RCU. @thoff: the TCP header's offset in @skb.
+ */
+struct sock *tcp_stealth_lookup_listener(struct net *net, struct sk_buff *skb,
+					 int thoff, bool ipv6)
+{
+	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
+	const struct tcphdr *th;
+	struct tcphdr _th;
+	int doff;
+
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th)
+		return NULL;
+	doff = thoff + __tcp_hdrlen(th);
+	if (!ipv6)
+		return inet_lookup_listener(net, hinfo, skb, doff,
+					    ip_hdr(skb)->saddr, th->source,
+					    ip_hdr(skb)->daddr, th->dest,
+					    inet_iif(skb), inet_sdif(skb));
+#if IS_ENABLED(CONFIG_IPV6)
+	return inet6_lookup_listener(net, hinfo, skb, doff,
+				     &ipv6_hdr(skb)->saddr, th->source,
+				     &ipv6_hdr(skb)->daddr, ntohs(th->dest),
+				     inet6_iif(skb), inet6_sdif(skb));
+#else
+	return NULL;
+#endif
 }

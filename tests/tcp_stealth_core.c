@@ -258,4 +258,64 @@ TEST_F_TIMEOUT(core, knock_without_checksum_offload, T_TIMEOUT)
 	close(lfd);
 }
 
+/*
+ * A client socket bound to a fixed source port (SO_REUSEADDR), with @secret
+ * (NULL: plain), connecting to b. 0 or -errno; the socket goes to @fd_out.
+ */
+static int client_from_port(const char *ns, int fam, int sport, const char *secret,
+			    int *fd_out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = netns_sockaddr(fam, netns_addr_a(fam), sport, &ss);
+	int fd = sock_in(ns, fam), one = 1, ret;
+
+	if (fd < 0)
+		return -EBADF;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len))
+		ret = -errno;
+	else if (secret && (ret = set_secret(fd, secret, 0)))
+		;
+	else
+		ret = connect_to(fd, fam, netns_addr_b(fam), PORT, 4000);
+	if (ret)
+		close(fd);
+	else
+		*fd_out = fd;
+	return ret;
+}
+
+/*
+ * The server closed first, so it keeps the 4-tuple in TIME_WAIT, and TCP
+ * would take a new SYN on that 4-tuple straight to the listener. Without a
+ * knock it must still get the closed port's answer.
+ */
+TEST_F_TIMEOUT(core, time_wait_reuse_needs_knock, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd = -1, afd, sport = 40000 + getpid() % 20000;
+	long long missing = CTR(self->ns.b, "knock_missing");
+	char c;
+
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), SECRET);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, client_from_port(self->ns.a, fam, sport, SECRET, &cfd));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	close(afd);			/* the server closes first */
+	EXPECT_EQ(0, read(cfd, &c, 1));	/* the client sees the FIN */
+	close(cfd);
+	/* The server's side of the 4-tuple is in TIME_WAIT now. */
+	ASSERT_EQ(0, netns_system(self->ns.b,
+		"for i in $(seq 50); do ss -Htan state time-wait | grep -qE ':%d( |$)' && exit 0; "
+		"sleep 0.1; done; ss -tan >&2; exit 1", sport));
+
+	EXPECT_EQ(-ECONNREFUSED, client_from_port(self->ns.a, fam, sport, NULL, &cfd));
+	EXPECT_EQ(missing + 1, CTR(self->ns.b, "knock_missing"));
+	/* With the knock, the 4-tuple is usable again. */
+	ASSERT_EQ(0, client_from_port(self->ns.a, fam, sport, SECRET, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
 TEST_HARNESS_MAIN

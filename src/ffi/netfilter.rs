@@ -147,6 +147,27 @@ impl HookArgs<'_> {
         NonNull::new(sk).map(SockRef)
     }
 
+    /// Looks up the listener a SYN would reach, past any established or
+    /// timewait socket of its 4-tuple; `th` is the TCP header's offset from
+    /// the network header.
+    pub(crate) fn lookup_listener(&self, skb: &SkBuff, family: Family, th: usize) -> Option<&Sock> {
+        let thoff = i32::try_from(skb.network_offset()? + th).ok()?;
+        // SAFETY: The namespace and skb are valid for the hook call (type
+        // invariant). The helper returns a listener without a reference or
+        // NULL; listeners are freed only after an RCU grace period, and the
+        // hook runs under RCU, for as long as `self` (and so the result)
+        // lives.
+        unsafe {
+            let sk = bindings::tcp_stealth_lookup_listener(
+                (*self.state).net,
+                skb.as_ptr(),
+                thoff,
+                family == Family::Ipv6,
+            );
+            (!sk.is_null()).then(|| Sock::from_raw(sk))
+        }
+    }
+
     /// Answers the packet with the RST that TCP sends for a closed port
     /// (including the reflected TOS / traffic class and, for IPv6, the
     /// automatic flow label).

@@ -44,6 +44,8 @@ pub(crate) enum TcpState {
     Listen,
     /// `TCP_SYN_SENT`: connect() in progress.
     SynSent,
+    /// `TCP_TIME_WAIT` (a timewait socket).
+    TimeWait,
     /// Any other state.
     Other,
 }
@@ -89,6 +91,7 @@ impl Sock {
             bindings::TCP_CLOSE => TcpState::Close,
             bindings::TCP_LISTEN => TcpState::Listen,
             bindings::TCP_SYN_SENT => TcpState::SynSent,
+            bindings::TCP_TIME_WAIT => TcpState::TimeWait,
             _ => TcpState::Other,
         }
     }
