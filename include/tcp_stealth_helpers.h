@@ -56,4 +56,16 @@ void tcp_stealth_deadline_free(struct tcp_stealth_deadline *d);
 bool tcp_stealth_file_nonblock(const struct socket *sock);
 unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs);
 
+/* Test-only benchmark file (/proc/net/tcp_stealth_bench). */
+struct file;
+
+struct net *tcp_stealth_file_net(struct file *file);
+bool tcp_stealth_net_admin(const struct net *net);
+u32 tcp_stealth_secure_tcp_seq(__be32 saddr, __be32 daddr, __be16 sport,
+			       __be16 dport);
+u64 tcp_stealth_ktime_ns(void);
+void tcp_stealth_cond_resched(void);
+void tcp_stealth_local_bh_disable(void);
+void tcp_stealth_local_bh_enable(void);
+
 #endif /* _TCP_STEALTH_HELPERS_H */

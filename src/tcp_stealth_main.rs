@@ -20,6 +20,7 @@ use core::{
 };
 use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
+mod bench;
 mod ffi;
 mod integrity;
 mod knock;
@@ -94,6 +95,8 @@ pub(crate) struct NetState {
     settings: Settings,
     sysctl: SysctlTable,
     replay: Pin<KBox<SpinLock<ReplayCache<KVec<Slot>>>>>,
+    /// Results of the test-only benchmark file (see [`bench`]).
+    bench: bench::BenchResults,
 }
 
 impl PernetState for NetState {
@@ -128,6 +131,7 @@ impl PernetState for NetState {
             },
             sysctl: SysctlTable::new(),
             replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
+            bench: bench::BenchResults::new(),
         })
     }
 
@@ -148,10 +152,18 @@ impl PernetState for NetState {
             self.sysctl.unregister();
             return Err(e);
         }
+        if let Err(e) =
+            seq::create_writable::<bench::Bench>(net, bench::BENCH_FILE, bench::BENCH_MODE)
+        {
+            seq::remove(net, STATS_FILE);
+            self.sysctl.unregister();
+            return Err(e);
+        }
         Ok(())
     }
 
     fn stop(&self, net: &Net) {
+        seq::remove(net, bench::BENCH_FILE);
         seq::remove(net, STATS_FILE);
         self.sysctl.unregister();
     }
