@@ -8,6 +8,8 @@
 #   make check      set everything up, then run all tests
 #   make setup      only install dependencies and build the test kernel
 #   make vm CMD=... boot the test kernel with the module and run CMD
+#   make bench      run the benchmarks in one VM and print a table of ratios
+#                   (BENCHMARKS.md)
 #   make fmt        rustfmt the module sources
 #   make lint       rustfmt --check, clippy on the module and the host crate
 #   make clean
@@ -24,7 +26,7 @@ KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
 export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
-.PHONY: all modules setup kernel check demo vm fmt fmt-check lint clean install
+.PHONY: all modules setup kernel check demo vm bench fmt fmt-check lint clean install
 
 all: modules
 
@@ -51,6 +53,9 @@ demo: setup
 vm: modules
 	scripts/vm-run -- $(CMD)
 
+bench: modules
+	scripts/bench.sh
+
 fmt:
 	$(RUSTFMT) --edition 2021 src/tcp_stealth_main.rs
 
@@ -67,6 +72,7 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean
 	rm -f src/ffi/bindings_generated.rs
 	-$(MAKE) -C tests clean
+	-$(MAKE) -C bench clean
 	cargo clean
 
 endif
