@@ -17,8 +17,9 @@
  * Every connection: socket(), [secret], connect(), write INTLEN bytes,
  * accept(), read them, close both. A connect() refused by the replay cache
  * (it may refuse a valid knock under load, docs/PROTOCOL.md) is retried and
- * counted. Prints per case the median over the rounds of microseconds per
- * connection, and the refusals.
+ * counted. A short warm-up round comes first. Prints per case the median over
+ * the rounds of microseconds per connection (and every round's, sorted), the
+ * refusals, and the mean time per phase of the loop.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -87,14 +88,26 @@ static int read_all(int fd, char *buf, int len)
 	return 0;
 }
 
+/* Microseconds spent per phase and case, over all rounds. */
+enum { PH_SETUP, PH_CONNECT, PH_WRITE, PH_ACCEPT, PH_READ, PH_CLOSE, NPHASES };
+static const char *const phase_names[NPHASES] = {
+	"socket+options", "connect", "write", "accept", "read", "close",
+};
+static double phase_us[NCASES][NPHASES];
+
+static double now_us(void);
+
 /* One connection; 0, 1 if refused, -1 on error. */
 static int one_conn(int c, int lfd, int port, const char *payload, int intlen)
 {
+	double t[NPHASES + 1];
+
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	char buf[4096];
 	int fd, afd;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t[0] = now_us();
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
@@ -103,6 +116,7 @@ static int one_conn(int c, int lfd, int port, const char *payload, int intlen)
 	if (c == INTEGRITY &&
 	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, payload, intlen))
 		goto fail;
+	t[1] = now_us();
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
 		if (errno == ECONNREFUSED) {
 			close(fd);
@@ -110,17 +124,24 @@ static int one_conn(int c, int lfd, int port, const char *payload, int intlen)
 		}
 		goto fail;
 	}
+	t[2] = now_us();
 	if (write(fd, payload, intlen) != intlen)
 		goto fail;
+	t[3] = now_us();
 	afd = accept(lfd, NULL, NULL);
 	if (afd < 0)
 		goto fail;
+	t[4] = now_us();
 	if (read_all(afd, buf, intlen)) {
 		close(afd);
 		goto fail;
 	}
+	t[5] = now_us();
 	close(afd);
 	close(fd);
+	t[6] = now_us();
+	for (int p = 0; p < NPHASES; p++)
+		phase_us[c][p] += t[p + 1] - t[p];
 	return 0;
 fail:
 	perror("connbench: connection");
@@ -157,11 +178,12 @@ static int run(int n, int rounds, int intlen)
 		if (lfd[c] < 0)
 			return 1;
 	}
-	for (int r = 0; r < rounds; r++) {
+	/* Round -1 warms up (caches, the ULP's first use) and is not kept. */
+	for (int r = -1; r < rounds; r++) {
 		for (int c = 0; c < NCASES; c++) {
 			double t0 = now_us();
 
-			for (int i = 0; i < n; i++) {
+			for (int i = 0; i < (r < 0 ? 1 + n / 5 : n); i++) {
 				int rc = one_conn(c, lfd[c], BASE_PORT + c, payload, intlen);
 
 				if (rc < 0)
@@ -173,6 +195,10 @@ static int run(int n, int rounds, int intlen)
 					i--;
 				}
 			}
+			if (r < 0) {
+				memset(phase_us[c], 0, sizeof(phase_us[c]));
+				continue;
+			}
 			us[c][r] = (now_us() - t0) / n;
 		}
 	}
@@ -182,6 +208,12 @@ static int run(int n, int rounds, int intlen)
 		       us[c][rounds / 2], refused[c]);
 		for (int r = 0; r < rounds; r++)
 			printf(" %.1f", us[c][r]);
+		printf("\n");
+	}
+	for (int c = 0; c < NCASES; c++) {
+		printf("phases %s", names[c]);
+		for (int p = 0; p < NPHASES; p++)
+			printf(" %s %.1f", phase_names[p], phase_us[c][p] / ((double)n * rounds));
 		printf("\n");
 	}
 	return 0;

@@ -8,21 +8,23 @@
 # Topology: the VM's initial namespace is the server (veth0 10.9.0.2); the
 # namespace bcli is the flooding client (veth0 10.9.0.1). Connection set-up
 # runs on loopback in its own namespace bconn. Parameters (environment):
-#   TCP_STEALTH_BENCH_SYNS        SYNs per flood case (200000)
+#   TCP_STEALTH_BENCH_SYNS        SYNs per flood case and round (4000)
+#   TCP_STEALTH_BENCH_FLOOD_ROUNDS rounds of the four flood cases (3)
 #   TCP_STEALTH_BENCH_SECS        time bound per flood, seconds (120)
-#   TCP_STEALTH_BENCH_MEM_KNOCKS  distinct valid knocks of the memory flood (1000000)
-#   TCP_STEALTH_BENCH_CONNS       connections per case and round (300)
-#   TCP_STEALTH_BENCH_ROUNDS      rounds of the connection benchmark (3)
+#   TCP_STEALTH_BENCH_MEM_KNOCKS  distinct valid knocks of the memory flood (8000)
+#   TCP_STEALTH_BENCH_CONNS       connections per case and round (150)
+#   TCP_STEALTH_BENCH_ROUNDS      rounds of the connection benchmark (5)
 #   TCP_STEALTH_BENCH_INTLEN      integrity length, bytes (64)
 #   TCP_STEALTH_BENCH_KITER       in-kernel iterations (1000000)
 #   TCP_STEALTH_BENCH_PERF        1: perf profiles of cases a and c (1)
 set -euo pipefail
 
-syns=${TCP_STEALTH_BENCH_SYNS:-200000}
+syns=${TCP_STEALTH_BENCH_SYNS:-4000}
+flood_rounds=${TCP_STEALTH_BENCH_FLOOD_ROUNDS:-3}
 secs=${TCP_STEALTH_BENCH_SECS:-120}
-mem_knocks=${TCP_STEALTH_BENCH_MEM_KNOCKS:-1000000}
-conns=${TCP_STEALTH_BENCH_CONNS:-300}
-rounds=${TCP_STEALTH_BENCH_ROUNDS:-3}
+mem_knocks=${TCP_STEALTH_BENCH_MEM_KNOCKS:-8000}
+conns=${TCP_STEALTH_BENCH_CONNS:-150}
+rounds=${TCP_STEALTH_BENCH_ROUNDS:-5}
 intlen=${TCP_STEALTH_BENCH_INTLEN:-64}
 kiter=${TCP_STEALTH_BENCH_KITER:-1000000}
 do_perf=${TCP_STEALTH_BENCH_PERF:-1}
@@ -79,10 +81,12 @@ in_receives() {
 	done
 	echo 0
 }
-# flood CASE PORT MODE COUNT: one bounded flood from bcli, with the server's
-# CPU ticks and received datagrams around it.
+# run_flood CASE PORT MODE COUNT: one bounded flood from bcli; adds the
+# server's received datagrams, CPU ticks and the wall time (centiseconds)
+# around it to the case's totals.
+declare -A f_syns f_soft f_busy f_wall f_sent
 run_flood() {
-	local name=$1 port=$2 mode=$3 count=$4 b0 s0 r0 b1 s1 r1 out t0 t1
+	local name=$1 port=$2 mode=$3 count=$4 b0 s0 r0 b1 s1 r1 out t0 t1 n
 	read -r b0 s0 < <(cpu_ticks)
 	r0=$(in_receives)
 	read -r t0 _ < /proc/uptime
@@ -90,15 +94,27 @@ run_flood() {
 	read -r t1 _ < /proc/uptime
 	read -r b1 s1 < <(cpu_ticks)
 	r1=$(in_receives)
-	echo "flood $name syns $((r1 - r0)) softirq_ticks $((s1 - s0)) busy_ticks $((b1 - b0)) wall $t0 $t1 $out"
+	echo "round $name syns $((r1 - r0)) softirq_ticks $((s1 - s0)) busy_ticks $((b1 - b0)) $out"
+	f_syns[$name]=$((${f_syns[$name]:-0} + r1 - r0))
+	f_soft[$name]=$((${f_soft[$name]:-0} + s1 - s0))
+	f_busy[$name]=$((${f_busy[$name]:-0} + b1 - b0))
+	f_wall[$name]=$((${f_wall[$name]:-0} + ${t1/./} - ${t0/./}))
+	n=${out#sent }
+	f_sent[$name]=$((${f_sent[$name]:-0} + ${n%% *}))
 }
 
 # --- 1. SYN floods -----------------------------------------------------------
-run_flood a_closed $P_CLOSED badmac "$syns"
-run_flood b_nft_drop $P_DROP badmac "$syns"
-run_flood c_bad_mac $P_PROT badmac "$syns"
-run_flood d_replay $P_PROT replay "$syns"
-run_flood a2_closed $P_CLOSED badmac "$syns"
+# The cases take turns, so that drift (host load) hits all of them alike.
+cases="a_closed b_nft_drop c_bad_mac d_replay"
+for _ in $(seq "$flood_rounds"); do
+	run_flood a_closed $P_CLOSED badmac "$syns"
+	run_flood b_nft_drop $P_DROP badmac "$syns"
+	run_flood c_bad_mac $P_PROT badmac "$syns"
+	run_flood d_replay $P_PROT replay "$syns"
+done
+for c in $cases; do
+	echo "flood $c syns ${f_syns[$c]} softirq_ticks ${f_soft[$c]} busy_ticks ${f_busy[$c]} wall_cs ${f_wall[$c]} sent ${f_sent[$c]}"
+done
 echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
 
 # --- 3. in-kernel MAC verification, 4. memory -----------------------------------
@@ -145,11 +161,11 @@ echo "conn_stats $(ip netns exec bconn cat /proc/net/tcp_stealth_stats | tr '\n'
 if [ "$do_perf" = 1 ] && command -v perf > /dev/null; then
 	for c in a_closed:$P_CLOSED c_bad_mac:$P_PROT; do
 		name=${c%%:*} port=${c##*:}
-		if perf record -q -F 499 -a -g -o /tmp/perf.$name.data -- \
-			ip netns exec bcli "$flood" $CLI $SRV "$port" 50000 "$secs" badmac > /dev/null 2>&1; then
+		if perf record -q -F 199 -a -o /tmp/perf.$name.data -- \
+			ip netns exec bcli "$flood" $CLI $SRV "$port" 3000 "$secs" badmac > /dev/null 2>&1; then
 			echo "=== perf $name begin"
-			perf report -i /tmp/perf.$name.data --stdio --no-children --sort sym \
-				-g none --percent-limit 1 2>/dev/null | grep -v '^$' | head -45 || true
+			timeout 300 perf report -i /tmp/perf.$name.data --stdio --no-children \
+				--sort sym --percent-limit 0.7 2>/dev/null | grep -v '^$' | head -50 || true
 			echo "=== perf $name end"
 		else
 			echo "perf $name unavailable"

@@ -30,10 +30,11 @@ host_cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 	awk -f - "$out/vm.log" <<'AWK'
 function r2(x) { return sprintf("%.2f", x) }
 /^flood / {
-	n = $2; syns[n] = $4; soft[n] = $6; busy[n] = $8; wall[n] = $11 - $10; sent[n] = $13
+	n = $2; syns[n] = $4; soft[n] = $6; busy[n] = $8; wall[n] = $10 / 100; sent[n] = $12
 	order[++nf] = n
 }
 /^conn / { cus[$2] = $4; cref[$2] = $6; corder[++nc] = $2 }
+/^phases / { ph[$2] = $0; sub(/^phases [a-z]+ /, "", ph[$2]) }
 /^kbench / { kb[$2] = $3 }
 /^mem flood / { msent = $4; msecs = $6; msamples = $8; mmax = $10 }
 /^mem after / { mafter[$3] = $4 }
@@ -42,9 +43,8 @@ END {
 	label["b_nft_drop"] = "(b) nftables drop rule"
 	label["c_bad_mac"] = "(c) protected, bad MAC"
 	label["d_replay"] = "(d) protected, replayed valid knock"
-	label["a2_closed"] = "(a') closed port, again (drift)"
 	print ""
-	print "1. SYN flood: server CPU per SYN received (softirq time from /proc/stat, tick-sampled)"
+	print "1. SYN flood: server CPU per SYN received (softirq time from /proc/stat, tick-sampled; cases interleaved over rounds)"
 	printf "   %-36s %8s %12s %7s %12s %7s %8s\n", "case", "SYNs", "softirq us", "ratio", "busy us", "ratio", "SYN/s"
 	sa = soft["a_closed"] / syns["a_closed"]; ba = busy["a_closed"] / syns["a_closed"]
 	for (i = 1; i <= nf; i++) {
@@ -60,14 +60,15 @@ END {
 		n = corder[i]
 		printf "   %-36s %10.1f %8s %8d\n", n, cus[n], r2(cus["plain"] / cus[n]), cref[n]
 	}
+	for (i = 1; i <= nc; i++)
+		printf "   phases %-10s (us): %s\n", corder[i], ph[corder[i]]
 	print "   (ratio = connection rate relative to plain; median of the rounds)"
 	print ""
 	print "3. In-kernel cost per operation (" kb["iterations"] " iterations each)"
-	printf "   %-36s %10s %8s\n", "operation", "ns/op", "ratio"
+	printf "   %-36s %10s %18s %18s\n", "operation", "ns/op", "/secure_tcp_seq()", "/siphash_3u64()"
 	split("verify_ok_ns verify_bad_mac_ns verify_bad_mac_4keys_ns siphash_3u64_ns secure_tcp_seq_ns", ops, " ")
 	for (i = 1; i <= 5; i++)
-		printf "   %-36s %10.1f %8s\n", ops[i], kb[ops[i]], r2(kb[ops[i]] / kb["secure_tcp_seq_ns"])
-	print "   (ratio to the kernel's secure_tcp_seq())"
+		printf "   %-36s %10.1f %18s %18s\n", ops[i], kb[ops[i]], r2(kb[ops[i]] / kb["secure_tcp_seq_ns"]), r2(kb[ops[i]] / kb["siphash_3u64_ns"])
 	print ""
 	print "4. Memory"
 	printf "   ULP context per protected socket        %6d bytes (+ %d bytes of keys once a secret is set)\n", kb["ulp_ctx_bytes"], kb["keyset_bytes"]
