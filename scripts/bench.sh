@@ -7,6 +7,9 @@
 # guest output is in build/bench/vm.log). Exits non-zero if the VM or any
 # benchmark did not complete; times never fail it. Parameters: see
 # bench/guest.sh (TCP_STEALTH_BENCH_*), and whatever scripts/vm-run takes.
+#
+#   scripts/bench.sh               build, run the VM, print the table
+#   scripts/bench.sh --table-only  print the table of the last run again
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,9 +17,11 @@ cd "$top"
 out=$top/build/bench
 mkdir -p "$out"
 
-make -s -C bench
 rc=0
-scripts/vm-run -- bench/guest.sh > "$out/vm.log" || rc=$?
+if [ "${1:-}" != --table-only ]; then
+	make -s -C bench
+	scripts/vm-run -- bench/guest.sh > "$out/vm.log" || rc=$?
+fi
 if [ "$rc" != 0 ] || ! grep -q '^bench done' "$out/vm.log"; then
 	cat "$out/vm.log"
 	echo "bench: the VM run did not complete (vm-run exit $rc)" >&2
@@ -33,6 +38,14 @@ function r2(x) { return sprintf("%.2f", x) }
 	n = $2; syns[n] = $4; soft[n] = $6; busy[n] = $8; wall[n] = $10 / 100; sent[n] = $12
 	order[++nf] = n
 }
+/^round / {
+	# Rounds run a, b, c, d in turn: each case's cost relative to the
+	# same round's (a).
+	if ($2 == "a_closed") ra = $6 / $4
+	rr = ($6 / $4) / ra
+	if (!($2 in rmin) || rr < rmin[$2]) rmin[$2] = rr
+	if (!($2 in rmax) || rr > rmax[$2]) rmax[$2] = rr
+}
 /^conn / { cus[$2] = $4; cref[$2] = $6; corder[++nc] = $2 }
 /^phases / { ph[$2] = $0; sub(/^phases [a-z]+ /, "", ph[$2]) }
 /^kbench / { kb[$2] = $3 }
@@ -45,12 +58,12 @@ END {
 	label["d_replay"] = "(d) protected, replayed valid knock"
 	print ""
 	print "1. SYN flood: server CPU per SYN received (softirq time from /proc/stat, tick-sampled; cases interleaved over rounds)"
-	printf "   %-36s %8s %12s %7s %12s %7s %8s\n", "case", "SYNs", "softirq us", "ratio", "busy us", "ratio", "SYN/s"
+	printf "   %-36s %8s %12s %7s %11s %12s %7s %8s\n", "case", "SYNs", "softirq us", "ratio", "per round", "busy us", "ratio", "SYN/s"
 	sa = soft["a_closed"] / syns["a_closed"]; ba = busy["a_closed"] / syns["a_closed"]
 	for (i = 1; i <= nf; i++) {
 		n = order[i]; s = soft[n] / syns[n]; b = busy[n] / syns[n]
-		printf "   %-36s %8d %12.1f %7s %12.1f %7s %8.0f\n", label[n], syns[n],
-			s * 1e4, r2(s / sa), b * 1e4, r2(b / ba), syns[n] / wall[n]
+		printf "   %-36s %8d %12.1f %7s %11s %12.1f %7s %8.0f\n", label[n], syns[n],
+			s * 1e4, r2(s / sa), r2(rmin[n]) "-" r2(rmax[n]), b * 1e4, r2(b / ba), syns[n] / wall[n]
 	}
 	print "   (us per SYN; 1 tick = 10 ms; busy = user+system+irq+softirq of both vCPUs, incl. the flooder)"
 	print ""
