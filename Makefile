@@ -8,6 +8,8 @@
 #   make check      set everything up, then run all tests
 #   make setup      only install dependencies and build the test kernel
 #   make vm CMD=... boot the test kernel with the module and run CMD
+#   make bench      run the benchmarks in one VM and print a table of ratios
+#                   (BENCHMARKS.md)
 #   make fmt        rustfmt the module sources
 #   make lint       rustfmt --check, clippy on the module and the host crate
 #   make install    install the module into KDIR's modules (modules_install)
@@ -25,7 +27,7 @@ KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
 export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
-.PHONY: all modules setup kernel check demo vm fmt fmt-check lint clean clean-module install
+.PHONY: all modules setup kernel check demo vm bench fmt fmt-check lint clean clean-module install
 
 all: modules
 
@@ -52,6 +54,9 @@ demo: setup
 vm: modules
 	scripts/vm-run -- $(CMD)
 
+bench: modules
+	scripts/bench.sh
+
 fmt:
 	$(RUSTFMT) --edition 2021 src/tcp_stealth_main.rs
 
@@ -71,6 +76,7 @@ clean-module:
 
 clean: clean-module
 	-$(MAKE) -C tests clean
+	-$(MAKE) -C bench clean
 	cargo clean
 
 endif

@@ -68,4 +68,16 @@ void tcp_stealth_genl_unregister(void);
 struct sock *tcp_stealth_lookup_listener(struct net *net, struct sk_buff *skb,
 					 int thoff, bool ipv6);
 
+/* Test-only benchmark file (/proc/net/tcp_stealth_bench). */
+struct file;
+
+struct net *tcp_stealth_file_net(struct file *file);
+bool tcp_stealth_net_admin(const struct net *net);
+u32 tcp_stealth_secure_tcp_seq(__be32 saddr, __be32 daddr, __be16 sport,
+			       __be16 dport);
+u64 tcp_stealth_ktime_ns(void);
+void tcp_stealth_cond_resched(void);
+void tcp_stealth_local_bh_disable(void);
+void tcp_stealth_local_bh_enable(void);
+
 #endif /* _TCP_STEALTH_HELPERS_H */

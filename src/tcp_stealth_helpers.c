@@ -22,6 +22,10 @@
 #include <linux/tcp.h>
 #include <net/netns/generic.h>
 #include <net/tcp.h>
+#include <linux/capability.h>
+#include <linux/seq_file_net.h>
+#include <linux/timekeeping.h>
+#include <net/secure_seq.h>
 
 #include <net/genetlink.h>
 #include <net/inet6_hashtables.h>
@@ -564,4 +568,48 @@ struct sock *tcp_stealth_lookup_listener(struct net *net, struct sk_buff *skb,
 #else
 	return NULL;
 #endif
+}
+
+/*
+ * The test-only benchmark file (src/bench.rs). A file made by
+ * proc_create_net_single_write() is opened with single_open_net(), so its
+ * seq_file (file->private_data) holds the namespace, referenced while the
+ * file is open.
+ */
+struct net *tcp_stealth_file_net(struct file *file)
+{
+	return seq_file_single_net(file->private_data);
+}
+
+/* Whether the caller may administer @net's networking. */
+bool tcp_stealth_net_admin(const struct net *net)
+{
+	return ns_capable(net->user_ns, CAP_NET_ADMIN);
+}
+
+/* The kernel's own per-SYN SipHash: the ISN of a passive IPv4 connection. */
+u32 tcp_stealth_secure_tcp_seq(__be32 saddr, __be32 daddr, __be16 sport,
+			       __be16 dport)
+{
+	return secure_tcp_seq(saddr, daddr, sport, dport);
+}
+
+u64 tcp_stealth_ktime_ns(void)
+{
+	return ktime_get_ns();
+}
+
+void tcp_stealth_cond_resched(void)
+{
+	cond_resched();
+}
+
+void tcp_stealth_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void tcp_stealth_local_bh_enable(void)
+{
+	local_bh_enable();
 }

@@ -20,6 +20,7 @@ use core::{
 };
 use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
+mod bench;
 mod ffi;
 mod integrity;
 mod knock;
@@ -99,6 +100,8 @@ pub(crate) struct NetState {
     replay: Pin<KBox<SpinLock<ReplayCache<KVec<Slot>>>>>,
     /// Ports the administrator protects.
     policy: policy::Policy,
+    /// Results of the test-only benchmark file (see [`bench`]).
+    bench: bench::BenchResults,
 }
 
 impl PernetState for NetState {
@@ -134,6 +137,7 @@ impl PernetState for NetState {
             sysctl: SysctlTable::new(),
             replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
             policy: policy::Policy::new()?,
+            bench: bench::BenchResults::new(),
         })
     }
 
@@ -159,10 +163,19 @@ impl PernetState for NetState {
             self.sysctl.unregister();
             return Err(e);
         }
+        if let Err(e) =
+            seq::create_writable::<bench::Bench>(net, bench::BENCH_FILE, bench::BENCH_MODE)
+        {
+            seq::remove(net, POLICY_FILE);
+            seq::remove(net, STATS_FILE);
+            self.sysctl.unregister();
+            return Err(e);
+        }
         Ok(())
     }
 
     fn stop(&self, net: &Net) {
+        seq::remove(net, bench::BENCH_FILE);
         seq::remove(net, POLICY_FILE);
         seq::remove(net, STATS_FILE);
         self.sysctl.unregister();

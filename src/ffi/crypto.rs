@@ -53,3 +53,11 @@ impl Blake2s for KernelBlake2s {
         out
     }
 }
+
+/// The kernel's `secure_tcp_seq()`: the SipHash-based initial sequence
+/// number of a passive IPv4 connection (addresses and ports in network byte
+/// order). Used as the benchmark's reference cost of a per-SYN MAC.
+pub(crate) fn secure_tcp_seq(saddr: u32, daddr: u32, sport: u16, dport: u16) -> u32 {
+    // SAFETY: Always safe to call; it only reads the kernel's net_secret.
+    unsafe { bindings::tcp_stealth_secure_tcp_seq(saddr, daddr, sport, dport) }
+}

@@ -80,6 +80,32 @@ pub(crate) fn now_secs() -> u64 {
     u64::try_from(t).unwrap_or(0)
 }
 
+/// A monotonic clock in nanoseconds (`ktime_get_ns()`).
+pub(crate) fn now_ns() -> u64 {
+    // SAFETY: Always safe to call.
+    unsafe { bindings::tcp_stealth_ktime_ns() }
+}
+
+/// Lets the scheduler run something else (`cond_resched()`). Only for
+/// process context, where the benchmark loops run.
+pub(crate) fn cond_resched() {
+    // SAFETY: Called from process context only (the benchmark file's write),
+    // which may sleep.
+    unsafe { bindings::tcp_stealth_cond_resched() };
+}
+
+/// Runs `f` with bottom halves disabled on this CPU, so that process context
+/// can take a lock that the netfilter hooks take in softirq context.
+pub(crate) fn with_bh_disabled<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: Balanced by the enable below; `f` cannot skip it (the kernel
+    // is built with panic=abort, so there is no unwinding).
+    unsafe { bindings::tcp_stealth_local_bh_disable() };
+    let r = f();
+    // SAFETY: BHs were disabled just above, by this function.
+    unsafe { bindings::tcp_stealth_local_bh_enable() };
+    r
+}
+
 /// Fills `buf` with random bytes.
 pub(crate) fn random_bytes(buf: &mut [u8]) {
     // SAFETY: `buf` is writable for its length.

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Read-only `/proc/net` files, one per network namespace.
+//! `/proc/net` files, one per network namespace: read-only ones, and ones
+//! that also take short writes from a namespace administrator.
 
 use super::{bindings, pernet::Net};
 use core::ffi::{c_int, c_void};
+use kernel::ffi::c_char;
 use kernel::{prelude::*, str::CStr};
 
 /// A `seq_file` being filled by a show callback; it takes `write!`.
@@ -74,4 +76,67 @@ unsafe extern "C" fn show_trampoline<S: Show>(
     // INVARIANT: `m` is the valid seq_file of this callback.
     S::show(net, &mut SeqFile(m));
     0
+}
+
+/// Something that takes writes to a `/proc/net` file.
+pub(crate) trait Store {
+    /// Handles one write of `input` (the whole write, 1 to `PAGE_SIZE - 1`
+    /// bytes) in `net`. The writer has `CAP_NET_ADMIN` there.
+    fn store(net: &Net, input: &[u8]) -> Result;
+}
+
+/// Creates `/proc/net/<name>` in `net` with `mode`, printed by `S` and
+/// written through `S`. Writes from callers without `CAP_NET_ADMIN` in the
+/// namespace fail with `EPERM` (besides what `mode` already refuses).
+/// Removed with [`remove`].
+pub(crate) fn create_writable<S: Show + Store>(
+    net: &Net,
+    name: &'static CStr,
+    mode: u16,
+) -> Result {
+    // SAFETY: `net` is alive, so `proc_net` is its valid /proc/net directory.
+    let parent = unsafe { (*net.as_ptr()).proc_net };
+    // SAFETY: `name` is a NUL-terminated static string and `parent` is valid.
+    // The entry is removed with `remove` before the module is unloaded.
+    let pde = unsafe {
+        bindings::proc_create_net_single_write(
+            name.as_char_ptr(),
+            mode,
+            parent,
+            Some(show_trampoline::<S>),
+            Some(write_trampoline::<S>),
+            core::ptr::null_mut(),
+        )
+    };
+    if pde.is_null() {
+        return Err(ENOMEM);
+    }
+    Ok(())
+}
+
+/// The `write` callback of the files made by [`create_writable`].
+///
+/// # Safety
+///
+/// Only `proc_simple_write()` calls it, for a file opened by
+/// `single_open_net`, with a kernel copy `buf` of the `size` bytes written.
+unsafe extern "C" fn write_trampoline<S: Store>(
+    file: *mut bindings::file,
+    buf: *mut c_char,
+    size: usize,
+) -> c_int {
+    // SAFETY: The file was opened by `single_open_net` (see `create_writable`),
+    // which holds a reference on the namespace while the file is open.
+    let net = unsafe { Net::from_raw(bindings::tcp_stealth_file_net(file)) };
+    // SAFETY: `net` is alive (see above).
+    if !unsafe { bindings::tcp_stealth_net_admin(net.as_ptr()) } {
+        return EPERM.to_errno();
+    }
+    // SAFETY: `proc_simple_write` passes a kernel buffer of `size` bytes (plus
+    // a NUL), valid for the duration of the call.
+    let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>().cast_const(), size) };
+    match S::store(net, input) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }

@@ -211,6 +211,10 @@ struct UlpData {
     ctx: SockCtx,
 }
 
+/// Bytes the module allocates for every socket with the ULP (one
+/// `UlpData`), not counting its keys.
+pub(crate) const ULP_DATA_BYTES: usize = core::mem::size_of::<UlpData>();
+
 /// The ULP registration; dropping it unregisters the ULP.
 pub(crate) struct UlpRegistration(());
 

@@ -19,6 +19,7 @@
 #![allow(unreachable_pub)]
 #![forbid(unsafe_code)]
 
+mod bench;
 mod crypto;
 mod integrity;
 mod key;
@@ -29,6 +30,8 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+#[allow(unused_imports)]
+pub use bench::{centi_ns_per_op, parse_bench_request, BENCH_YIELD_EVERY, MAX_BENCH_ITERATIONS};
 #[allow(unused_imports)]
 pub use crypto::{Blake2s, Crypto};
 #[allow(unused_imports)]
@@ -65,6 +68,8 @@ pub enum Error {
     IntegrityLength,
     /// The replay cache needs a non-empty multiple of [`WAYS`] slots.
     SlotCount,
+    /// A benchmark request must be 1 to [`MAX_BENCH_ITERATIONS`] in decimal.
+    BenchRequest,
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -145,6 +145,11 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
         self.evictions
     }
 
+    /// Number of entries still live at `now` (at most [`Self::capacity`]).
+    pub fn live(&self, now: u64) -> usize {
+        self.slots.iter().filter(|s| s.live(now)).count()
+    }
+
     /// Number of slots.
     pub fn capacity(&self) -> usize {
         self.slots.len()
@@ -340,6 +345,7 @@ mod tests {
             }
         }
         assert_eq!(c.capacity(), 64);
+        assert!(c.live(1_000_000 + N / 1000) <= 64);
         assert!(c.evictions() > 0);
         // The cache is ~2000 times too small for this load, so most knocks
         // are refused, but the newest knock of each second still gets in.

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * connbench: connection set-up cost with and without tcp_stealth. Only for
+ * `make bench`, inside the test VM.
+ *
+ *   connbench run N ROUNDS INTLEN   connect+send+accept+read+close loops
+ *   connbench listen PORT           a protected listener on 0.0.0.0:PORT
+ *                                   that never accepts; runs until killed
+ *
+ * `run` works on 127.0.0.1 in the caller's namespace. Each round times N
+ * connections for each case, in turn:
+ *   plain      no stealth anywhere
+ *   stealth    listener and client with the same secret
+ *   integrity  as stealth, and the client commits to its first INTLEN bytes
+ *              (TCP_STEALTH_INTEGRITY), the listener requires them
+ *              (TCP_STEALTH_INTEGRITY_LEN)
+ * Every connection: socket(), [secret], connect(), write INTLEN bytes,
+ * accept(), read them, close both. A connect() refused by the replay cache
+ * (it may refuse a valid knock under load, docs/PROTOCOL.md) is retried and
+ * counted. A short warm-up round comes first. Prints per case the median over
+ * the rounds of microseconds per connection (and every round's, sorted), the
+ * refusals, and the mean time per phase of the loop.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/tcp_stealth.h>
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+#define SECRET "This is my magic ID."
+#define MAX_ROUNDS 15
+#define BASE_PORT 6001
+
+enum { PLAIN, STEALTH, INTEGRITY, NCASES };
+static const char *const names[NCASES] = { "plain", "stealth", "integrity" };
+
+static int set_secret(int fd)
+{
+	if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7) && errno != EEXIST)
+		return -1;
+	return setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, SECRET, strlen(SECRET));
+}
+
+static int listener(int c, int port, int intlen)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (c != PLAIN && set_secret(fd))
+		goto fail;
+	if (c == INTEGRITY &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &intlen, sizeof(intlen)))
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 128))
+		goto fail;
+	return fd;
+fail:
+	perror("connbench: listener");
+	close(fd);
+	return -1;
+}
+
+static int read_all(int fd, char *buf, int len)
+{
+	while (len > 0) {
+		ssize_t r = read(fd, buf, len);
+
+		if (r <= 0)
+			return -1;
+		buf += r;
+		len -= r;
+	}
+	return 0;
+}
+
+/* Microseconds spent per phase and case, over all rounds. */
+enum { PH_SETUP, PH_CONNECT, PH_WRITE, PH_ACCEPT, PH_READ, PH_CLOSE, NPHASES };
+static const char *const phase_names[NPHASES] = {
+	"socket+options", "connect", "write", "accept", "read", "close",
+};
+static double phase_us[NCASES][NPHASES];
+
+static double now_us(void);
+
+/* One connection; 0, 1 if refused, -1 on error. */
+static int one_conn(int c, int lfd, int port, const char *payload, int intlen)
+{
+	double t[NPHASES + 1];
+
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char buf[4096];
+	int fd, afd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t[0] = now_us();
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	if (c != PLAIN && set_secret(fd))
+		goto fail;
+	if (c == INTEGRITY &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, payload, intlen))
+		goto fail;
+	t[1] = now_us();
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		if (errno == ECONNREFUSED) {
+			close(fd);
+			return 1;
+		}
+		goto fail;
+	}
+	t[2] = now_us();
+	if (write(fd, payload, intlen) != intlen)
+		goto fail;
+	t[3] = now_us();
+	afd = accept(lfd, NULL, NULL);
+	if (afd < 0)
+		goto fail;
+	t[4] = now_us();
+	if (read_all(afd, buf, intlen)) {
+		close(afd);
+		goto fail;
+	}
+	t[5] = now_us();
+	close(afd);
+	close(fd);
+	t[6] = now_us();
+	for (int p = 0; p < NPHASES; p++)
+		phase_us[c][p] += t[p + 1] - t[p];
+	return 0;
+fail:
+	perror("connbench: connection");
+	close(fd);
+	return -1;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int run(int n, int rounds, int intlen)
+{
+	double us[NCASES][MAX_ROUNDS];
+	long refused[NCASES] = { 0 };
+	char payload[4096];
+	int lfd[NCASES];
+
+	for (int i = 0; i < intlen; i++)
+		payload[i] = 'A' + i % 26;
+	for (int c = 0; c < NCASES; c++) {
+		lfd[c] = listener(c, BASE_PORT + c, intlen);
+		if (lfd[c] < 0)
+			return 1;
+	}
+	/* Round -1 warms up (caches, the ULP's first use) and is not kept. */
+	for (int r = -1; r < rounds; r++) {
+		for (int c = 0; c < NCASES; c++) {
+			double t0 = now_us();
+
+			for (int i = 0; i < (r < 0 ? 1 + n / 5 : n); i++) {
+				int rc = one_conn(c, lfd[c], BASE_PORT + c, payload, intlen);
+
+				if (rc < 0)
+					return 1;
+				if (rc > 0) {
+					refused[c]++;
+					if (refused[c] > n)
+						return 1;
+					i--;
+				}
+			}
+			if (r < 0) {
+				memset(phase_us[c], 0, sizeof(phase_us[c]));
+				continue;
+			}
+			us[c][r] = (now_us() - t0) / n;
+		}
+	}
+	for (int c = 0; c < NCASES; c++) {
+		qsort(us[c], rounds, sizeof(double), cmp);
+		printf("conn %s us_per_conn %.1f refused %ld rounds", names[c],
+		       us[c][rounds / 2], refused[c]);
+		for (int r = 0; r < rounds; r++)
+			printf(" %.1f", us[c][r]);
+		printf("\n");
+	}
+	for (int c = 0; c < NCASES; c++) {
+		printf("phases %s", names[c]);
+		for (int p = 0; p < NPHASES; p++)
+			printf(" %s %.1f", phase_names[p], phase_us[c][p] / ((double)n * rounds));
+		printf("\n");
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "run")) {
+		int n = atoi(argv[2]), rounds = atoi(argv[3]), intlen = atoi(argv[4]);
+
+		if (n < 1 || rounds < 1 || rounds > MAX_ROUNDS || intlen < 1 || intlen > 4096) {
+			fprintf(stderr, "connbench: bad arguments\n");
+			return 2;
+		}
+		return run(n, rounds, intlen);
+	}
+	if (argc == 3 && !strcmp(argv[1], "listen")) {
+		int fd = listener(STEALTH, atoi(argv[2]), 0);
+
+		if (fd < 0)
+			return 1;
+		printf("listening\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	fprintf(stderr, "usage: %s run N ROUNDS INTLEN | listen PORT\n", argv[0]);
+	return 2;
+}

@@ -1,0 +1,175 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The guest half of `make bench` (scripts/bench.sh boots the test VM with
+# scripts/vm-run and runs this, as root, with tcp_stealth loaded). Prints raw
+# "key value" result lines; scripts/bench.sh turns them into the table.
+#
+# Topology: the VM's initial namespace is the server (veth0 10.9.0.2); the
+# namespace bcli is the flooding client (veth0 10.9.0.1). Connection set-up
+# runs on loopback in its own namespace bconn. Parameters (environment):
+#   TCP_STEALTH_BENCH_SYNS        SYNs per flood case and round (4000)
+#   TCP_STEALTH_BENCH_FLOOD_ROUNDS rounds of the four flood cases (3)
+#   TCP_STEALTH_BENCH_SECS        time bound per flood, seconds (120)
+#   TCP_STEALTH_BENCH_MEM_KNOCKS  distinct valid knocks of the memory flood (8000)
+#   TCP_STEALTH_BENCH_CONNS       connections per case and round (150)
+#   TCP_STEALTH_BENCH_ROUNDS      rounds of the connection benchmark (5)
+#   TCP_STEALTH_BENCH_INTLEN      integrity length, bytes (64)
+#   TCP_STEALTH_BENCH_KITER       in-kernel iterations (1000000)
+#   TCP_STEALTH_BENCH_PERF        1: perf profiles of cases a and c (1)
+set -euo pipefail
+
+syns=${TCP_STEALTH_BENCH_SYNS:-4000}
+flood_rounds=${TCP_STEALTH_BENCH_FLOOD_ROUNDS:-3}
+secs=${TCP_STEALTH_BENCH_SECS:-120}
+mem_knocks=${TCP_STEALTH_BENCH_MEM_KNOCKS:-8000}
+conns=${TCP_STEALTH_BENCH_CONNS:-150}
+rounds=${TCP_STEALTH_BENCH_ROUNDS:-5}
+intlen=${TCP_STEALTH_BENCH_INTLEN:-64}
+kiter=${TCP_STEALTH_BENCH_KITER:-1000000}
+do_perf=${TCP_STEALTH_BENCH_PERF:-1}
+here=$(cd "$(dirname "$0")" && pwd)
+flood=$here/synflood
+connb=$here/connbench
+CLI=10.9.0.1 SRV=10.9.0.2
+P_CLOSED=5001 P_DROP=5002 P_PROT=5003
+BENCH=/proc/net/tcp_stealth_bench
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	ip netns del bcli 2>/dev/null || true
+	ip netns del bconn 2>/dev/null || true
+	nft delete table inet bench 2>/dev/null || true
+}
+trap cleanup EXIT
+
+echo "machine guest_kernel $(uname -r) cpus $(nproc)"
+
+# --- set-up ------------------------------------------------------------------
+ip link set lo up
+ip netns add bcli
+ip link add veth0 type veth peer name veth0 netns bcli
+ip addr add $SRV/24 dev veth0
+ip link set veth0 up
+ip -n bcli addr add $CLI/24 dev veth0
+ip -n bcli link set veth0 up
+ip -n bcli link set lo up
+nft add table inet bench
+nft add chain inet bench in '{ type filter hook input priority 0; }'
+nft add rule inet bench in tcp dport $P_DROP drop
+"$connb" listen $P_PROT > /tmp/bench-listen.out &
+pids+=($!)
+for _ in $(seq 50); do [ -s /tmp/bench-listen.out ] && break; sleep 0.1; done
+[ -s /tmp/bench-listen.out ] || { echo "bench: protected listener did not start" >&2; exit 1; }
+# Warm up ARP and the paths.
+ip netns exec bcli "$flood" $CLI $SRV $P_CLOSED 2000 10 badmac > /dev/null
+
+# --- helpers (builtins: every fork costs under TCG) ----------------------------
+# cpu ticks (USER_HZ) of all CPUs: "busy softirq".
+cpu_ticks() {
+	local cpu user nice system idle iowait irq softirq rest
+	read -r cpu user nice system idle iowait irq softirq rest < /proc/stat
+	echo "$((user + nice + system + irq + softirq)) $softirq"
+}
+# IP datagrams received by this namespace.
+in_receives() {
+	local hdr vals
+	{ read -r -a hdr; read -r -a vals; } < /proc/net/snmp
+	for i in "${!hdr[@]}"; do
+		[ "${hdr[$i]}" = InReceives ] && { echo "${vals[$i]}"; return; }
+	done
+	echo 0
+}
+# run_flood CASE PORT MODE COUNT: one bounded flood from bcli; adds the
+# server's received datagrams, CPU ticks and the wall time (centiseconds)
+# around it to the case's totals.
+declare -A f_syns f_soft f_busy f_wall f_sent
+run_flood() {
+	local name=$1 port=$2 mode=$3 count=$4 b0 s0 r0 b1 s1 r1 out t0 t1 n
+	read -r b0 s0 < <(cpu_ticks)
+	r0=$(in_receives)
+	read -r t0 _ < /proc/uptime
+	out=$(ip netns exec bcli "$flood" $CLI $SRV "$port" "$count" "$secs" "$mode")
+	read -r t1 _ < /proc/uptime
+	read -r b1 s1 < <(cpu_ticks)
+	r1=$(in_receives)
+	echo "round $name syns $((r1 - r0)) softirq_ticks $((s1 - s0)) busy_ticks $((b1 - b0)) $out"
+	f_syns[$name]=$((${f_syns[$name]:-0} + r1 - r0))
+	f_soft[$name]=$((${f_soft[$name]:-0} + s1 - s0))
+	f_busy[$name]=$((${f_busy[$name]:-0} + b1 - b0))
+	f_wall[$name]=$((${f_wall[$name]:-0} + ${t1/./} - ${t0/./}))
+	n=${out#sent }
+	f_sent[$name]=$((${f_sent[$name]:-0} + ${n%% *}))
+}
+
+# --- 1. SYN floods -----------------------------------------------------------
+# The cases take turns, so that drift (host load) hits all of them alike.
+cases="a_closed b_nft_drop c_bad_mac d_replay"
+for _ in $(seq "$flood_rounds"); do
+	run_flood a_closed $P_CLOSED badmac "$syns"
+	run_flood b_nft_drop $P_DROP badmac "$syns"
+	run_flood c_bad_mac $P_PROT badmac "$syns"
+	run_flood d_replay $P_PROT replay "$syns"
+done
+for c in $cases; do
+	echo "flood $c syns ${f_syns[$c]} softirq_ticks ${f_soft[$c]} busy_ticks ${f_busy[$c]} wall_cs ${f_wall[$c]} sent ${f_sent[$c]}"
+done
+echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
+
+# --- 3. in-kernel MAC verification, 4. memory -----------------------------------
+for bad in 0 abc 1000001 -5; do
+	if echo "$bad" > $BENCH 2>/dev/null; then
+		echo "bench: $BENCH accepted '$bad'" >&2
+		exit 1
+	fi
+done
+echo "kbench_einval ok"
+echo "$kiter" > $BENCH
+while read -r k v; do echo "kbench $k $v"; done < $BENCH
+
+# 4. a flood of distinct valid knocks against the replay cache, sampled.
+ip netns exec bcli "$flood" $CLI $SRV $P_PROT "$mem_knocks" 600 valid > /tmp/bench-mem.out &
+fpid=$!
+pids+=($fpid)
+max_live=0 samples=0
+while kill -0 $fpid 2>/dev/null; do
+	while read -r k v; do
+		case $k in
+		replay_live) [ "$v" -gt "$max_live" ] && max_live=$v; samples=$((samples + 1)) ;;
+		esac
+	done < $BENCH
+	sleep 1
+done
+wait $fpid
+echo "mem flood $(cat /tmp/bench-mem.out) samples $samples max_live $max_live"
+while read -r k v; do
+	case $k in replay_*) echo "mem after $k $v" ;; esac
+done < $BENCH
+echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
+
+# --- 2. connection set-up ---------------------------------------------------------
+ip netns add bconn
+ip -n bconn link set lo up
+# Knocks expire after 1 s there, so the replay cache (per namespace) keeps
+# up with the connection rate.
+ip netns exec bconn sysctl -q net.tcp_stealth.skew_secs=1
+ip netns exec bconn "$connb" run "$conns" "$rounds" "$intlen"
+echo "conn_stats $(ip netns exec bconn cat /proc/net/tcp_stealth_stats | tr '\n' ' ')"
+
+# --- perf profiles ------------------------------------------------------------------
+if [ "$do_perf" = 1 ] && command -v perf > /dev/null; then
+	for c in a_closed:$P_CLOSED c_bad_mac:$P_PROT; do
+		name=${c%%:*} port=${c##*:}
+		if perf record -q -F 199 -a -o /tmp/perf.$name.data -- \
+			ip netns exec bcli "$flood" $CLI $SRV "$port" 3000 "$secs" badmac > /dev/null 2>&1; then
+			echo "=== perf $name begin"
+			timeout 300 perf report -i /tmp/perf.$name.data --stdio --no-children \
+				--sort sym --percent-limit 0.7 2>/dev/null | grep -v '^$' | head -50 || true
+			echo "=== perf $name end"
+		else
+			echo "perf $name unavailable"
+		fi
+	done
+fi
+echo "bench done"

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host microbenchmarks of the pure protocol logic: `cargo bench -p
+//! tcp-stealth-proto` (divan). The cryptography is the reference crates'
+//! (`siphasher`, `blake2`), not the kernel's, so these time the logic around
+//! it on the host CPU; the in-kernel costs come from `make bench`.
+
+use blake2::digest::{Digest, Mac};
+use core::hash::Hasher;
+use divan::{black_box, Bencher};
+use tcp_stealth_proto::{
+    build, find_knock, verify, Blake2s, Crypto, FindResult, Knock, KnockKey, ReplayCache, Skew,
+    Slot,
+};
+
+fn main() {
+    divan::main();
+}
+
+/// SipHash-2-4 and BLAKE2s from the reference crates.
+struct Ref;
+
+enum RefBlake2s {
+    Plain(blake2::Blake2s256),
+    Keyed(blake2::Blake2sMac256),
+}
+
+impl Crypto for Ref {
+    type Blake2s = RefBlake2s;
+
+    fn siphash_3u64(&self, key: &[u8; 16], a: u64, b: u64, c: u64) -> u64 {
+        let mut h = siphasher::sip::SipHasher24::new_with_key(key);
+        for w in [a, b, c] {
+            h.write(&w.to_le_bytes());
+        }
+        h.finish()
+    }
+}
+
+impl Blake2s for RefBlake2s {
+    fn init() -> Self {
+        Self::Plain(blake2::Blake2s256::new())
+    }
+
+    fn init_key(key: &[u8; 16]) -> Self {
+        Self::Keyed(blake2::Blake2sMac256::new_from_slice(key).expect("16-byte key"))
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Plain(h) => Digest::update(h, data),
+            Self::Keyed(h) => Mac::update(h, data),
+        }
+    }
+
+    fn finalize(self) -> [u8; 32] {
+        match self {
+            Self::Plain(h) => h.finalize().into(),
+            Self::Keyed(h) => h.finalize().into_bytes().into(),
+        }
+    }
+}
+
+const NOW: u64 = 1_700_000_000;
+const DPORT: u16 = 22;
+
+fn keys() -> Vec<KnockKey> {
+    (0u8..4)
+        .map(|k| KnockKey::derive(&[b'k', k], &Ref).expect("valid secret"))
+        .collect()
+}
+
+fn knock() -> [u8; 20] {
+    build(&Ref, &keys()[0], DPORT, NOW, [1, 2, 3, 4, 5, 6], None)
+}
+
+/// A SYN's option area as Linux sends it with a knock: MSS, SACK-permitted,
+/// timestamps, window scale (20 bytes), then the knock.
+fn syn_options() -> [u8; 40] {
+    let mut o = [0u8; 40];
+    o[..20].copy_from_slice(&[
+        2, 4, 0x05, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 7,
+    ]);
+    o[20..].copy_from_slice(&knock());
+    o
+}
+
+#[divan::bench]
+fn find_knock_in_syn_options(b: Bencher<'_, '_>) {
+    let opts = syn_options();
+    b.bench(|| matches!(find_knock(black_box(&opts)), FindResult::Found { .. }));
+}
+
+#[divan::bench]
+fn parse_option(b: Bencher<'_, '_>) {
+    let opt = knock();
+    b.bench(|| Knock::parse(black_box(&opt)));
+}
+
+#[divan::bench]
+fn encode_option(b: Bencher<'_, '_>) {
+    let k = Knock::parse(&knock()).expect("valid knock");
+    b.bench(|| black_box(k).to_bytes());
+}
+
+#[divan::bench]
+fn build_knock(b: Bencher<'_, '_>) {
+    let key = &keys()[0];
+    b.bench(|| build(&Ref, key, DPORT, black_box(NOW), [1, 2, 3, 4, 5, 6], None));
+}
+
+#[divan::bench(args = [1, 4])]
+fn verify_valid(b: Bencher<'_, '_>, nkeys: usize) {
+    // The matching key is the last one tried.
+    let mut keys = keys();
+    keys.truncate(nkeys);
+    keys.reverse();
+    let opt = knock();
+    b.bench(|| {
+        verify(
+            &Ref,
+            black_box(&keys),
+            black_box(&opt),
+            DPORT,
+            NOW,
+            Skew::DEFAULT,
+        )
+        .is_ok()
+    });
+}
+
+#[divan::bench(args = [1, 4])]
+fn verify_bad_mac(b: Bencher<'_, '_>, nkeys: usize) {
+    let mut keys = keys();
+    keys.truncate(nkeys);
+    let mut opt = knock();
+    opt[19] ^= 1;
+    b.bench(|| {
+        verify(
+            &Ref,
+            black_box(&keys),
+            black_box(&opt),
+            DPORT,
+            NOW,
+            Skew::DEFAULT,
+        )
+        .is_err()
+    });
+}
+
+#[divan::bench]
+fn verify_stale(b: Bencher<'_, '_>) {
+    let keys = keys();
+    let opt = knock();
+    b.bench(|| {
+        verify(
+            &Ref,
+            black_box(&keys),
+            black_box(&opt),
+            DPORT,
+            NOW + 1000,
+            Skew::DEFAULT,
+        )
+        .is_err()
+    });
+}
+
+#[divan::bench]
+fn replay_check_and_insert(b: Bencher<'_, '_>) {
+    let mut slots = vec![Slot::EMPTY; 1024];
+    let mut cache = ReplayCache::new(&mut slots[..]).expect("valid size");
+    let addr = [0u8; 16];
+    let mut x = 0x0123_4567_89ab_cdefu64;
+    b.bench_local(|| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        cache.check_and_insert(&x.to_le_bytes(), &addr, 1, NOW, NOW, Skew::DEFAULT)
+    });
+}
+
+#[divan::bench]
+fn derive_key(b: Bencher<'_, '_>) {
+    b.bench(|| KnockKey::derive(black_box(b"This is my magic ID."), &Ref));
+}

@@ -1,0 +1,101 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: builds the benchmark tools in bench/, runs bench/guest.sh in
+# one boot of the test VM (scripts/vm-run, tcp_stealth.ko must be built) and
+# prints one table of ratios, also written to build/bench/table.txt (the raw
+# guest output is in build/bench/vm.log). Exits non-zero if the VM or any
+# benchmark did not complete; times never fail it. Parameters: see
+# bench/guest.sh (TCP_STEALTH_BENCH_*), and whatever scripts/vm-run takes.
+#
+#   scripts/bench.sh               build, run the VM, print the table
+#   scripts/bench.sh --table-only  print the table of the last run again
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+out=$top/build/bench
+mkdir -p "$out"
+
+rc=0
+if [ "${1:-}" != --table-only ]; then
+	make -s -C bench
+	scripts/vm-run -- bench/guest.sh > "$out/vm.log" || rc=$?
+fi
+if [ "$rc" != 0 ] || ! grep -q '^bench done' "$out/vm.log"; then
+	cat "$out/vm.log"
+	echo "bench: the VM run did not complete (vm-run exit $rc)" >&2
+	exit 1
+fi
+
+host_cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+{
+	echo "tcp_stealth benchmarks: make bench, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench scripts || echo +dirty)"
+	echo "host: $host_cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(grep -m1 '^machine' "$out/vm.log" | cut -d' ' -f2-) (QEMU TCG, KASAN + lockdep: absolute costs are inflated, ratios count)"
+	awk -f - "$out/vm.log" <<'AWK'
+function r2(x) { return sprintf("%.2f", x) }
+/^flood / {
+	n = $2; syns[n] = $4; soft[n] = $6; busy[n] = $8; wall[n] = $10 / 100; sent[n] = $12
+	order[++nf] = n
+}
+/^round / {
+	# Rounds run a, b, c, d in turn: each case's cost relative to the
+	# same round's (a).
+	if ($2 == "a_closed") ra = $6 / $4
+	rr = ($6 / $4) / ra
+	if (!($2 in rmin) || rr < rmin[$2]) rmin[$2] = rr
+	if (!($2 in rmax) || rr > rmax[$2]) rmax[$2] = rr
+}
+/^conn / { cus[$2] = $4; cref[$2] = $6; corder[++nc] = $2 }
+/^phases / { ph[$2] = $0; sub(/^phases [a-z]+ /, "", ph[$2]) }
+/^kbench / { kb[$2] = $3 }
+/^mem flood / { msent = $4; msecs = $6; msamples = $8; mmax = $10 }
+/^mem after / { mafter[$3] = $4 }
+END {
+	label["a_closed"] = "(a) closed port"
+	label["b_nft_drop"] = "(b) nftables drop rule"
+	label["c_bad_mac"] = "(c) protected, bad MAC"
+	label["d_replay"] = "(d) protected, replayed valid knock"
+	print ""
+	print "1. SYN flood: server CPU per SYN received (softirq time from /proc/stat, tick-sampled; cases interleaved over rounds)"
+	printf "   %-36s %8s %12s %7s %11s %12s %7s %8s\n", "case", "SYNs", "softirq us", "ratio", "per round", "busy us", "ratio", "SYN/s"
+	sa = soft["a_closed"] / syns["a_closed"]; ba = busy["a_closed"] / syns["a_closed"]
+	for (i = 1; i <= nf; i++) {
+		n = order[i]; s = soft[n] / syns[n]; b = busy[n] / syns[n]
+		printf "   %-36s %8d %12.1f %7s %11s %12.1f %7s %8.0f\n", label[n], syns[n],
+			s * 1e4, r2(s / sa), r2(rmin[n]) "-" r2(rmax[n]), b * 1e4, r2(b / ba), syns[n] / wall[n]
+	}
+	print "   (us per SYN; 1 tick = 10 ms; busy = user+system+irq+softirq of both vCPUs, incl. the flooder)"
+	print ""
+	print "2. Connection set-up: connect + send n bytes + accept + read + close, loopback"
+	printf "   %-36s %10s %8s %8s\n", "case", "us/conn", "ratio", "refused"
+	for (i = 1; i <= nc; i++) {
+		n = corder[i]
+		printf "   %-36s %10.1f %8s %8d\n", n, cus[n], r2(cus["plain"] / cus[n]), cref[n]
+	}
+	for (i = 1; i <= nc; i++)
+		printf "   phases %-10s (us): %s\n", corder[i], ph[corder[i]]
+	print "   (ratio = connection rate relative to plain; median of the rounds)"
+	print ""
+	print "3. In-kernel cost per operation (" kb["iterations"] " iterations each)"
+	printf "   %-36s %10s %18s %18s\n", "operation", "ns/op", "/secure_tcp_seq()", "/siphash_3u64()"
+	split("verify_ok_ns verify_bad_mac_ns verify_bad_mac_4keys_ns siphash_3u64_ns secure_tcp_seq_ns", ops, " ")
+	for (i = 1; i <= 5; i++)
+		printf "   %-36s %10.1f %18s %18s\n", ops[i], kb[ops[i]], r2(kb[ops[i]] / kb["secure_tcp_seq_ns"]), r2(kb[ops[i]] / kb["siphash_3u64_ns"])
+	print ""
+	print "4. Memory"
+	printf "   ULP context per protected socket        %6d bytes (+ %d bytes of keys once a secret is set)\n", kb["ulp_ctx_bytes"], kb["keyset_bytes"]
+	printf "   replay cache entry                      %6d bytes\n", kb["replay_entry_bytes"]
+	printf "   replay cache per namespace              %6d bytes (%d slots, fixed)\n", kb["replay_bytes"], kb["replay_slots"]
+	printf "   flood of %d distinct valid knocks (%.0f s): peak live entries %d of %d (%d samples); after: live %d, evictions %d, bytes %d\n", msent, msecs, mmax, kb["replay_slots"], msamples, mafter["replay_live"], mafter["replay_evictions"], mafter["replay_bytes"]
+	print ""
+	print "Goals"
+	c = (soft["c_bad_mac"] / syns["c_bad_mac"]) / sa
+	printf "   (c) <= 1.0x (a) server CPU per SYN:       %s  %s\n", r2(c), (c <= 1.0 ? "met" : "MISSED")
+	c = cus["plain"] / cus["stealth"]
+	printf "   (b) >= 0.97x (a) connection rate:          %s  %s\n", r2(c), (c >= 0.97 ? "met" : "MISSED")
+	c = kb["verify_ok_ns"] / kb["secure_tcp_seq_ns"]
+	printf "   MAC verification <= 2x secure_tcp_seq():   %s  %s\n", r2(c), (c <= 2.0 ? "met" : "MISSED")
+}
+AWK
+} | tee "$out/table.txt"

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The test-only benchmark file `/proc/net/tcp_stealth_bench` (`make bench`,
+//! see BENCHMARKS.md).
+//!
+//! Writing a number `N` (1 to [`proto::MAX_BENCH_ITERATIONS`], decimal, e.g.
+//! `echo 100000 > /proc/net/tcp_stealth_bench`) runs each in-kernel
+//! micro-benchmark `N` times in the writer's process context and stores the
+//! mean cost per operation; any other input fails with `EINVAL`. Reading the
+//! file shows the last results and the module's memory figures:
+//!
+//! - `verify_ok_ns`: `proto::verify` of a valid knock with one key (parse,
+//!   freshness, SipHash-2-4, constant-time compare), as a SYN costs;
+//! - `verify_bad_mac_ns`, `verify_bad_mac_4keys_ns`: a knock with a wrong MAC
+//!   against one and four keys (every key is tried);
+//! - `siphash_3u64_ns`: the kernel's `siphash_3u64()` alone;
+//! - `secure_tcp_seq_ns`: the kernel's `secure_tcp_seq()`, the SipHash every
+//!   SYN to a listener already costs, as the reference;
+//! - `ulp_ctx_bytes`, `keyset_bytes`: what one protected socket allocates
+//!   (its ULP context, and its keys once it has a secret);
+//! - `replay_*`: the namespace's replay cache: bytes per entry, slots, total
+//!   bytes, entries live now, evictions so far.
+//!
+//! It is harmless in production: mode 0600, writes need `CAP_NET_ADMIN` in
+//! the namespace, the work per write is bounded, and it touches no packet,
+//! socket or replay state (it only reads the replay cache's size).
+
+use core::{
+    fmt::Write,
+    hint::black_box,
+    sync::atomic::{AtomicU64, Ordering},
+};
+use kernel::{c_str, prelude::*, str::CStr};
+
+use crate::ffi::{
+    self,
+    crypto::{secure_tcp_seq, KernelCrypto},
+    pernet::Net,
+    seq,
+};
+use crate::proto::{self, Crypto, KnockKey, Skew, Slot, MAX_KEYS};
+use crate::sockopt::KeySet;
+
+/// Name of the benchmark file in `/proc/net`.
+pub(crate) const BENCH_FILE: &CStr = c_str!("tcp_stealth_bench");
+
+/// The file's mode: root only.
+pub(crate) const BENCH_MODE: u16 = 0o600;
+
+/// The timed operations, in the order shown.
+#[derive(Clone, Copy)]
+#[repr(usize)]
+enum Op {
+    VerifyOk,
+    VerifyBadMac,
+    VerifyBadMac4Keys,
+    Siphash,
+    SecureTcpSeq,
+}
+
+const OPS: usize = 5;
+const OP_NAMES: [&str; OPS] = [
+    "verify_ok_ns",
+    "verify_bad_mac_ns",
+    "verify_bad_mac_4keys_ns",
+    "siphash_3u64_ns",
+    "secure_tcp_seq_ns",
+];
+
+/// Results of the last run in a namespace: the iteration count and the cost
+/// per operation in hundredths of a nanosecond.
+pub(crate) struct BenchResults {
+    iterations: AtomicU64,
+    centi_ns: [AtomicU64; OPS],
+}
+
+impl BenchResults {
+    /// No run yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            iterations: AtomicU64::new(0),
+            centi_ns: [const { AtomicU64::new(0) }; OPS],
+        }
+    }
+}
+
+/// Times `n` calls of `f(i)` and returns the mean in hundredths of a ns.
+/// The clock is read around chunks of [`proto::BENCH_YIELD_EVERY`] calls and
+/// the scheduler gets its chance between chunks, outside the timed part.
+fn time_op(n: u32, mut f: impl FnMut(u32)) -> u64 {
+    let mut elapsed = 0u64;
+    let mut i = 0u32;
+    while i < n {
+        let end = n.min(i.saturating_add(proto::BENCH_YIELD_EVERY));
+        let t0 = ffi::now_ns();
+        while i < end {
+            f(black_box(i));
+            i += 1;
+        }
+        elapsed = elapsed.saturating_add(ffi::now_ns().saturating_sub(t0));
+        ffi::cond_resched();
+    }
+    proto::centi_ns_per_op(elapsed, n)
+}
+
+/// Runs every operation `n` times; returns the costs in [`Op`] order.
+fn run(n: u32) -> [u64; OPS] {
+    let crypto = KernelCrypto;
+    // Fixed, distinct keys: the cost does not depend on their value.
+    let keys: [KnockKey; MAX_KEYS] = core::array::from_fn(|k| {
+        let mut raw = [0u8; 32];
+        for (j, b) in raw.iter_mut().enumerate() {
+            *b = (k * 32 + j) as u8;
+        }
+        KnockKey::from_bytes(&raw)
+    });
+    let now = ffi::now_secs();
+    let dport = 4242;
+    let good = proto::build(&crypto, &keys[0], dport, now, [1, 2, 3, 4, 5, 6], None);
+    let mut bad = good;
+    bad[19] ^= 1;
+    let skew = Skew::DEFAULT;
+    let verify = |keys: &[KnockKey], opt: &[u8; proto::OPT_LEN]| {
+        let r = proto::verify(&crypto, black_box(keys), black_box(opt), dport, now, skew);
+        black_box(r.is_ok());
+    };
+
+    let mut out = [0u64; OPS];
+    out[Op::VerifyOk as usize] = time_op(n, |_| verify(&keys[..1], &good));
+    out[Op::VerifyBadMac as usize] = time_op(n, |_| verify(&keys[..1], &bad));
+    out[Op::VerifyBadMac4Keys as usize] = time_op(n, |_| verify(&keys, &bad));
+    let mac_key = keys[0].mac_key();
+    out[Op::Siphash as usize] = time_op(n, |i| {
+        black_box(crypto.siphash_3u64(mac_key, 1, 2, u64::from(i)));
+    });
+    out[Op::SecureTcpSeq as usize] = time_op(n, |i| {
+        black_box(secure_tcp_seq(i, 0x0200_000a, 0x1234, 0x9210));
+    });
+    out
+}
+
+/// The `/proc/net/tcp_stealth_bench` file.
+pub(crate) struct Bench;
+
+impl seq::Store for Bench {
+    fn store(net: &Net, input: &[u8]) -> Result {
+        let n = proto::parse_bench_request(input).map_err(|_| EINVAL)?;
+        let costs = run(n);
+        let r = &net.state().bench;
+        r.iterations.store(u64::from(n), Ordering::Relaxed);
+        for (slot, cost) in r.centi_ns.iter().zip(costs) {
+            slot.store(cost, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl seq::Show for Bench {
+    fn show(net: &Net, m: &mut seq::SeqFile) {
+        let state = net.state();
+        let r = &state.bench;
+        let _ = writeln!(m, "iterations {}", r.iterations.load(Ordering::Relaxed));
+        for (name, v) in OP_NAMES.iter().zip(r.centi_ns.iter()) {
+            let v = v.load(Ordering::Relaxed);
+            let _ = writeln!(m, "{} {}.{:02}", name, v / 100, v % 100);
+        }
+        let _ = writeln!(m, "ulp_ctx_bytes {}", ffi::sock::ULP_DATA_BYTES);
+        let _ = writeln!(m, "keyset_bytes {}", core::mem::size_of::<KeySet>());
+        let now = ffi::now_secs();
+        let (slots, live, evictions) = ffi::with_bh_disabled(|| {
+            let cache = state.replay.lock();
+            (cache.capacity(), cache.live(now), cache.evictions())
+        });
+        let slot = core::mem::size_of::<Slot>();
+        let _ = writeln!(m, "replay_entry_bytes {}", slot);
+        let _ = writeln!(m, "replay_slots {}", slots);
+        let _ = writeln!(m, "replay_bytes {}", slots * slot);
+        let _ = writeln!(m, "replay_live {}", live);
+        let _ = writeln!(m, "replay_evictions {}", evictions);
+    }
+}
