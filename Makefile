@@ -10,6 +10,8 @@
 #   make vm CMD=... boot the test kernel with the module and run CMD
 #   make fmt        rustfmt the module sources
 #   make lint       rustfmt --check, clippy on the module and the host crate
+#   make tools      build the knock CLI (target/debug/knock) and the shim
+#                   (tools/shim/libtcpstealth.so)
 #   make clean
 
 ifneq ($(KERNELRELEASE),)
@@ -24,7 +26,7 @@ KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
 export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
-.PHONY: all modules setup kernel check demo vm fmt fmt-check lint clean install
+.PHONY: all modules setup kernel check demo vm fmt fmt-check lint clean install tools
 
 all: modules
 
@@ -42,11 +44,16 @@ kernel:
 
 check: setup
 	$(MAKE) modules
+	$(MAKE) tools
 	scripts/check.sh
 
 demo: setup
 	$(MAKE) modules
 	scripts/demo.sh
+
+tools:
+	cargo build -p knock
+	$(MAKE) -C tools/shim
 
 vm: modules
 	scripts/vm-run -- $(CMD)
@@ -67,6 +74,7 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean
 	rm -f src/ffi/bindings_generated.rs
 	-$(MAKE) -C tests clean
+	-$(MAKE) -C tools/shim clean
 	cargo clean
 
 endif
