@@ -44,7 +44,6 @@ kernel:
 
 check: setup
 	$(MAKE) modules
-	$(MAKE) tools
 	scripts/check.sh
 
 demo: setup
