@@ -10,7 +10,7 @@
 #   make vm CMD=... boot the test kernel with the module and run CMD
 #   make fmt        rustfmt the module sources
 #   make lint       rustfmt --check, clippy on the module and the host crate
-#   make tools      build the knock CLI (target/debug/knock) and the shim
+#   make tools      build the knock CLI (target/release/knock) and the shim
 #                   (tools/shim/libtcpstealth.so)
 #   make clean
 
@@ -51,7 +51,7 @@ demo: setup
 	scripts/demo.sh
 
 tools:
-	cargo build -p knock
+	cargo build --release -p knock
 	$(MAKE) -C tools/shim
 
 vm: modules

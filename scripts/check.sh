@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Everything `make check` runs, with one summary:
-#   0. build the userspace tools (make tools: target/debug/knock and
+#   0. build the userspace tools (make tools: target/release/knock and
 #      tools/shim/libtcpstealth.so), which tests/tcp_stealth_tools uses;
 #   1. host unit tests: cargo test --workspace --no-fail-fast (if there is
 #      a Cargo.toml), in the background while the VM runs;
