@@ -13,6 +13,8 @@
 #   make fmt        rustfmt the module sources
 #   make lint       rustfmt --check, clippy on the module and the host crate
 #   make install    install the module into KDIR's modules (modules_install)
+#   make tools      build the knock CLI (target/release/knock) and the shim
+#                   (tools/shim/libtcpstealth.so)
 #   make clean
 
 ifneq ($(KERNELRELEASE),)
@@ -27,7 +29,7 @@ KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
 export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
-.PHONY: all modules setup kernel check demo vm bench fmt fmt-check lint clean clean-module install
+.PHONY: all modules setup kernel check demo vm bench fmt fmt-check lint clean clean-module install tools
 
 all: modules
 
@@ -50,6 +52,10 @@ check: setup
 demo: setup
 	$(MAKE) modules
 	scripts/demo.sh
+
+tools:
+	cargo build --release -p knock
+	$(MAKE) -C tools/shim
 
 vm: modules
 	scripts/vm-run -- $(CMD)
@@ -77,6 +83,7 @@ clean-module:
 clean: clean-module
 	-$(MAKE) -C tests clean
 	-$(MAKE) -C bench clean
+	-$(MAKE) -C tools/shim clean
 	cargo clean
 
 endif

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Everything `make check` runs, with one summary:
+#   0. build the userspace tools (make tools: target/release/knock and
+#      tools/shim/libtcpstealth.so), which tests/tcp_stealth_tools uses;
 #   1. host unit tests: cargo test --workspace --no-fail-fast (if there is
 #      a Cargo.toml), in the background while the VM runs;
 #   2. the kselftests in tests/, built on the host and run in one VM boot:
@@ -32,6 +34,12 @@ add() {
 	passed=$((passed + $2)) failed=$((failed + $3)) skipped=$((skipped + $4))
 	summaries+=("$1: $2 passed, $3 failed, $4 skipped${5:+ ($5)}")
 }
+
+# --- 0. the userspace tools, before cargo test runs in the background ------
+if ! make tools >"$logs/tools-build.log" 2>&1; then
+	cat "$logs/tools-build.log"
+	add "tools build" 0 1 0 "make tools failed"
+fi
 
 # --- 1. host unit tests, in the background while the VM runs -------------
 cargo_pid=

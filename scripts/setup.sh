@@ -23,7 +23,7 @@ packages=(
 	linux-source-6.12 build-essential bc bison flex cpio kmod xz-utils rsync
 	libelf-dev libssl-dev libclang-dev clang lld llvm
 	qemu-system-x86 python3-venv
-	iproute2 nftables tcpdump socat busybox-static ethtool
+	iproute2 nftables tcpdump socat busybox-static ethtool curl
 )
 
 missing=()

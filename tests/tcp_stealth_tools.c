@@ -1,0 +1,837 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The userspace tools: the `knock` CLI (tools/knock, built with cargo into
+ * target/release/knock) and the LD_PRELOAD shim (tools/shim/libtcpstealth.so),
+ * run against the module with unmodified programs (python3's http.server,
+ * curl, python3's urllib) where that is the point.
+ *
+ * Namespaces a (client side) and b (server side) joined by veth, IPv4 and
+ * IPv6. The binaries are found from this file's place in the repo (the VM
+ * sees the host's tree at the same path); TCP_STEALTH_KNOCK and
+ * TCP_STEALTH_SHIM override them. A missing binary is a failure, not a
+ * skip: build them with `make tools`.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#include "netns.h"
+#include "stealth.h"
+#include <linux/tcp_stealth.h>
+
+#define T_TIMEOUT 300
+/* Generous: the guest runs under TCG and reads the binaries over 9p. */
+#define IO_TIMEOUT_MS 30000
+#define PY "/usr/bin/python3"
+#define HELLO "hello from behind the knock\n"
+
+static char knock_bin[512], shim_so[512];
+
+/* Repo top from this file's absolute path (the Makefile compiles with it). */
+static void find_tools(void)
+{
+	const char *k = getenv("TCP_STEALTH_KNOCK"), *s = getenv("TCP_STEALTH_SHIM");
+	char top[400];
+	char *p;
+
+	snprintf(top, sizeof(top), "%s", __FILE__);
+	p = strstr(top, "/tests/tcp_stealth_tools.c");
+	if (p)
+		*p = '\0';
+	else
+		snprintf(top, sizeof(top), "..");
+	snprintf(knock_bin, sizeof(knock_bin), "%s", k ? k : "");
+	if (!k)
+		snprintf(knock_bin, sizeof(knock_bin), "%s/target/release/knock", top);
+	snprintf(shim_so, sizeof(shim_so), "%s", s ? s : "");
+	if (!s)
+		snprintf(shim_so, sizeof(shim_so), "%s/tools/shim/libtcpstealth.so", top);
+}
+
+/* Most tests run over IPv4 only (fixture tools); those where the family
+ * matters run over both (fixture dual). Same data, same set-up. */
+#define TOOLS_DATA							\
+	struct netns_pair ns;						\
+	char dir[64];		/* scratch directory */			\
+	char key[128];		/* a good key file made by knock keygen */ \
+	unsigned char secret[TCP_STEALTH_SECRET_MAX];			\
+	int secret_len;
+
+FIXTURE(tools) {
+	TOOLS_DATA
+};
+
+FIXTURE(dual) {
+	TOOLS_DATA
+};
+
+FIXTURE_VARIANT(dual) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(dual, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(dual, ipv6) {
+	.family = AF_INET6,
+};
+
+/* Read a whole (small) file; its length or -1. NUL-terminated. */
+static int slurp(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n = 0, r;
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+		n += r;
+	close(fd);
+	buf[n] = '\0';
+	return n;
+}
+
+static int put(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, data, len) != (ssize_t)len || fchmod(fd, mode)) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/* Does file @path contain @needle? */
+static int file_has(const char *path, const char *needle)
+{
+	static char buf[16384];
+
+	return slurp(path, buf, sizeof(buf)) >= 0 && strstr(buf, needle);
+}
+
+#define TOOLS_SETUP()							\
+	do {								\
+		char cmd[700];						\
+									\
+		find_tools();						\
+		ASSERT_EQ(0, access(knock_bin, X_OK))			\
+			TH_LOG("%s not built: make tools", knock_bin);	\
+		ASSERT_EQ(0, access(shim_so, R_OK))			\
+			TH_LOG("%s not built: make tools", shim_so);	\
+		snprintf(self->dir, sizeof(self->dir), "/tmp/tstools-XXXXXX"); \
+		ASSERT_NE(NULL, mkdtemp(self->dir));			\
+		snprintf(self->key, sizeof(self->key), "%s/key", self->dir); \
+		snprintf(cmd, sizeof(cmd), "%s keygen %s 2>/dev/null", knock_bin, self->key); \
+		ASSERT_EQ(0, system(cmd));				\
+		self->secret_len = slurp(self->key, (char *)self->secret, \
+					 sizeof(self->secret) + 1);	\
+		ASSERT_EQ(32, self->secret_len);			\
+		ASSERT_EQ(0, netns_pair_create(&self->ns, "ttl"));	\
+	} while (0)
+
+#define TOOLS_TEARDOWN()						\
+	do {								\
+		char cmd[400];						\
+									\
+		/* A server left behind by a failed test. */		\
+		snprintf(cmd, sizeof(cmd), "test -f %s/server.pid && kill $(cat %s/server.pid) 2>/dev/null; rm -rf %s", \
+			 self->dir, self->dir, self->dir);		\
+		if (system(cmd) < 0)					\
+			perror("system");				\
+		netns_pair_destroy(&self->ns);				\
+	} while (0)
+
+FIXTURE_SETUP(tools)
+{
+	TOOLS_SETUP();
+}
+
+FIXTURE_TEARDOWN_PARENT(tools)
+{
+	TOOLS_TEARDOWN();
+}
+
+FIXTURE_SETUP(dual)
+{
+	TOOLS_SETUP();
+}
+
+FIXTURE_TEARDOWN_PARENT(dual)
+{
+	TOOLS_TEARDOWN();
+}
+
+/* Give @fd the secret @s of @len bytes (ULP first, as on any kernel). */
+static int protect(int fd, const void *s, int len)
+{
+	if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7) ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, s, len))
+		return -errno;
+	return 0;
+}
+
+/* A listener in @ns on PORT protected with @s; with @ilen > 0 it requires
+ * that many committed bytes. */
+static int key_listener(const char *ns, int fam, const void *s, int len, int ilen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = netns_sockaddr(fam, netns_addr_b(fam), PORT, &ss);
+	int fd = sock_in(ns, fam), one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (protect(fd, s, len) ||
+	    (ilen && setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &ilen, sizeof(ilen))) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 16)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One connection: read to EOF, answer "echo:" + what came, close. */
+struct echo {
+	int lfd;
+	int rc;
+	char got[1024];
+	int n;
+};
+
+static void *echo_server(void *arg)
+{
+	struct echo *e = arg;
+	int c = tcp_accept_timeout(e->lfd, IO_TIMEOUT_MS), r;
+
+	if (c < 0) {
+		e->rc = -1;
+		return NULL;
+	}
+	sock_set_timeouts(c, IO_TIMEOUT_MS);
+	while ((r = read(c, e->got + e->n, sizeof(e->got) - 1 - e->n)) > 0)
+		e->n += r;
+	if (r < 0)
+		e->rc = -errno;
+	if (write_all(c, "echo:", 5) || write_all(c, e->got, e->n))
+		e->rc = e->rc ? e->rc : -EIO;
+	close(c);
+	return NULL;
+}
+
+/* The address as a URL host part. */
+static const char *url_host(int fam)
+{
+	return fam == AF_INET ? NETNS_B_IP4 : "[" NETNS_B_IP6 "]";
+}
+
+/* Is a connection waiting on @lfd (within @ms)? */
+static int pending(int lfd, int ms)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+	return poll(&p, 1, ms);
+}
+
+/* ---- knock keygen and key files ------------------------------------- */
+
+/* No namespaces, for the tests that need none (a fixture only for its
+ * timeout: TEST() has the harness's 30 s default). */
+FIXTURE(plain) {
+	int unused;
+};
+
+FIXTURE_SETUP(plain)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(plain)
+{
+}
+
+/* A scratch directory for the tests without namespaces. */
+static int scratch(char *dir, size_t size)
+{
+	find_tools();
+	if (access(knock_bin, X_OK)) {
+		fprintf(stderr, "%s not built: make tools\n", knock_bin);
+		return -1;
+	}
+	snprintf(dir, size, "/tmp/tstools-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+TEST_F_TIMEOUT(plain, keygen_private_and_no_overwrite, T_TIMEOUT)
+{
+	char dir[64], key[128], k2[128], err[160], before[80], after[80];
+	struct stat st;
+
+	ASSERT_EQ(0, scratch(dir, sizeof(dir)));
+	snprintf(key, sizeof(key), "%s/key", dir);
+	snprintf(k2, sizeof(k2), "%s/key2", dir);
+	snprintf(err, sizeof(err), "%s/err", dir);
+	/* 32 bytes, mode 0600, even with a permissive umask. */
+	ASSERT_EQ(0, netns_system(NULL, "umask 000; %s keygen %s 2>%s", knock_bin, key, err));
+	EXPECT_TRUE(file_has(err, "wrote a new 32-byte key"));
+	ASSERT_EQ(0, stat(key, &st));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	EXPECT_EQ(32, st.st_size);
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	/* Two keys differ. */
+	ASSERT_EQ(0, netns_system(NULL, "%s keygen %s 2>/dev/null", knock_bin, k2));
+	ASSERT_EQ(32, slurp(key, before, sizeof(before)));
+	ASSERT_EQ(32, slurp(k2, after, sizeof(after)));
+	EXPECT_NE(0, memcmp(after, before, 32));
+	/* No overwrite: it fails, says why, and the key is unchanged. */
+	EXPECT_EQ(1, netns_system(NULL, "%s keygen %s 2>%s", knock_bin, key, err));
+	EXPECT_TRUE(file_has(err, "already exists"));
+	ASSERT_EQ(32, slurp(key, after, sizeof(after)));
+	EXPECT_EQ(0, memcmp(before, after, 32));
+	ASSERT_EQ(0, stat(key, &st));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	/* Usage errors are clap's: status 2. */
+	EXPECT_EQ(2, netns_system(NULL, "%s keygen 2>/dev/null", knock_bin));
+	netns_system(NULL, "rm -rf %s", dir);
+}
+
+/* Bad key files are refused before anything goes on the wire. */
+TEST_F_TIMEOUT(tools, connect_bad_key_files, T_TIMEOUT)
+{
+	int fam = AF_INET, lfd, i;
+	char path[160], err[160], long_key[65];
+	long long syn = CTR(self->ns.b, "syn_in"), sent = CTR(self->ns.a, "knock_sent");
+	static const struct { const char *name; int len; mode_t mode; const char *msg; } bad[] = {
+		{ "missing", -1, 0, "No such file" },
+		{ "empty", 0, 0600, "empty" },
+		{ "long", 65, 0600, "65 bytes" },
+		{ "world", 16, 0604, "group or others" },
+		{ "group", 16, 0640, "group or others" },
+		{ "groupw", 16, 0620, "group or others" },
+	};
+
+	memset(long_key, 'k', sizeof(long_key));
+	lfd = key_listener(self->ns.b, fam, self->secret, self->secret_len, 0);
+	ASSERT_LE(0, lfd);
+	snprintf(err, sizeof(err), "%s/err", self->dir);
+	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+		snprintf(path, sizeof(path), "%s/%s", self->dir, bad[i].name);
+		if (bad[i].len >= 0)
+			ASSERT_EQ(0, put(path, long_key, bad[i].len, bad[i].mode));
+		EXPECT_EQ(1, netns_system(self->ns.a, "echo hi | %s connect %s %d --key %s 2>%s",
+					  knock_bin, netns_addr_b(fam), PORT, path, err))
+			TH_LOG("key file %s", bad[i].name);
+		EXPECT_TRUE(file_has(err, bad[i].msg)) TH_LOG("key file %s: no \"%s\"",
+							    bad[i].name, bad[i].msg);
+	}
+	/* Nothing was sent, nothing arrived. */
+	EXPECT_EQ(syn, CTR(self->ns.b, "syn_in"));
+	EXPECT_EQ(sent, CTR(self->ns.a, "knock_sent"));
+	EXPECT_EQ(0, pending(lfd, 100));
+	close(lfd);
+}
+
+/* ---- knock connect -------------------------------------------------- */
+
+TEST_F_TIMEOUT(dual, connect_round_trip, T_TIMEOUT)
+{
+	int fam = variant->family, lfd;
+	struct echo e = { 0 };
+	pthread_t t;
+	char out[160], got[256];
+	long long good = CTR(self->ns.b, "knock_good"), sent = CTR(self->ns.a, "knock_sent");
+
+	lfd = key_listener(self->ns.b, fam, self->secret, self->secret_len, 0);
+	ASSERT_LE(0, lfd);
+	e.lfd = lfd;
+	ASSERT_EQ(0, pthread_create(&t, NULL, echo_server, &e));
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	EXPECT_EQ(0, netns_system(self->ns.a, "printf 'ping over a knock' | %s connect %s %d --key %s >%s",
+				  knock_bin, netns_addr_b(fam), PORT, self->key, out));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, e.rc);
+	EXPECT_STREQ("ping over a knock", e.got);
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ("echo:ping over a knock", got);
+	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
+	EXPECT_EQ(sent + 1, CTR(self->ns.a, "knock_sent"));
+
+	/* Another key: refused like a closed port, and knock says so. */
+	snprintf(out, sizeof(out), "%s/err", self->dir);
+	ASSERT_EQ(0, netns_system(NULL, "%s keygen %s/other", knock_bin, self->dir));
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect %s %d --key %s/other </dev/null 2>%s",
+				  knock_bin, netns_addr_b(fam), PORT, self->dir, out));
+	EXPECT_TRUE(file_has(out, "Connection refused"));
+	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
+	EXPECT_EQ(0, pending(lfd, 100));
+	close(lfd);
+}
+
+TEST_F_TIMEOUT(tools, connect_integrity, T_TIMEOUT)
+{
+	int fam = AF_INET, lfd;
+	struct echo e = { 0 };
+	pthread_t t;
+	char out[160], got[256], commit[160];
+	long long ok = CTR(self->ns.b, "integrity_ok");
+	long long missing = CTR(self->ns.b, "integrity_missing");
+
+	/* The listener wants 11 committed bytes. */
+	lfd = key_listener(self->ns.b, fam, self->secret, self->secret_len, 11);
+	ASSERT_LE(0, lfd);
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	snprintf(commit, sizeof(commit), "%s/commit", self->dir);
+	ASSERT_EQ(0, put(commit, "GREETING 1\n", 11, 0644));
+
+	/* --integrity-file: those bytes go first, then stdin. */
+	e.lfd = lfd;
+	ASSERT_EQ(0, pthread_create(&t, NULL, echo_server, &e));
+	EXPECT_EQ(0, netns_system(self->ns.a, "printf 'and the rest' | %s connect %s %d --key %s --integrity-file %s >%s",
+				  knock_bin, netns_addr_b(fam), PORT, self->key, commit, out));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, e.rc);
+	EXPECT_STREQ("GREETING 1\nand the rest", e.got);
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ("echo:GREETING 1\nand the rest", got);
+	EXPECT_EQ(ok + 1, CTR(self->ns.b, "integrity_ok"));
+
+	/* --integrity-stdin-bytes: the first 11 bytes of stdin. */
+	memset(&e, 0, sizeof(e));
+	e.lfd = lfd;
+	ASSERT_EQ(0, pthread_create(&t, NULL, echo_server, &e));
+	EXPECT_EQ(0, netns_system(self->ns.a, "printf 'HELLO-WORLD and more' | %s connect %s %d --key %s --integrity-stdin-bytes 11 >%s",
+				  knock_bin, netns_addr_b(fam), PORT, self->key, out));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, e.rc);
+	EXPECT_STREQ("HELLO-WORLD and more", e.got);
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ("echo:HELLO-WORLD and more", got);
+	EXPECT_EQ(ok + 2, CTR(self->ns.b, "integrity_ok"));
+
+	/* stdin shorter than promised: refused before connecting. */
+	EXPECT_EQ(1, netns_system(self->ns.a, "printf 'short' | %s connect %s %d --key %s --integrity-stdin-bytes 11 2>%s/err",
+				  knock_bin, netns_addr_b(fam), PORT, self->key, self->dir));
+	snprintf(got, sizeof(got), "%s/err", self->dir);
+	EXPECT_TRUE(file_has(got, "stdin ended after 5 of the 11 bytes"));
+
+	/* No commitment: this listener refuses the knock. */
+	EXPECT_EQ(1, netns_system(self->ns.a, "printf x | %s connect %s %d --key %s 2>/dev/null",
+				  knock_bin, netns_addr_b(fam), PORT, self->key));
+	EXPECT_EQ(missing + 1, CTR(self->ns.b, "integrity_missing"));
+	EXPECT_EQ(0, pending(lfd, 100));
+	close(lfd);
+}
+
+/* ---- knock status and stats ----------------------------------------- */
+
+TEST_F_TIMEOUT(plain, status_matches_kernel, T_TIMEOUT)
+{
+	char dir[64], out[160], line[160];
+	int fd, loaded, patched, isn, one = TCP_STEALTH_MODE_ISN;
+
+	/* What status should find, probed here independently. */
+	loaded = access("/sys/module/tcp_stealth", F_OK) == 0;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	patched = !setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, "probe", 5);
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	isn = !setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7) &&
+	      !setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_MODE, &one, sizeof(one));
+	close(fd);
+
+	ASSERT_EQ(0, scratch(dir, sizeof(dir)));
+	snprintf(out, sizeof(out), "%s/status", dir);
+	ASSERT_EQ(0, netns_system(NULL, "%s status >%s", knock_bin, out));
+	EXPECT_EQ(loaded, file_has(out, "module: loaded\n"));
+	if (loaded) {
+		EXPECT_EQ(patched, file_has(out, "kernel patch: yes"));
+		EXPECT_EQ(!patched, file_has(out, "kernel patch: no"));
+		snprintf(line, sizeof(line), "modes: option%s\n", isn ? " isn" : "");
+		EXPECT_TRUE(file_has(out, line)) TH_LOG("want \"%s\"", line);
+	}
+	netns_system(NULL, "rm -rf %s", dir);
+}
+
+TEST_F_TIMEOUT(tools, stats_shows_every_counter, T_TIMEOUT)
+{
+	int fam = AF_INET, lfd, cfd = -1, n = 0, width = -1;
+	char out[160], name[64], file[160];
+	long long v;
+	FILE *f;
+
+	/* Make some counters non-zero: one good knock, one missing. */
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), "stats secret");
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), "stats secret", &cfd));
+	close(cfd);
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+	ASSERT_LE(1, CTR(self->ns.b, "knock_good"));
+
+	snprintf(out, sizeof(out), "%s/stats", self->dir);
+	ASSERT_EQ(0, netns_system(NULL, "%s stats --netns %s >%s", knock_bin, self->ns.b, out));
+	f = fopen(out, "r");
+	ASSERT_NE(NULL, f);
+	/* Every line "name value", the value equal to the module's, and
+	 * aligned: every line equally long. */
+	while (fgets(file, sizeof(file), f)) {
+		ASSERT_EQ(2, sscanf(file, "%63s %lld", name, &v)) TH_LOG("line: %s", file);
+		EXPECT_EQ(CTR(self->ns.b, name), v) TH_LOG("counter %s", name);
+		if (width < 0)
+			width = strlen(file);
+		EXPECT_EQ(width, (int)strlen(file)) TH_LOG("not aligned: %s", file);
+		n++;
+	}
+	fclose(f);
+	/* As many lines as the file has. */
+	ASSERT_EQ(0, netns_system(self->ns.b, "test $(wc -l < /proc/net/tcp_stealth_stats) = %d", n));
+	EXPECT_LE(20, n);
+	/* The namespace matters: a's knock_good is not b's. */
+	ASSERT_EQ(0, netns_system(NULL, "%s stats --netns %s >%s", knock_bin, self->ns.a, out));
+	EXPECT_EQ(0, netns_system(NULL, "grep -Eq '^knock_sent +%lld$' %s",
+				  CTR(self->ns.a, "knock_sent"), out));
+	/* A namespace that does not exist is an error. */
+	EXPECT_EQ(1, netns_system(NULL, "%s stats --netns no-such-ns-%d 2>%s", knock_bin, getpid(), out));
+	EXPECT_TRUE(file_has(out, "no-such-ns"));
+	close(lfd);
+}
+
+/* ---- the shim with unmodified programs ------------------------------ */
+
+/* Start python3 -m http.server in b, on PORT, serving self->dir/www, with
+ * @env before it (the shim's variables); wait until it listens. */
+/* Is something in namespace @ns listening on TCP port @port? Reads
+ * /proc/net/tcp{,6} there (no process to spawn: they are slow under TCG). */
+static int listening_in(const char *ns, int port)
+{
+	static const char *files[] = { "/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6" };
+	char line[256], want[16];
+	int saved = netns_enter(ns), found = 0;
+	unsigned int i;
+
+	if (saved < 0)
+		return 0;
+	snprintf(want, sizeof(want), ":%04X ", port);
+	for (i = 0; i < 2 && !found; i++) {
+		FILE *f = fopen(files[i], "r");
+
+		while (f && !found && fgets(line, sizeof(line), f)) {
+			char *local = strchr(line, ':');	/* "sl:" */
+
+			/* local_address rem_address st: "... :10A2 ... 0A" */
+			if (local && (local = strchr(local + 1, ':')) &&
+			    !strncmp(local, want, strlen(want)) &&
+			    strstr(local, " 0A "))
+				found = 1;
+		}
+		if (f)
+			fclose(f);
+	}
+	netns_leave(saved);
+	return found;
+}
+
+static int start_http(struct __test_metadata *_metadata, const char *nsb,
+		      const char *dir, int fam, const char *env)
+{
+	int i;
+
+	if (netns_system(nsb, "mkdir -p %s/www && printf '" HELLO "' >%s/www/hello.txt && "
+			 "cd %s/www && %s " PY " -S -m http.server --bind %s %d >%s/server.log 2>&1 & "
+			 "echo $! >%s/server.pid", dir, dir, dir, env,
+			 netns_addr_b(fam), PORT, dir, dir))
+		return -1;
+	for (i = 0; i < 600; i++) {
+		if (listening_in(nsb, PORT))
+			return 0;
+		usleep(100000);
+	}
+	TH_LOG("http.server did not start");
+	netns_system(NULL, "cat %s/server.log >&2", dir);
+	return -1;
+}
+
+static void stop_http(const char *dir)
+{
+	netns_system(NULL, "kill $(cat %s/server.pid) && rm %s/server.pid", dir, dir);
+}
+
+TEST_F_TIMEOUT(dual, shim_http_server_and_clients, T_TIMEOUT)
+{
+	int fam = variant->family;
+	char env[1200], out[160], got[256];
+	long long good = CTR(self->ns.b, "knock_good");
+	long long missing = CTR(self->ns.b, "knock_missing");
+
+	snprintf(env, sizeof(env), "LD_PRELOAD=%s TCP_STEALTH_KEY_FILE=%s", shim_so, self->key);
+	ASSERT_EQ(0, start_http(_metadata, self->ns.b, self->dir, fam, env));
+	snprintf(out, sizeof(out), "%s/got", self->dir);
+
+	/* The listener is protected: a plain client sees a closed port. */
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+	EXPECT_EQ(missing + 1, CTR(self->ns.b, "knock_missing"));
+
+	/* curl (non-blocking connect, IPPROTO_TCP) with the shim gets in. */
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s curl -sSg --max-time 20 -o %s http://%s:%d/hello.txt",
+				  env, out, url_host(fam), PORT));
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ(HELLO, got);
+	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
+
+	/* python3's urllib (blocking connect, protocol 0, SOCK_CLOEXEC). */
+	unlink(out);
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s " PY " -S -c 'import sys, urllib.request; "
+				  "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=20).read().decode())' "
+				  "http://%s:%d/hello.txt >%s", env, url_host(fam), PORT, out));
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ(HELLO, got);
+	EXPECT_EQ(good + 2, CTR(self->ns.b, "knock_good"));
+	/* The rest does not depend on the family: IPv4 only (time). */
+	if (fam != AF_INET)
+		goto out;
+
+	/* knock exec sets the same up. */
+	unlink(out);
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- curl -sSg --max-time 20 -o %s http://%s:%d/hello.txt",
+				  knock_bin, self->key, out, url_host(fam), PORT));
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ(HELLO, got);
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+
+	/* knock connect talks to the shim's listener too. */
+	EXPECT_EQ(0, netns_system(self->ns.a, "printf 'GET /hello.txt HTTP/1.0\\r\\n\\r\\n' | %s connect %s %d --key %s >%s",
+				  knock_bin, netns_addr_b(fam), PORT, self->key, out));
+	EXPECT_TRUE(file_has(out, HELLO));
+	EXPECT_EQ(good + 4, CTR(self->ns.b, "knock_good"));
+
+	/* TCP_STEALTH_PORTS without this port: curl connects unknocked. */
+	EXPECT_EQ(7, netns_system(self->ns.a, "%s TCP_STEALTH_PORTS=1-%d,%d-65535 curl -sg --max-time 20 http://%s:%d/",
+				  env, PORT - 1, PORT + 1, url_host(fam), PORT));
+	EXPECT_EQ(missing + 2, CTR(self->ns.b, "knock_missing"));
+	/* ... and with it, knocked. */
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s TCP_STEALTH_PORTS=80,%d curl -sg --max-time 20 -o /dev/null http://%s:%d/hello.txt",
+				  env, PORT, url_host(fam), PORT));
+	EXPECT_EQ(good + 5, CTR(self->ns.b, "knock_good"));
+out:
+	stop_http(self->dir);
+}
+
+/* Integrity through the shim: the server wants the first 14 bytes
+ * committed; curl's request starts with them. */
+TEST_F_TIMEOUT(tools, shim_integrity, T_TIMEOUT)
+{
+	int fam = AF_INET;
+	char env[1200], commit[160], out[160], got[256];
+	long long ok = CTR(self->ns.b, "integrity_ok");
+	long long mismatch = CTR(self->ns.b, "integrity_mismatch");
+	long long missing = CTR(self->ns.b, "integrity_missing");
+
+	snprintf(env, sizeof(env), "LD_PRELOAD=%s TCP_STEALTH_KEY_FILE=%s TCP_STEALTH_INTEGRITY_LEN=14",
+		 shim_so, self->key);
+	ASSERT_EQ(0, start_http(_metadata, self->ns.b, self->dir, fam, env));
+	snprintf(commit, sizeof(commit), "%s/commit", self->dir);
+	snprintf(out, sizeof(out), "%s/got", self->dir);
+	ASSERT_EQ(0, put(commit, "GET /hello.txt", 14, 0644));
+
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s --integrity-file %s -- curl -sSg --max-time 20 -o %s http://%s:%d/hello.txt",
+				  knock_bin, self->key, commit, out, url_host(fam), PORT));
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ(HELLO, got);
+	EXPECT_EQ(ok + 1, CTR(self->ns.b, "integrity_ok"));
+
+	/* Committed to other bytes than it sends: reset, never served. */
+	ASSERT_EQ(0, put(commit, "GET /other.txt", 14, 0644));
+	unlink(out);
+	EXPECT_NE(0, netns_system(self->ns.a, "%s exec --key %s --integrity-file %s -- curl -sg --max-time 20 -o %s http://%s:%d/hello.txt",
+				  knock_bin, self->key, commit, out, url_host(fam), PORT));
+	EXPECT_FALSE(file_has(out, HELLO));
+	EXPECT_EQ(mismatch + 1, CTR(self->ns.b, "integrity_mismatch"));
+
+	/* Knocked without a commitment: refused. */
+	EXPECT_EQ(7, netns_system(self->ns.a, "%s exec --key %s -- curl -sg --max-time 20 http://%s:%d/hello.txt",
+				  knock_bin, self->key, url_host(fam), PORT));
+	EXPECT_EQ(missing + 1, CTR(self->ns.b, "integrity_missing"));
+	stop_http(self->dir);
+}
+
+/*
+ * A bad configuration fails the application's connect(): even to an
+ * unprotected listener, where an unknocked connect would succeed.
+ */
+TEST_F_TIMEOUT(tools, shim_fails_closed, T_TIMEOUT)
+{
+	int fam = AF_INET, lfd, i, cfd = -1;
+	char err[160], bad[160], env[1200];
+	static const struct { const char *file; int len; mode_t mode; const char *extra; const char *msg; } cases[] = {
+		{ NULL, 0, 0, "", "No such file" },
+		{ "world", 16, 0644, "", "group or others" },
+		{ "long", 65, 0600, "", "longer than 64" },
+		{ "empty", 0, 0600, "", "empty" },
+		{ "good", 16, 0600, "TCP_STEALTH_PORTS=22,x", "TCP_STEALTH_PORTS" },
+		{ "good", 16, 0600, "TCP_STEALTH_INTEGRITY_FILE=/nonexistent", "TCP_STEALTH_INTEGRITY_FILE" },
+	};
+	char junk[65];
+
+	memset(junk, 'j', sizeof(junk));
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+	snprintf(err, sizeof(err), "%s/err", self->dir);
+	/* The unprotected listener takes a plain connection (the control). */
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), NULL, &cfd));
+	close(cfd);
+	cfd = tcp_accept_timeout(lfd, 1000);
+	EXPECT_LE(0, cfd);
+	if (cfd >= 0)
+		close(cfd);
+
+	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		if (cases[i].file) {
+			snprintf(bad, sizeof(bad), "%s/%s", self->dir, cases[i].file);
+			ASSERT_EQ(0, put(bad, junk, cases[i].len, cases[i].mode));
+		} else {
+			snprintf(bad, sizeof(bad), "%s/missing", self->dir);
+		}
+		snprintf(env, sizeof(env), "LD_PRELOAD=%s TCP_STEALTH_KEY_FILE=%s %s",
+			 shim_so, bad, cases[i].extra);
+		/* curl (7: could not connect) once; then bash's /dev/tcp
+		 * (1: the redirection failed), which starts faster. */
+		if (i == 0) {
+			EXPECT_EQ(7, netns_system(self->ns.a, "%s curl -sSg --max-time 5 http://%s:%d/ 2>%s",
+						  env, url_host(fam), PORT, err));
+		} else {
+			EXPECT_EQ(1, netns_system(self->ns.a, "%s bash -c 'echo x >/dev/tcp/%s/%d' 2>%s",
+						  env, netns_addr_b(fam), PORT, err))
+				TH_LOG("case %d", i);
+		}
+		EXPECT_TRUE(file_has(err, "libtcpstealth:")) TH_LOG("case %d", i);
+		EXPECT_TRUE(file_has(err, cases[i].msg)) TH_LOG("case %d: no \"%s\"", i, cases[i].msg);
+		EXPECT_EQ(0, pending(lfd, 100)) TH_LOG("case %d: an unknocked connection got through", i);
+	}
+	/* A server with a bad key does not listen unprotected either. */
+	EXPECT_NE(0, netns_system(self->ns.b, "LD_PRELOAD=%s TCP_STEALTH_KEY_FILE=%s/missing " PY
+				  " -S -c 'import socket; s = socket.socket(); s.bind((\"\", 4243)); s.listen()' 2>%s",
+				  shim_so, self->dir, err));
+	EXPECT_TRUE(file_has(err, "listen on port 4243 refused"));
+	close(lfd);
+}
+
+/*
+ * The shim's connect() in this process (dlopen), in a child so that its
+ * configuration is fresh: a non-blocking connect on a socket made with
+ * protocol 0, SOCK_NONBLOCK and SOCK_CLOEXEC behaves as usual
+ * (EINPROGRESS, then writable, then connect() again: 0 once, then EISCONN) and
+ * knocks; a socket whose knock cannot be set (TCP-MD5 is on) fails with
+ * the setsockopt's EBUSY and never connects.
+ */
+static int child_connect(const char *ns, int fam, const char *key, int md5)
+{
+	int (*shim_connect)(int, const struct sockaddr *, socklen_t);
+	struct sockaddr_storage ss;
+	socklen_t len = netns_sockaddr(fam, netns_addr_b(fam), PORT, &ss);
+	struct pollfd p = { .events = POLLOUT };
+	int fd, err = 0, saved, status;
+	socklen_t elen = sizeof(err);
+	void *h;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid) {
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+			return -1;
+		return WEXITSTATUS(status);
+	}
+	setenv("TCP_STEALTH_KEY_FILE", key, 1);
+	h = dlopen(shim_so, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		_exit(100);
+	shim_connect = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(h, "connect");
+	if (!shim_connect)
+		_exit(101);
+	saved = netns_enter(ns);
+	if (saved < 0)
+		_exit(102);
+	fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	netns_leave(saved);
+	if (fd < 0)
+		_exit(103);
+	if (md5) {
+		struct tcp_md5sig m = { .tcpm_keylen = 4 };
+
+		memcpy(&m.tcpm_addr, &ss, len);
+		memcpy(m.tcpm_key, "md5!", 4);
+		if (setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &m, sizeof(m)))
+			_exit(104);
+		if (shim_connect(fd, (struct sockaddr *)&ss, len) == 0)
+			_exit(105);
+		_exit(errno);	/* the test wants EBUSY */
+	}
+	if (shim_connect(fd, (struct sockaddr *)&ss, len) == 0 || errno != EINPROGRESS)
+		_exit(106);
+	p.fd = fd;
+	if (poll(&p, 1, IO_TIMEOUT_MS) != 1 || !(p.revents & POLLOUT))
+		_exit(107);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) || err)
+		_exit(108);
+	/* Again, as the real one: Linux reports success once, then EISCONN. */
+	if (shim_connect(fd, (struct sockaddr *)&ss, len) && errno != EISCONN)
+		_exit(109);
+	if (shim_connect(fd, (struct sockaddr *)&ss, len) == 0 || errno != EISCONN)
+		_exit(110);
+	if (write(fd, "nb", 2) != 2)
+		_exit(111);
+	close(fd);
+	dlclose(h);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(dual, shim_nonblocking_and_setsockopt_errors, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd;
+	char buf[3] = { 0 };
+	long long good = CTR(self->ns.b, "knock_good");
+
+	lfd = key_listener(self->ns.b, fam, self->secret, self->secret_len, 0);
+	ASSERT_LE(0, lfd);
+	EXPECT_EQ(0, child_connect(self->ns.a, fam, self->key, 0));
+	cfd = tcp_accept_timeout(lfd, IO_TIMEOUT_MS);
+	ASSERT_LE(0, cfd);
+	EXPECT_EQ(0, read_all(cfd, buf, 2));
+	EXPECT_STREQ("nb", buf);
+	close(cfd);
+	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
+	close(lfd);
+
+	/* TCP-MD5 leaves no room for the knock: EBUSY, and no connection even
+	 * to an unprotected listener. */
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+	EXPECT_EQ(EBUSY, child_connect(self->ns.a, fam, self->key, 1));
+	EXPECT_EQ(0, pending(lfd, 200));
+	close(lfd);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `knock`: the userspace side of tcp_stealth. See docs/knock.1.md.
+
+mod keyfile;
+mod sock;
+mod stats;
+
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "knock",
+    version,
+    about = "Tools for tcp_stealth, stealth port knocking for TCP",
+    long_about = "Tools for tcp_stealth, stealth port knocking for TCP.\n\n\
+        A key file holds the secret as raw bytes (1 to 64; `knock keygen` writes 32 \
+        random ones) and must not be readable or writable by group or others."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Write a new random secret (32 raw bytes) to FILE, mode 0600
+    Keygen {
+        /// Where to write the key; an existing file is never overwritten
+        file: PathBuf,
+    },
+    /// Connect with a knock, then copy stdin to the connection and the
+    /// connection to stdout (like netcat)
+    Connect(ConnectArgs),
+    /// Show whether the module is loaded, the kernel patch present, and the
+    /// knock modes available
+    Status,
+    /// Show the module's counters (/proc/net/tcp_stealth_stats)
+    Stats {
+        /// Network namespace (a name under /run/netns, or a path to a
+        /// namespace file)
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+    },
+    /// Run PROG with the LD_PRELOAD shim (libtcpstealth.so), so that its TCP
+    /// connects knock and its TCP listeners want knocks
+    Exec(ExecArgs),
+}
+
+#[derive(Args, Debug)]
+struct ConnectArgs {
+    /// Host name or address
+    host: String,
+    /// TCP port
+    port: u16,
+    /// Key file (raw secret, 1..64 bytes, mode 0600 or stricter)
+    #[arg(long, short, value_name = "FILE")]
+    key: PathBuf,
+    /// Commit the knock to this file's bytes, and send them first
+    #[arg(long, value_name = "F", conflicts_with = "integrity_stdin_bytes")]
+    integrity_file: Option<PathBuf>,
+    /// Commit the knock to the first N bytes of stdin (read before
+    /// connecting), sent first
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65535))]
+    integrity_stdin_bytes: Option<u32>,
+    /// IPv4 only
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6')]
+    ipv6: bool,
+}
+
+#[derive(Args, Debug)]
+struct ExecArgs {
+    /// Key file (default: $TCP_STEALTH_KEY_FILE)
+    #[arg(long, short, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Clients: commit every connection's knock to this file's bytes (the
+    /// program must send exactly them first)
+    #[arg(long, value_name = "F")]
+    integrity_file: Option<PathBuf>,
+    /// Listeners: require every client to commit to its first N bytes
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=65535))]
+    integrity_len: Option<u32>,
+    /// Only these TCP ports (e.g. 22,8000-8080; default: all)
+    #[arg(long, value_name = "LIST", value_parser = parse_ports)]
+    ports: Option<String>,
+    /// The shim (default: $TCP_STEALTH_SHIM, then next to the build tree,
+    /// then /usr/local/lib and /usr/lib)
+    #[arg(long, value_name = "PATH")]
+    shim: Option<PathBuf>,
+    /// The program and its arguments
+    #[arg(required = true, last = true, value_name = "PROG")]
+    prog: Vec<OsString>,
+}
+
+/// Validates a port list: comma-separated ports (1..65535) or ranges a-b.
+fn parse_ports(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("empty port list".into());
+    }
+    for item in s.split(',') {
+        let port = |p: &str| -> Result<u16, String> {
+            match p.trim().parse::<u16>() {
+                Ok(0) | Err(_) => Err(format!("bad port {p:?} in {s:?} (want 1..65535)")),
+                Ok(v) => Ok(v),
+            }
+        };
+        match item.split_once('-') {
+            Some((a, b)) => {
+                if port(a)? > port(b)? {
+                    return Err(format!("bad range {item:?} in {s:?}"));
+                }
+            }
+            None => {
+                port(item)?;
+            }
+        }
+    }
+    Ok(s.to_owned())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Keygen { file } => keyfile::keygen(&file)
+            .map(|()| eprintln!("knock: wrote a new 32-byte key to {}", file.display()))
+            .map_err(|e| e.to_string()),
+        Cmd::Connect(a) => connect(a),
+        Cmd::Status => status(),
+        Cmd::Stats { netns } => stats::show(netns.as_deref()),
+        Cmd::Exec(a) => exec(a),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("knock: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads exactly `n` bytes of stdin.
+fn read_stdin_exact(n: usize) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::with_capacity(n);
+    io::stdin()
+        .lock()
+        .take(n as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("reading stdin: {e}"))?;
+    if buf.len() != n {
+        return Err(format!(
+            "stdin ended after {} of the {} bytes to commit to",
+            buf.len(),
+            n
+        ));
+    }
+    Ok(buf)
+}
+
+fn connect(a: ConnectArgs) -> Result<(), String> {
+    let secret = keyfile::read_key(&a.key).map_err(|e| e.to_string())?;
+    let commit = match (&a.integrity_file, a.integrity_stdin_bytes) {
+        (Some(f), _) => Some(keyfile::read_integrity(f)?),
+        (None, Some(n)) => Some(read_stdin_exact(n as usize)?),
+        (None, None) => None,
+    };
+    let addrs: Vec<SocketAddr> = (a.host.as_str(), a.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{}: {}", a.host, e))?
+        .filter(|s| !(a.ipv4 && s.is_ipv6() || a.ipv6 && s.is_ipv4()))
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{}: no address of the wanted family", a.host));
+    }
+    let mut last = None;
+    let mut stream = None;
+    for addr in &addrs {
+        match sock::knock_connect(addr, &secret, commit.as_deref()) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            // Never fall back to a connection without the knock.
+            Err(sock::ConnectError::Knock(m)) => return Err(format!("cannot knock: {m}")),
+            Err(sock::ConnectError::Connect(e)) => last = Some((addr, e)),
+        }
+    }
+    let stream = match stream {
+        Some(s) => s,
+        None => {
+            let (addr, e) = last.expect("at least one address was tried");
+            return Err(format!(
+                "connect to {} port {} ({}): {}",
+                a.host, a.port, addr, e
+            ));
+        }
+    };
+    pump(stream, commit.as_deref())
+}
+
+/// Sends `first` (if any), then stdin until EOF (then shuts the sending side
+/// down), while copying the connection to stdout until EOF.
+fn pump(stream: TcpStream, first: Option<&[u8]>) -> Result<(), String> {
+    let mut tx = stream.try_clone().map_err(|e| format!("socket: {e}"))?;
+    if let Some(b) = first {
+        tx.write_all(b).map_err(|e| format!("sending: {e}"))?;
+    }
+    let sender = std::thread::spawn(move || -> Result<(), String> {
+        let mut stdin = io::stdin().lock();
+        let r = io::copy(&mut stdin, &mut tx);
+        // Let the peer see EOF even if stdin failed.
+        let _ = tx.shutdown(Shutdown::Write);
+        r.map(|_| ()).map_err(|e| format!("sending stdin: {e}"))
+    });
+    let mut rx = stream;
+    let mut stdout = io::stdout().lock();
+    io::copy(&mut rx, &mut stdout).map_err(|e| format!("receiving: {e}"))?;
+    stdout.flush().map_err(|e| format!("stdout: {e}"))?;
+    // The peer is done. If we are still sending, wait for stdin only if it
+    // already finished; otherwise exit like netcat does on remote EOF.
+    if sender.is_finished() {
+        sender
+            .join()
+            .map_err(|_| "sender thread panicked".to_string())??;
+    }
+    Ok(())
+}
+
+fn module_loaded() -> bool {
+    if Path::new("/sys/module/tcp_stealth").exists() {
+        return true;
+    }
+    std::fs::read_to_string("/proc/modules")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.split(' ').next() == Some("tcp_stealth"))
+        })
+        .unwrap_or(false)
+}
+
+fn status() -> Result<(), String> {
+    let loaded = module_loaded();
+    println!(
+        "module: {}",
+        if loaded {
+            "loaded"
+        } else {
+            "not loaded (modprobe tcp_stealth)"
+        }
+    );
+    let read = |f: &str| {
+        std::fs::read_to_string(format!("/sys/module/tcp_stealth/{f}"))
+            .ok()
+            .map(|s| s.trim().to_owned())
+    };
+    match (read("version"), read("srcversion")) {
+        (Some(v), Some(s)) => println!("version: {v} (srcversion {s})"),
+        (Some(v), None) => println!("version: {v}"),
+        (None, Some(s)) => println!("version: not exposed (srcversion {s})"),
+        (None, None) => println!("version: not exposed"),
+    }
+    let p = sock::probe(loaded).map_err(|e| format!("probe socket: {e}"))?;
+    let patch = match (&p.patched, loaded) {
+        (Ok(()), _) => "yes (TCP_STEALTH works without TCP_ULP)".to_string(),
+        (Err(e), true) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+            "no (applications must set TCP_ULP \"stealth\" first)".to_string()
+        }
+        (Err(e), false) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+            "unknown (module not loaded)".to_string()
+        }
+        (Err(e), _) => format!("unknown (probe failed: {e})"),
+    };
+    println!("kernel patch: {patch}");
+    if loaded {
+        println!(
+            "modes: {}",
+            if p.modes.is_empty() {
+                "none (probe failed)".to_string()
+            } else {
+                p.modes.join(" ")
+            }
+        );
+    } else {
+        println!("modes: none (module not loaded)");
+    }
+    let stats = Path::new("/proc/net/tcp_stealth_stats").exists();
+    println!(
+        "counters: {}",
+        if stats {
+            "/proc/net/tcp_stealth_stats"
+        } else {
+            "none"
+        }
+    );
+    Ok(())
+}
+
+/// Where the shim is, if not given.
+fn find_shim() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TCP_STEALTH_SHIM") {
+        return Some(PathBuf::from(p));
+    }
+    let mut cands = Vec::new();
+    if let Ok(exe) = std::env::current_exe() {
+        // <repo>/target/{debug,release}/knock -> <repo>/tools/shim/
+        if let Some(top) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
+            cands.push(top.join("tools/shim/libtcpstealth.so"));
+        }
+        if let Some(dir) = exe.parent() {
+            cands.push(dir.join("libtcpstealth.so"));
+        }
+    }
+    cands.push("/usr/local/lib/libtcpstealth.so".into());
+    cands.push("/usr/lib/libtcpstealth.so".into());
+    cands.into_iter().find(|p| p.is_file())
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, String> {
+    std::path::absolute(p).map_err(|e| format!("{}: {}", p.display(), e))
+}
+
+fn exec(a: ExecArgs) -> Result<(), String> {
+    let key = match a
+        .key
+        .or_else(|| std::env::var_os("TCP_STEALTH_KEY_FILE").map(PathBuf::from))
+    {
+        Some(k) => k,
+        None => return Err("no key: give --key FILE or set TCP_STEALTH_KEY_FILE".into()),
+    };
+    // Checked here for a clear message now; the shim checks again.
+    keyfile::read_key(&key).map_err(|e| e.to_string())?;
+    if let Some(f) = &a.integrity_file {
+        keyfile::read_integrity(f)?;
+    }
+    let shim = match a.shim.or_else(find_shim) {
+        Some(s) => absolute(&s)?,
+        None => {
+            return Err(
+                "libtcpstealth.so not found: build it (make -C tools/shim) and give \
+                 --shim PATH or set TCP_STEALTH_SHIM"
+                    .into(),
+            )
+        }
+    };
+    if !shim.is_file() {
+        return Err(format!("shim {}: not a file", shim.display()));
+    }
+    let mut preload = shim.into_os_string();
+    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|o| !o.is_empty()) {
+        preload.push(":");
+        preload.push(old);
+    }
+    let mut cmd = std::process::Command::new(&a.prog[0]);
+    cmd.args(&a.prog[1..])
+        .env("LD_PRELOAD", preload)
+        .env("TCP_STEALTH_KEY_FILE", absolute(&key)?);
+    match &a.integrity_file {
+        Some(f) => cmd.env("TCP_STEALTH_INTEGRITY_FILE", absolute(f)?),
+        None => cmd.env_remove("TCP_STEALTH_INTEGRITY_FILE"),
+    };
+    if let Some(n) = a.integrity_len {
+        cmd.env("TCP_STEALTH_INTEGRITY_LEN", n.to_string());
+    }
+    if let Some(p) = &a.ports {
+        cmd.env("TCP_STEALTH_PORTS", p);
+    }
+    let e = cmd.exec();
+    Err(format!("{}: {}", a.prog[0].to_string_lossy(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("knock").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn connect_args() {
+        let c = parse(&["connect", "example.org", "22", "--key", "k"]).unwrap();
+        match c.cmd {
+            Cmd::Connect(a) => {
+                assert_eq!(a.host, "example.org");
+                assert_eq!(a.port, 22);
+                assert_eq!(a.key, PathBuf::from("k"));
+                assert!(a.integrity_file.is_none() && a.integrity_stdin_bytes.is_none());
+            }
+            _ => panic!(),
+        }
+        // The key is required, the port must be a port.
+        assert!(parse(&["connect", "h", "22"]).is_err());
+        assert!(parse(&["connect", "h", "65536", "--key", "k"]).is_err());
+        assert!(parse(&["connect", "h", "ssh", "--key", "k"]).is_err());
+        // One source of committed bytes at most, and 1..65535 of them.
+        assert!(parse(&[
+            "connect",
+            "h",
+            "1",
+            "--key",
+            "k",
+            "--integrity-file",
+            "f",
+            "--integrity-stdin-bytes",
+            "3"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "connect",
+            "h",
+            "1",
+            "--key",
+            "k",
+            "--integrity-stdin-bytes",
+            "0"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "connect",
+            "h",
+            "1",
+            "--key",
+            "k",
+            "--integrity-stdin-bytes",
+            "65536"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "connect",
+            "h",
+            "1",
+            "--key",
+            "k",
+            "--integrity-stdin-bytes",
+            "65535"
+        ])
+        .is_ok());
+        assert!(parse(&["connect", "h", "1", "--key", "k", "-4", "-6"]).is_err());
+    }
+
+    #[test]
+    fn exec_args() {
+        let c = parse(&[
+            "exec",
+            "--key",
+            "k",
+            "--ports",
+            "80,8000-8080",
+            "--",
+            "curl",
+            "-s",
+            "x",
+        ])
+        .unwrap();
+        match c.cmd {
+            Cmd::Exec(a) => {
+                assert_eq!(a.prog, vec!["curl", "-s", "x"]);
+                assert_eq!(a.ports.as_deref(), Some("80,8000-8080"));
+            }
+            _ => panic!(),
+        }
+        assert!(parse(&["exec", "--key", "k"]).is_err());
+        assert!(parse(&["exec", "--key", "k", "--ports", "0", "--", "x"]).is_err());
+        assert!(parse(&["exec", "--key", "k", "--integrity-len", "65536", "--", "x"]).is_err());
+    }
+
+    #[test]
+    fn port_lists() {
+        assert!(parse_ports("22").is_ok());
+        assert!(parse_ports("22,80,1000-2000").is_ok());
+        assert!(parse_ports("5-5").is_ok());
+        for bad in ["", "0", "65536", "a", "22,", "10-5", "1-", "-3", "1-2-3"] {
+            assert!(parse_ports(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn stats_netns_arg() {
+        match parse(&["stats", "--netns", "blue"]).unwrap().cmd {
+            Cmd::Stats { netns } => assert_eq!(netns.as_deref(), Some("blue")),
+            _ => panic!(),
+        }
+        assert!(parse(&["stats", "extra"]).is_err());
+        assert!(parse(&["keygen"]).is_err());
+    }
+}
