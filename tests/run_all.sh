@@ -10,14 +10,14 @@
 # Meant to run as root in the test VM, with the module loaded:
 #   scripts/vm-run -- tests/run_all.sh
 # Environment: OUTPUT (where the binaries are, default tests/),
-# TCP_STEALTH_TEST_TIMEOUT (seconds per program, default 600),
-# TCP_STEALTH_TEST_JOBS (units run at once, default 3 per CPU).
+# TCP_STEALTH_TEST_TIMEOUT (seconds per program, default 1200),
+# TCP_STEALTH_TEST_JOBS (units run at once, default 2 per CPU).
 # Exits 0 only if every program passed (or skipped).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUTPUT:-$here}
-per_prog_timeout=${TCP_STEALTH_TEST_TIMEOUT:-600}
+per_prog_timeout=${TCP_STEALTH_TEST_TIMEOUT:-1200}
 
 if [ $# -gt 0 ]; then
 	progs=("$@")
@@ -45,8 +45,8 @@ n=0 failed=0
 # The programs make their own namespaces, so units can run side by side:
 # most of their time is spent waiting (for replies that must not come, for
 # retransmissions, for deadlines), so more of them than CPUs
-# (TCP_STEALTH_TEST_JOBS, default 3 per CPU).
-jobs=${TCP_STEALTH_TEST_JOBS:-$(($(nproc) * 3))}
+# (TCP_STEALTH_TEST_JOBS, default 2 per CPU).
+jobs=${TCP_STEALTH_TEST_JOBS:-$(($(nproc) * 2))}
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 run_one() {
