@@ -50,7 +50,7 @@ check: setup
 	scripts/check.sh
 
 demo: setup
-	$(MAKE) modules
+	$(MAKE) modules tools
 	scripts/demo.sh
 
 tools:

@@ -128,6 +128,52 @@ ip netns exec client python3 /tmp/demo_int_client.py "LOGIN alice 2026" "LOGIN m
 sleep 0.5
 echo "  The server's kernel reset the connection; the application got EBADMSG, not the bytes."
 
+say "A replayed SYN is refused"
+cat > /tmp/demo_replay.py <<'PY'
+# Capture the knocking client's SYN on the wire, then send it again from
+# another source port, as an eavesdropper would.
+import socket, struct
+cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+cap.bind(("veth0", 0x0800)); cap.settimeout(3)
+c = socket.socket(); c.settimeout(3)
+c.setsockopt(socket.IPPROTO_TCP, 0x5354, b"correct horse battery staple")
+c.connect(("10.0.0.2", 2222)); c.recv(100); c.close()
+while True:
+    pkt, addr = cap.recvfrom(2048)
+    ihl = (pkt[0] & 15) * 4
+    tcp = bytearray(pkt[ihl:])
+    if addr[2] == socket.PACKET_OUTGOING and pkt[9] == 6 and \
+       struct.unpack("!H", tcp[2:4])[0] == 2222 and tcp[13] & 0x12 == 0x02:
+        break
+sport = struct.unpack("!H", tcp[0:2])[0]
+tcp[0:2] = struct.pack("!H", sport ^ 1); tcp[16:18] = b"\0\0"
+data = pkt[12:20] + struct.pack("!BBH", 0, 6, len(tcp)) + bytes(tcp)
+s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+while s >> 16: s = (s & 0xffff) + (s >> 16)
+tcp[16:18] = struct.pack("!H", ~s & 0xffff)
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+raw.sendto(bytes(tcp), ("10.0.0.2", 0))
+print("  captured the knocking SYN from port %d, sent it again from port %d" % (sport, sport ^ 1))
+PY
+ip netns exec client python3 /tmp/demo_replay.py
+sleep 0.5
+echo "  The server's replay cache knew that knock: $(ip netns exec server grep knock_replay /proc/net/tcp_stealth_stats)"
+
+knock=./target/release/knock
+say "A daemon nobody wants to touch, protected by the administrator alone"
+echo "  python3 -m http.server runs unmodified on port 8000; the administrator protects the port:"
+ip netns exec server python3 -m http.server -b 10.0.0.2 8000 >/dev/null 2>&1 &
+run $knock keygen /tmp/demo.key
+sleep 2
+run $knock protect 8000 --key /tmp/demo.key --netns server
+run ip netns exec server cat /proc/net/tcp_stealth_policy
+echo "  A plain curl:"
+ip netns exec client curl -sS -m 3 -o /dev/null http://10.0.0.2:8000/ 2>&1 | sed 's/^/  /' || true
+
+say "An unmodified program through the LD_PRELOAD shim knocks"
+printf '$ knock exec --key /tmp/demo.key -- curl http://10.0.0.2:8000/\n'
+ip netns exec client $knock exec --key /tmp/demo.key -- curl -sS -m 3 http://10.0.0.2:8000/ | head -3 | sed 's/^/  /'
+
 say "What the server's kernel saw (per-namespace counters)"
 ip netns exec server grep -v ' 0$' /proc/net/tcp_stealth_stats | sed 's/^/  /'
 say "And the client's"

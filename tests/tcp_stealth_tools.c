@@ -834,4 +834,49 @@ TEST_F_TIMEOUT(dual, shim_nonblocking_and_setsockopt_errors, T_TIMEOUT)
 	close(lfd);
 }
 
+/*
+ * knock protect / unprotect: the administrator's policy for a plain
+ * listener, with the key file checks of the other subcommands.
+ */
+TEST_F_TIMEOUT(tools, protect_unprotect, T_TIMEOUT)
+{
+	const int fam = AF_INET;
+	char err[300], bad[300];
+	int lfd, cfd = -1;
+
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+	snprintf(err, sizeof(err), "%s/err", self->dir);
+	ASSERT_EQ(0, netns_system(NULL, "%s protect %d --key %s --netns %s",
+				  knock_bin, PORT, self->key, self->ns.b));
+	EXPECT_EQ(0, netns_system(self->ns.b, "grep -qx 'port %d' /proc/net/tcp_stealth_policy", PORT));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+	/* knock connect runs until the server closes: in the background. */
+	EXPECT_EQ(0, netns_system(self->ns.a,
+				  "printf x | timeout 30 %s connect %s %d --key %s >/dev/null 2>&1 &",
+				  knock_bin, netns_addr_b(fam), PORT, self->key));
+	cfd = tcp_accept_timeout(lfd, 10000);
+	EXPECT_LE(0, cfd);
+	close(cfd);
+
+	/* A world-readable key file is refused, and nothing changes. */
+	snprintf(bad, sizeof(bad), "%s/badkey", self->dir);
+	ASSERT_EQ(0, put(bad, "0123456789", 10, 0644));
+	EXPECT_EQ(1, netns_system(NULL, "%s protect %d --key %s --netns %s 2>%s",
+				  knock_bin, PORT + 1, bad, self->ns.b, err));
+	EXPECT_TRUE(file_has(err, bad));
+	EXPECT_NE(0, netns_system(self->ns.b, "grep -q 'port %d' /proc/net/tcp_stealth_policy", PORT + 1));
+	/* Bad requests: port 0, a port that is not protected. */
+	EXPECT_EQ(2, netns_system(NULL, "%s protect 0 --key %s 2>/dev/null", knock_bin, self->key));
+	EXPECT_EQ(1, netns_system(NULL, "%s unprotect %d --netns %s 2>%s",
+				  knock_bin, PORT + 1, self->ns.b, err));
+	EXPECT_TRUE(file_has(err, "not protected"));
+
+	ASSERT_EQ(0, netns_system(NULL, "%s unprotect %d --netns %s", knock_bin, PORT, self->ns.b));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), NULL, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
 TEST_HARNESS_MAIN

@@ -2,6 +2,7 @@
 //! `knock`: the userspace side of tcp_stealth. See docs/knock.1.md.
 
 mod keyfile;
+mod policy;
 mod sock;
 mod stats;
 
@@ -50,6 +51,28 @@ enum Cmd {
     /// Run PROG with the LD_PRELOAD shim (libtcpstealth.so), so that its TCP
     /// connects knock and its TCP listeners want knocks
     Exec(ExecArgs),
+    /// Administrator: protect PORT with the key for every listener of the
+    /// namespace that has no secret of its own (needs CAP_NET_ADMIN)
+    Protect {
+        /// TCP port, 1..65535
+        #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+        port: u16,
+        /// Key file (raw secret, 1..64 bytes, mode 0600 or stricter)
+        #[arg(long, short, value_name = "FILE")]
+        key: PathBuf,
+        /// Network namespace (a name under /run/netns, or a path)
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+    },
+    /// Administrator: stop protecting PORT
+    Unprotect {
+        /// TCP port, 1..65535
+        #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+        port: u16,
+        /// Network namespace (a name under /run/netns, or a path)
+        #[arg(long, value_name = "NAME")]
+        netns: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +159,14 @@ fn main() -> ExitCode {
         Cmd::Status => status(),
         Cmd::Stats { netns } => stats::show(netns.as_deref()),
         Cmd::Exec(a) => exec(a),
+        Cmd::Protect { port, key, netns } => keyfile::read_key(&key)
+            .map_err(|e| e.to_string())
+            .and_then(|secret| {
+                stats::in_netns(netns.as_deref())?;
+                policy::request(policy::CMD_PROTECT, port, Some(&secret))
+            }),
+        Cmd::Unprotect { port, netns } => stats::in_netns(netns.as_deref())
+            .and_then(|()| policy::request(policy::CMD_UNPROTECT, port, None)),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -57,10 +57,16 @@ fn enter_netns(ns: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn show(netns: Option<&str>) -> Result<(), String> {
-    if let Some(ns) = netns {
-        enter_netns(ns)?;
+/// Moves this thread into `netns`, if given.
+pub fn in_netns(netns: Option<&str>) -> Result<(), String> {
+    match netns {
+        Some(ns) => enter_netns(ns),
+        None => Ok(()),
     }
+}
+
+pub fn show(netns: Option<&str>) -> Result<(), String> {
+    in_netns(netns)?;
     // thread-self: the namespace this thread is in now.
     let path = format!("/proc/thread-self/net/{STATS}");
     let text = std::fs::read_to_string(&path).map_err(|e| {
