@@ -133,8 +133,8 @@ cat > /tmp/demo_replay.py <<'PY'
 # Capture the knocking client's SYN on the wire, then send it again from
 # another source port, as an eavesdropper would.
 import socket, struct
-cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
-cap.bind(("veth0", 0x0800)); cap.settimeout(3)
+cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(3))  # ETH_P_ALL
+cap.bind(("veth0", 3)); cap.settimeout(3)
 c = socket.socket(); c.settimeout(3)
 c.setsockopt(socket.IPPROTO_TCP, 0x5354, b"correct horse battery staple")
 c.connect(("10.0.0.2", 2222)); c.recv(100); c.close()
@@ -142,7 +142,7 @@ while True:
     pkt, addr = cap.recvfrom(2048)
     ihl = (pkt[0] & 15) * 4
     tcp = bytearray(pkt[ihl:])
-    if addr[2] == socket.PACKET_OUTGOING and pkt[9] == 6 and \
+    if addr[1] == 0x0800 and addr[2] == socket.PACKET_OUTGOING and pkt[9] == 6 and \
        struct.unpack("!H", tcp[2:4])[0] == 2222 and tcp[13] & 0x12 == 0x02:
         break
 sport = struct.unpack("!H", tcp[0:2])[0]
