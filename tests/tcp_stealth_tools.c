@@ -879,4 +879,43 @@ TEST_F_TIMEOUT(tools, protect_unprotect, T_TIMEOUT)
 	close(lfd);
 }
 
+/*
+ * An unmodified client whose committed bytes leave in pieces: send(),
+ * sendmsg() with two buffers, writev() and sendfile(). The shim only sets
+ * the commitment before connect(); the kernel checks however the bytes come.
+ */
+TEST_F_TIMEOUT(tools, shim_integrity_split_writes, T_TIMEOUT)
+{
+	static const char first[] = "AAAA-BBBBCCCC-DDDDEEEE-FFFFFFFF";	/* 31 bytes */
+	const int fam = AF_INET, n = sizeof(first) - 1;
+	char commit[160], rest[160], got[64];
+	long long ok = CTR(self->ns.b, "integrity_ok");
+	int lfd, afd;
+
+	lfd = key_listener(self->ns.b, fam, self->secret, self->secret_len, n);
+	ASSERT_LE(0, lfd);
+	snprintf(commit, sizeof(commit), "%s/commit", self->dir);
+	snprintf(rest, sizeof(rest), "%s/rest", self->dir);
+	ASSERT_EQ(0, put(commit, first, n, 0644));
+	ASSERT_EQ(0, put(rest, first + 23, n - 23, 0644));
+	EXPECT_EQ(0, netns_system(self->ns.a,
+		"%s exec --key %s --integrity-file %s -- " PY " -S -c '"
+		"import os, socket, time\n"
+		"s = socket.create_connection((\"%s\", %d), timeout=10)\n"
+		"s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n"
+		"s.send(b\"AAAA-\"); time.sleep(0.05)\n"
+		"s.sendmsg([b\"BBBB\", b\"CCCC-\"]); time.sleep(0.05)\n"
+		"os.writev(s.fileno(), [b\"DDDD\", b\"EEEE-\"]); time.sleep(0.05)\n"
+		"s.sendfile(open(\"%s\", \"rb\"))\n"
+		"s.close()'",
+		knock_bin, self->key, commit, netns_addr_b(fam), PORT, rest));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, got, n));
+	EXPECT_EQ(0, memcmp(got, first, n));
+	EXPECT_EQ(ok + 1, CTR(self->ns.b, "integrity_ok"));
+	close(afd);
+	close(lfd);
+}
+
 TEST_HARNESS_MAIN
