@@ -66,3 +66,11 @@ impl core::fmt::Debug for KnockKey {
         f.write_str("KnockKey { .. }")
     }
 }
+
+impl Drop for KnockKey {
+    /// Wipes the key material, so that freed memory does not keep it.
+    fn drop(&mut self) {
+        super::wipe(&mut self.mac);
+        super::wipe(&mut self.int);
+    }
+}

@@ -149,6 +149,13 @@ impl LegacySecret {
     }
 }
 
+impl Drop for LegacySecret {
+    /// Wipes the secret, so that freed memory does not keep it.
+    fn drop(&mut self) {
+        super::wipe(&mut self.0);
+    }
+}
+
 impl core::fmt::Debug for LegacySecret {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("LegacySecret { .. }")

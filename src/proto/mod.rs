@@ -86,3 +86,10 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     core::hint::black_box(diff) == 0
 }
+
+/// Overwrites `buf` with zeros in a way the optimiser keeps, although the
+/// memory is about to be freed (`black_box` makes the zeros observable).
+pub fn wipe(buf: &mut [u8]) {
+    buf.fill(0);
+    core::hint::black_box(buf);
+}

@@ -567,3 +567,10 @@ mod auth_options {
         }
     }
 }
+
+#[test]
+fn wipe_zeroes() {
+    let mut k = [0xa5u8; 64];
+    super::wipe(&mut k);
+    assert!(k.iter().all(|&b| b == 0));
+}
