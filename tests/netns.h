@@ -10,9 +10,9 @@
  *            |
  *   netns "<tag>b-<pid>"  veth0 10.0.1.2/24 fd00::2/64
  *
- * Namespaces are created with iproute2 (`ip netns add`, so they appear under
- * /run/netns and `ip -n NAME` works on them) and destroyed with
- * netns_pair_destroy(). Every function that enters a namespace returns to
+ * Namespaces are created the way `ip netns add` does it (bind-mounted under
+ * /run/netns, so `ip -n NAME` works on them) but in-process, over
+ * rtnetlink (tests/rtnl.c), and destroyed with netns_pair_destroy(). Every function that enters a namespace returns to
  * the namespace the caller was in.
  *
  * Functions return 0 (or a fd / value >= 0) on success and -1 on failure,
@@ -73,8 +73,32 @@ int netns_leave(int saved_fd);
 int netns_system(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Run "ip CMD..." in the caller's namespace; returns ip's exit status. */
-int netns_ip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * In-process set-up (tests/rtnl.c), each 0 or -1 with a message and errno:
+ *   netns_add()            a new named namespace, like `ip netns add NAME`;
+ *   netns_del()            remove it again (0 if it does not exist);
+ *   netns_link_up()        `ip -n NS link set IFNAME up`;
+ *   netns_veth_add()       a veth pair, IFNAME in @ns and PEER in @peer_ns;
+ *   netns_addr_add()       ADDR/PREFIXLEN on IFNAME (IPv6 with nodad);
+ *   netns_route_add()      a route to DST/PREFIXLEN (DST NULL: the default
+ *                          route) via GATEWAY (v4 or v6);
+ *   netns_sysctl_set()     write a sysctl ("net.ipv4.ip_forward") as seen
+ *                          in @ns; no message, so errors can be expected.
+ * netns_sysctl_get() returns the sysctl's integer value, or -1.
+ * @ns NULL means the caller's namespace.
+ */
+int netns_add(const char *name);
+int netns_del(const char *name);
+int netns_link_up(const char *ns, const char *ifname);
+int netns_veth_add(const char *ns, const char *ifname, const char *peer_ns,
+		   const char *peer_ifname);
+int netns_addr_add(const char *ns, const char *ifname, const char *addr,
+		   int prefixlen);
+int netns_route_add(const char *ns, const char *dst, int prefixlen,
+		    const char *gateway);
+int netns_sysctl_set(const char *ns, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+long long netns_sysctl_get(const char *ns, const char *key);
 
 /* The address of side a or b for @family (AF_INET or AF_INET6). */
 const char *netns_addr_a(int family);

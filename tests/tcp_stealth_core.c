@@ -73,7 +73,7 @@ TEST_F_TIMEOUT(core, drop_mode_is_silent, T_TIMEOUT)
 	int fam = variant->family, lfd, cfd;
 	long long dropped = CTR(self->ns.b, "dropped");
 
-	ASSERT_EQ(0, netns_system(self->ns.b, "sysctl -qw net.tcp_stealth.reject=1"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.reject", "1"));
 	lfd = listener(self->ns.b, fam, netns_addr_b(fam), SECRET);
 	ASSERT_LE(0, lfd);
 	/* An RST would come within milliseconds; wait 1.5 s for nothing. */
@@ -83,11 +83,14 @@ TEST_F_TIMEOUT(core, drop_mode_is_silent, T_TIMEOUT)
 	close(cfd);
 	EXPECT_LE(dropped + 1, CTR(self->ns.b, "dropped"));
 	/* Bad values are refused and change nothing. */
-	EXPECT_NE(0, netns_system(self->ns.b, "sysctl -qw net.tcp_stealth.reject=2 2>/dev/null"));
-	EXPECT_NE(0, netns_system(self->ns.b, "sysctl -qw net.tcp_stealth.skew_secs=0 2>/dev/null"));
-	EXPECT_NE(0, netns_system(self->ns.b, "sysctl -qw net.tcp_stealth.skew_secs=3601 2>/dev/null"));
-	EXPECT_EQ(0, netns_system(self->ns.b, "test $(sysctl -n net.tcp_stealth.reject) = 1"));
-	EXPECT_EQ(0, netns_system(self->ns.b, "test $(sysctl -n net.tcp_stealth.skew_secs) = 120"));
+	EXPECT_EQ(-1, netns_sysctl_set(self->ns.b, "net.tcp_stealth.reject", "2"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, netns_sysctl_set(self->ns.b, "net.tcp_stealth.skew_secs", "0"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, netns_sysctl_set(self->ns.b, "net.tcp_stealth.skew_secs", "3601"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(1, netns_sysctl_get(self->ns.b, "net.tcp_stealth.reject"));
+	EXPECT_EQ(120, netns_sysctl_get(self->ns.b, "net.tcp_stealth.skew_secs"));
 	close(lfd);
 }
 
@@ -119,9 +122,9 @@ TEST_F_TIMEOUT(core, syn_retransmit_connects, T_TIMEOUT)
 	socklen_t elen = sizeof(err);
 
 	ASSERT_EQ(0, netns_system(self->ns.b,
-		"nft add table inet t && "
-		"nft add chain inet t in '{ type filter hook input priority -50; }' && "
-		"nft add rule inet t in tcp dport %d tcp flags syn counter drop",
+		"nft 'add table inet t; "
+		"add chain inet t in { type filter hook input priority -50; }; "
+		"add rule inet t in tcp dport %d tcp flags syn counter drop'",
 		PORT));
 	lfd = listener(self->ns.b, fam, netns_addr_b(fam), SECRET);
 	ASSERT_LE(0, lfd);
@@ -157,7 +160,7 @@ TEST_F_TIMEOUT(core, syn_cookies, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 
-	ASSERT_EQ(0, netns_system(self->ns.b, "sysctl -qw net.ipv4.tcp_syncookies=2"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies", "2"));
 	lfd = listener(self->ns.b, fam, netns_addr_b(fam), SECRET);
 	ASSERT_LE(0, lfd);
 	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET, &cfd));
@@ -208,7 +211,7 @@ TEST_F_TIMEOUT(core, client_behind_masquerade, T_TIMEOUT)
 	}
 	EXPECT_EQ(-ECONNREFUSED, client(c, fam, netns_addr_b(fam), NULL, NULL));
 	close(lfd);
-	netns_ip("netns del %s", c);
+	netns_del(c);
 }
 
 /*
@@ -222,9 +225,9 @@ TEST_F_TIMEOUT(core, server_behind_dnat, T_TIMEOUT)
 
 	ASSERT_EQ(0, netns_system(self->ns.b,
 		"ip addr add %s%s dev lo %s && "
-		"nft add table inet nat && "
-		"nft add chain inet nat pre '{ type nat hook prerouting priority -100; }' && "
-		"nft add rule inet nat pre %s daddr %s tcp dport %d dnat %s to %s",
+		"nft 'add table inet nat; "
+		"add chain inet nat pre { type nat hook prerouting priority -100; }; "
+		"add rule inet nat pre %s daddr %s tcp dport %d dnat %s to %s'",
 		priv, fam == AF_INET ? "/32" : "/128", fam == AF_INET ? "" : "nodad",
 		fam == AF_INET ? "ip" : "ip6", netns_addr_b(fam), PORT,
 		fam == AF_INET ? "ip" : "ip6", priv));

@@ -166,8 +166,7 @@ TEST_F_TIMEOUT(core, bytes_never_come, T_TIMEOUT)
 	long long t0;
 	char buf[64];
 
-	ASSERT_EQ(0, netns_system(self->ns.b,
-				  "sysctl -qw net.tcp_stealth.integrity_timeout_secs=1"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "1"));
 	lfd = int_listener(self->ns.b, fam, PAYLOAD_LEN);
 	ASSERT_LE(0, lfd);
 	ASSERT_EQ(0, int_client(self->ns.a, fam, PAYLOAD, PAYLOAD_LEN, &cfd));
@@ -227,10 +226,10 @@ TEST_F_TIMEOUT(core, lost_segment_retransmitted, T_TIMEOUT)
 	ASSERT_EQ(0, netns_system(self->ns.a, "ethtool -K veth0 tso off gso off >/dev/null"));
 	/* Drops the first segment with payload, and only that one. */
 	ASSERT_EQ(0, netns_system(self->ns.b,
-		"nft add table inet t && "
-		"nft add chain inet t in '{ type filter hook input priority -50; }' && "
-		"nft add rule inet t in tcp dport %d meta length gt 200 "
-		"quota until 2000 bytes counter drop", PORT));
+		"nft 'add table inet t; "
+		"add chain inet t in { type filter hook input priority -50; }; "
+		"add rule inet t in tcp dport %d meta length gt 200 "
+		"quota until 2000 bytes counter drop'", PORT));
 	lfd = int_listener(self->ns.b, fam, n);
 	ASSERT_LE(0, lfd);
 	ASSERT_EQ(0, int_client(self->ns.a, fam, data, n, &cfd));
@@ -299,7 +298,7 @@ TEST_F_TIMEOUT(core, client_behind_nat, T_TIMEOUT)
 		close(cfd);
 	}
 	close(lfd);
-	netns_ip("netns del %s", c);
+	netns_del(c);
 }
 
 /*
@@ -438,14 +437,12 @@ TEST_F_TIMEOUT(core, integrity_sockopt_errors, T_TIMEOUT)
 	EXPECT_EQ(77, v);
 
 	/* The deadline setting refuses what it cannot mean. */
-	EXPECT_EQ(0, netns_system(self->ns.b,
-				  "test $(sysctl -n net.tcp_stealth.integrity_timeout_secs) = 10"));
-	EXPECT_NE(0, netns_system(self->ns.b,
-				  "sysctl -qw net.tcp_stealth.integrity_timeout_secs=0 2>/dev/null"));
-	EXPECT_NE(0, netns_system(self->ns.b,
-				  "sysctl -qw net.tcp_stealth.integrity_timeout_secs=601 2>/dev/null"));
-	EXPECT_EQ(0, netns_system(self->ns.b,
-				  "test $(sysctl -n net.tcp_stealth.integrity_timeout_secs) = 10"));
+	EXPECT_EQ(10, netns_sysctl_get(self->ns.b, "net.tcp_stealth.integrity_timeout_secs"));
+	EXPECT_EQ(-1, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "0"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "601"));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(10, netns_sysctl_get(self->ns.b, "net.tcp_stealth.integrity_timeout_secs"));
 
 	/* Too late once connected. */
 	ASSERT_EQ(0, int_client(self->ns.a, fam, "x", 1, &cfd));

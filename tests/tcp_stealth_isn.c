@@ -877,7 +877,7 @@ TEST_F_TIMEOUT(isn, client_no_timestamps_no_offload, T_TIMEOUT)
 	};
 	bool has_ts;
 
-	ASSERT_EQ(0, netns_system(w->nsa, "sysctl -qw net.ipv4.tcp_timestamps=0"));
+	ASSERT_EQ(0, netns_sysctl_set(w->nsa, "net.ipv4.tcp_timestamps", "0"));
 	ASSERT_EQ(0, netns_system(w->nsa, "ethtool -K veth0 tx off >/dev/null"));
 	ASSERT_EQ(0, netns_system(w->nsa,
 		"ethtool -k veth0 | grep -q 'tx-checksumming: off'"));
@@ -922,9 +922,9 @@ TEST_F_TIMEOUT(isn, client_isn_retransmit, T_TIMEOUT)
 	bool has_ts;
 
 	ASSERT_EQ(0, netns_system(w->nsb,
-		"nft add table inet t && "
-		"nft add chain inet t in '{ type filter hook input priority -50; }' && "
-		"nft add rule inet t in tcp dport %d tcp flags syn counter drop",
+		"nft 'add table inet t; "
+		"add chain inet t in { type filter hook input priority -50; }; "
+		"add rule inet t in tcp dport %d tcp flags syn counter drop'",
 		PORT_P));
 	lfd = isn_listener(w->nsb, fam, SECRET);
 	ASSERT_LE(0, lfd);

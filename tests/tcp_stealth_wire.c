@@ -1244,9 +1244,9 @@ TEST_F_TIMEOUT(wire, stale_knock, T_TIMEOUT)
 
 	ASSERT_EQ(0, write_sysctl(w->nsb, "skew_secs", 1));
 	ASSERT_EQ(0, netns_system(w->nsb,
-		"nft add table inet tsw && "
-		"nft add chain inet tsw in '{ type filter hook input priority -10; }' && "
-		"nft add rule inet tsw in tcp dport %u tcp flags '& (syn|ack) == syn' drop",
+		"nft 'add table inet tsw; "
+		"add chain inet tsw in { type filter hook input priority -10; }; "
+		"add rule inet tsw in tcp dport %u tcp flags & (syn|ack) == syn drop'",
 		PORT_P));
 	ASSERT_EQ(0, read_counters(w->nsb, b0));
 	cfd = knock_connect(w, PORT_P, &syn);
@@ -1360,17 +1360,19 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 	struct seg s;
 
 	snprintf(mns, sizeof(mns), "tswm-%d", getpid());
-	ASSERT_EQ(0, netns_ip("netns add %s", mns));
-	ASSERT_EQ(0, netns_system(self->ns.b,
-		"ip link add veth2 type veth peer name veth2 netns %s && "
-		"ip link set veth2 up && ip addr add 10.0.3.1/24 dev veth2 && "
-		"ip addr add fd03::1/64 dev veth2 nodad && "
-		"sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.veth2.rp_filter=0",
-		mns));
-	ASSERT_EQ(0, netns_system(mns,
-		"ip link set lo up && ip link set veth2 up && "
-		"ip addr add 10.0.3.2/24 dev veth2 && ip addr add fd03::2/64 dev veth2 nodad && "
-		"ip route add 10.0.1.0/24 via 10.0.3.1 && ip -6 route add fd00::/64 via fd03::1"));
+	ASSERT_EQ(0, netns_add(mns));
+	ASSERT_EQ(0, netns_veth_add(self->ns.b, "veth2", mns, "veth2"));
+	ASSERT_EQ(0, netns_link_up(self->ns.b, "veth2"));
+	ASSERT_EQ(0, netns_addr_add(self->ns.b, "veth2", "10.0.3.1", 24));
+	ASSERT_EQ(0, netns_addr_add(self->ns.b, "veth2", "fd03::1", 64));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.conf.all.rp_filter", "0"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.conf.veth2.rp_filter", "0"));
+	ASSERT_EQ(0, netns_link_up(mns, "lo"));
+	ASSERT_EQ(0, netns_link_up(mns, "veth2"));
+	ASSERT_EQ(0, netns_addr_add(mns, "veth2", "10.0.3.2", 24));
+	ASSERT_EQ(0, netns_addr_add(mns, "veth2", "fd03::2", 64));
+	ASSERT_EQ(0, netns_route_add(mns, "10.0.1.0", 24, "10.0.3.1"));
+	ASSERT_EQ(0, netns_route_add(mns, "fd00::", 64, "fd03::1"));
 	wm = *w;
 	wm.raw = socket_in_ns(mns, w->family, SOCK_RAW, IPPROTO_RAW);
 	ASSERT_LE(0, wm.raw);
@@ -1417,7 +1419,7 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 	close(cfd);
 	close(lfd);
 	close(wm.raw);
-	netns_ip("netns del %s", mns);
+	netns_del(mns);
 }
 
 TEST_HARNESS_MAIN
