@@ -87,7 +87,8 @@ END {
 	printf "   ULP context per protected socket        %6d bytes (+ %d bytes of keys once a secret is set)\n", kb["ulp_ctx_bytes"], kb["keyset_bytes"]
 	printf "   replay cache entry                      %6d bytes\n", kb["replay_entry_bytes"]
 	printf "   replay cache per namespace              %6d bytes (%d slots, fixed)\n", kb["replay_bytes"], kb["replay_slots"]
-	printf "   flood of %d distinct valid knocks (%.0f s): peak live entries %d of %d (%d samples); after: live %d, evictions %d, bytes %d\n", msent, msecs, mmax, kb["replay_slots"], msamples, mafter["replay_live"], mafter["replay_evictions"], mafter["replay_bytes"]
+	printf "   in-kernel flood of %d distinct valid knocks through a namespace-sized replay cache: peak live entries %d (%d bytes), fresh %d, evictions %d, %d ns/knock\n", kb["flood_knocks"], kb["flood_peak_live"], kb["flood_peak_bytes"], kb["flood_fresh"], kb["flood_evictions"], kb["flood_ns_per_knock"]
+	printf "   on-the-wire flood of %d distinct valid knocks (%.0f s): peak live entries %d of %d (%d samples); after: live %d, evictions %d, bytes %d\n", msent, msecs, mmax, kb["replay_slots"], msamples, mafter["replay_live"], mafter["replay_evictions"], mafter["replay_bytes"]
 	print ""
 	print "Goals"
 	c = (soft["c_bad_mac"] / syns["c_bad_mac"]) / sa

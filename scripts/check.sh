@@ -55,6 +55,11 @@ if ! make -C tests >"$logs/tests-build.log" 2>&1; then
 	add "kselftests" 0 1 0 "make -C tests failed"
 else
 	rc=0
+	# Start the units that took longest last time first ("# UNIT: N s").
+	TCP_STEALTH_TEST_ORDER=$(awk '/^# [a-z0-9_.]+: [0-9]+ s$/ {
+		sub(/:$/, "", $2); print $3, $2 }' "$logs/kselftest.log" 2>/dev/null |
+		sort -rn | awk '{ printf "%s ", $2 }') || true
+	export TCP_STEALTH_TEST_ORDER
 	scripts/vm-run -- tests/run_all.sh 2>&1 | tee "$logs/kselftest.log" ||
 		rc=${PIPESTATUS[0]}
 	# Per program (between "# selftests: tcp_stealth: NAME" and its

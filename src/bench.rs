@@ -21,9 +21,21 @@
 //! - `replay_*`: the namespace's replay cache: bytes per entry, slots, total
 //!   bytes, entries live now, evictions so far.
 //!
+//!
+//! Writing `replay N` pushes `N` distinct valid knocks (each built, verified
+//! and checked against the cache, as the input hook does) through a scratch
+//! replay cache of the same type and size as a namespace's, and shows:
+//!
+//! - `flood_knocks`, `flood_fresh`: knocks pushed, and those the cache took
+//!   as fresh (the rest it refused as replays once evictions raised its
+//!   floor);
+//! - `flood_peak_live`, `flood_peak_bytes`: the most entries live at once
+//!   (sampled every 1024 knocks and at the end) and the cache's bytes then;
+//! - `flood_evictions`, `flood_ns_per_knock`.
+//!
 //! It is harmless in production: mode 0600, writes need `CAP_NET_ADMIN` in
 //! the namespace, the work per write is bounded, and it touches no packet,
-//! socket or replay state (it only reads the replay cache's size).
+//! socket or namespace replay state (it only reads the replay cache's size).
 
 use core::{
     fmt::Write,
@@ -38,7 +50,7 @@ use crate::ffi::{
     pernet::Net,
     seq,
 };
-use crate::proto::{self, Crypto, KnockKey, Skew, Slot, MAX_KEYS};
+use crate::proto::{self, BenchRequest, Crypto, KnockKey, ReplayVerdict, Skew, Slot, MAX_KEYS};
 use crate::sockopt::KeySet;
 
 /// Name of the benchmark file in `/proc/net`.
@@ -72,7 +84,19 @@ const OP_NAMES: [&str; OPS] = [
 pub(crate) struct BenchResults {
     iterations: AtomicU64,
     centi_ns: [AtomicU64; OPS],
+    /// The last replay flood, in [`FLOOD_NAMES`] order.
+    flood: [AtomicU64; FLOOD_FIGURES],
 }
+
+const FLOOD_FIGURES: usize = 6;
+const FLOOD_NAMES: [&str; FLOOD_FIGURES] = [
+    "flood_knocks",
+    "flood_fresh",
+    "flood_peak_live",
+    "flood_peak_bytes",
+    "flood_evictions",
+    "flood_ns_per_knock",
+];
 
 impl BenchResults {
     /// No run yet.
@@ -80,6 +104,7 @@ impl BenchResults {
         Self {
             iterations: AtomicU64::new(0),
             centi_ns: [const { AtomicU64::new(0) }; OPS],
+            flood: [const { AtomicU64::new(0) }; FLOOD_FIGURES],
         }
     }
 }
@@ -139,17 +164,78 @@ fn run(n: u32) -> [u64; OPS] {
     out
 }
 
+/// Pushes `n` distinct valid knocks through a new replay cache like a
+/// namespace's; returns the figures in [`FLOOD_NAMES`] order.
+fn replay_flood(n: u32) -> Result<[u64; FLOOD_FIGURES]> {
+    let crypto = KernelCrypto;
+    let key = KnockKey::from_bytes(&[7u8; 32]);
+    let mut cache = crate::new_replay_cache()?;
+    let skew = Skew::DEFAULT;
+    let dport = 4242;
+    let now = ffi::now_secs();
+    let (mut fresh, mut peak) = (0u64, 0usize);
+    let t0 = ffi::now_ns();
+    for i in 0..n {
+        let b = i.to_le_bytes();
+        // Distinct knocks from distinct clients: the counter in the knock's
+        // random bytes, the source address and the source port.
+        let opt = proto::build(
+            &crypto,
+            &key,
+            dport,
+            now,
+            [b[0], b[1], b[2], b[3], 0x5a, 0xa5],
+            None,
+        );
+        let Ok(v) = proto::verify(&crypto, core::slice::from_ref(&key), &opt, dport, now, skew)
+        else {
+            // A knock built with the key must verify.
+            return Err(EINVAL);
+        };
+        let mut addr = [0u8; 16];
+        addr[10] = 0xff;
+        addr[11] = 0xff;
+        addr[12..].copy_from_slice(&[10, b[2], b[1], b[0]]);
+        let port = 1024 + (i % 64512) as u16;
+        if cache.check_and_insert(&v.mac, &addr, port, v.t, now, skew) == ReplayVerdict::Fresh {
+            fresh += 1;
+        }
+        if i % 1024 == 1023 || i + 1 == n {
+            peak = peak.max(cache.live(now));
+            ffi::cond_resched();
+        }
+    }
+    let elapsed = ffi::now_ns().saturating_sub(t0);
+    let slot = core::mem::size_of::<Slot>() as u64;
+    Ok([
+        u64::from(n),
+        fresh,
+        peak as u64,
+        cache.capacity() as u64 * slot,
+        cache.evictions(),
+        elapsed / u64::from(n),
+    ])
+}
+
 /// The `/proc/net/tcp_stealth_bench` file.
 pub(crate) struct Bench;
 
 impl seq::Store for Bench {
     fn store(net: &Net, input: &[u8]) -> Result {
-        let n = proto::parse_bench_request(input).map_err(|_| EINVAL)?;
-        let costs = run(n);
         let r = &net.state().bench;
-        r.iterations.store(u64::from(n), Ordering::Relaxed);
-        for (slot, cost) in r.centi_ns.iter().zip(costs) {
-            slot.store(cost, Ordering::Relaxed);
+        match proto::parse_bench_request(input).map_err(|_| EINVAL)? {
+            BenchRequest::Ops(n) => {
+                let costs = run(n);
+                r.iterations.store(u64::from(n), Ordering::Relaxed);
+                for (slot, cost) in r.centi_ns.iter().zip(costs) {
+                    slot.store(cost, Ordering::Relaxed);
+                }
+            }
+            BenchRequest::ReplayFlood(n) => {
+                for (slot, v) in r.flood.iter().zip(replay_flood(n)?) {
+                    slot.store(v, Ordering::Relaxed);
+                }
+            }
         }
         Ok(())
     }
@@ -177,5 +263,8 @@ impl seq::Show for Bench {
         let _ = writeln!(m, "replay_bytes {}", slots * slot);
         let _ = writeln!(m, "replay_live {}", live);
         let _ = writeln!(m, "replay_evictions {}", evictions);
+        for (name, v) in FLOOD_NAMES.iter().zip(r.flood.iter()) {
+            let _ = writeln!(m, "{} {}", name, v.load(Ordering::Relaxed));
+        }
     }
 }

@@ -70,6 +70,15 @@ const MAX_INTEGRITY_TIMEOUT_SECS: i32 = 600;
 /// Slots of the replay cache of each namespace (see `proto::ReplayCache`).
 const REPLAY_SLOTS: usize = 1024;
 
+/// An empty replay cache of [`REPLAY_SLOTS`] slots, as each namespace has.
+pub(crate) fn new_replay_cache() -> Result<ReplayCache<KVec<Slot>>> {
+    let mut slots = KVec::with_capacity(REPLAY_SLOTS, GFP_KERNEL)?;
+    for _ in 0..REPLAY_SLOTS {
+        slots.push(Slot::default(), GFP_KERNEL)?;
+    }
+    ReplayCache::new(slots).map_err(|_| EINVAL)
+}
+
 const fn hook(family: Family, point: HookPoint, priority: i32) -> HookSpec {
     HookSpec {
         family,
@@ -113,11 +122,7 @@ impl PernetState for NetState {
     ];
 
     fn new() -> Result<Self> {
-        let mut slots = KVec::with_capacity(REPLAY_SLOTS, GFP_KERNEL)?;
-        for _ in 0..REPLAY_SLOTS {
-            slots.push(Slot::default(), GFP_KERNEL)?;
-        }
-        let cache = ReplayCache::new(slots).map_err(|_| EINVAL)?;
+        let cache = new_replay_cache()?;
         Ok(Self {
             stealth_sockets: AtomicUsize::new(0),
             counters: Counters::new(),

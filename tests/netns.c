@@ -67,25 +67,35 @@ int netns_leave(int saved_fd)
 	return ret;
 }
 
+/* A command that needs no shell, split by split_plain(). */
+struct plain_cmd {
+	char *argv[64];
+	char *env[8];		/* leading NAME=value words */
+	char *redir[8];		/* <F >F 2>F >&2 2>&1 words, in order */
+	int nenv, nredir;
+};
+
 /*
- * Split @cmd into @argv in place if it is a plain command: words separated
- * by blanks, '...' quoting allowed, no other shell syntax (no variables,
- * redirections, pipes, globs, assignments). Returns the word count, or 0 if
- * the command needs a shell.
+ * Split @cmd in place into @pc if it is a plain command: words separated by
+ * blanks, '...' quoting allowed, leading NAME=value assignments, and the
+ * redirections <FILE, >FILE, 2>FILE, >&2 and 2>&1 as words of their own.
+ * Returns the argument count, or 0 if the command needs a shell (pipes,
+ * lists, variables, globs, other quoting).
  */
-static int split_plain(char *cmd, char **argv, int max)
+static int split_plain(char *cmd, struct plain_cmd *pc)
 {
 	char *r = cmd, *w = cmd;
 	int argc = 0;
 
+	pc->nenv = pc->nredir = 0;
 	for (;;) {
+		char *word = w;
+		int quoted = 0;
+
 		while (*r == ' ' || *r == '\t')
 			r++;
 		if (!*r)
 			break;
-		if (argc == max - 1)
-			return 0;
-		argv[argc++] = w;
 		while (*r && *r != ' ' && *r != '\t') {
 			if (*r == '\'') {
 				char *end = strchr(r + 1, '\'');
@@ -95,9 +105,10 @@ static int split_plain(char *cmd, char **argv, int max)
 				memmove(w, r + 1, end - r - 1);
 				w += end - r - 1;
 				r = end + 1;
+				quoted = 1;
 				continue;
 			}
-			if (strchr("|&;<>()$`\\\"*?[~#=\n{}", *r))
+			if (strchr("|;()$`\\\"*?[~#\n{}", *r))
 				return 0;
 			*w++ = *r++;
 		}
@@ -105,9 +116,76 @@ static int split_plain(char *cmd, char **argv, int max)
 		if (*r)
 			r++;
 		*w++ = 0;
+		if (!quoted && (word[0] == '<' || word[0] == '>' ||
+				!strncmp(word, "2>", 2))) {
+			if (pc->nredir == 8)
+				return 0;
+			pc->redir[pc->nredir++] = word;
+		} else if (!quoted && strchr(word, '&')) {
+			return 0;
+		} else if (!argc && !quoted && strchr(word, '=')) {
+			const char *c = word;
+
+			if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') ||
+			      (*c >= 'a' && *c <= 'z')) || pc->nenv == 8)
+				return 0;
+			while (*c != '=')
+				if (!(*c == '_' || (*c >= 'A' && *c <= 'Z') ||
+				      (*c >= 'a' && *c <= 'z') ||
+				      (*c >= '0' && *c <= '9')))
+					return 0;
+				else
+					c++;
+			pc->env[pc->nenv++] = word;
+		} else {
+			if (argc == 63)
+				return 0;
+			pc->argv[argc++] = word;
+		}
 	}
-	argv[argc] = NULL;
+	pc->argv[argc] = NULL;
 	return argc;
+}
+
+/* In the child: apply @pc's redirections and assignments, then exec it. */
+static void exec_plain(struct plain_cmd *pc)
+{
+	int i;
+
+	for (i = 0; i < pc->nredir; i++) {
+		char *rd = pc->redir[i];
+		int fd, target, flags;
+
+		if (!strcmp(rd, ">&2")) {
+			dup2(STDERR_FILENO, STDOUT_FILENO);
+			continue;
+		}
+		if (!strcmp(rd, "2>&1")) {
+			dup2(STDOUT_FILENO, STDERR_FILENO);
+			continue;
+		}
+		if (rd[0] == '<') {
+			target = STDIN_FILENO;
+			flags = O_RDONLY;
+			rd++;
+		} else {
+			target = rd[0] == '2' ? STDERR_FILENO : STDOUT_FILENO;
+			flags = O_WRONLY | O_CREAT | O_TRUNC;
+			rd += rd[0] == '2' ? 2 : 1;
+		}
+		fd = open(rd, flags, 0666);
+		if (fd < 0) {
+			fprintf(stderr, "# netns: %s: %s\n", rd, strerror(errno));
+			_exit(1);
+		}
+		dup2(fd, target);
+		close(fd);
+	}
+	for (i = 0; i < pc->nenv; i++)
+		putenv(pc->env[i]);
+	execvp(pc->argv[0], pc->argv);
+	fprintf(stderr, "# netns: %s: %s\n", pc->argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
 }
 
 /* fork + (setns) + CMD, with the command's stdout sent to stderr so that it
@@ -128,14 +206,13 @@ static int run_cmd(const char *ns, const char *cmd)
 	if (pid == 0) {
 		if (ns && netns_enter(ns) < 0)
 			_exit(127);
-		char copy[1024], *argv[64];
+		struct plain_cmd pc;
+		char copy[1024];
 
 		dup2(STDERR_FILENO, STDOUT_FILENO);
 		snprintf(copy, sizeof(copy), "%s", cmd);
-		if (split_plain(copy, argv, 64)) {
-			execvp(argv[0], argv);
-			_exit(127);
-		}
+		if (split_plain(copy, &pc))
+			exec_plain(&pc);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}

@@ -2,79 +2,170 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Run tcp_stealth selftest programs and print one TAP 13 stream, the way
-# the kselftest runner does: each program's own TAP is nested with a "# "
-# prefix and followed by "ok N selftests: tcp_stealth: NAME" or "not ok ...".
+# the kselftest runner does: each unit's own TAP is nested with a "# "
+# prefix and followed by "ok N selftests: tcp_stealth: UNIT" or "not ok ...".
 #
-#   tests/run_all.sh [PROG...]     default: every program in TEST_GEN_PROGS
+#   tests/run_all.sh [PROG...]     default: every tests/tcp_stealth_*.c
 #
 # Meant to run as root in the test VM, with the module loaded:
 #   scripts/vm-run -- tests/run_all.sh
 # Environment: OUTPUT (where the binaries are, default tests/),
-# TCP_STEALTH_TEST_TIMEOUT (seconds per program, default 1200),
-# TCP_STEALTH_TEST_JOBS (units run at once, default 2 per CPU).
-# Exits 0 only if every program passed (or skipped).
+# TCP_STEALTH_TEST_TIMEOUT (seconds per unit, default 1200),
+# TCP_STEALTH_TEST_JOBS (units run at once, default 2 per CPU),
+# TCP_STEALTH_TEST_ORDER (unit names, longest first: scripts/check.sh passes
+# the order of the previous run's times), TCP_STEALTH_TEST_LIST=1 (only
+# print the units and their harness arguments).
+# Exits 0 only if every unit passed (or skipped).
+#
+# Under TCG every fork+exec costs a good fraction of a second of guest CPU,
+# so this script sticks to bash builtins.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUTPUT:-$here}
-per_prog_timeout=${TCP_STEALTH_TEST_TIMEOUT:-1200}
+per_unit_timeout=${TCP_STEALTH_TEST_TIMEOUT:-1200}
 
 if [ $# -gt 0 ]; then
 	progs=("$@")
 else
-	read -r -a progs <<<"$(make -s --no-print-directory -C "$here" print-progs)"
+	# The same list as the Makefile's TEST_GEN_PROGS.
+	progs=()
+	for src in "$here"/tcp_stealth_*.c; do
+		[ -e "$src" ] || continue
+		name=${src##*/}
+		progs+=("${name%.c}")
+	done
 fi
 
-# Units of work: a program, or, for a program whose fixture has an ipv4 and
-# an ipv6 variant, each half of it (the harness's -V/-v filters): the halves
-# run side by side. A unit is named PROG or PROG.ipv4 / PROG.ipv6.
+# Units of work, run side by side: one per fixture of a program, and one
+# per half (the harness's -V/-v ipv6 filters) of a fixture with an ipv6
+# variant. A unit is PROG[.FIXTURE][.ipv4|.ipv6] (the fixture is named
+# only for programs with more than one), its harness arguments in args[].
 units=()
+declare -A args=() size=()
 for prog in "${progs[@]}"; do
-	name=$(basename "$prog")
-	if grep -qE 'FIXTURE_VARIANT_ADD\([a-z_]*, ipv6\)|include "stealth_fixture.h"' \
-		"$here/$name.c" 2>/dev/null; then
-		units+=("$name.ipv4" "$name.ipv6")
-	else
-		units+=("$name")
+	name=${prog##*/}
+	src=
+	[ -r "$here/$name.c" ] && read -r -d '' src <"$here/$name.c" || true
+	fixtures=()
+	if [[ $src == *'#include "stealth_fixture.h"'* ]]; then
+		fixtures+=(core)
 	fi
+	rest=$src
+	while [[ $rest =~ (^|$'\n')FIXTURE\(([a-z0-9_]+)\) ]]; do
+		fixtures+=("${BASH_REMATCH[2]}")
+		rest=${rest#*"${BASH_REMATCH[0]}"}
+	done
+	# Tests outside a fixture (TEST(), TEST_SIGNAL()) are the harness's
+	# fixture "global".
+	if [[ $src =~ (^|$'\n')TEST(_SIGNAL)?\( ]]; then
+		fixtures+=(global)
+	fi
+	[ ${#fixtures[@]} -gt 0 ] || fixtures=("")
+	for fix in "${fixtures[@]}"; do
+		unit=$name others=()
+		if [ ${#fixtures[@]} -gt 1 ]; then
+			unit=$name.$fix
+			for f in "${fixtures[@]}"; do
+				[ "$f" = "$fix" ] || others+=(-F "$f")
+			done
+		fi
+		if [ "$fix" = core ] ||
+		   [[ -n $fix && $src == *"FIXTURE_VARIANT_ADD($fix, ipv6)"* ]]; then
+			units+=("$unit.ipv4" "$unit.ipv6")
+			args[$unit.ipv4]="${others[*]} -V ipv6"
+			args[$unit.ipv6]="${others[*]} -v ipv6"
+			size[$unit.ipv4]=${#src} size[$unit.ipv6]=${#src}
+		else
+			units+=("$unit")
+			args[$unit]="${others[*]}"
+			size[$unit]=${#src}
+		fi
+	done
 done
+
+if [ "${TCP_STEALTH_TEST_LIST:-0}" = 1 ]; then
+	for u in "${units[@]}"; do
+		echo "$u: ${args[$u]}"
+	done
+	exit 0
+fi
 
 echo "TAP version 13"
 echo "1..${#units[@]}"
-n=0 failed=0
-# The programs make their own namespaces, so units can run side by side:
-# most of their time is spent waiting (for replies that must not come, for
+
+# Start order: longest first, so that the last to start are short. The
+# previous run's order if given, then the rest by source size.
+order=()
+declare -A seen=()
+for u in ${TCP_STEALTH_TEST_ORDER:-}; do
+	if [ -n "${args[$u]+x}" ] && [ -z "${seen[$u]+x}" ]; then
+		order+=("$u")
+		seen[$u]=1
+	fi
+done
+rest=()
+for u in "${units[@]}"; do
+	[ -n "${seen[$u]+x}" ] || rest+=("${size[$u]} $u")
+done
+if [ ${#rest[@]} -gt 0 ]; then
+	# Insertion sort by size, descending (a handful of entries).
+	sorted=()
+	for e in "${rest[@]}"; do
+		placed=() done_=
+		for s in "${sorted[@]}"; do
+			if [ -z "$done_" ] && [ "${e%% *}" -gt "${s%% *}" ]; then
+				placed+=("$e")
+				done_=1
+			fi
+			placed+=("$s")
+		done
+		[ -n "$done_" ] || placed+=("$e")
+		sorted=("${placed[@]}")
+	done
+	for e in "${sorted[@]}"; do
+		order+=("${e#* }")
+	done
+fi
+
+# The programs make their own namespaces, so units can run side by side;
+# part of their time is spent waiting (for replies that must not come, for
 # retransmissions, for deadlines), so more of them than CPUs
 # (TCP_STEALTH_TEST_JOBS, default 2 per CPU).
-jobs=${TCP_STEALTH_TEST_JOBS:-$(($(nproc) * 2))}
+ncpu=0
+while read -r line; do
+	[[ $line == processor* ]] && ncpu=$((ncpu + 1))
+done </proc/cpuinfo
+jobs=${TCP_STEALTH_TEST_JOBS:-$(( (ncpu > 0 ? ncpu : 1) * 2 ))}
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
+now() { local up _; read -r up _ </proc/uptime; echo "${up%.*}"; }
 run_one() {
-	local unit=$1 prog=${1%.ipv[46]} rc=0 t0=$SECONDS args=()
-	case $unit in
-	*.ipv4) args=(-V ipv6) ;;
-	*.ipv6) args=(-v ipv6) ;;
-	esac
-	(cd "$out" && timeout -k 10 "$per_prog_timeout" "./$prog" "${args[@]}") \
+	local unit=$1 prog rc=0 t0
+	prog=${unit%%.*}
+	t0=$(now)
+	cd "$out"
+	# shellcheck disable=SC2086 # args[] is a list of words
+	timeout -k 10 "$per_unit_timeout" "./$prog" ${args[$unit]} \
 		>"$logdir/$unit.log" 2>&1 || rc=$?
-	echo "$rc" >"$logdir/$unit.rc"
-	echo "$((SECONDS - t0))" >"$logdir/$unit.time"
+	echo "$rc $(( $(now) - t0 ))" >"$logdir/$unit.rc"
 }
-# Longest first (source size as a guess), so the last to start is short.
-for unit in $(for u in "${units[@]}"; do
-		echo "$(wc -c < "$here/${u%.ipv[46]}.c" 2>/dev/null || echo 0) $u"
-	done | sort -rn | cut -d' ' -f2); do
-	[ -x "$out/${unit%.ipv[46]}" ] || continue
-	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+running=0
+for unit in "${order[@]}"; do
+	[ -x "$out/${unit%%.*}" ] || continue
+	if [ "$running" -ge "$jobs" ]; then
 		wait -n || true
-	done
+		running=$((running - 1))
+	fi
 	run_one "$unit" &
+	running=$((running + 1))
 done
 wait
 
+n=0 failed=0
 for unit in "${units[@]}"; do
 	n=$((n + 1))
-	prog=${unit%.ipv[46]}
+	prog=${unit%%.*}
 	echo "# selftests: tcp_stealth: $unit"
 	if [ ! -x "$out/$prog" ]; then
 		echo "# $out/$prog: not built (make -C tests)"
@@ -82,13 +173,15 @@ for unit in "${units[@]}"; do
 		failed=$((failed + 1))
 		continue
 	fi
-	sed 's/^/# /' "$logdir/$unit.log"
-	rc=$(cat "$logdir/$unit.rc")
-	echo "# $unit: $(cat "$logdir/$unit.time") s"
+	while IFS= read -r line || [ -n "$line" ]; do
+		echo "# $line"
+	done <"$logdir/$unit.log"
+	read -r rc secs <"$logdir/$unit.rc"
+	echo "# $unit: $secs s"
 	case $rc in
 	0) echo "ok $n selftests: tcp_stealth: $unit" ;;
 	4) echo "ok $n selftests: tcp_stealth: $unit # SKIP" ;;
-	124) echo "not ok $n selftests: tcp_stealth: $unit # TIMEOUT ${per_prog_timeout}s"
+	124) echo "not ok $n selftests: tcp_stealth: $unit # TIMEOUT ${per_unit_timeout}s"
 	     failed=$((failed + 1)) ;;
 	*) echo "not ok $n selftests: tcp_stealth: $unit # exit=$rc"
 	   failed=$((failed + 1)) ;;

@@ -3,10 +3,12 @@
 //! Requests of the test-only benchmark file (`/proc/net/tcp_stealth_bench`)
 //! and the arithmetic of its results.
 //!
-//! A request is the number of iterations as decimal ASCII, optionally
-//! followed by one newline (what `echo N >` writes). Anything else, and
-//! numbers outside `1..=MAX_BENCH_ITERATIONS`, is refused, so that a write
-//! can neither run unbounded nor be misread.
+//! A request is the number of iterations as decimal ASCII (`N`: time the
+//! micro-benchmarks N times each), or `replay N` (flood a scratch replay
+//! cache with N distinct valid knocks), optionally followed by one newline
+//! (what `echo` writes). Anything else, and numbers outside
+//! `1..=MAX_BENCH_ITERATIONS`, is refused, so that a write can neither run
+//! unbounded nor be misread.
 
 use super::Error;
 
@@ -19,10 +21,26 @@ pub const MAX_BENCH_ITERATIONS: u32 = 1_000_000;
 /// The loops call `cond_resched()` once per this many iterations.
 pub const BENCH_YIELD_EVERY: u32 = 4096;
 
-/// Parses a request: decimal digits, an optional trailing `\n`, the value in
-/// `1..=MAX_BENCH_ITERATIONS`.
-pub fn parse_bench_request(buf: &[u8]) -> Result<u32, Error> {
-    let digits = buf.strip_suffix(b"\n").unwrap_or(buf);
+/// A parsed request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchRequest {
+    /// Time each micro-benchmark this many times.
+    Ops(u32),
+    /// Push this many distinct valid knocks through a scratch replay cache.
+    ReplayFlood(u32),
+}
+
+/// Parses a request: `N` or `replay N`, `N` decimal digits in
+/// `1..=MAX_BENCH_ITERATIONS`, with an optional trailing `\n`.
+pub fn parse_bench_request(buf: &[u8]) -> Result<BenchRequest, Error> {
+    let line = buf.strip_suffix(b"\n").unwrap_or(buf);
+    match line.strip_prefix(b"replay ") {
+        Some(digits) => parse_count(digits).map(BenchRequest::ReplayFlood),
+        None => parse_count(line).map(BenchRequest::Ops),
+    }
+}
+
+fn parse_count(digits: &[u8]) -> Result<u32, Error> {
     if digits.is_empty() || digits.len() > 7 {
         return Err(Error::BenchRequest);
     }
@@ -54,11 +72,29 @@ mod tests {
 
     #[test]
     fn requests() {
-        assert_eq!(parse_bench_request(b"1"), Ok(1));
-        assert_eq!(parse_bench_request(b"100000\n"), Ok(100_000));
-        assert_eq!(parse_bench_request(b"1000000"), Ok(MAX_BENCH_ITERATIONS));
+        use BenchRequest::{Ops, ReplayFlood};
+        assert_eq!(parse_bench_request(b"1"), Ok(Ops(1)));
+        assert_eq!(parse_bench_request(b"100000\n"), Ok(Ops(100_000)));
+        assert_eq!(
+            parse_bench_request(b"1000000"),
+            Ok(Ops(MAX_BENCH_ITERATIONS))
+        );
+        assert_eq!(parse_bench_request(b"replay 7\n"), Ok(ReplayFlood(7)));
+        assert_eq!(
+            parse_bench_request(b"replay 1000000"),
+            Ok(ReplayFlood(MAX_BENCH_ITERATIONS))
+        );
         for bad in [
             &b""[..],
+            b"replay",
+            b"replay ",
+            b"replay 0",
+            b"replay 1000001",
+            b"replay  5",
+            b"replay 5 ",
+            b"replay\n5",
+            b"Replay 5",
+            b"flood 5",
             b"\n",
             b"0",
             b"1000001",

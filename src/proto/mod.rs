@@ -31,7 +31,9 @@ mod wire;
 mod tests;
 
 #[allow(unused_imports)]
-pub use bench::{centi_ns_per_op, parse_bench_request, BENCH_YIELD_EVERY, MAX_BENCH_ITERATIONS};
+pub use bench::{
+    centi_ns_per_op, parse_bench_request, BenchRequest, BENCH_YIELD_EVERY, MAX_BENCH_ITERATIONS,
+};
 #[allow(unused_imports)]
 pub use crypto::{Blake2s, Crypto};
 #[allow(unused_imports)]
