@@ -51,13 +51,14 @@ function r2(x) { return sprintf("%.2f", x) }
 /^kbench / { kb[$2] = $3 }
 /^mem flood / { msent = $4; msecs = $6; msamples = $8; mmax = $10 }
 /^mem after / { mafter[$3] = $4 }
+/^mem late_drop / { mlate = $4 }
 END {
 	label["a_closed"] = "(a) closed port"
 	label["b_nft_drop"] = "(b) nftables drop rule"
 	label["c_bad_mac"] = "(c) protected, bad MAC"
 	label["d_replay"] = "(d) protected, replayed valid knock"
 	print ""
-	print "1. SYN flood: server CPU per SYN received (softirq time from /proc/stat, tick-sampled; cases interleaved over rounds)"
+	print "1. SYN flood: server CPU per SYN received (softirq time from /proc/stat, measured: IRQ_TIME_ACCOUNTING; cases interleaved over rounds)"
 	printf "   %-36s %8s %12s %7s %11s %12s %7s %8s\n", "case", "SYNs", "softirq us", "ratio", "per round", "busy us", "ratio", "SYN/s"
 	sa = soft["a_closed"] / syns["a_closed"]; ba = busy["a_closed"] / syns["a_closed"]
 	for (i = 1; i <= nf; i++) {
@@ -65,7 +66,7 @@ END {
 		printf "   %-36s %8d %12.1f %7s %11s %12.1f %7s %8.0f\n", label[n], syns[n],
 			s * 1e4, r2(s / sa), r2(rmin[n]) "-" r2(rmax[n]), b * 1e4, r2(b / ba), syns[n] / wall[n]
 	}
-	print "   (us per SYN; 1 tick = 10 ms; busy = user+system+irq+softirq of both vCPUs, incl. the flooder)"
+	print "   (us per SYN; /proc/stat counts in 10 ms units; busy = user+system+irq+softirq of both vCPUs, incl. the flooder)"
 	print ""
 	print "2. Connection set-up: connect + send n bytes + accept + read + close, loopback"
 	printf "   %-36s %10s %8s %8s\n", "case", "us/conn", "ratio", "refused"
@@ -89,6 +90,7 @@ END {
 	printf "   replay cache per namespace              %6d bytes (%d slots, fixed)\n", kb["replay_bytes"], kb["replay_slots"]
 	printf "   in-kernel flood of %d distinct valid knocks through a namespace-sized replay cache: peak live entries %d (%d bytes), fresh %d, evictions %d, %d ns/knock\n", kb["flood_knocks"], kb["flood_peak_live"], kb["flood_peak_bytes"], kb["flood_fresh"], kb["flood_evictions"], kb["flood_ns_per_knock"]
 	printf "   on-the-wire flood of %d distinct valid knocks (%.0f s): peak live entries %d of %d (%d samples); after: live %d, evictions %d, bytes %d\n", msent, msecs, mmax, kb["replay_slots"], msamples, mafter["replay_live"], mafter["replay_evictions"], mafter["replay_bytes"]
+	printf "   (of those, %d passed the module as fresh and were dropped by a later nft chain)\n", mlate
 	print ""
 	print "Goals"
 	c = (soft["c_bad_mac"] / syns["c_bad_mac"]) / sa

@@ -275,6 +275,21 @@ out:
 	return ret;
 }
 
+/* Parse a v4 or v6 address into @bin; returns its family, or 0. */
+static int parse_addr(const char *addr, unsigned char bin[16], size_t *alen)
+{
+	if (inet_pton(AF_INET, addr, bin) == 1) {
+		*alen = 4;
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, addr, bin) == 1) {
+		*alen = 16;
+		return AF_INET6;
+	}
+	warn("not an address: %s", addr);
+	return 0;
+}
+
 int netns_addr_add(const char *ns, const char *ifname, const char *addr,
 		   int prefixlen)
 {
@@ -284,18 +299,12 @@ int netns_addr_add(const char *ns, const char *ifname, const char *addr,
 	struct nlreq r;
 	char what[128];
 
-	if (inet_pton(AF_INET, addr, bin) == 1) {
-		ifa.ifa_family = AF_INET;
-		alen = 4;
-	} else if (inet_pton(AF_INET6, addr, bin) == 1) {
-		ifa.ifa_family = AF_INET6;
-		/* Usable at once: no duplicate address detection. */
-		ifa.ifa_flags = IFA_F_NODAD;
-		alen = 16;
-	} else {
-		warn("not an address: %s", addr);
+	ifa.ifa_family = parse_addr(addr, bin, &alen);
+	if (!ifa.ifa_family)
 		return -1;
-	}
+	/* Usable at once: no duplicate address detection. */
+	if (ifa.ifa_family == AF_INET6)
+		ifa.ifa_flags = IFA_F_NODAD;
 	ifa.ifa_index = ifindex_in(ns, ifname);
 	if (!ifa.ifa_index)
 		return -1;
@@ -322,16 +331,9 @@ int netns_route_add(const char *ns, const char *dst, int prefixlen,
 	struct nlreq r;
 	char what[128];
 
-	if (inet_pton(AF_INET, gateway, gw) == 1) {
-		rtm.rtm_family = AF_INET;
-		alen = 4;
-	} else if (inet_pton(AF_INET6, gateway, gw) == 1) {
-		rtm.rtm_family = AF_INET6;
-		alen = 16;
-	} else {
-		warn("not an address: %s", gateway);
+	rtm.rtm_family = parse_addr(gateway, gw, &alen);
+	if (!rtm.rtm_family)
 		return -1;
-	}
 	if (dst && inet_pton(rtm.rtm_family, dst, net) != 1) {
 		warn("not an address of the gateway's family: %s", dst);
 		return -1;

@@ -42,6 +42,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "netns.h"
+#include "raw.h"
 #include "stealth.h"
 #include <linux/tcp_stealth.h>
 
@@ -51,10 +52,6 @@
 #define SECRET		"isn test secret"
 #define SECRET2		"isn second secret"
 #define REPLY_WAIT_MS	700
-
-#define TH_SYN	0x02
-#define TH_RST	0x04
-#define TH_ACK	0x10
 
 #define note(fmt, ...) fprintf(stderr, "# " fmt "\n", ##__VA_ARGS__)
 
@@ -187,79 +184,6 @@ static uint16_t knock_ih(const char *secret, const void *payload, size_t len)
 
 /* ---- packets ------------------------------------------------------------ */
 
-struct seg {
-	uint16_t sport, dport;
-	uint32_t seq;
-	uint8_t opts[40];
-	int optlen;
-};
-
-struct reply {
-	bool present;
-	uint8_t tos, ttl;
-	uint16_t frag, id;
-	uint8_t ihl;
-	uint16_t sport, dport;
-	uint32_t seq, ack;
-	uint8_t flags, doff;
-	uint16_t win, urg;
-	uint8_t opts[40];
-	int optlen, datalen;
-};
-
-struct wire {
-	int family;
-	const char *nsa, *nsb;
-	uint8_t addr_a[16], addr_b[16];
-	int raw, cap;
-	uint16_t next_port;
-};
-
-static uint32_t rand32(void)
-{
-	uint32_t v;
-
-	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v = (uint32_t)random();
-	return v;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return p[0] << 8 | p[1];
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (; len > 1; p += 2, len -= 2)
-		sum += get16(p);
-	if (len)
-		sum += p[0] << 8;
-	return sum;
-}
-
-static int alen(int family)
-{
-	return family == AF_INET6 ? 16 : 4;
-}
-
 /* A SYN from a to b:@dport with Linux's options and TSval @tsval. */
 static void linux_syn(struct wire *w, struct seg *s, uint16_t dport,
 		      uint32_t tsval)
@@ -273,171 +197,11 @@ static void linux_syn(struct wire *w, struct seg *s, uint16_t dport,
 	memset(s, 0, sizeof(*s));
 	s->sport = w->next_port++;
 	s->dport = dport;
+	s->flags = TH_SYN;
+	s->win = 64240;
 	memcpy(s->opts, opts, sizeof(opts));
 	put32(s->opts + 8, tsval);
 	s->optlen = sizeof(opts);
-}
-
-static int send_seg(const struct wire *w, const struct seg *s)
-{
-	int iphl = w->family == AF_INET6 ? 40 : 20, tlen = 20 + s->optlen;
-	uint8_t buf[128] = { 0 }, *th = buf + iphl, pseudo[4];
-	struct sockaddr_storage ss;
-	uint32_t sum;
-	socklen_t sl;
-
-	if (w->family == AF_INET) {
-		buf[0] = 0x45;
-		put16(buf + 2, iphl + tlen);
-		put16(buf + 6, 0x4000);
-		buf[8] = 64;
-		buf[9] = IPPROTO_TCP;
-		memcpy(buf + 12, w->addr_a, 4);
-		memcpy(buf + 16, w->addr_b, 4);
-	} else {
-		put32(buf, 6u << 28 | (rand32() & 0xfffff));
-		put16(buf + 4, tlen);
-		buf[6] = IPPROTO_TCP;
-		buf[7] = 64;
-		memcpy(buf + 8, w->addr_a, 16);
-		memcpy(buf + 24, w->addr_b, 16);
-	}
-	put16(th, s->sport);
-	put16(th + 2, s->dport);
-	put32(th + 4, s->seq);
-	th[12] = (20 + s->optlen) / 4 << 4;
-	th[13] = TH_SYN;
-	put16(th + 14, 64240);
-	memcpy(th + 20, s->opts, s->optlen);
-	sum = csum_add(0, w->addr_a, alen(w->family));
-	sum = csum_add(sum, w->addr_b, alen(w->family));
-	put16(pseudo, IPPROTO_TCP);
-	put16(pseudo + 2, tlen);
-	sum = csum_add(sum, pseudo, 4);
-	sum = csum_add(sum, th, tlen);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	put16(th + 16, ~sum);
-
-	sl = netns_sockaddr(w->family, netns_addr_b(w->family), 0, &ss);
-	if (sendto(w->raw, buf, iphl + tlen, 0, (struct sockaddr *)&ss, sl) !=
-	    iphl + tlen) {
-		note("sendto: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static bool parse_packet(const struct wire *w, const uint8_t *p, int len,
-			 const uint8_t *src, const uint8_t *dst, struct reply *r)
-{
-	const uint8_t *th;
-	int off, tlen;
-
-	memset(r, 0, sizeof(*r));
-	if (w->family == AF_INET) {
-		if (len < 20 || p[0] >> 4 != 4 || p[9] != IPPROTO_TCP)
-			return false;
-		r->ihl = (p[0] & 15) * 4;
-		off = r->ihl;
-		tlen = get16(p + 2) - off;
-		r->tos = p[1];
-		r->id = get16(p + 4);
-		r->frag = get16(p + 6);
-		r->ttl = p[8];
-		if (memcmp(p + 12, src, 4) || memcmp(p + 16, dst, 4))
-			return false;
-	} else {
-		if (len < 40 || p[0] >> 4 != 6 || p[6] != IPPROTO_TCP)
-			return false;
-		off = 40;
-		tlen = get16(p + 4);
-		r->tos = get32(p) >> 20;
-		r->ttl = p[7];
-		if (memcmp(p + 8, src, 16) || memcmp(p + 24, dst, 16))
-			return false;
-	}
-	if (tlen < 20 || off + tlen > len)
-		return false;
-	th = p + off;
-	r->sport = get16(th);
-	r->dport = get16(th + 2);
-	r->seq = get32(th + 4);
-	r->ack = get32(th + 8);
-	r->doff = (th[12] >> 4) * 4;
-	r->flags = th[13];
-	r->win = get16(th + 14);
-	r->urg = get16(th + 18);
-	if (r->doff < 20 || r->doff > tlen)
-		return false;
-	r->optlen = r->doff - 20;
-	memcpy(r->opts, th + 20, r->optlen);
-	r->datalen = tlen - r->doff;
-	r->present = true;
-	return true;
-}
-
-struct match {
-	bool outgoing;		/* a -> b (else b -> a) */
-	uint16_t sport, dport;	/* 0: any */
-	uint8_t flags, mask;	/* (flags & mask) == flags */
-	struct reply *out;
-};
-
-/* Read a's capture until each @m has its segment or @timeout_ms passed. */
-static int capture(const struct wire *w, struct match *m, int n, int timeout_ms)
-{
-	struct timespec t0, t;
-	int found = 0, i;
-
-	for (i = 0; i < n; i++)
-		m[i].out->present = false;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (found < n) {
-		struct pollfd pfd = { .fd = w->cap, .events = POLLIN };
-		struct sockaddr_ll sll;
-		socklen_t sl = sizeof(sll);
-		uint8_t buf[2048];
-		struct reply r;
-		ssize_t len;
-		long left;
-
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 +
-				     (t.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			break;
-		len = recvfrom(w->cap, buf, sizeof(buf), MSG_DONTWAIT,
-			       (struct sockaddr *)&sll, &sl);
-		if (len <= 0)
-			continue;
-		for (i = 0; i < n; i++) {
-			bool out = sll.sll_pkttype == PACKET_OUTGOING;
-
-			if (m[i].out->present || out != m[i].outgoing)
-				continue;
-			if (!parse_packet(w, buf, len,
-					  out ? w->addr_a : w->addr_b,
-					  out ? w->addr_b : w->addr_a, &r))
-				break;
-			if ((m[i].sport && r.sport != m[i].sport) ||
-			    (m[i].dport && r.dport != m[i].dport) ||
-			    (r.flags & m[i].mask) != m[i].flags)
-				continue;
-			*m[i].out = r;
-			found++;
-			break;
-		}
-	}
-	return found;
-}
-
-static void drain(const struct wire *w)
-{
-	uint8_t buf[2048];
-
-	while (recv(w->cap, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
 }
 
 /* Send @s and capture b's answer (within @wait_ms). */
@@ -669,32 +433,12 @@ FIXTURE_VARIANT_ADD(isn, ipv6) {
 FIXTURE_SETUP(isn)
 {
 	struct wire *w = &self->w;
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 	struct reply r = { 0 };
 	struct seg s;
-	int saved;
 
-	memset(w, 0, sizeof(*w));
-	w->raw = w->cap = -1;
+	w->raw = w->cap = w->lfd = -1;
 	ASSERT_EQ(0, netns_pair_create(&self->ns, "tsi"));
-	w->family = variant->family;
-	w->nsa = self->ns.a;
-	w->nsb = self->ns.b;
-	w->next_port = 20000 + rand32() % 30000;
-	inet_pton(w->family, netns_addr_a(w->family), w->addr_a);
-	inet_pton(w->family, netns_addr_b(w->family), w->addr_b);
-
-	saved = netns_enter(w->nsa);
-	ASSERT_LE(0, saved);
-	w->raw = socket(w->family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-	w->cap = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = if_nametoindex(NETNS_IFNAME);
-	netns_leave(saved);
-	ASSERT_LE(0, w->raw);
-	ASSERT_LE(0, w->cap);
-	ASSERT_LT(0, sll.sll_ifindex);
-	ASSERT_EQ(0, bind(w->cap, (struct sockaddr *)&sll, sizeof(sll)));
+	ASSERT_EQ(0, raw_wire_open(w, &self->ns, variant->family));
 
 	/*
 	 * The closed port answers a plain SYN: sending and capturing work, and

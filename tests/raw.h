@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Hand-built TCP segments for the wire-level selftests (tcp_stealth_wire,
+ * tcp_stealth_isn): namespace a of a netns_pair sends them through a raw
+ * IPPROTO_RAW socket (our own IP header and TCP checksum) to namespace b
+ * and captures what crosses a's veth0, both ways, with an AF_PACKET socket.
+ */
+#ifndef TCP_STEALTH_TESTS_RAW_H
+#define TCP_STEALTH_TESTS_RAW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netns.h"
+
+#define TH_FIN	0x01
+#define TH_SYN	0x02
+#define TH_RST	0x04
+#define TH_PSH	0x08
+#define TH_ACK	0x10
+#define TH_URG	0x20
+#define TH_ECE	0x40
+#define TH_CWR	0x80
+
+/* A segment to send from a to b. */
+struct seg {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags, tos;	/* tos: IPv4 TOS or IPv6 traffic class */
+	uint16_t win, urg;
+	uint8_t opts[40];
+	int optlen;		/* multiple of 4 */
+	uint8_t data[32];
+	int datalen;
+	bool bad_csum;
+};
+
+/* A captured TCP segment, with the IP fields an observer sees. */
+struct reply {
+	bool present;
+	uint8_t tos, ttl;	/* IPv6: traffic class, hop limit */
+	uint16_t frag;		/* IPv4 flags + fragment offset */
+	uint16_t id;		/* IPv4 */
+	uint8_t ihl;		/* IPv4, bytes */
+	uint32_t flow;		/* IPv6 flow label */
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags, doff;	/* doff in bytes */
+	uint16_t win, urg;
+	uint8_t opts[40];
+	int optlen, datalen;
+};
+
+/* What a test sends from and captures on (namespace a). */
+struct wire {
+	int family;
+	const char *nsa, *nsb;
+	uint8_t addr_a[16], addr_b[16];
+	int raw, cap, lfd;	/* lfd: the test's own, -1 if none */
+	uint16_t next_port;	/* source ports handed out in turn */
+	bool check_flow;	/* compare whether the flow labels are 0 */
+};
+
+/* What capture() waits for: a segment on the given ports (0: any). */
+struct match {
+	bool outgoing;		/* a -> b (else b -> a) */
+	uint16_t sport, dport;
+	uint8_t flags, mask;	/* (flags & mask) == flags */
+	struct reply *out;
+};
+
+/*
+ * Fill @w for @family over the pair @ns (a sends, b answers) and open its
+ * raw and capture sockets in a; lfd is -1. 0, or -1 with a message.
+ * raw_wire_close() closes what is open.
+ */
+int raw_wire_open(struct wire *w, const struct netns_pair *ns, int family);
+void raw_wire_close(struct wire *w);
+
+uint32_t rand32(void);
+void rand_bytes(void *p, size_t len);
+void put16(uint8_t *p, uint16_t v);
+void put32(uint8_t *p, uint32_t v);
+uint16_t get16(const uint8_t *p);
+uint32_t get32(const uint8_t *p);
+/* The Internet checksum: add @p to @sum, then fold (and invert) it. */
+uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len);
+uint16_t csum_fold(uint32_t sum);
+/* Address length of @family: 4 or 16. */
+int alen(int family);
+
+/* @s from a to b as an IP packet in @buf (128 bytes); returns its length. */
+int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf);
+/* Send @s from a to b. 0 or -1. */
+int send_seg(const struct wire *w, const struct seg *s);
+/* Parse an IP packet from @src to @dst; false if not TCP of w's family. */
+bool parse_packet(const struct wire *w, const uint8_t *p, int len,
+		  const uint8_t *src, const uint8_t *dst, struct reply *r);
+/* Read a's capture until each @m has its segment or @timeout_ms passed;
+ * returns how many were found. */
+int capture(const struct wire *w, struct match *m, int n, int timeout_ms);
+/* Throw away whatever the capture socket has queued. */
+void drain(const struct wire *w);
+
+#endif /* TCP_STEALTH_TESTS_RAW_H */
