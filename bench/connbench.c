@@ -178,28 +178,38 @@ static int run(int n, int rounds, int intlen)
 		if (lfd[c] < 0)
 			return 1;
 	}
-	/* Round -1 warms up (caches, the ULP's first use) and is not kept. */
+	/*
+	 * Round -1 warms up (caches, the ULP's first use) and is not kept.
+	 * Within a round the cases take turns connection by connection, so
+	 * that drift in the host's load (large under TCG) hits them alike.
+	 */
 	for (int r = -1; r < rounds; r++) {
-		for (int c = 0; c < NCASES; c++) {
-			double t0 = now_us();
+		int count = r < 0 ? 1 + n / 5 : n;
+		double sum[NCASES] = { 0 };
 
-			for (int i = 0; i < (r < 0 ? 1 + n / 5 : n); i++) {
+		for (int i = 0; i < count; i++) {
+			for (int c = 0; c < NCASES; c++) {
+				double t0 = now_us();
 				int rc = one_conn(c, lfd[c], BASE_PORT + c, payload, intlen);
 
 				if (rc < 0)
 					return 1;
 				if (rc > 0) {
+					/* Refused (replay cache): counted, tried again. */
 					refused[c]++;
 					if (refused[c] > n)
 						return 1;
-					i--;
+					c--;
+					continue;
 				}
+				sum[c] += now_us() - t0;
 			}
-			if (r < 0) {
+		}
+		for (int c = 0; c < NCASES; c++) {
+			if (r < 0)
 				memset(phase_us[c], 0, sizeof(phase_us[c]));
-				continue;
-			}
-			us[c][r] = (now_us() - t0) / n;
+			else
+				us[c][r] = sum[c] / n;
 		}
 	}
 	for (int c = 0; c < NCASES; c++) {

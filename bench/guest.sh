@@ -14,7 +14,7 @@
 #   TCP_STEALTH_BENCH_MEM_KNOCKS  distinct valid knocks of the memory flood (50000)
 #   TCP_STEALTH_BENCH_REPLAY_KNOCKS  distinct valid knocks of the in-kernel
 #                                 replay-cache flood (1000000)
-#   TCP_STEALTH_BENCH_CONNS       connections per case and round (150)
+#   TCP_STEALTH_BENCH_CONNS       connections per case and round (300)
 #   TCP_STEALTH_BENCH_ROUNDS      rounds of the connection benchmark (5)
 #   TCP_STEALTH_BENCH_INTLEN      integrity length, bytes (64)
 #   TCP_STEALTH_BENCH_KITER       in-kernel iterations (1000000)
@@ -26,7 +26,7 @@ flood_rounds=${TCP_STEALTH_BENCH_FLOOD_ROUNDS:-5}
 secs=${TCP_STEALTH_BENCH_SECS:-120}
 mem_knocks=${TCP_STEALTH_BENCH_MEM_KNOCKS:-50000}
 replay_knocks=${TCP_STEALTH_BENCH_REPLAY_KNOCKS:-1000000}
-conns=${TCP_STEALTH_BENCH_CONNS:-150}
+conns=${TCP_STEALTH_BENCH_CONNS:-300}
 rounds=${TCP_STEALTH_BENCH_ROUNDS:-5}
 intlen=${TCP_STEALTH_BENCH_INTLEN:-64}
 kiter=${TCP_STEALTH_BENCH_KITER:-1000000}

@@ -45,6 +45,15 @@ function r2(x) { return sprintf("%.2f", x) }
 	rr = ($6 / $4) / ra
 	if (!($2 in rmin) || rr < rmin[$2]) rmin[$2] = rr
 	if (!($2 in rmax) || rr > rmax[$2]) rmax[$2] = rr
+	rv[$2, ++rn[$2]] = rr
+}
+# median of case n's per-round ratios
+function rmed(n,    i, j, k, t, v) {
+	k = rn[n]
+	for (i = 1; i <= k; i++) v[i] = rv[n, i]
+	for (i = 2; i <= k; i++)
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+	return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
 }
 /^conn / { cus[$2] = $4; cref[$2] = $6; corder[++nc] = $2 }
 /^phases / { ph[$2] = $0; sub(/^phases [a-z]+ /, "", ph[$2]) }
@@ -59,12 +68,12 @@ END {
 	label["d_replay"] = "(d) protected, replayed valid knock"
 	print ""
 	print "1. SYN flood: server CPU per SYN received (softirq time from /proc/stat, measured: IRQ_TIME_ACCOUNTING; cases interleaved over rounds)"
-	printf "   %-36s %8s %12s %7s %11s %12s %7s %8s\n", "case", "SYNs", "softirq us", "ratio", "per round", "busy us", "ratio", "SYN/s"
+	printf "   %-36s %8s %12s %7s %11s %7s %12s %7s %8s\n", "case", "SYNs", "softirq us", "ratio", "per round", "median", "busy us", "ratio", "SYN/s"
 	sa = soft["a_closed"] / syns["a_closed"]; ba = busy["a_closed"] / syns["a_closed"]
 	for (i = 1; i <= nf; i++) {
 		n = order[i]; s = soft[n] / syns[n]; b = busy[n] / syns[n]
-		printf "   %-36s %8d %12.1f %7s %11s %12.1f %7s %8.0f\n", label[n], syns[n],
-			s * 1e4, r2(s / sa), r2(rmin[n]) "-" r2(rmax[n]), b * 1e4, r2(b / ba), syns[n] / wall[n]
+		printf "   %-36s %8d %12.1f %7s %11s %7s %12.1f %7s %8.0f\n", label[n], syns[n],
+			s * 1e4, r2(s / sa), r2(rmin[n]) "-" r2(rmax[n]), r2(rmed(n)), b * 1e4, r2(b / ba), syns[n] / wall[n]
 	}
 	print "   (us per SYN; /proc/stat counts in 10 ms units; busy = user+system+irq+softirq of both vCPUs, incl. the flooder)"
 	print ""
@@ -76,7 +85,7 @@ END {
 	}
 	for (i = 1; i <= nc; i++)
 		printf "   phases %-10s (us): %s\n", corder[i], ph[corder[i]]
-	print "   (ratio = connection rate relative to plain; median of the rounds)"
+	print "   (ratio = connection rate relative to plain; median of the rounds; the cases take turns connection by connection)"
 	print ""
 	print "3. In-kernel cost per operation (" kb["iterations"] " iterations each)"
 	printf "   %-36s %10s %18s %18s\n", "operation", "ns/op", "/secure_tcp_seq()", "/siphash_3u64()"
@@ -94,7 +103,8 @@ END {
 	print ""
 	print "Goals"
 	c = (soft["c_bad_mac"] / syns["c_bad_mac"]) / sa
-	printf "   (c) <= 1.0x (a) server CPU per SYN:       %s  %s\n", r2(c), (c <= 1.0 ? "met" : "MISSED")
+	m = rmed("c_bad_mac")
+	printf "   (c) <= 1.0x (a) server CPU per SYN:       %s  %s (median of the rounds; all rounds summed: %s, spread %s-%s)\n", r2(m), (m <= 1.0 ? "met" : "MISSED"), r2(c), r2(rmin["c_bad_mac"]), r2(rmax["c_bad_mac"])
 	c = cus["plain"] / cus["stealth"]
 	printf "   (b) >= 0.97x (a) connection rate:          %s  %s\n", r2(c), (c >= 0.97 ? "met" : "MISSED")
 	c = kb["verify_ok_ns"] / kb["secure_tcp_seq_ns"]

@@ -22,9 +22,10 @@
 //!   bytes, entries live now, evictions so far.
 //!
 //!
-//! Writing `replay N` pushes `N` distinct valid knocks (each built, verified
-//! and checked against the cache, as the input hook does) through a scratch
-//! replay cache of the same type and size as a namespace's, and shows:
+//! Writing `replay N` pushes `N` distinct valid knocks, 1000 per second of
+//! simulated time (each built, verified and checked against the cache, as
+//! the input hook does), through a scratch replay cache of the same type
+//! and size as a namespace's, and shows:
 //!
 //! - `flood_knocks`, `flood_fresh`: knocks pushed, and those the cache took
 //!   as fresh (the rest it refused as replays once evictions raised its
@@ -164,18 +165,25 @@ fn run(n: u32) -> [u64; OPS] {
     out
 }
 
-/// Pushes `n` distinct valid knocks through a new replay cache like a
-/// namespace's; returns the figures in [`FLOOD_NAMES`] order.
+/// Knocks per second of simulated time in the replay flood.
+const FLOOD_KNOCKS_PER_SEC: u32 = 1000;
+
+/// Pushes `n` distinct valid knocks, [`FLOOD_KNOCKS_PER_SEC`] per second of
+/// simulated time, through a new replay cache like a namespace's; returns
+/// the figures in [`FLOOD_NAMES`] order.
 fn replay_flood(n: u32) -> Result<[u64; FLOOD_FIGURES]> {
     let crypto = KernelCrypto;
     let key = KnockKey::from_bytes(&[7u8; 32]);
     let mut cache = crate::new_replay_cache()?;
     let skew = Skew::DEFAULT;
     let dport = 4242;
-    let now = ffi::now_secs();
+    let start = ffi::now_secs();
     let (mut fresh, mut peak) = (0u64, 0usize);
     let t0 = ffi::now_ns();
     for i in 0..n {
+        // A sustained flood: FLOOD_KNOCKS_PER_SEC knocks per second of
+        // simulated time, so that knocks expire and the cache churns.
+        let now = start + u64::from(i / FLOOD_KNOCKS_PER_SEC);
         let b = i.to_le_bytes();
         // Distinct knocks from distinct clients: the counter in the knock's
         // random bytes, the source address and the source port.
