@@ -26,6 +26,8 @@ void tcp_stealth_blake2s_init_key(struct blake2s_state *state, const u8 *key,
 				  size_t keylen);
 unsigned int tcp_stealth_skb_tailroom(const struct sk_buff *skb);
 bool tcp_stealth_skb_cloned(const struct sk_buff *skb);
+int tcp_stealth_skb_open_gap(struct sk_buff *skb, unsigned int hdr,
+			     unsigned int add);
 void tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook);
 void tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook);
 __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,

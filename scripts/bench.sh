@@ -1,12 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench`: builds the benchmark tools in bench/, runs bench/guest.sh in
-# one boot of the test VM (scripts/vm-run, tcp_stealth.ko must be built) and
-# prints one table of ratios, also written to build/bench/table.txt (the raw
-# guest output is in build/bench/vm.log). Exits non-zero if the VM or any
-# benchmark did not complete; times never fail it. Parameters: see
-# bench/guest.sh (TCP_STEALTH_BENCH_*), and whatever scripts/vm-run takes.
+# `make bench`: builds the benchmark kernel (TCP_STEALTH_KERNEL=bench
+# scripts/kernel.sh: the test kernel without KASAN, lockdep and kmemleak;
+# cached like it), the module against it (in build/bench/module) and the
+# tools in bench/, runs bench/guest.sh in one boot of that kernel
+# (scripts/vm-run) and prints one table of ratios, also written to
+# build/bench/table.txt (the raw guest output is in build/bench/vm.log).
+# Exits non-zero if the VM or any benchmark did not complete; times never
+# fail it. Parameters: see bench/guest.sh (TCP_STEALTH_BENCH_*), whatever
+# scripts/vm-run takes, and TCP_STEALTH_BENCH_KERNEL=test to run on the
+# test kernel (with its detectors) and the module `make` built instead.
 #
 #   scripts/bench.sh               build, run the VM, print the table
 #   scripts/bench.sh --table-only  print the table of the last run again
@@ -18,9 +22,29 @@ out=$top/build/bench
 mkdir -p "$out"
 
 rc=0
+kernel=${TCP_STEALTH_BENCH_KERNEL:-bench}
 if [ "${1:-}" != --table-only ]; then
 	make -s -C bench
-	scripts/vm-run -- bench/guest.sh > "$out/vm.log" || rc=$?
+	case $kernel in
+	bench)
+		KDIR=$(TCP_STEALTH_KERNEL=bench scripts/kernel.sh)
+		# The module's own tree is built for the test kernel: build a
+		# copy of the sources for this one.
+		mod=$out/module
+		rm -rf "$mod"
+		mkdir -p "$mod"
+		# The sources as they are in the work tree, without build output.
+		git ls-files -z --cached --others --exclude-standard \
+			Kbuild Makefile src include |
+			tar -c --null -T - | tar -x -C "$mod"
+		make -s -C "$KDIR" M="$mod" $(cat "$KDIR/.tcp_stealth_make_args") modules
+		export KDIR TCP_STEALTH_MODULE=$mod/tcp_stealth.ko
+		;;
+	test) ;;
+	*) echo "bench: TCP_STEALTH_BENCH_KERNEL must be bench or test" >&2; exit 2 ;;
+	esac
+	echo "kernel $kernel" > "$out/vm.log"
+	scripts/vm-run -- bench/guest.sh >> "$out/vm.log" || rc=$?
 fi
 if [ "$rc" != 0 ] || ! grep -q '^bench done' "$out/vm.log"; then
 	cat "$out/vm.log"
@@ -31,7 +55,7 @@ fi
 host_cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 {
 	echo "tcp_stealth benchmarks: make bench, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench scripts || echo +dirty)"
-	echo "host: $host_cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(grep -m1 '^machine' "$out/vm.log" | cut -d' ' -f2-) (QEMU TCG, KASAN + lockdep: absolute costs are inflated, ratios count)"
+	echo "host: $host_cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(grep -m1 '^machine' "$out/vm.log" | cut -d' ' -f2-) (QEMU TCG: absolute costs are inflated, ratios count); $(grep -qx 'kernel test' "$out/vm.log" && echo 'test kernel: KASAN, lockdep, kmemleak on' || echo 'bench kernel: the test config without KASAN, lockdep, kmemleak')"
 	awk -f - "$out/vm.log" <<'AWK'
 function r2(x) { return sprintf("%.2f", x) }
 /^flood / {

@@ -12,12 +12,22 @@
 #   scripts/kernel.sh            build if needed, print the kernel tree
 #   scripts/kernel.sh --kdir     only print where the tree for these inputs is
 #   scripts/kernel.sh --key      print the cache key and its inputs
+#
+# TCP_STEALTH_KERNEL=bench selects the benchmark kernel instead: the same
+# plus scripts/tcp_stealth-bench.config (no KASAN, lockdep, kmemleak), kept
+# in its own directory (linux-bench-KEY) next to the test kernel.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TCP_STEALTH_CACHE:-$HOME/.cache/tcp-stealth}
 tarball=/usr/src/linux-source-6.12.tar.xz
 fragment=$top/scripts/tcp_stealth.config
+variant=${TCP_STEALTH_KERNEL:-test}
+case $variant in
+test) overlay= prefix=linux- ;;
+bench) overlay=$top/scripts/tcp_stealth-bench.config prefix=linux-bench- ;;
+*) echo "kernel.sh: TCP_STEALTH_KERNEL must be test or bench" >&2; exit 2 ;;
+esac
 # LLVM=1 is needed for KASAN with Rust (init/Kconfig: RUST depends on
 # !KASAN || CC_IS_CLANG).
 llvm=${TCP_STEALTH_LLVM:-1}
@@ -27,6 +37,7 @@ key_inputs() {
 	echo "script: $(sha256sum < "$0" | cut -d' ' -f1)"
 	echo "source: $(dpkg-query -W -f='${Version}' linux-source-6.12)"
 	echo "fragment: $(sha256sum < "$fragment" | cut -d' ' -f1)"
+	[ -z "$overlay" ] || echo "overlay: $(sha256sum < "$overlay" | cut -d' ' -f1)"
 	echo "patches: $(cd "$top/patches" && cat series $(grep -v '^#' series) 2>/dev/null | sha256sum | cut -d' ' -f1)"
 	echo "rustc: $(cd "$top" && rustc --version)"
 	echo "bindgen: $(bindgen --version)"
@@ -34,7 +45,7 @@ key_inputs() {
 }
 
 key=$(key_inputs | sha256sum | cut -c1-16)
-kdir=$cache/linux-$key
+kdir=$cache/$prefix$key
 
 case "${1:-}" in
 --kdir) echo "$kdir"; exit 0 ;;
@@ -68,6 +79,15 @@ make_args+=(RUSTC="$rust_sysroot/bin/rustc" RUSTFMT="$rust_sysroot/bin/rustfmt")
 
 log "configuring"
 make "${make_args[@]}" tinyconfig >/dev/null
+# The fragment, then the overlay's settings in place of the fragment's.
+cat "$fragment" $overlay | awk '
+	/^CONFIG_[A-Za-z0-9_]+=/ {
+		k = $0; sub(/=.*/, "", k)
+		if (!(k in v)) order[++n] = k
+		v[k] = $0
+	}
+	END { for (i = 1; i <= n; i++) print v[order[i]] }' > .tcp_stealth.config
+fragment=$PWD/.tcp_stealth.config
 scripts/kconfig/merge_config.sh -m .config "$fragment" >/dev/null
 make "${make_args[@]}" olddefconfig >/dev/null
 # Fail early and loudly if a requested option did not stick (a missing
@@ -90,8 +110,11 @@ make "${make_args[@]}" -j"$jobs" >build.log 2>&1 || { tail -40 build.log >&2; ex
 echo "${make_args[*]}" > .tcp_stealth_make_args
 touch .tcp_stealth_built
 cd /
-# Only one kernel is kept: drop builds for older inputs.
-for old in "$cache"/linux-*; do
+# One kernel of each variant is kept: drop this variant's older builds.
+for old in "$cache/$prefix"*; do
+	case ${old#"$cache/$prefix"} in
+	bench-*) continue ;;	# the test variant's prefix matches these too
+	esac
 	[ "$old" = "$kdir.tmp" ] || rm -rf "$old"
 done
 mv "$kdir.tmp" "$kdir"

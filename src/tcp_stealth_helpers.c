@@ -147,6 +147,33 @@ bool tcp_stealth_skb_cloned(const struct sk_buff *skb)
 }
 
 /*
+ * Make room for @add bytes right after the first @hdr bytes of @skb's data
+ * (the IP header and the fixed TCP header) by moving those bytes @add
+ * bytes into the headroom; what follows them stays where it is. Only the
+ * header area is written, so a clone of TCP's transmit queue (whose header
+ * area is its own: __skb_header_release()) is not copied, as it would be to
+ * grow at the tail. The data must start at the network header. Returns 0,
+ * or -ENOMEM if the headroom could not be had.
+ */
+int tcp_stealth_skb_open_gap(struct sk_buff *skb, unsigned int hdr,
+			     unsigned int add)
+{
+	if (skb_network_offset(skb) != 0 || hdr > skb_headlen(skb))
+		return -EINVAL;
+	if (skb_cow_head(skb, add))
+		return -ENOMEM;
+	__skb_push(skb, add);
+	memmove(skb->data, skb->data + add, hdr);
+	skb->network_header -= add;
+	skb->transport_header -= add;
+	if (skb_mac_header_was_set(skb))
+		skb->mac_header -= add;
+	if (skb->ip_summed == CHECKSUM_PARTIAL)
+		skb->csum_start -= add;
+	return 0;
+}
+
+/*
  * Closed-port resets. nf_send_reset() and nf_send_reset6() build the same
  * segment as TCP does for a port without a listener, but TCP's reset also
  * reflects the probe's TOS / traffic class (less ECN) and, for IPv6, carries

@@ -203,27 +203,6 @@ impl SkBuff {
             return Err(ENOMEM);
         }
         // SAFETY: See above.
-        let tailroom = unsafe { bindings::tcp_stealth_skb_tailroom(skb) } as usize;
-        // A clone (TCP transmits clones of the SYN it keeps for
-        // retransmission) shares its data, tail included: give it its own.
-        // SAFETY: See above.
-        let cloned = unsafe { bindings::tcp_stealth_skb_cloned(skb) };
-        if cloned || tailroom < add {
-            // SAFETY: See above; on success the data moves, so nothing below
-            // uses pointers taken before this.
-            let ret = unsafe {
-                bindings::pskb_expand_head(
-                    skb,
-                    0,
-                    add.saturating_sub(tailroom) as i32,
-                    bindings::TCP_STEALTH_GFP_ATOMIC,
-                )
-            };
-            if ret != 0 {
-                return Err(ENOMEM);
-            }
-        }
-        // SAFETY: See above.
         let nh = unsafe { bindings::tcp_stealth_skb_network_offset(skb) };
         let nh = usize::try_from(nh).map_err(|_| EINVAL)?;
         let len = len as usize;
@@ -233,10 +212,8 @@ impl SkBuff {
         }
         // SAFETY: The first `len` bytes at `data` are linear and writable
         // (above), and `th_abs + 20 <= len`.
-        let data = unsafe { (*skb).data };
-        // SAFETY: See above.
         let (doff_byte, old_word) = unsafe {
-            let p = data.add(th_abs + 12);
+            let p = (*skb).data.add(th_abs + 12);
             (*p, u16::from_ne_bytes([*p, *p.add(1)]))
         };
         let hdr = usize::from(doff_byte >> 4) * 4;
@@ -246,14 +223,51 @@ impl SkBuff {
         if hdr + add > 60 {
             return Err(super::errno::emsgsize());
         }
-        // SAFETY: There is `add` bytes of tailroom now (above).
-        unsafe { bindings::skb_put(skb, add as u32) };
-        // SAFETY: The packet is now `len + add` linear writable bytes; move
-        // everything after the fixed TCP header down and write the option.
+        // Preferably the headers move into the headroom, which a SYN has
+        // plenty of: no copy of the packet, and TCP's transmit clone keeps
+        // sharing its data. Else the packet grows at its tail.
+        // SAFETY: See above; `th_abs + 20 <= len` bytes are the headers to
+        // move. On success the data starts `add` bytes earlier.
+        let gap =
+            unsafe { bindings::tcp_stealth_skb_open_gap(skb, (th_abs + 20) as u32, add as u32) };
+        if gap != 0 {
+            // SAFETY: See above.
+            let tailroom = unsafe { bindings::tcp_stealth_skb_tailroom(skb) } as usize;
+            // A clone (TCP transmits clones of the SYN it keeps for
+            // retransmission) shares its data, tail included: give it its
+            // own.
+            // SAFETY: See above.
+            let cloned = unsafe { bindings::tcp_stealth_skb_cloned(skb) };
+            if cloned || tailroom < add {
+                // SAFETY: See above; on success the data moves, so nothing
+                // below uses pointers taken before this.
+                let ret = unsafe {
+                    bindings::pskb_expand_head(
+                        skb,
+                        0,
+                        add.saturating_sub(tailroom) as i32,
+                        bindings::TCP_STEALTH_GFP_ATOMIC,
+                    )
+                };
+                if ret != 0 {
+                    return Err(ENOMEM);
+                }
+            }
+            // SAFETY: There is `add` bytes of tailroom now (above).
+            unsafe { bindings::skb_put(skb, add as u32) };
+            // SAFETY: The packet is now `len + add` linear writable bytes;
+            // move everything after the fixed TCP header down.
+            unsafe {
+                let at = (*skb).data.add(th_abs + 20);
+                core::ptr::copy(at, at.add(add), len - th_abs - 20);
+            }
+        }
+        // SAFETY: Either way, `add` writable bytes follow the fixed TCP
+        // header now, and the header itself is writable.
+        let data = unsafe { (*skb).data };
+        // SAFETY: See above.
         unsafe {
-            let at = data.add(th_abs + 20);
-            core::ptr::copy(at, at.add(add), len - th_abs - 20);
-            core::ptr::copy_nonoverlapping(opt.as_ptr(), at, add);
+            core::ptr::copy_nonoverlapping(opt.as_ptr(), data.add(th_abs + 20), add);
             *data.add(th_abs + 12) = ((((hdr + add) / 4) as u8) << 4) | (doff_byte & 0x0f);
         }
         // SAFETY: See above.
