@@ -60,7 +60,7 @@ tools:
 vm: modules
 	scripts/vm-run -- $(CMD)
 
-bench: modules
+bench: setup
 	scripts/bench.sh
 
 fmt:

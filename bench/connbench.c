@@ -197,8 +197,11 @@ static int run(int n, int rounds, int intlen)
 				if (rc > 0) {
 					/* Refused (replay cache): counted, tried again. */
 					refused[c]++;
-					if (refused[c] > n)
+					if (refused[c] > 50L * n) {
+						fprintf(stderr, "connbench: %s: %ld connects refused, giving up\n",
+							names[c], refused[c]);
 						return 1;
+					}
 					c--;
 					continue;
 				}

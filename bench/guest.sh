@@ -129,7 +129,9 @@ for bad in 0 abc 1000001 -5 "replay 0" "replay x"; do
 done
 echo "kbench_einval ok"
 echo "$kiter" > $BENCH
-while read -r k v; do echo "kbench $k $v"; done < $BENCH
+while read -r k v; do
+	case $k in flood_*) ;; *) echo "kbench $k $v" ;; esac
+done < $BENCH
 
 # 4. distinct valid knocks through a replay cache like a namespace's, in
 # the kernel: as many as asked for, at in-kernel speed.

@@ -40,7 +40,7 @@ if [ "${1:-}" != --table-only ]; then
 		make -s -C "$KDIR" M="$mod" $(cat "$KDIR/.tcp_stealth_make_args") modules
 		export KDIR TCP_STEALTH_MODULE=$mod/tcp_stealth.ko
 		;;
-	test) ;;
+	test) make -s modules ;;
 	*) echo "bench: TCP_STEALTH_BENCH_KERNEL must be bench or test" >&2; exit 2 ;;
 	esac
 	echo "kernel $kernel" > "$out/vm.log"

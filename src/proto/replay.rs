@@ -4,13 +4,15 @@
 //!
 //! The cache is set-associative: a knock's MAC (already a PRF output) picks
 //! a bucket of [`WAYS`] slots. When a bucket is full, the entry that expires
-//! first is evicted and the cache's `floor` is raised to its expiry; from
-//! then on every knock that is not in the cache and expires at or before
-//! `floor` is treated as a replay. So the memory is fixed, yet no accepted
-//! knock can be replayed while it still verifies: it is either still cached
-//! or covered by `floor`. The price is that under a flood of valid knocks,
-//! late-arriving old knocks may be refused. As time passes `floor` falls
-//! below the expiry of any fresh knock and has no effect.
+//! first is evicted and that bucket's `floor` is raised to its expiry; from
+//! then on every knock of that bucket that is not in the cache and expires
+//! at or before the floor is treated as a replay. A replayed knock has the
+//! same MAC, so it lands in the bucket it was evicted from: the memory is
+//! fixed, yet no accepted knock can be replayed while it still verifies.
+//! The price is that knocks that map to an overflowing bucket in the same
+//! second as the evicted entry may be refused; other buckets are not
+//! affected. As time passes the floor falls below the expiry of any fresh
+//! knock and has no effect.
 
 use super::{Error, Skew};
 use core::ops::DerefMut;
@@ -30,6 +32,10 @@ pub struct Slot {
     /// Source address; IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
     addr: [u8; 16],
     port: u16,
+    /// In the first slot of a bucket: the bucket's eviction floor (see the
+    /// module documentation), saturated to `u32::MAX`; 0 if none. It lives
+    /// in what would be padding, so a slot stays 40 bytes.
+    floor: u32,
     /// Last second at which the knock still verifies (`t + skew`), 0 if empty.
     expiry: u64,
 }
@@ -40,6 +46,7 @@ impl Slot {
         mac: [0; 8],
         addr: [0; 16],
         port: 0,
+        floor: 0,
         expiry: 0,
     };
 
@@ -56,8 +63,8 @@ pub enum ReplayVerdict {
     /// Same knock from the same source address and port: the client's own
     /// SYN retransmission. Accept.
     Retransmit,
-    /// Same knock from another source, or an unknown knock at or below the
-    /// eviction floor. Reject.
+    /// Same knock from another source, or an unknown knock at or below its
+    /// bucket's eviction floor. Reject.
     Replay,
 }
 
@@ -111,7 +118,8 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
                 ReplayVerdict::Replay
             };
         }
-        if expiry <= self.floor {
+        let mut floor = bucket[0].floor;
+        if expiry <= u64::from(floor) {
             return ReplayVerdict::Replay;
         }
 
@@ -123,6 +131,9 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
             return ReplayVerdict::Replay;
         };
         if victim.live(now) {
+            // Saturated: past u32::MAX the bucket refuses rather than
+            // forgets.
+            floor = floor.max(u32::try_from(victim.expiry).unwrap_or(u32::MAX));
             self.floor = self.floor.max(victim.expiry);
             self.evictions = self.evictions.wrapping_add(1);
         }
@@ -130,12 +141,14 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
             mac: *mac,
             addr: *addr,
             port,
+            floor: 0,
             expiry,
         };
+        bucket[0].floor = floor;
         ReplayVerdict::Fresh
     }
 
-    /// Highest expiry evicted so far (0 if none).
+    /// Highest expiry evicted so far from any bucket (0 if none).
     pub fn floor(&self) -> u64 {
         self.floor
     }
@@ -186,9 +199,12 @@ mod tests {
             mac,
             addr,
             port,
+            floor,
             expiry,
         } = Slot::EMPTY;
-        assert_eq!((mac, addr, port, expiry), ([0; 8], [0; 16], 0, 0));
+        assert_eq!((mac, addr, port, floor, expiry), ([0; 8], [0; 16], 0, 0, 0));
+        // The bucket floor lives in padding: a slot is still 40 bytes.
+        assert_eq!(core::mem::size_of::<Slot>(), 40);
         // The all-zero MAC is a valid MAC and must not match empty slots.
         let mut slots = [Slot::EMPTY; 8];
         let mut c = ReplayCache::new(&mut slots[..]).unwrap();
@@ -289,18 +305,23 @@ mod tests {
             c.check_and_insert(&mac_in(1, 2, 0), &B, 2, now - 4, now, skew()),
             ReplayVerdict::Replay
         );
-        // Nor can any unseen knock that expires no later.
+        // Nor can any unseen knock of that bucket that expires no later.
         assert_eq!(
-            c.check_and_insert(&mac_in(0, 2, 5), &A, 1, now - 4, now, skew()),
+            c.check_and_insert(&mac_in(1, 2, 5), &A, 1, now - 4, now, skew()),
             ReplayVerdict::Replay
         );
         assert_eq!(
-            c.check_and_insert(&mac_in(0, 2, 5), &A, 1, now - 5, now, skew()),
+            c.check_and_insert(&mac_in(1, 2, 5), &A, 1, now - 5, now, skew()),
             ReplayVerdict::Replay
+        );
+        // Other buckets keep taking such knocks.
+        assert_eq!(
+            c.check_and_insert(&mac_in(0, 2, 5), &A, 1, now - 4, now, skew()),
+            ReplayVerdict::Fresh
         );
         // Newer ones are fine; cached ones keep their verdicts.
         assert_eq!(
-            c.check_and_insert(&mac_in(0, 2, 5), &A, 1, now - 3, now, skew()),
+            c.check_and_insert(&mac_in(0, 2, 6), &A, 1, now - 3, now, skew()),
             ReplayVerdict::Fresh
         );
         assert_eq!(
