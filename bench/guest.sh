@@ -8,7 +8,8 @@
 # Topology: the VM's initial namespace is the server (veth0 10.9.0.2); the
 # namespace bcli is the flooding client (veth0 10.9.0.1). Connection set-up
 # runs on loopback in its own namespace bconn. Parameters (environment):
-#   TCP_STEALTH_BENCH_SYNS        SYNs per flood case and round (4000)
+#   TCP_STEALTH_BENCH_SYNS        SYNs per flood case and round (4000; make bench
+#                                 on the benchmark kernel: 200000)
 #   TCP_STEALTH_BENCH_FLOOD_ROUNDS rounds of the four flood cases (5)
 #   TCP_STEALTH_BENCH_SECS        time bound per flood, seconds (120)
 #   TCP_STEALTH_BENCH_MEM_KNOCKS  distinct valid knocks of the memory flood (50000)
