@@ -12,7 +12,8 @@
 #                                 on the benchmark kernel: 200000)
 #   TCP_STEALTH_BENCH_FLOOD_ROUNDS rounds of the four flood cases (5)
 #   TCP_STEALTH_BENCH_SECS        time bound per flood, seconds (120)
-#   TCP_STEALTH_BENCH_MEM_KNOCKS  distinct valid knocks of the memory flood (50000)
+#   TCP_STEALTH_BENCH_MEM_KNOCKS  distinct valid knocks of the memory flood (50000;
+#                                 make bench on the benchmark kernel: 1000000)
 #   TCP_STEALTH_BENCH_REPLAY_KNOCKS  distinct valid knocks of the in-kernel
 #                                 replay-cache flood (1000000)
 #   TCP_STEALTH_BENCH_CONNS       connections per case and round (300)

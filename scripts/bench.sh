@@ -41,6 +41,8 @@ if [ "${1:-}" != --table-only ]; then
 		export KDIR TCP_STEALTH_MODULE=$mod/tcp_stealth.ko
 		# 200k SYNs per flood case and round take a few seconds here.
 		export TCP_STEALTH_BENCH_SYNS=${TCP_STEALTH_BENCH_SYNS:-200000}
+		# And the memory flood can have its million knocks on the wire.
+		export TCP_STEALTH_BENCH_MEM_KNOCKS=${TCP_STEALTH_BENCH_MEM_KNOCKS:-1000000}
 		;;
 	test) make -s modules ;;
 	*) echo "bench: TCP_STEALTH_BENCH_KERNEL must be bench or test" >&2; exit 2 ;;
