@@ -20,7 +20,8 @@
 #   TCP_STEALTH_BENCH_ROUNDS      rounds of the connection benchmark (5)
 #   TCP_STEALTH_BENCH_INTLEN      integrity length, bytes (64)
 #   TCP_STEALTH_BENCH_KITER       in-kernel iterations (1000000)
-#   TCP_STEALTH_BENCH_PERF        1: perf profiles of cases a and c (1)
+#   TCP_STEALTH_BENCH_PERF        1: perf profiles of flood cases a and c and
+#                                 of the connection loop (1)
 set -euo pipefail
 
 syns=${TCP_STEALTH_BENCH_SYNS:-4000}
@@ -189,7 +190,7 @@ if [ "$do_perf" = 1 ] && command -v perf > /dev/null; then
 	for c in a_closed:$P_CLOSED c_bad_mac:$P_PROT; do
 		name=${c%%:*} port=${c##*:}
 		if perf record -q -F 199 -a -o /tmp/perf.$name.data -- \
-			ip netns exec bcli "$flood" $CLI $SRV "$port" 3000 "$secs" badmac > /dev/null 2>&1; then
+			ip netns exec bcli "$flood" $CLI $SRV "$port" "$syns" "$secs" badmac > /dev/null 2>&1; then
 			echo "=== perf $name begin"
 			timeout 300 perf report -i /tmp/perf.$name.data --stdio --no-children \
 				--sort sym --percent-limit 0.7 2>/dev/null | grep -v '^$' | head -50 || true
@@ -198,5 +199,20 @@ if [ "$do_perf" = 1 ] && command -v perf > /dev/null; then
 			echo "perf $name unavailable"
 		fi
 	done
+	# The connection loop (all three cases taking turns, in bconn as in
+	# section 2): the top symbols, and the module's with what they call.
+	if ip netns exec bconn perf record -q -F 999 -a -g -o /tmp/perf.conn.data -- \
+		"$connb" run "$conns" 5 "$intlen" > /dev/null 2>&1; then
+		echo "=== perf conn begin"
+		timeout 300 perf report -i /tmp/perf.conn.data --stdio --no-children \
+			--sort sym --percent-limit 0.7 -g none 2>/dev/null | grep -v '^$' | head -40 || true
+		echo "--- the module's functions, with their callees (children):"
+		timeout 300 perf report -i /tmp/perf.conn.data --stdio --children \
+			--sort sym -g none 2>/dev/null | grep -E '^ +[0-9]' |
+			grep -E 'tcp_stealth|call_rcu|rcu_gp|blake2s|stealth_' | head -25 || true
+		echo "=== perf conn end"
+	else
+		echo "perf conn unavailable"
+	fi
 fi
 echo "bench done"
