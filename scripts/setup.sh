@@ -24,6 +24,7 @@ packages=(
 	libelf-dev libssl-dev libclang-dev clang lld llvm
 	qemu-system-x86 python3-venv
 	iproute2 nftables tcpdump socat busybox-static ethtool curl
+	nmap liburing-dev
 )
 
 missing=()
