@@ -3,53 +3,7 @@
 //! Host tests against the reference crates `siphasher` and `blake2`.
 
 use super::*;
-use blake2::digest::{Digest, Mac};
-use core::hash::Hasher;
-
-/// Reference [`Crypto`] for the tests.
-pub(super) struct Ref;
-
-/// Reference [`Blake2s`] for the tests.
-pub(super) enum RefBlake2s {
-    Plain(blake2::Blake2s256),
-    Keyed(blake2::Blake2sMac256),
-}
-
-impl Crypto for Ref {
-    type Blake2s = RefBlake2s;
-
-    fn siphash_3u64(&self, key: &[u8; 16], a: u64, b: u64, c: u64) -> u64 {
-        let mut h = siphasher::sip::SipHasher24::new_with_key(key);
-        for w in [a, b, c] {
-            h.write(&w.to_le_bytes());
-        }
-        h.finish()
-    }
-}
-
-impl Blake2s for RefBlake2s {
-    fn init() -> Self {
-        Self::Plain(blake2::Blake2s256::new())
-    }
-
-    fn init_key(key: &[u8; 16]) -> Self {
-        Self::Keyed(blake2::Blake2sMac256::new_from_slice(key).unwrap())
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Self::Plain(h) => Digest::update(h, data),
-            Self::Keyed(h) => Mac::update(h, data),
-        }
-    }
-
-    fn finalize(self) -> [u8; 32] {
-        match self {
-            Self::Plain(h) => h.finalize().into(),
-            Self::Keyed(h) => h.finalize().into_bytes().into(),
-        }
-    }
-}
+pub(super) use crate::reference::{Ref, RefBlake2s};
 
 fn unhex<const N: usize>(s: &str) -> [u8; N] {
     let mut out = [0u8; N];
