@@ -528,3 +528,24 @@ fn wipe_zeroes() {
     super::wipe(&mut k);
     assert!(k.iter().all(|&b| b == 0));
 }
+
+/// Found by the `replay` fuzz target: a bucket's eviction floor is kept in
+/// 32 bits, and an evicted knock that expires after `u32::MAX` (a clock
+/// past 2106) came back as new once it had left the bucket.
+#[test]
+fn replay_floor_saturated_refuses() {
+    const A: [u8; 16] = [1; 16];
+    const B: [u8; 16] = [2; 16];
+    let skew = Skew::DEFAULT;
+    let now = 5_000_000_000u64;
+    let mut slots = [Slot::EMPTY; WAYS];
+    let mut c = ReplayCache::new(&mut slots[..]).unwrap();
+    for i in 0..=WAYS as u64 {
+        let v = c.check_and_insert(&i.to_le_bytes(), &A, 1, now - 5 + i, now, skew);
+        assert_eq!(v, ReplayVerdict::Fresh, "knock {i}");
+    }
+    assert_eq!(c.evictions(), 1);
+    // Knock 0 was evicted and still verifies: never new again.
+    let v = c.check_and_insert(&0u64.to_le_bytes(), &B, 2, now - 5, now, skew);
+    assert_eq!(v, ReplayVerdict::Replay);
+}
