@@ -11,7 +11,9 @@ use crate::ffi::{
     stream::{self, Hold},
     RcuSection,
 };
-use crate::proto::{self, KnockKey, LegacySecret, MAX_INTEGRITY_LEN, MAX_KEYS, MAX_SECRET_LEN};
+use crate::proto::{
+    self, KnockKey, LegacySecret, SecretBytes, MAX_INTEGRITY_LEN, MAX_KEYS, MAX_SECRET_LEN,
+};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{alloc::KVVec, prelude::*};
 
@@ -304,7 +306,8 @@ impl SockCtx {
                 if val.len() == 0 || val.len() > MAX_SECRET_LEN {
                     return Err(EINVAL);
                 }
-                let mut secret = [0u8; MAX_SECRET_LEN];
+                // The secret's copies are wiped on every way out.
+                let mut secret = SecretBytes::<MAX_SECRET_LEN>::new();
                 val.read(&mut secret[..val.len()])?;
                 check_state(sk)?;
                 let (key, legacy) = derive(&secret[..val.len()])?;
@@ -315,8 +318,9 @@ impl SockCtx {
                 if val.len() != KEY_STRUCT_LEN {
                     return Err(EINVAL);
                 }
-                let mut raw = [0u8; KEY_STRUCT_LEN];
-                val.read(&mut raw)?;
+                // Holds the secret too.
+                let mut raw = SecretBytes::<KEY_STRUCT_LEN>::new();
+                val.read(&mut raw[..])?;
                 let flags = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
                 let len = u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
                 if (flags != KEY_ADD && flags != KEY_DEL) || len == 0 || len > MAX_SECRET_LEN {

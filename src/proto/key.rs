@@ -2,7 +2,7 @@
 
 //! Key derivation from the shared secret.
 
-use super::{Blake2s, Crypto, Error};
+use super::{Blake2s, Crypto, Error, SecretBytes};
 
 /// Longest secret in bytes (the MD5 block size of the original Knock).
 pub const MAX_SECRET_LEN: usize = 64;
@@ -31,12 +31,14 @@ impl KnockKey {
         if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
             return Err(Error::SecretLength);
         }
-        let mut padded = [0u8; MAX_SECRET_LEN];
+        let mut padded = SecretBytes::<MAX_SECRET_LEN>::new();
         padded[..secret.len()].copy_from_slice(secret);
         let mut h = C::Blake2s::init();
         h.update(KEY_LABEL);
-        h.update(&padded);
-        Ok(Self::from_bytes(&h.finalize()))
+        h.update(&padded[..]);
+        let mut k = SecretBytes::<32>::new();
+        *k = h.finalize();
+        Ok(Self::from_bytes(&k))
     }
 
     /// Builds a key from the 32-byte `K` directly.

@@ -89,9 +89,57 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     core::hint::black_box(diff) == 0
 }
 
-/// Overwrites `buf` with zeros in a way the optimiser keeps, although the
-/// memory is about to be freed (`black_box` makes the zeros observable).
-pub fn wipe(buf: &mut [u8]) {
-    buf.fill(0);
-    core::hint::black_box(buf);
+/// Overwrites `buf` with zeros (`T::default()`) in a way the optimiser
+/// keeps although the memory is about to be freed or go out of scope: the
+/// kernel's `memzero_explicit()`.
+///
+/// That function is `memset()` followed by `barrier_data()`, an empty asm
+/// statement that takes the pointer and clobbers memory. `black_box` on the
+/// slice compiles to the same kind of statement in rustc's LLVM backend (the
+/// one the kernel uses), so the stores before it cannot be dropped as dead;
+/// the compiler fence keeps later code from being moved above them. This
+/// module forbids `unsafe`, hence no `ptr::write_volatile` here; the FFI
+/// layer wipes the kernel's own structures with volatile writes.
+pub fn wipe<T: Copy + Default>(buf: &mut [T]) {
+    buf.fill(T::default());
+    core::hint::black_box(&mut *buf);
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// A fixed-size buffer for secret bytes (a secret, or a copy of one) that
+/// is wiped with [`wipe`] when it goes out of scope, on every path out of
+/// the function that holds it, errors included.
+pub struct SecretBytes<const N: usize>([u8; N]);
+
+impl<const N: usize> SecretBytes<N> {
+    /// An all-zero buffer.
+    pub const fn new() -> Self {
+        Self([0; N])
+    }
+}
+
+impl<const N: usize> Default for SecretBytes<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::ops::Deref for SecretBytes<N> {
+    type Target = [u8; N];
+
+    fn deref(&self) -> &[u8; N] {
+        &self.0
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for SecretBytes<N> {
+    fn deref_mut(&mut self) -> &mut [u8; N] {
+        &mut self.0
+    }
+}
+
+impl<const N: usize> Drop for SecretBytes<N> {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
 }
