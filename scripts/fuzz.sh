@@ -55,12 +55,13 @@ for t in "${targets[@]}"; do
 		-artifact_prefix="$out/artifacts/$t/" \
 		"$out/corpus/$t" "${seeds[@]}" >"$out/$t.log" 2>&1 || rc=$?
 	# "Done 123456 runs in 3 second(s)"
-	runs=$(sed -n 's/^Done \([0-9]*\) runs in.*/\1/p' "$out/$t.log" | tail -n 1)
-	runs=${runs:-0}
+	read -r runs took < <(sed -n 's/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\1 \2/p' \
+		"$out/$t.log" | tail -n 1) || true
+	runs=${runs:-0} took=${took:-$secs}
 	total=$((total + runs))
 	if [ "$rc" = 0 ]; then
 		ok=$((ok + 1))
-		echo "fuzz: $t: ok, $runs runs in $secs s"
+		echo "fuzz: $t: ok, $runs runs in $took s"
 	else
 		crashed=$((crashed + 1))
 		input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$out/$t.log" | tail -n 1)
