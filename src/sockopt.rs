@@ -12,7 +12,8 @@ use crate::ffi::{
     RcuSection,
 };
 use crate::proto::{
-    self, KnockKey, LegacySecret, SecretBytes, MAX_INTEGRITY_LEN, MAX_KEYS, MAX_SECRET_LEN,
+    self, KeyOp, KnockKey, LegacySecret, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
+    MAX_SECRET_LEN,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{alloc::KVVec, prelude::*};
@@ -30,11 +31,6 @@ pub(crate) const TCP_STEALTH_MODE: i32 = 0x5358;
 /// The range of option names the kernel patch reserves for the module.
 const OPT_FIRST: i32 = 0x5354;
 const OPT_LAST: i32 = 0x535f;
-
-const KEY_ADD: u32 = 1 << 0;
-const KEY_DEL: u32 = 1 << 1;
-/// `sizeof(struct tcp_stealth_key)`.
-const KEY_STRUCT_LEN: usize = 8 + MAX_SECRET_LEN;
 
 const INFO_ENABLED: u32 = 1 << 0;
 
@@ -315,32 +311,28 @@ impl SockCtx {
                 Ok(())
             }
             TCP_STEALTH_KEY => {
-                if val.len() != KEY_STRUCT_LEN {
+                if val.len() != KEY_REQUEST_LEN {
                     return Err(EINVAL);
                 }
                 // Holds the secret too.
-                let mut raw = SecretBytes::<KEY_STRUCT_LEN>::new();
+                let mut raw = SecretBytes::<KEY_REQUEST_LEN>::new();
                 val.read(&mut raw[..])?;
-                let flags = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
-                let len = u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
-                if (flags != KEY_ADD && flags != KEY_DEL) || len == 0 || len > MAX_SECRET_LEN {
-                    return Err(EINVAL);
-                }
+                let (op, secret) = proto::parse_key_request(&raw[..]).map_err(|_| EINVAL)?;
                 check_state(sk)?;
-                let (key, legacy) = derive(&raw[8..8 + len])?;
+                let (key, legacy) = derive(secret)?;
                 let mut set = KBox::new(KeySet::empty(), GFP_KERNEL)?;
                 if let Some(old) = self.keys.get(sk) {
                     set.keys[..old.n].clone_from_slice(old.keys());
                     set.legacy[..old.n].clone_from_slice(old.legacy());
                     set.n = old.n;
                 }
-                match (flags, set.position(&key)) {
-                    (KEY_ADD, Some(_)) => return Err(EEXIST),
-                    (KEY_ADD, None) if set.n == MAX_KEYS => return Err(ENOSPC),
+                match (op, set.position(&key)) {
+                    (KeyOp::Add, Some(_)) => return Err(EEXIST),
+                    (KeyOp::Add, None) if set.n == MAX_KEYS => return Err(ENOSPC),
                     // The newest key goes first: a client knocks with it.
-                    (KEY_ADD, None) => set.push_front(key, legacy),
-                    (_, None) => return Err(ENOENT),
-                    (_, Some(i)) => set.remove(i),
+                    (KeyOp::Add, None) => set.push_front(key, legacy),
+                    (KeyOp::Del, None) => return Err(ENOENT),
+                    (KeyOp::Del, Some(i)) => set.remove(i),
                 }
                 let set = if set.n == 0 { None } else { Some(set) };
                 self.set_keys(sk, set);

@@ -42,7 +42,10 @@ pub use integrity::{
     StreamVerifier, MAX_INTEGRITY_LEN,
 };
 #[allow(unused_imports)]
-pub use key::{KnockKey, KEY_LABEL, MAX_SECRET_LEN};
+pub use key::{
+    parse_key_request, KeyOp, KnockKey, KEY_ADD, KEY_DEL, KEY_LABEL, KEY_REQUEST_LEN,
+    MAX_SECRET_LEN,
+};
 #[allow(unused_imports)]
 pub use legacy::{
     find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacyDigest,
@@ -72,6 +75,10 @@ pub enum Error {
     SlotCount,
     /// A benchmark request must be 1 to [`MAX_BENCH_ITERATIONS`] in decimal.
     BenchRequest,
+    /// A `TCP_STEALTH_KEY` request is [`KEY_REQUEST_LEN`] bytes with one
+    /// of [`KEY_ADD`] and [`KEY_DEL`] and a secret length of 1 to
+    /// [`MAX_SECRET_LEN`].
+    KeyRequest,
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

@@ -609,3 +609,36 @@ fn verifier_states_are_dropped() {
     assert!(core::mem::needs_drop::<Md5>());
     assert!(core::mem::needs_drop::<LegacyVerifier>());
 }
+
+#[test]
+fn key_requests() {
+    let req = |flags: u32, len: u32| {
+        let mut raw = [0xa5u8; KEY_REQUEST_LEN];
+        raw[..4].copy_from_slice(&flags.to_ne_bytes());
+        raw[4..8].copy_from_slice(&len.to_ne_bytes());
+        raw
+    };
+    let r = req(KEY_ADD, 3);
+    assert_eq!(parse_key_request(&r), Ok((KeyOp::Add, &[0xa5; 3][..])));
+    let r = req(KEY_DEL, 64);
+    assert_eq!(parse_key_request(&r), Ok((KeyOp::Del, &[0xa5; 64][..])));
+    for (flags, len) in [
+        (0, 3),
+        (KEY_ADD | KEY_DEL, 3),
+        (1 << 2, 3),
+        (KEY_ADD, 0),
+        (KEY_ADD, 65),
+        (KEY_DEL, u32::MAX),
+    ] {
+        let r = req(flags, len);
+        assert_eq!(
+            parse_key_request(&r),
+            Err(Error::KeyRequest),
+            "{flags} {len}"
+        );
+    }
+    let r = req(KEY_ADD, 3);
+    assert_eq!(parse_key_request(&r[..71]), Err(Error::KeyRequest));
+    assert_eq!(parse_key_request(&[0; 73]), Err(Error::KeyRequest));
+    assert_eq!(parse_key_request(&[]), Err(Error::KeyRequest));
+}
