@@ -39,10 +39,13 @@ struct Op {
     source: u8,
 }
 
+/// Source address and port.
+type Source = ([u8; 16], u16);
+
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     mac: [u8; 8],
-    source: ([u8; 16], u16),
+    source: Source,
     expiry: u64,
 }
 
@@ -60,7 +63,7 @@ impl Model {
     fn check_and_insert(
         &mut self,
         mac: [u8; 8],
-        source: ([u8; 16], u16),
+        source: Source,
         t: u64,
         now: u64,
         skew: u64,
@@ -134,7 +137,7 @@ fuzz_target!(|inp: Input| {
     // Per knock of the pool: its time, and the source it was last
     // accepted from with the expiry of that acceptance.
     let mut time: [Option<u64>; 8] = [None; 8];
-    let mut accepted: [Option<(([u8; 16], u16), u64)>; 8] = [None; 8];
+    let mut accepted: [Option<(Source, u64)>; 8] = [None; 8];
     let mut now = inp.start;
     for op in inp.ops.iter().take(256) {
         now = now.saturating_add(u64::from(op.advance));
