@@ -25,6 +25,9 @@ cd "$top"
 export PATH=$HOME/.cargo/bin:$PATH
 secs=${1:-${FUZZ_SECONDS:-60}}
 shift || true
+case $secs in
+'' | *[!0-9]* | 0) echo "fuzz: SECONDS must be a whole number >= 1, not '$secs'" >&2; exit 2 ;;
+esac
 out=$top/build/fuzz
 mkdir -p "$out"
 
