@@ -41,10 +41,11 @@ fuzz_target!(|inp: Input| {
     };
     let key = KnockKey::derive(secret, &Ref).unwrap();
     let k = key_bytes(secret).unwrap();
-    // n in 1..=65535; mostly near the payload's length to keep runs fast.
+    // n: 0 (refused), the largest (65535), else near the payload's length
+    // to keep runs fast.
     let n = match inp.n {
         0 => 0,
-        n if n > 0xff00 => usize::from(n),
+        u16::MAX => usize::from(u16::MAX),
         n => 1 + usize::from(n) % (inp.payload.len() + 64),
     };
     if n == 0 {
