@@ -67,8 +67,13 @@ int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
 			      tcp_stealth_policy_del_t del);
 void tcp_stealth_genl_unregister(void);
 
-struct sock *tcp_stealth_lookup_listener(struct net *net, struct sk_buff *skb,
-					 int thoff, bool ipv6);
+/* Which socket a segment at LOCAL_IN reaches (src/tcp_stealth_lookup.c). */
+struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
+				unsigned int thoff, bool ipv6,
+				bool listener_only, bool *refcounted);
+int tcp_stealth_defrag_enable(struct net *net);
+void tcp_stealth_defrag_disable(struct net *net);
+bool tcp_stealth_syncookies_possible(const struct sock *sk);
 
 /* Test-only benchmark file (/proc/net/tcp_stealth_bench). */
 struct file;

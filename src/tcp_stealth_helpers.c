@@ -564,37 +564,24 @@ void tcp_stealth_genl_unregister(void)
 	genl_unregister_family(&tcp_stealth_nl_family);
 }
 
-/*
- * The listener a SYN would reach, skipping established and timewait
- * sockets: TCP hands a SYN that may reuse a TIME_WAIT 4-tuple to that
- * listener. Listeners are freed after an RCU grace period; the caller is a
- * netfilter hook, under RCU. @thoff: the TCP header's offset in @skb.
+/**
+ * tcp_stealth_syncookies_possible() - whether @sk may answer a SYN with a cookie
+ * @sk: a listener, under RCU
+ *
+ * tcp_conn_request() answers with a SYN cookie when
+ * net.ipv4.tcp_syncookies is 2, or when the SYN queue is full; the cookie
+ * ACK is taken while a cookie was sent recently (tcp_synq_no_recent_overflow()).
+ * This errs towards yes: from half a full queue on, a concurrent SYN may fill
+ * it before TCP decides.
  */
-struct sock *tcp_stealth_lookup_listener(struct net *net, struct sk_buff *skb,
-					 int thoff, bool ipv6)
+bool tcp_stealth_syncookies_possible(const struct sock *sk)
 {
-	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
-	const struct tcphdr *th;
-	struct tcphdr _th;
-	int doff;
+	int mode = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_syncookies);
 
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-	if (!th)
-		return NULL;
-	doff = thoff + __tcp_hdrlen(th);
-	if (!ipv6)
-		return inet_lookup_listener(net, hinfo, skb, doff,
-					    ip_hdr(skb)->saddr, th->source,
-					    ip_hdr(skb)->daddr, th->dest,
-					    inet_iif(skb), inet_sdif(skb));
-#if IS_ENABLED(CONFIG_IPV6)
-	return inet6_lookup_listener(net, hinfo, skb, doff,
-				     &ipv6_hdr(skb)->saddr, th->source,
-				     &ipv6_hdr(skb)->daddr, ntohs(th->dest),
-				     inet6_iif(skb), inet6_sdif(skb));
-#else
-	return NULL;
-#endif
+	if (!mode)
+		return false;
+	return mode == 2 || !tcp_synq_no_recent_overflow(sk) ||
+	       2 * inet_csk_reqsk_queue_len(sk) >= READ_ONCE(sk->sk_max_ack_backlog);
 }
 
 /*

@@ -103,6 +103,33 @@ impl Sock {
         s != bindings::TCP_TIME_WAIT && s != bindings::TCP_NEW_SYN_RECV
     }
 
+    /// The local port (`inet_num`, in host order), for every kind of socket.
+    pub(crate) fn local_port(&self) -> u16 {
+        // SAFETY: The socket is alive (type invariant); `skc_num` is in
+        // `sock_common`, set before the socket is hashed and not changed
+        // while it is.
+        unsafe {
+            addr_of!(
+                (*self.as_ptr())
+                    .__sk_common
+                    .__bindgen_anon_3
+                    .__bindgen_anon_1
+                    .skc_num
+            )
+            .read_volatile()
+        }
+    }
+
+    /// Whether this listener may answer a SYN with a SYN cookie now (or has
+    /// lately, so that TCP takes cookie ACKs): `false` for any other socket.
+    pub(crate) fn syncookies_possible(&self) -> bool {
+        // SAFETY: A listener is a full socket, alive (type invariant); the
+        // helper only reads sysctls and the listener's queue fields with
+        // READ_ONCE.
+        self.state() == TcpState::Listen
+            && unsafe { bindings::tcp_stealth_syncookies_possible(self.as_ptr()) }
+    }
+
     /// Whether this full socket has our ULP: then its proto is one of ours
     /// (children of our listeners get TCP's back in `ulp_clone`).
     fn has_ulp(&self) -> bool {

@@ -19,6 +19,7 @@
 #![allow(unreachable_pub)]
 #![forbid(unsafe_code)]
 
+mod admit;
 mod bench;
 mod crypto;
 mod integrity;
@@ -30,6 +31,8 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+#[allow(unused_imports)]
+pub use admit::{Admitted, ADMIT_SECS, ADMIT_WAYS};
 #[allow(unused_imports)]
 pub use bench::{
     centi_ns_per_op, parse_bench_request, BenchRequest, BENCH_YIELD_EVERY, MAX_BENCH_ITERATIONS,
@@ -71,7 +74,8 @@ pub enum Error {
     SkewRange,
     /// The integrity length must be 1 to [`MAX_INTEGRITY_LEN`] bytes.
     IntegrityLength,
-    /// The replay cache needs a non-empty multiple of [`WAYS`] slots.
+    /// The replay cache needs a non-empty multiple of [`WAYS`] slots (the
+    /// admission table of [`ADMIT_WAYS`]).
     SlotCount,
     /// A benchmark request must be 1 to [`MAX_BENCH_ITERATIONS`] in decimal.
     BenchRequest,
