@@ -62,7 +62,7 @@
 #define PORT_Q		4253	/* nothing listens */
 #define PORT_R		4254	/* tproxied to P */
 #define SECRET		"bypass test secret"
-#define REPLY_WAIT_MS	700
+#define REPLY_WAIT_MS	3000	/* every probe here is answered */
 
 #define note(fmt, ...) fprintf(stderr, "# " fmt "\n", ##__VA_ARGS__)
 

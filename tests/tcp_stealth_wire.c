@@ -863,7 +863,7 @@ TEST_F_TIMEOUT(wire, closed_port_flowlabel, T_TIMEOUT)
 		{ "syn_wrong_key", TH_SYN, 0, OPT_BAD_MAC, 0, false,
 		  "knock_bad_mac", 1 },
 		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
-		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, "ack_refused", 1 },
 	};
 	size_t i;
 

@@ -54,11 +54,12 @@ impl<S: Deref<Target = [AtomicU64]>> Admitted<S> {
 
     fn bucket(&self, tag: u64) -> &[AtomicU64] {
         let buckets = self.slots.len() / ADMIT_WAYS;
-        let i = (tag & 0xffff_ffff) as usize % buckets;
-        // In bounds: `i < buckets` and the length is `buckets * ADMIT_WAYS`.
-        self.slots
-            .get(i * ADMIT_WAYS..(i + 1) * ADMIT_WAYS)
-            .unwrap_or(&[])
+        // `buckets >= 1` and `i < buckets` (constructor): never the
+        // fallbacks, which only keep panics out of the kernel build.
+        let i = ((tag & 0xffff_ffff) as usize)
+            .checked_rem(buckets)
+            .unwrap_or(0);
+        self.slots.chunks_exact(ADMIT_WAYS).nth(i).unwrap_or(&[])
     }
 
     /// Admits the peer whose 4-tuple hashes to `tag`, at second `now`, for
