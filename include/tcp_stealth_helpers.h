@@ -55,6 +55,7 @@ tcp_stealth_deadline_new(struct sock *sk, int (*fn)(struct sock *sk),
 void tcp_stealth_deadline_set(struct tcp_stealth_deadline *d,
 			      unsigned long delay);
 void tcp_stealth_deadline_cancel(struct tcp_stealth_deadline *d);
+void tcp_stealth_deadline_stop(struct tcp_stealth_deadline *d);
 void tcp_stealth_deadline_free(struct tcp_stealth_deadline *d);
 bool tcp_stealth_file_nonblock(const struct socket *sock);
 unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs);

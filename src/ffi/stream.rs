@@ -127,8 +127,9 @@ impl Hold {
     /// and no more calls into this module from the socket. Called by the
     /// ULP's release, before the ULP drops its module reference.
     pub(crate) fn stop(&self) {
-        // SAFETY: `deadline` is valid (type invariant).
-        unsafe { bindings::tcp_stealth_deadline_cancel(self.deadline) };
+        // SAFETY: `deadline` is valid (type invariant); the socket is locked
+        // (the caller), as the helper requires.
+        unsafe { bindings::tcp_stealth_deadline_stop(self.deadline) };
         // SAFETY: The socket is locked and TCP calls `sk_data_ready` with the
         // lock held only, so the write races with no call. Our
         // `sk_data_ready` is a pointer into this module, which the socket
