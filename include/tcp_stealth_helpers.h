@@ -40,6 +40,11 @@ void *tcp_stealth_skb_header_pointer(const struct sk_buff *skb, int offset,
 struct request_sock;
 struct tcp_stealth_deadline;
 
+struct proto;
+
+void tcp_stealth_ulp_publish(struct sock *sk, void *data, struct proto *prot);
+struct proto *tcp_stealth_sk_prot(const struct sock *sk);
+void *tcp_stealth_ulp_data(const struct sock *sk);
 void tcp_stealth_set_save_syn(struct sock *sk);
 const u8 *tcp_stealth_req_syn(const struct request_sock *req, u32 *ip_len,
 				u32 *len);

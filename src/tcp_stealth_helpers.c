@@ -277,6 +277,55 @@ __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 
 /* --- Receive path of connections that must prove their first bytes ---- */
 
+/* --- The ULP's context and proto, read locklessly by the hooks ---------- */
+
+/**
+ * tcp_stealth_ulp_publish() - give a socket the ULP's context and proto
+ * @sk: a full TCP socket, locked by the caller
+ * @data: the context, fully initialised
+ * @prot: the ULP's proto
+ *
+ * The netfilter hooks read both without the socket lock, under RCU: first
+ * the proto (tcp_stealth_sk_prot(): is the ULP there?), then the context
+ * (tcp_stealth_ulp_data()). The context is published with
+ * rcu_assign_pointer() and the proto after it with smp_store_release(), so
+ * a reader that sees the proto also sees the context, and the context's
+ * contents as they were initialised.
+ */
+void tcp_stealth_ulp_publish(struct sock *sk, void *data, struct proto *prot)
+{
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, data);
+	smp_store_release(&sk->sk_prot, prot);
+}
+
+/**
+ * tcp_stealth_sk_prot() - a socket's proto, read locklessly
+ * @sk: the socket
+ *
+ * Return: sk->sk_prot, with acquire ordering (pairs with
+ * tcp_stealth_ulp_publish()).
+ */
+struct proto *tcp_stealth_sk_prot(const struct sock *sk)
+{
+	return smp_load_acquire(&sk->sk_prot);
+}
+
+/**
+ * tcp_stealth_ulp_data() - a socket's ULP context
+ * @sk: a full TCP socket whose proto the caller found to be the ULP's
+ *
+ * The caller is inside an RCU read-side section (the hooks), holds the
+ * socket lock, or makes a socket call on the socket (whose file keeps it
+ * from being destroyed); the context is freed after a grace period, once
+ * the socket is destroyed.
+ *
+ * Return: icsk_ulp_data, read as rcu_dereference() does.
+ */
+void *tcp_stealth_ulp_data(const struct sock *sk)
+{
+	return rcu_dereference_check(inet_csk(sk)->icsk_ulp_data, 1);
+}
+
 void tcp_stealth_set_save_syn(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);

@@ -112,8 +112,10 @@ impl Sock {
             return false;
         }
         // SAFETY: The socket is alive; `sk_prot` is read locklessly by the
-        // stack (READ_ONCE) and only changes under the socket lock.
-        let prot = unsafe { addr_of!((*self.as_ptr()).__sk_common.skc_prot).read_volatile() };
+        // stack (READ_ONCE) and only changes under the socket lock. The
+        // helper reads it with acquire ordering: seeing our proto, the
+        // caller also sees the context `ulp_init` published before it.
+        let prot = unsafe { bindings::tcp_stealth_sk_prot(self.as_ptr()) };
         let ours = PROTOS.get().cast::<bindings::proto>();
         // SAFETY: `PROTOS` has two elements.
         prot == ours || prot == unsafe { ours.add(1) }
@@ -162,8 +164,10 @@ impl Sock {
             return UlpState::None;
         }
         // SAFETY: The socket has one of our protos, so it is a full TCP
-        // socket; `icsk_ulp_data` is written under the socket lock only.
-        let data = unsafe { addr_of!((*self.icsk()).icsk_ulp_data).read_volatile() };
+        // socket; `icsk_ulp_data` is written under the socket lock only, and
+        // published before the proto (`ulp_init`); the caller keeps the
+        // socket, so the context, alive.
+        let data = unsafe { bindings::tcp_stealth_ulp_data(self.as_ptr()) };
         if data.is_null() {
             return UlpState::NoContext;
         }
@@ -190,11 +194,13 @@ impl Sock {
         if !self.has_ulp() {
             return None;
         }
-        let icsk = self.icsk();
         // SAFETY: A socket with one of our protos is a full TCP socket, so an
         // `inet_connection_sock`. The ULP data is written under the socket
-        // lock and read with READ_ONCE elsewhere; we see either value.
-        let data = unsafe { addr_of!((*icsk).icsk_ulp_data).read_volatile() };
+        // lock; the helper reads it as `rcu_dereference()` does, and we are
+        // in an RCU read-side section. It was published (with
+        // `rcu_assign_pointer()`) before the proto `has_ulp` read with
+        // acquire ordering, so it is initialised.
+        let data = unsafe { bindings::tcp_stealth_ulp_data(self.as_ptr()) };
         if data.is_null() {
             return None;
         }
@@ -367,14 +373,13 @@ unsafe extern "C" fn ulp_init(sk: *mut bindings::sock) -> c_int {
         Ok(d) => d,
         Err(_) => return ENOMEM.to_errno(),
     };
-    let icsk = s.icsk();
     // SAFETY: The socket is a locked full TCP socket (the ULP core checks),
     // so its `inet_connection_sock` fields may be written. Lockless readers
-    // use READ_ONCE.
-    unsafe {
-        addr_of_mut!((*icsk).icsk_ulp_data).write_volatile(KBox::into_raw(data).cast());
-        addr_of_mut!((*sk).__sk_common.skc_prot).write_volatile(ours);
-    }
+    // (the hooks, on a listener that attaches the ULP while it listens) may
+    // look at once: the helper publishes the context with
+    // `rcu_assign_pointer()` (release), then the proto with
+    // `smp_store_release()`, which `has_ulp` reads with acquire ordering.
+    unsafe { bindings::tcp_stealth_ulp_publish(sk, KBox::into_raw(data).cast(), ours) };
     0
 }
 
