@@ -364,6 +364,13 @@ impl SockCtx {
                     .filter(|&n| n as usize <= MAX_INTEGRITY_LEN)
                     .ok_or(EINVAL)?;
                 check_state(sk)?;
+                if n > 0 && !self.keys.is_set() {
+                    // Only the socket's own keys can check a commitment (an
+                    // administrator's policy key does not count). Keys
+                    // removed later make each connection fail the check
+                    // instead (`integrity::child_check`).
+                    return Err(errno::enokey());
+                }
                 if n > 0 {
                     stream::install_ops(sk)?;
                     sk.save_syn();
