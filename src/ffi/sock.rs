@@ -368,7 +368,9 @@ unsafe extern "C" fn ulp_init(sk: *mut bindings::sock) -> c_int {
             rcu: Opaque::uninit(),
             ctx: SockCtx::new(),
         },
-        GFP_KERNEL,
+        // Made in process context for the caller's socket: charged to the
+        // caller's memory cgroup.
+        crate::sockopt::SOCK_GFP,
     ) {
         Ok(d) => d,
         Err(_) => return ENOMEM.to_errno(),
