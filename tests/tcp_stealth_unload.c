@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -188,6 +189,50 @@ static int ops_listener(const char *ns, int fam, const char *addr, int dual)
 	return fd;
 }
 
+/*
+ * A connection from namespace a (IPv4) to an ops_listener() in b on @addr;
+ * the listener is closed, so only the two ends are left. Returns the
+ * accepted socket (the client's goes to @cfd), or -1.
+ */
+static int ops_connection(const struct netns_pair *ns, int fam, const char *addr,
+			  int dual, int *cfd)
+{
+	int lfd = ops_listener(ns->b, fam, addr, dual), afd = -1;
+
+	if (lfd < 0)
+		return -1;
+	*cfd = tcp_connect_in(ns->a, AF_INET, NETNS_B_IP4, PORT, 5000);
+	if (*cfd >= 0)
+		afd = tcp_accept_timeout(lfd, 5000);
+	close(lfd);
+	return afd;
+}
+
+/*
+ * With every socket closed: the module unloads (its last users may take a
+ * moment to let go), nothing of it is left here or in @ns, and it loads
+ * again. 0, or -1 with the reason on stderr.
+ */
+static int unload_reload(const char *ns)
+{
+	int ret = mod_unload_wait(10000);
+
+	if (ret) {
+		fprintf(stderr, "# unload: %s\n", strerror(-ret));
+		return -1;
+	}
+	if (leftovers(NULL) || leftovers(ns)) {
+		fprintf(stderr, "# the unloaded module left something behind\n");
+		return -1;
+	}
+	ret = mod_load();
+	if (ret || access("/proc/net/tcp_stealth_stats", F_OK)) {
+		fprintf(stderr, "# load %s: %s\n", mod_path(), strerror(-ret));
+		return -1;
+	}
+	return 0;
+}
+
 FIXTURE(unload) {
 	struct netns_pair ns;
 };
@@ -214,17 +259,12 @@ FIXTURE_TEARDOWN_PARENT(unload)
  */
 TEST_F_TIMEOUT(unload, accepted_socket_pins_module, 120)
 {
-	int lfd, cfd, afd;
+	int cfd = -1, afd;
 	struct pollfd p;
 	char c;
 
-	lfd = ops_listener(self->ns.b, AF_INET, NETNS_B_IP4, 0);
-	ASSERT_LE(0, lfd);
-	cfd = tcp_connect_in(self->ns.a, AF_INET, NETNS_B_IP4, PORT, 5000);
-	ASSERT_LE(0, cfd);
-	afd = tcp_accept_timeout(lfd, 5000);
+	afd = ops_connection(&self->ns, AF_INET, NETNS_B_IP4, 0, &cfd);
 	ASSERT_LE(0, afd);
-	close(lfd);
 
 	EXPECT_EQ(-EWOULDBLOCK, mod_unload());
 	EXPECT_TRUE(mod_loaded());
@@ -237,12 +277,7 @@ TEST_F_TIMEOUT(unload, accepted_socket_pins_module, 120)
 	EXPECT_EQ(1, read(afd, &c, 1));
 	close(afd);
 	close(cfd);
-
-	ASSERT_EQ(0, mod_unload_wait(10000));
-	EXPECT_EQ(0, leftovers(NULL));
-	EXPECT_EQ(0, leftovers(self->ns.b));
-	ASSERT_EQ(0, mod_load());
-	EXPECT_EQ(0, access("/proc/net/tcp_stealth_stats", F_OK));
+	EXPECT_EQ(0, unload_reload(self->ns.b));
 }
 
 /*
@@ -254,16 +289,11 @@ TEST_F_TIMEOUT(unload, accepted_socket_pins_module, 120)
  */
 TEST_F_TIMEOUT(unload, accepted_socket_keeps_ops, 120)
 {
-	int lfd, cfd, afd, v4 = AF_INET;
+	int cfd = -1, afd, v4 = AF_INET;
 	char c;
 
-	lfd = ops_listener(self->ns.b, AF_INET6, "::", 1);
-	ASSERT_LE(0, lfd);
-	cfd = tcp_connect_in(self->ns.a, AF_INET, NETNS_B_IP4, PORT, 5000);
-	ASSERT_LE(0, cfd);
-	afd = tcp_accept_timeout(lfd, 5000);
+	afd = ops_connection(&self->ns, AF_INET6, "::", 1, &cfd);
 	ASSERT_LE(0, afd);
-	close(lfd);
 
 	EXPECT_EQ(-1, setsockopt(afd, IPPROTO_TCP, TCP_ULP, "tls", 3));
 	EXPECT_EQ(EBUSY, errno);
@@ -273,10 +303,7 @@ TEST_F_TIMEOUT(unload, accepted_socket_keeps_ops, 120)
 	EXPECT_EQ(1, read(afd, &c, 1));
 	close(afd);
 	close(cfd);
-
-	ASSERT_EQ(0, mod_unload_wait(10000));
-	EXPECT_EQ(0, leftovers(NULL));
-	ASSERT_EQ(0, mod_load());
+	EXPECT_EQ(0, unload_reload(self->ns.b));
 }
 
 /*
@@ -561,7 +588,7 @@ TEST_F_TIMEOUT(unload, under_fire, 300)
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int unloaded = 0, quiet = 0, round, i, status;
 	double t0 = now_s();
-	pid_t pids[3];
+	pid_t pids[3], self_pid = getpid();
 
 	ASSERT_NE(MAP_FAILED, f);
 	memset(f, 0, sizeof(*f));
@@ -570,6 +597,10 @@ TEST_F_TIMEOUT(unload, under_fire, 300)
 		pids[i] = fork();
 		ASSERT_LE(0, pids[i]);
 		if (!pids[i]) {
+			/* Never outlive the test (an ASSERT ends it early). */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != self_pid)
+				_exit(1);
 			srand(getpid());
 			if (i == 0)
 				fire_knocks(f, &self->ns);
@@ -623,9 +654,7 @@ TEST_F_TIMEOUT(unload, under_fire, 300)
 	EXPECT_LT(0, quiet);
 
 	/* With every socket closed, the module goes, and comes back. */
-	ASSERT_EQ(0, mod_unload_wait(20000));
-	EXPECT_EQ(0, leftovers(NULL));
-	ASSERT_EQ(0, mod_load());
+	EXPECT_EQ(0, unload_reload(self->ns.b));
 	munmap(f, sizeof(*f));
 }
 
