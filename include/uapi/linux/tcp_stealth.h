@@ -88,6 +88,10 @@
  *	its port) fails with ENOKEY. If all its keys are removed while n > 0,
  *	the listener wants no knock any more, but no connection gets through
  *	unchecked: each one fails as having no commitment (EBADMSG below).
+ *	Sockets accepted from a listener that has set n (even back to 0) use
+ *	the module's socket operations: they keep the module loaded until they
+ *	are closed, and setsockopt(TCP_ULP) on them (kTLS included) fails with
+ *	EBUSY (EEXIST on a held connection, which has the module's ULP).
  *
  * On failure the connection is reset (the peer gets an RST) and reads of the
  * accepted socket fail with:
