@@ -40,6 +40,11 @@ void *tcp_stealth_skb_header_pointer(const struct sk_buff *skb, int offset,
 struct request_sock;
 struct tcp_stealth_deadline;
 
+struct proto;
+
+void tcp_stealth_ulp_publish(struct sock *sk, void *data, struct proto *prot);
+struct proto *tcp_stealth_sk_prot(const struct sock *sk);
+void *tcp_stealth_ulp_data(const struct sock *sk);
 void tcp_stealth_set_save_syn(struct sock *sk);
 const u8 *tcp_stealth_req_syn(const struct request_sock *req, u32 *ip_len,
 				u32 *len);
@@ -55,6 +60,7 @@ tcp_stealth_deadline_new(struct sock *sk, int (*fn)(struct sock *sk),
 void tcp_stealth_deadline_set(struct tcp_stealth_deadline *d,
 			      unsigned long delay);
 void tcp_stealth_deadline_cancel(struct tcp_stealth_deadline *d);
+void tcp_stealth_deadline_stop(struct tcp_stealth_deadline *d);
 void tcp_stealth_deadline_free(struct tcp_stealth_deadline *d);
 bool tcp_stealth_file_nonblock(const struct socket *sock);
 unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs);

@@ -37,6 +37,11 @@ const INFO_ENABLED: u32 = 1 << 0;
 /// `sizeof(int)`.
 const INT_LEN: usize = 4;
 
+/// Allocations a socket option makes for the calling process's socket (the
+/// ULP context, keys, up to 64 KiB of committed bytes): charged to its
+/// memory cgroup, so that a container's `memory.max` bounds them.
+pub(crate) const SOCK_GFP: kernel::alloc::Flags = GFP_KERNEL_ACCOUNT;
+
 /// TCP options that use SYN option space the knock needs.
 const TCP_MD5SIG: i32 = 14;
 const TCP_FASTOPEN_CONNECT: i32 = 30;
@@ -307,7 +312,8 @@ impl SockCtx {
                 val.read(&mut secret[..val.len()])?;
                 check_state(sk)?;
                 let (key, legacy) = derive(&secret[..val.len()])?;
-                self.set_keys(sk, Some(KBox::new(KeySet::one(key, legacy), GFP_KERNEL)?));
+                let keys = KBox::new(KeySet::one(key, legacy), SOCK_GFP)?;
+                self.set_keys(sk, Some(keys));
                 Ok(())
             }
             TCP_STEALTH_KEY => {
@@ -320,7 +326,7 @@ impl SockCtx {
                 let (op, secret) = proto::parse_key_request(&raw[..]).map_err(|_| EINVAL)?;
                 check_state(sk)?;
                 let (key, legacy) = derive(secret)?;
-                let mut set = KBox::new(KeySet::empty(), GFP_KERNEL)?;
+                let mut set = KBox::new(KeySet::empty(), SOCK_GFP)?;
                 if let Some(old) = self.keys.get(sk) {
                     set.keys[..old.n].clone_from_slice(old.keys());
                     set.legacy[..old.n].clone_from_slice(old.legacy());
@@ -347,10 +353,10 @@ impl SockCtx {
                     return Err(EINVAL);
                 }
                 check_state(sk)?;
-                let mut bytes = KVVec::from_elem(0u8, val.len(), GFP_KERNEL)?;
+                let mut bytes = KVVec::from_elem(0u8, val.len(), SOCK_GFP)?;
                 val.read(&mut bytes)?;
                 self.commit_bytes
-                    .replace(sk, Some(KBox::new(bytes, GFP_KERNEL)?));
+                    .replace(sk, Some(KBox::new(bytes, SOCK_GFP)?));
                 self.update_commitment(sk)
             }
             TCP_STEALTH_INTEGRITY_LEN => {
@@ -360,6 +366,13 @@ impl SockCtx {
                     .filter(|&n| n as usize <= MAX_INTEGRITY_LEN)
                     .ok_or(EINVAL)?;
                 check_state(sk)?;
+                if n > 0 && !self.keys.is_set() {
+                    // Only the socket's own keys can check a commitment (an
+                    // administrator's policy key does not count). Keys
+                    // removed later make each connection fail the check
+                    // instead (`integrity::child_check`).
+                    return Err(errno::enokey());
+                }
                 if n > 0 {
                     stream::install_ops(sk)?;
                     sk.save_syn();
