@@ -8,8 +8,9 @@ use crate::ffi::{
     now_secs, random_bytes,
     skb::{Family, Ipv6Tcp, SkBuff},
     sock::{Sock, TcpState},
+    with_bh_disabled,
 };
-use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, Skew};
+use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, Skew, SynSource};
 use crate::sockopt::{KeySet, Mode, SockCtx};
 use crate::stats::Counter;
 use crate::NetState;
@@ -276,13 +277,22 @@ impl NetState {
             (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
             _ => {}
         }
-        let verdict = self
-            .replay
-            .lock()
-            .check_and_insert(&v.mac, &pkt.saddr, pkt.sport, v.t, now, skew);
+        let src = SynSource {
+            addr: pkt.saddr,
+            port: pkt.sport,
+            isn: pkt.seq,
+        };
+        // Softirq context as a rule, but process context with BHs on when
+        // an NFQUEUE verdict reinjects the SYN (nf_reinject()): BHs off, or
+        // a softirq on this CPU could spin on the lock it interrupted.
+        let verdict = with_bh_disabled(|| {
+            self.replay
+                .lock()
+                .check_and_insert(&v.mac, &src, v.t, now, skew)
+        });
         match verdict {
             ReplayVerdict::Fresh => self.counters.inc(Counter::KnockGood),
-            ReplayVerdict::Retransmit => self.counters.inc(Counter::KnockRetransmit),
+            ReplayVerdict::Duplicate => self.counters.inc(Counter::KnockRetransmit),
             ReplayVerdict::Replay => {
                 self.counters.inc(Counter::KnockReplay);
                 return self.reject(skb, family, args, false);
@@ -294,7 +304,9 @@ impl NetState {
 
     /// Output: a SYN from a socket with keys gets a fresh knock, made with
     /// the socket's newest key. Every retransmission gets its own, so the
-    /// server never sees one twice.
+    /// server never sees one twice. A SYN that passes the output hooks a
+    /// second time (a copy made by nft `dup` or `TEE` after this hook, or
+    /// a VRF device) keeps the knock it has.
     pub(crate) fn local_out(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
         let Some(sk) = skb.sk() else {
             return Verdict::Accept;
@@ -316,6 +328,9 @@ impl NetState {
         }
         if ctx.mode() == Mode::Isn {
             return self.isn_out(skb, sk, ctx, keys, &pkt);
+        }
+        if !proto::needs_knock(pkt.options()) {
+            return Verdict::Accept;
         }
         if !proto::option_fits(pkt.opts_len) {
             self.counters.inc(Counter::KnockNoSpace);
@@ -408,6 +423,12 @@ impl NetState {
         if sk.syn_is_first(pkt.seq) {
             let tsval = ts.map_or(0, |(_, v)| v);
             let isn = proto::legacy_isn(secret, pkt.daddr(), pkt.dport, tsval, ctx.legacy_ih());
+            if isn == pkt.seq {
+                // It carries the ISN already: it passes the output hooks a
+                // second time (see `local_out`).
+                ctx.record_isn(isn, tsval);
+                return Verdict::Accept;
+            }
             if sk.set_isn(pkt.seq, isn).is_err() {
                 self.counters.inc(Counter::IsnFailed);
                 return Verdict::Drop;
@@ -508,7 +529,7 @@ impl NetState {
         )
     }
 
-    fn skew(&self) -> Skew {
+    pub(crate) fn skew(&self) -> Skew {
         u64::try_from(self.settings.skew.get())
             .ok()
             .and_then(|s| Skew::new(s).ok())

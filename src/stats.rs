@@ -23,7 +23,7 @@ macro_rules! counters {
 counters! {
     SynIn => "syn_in": "TCP SYNs addressed to this namespace.",
     KnockGood => "knock_good": "SYNs to a protected listener with a valid knock.",
-    KnockRetransmit => "knock_retransmit": "Valid knocks seen again from the same source (accepted).",
+    KnockRetransmit => "knock_retransmit": "Valid knocks again in a duplicate of their SYN (accepted).",
     KnockMissing => "knock_missing": "SYNs to a protected listener without a knock.",
     KnockMalformed => "knock_malformed": "SYNs with a malformed knock option or option list.",
     KnockBadMac => "knock_bad_mac": "Knocks whose MAC matches none of the listener's keys.",

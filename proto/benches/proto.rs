@@ -8,7 +8,7 @@
 use divan::{black_box, Bencher};
 use tcp_stealth_proto::reference::Ref;
 use tcp_stealth_proto::{
-    build, find_knock, verify, FindResult, Knock, KnockKey, ReplayCache, Skew, Slot,
+    build, find_knock, verify, FindResult, Knock, KnockKey, ReplayCache, Skew, Slot, SynSource,
 };
 
 fn main() {
@@ -123,13 +123,17 @@ fn verify_stale(b: Bencher<'_, '_>) {
 fn replay_check_and_insert(b: Bencher<'_, '_>) {
     let mut slots = vec![Slot::EMPTY; 1024];
     let mut cache = ReplayCache::new(&mut slots[..]).expect("valid size");
-    let addr = [0u8; 16];
+    let src = SynSource {
+        addr: [0u8; 16],
+        port: 1,
+        isn: 1,
+    };
     let mut x = 0x0123_4567_89ab_cdefu64;
     b.bench_local(|| {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        cache.check_and_insert(&x.to_le_bytes(), &addr, 1, NOW, NOW, Skew::DEFAULT)
+        cache.check_and_insert(&x.to_le_bytes(), &src, NOW, NOW, Skew::DEFAULT)
     });
 }
 

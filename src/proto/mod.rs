@@ -55,13 +55,13 @@ pub use legacy::{
     LegacySecret, LegacyVerifier, Md5, SynHeaders,
 };
 #[allow(unused_imports)]
-pub use replay::{ReplayCache, ReplayVerdict, Slot, WAYS};
+pub use replay::{ReplayCache, ReplayVerdict, Slot, SynSource, DUPLICATE_SECS, WAYS};
 #[allow(unused_imports)]
 pub use wire::{
-    build, compute_mac, find_knock, is_fresh, mac_words, option_fits, reconstruct_time,
-    tcp_drops_auth_options, verify, FindResult, Knock, Reject, Skew, TcpOptions, Verified,
-    CTL_INTEGRITY, CTL_RESERVED, CTL_TIME_MASK, DEFAULT_SKEW_SECS, EXID, MAC_TAG, MAX_KEYS,
-    MAX_OPTION_SPACE, MAX_SKEW_SECS, OPT_KIND, OPT_LEN, TIME_BITS,
+    build, compute_mac, find_knock, is_fresh, mac_words, needs_knock, option_fits,
+    reconstruct_time, tcp_drops_auth_options, verify, FindResult, Knock, Reject, Skew, TcpOptions,
+    Verified, CTL_INTEGRITY, CTL_RESERVED, CTL_TIME_MASK, DEFAULT_SKEW_SECS, EXID, MAC_TAG,
+    MAX_KEYS, MAX_OPTION_SPACE, MAX_SKEW_SECS, OPT_KIND, OPT_LEN, TIME_BITS,
 };
 
 /// Errors of the configuration-time functions (key derivation, parameter

@@ -322,6 +322,24 @@ fn find_option() {
     );
 }
 
+/// The output hook's decision for a SYN that passes it a second time: the
+/// knock it got the first time stays, alone.
+#[test]
+fn knock_added_once() {
+    let knock = build(&Ref, &key(b"s"), 80, 1, [0; 6], None);
+    let mss = [2, 4, 5, 0xb4];
+    let tfo = [254, 4, 0xf9, 0x89];
+    let mut syn = std::vec::Vec::new();
+    syn.extend_from_slice(&mss);
+    syn.extend_from_slice(&tfo);
+    assert!(needs_knock(&syn));
+    assert!(needs_knock(&[]));
+    syn.extend_from_slice(&knock);
+    assert!(!needs_knock(&syn));
+    // Broken lists are left to the old path (the receiver refuses them).
+    assert!(needs_knock(&[2, 5, 0, 0]));
+}
+
 #[test]
 fn option_space() {
     assert!(option_fits(0));
@@ -531,23 +549,39 @@ fn wipe_zeroes() {
 
 /// Found by the `replay` fuzz target: a bucket's eviction floor is kept in
 /// 32 bits, and an evicted knock that expires after `u32::MAX` (a clock
-/// past 2106) came back as new once it had left the bucket.
+/// past 2106) came back as new once it had left the bucket. The cache now
+/// keeps all its times in 32 bits and refuses every knock it cannot store;
+/// up to that point an evicted knock stays refused.
 #[test]
 fn replay_floor_saturated_refuses() {
-    const A: [u8; 16] = [1; 16];
-    const B: [u8; 16] = [2; 16];
+    let a = SynSource {
+        addr: [1; 16],
+        port: 1,
+        isn: 1,
+    };
+    let b = SynSource {
+        addr: [2; 16],
+        port: 2,
+        isn: 2,
+    };
     let skew = Skew::DEFAULT;
-    let now = 5_000_000_000u64;
+    // The last knock times the cache can store.
+    let now = u64::from(u32::MAX) - u64::from(MAX_SKEW_SECS);
     let mut slots = [Slot::EMPTY; WAYS];
     let mut c = ReplayCache::new(&mut slots[..]).unwrap();
     for i in 0..=WAYS as u64 {
-        let v = c.check_and_insert(&i.to_le_bytes(), &A, 1, now - 5 + i, now, skew);
+        let v = c.check_and_insert(&i.to_le_bytes(), &a, now - 5 + i, now, skew);
         assert_eq!(v, ReplayVerdict::Fresh, "knock {i}");
     }
     assert_eq!(c.evictions(), 1);
     // Knock 0 was evicted and still verifies: never new again.
-    let v = c.check_and_insert(&0u64.to_le_bytes(), &B, 2, now - 5, now, skew);
+    let v = c.check_and_insert(&0u64.to_le_bytes(), &b, now - 5, now, skew);
     assert_eq!(v, ReplayVerdict::Replay);
+    // Past that, no knock is new.
+    for now in [now + 1, 5_000_000_000] {
+        let v = c.check_and_insert(&9u64.to_le_bytes(), &b, now, now, skew);
+        assert_eq!(v, ReplayVerdict::Replay);
+    }
 }
 
 #[test]
