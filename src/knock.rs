@@ -305,8 +305,9 @@ impl NetState {
     /// Output: a SYN from a socket with keys gets a fresh knock, made with
     /// the socket's newest key. Every retransmission gets its own, so the
     /// server never sees one twice. A SYN that passes the output hooks a
-    /// second time (a copy made by nft `dup` or `TEE` after this hook, or
-    /// a VRF device) keeps the knock it has.
+    /// second time keeps the knock it has: with a VRF device, LOCAL_OUT runs
+    /// once for the VRF device (`vrf_ip_out_direct()`) and once for the real
+    /// one. (Copies made by nft `dup` or `TEE` have no socket: not ours.)
     pub(crate) fn local_out(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
         let Some(sk) = skb.sk() else {
             return Verdict::Accept;

@@ -41,4 +41,21 @@ int exchange(int cfd, int lfd);
 
 #define CTR(ns, name) stealth_counter(ns, name)
 
+struct nlmsghdr;
+/* Append attribute @type (@len bytes of @data) to the netlink message @nh,
+ * which must have room for it. */
+void nl_put_attr(struct nlmsghdr *nh, int type, const void *data, int len);
+/* Send request @nh on netlink socket @fd with NLM_F_ACK and return the
+ * kernel's answer: 0 or -errno. */
+int nl_call(int fd, struct nlmsghdr *nh);
+/* A generic netlink socket of namespace @ns (2 s timeouts), or -errno. */
+int genl_socket(const char *ns);
+/*
+ * One tcp_stealth policy request on @fd: @cmd with @port (-1: no port
+ * attribute) and @secret of @len bytes (if not NULL). 0 or -errno.
+ */
+int policy_send(int fd, int cmd, int port, const void *secret, int len);
+/* One policy request in namespace @ns (see policy_send). */
+int policy_req(const char *ns, int cmd, int port, const void *secret, int len);
+
 #endif /* TCP_STEALTH_TESTS_STEALTH_H */

@@ -302,9 +302,9 @@ pub fn find_knock(opts: &[u8]) -> FindResult<'_> {
 
 /// Whether a sender should add a knock to a SYN with option area `opts`:
 /// not if it carries one already. A SYN can pass the sender's output path
-/// twice (a copy made by a firewall's `dup`/`TEE` after the knock was
-/// added, a VRF device); a second knock would not fit (the SYN would be
-/// dropped) or make it malformed. A broken option list gets its knock as any other SYN (the
+/// twice (Linux runs the LOCAL_OUT hooks of a SYN sent through a VRF device
+/// once for that device and once for the real one); a second knock would
+/// not fit (the SYN would be dropped) or make it malformed. A broken option list gets its knock as any other SYN (the
 /// receiver refuses it either way).
 pub fn needs_knock(opts: &[u8]) -> bool {
     !matches!(find_knock(opts), FindResult::Found { .. })
