@@ -46,23 +46,29 @@ int sock_in(const char *ns, int family)
 	return fd;
 }
 
-/* A listener in @ns on @addr:PORT protected with @secret (NULL: plain). */
-int listener(const char *ns, int family, const char *addr,
-		    const char *secret)
+/* A listener in @ns on @addr:@port protected with @secret (NULL: plain). */
+int listener_on(const char *ns, int family, const char *addr, int port,
+		const char *secret, int backlog)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = netns_sockaddr(family, addr, PORT, &ss);
+	socklen_t len = netns_sockaddr(family, addr, port, &ss);
 	int fd = sock_in(ns, family), one = 1;
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if ((secret && set_secret(fd, secret, 0)) ||
-	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, backlog)) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int listener(const char *ns, int family, const char *addr,
+	     const char *secret)
+{
+	return listener_on(ns, family, addr, PORT, secret, 16);
 }
 
 /* connect() with a timeout: 0, or -errno (-ETIMEDOUT when nothing came). */

@@ -28,6 +28,10 @@ int sock_in(const char *ns, int family);
 /* A listener in @ns on @addr:PORT protected with @secret (NULL: plain). */
 int listener(const char *ns, int family, const char *addr, const char *secret);
 
+/* The same on @port, with accept queue @backlog. */
+int listener_on(const char *ns, int family, const char *addr, int port,
+		const char *secret, int backlog);
+
 /* connect() with a timeout: 0, or -errno (-ETIMEDOUT when nothing came). */
 int connect_to(int fd, int family, const char *addr, int port, int timeout_ms);
 

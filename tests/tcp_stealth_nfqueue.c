@@ -153,24 +153,6 @@ static void *verdict_loop(void *arg)
 	return NULL;
 }
 
-/* A protected listener in @ns on @port with a deep accept queue. */
-static int listen_on(const char *ns, int family, int port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = netns_sockaddr(family, netns_addr_b(family), port, &ss);
-	int fd = sock_in(ns, family), one = 1;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (set_secret(fd, SECRET, 0) || bind(fd, (struct sockaddr *)&ss, len) ||
-	    listen(fd, 4 * CLIENTS * CONNECTS)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 struct knocker {
 	const char *ns;
 	int family, port;
@@ -199,9 +181,11 @@ TEST_F_TIMEOUT(core, knocks_through_nfqueue, T_TIMEOUT)
 	struct verdict_loop v = { .fd = -1 };
 	long long good = CTR(self->ns.b, "knock_good");
 
-	lq = listen_on(self->ns.b, fam, PORT);
+	lq = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT, SECRET,
+			 4 * CLIENTS * CONNECTS);
 	ASSERT_LE(0, lq);
-	ls = listen_on(self->ns.b, fam, PORT + 1);
+	ls = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT + 1, SECRET,
+			 4 * CLIENTS * CONNECTS);
 	ASSERT_LE(0, ls);
 	ASSERT_EQ(0, netns_system(self->ns.b,
 		"nft 'add table inet tsq; "
