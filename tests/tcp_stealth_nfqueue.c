@@ -46,6 +46,7 @@ static void nfq_init(struct nfq_req *r, int type)
 	memset(r, 0, sizeof(*r));
 	r->nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct nfgenmsg));
 	r->nh.nlmsg_type = NFNL_SUBSYS_QUEUE << 8 | type;
+	r->nh.nlmsg_flags = NLM_F_REQUEST;
 	r->nfg.nfgen_family = AF_UNSPEC;
 	r->nfg.version = NFNETLINK_V0;
 	r->nfg.res_id = htons(QNUM);
@@ -213,6 +214,9 @@ TEST_F_TIMEOUT(core, knocks_through_nfqueue, T_TIMEOUT)
 			break;
 	for (i = 0; i < started; i++) {
 		pthread_join(kt[i], NULL);
+		if (k[i].ok != CONNECTS)
+			TH_LOG("port %d: %d of %d connections", k[i].port,
+			       k[i].ok, CONNECTS);
 		ok += k[i].ok;
 		for (j = 0; j < CONNECTS; j++)
 			close(k[i].fds[j]);
@@ -226,7 +230,9 @@ TEST_F_TIMEOUT(core, knocks_through_nfqueue, T_TIMEOUT)
 	TH_LOG("%d of %d connections, %d packets accepted by the verdict loop",
 	       ok, 2 * CLIENTS * CONNECTS, atomic_load(&v.accepted));
 	EXPECT_EQ(2 * CLIENTS, started);
-	EXPECT_EQ(2 * CLIENTS * CONNECTS, ok);
+	EXPECT_EQ(2 * CLIENTS * CONNECTS, ok) {
+		netns_system(self->ns.b, "cat " TCP_STEALTH_STATS " >&2");
+	}
 	EXPECT_EQ(0, atomic_load(&v.errors));
 	/* Every SYN to PORT came through the queue. */
 	EXPECT_LE(CLIENTS * CONNECTS, atomic_load(&v.accepted));
