@@ -52,14 +52,15 @@ static const char *const secrets[] = { "race one", "race two", "race three" };
 enum op {
 	OP_ULP, OP_SECRET, OP_KEY_ADD, OP_KEY_DEL, OP_MODE, OP_INTEGRITY,
 	OP_INTEGRITY_LEN, OP_GET, OP_CONNECT, OP_SEND, OP_SHUTDOWN,
-	OP_DISCONNECT, OP_REPLACE, OP_LISTEN, OP_ACCEPT, OP_PROTECT,
+	OP_DISCONNECT, OP_REPLACE, OP_KNOCK, OP_LISTEN, OP_ACCEPT, OP_PROTECT,
 	OP_UNPROTECT, OP_SYSCTL, OP_PROC, NOPS,
 };
 
 static const char *const op_names[NOPS] = {
 	"ulp", "secret", "key_add", "key_del", "mode", "integrity",
 	"integrity_len", "get", "connect", "send", "shutdown", "disconnect",
-	"replace", "listen", "accept", "protect", "unprotect", "sysctl", "proc",
+	"replace", "knock", "listen", "accept", "protect", "unprotect",
+	"sysctl", "proc",
 };
 
 struct race {
@@ -179,6 +180,18 @@ static int socket_op(enum op op, int fd, int family, unsigned int *s)
 		return connect(fd, (struct sockaddr *)&ss, sizeof(ss));
 	case OP_REPLACE:
 		return replace(fd, family);
+	case OP_KNOCK:
+		/* A fresh socket that knocks (or not) right away. */
+		if (replace(fd, family))
+			return -1;
+		if (rnd(s) % 4 && (socket_op(OP_ULP, fd, family, s) ||
+				   socket_op(OP_SECRET, fd, family, s)))
+			return -1;
+		if (rnd(s) % 4 == 0)
+			socket_op(rnd(s) % 2 ? OP_MODE : OP_INTEGRITY, fd, family, s);
+		if (!socket_op(OP_CONNECT, fd, family, s) || errno == EINPROGRESS)
+			return 0;
+		return -1;
 	case OP_LISTEN:
 		v = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v));
@@ -193,7 +206,7 @@ static int socket_op(enum op op, int fd, int family, unsigned int *s)
 		if (v < 0)
 			return -1;
 		(void)!read(v, buf, sizeof(buf));
-		(void)!write(v, "x", 1);
+		(void)!send(v, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(v);
 		return 0;
 	default:
@@ -206,13 +219,13 @@ static void *socket_worker(void *arg)
 {
 	static const enum op client_ops[] = {
 		OP_ULP, OP_SECRET, OP_KEY_ADD, OP_KEY_DEL, OP_MODE, OP_INTEGRITY,
-		OP_INTEGRITY_LEN, OP_GET, OP_CONNECT, OP_CONNECT, OP_SEND,
-		OP_SHUTDOWN, OP_DISCONNECT, OP_REPLACE,
+		OP_INTEGRITY_LEN, OP_GET, OP_CONNECT, OP_SEND, OP_SHUTDOWN,
+		OP_DISCONNECT, OP_REPLACE, OP_KNOCK, OP_KNOCK, OP_KNOCK, OP_KNOCK,
 	};
 	static const enum op server_ops[] = {
 		OP_ULP, OP_SECRET, OP_KEY_ADD, OP_KEY_DEL, OP_MODE,
-		OP_INTEGRITY_LEN, OP_GET, OP_LISTEN, OP_ACCEPT, OP_ACCEPT,
-		OP_SHUTDOWN, OP_DISCONNECT, OP_REPLACE,
+		OP_INTEGRITY_LEN, OP_GET, OP_LISTEN, OP_LISTEN, OP_ACCEPT,
+		OP_ACCEPT, OP_ACCEPT, OP_SHUTDOWN, OP_DISCONNECT, OP_REPLACE,
 	};
 	struct worker *w = arg;
 	struct race *r = w->r;
