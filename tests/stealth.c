@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/tcp_stealth.h>
@@ -123,4 +124,53 @@ int exchange(int cfd, int lfd)
 		ret = 0;
 	close(afd);
 	return ret;
+}
+
+int integrity_listener(const char *ns, int family, const char *secret, int n)
+{
+	int fd = listener(ns, family, netns_addr_b(family), secret);
+
+	if (fd >= 0 && n &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int integrity_client(const char *ns, int family, const char *secret,
+		     const void *commit, int len, int *fd_out)
+{
+	int fd = sock_in(ns, family), ret;
+
+	if (fd < 0)
+		return -EBADF;
+	ret = set_secret(fd, secret, 0);
+	if (!ret && commit &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, commit, len))
+		ret = -errno;
+	if (!ret)
+		ret = connect_to(fd, family, netns_addr_b(family), PORT, 4000);
+	if (ret)
+		close(fd);
+	else
+		*fd_out = fd;
+	return ret;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+long long wait_counter(const char *ns, const char *name, long long want)
+{
+	long long end = now_ms() + 5000, v;
+
+	while ((v = stealth_counter(ns, name)) < want && now_ms() < end)
+		usleep(20000);
+	return v;
 }
