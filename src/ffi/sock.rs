@@ -448,8 +448,10 @@ unsafe extern "C" fn ulp_clone(
     // The child keeps the ULP: it needs the module until its release.
     // SAFETY: The listener's ULP holds a reference on the module already.
     unsafe { bindings::__module_get((*ULP_OPS.get()).owner) };
+    // SAFETY: `req` is the request the child is made from.
+    let start = unsafe { bindings::tcp_stealth_req_rcv_start(req) };
     // SAFETY: The child is valid; its context is made just below.
-    let data = unsafe { Hold::new(newsk, check, priority) }.and_then(|hold| {
+    let data = unsafe { Hold::new(newsk, check, start, priority) }.and_then(|hold| {
         KBox::new(
             UlpData {
                 rcu: Opaque::uninit(),

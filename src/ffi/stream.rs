@@ -8,10 +8,12 @@
 //!
 //! - `sk_data_ready` is ours: it feeds the check from the receive queue and
 //!   wakes readers only once the bytes are verified;
-//! - `recvmsg`, `ioctl(SIOCINQ)` and `TCP_ZEROCOPY_RECEIVE` of our protos,
-//!   and `poll`, `splice_read`, `read_sock` and `peek_len` of our
+//! - `recvmsg`, `ioctl(SIOCINQ, SIOCATMARK)` and `TCP_ZEROCOPY_RECEIVE` of
+//!   our protos, and `poll`, `splice_read`, `read_sock` and `peek_len` of our
 //!   `proto_ops` (which accepted sockets inherit from the listener's socket)
 //!   wait, report nothing, or fail;
+//! - urgent data pointing into the first bytes fails the check: a read
+//!   would skip the urgent byte;
 //! - a deadline on the module's workqueue resets the connection if the bytes
 //!   do not come in time, and carries out the reset when the check fails in
 //!   softirq context (`tcp_abort()` needs process context).
@@ -41,11 +43,18 @@ const VERIFIED: u32 = 1;
 // Any other value: the check failed with that (positive) errno.
 
 const EPOLLIN: u32 = 0x0001;
+const EPOLLPRI: u32 = 0x0002;
 const EPOLLERR: u32 = 0x0008;
 const EPOLLRDNORM: u32 = 0x0040;
+const EPOLLRDBAND: u32 = 0x0080;
 const EPOLLRDHUP: u32 = 0x2000;
+/// What `poll` of a held socket does not show: anything to read, urgent
+/// data (`EPOLLPRI`) included.
+const EPOLL_READ: u32 = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLRDHUP;
 /// `SIOCINQ` (`FIONREAD`).
 const SIOCINQ: c_int = 0x541b;
+/// `SIOCATMARK`: whether urgent data is next.
+const SIOCATMARK: c_int = 0x8905;
 /// `MSG_DONTWAIT`.
 const MSG_DONTWAIT: c_int = 0x40;
 /// `SPLICE_F_NONBLOCK`.
@@ -75,6 +84,8 @@ pub(crate) struct Hold {
     check: UnsafeCell<Check>,
     deadline: *mut bindings::tcp_stealth_deadline,
     sk: *mut bindings::sock,
+    /// The sequence number of the connection's first byte.
+    start: u32,
     base_data_ready: Option<unsafe extern "C" fn(*mut bindings::sock)>,
 }
 
@@ -85,13 +96,19 @@ unsafe impl Sync for Hold {}
 unsafe impl Send for Hold {}
 
 impl Hold {
-    /// A hold for the new child `sk` of a listener, with its deadline.
+    /// A hold for the new child `sk` of a listener, with its deadline; its
+    /// first byte has sequence number `start`.
     ///
     /// # Safety
     ///
     /// `sk` must be a child socket being cloned, which the hold will belong
     /// to (through its ULP context).
-    pub(crate) unsafe fn new(sk: *mut bindings::sock, check: Check, gfp: u32) -> Result<Self> {
+    pub(crate) unsafe fn new(
+        sk: *mut bindings::sock,
+        check: Check,
+        start: u32,
+        gfp: u32,
+    ) -> Result<Self> {
         // SAFETY: `sk` is a valid socket; the deadline only keeps a pointer,
         // and takes a reference on the socket whenever it is queued.
         let deadline = unsafe { bindings::tcp_stealth_deadline_new(sk, Some(deadline_fn), gfp) };
@@ -103,6 +120,7 @@ impl Hold {
             check: UnsafeCell::new(check),
             deadline,
             sk,
+            start,
             // SAFETY: The child is not visible to anybody else yet.
             base_data_ready: unsafe { (*sk).sk_data_ready },
         })
@@ -152,6 +170,7 @@ impl Hold {
         let rx = RxQueue {
             // SAFETY: The socket lives while we run (the caller locked it).
             sk: unsafe { Sock::from_raw(self.sk) },
+            start: self.start,
         };
         // SAFETY: The socket lock is held (caller), which serialises all
         // users of `check` (type invariant).
@@ -194,7 +213,7 @@ impl Drop for Hold {
 
 fn failure_errno(f: Failure) -> u32 {
     match f {
-        Failure::Mismatch | Failure::Lost => bindings::EBADMSG,
+        Failure::Mismatch | Failure::Urgent | Failure::Lost => bindings::EBADMSG,
         Failure::Short => bindings::ECONNABORTED,
         Failure::Timeout => bindings::ETIMEDOUT,
     }
@@ -203,6 +222,8 @@ fn failure_errno(f: Failure) -> u32 {
 /// The in-order bytes a held connection has received, which nobody has read.
 pub(crate) struct RxQueue<'a> {
     sk: &'a Sock,
+    /// The sequence number of the connection's first byte.
+    start: u32,
 }
 
 impl RxQueue<'_> {
@@ -219,6 +240,14 @@ impl RxQueue<'_> {
             bindings::tcp_stealth_rcvq_copy(self.sk.as_ptr(), off, buf.as_mut_ptr(), len)
         };
         n as usize
+    }
+
+    /// Whether TCP's urgent data handling touches the first `n` bytes: an
+    /// urgent pointer into them, or bytes taken from the queue.
+    pub(crate) fn urgent(&self, n: usize) -> bool {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        // SAFETY: The socket is locked while an `RxQueue` exists (see `copy`).
+        unsafe { bindings::tcp_stealth_rcv_urgent(self.sk.as_ptr(), self.start, n) }
     }
 
     /// Whether the peer has closed its side (FIN received).
@@ -323,9 +352,10 @@ pub(crate) fn recv_nonblock(flags: c_int) -> bool {
     flags & MSG_DONTWAIT != 0
 }
 
-/// `ioctl(SIOCINQ)` of a held socket: nothing to read yet.
+/// `ioctl(SIOCINQ)` and `ioctl(SIOCATMARK)` of a held socket: nothing to
+/// read yet, no urgent data.
 pub(crate) fn hide_inq(s: &Sock, cmd: c_int) -> bool {
-    cmd == SIOCINQ && !matches!(gate(s), Gate::Open)
+    (cmd == SIOCINQ || cmd == SIOCATMARK) && !matches!(gate(s), Gate::Open)
 }
 
 // ---------------------------------------------------------------------------
@@ -443,7 +473,7 @@ unsafe extern "C" fn stealth_poll(
     // SAFETY: The socket lives while its file is polled.
     match gate(unsafe { Sock::from_raw(sk) }) {
         Gate::Open => mask,
-        Gate::Pending => mask & !(EPOLLIN | EPOLLRDNORM | EPOLLRDHUP),
+        Gate::Pending => mask & !EPOLL_READ,
         Gate::Failed(_) => mask | EPOLLERR,
     }
 }
