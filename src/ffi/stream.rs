@@ -7,7 +7,9 @@
 //! the application can neither read nor see readable data:
 //!
 //! - `sk_data_ready` is ours: it feeds the check from the receive queue and
-//!   wakes readers only once the bytes are verified;
+//!   wakes readers only once the bytes are verified; so is `sk_state_change`,
+//!   because TCP queues the data of a Fast Open SYN without calling
+//!   `sk_data_ready` (the check then runs when the handshake completes);
 //! - `recvmsg`, `ioctl(SIOCINQ, SIOCATMARK)` and `TCP_ZEROCOPY_RECEIVE` of
 //!   our protos, and `poll`, `splice_read`, `read_sock` and `peek_len` of our
 //!   `proto_ops` (which accepted sockets inherit from the listener's socket)
@@ -74,9 +76,9 @@ pub(crate) enum Gate {
 ///
 /// # Invariants
 ///
-/// - `check` is only used with the socket lock held: by `sk_data_ready`
-///   (called by TCP with the socket locked) and by the deadline (which takes
-///   `lock_sock`).
+/// - `check` is only used with the socket lock held: by `sk_data_ready` and
+///   `sk_state_change` (called by TCP with the socket locked) and by the
+///   deadline (which takes the bh lock of a socket no user owns).
 /// - `deadline` comes from `tcp_stealth_deadline_new` for `sk` and is freed
 ///   only by `drop`.
 pub(crate) struct Hold {
@@ -87,6 +89,7 @@ pub(crate) struct Hold {
     /// The sequence number of the connection's first byte.
     start: u32,
     base_data_ready: Option<unsafe extern "C" fn(*mut bindings::sock)>,
+    base_state_change: Option<unsafe extern "C" fn(*mut bindings::sock)>,
 }
 
 // SAFETY: `check` is serialised by the socket lock (type invariant); the other
@@ -123,15 +126,21 @@ impl Hold {
             start,
             // SAFETY: The child is not visible to anybody else yet.
             base_data_ready: unsafe { (*sk).sk_data_ready },
+            // SAFETY: As above.
+            base_state_change: unsafe { (*sk).sk_state_change },
         })
     }
 
-    /// Starts holding: takes over `sk_data_ready` and arms the deadline.
-    /// Called once the hold sits at its final place in the ULP context.
+    /// Starts holding: takes over `sk_data_ready` and `sk_state_change` and
+    /// arms the deadline. Called once the hold sits at its final place in the
+    /// ULP context.
     pub(crate) fn start(&self, timeout_secs: u32) {
         // SAFETY: The child is not visible to anybody else yet (we are in the
-        // ULP's clone callback), so the write races with nothing.
-        unsafe { addr_of_mut!((*self.sk).sk_data_ready).write(Some(hold_data_ready)) };
+        // ULP's clone callback), so the writes race with nothing.
+        unsafe {
+            addr_of_mut!((*self.sk).sk_data_ready).write(Some(hold_data_ready));
+            addr_of_mut!((*self.sk).sk_state_change).write(Some(hold_state_change));
+        }
         // SAFETY: `deadline` is valid (type invariant); plain arithmetic.
         unsafe {
             bindings::tcp_stealth_deadline_set(
@@ -182,8 +191,12 @@ impl Hold {
                 // SAFETY: `deadline` is valid (type invariant).
                 unsafe { bindings::tcp_stealth_deadline_cancel(self.deadline) };
                 // SAFETY: Socket locked (caller): TCP calls `sk_data_ready`
-                // with the lock held only, so restoring it races with no call.
-                unsafe { addr_of_mut!((*self.sk).sk_data_ready).write(self.base_data_ready) };
+                // and `sk_state_change` with the lock held only, so restoring
+                // them races with no call.
+                unsafe {
+                    addr_of_mut!((*self.sk).sk_data_ready).write(self.base_data_ready);
+                    addr_of_mut!((*self.sk).sk_state_change).write(self.base_state_change);
+                }
                 if let Some(f) = self.base_data_ready {
                     // SAFETY: The socket's own data_ready, as TCP would call it.
                     unsafe { f(self.sk) };
@@ -273,6 +286,27 @@ unsafe extern "C" fn hold_data_ready(sk: *mut bindings::sock) {
     let s = unsafe { Sock::from_raw(sk) };
     // SAFETY: The socket is locked, so its ULP context stays.
     if let Some(hold) = unsafe { s.hold_locked() } {
+        // SAFETY: The socket is locked (our caller).
+        unsafe { hold.advance(false) };
+    }
+}
+
+/// Our `sk_state_change` for held connections: TCP queues the data of a
+/// Fast Open SYN without calling `sk_data_ready`, so the check looks at the
+/// queue again when the handshake completes (and on every other change).
+///
+/// # Safety
+///
+/// Only TCP calls it, with the socket locked.
+unsafe extern "C" fn hold_state_change(sk: *mut bindings::sock) {
+    // SAFETY: TCP calls `sk_state_change` for a live socket.
+    let s = unsafe { Sock::from_raw(sk) };
+    // SAFETY: The socket is locked, so its ULP context stays.
+    if let Some(hold) = unsafe { s.hold_locked() } {
+        if let Some(f) = hold.base_state_change {
+            // SAFETY: The socket's own state_change, as TCP would call it.
+            unsafe { f(sk) };
+        }
         // SAFETY: The socket is locked (our caller).
         unsafe { hold.advance(false) };
     }
