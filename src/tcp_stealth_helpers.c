@@ -26,6 +26,7 @@
 #include <linux/seq_file_net.h>
 #include <linux/timekeeping.h>
 #include <net/secure_seq.h>
+#include <net/sock_reuseport.h>
 
 #include <net/genetlink.h>
 #include <net/inet6_hashtables.h>
@@ -363,6 +364,20 @@ bool tcp_stealth_rcv_urgent(const struct sock *sk, u32 start, u32 n)
 
 	return READ_ONCE(tp->copied_seq) != start ||
 	       (READ_ONCE(tp->urg_data) && READ_ONCE(tp->urg_seq) - start < n);
+}
+
+/**
+ * tcp_stealth_reuseport_detach() - leave the SO_REUSEPORT group
+ * @sk: a listener about to stop listening (process context, socket owned)
+ *
+ * Takes @sk out of its group before TCP unhashes it, so that neither
+ * net.ipv4.tcp_migrate_req nor a BPF_SK_REUSEPORT_SELECT_OR_MIGRATE program
+ * moves its queued connections to another member: they are reset with it.
+ */
+void tcp_stealth_reuseport_detach(struct sock *sk)
+{
+	if (rcu_access_pointer(sk->sk_reuseport_cb))
+		reuseport_detach_sock(sk);
 }
 
 int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,

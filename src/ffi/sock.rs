@@ -249,6 +249,7 @@ impl UlpRegistration {
                 p.getsockopt = Some(stealth_getsockopt);
                 p.recvmsg = Some(stealth_recvmsg);
                 p.ioctl = Some(stealth_ioctl);
+                p.unhash = Some(stealth_unhash);
             }
             (*ULP_OPS.get()).owner = module.as_ptr().cast();
         }
@@ -717,6 +718,29 @@ unsafe extern "C" fn stealth_ioctl(sk: *mut bindings::sock, cmd: c_int, karg: *m
     let base = unsafe { base_of(sk) };
     // SAFETY: TCP's own ioctl, with the caller's arguments.
     unsafe { (base.ioctl.unwrap_unchecked())(sk, cmd, karg) }
+}
+
+/// `unhash` of our protos. A listener that may have held connections queued
+/// leaves its `SO_REUSEPORT` group before TCP unhashes it: migration
+/// (`net.ipv4.tcp_migrate_req`, BPF) would hand them to a member whose
+/// socket lacks our `proto_ops`, where `splice` and `poll` see their
+/// unverified bytes. They are reset with the listener instead.
+///
+/// # Safety
+///
+/// Only TCP calls it, for a socket with our proto that it holds, locked.
+unsafe extern "C" fn stealth_unhash(sk: *mut bindings::sock) {
+    // SAFETY: The caller holds the socket.
+    let s = unsafe { Sock::from_raw(sk) };
+    if s.state() == TcpState::Listen && stream::may_hold(s) {
+        // SAFETY: A listener stops listening in process context, owned by
+        // the caller (close, shutdown, disconnect).
+        unsafe { bindings::tcp_stealth_reuseport_detach(sk) };
+    }
+    // SAFETY: The socket has our proto and the caller holds it.
+    let base = unsafe { base_of(sk) };
+    // SAFETY: TCP's own unhash, with the caller's arguments.
+    unsafe { (base.unhash.unwrap_unchecked())(sk) }
 }
 
 /// A pointer that readers follow under RCU and the owner replaces under the

@@ -13,7 +13,9 @@
 //! - `recvmsg`, `ioctl(SIOCINQ, SIOCATMARK)` and `TCP_ZEROCOPY_RECEIVE` of
 //!   our protos, and `poll`, `splice_read`, `read_sock` and `peek_len` of our
 //!   `proto_ops` (which accepted sockets inherit from the listener's socket)
-//!   wait, report nothing, or fail;
+//!   wait, report nothing, or fail; since those `proto_ops` come from the
+//!   listener, a listener with held connections does not let them migrate
+//!   to another member of its `SO_REUSEPORT` group;
 //! - urgent data pointing into the first bytes fails the check: a read
 //!   would skip the urgent byte;
 //! - a deadline on the module's workqueue resets the connection if the bytes
@@ -473,6 +475,22 @@ pub(crate) fn install_ops(sk: &LockedSock<'_>) -> Result {
     }
     // Somebody else's socket layer.
     Err(EBUSY)
+}
+
+/// Whether the listener `s` may have held connections queued: its socket
+/// has our `proto_ops` (it has required payload integrity), or it has no
+/// socket any more. Socket lock held.
+pub(crate) fn may_hold(s: &Sock) -> bool {
+    // SAFETY: The caller holds the socket lock, under which `sk_socket` and
+    // its `ops` change (see `install_ops`).
+    unsafe {
+        let socket = (*s.as_ptr()).sk_socket;
+        if socket.is_null() {
+            return true;
+        }
+        let ops = (*socket).ops;
+        (0..2).any(|i| ops == (*OPS.get())[i].as_ptr())
+    }
 }
 
 /// The original ops behind our copy `ops`.
