@@ -174,3 +174,19 @@ long long wait_counter(const char *ns, const char *name, long long want)
 		usleep(20000);
 	return v;
 }
+
+int drop_big_segments(const char *ns, int bytes)
+{
+	return netns_system(ns,
+		"nft 'add table inet t; "
+		"add chain inet t in { type filter hook input priority -50; }; "
+		"add rule inet t in tcp dport %d meta length gt 200 "
+		"quota until %d bytes counter drop'", PORT, bytes) ? -1 : 0;
+}
+
+int dropped_segments(const char *ns, int packets)
+{
+	return netns_system(ns,
+			    "nft list chain inet t in | grep -q 'packets %d ' || "
+			    "{ nft list chain inet t in >&2; false; }", packets) ? -1 : 0;
+}
