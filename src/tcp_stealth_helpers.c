@@ -26,7 +26,6 @@
 #include <linux/seq_file_net.h>
 #include <linux/timekeeping.h>
 #include <net/secure_seq.h>
-#include <net/sock_reuseport.h>
 
 #include <net/genetlink.h>
 #include <net/inet6_hashtables.h>
@@ -367,17 +366,21 @@ bool tcp_stealth_rcv_urgent(const struct sock *sk, u32 start, u32 n)
 }
 
 /**
- * tcp_stealth_reuseport_detach() - leave the SO_REUSEPORT group
- * @sk: a listener about to stop listening (process context, socket owned)
+ * tcp_stealth_socket_set_ops() - give a socket other proto_ops
+ * @sock: a socket that nobody else can use yet (being accepted)
+ * @ops: its new ops
  *
- * Takes @sk out of its group before TCP unhashes it, so that neither
- * net.ipv4.tcp_migrate_req nor a BPF_SK_REUSEPORT_SELECT_OR_MIGRATE program
- * moves its queued connections to another member: they are reset with it.
+ * Moves the module reference that sock_release() drops with the ops from
+ * the old ops' owner to the new ones'.
  */
-void tcp_stealth_reuseport_detach(struct sock *sk)
+void tcp_stealth_socket_set_ops(struct socket *sock,
+				const struct proto_ops *ops)
 {
-	if (rcu_access_pointer(sk->sk_reuseport_cb))
-		reuseport_detach_sock(sk);
+	const struct proto_ops *old = sock->ops;
+
+	__module_get(ops->owner);
+	WRITE_ONCE(sock->ops, ops);
+	module_put(old->owner);
 }
 
 int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,

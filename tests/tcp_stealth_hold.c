@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -551,11 +552,12 @@ static int rp_listener(const char *ns, int fam, int n)
 }
 
 /*
- * Finding L7: with net.ipv4.tcp_migrate_req = 1, closing a listener of a
- * SO_REUSEPORT group hands the connections in its accept queue to another
- * member, here a plain one without the module's socket operations. A held
- * connection must not go there (splice and poll of that member would show
- * its unverified bytes): it is reset, as without migration.
+ * Finding L7: an accepted socket takes the socket operations of the listener
+ * accept() was called on. With net.ipv4.tcp_migrate_req = 1, closing a
+ * listener of a SO_REUSEPORT group hands the connections in its accept
+ * queue to another member, here a plain one without the module's ops, whose
+ * splice and poll would show the unverified bytes. The connection stays
+ * held there, and is readable once verified.
  */
 TEST_F_TIMEOUT(core, reuseport_migration_keeps_hold, T_TIMEOUT)
 {
@@ -569,16 +571,54 @@ TEST_F_TIMEOUT(core, reuseport_migration_keeps_hold, T_TIMEOUT)
 	lb = rp_listener(self->ns.b, fam, 0);
 	ASSERT_LE(0, lb);
 	close(la);
-	afd = tcp_accept_timeout(lb, 1000);
-	EXPECT_GT(0, afd);
-	if (afd >= 0) {
-		EXPECT_EQ(0, pev(afd, 0) & POLL_READ);
-		EXPECT_EQ(-EAGAIN, r_splice(afd, buf, sizeof(buf)));
-		close(afd);
-	}
-	EXPECT_EQ(-ECONNRESET, read_err(cfd, buf, sizeof(buf)));
+	afd = tcp_accept_timeout(lb, 4000);
+	ASSERT_LE(0, afd);
+	expect_nothing(_metadata, afd, EAGAIN);
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD TRAILER + N - 1, 1 + TLEN));
+	EXPECT_TRUE(pev(afd, 4000) & POLLIN);
+	EXPECT_EQ(N + TLEN, r_splice(afd, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, PAYLOAD TRAILER, N + TLEN));
+	close(afd);
 	close(cfd);
 	close(lb);
+}
+
+/*
+ * The other way to the same place: accept() is already waiting on a
+ * listener when it starts to require integrity; the connection it returns
+ * is held all the same.
+ */
+static void *accept_thread(void *arg)
+{
+	int *fd = arg;
+
+	fd[1] = accept(fd[0], NULL, NULL);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(core, accept_before_integrity_len, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd = -1, fd[2] = { -1, -1 }, n = N;
+	pthread_t t;
+	char buf[64];
+
+	lfd = integrity_listener(self->ns.b, fam, SECRET, 0);
+	ASSERT_LE(0, lfd);
+	fd[0] = lfd;
+	ASSERT_EQ(0, pthread_create(&t, NULL, accept_thread, fd));
+	usleep(100 * 1000);	/* (if not waiting yet, the test proves less) */
+	ASSERT_EQ(0, setsockopt(lfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	ASSERT_EQ(0, held(self->ns.a, fam, lfd, PAYLOAD, N - 1, &cfd, NULL));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_LE(0, fd[1]);
+	expect_nothing(_metadata, fd[1], EAGAIN);
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD + N - 1, 1));
+	EXPECT_TRUE(pev(fd[1], 4000) & POLLIN);
+	EXPECT_EQ(N, r_splice(fd[1], buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, PAYLOAD, N));
+	close(fd[1]);
+	close(cfd);
+	close(lfd);
 }
 
 TEST_HARNESS_MAIN

@@ -249,7 +249,7 @@ impl UlpRegistration {
                 p.getsockopt = Some(stealth_getsockopt);
                 p.recvmsg = Some(stealth_recvmsg);
                 p.ioctl = Some(stealth_ioctl);
-                p.unhash = Some(stealth_unhash);
+                p.release_cb = Some(stealth_release_cb);
             }
             (*ULP_OPS.get()).owner = module.as_ptr().cast();
         }
@@ -720,27 +720,22 @@ unsafe extern "C" fn stealth_ioctl(sk: *mut bindings::sock, cmd: c_int, karg: *m
     unsafe { (base.ioctl.unwrap_unchecked())(sk, cmd, karg) }
 }
 
-/// `unhash` of our protos. A listener that may have held connections queued
-/// leaves its `SO_REUSEPORT` group before TCP unhashes it: migration
-/// (`net.ipv4.tcp_migrate_req`, BPF) would hand them to a member whose
-/// socket lacks our `proto_ops`, where `splice` and `poll` see their
-/// unverified bytes. They are reset with the listener instead.
+/// `release_cb` of our protos: TCP's, then, for a held connection,
+/// [`stream::adopt_ops`].
 ///
 /// # Safety
 ///
-/// Only TCP calls it, for a socket with our proto that it holds, locked.
-unsafe extern "C" fn stealth_unhash(sk: *mut bindings::sock) {
-    // SAFETY: The caller holds the socket.
-    let s = unsafe { Sock::from_raw(sk) };
-    if s.state() == TcpState::Listen && stream::may_hold(s) {
-        // SAFETY: A listener stops listening in process context, owned by
-        // the caller (close, shutdown, disconnect).
-        unsafe { bindings::tcp_stealth_reuseport_detach(sk) };
-    }
+/// Only `release_sock()` calls it, for a socket with our proto that the
+/// caller owns.
+unsafe extern "C" fn stealth_release_cb(sk: *mut bindings::sock) {
     // SAFETY: The socket has our proto and the caller holds it.
     let base = unsafe { base_of(sk) };
-    // SAFETY: TCP's own unhash, with the caller's arguments.
-    unsafe { (base.unhash.unwrap_unchecked())(sk) }
+    if let Some(f) = base.release_cb {
+        // SAFETY: TCP's own release_cb, with the caller's argument.
+        unsafe { f(sk) };
+    }
+    // SAFETY: The caller owns the socket.
+    stream::adopt_ops(unsafe { Sock::from_raw(sk) });
 }
 
 /// A pointer that readers follow under RCU and the owner replaces under the

@@ -13,9 +13,9 @@
 //! - `recvmsg`, `ioctl(SIOCINQ, SIOCATMARK)` and `TCP_ZEROCOPY_RECEIVE` of
 //!   our protos, and `poll`, `splice_read`, `read_sock` and `peek_len` of our
 //!   `proto_ops` (which accepted sockets inherit from the listener's socket)
-//!   wait, report nothing, or fail; since those `proto_ops` come from the
-//!   listener, a listener with held connections does not let them migrate
-//!   to another member of its `SO_REUSEPORT` group;
+//!   wait, report nothing, or fail; a held connection accepted through a
+//!   socket without our `proto_ops` gets them when `accept()` grafts it
+//!   ([`adopt_ops`]);
 //! - urgent data pointing into the first bytes fails the check: a read
 //!   would skip the urgent byte;
 //! - a deadline on the module's workqueue resets the connection if the bytes
@@ -477,19 +477,37 @@ pub(crate) fn install_ops(sk: &LockedSock<'_>) -> Result {
     Err(EBUSY)
 }
 
-/// Whether the listener `s` may have held connections queued: its socket
-/// has our `proto_ops` (it has required payload integrity), or it has no
-/// socket any more. Socket lock held.
-pub(crate) fn may_hold(s: &Sock) -> bool {
-    // SAFETY: The caller holds the socket lock, under which `sk_socket` and
-    // its `ops` change (see `install_ops`).
-    unsafe {
-        let socket = (*s.as_ptr()).sk_socket;
-        if socket.is_null() {
-            return true;
+/// Gives the socket that a held connection was just grafted onto our
+/// `proto_ops`, if it has TCP's. `accept()` hands on the ops of the
+/// listener's socket it was called on, which lack ours when the connection
+/// migrated there from its own listener (`net.ipv4.tcp_migrate_req`, BPF) or
+/// when the `accept()` began before the listener set
+/// `TCP_STEALTH_INTEGRITY_LEN`. `inet_accept()` releases the connection's
+/// lock right after grafting it and before the new socket's file is
+/// installed, so the change races with no user of the socket.
+///
+/// Called from `release_cb`, with the socket owned.
+pub(crate) fn adopt_ops(s: &Sock) {
+    // SAFETY: The caller owns the socket, so its ULP context stays.
+    if unsafe { s.hold_locked() }.is_none() {
+        return;
+    }
+    // SAFETY: The socket is owned: `sk_socket` changes under its lock only,
+    // and the `struct socket` lives while the socket is grafted on it.
+    let socket = unsafe { (*s.as_ptr()).sk_socket };
+    if socket.is_null() {
+        return;
+    }
+    // SAFETY: As above.
+    let cur = unsafe { (*socket).ops };
+    for (i, base) in BASE_OPS.iter().enumerate() {
+        let base = base.load(Ordering::Acquire);
+        if !base.is_null() && cur == base.cast_const() {
+            // SAFETY: Our copy `i` exists since its base is set; nobody uses
+            // the socket yet (see above).
+            unsafe { bindings::tcp_stealth_socket_set_ops(socket, (*OPS.get())[i].as_ptr()) };
+            return;
         }
-        let ops = (*socket).ops;
-        (0..2).any(|i| ops == (*OPS.get())[i].as_ptr())
     }
 }
 
