@@ -29,7 +29,8 @@ pub(crate) enum Check {
     /// ISN mode: the integrity hash in the low 16 bits of its SYN's ISN.
     Legacy { verifier: LegacyVerifier, n: usize },
     /// Nothing to check against: the SYN (or its commitment) is gone, as
-    /// with a SYN cookie. Fails as soon as it is looked at.
+    /// with a SYN cookie, or the listener has no keys any more. Fails as
+    /// soon as it is looked at.
     Lost,
 }
 
@@ -71,7 +72,9 @@ impl Failure {
 /// The check for a new child of `listener`, made from the headers of the
 /// SYN it came from (`syn`: IP and TCP headers, and the IP headers' length);
 /// `None` if the listener does not require integrity (the child is an
-/// ordinary connection).
+/// ordinary connection). A listener that requires integrity but has lost its
+/// keys (setting the length needs keys, removing them later does not) fails
+/// closed: the child has nothing to check against ([`Check::Lost`]).
 pub(crate) fn child_check(
     listener: &SockCtx,
     syn: Option<(&[u8], usize)>,
@@ -81,7 +84,9 @@ pub(crate) fn child_check(
     if n == 0 {
         return None;
     }
-    let keys = listener.keys(rcu)?;
+    let Some(keys) = listener.keys(rcu) else {
+        return Some(Check::Lost);
+    };
     let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
     let check = match listener.mode() {
         Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),

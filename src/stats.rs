@@ -46,6 +46,9 @@ counters! {
     IsnSent => "isn_sent": "First SYNs sent with an ISN-mode knock.",
     IsnResent => "isn_resent": "Retransmitted ISN-mode SYNs (first TSval restored).",
     IsnFailed => "isn_failed": "ISN-mode SYNs dropped because the ISN could not be applied.",
+    AckRefused => "ack_refused": "ACKs to a protected listener from a 4-tuple that did not knock (RST, or dropped).",
+    FragmentDropped => "fragment_dropped": "IPv6 fragments that reached the hook unreassembled (dropped).",
+    TruncatedDropped => "truncated_dropped": "TCP packets whose headers run past their end (dropped, as TCP does).",
 }
 
 /// The counters of one namespace.

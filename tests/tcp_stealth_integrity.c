@@ -408,4 +408,55 @@ TEST_F_TIMEOUT(core, integrity_sockopt_errors, T_TIMEOUT)
 	close(lfd);
 }
 
+/*
+ * A listener without keys of its own (an administrator's policy port, or
+ * none at all) cannot check a commitment: TCP_STEALTH_INTEGRITY_LEN is
+ * refused with ENOKEY instead of being accepted and ignored.
+ */
+TEST_F_TIMEOUT(core, integrity_len_needs_own_keys, T_TIMEOUT)
+{
+	int fam = variant->family, fd, n = PAYLOAD_LEN, len = sizeof(n);
+
+	fd = sock_in(self->ns.b, fam);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	EXPECT_EQ(ENOKEY, errno);
+	ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, (socklen_t *)&len));
+	EXPECT_EQ(0, n);
+	/* Turning it off needs no key; with a key it is taken. */
+	n = 0;
+	EXPECT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	ASSERT_EQ(0, set_secret(fd, SECRET, 1));	/* the ULP is there */
+	n = PAYLOAD_LEN;
+	EXPECT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	close(fd);
+}
+
+/*
+ * The listener's keys are removed while it still requires integrity: it
+ * wants no knock any more, but connections are not let through unchecked.
+ * Each one fails as one without a commitment (EBADMSG) and is reset.
+ */
+TEST_F_TIMEOUT(core, keys_removed_fails_closed, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd = -1, afd;
+	long long lost = CTR(self->ns.b, "integrity_lost");
+	char buf[64];
+
+	lfd = int_listener(self->ns.b, fam, PAYLOAD_LEN);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, key_op(lfd, TCP_STEALTH_KEY_DEL, SECRET));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), NULL, &cfd));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	EXPECT_EQ(-EBADMSG, read_err(afd, buf, sizeof(buf)));
+	EXPECT_EQ(lost + 1, wait_ctr(self->ns.b, "integrity_lost", lost + 1));
+	EXPECT_EQ(-ECONNRESET, read_err(cfd, buf, sizeof(buf)));
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
 TEST_HARNESS_MAIN

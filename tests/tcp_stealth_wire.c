@@ -71,7 +71,7 @@ static const char *const counter_names[] = {
 	"syn_in", "knock_good", "knock_retransmit", "knock_missing",
 	"knock_malformed", "knock_bad_mac", "knock_stale", "knock_replay",
 	"probe_rejected", "rst_sent", "dropped", "knock_sent",
-	"knock_no_space",
+	"knock_no_space", "ack_refused",
 };
 #define NCOUNTERS (int)(sizeof(counter_names) / sizeof(counter_names[0]))
 #define IGNORE (-1000)	/* expected delta: not checked */
@@ -758,10 +758,15 @@ TEST_F_TIMEOUT(wire, closed_port_probes, T_TIMEOUT)
 		  "probe_rejected", 1 },
 		{ "syn_fin", TH_SYN | TH_FIN, 0, OPT_NONE, 0, false,
 		  "probe_rejected", 1 },
-		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
-		{ "fin_ack", TH_FIN | TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
-		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, "ack_refused", 1 },
+		{ "fin_ack", TH_FIN | TH_ACK, 0, OPT_NONE, 0, false,
+		  "ack_refused", 1 },
+		{ "psh_ack_data", TH_PSH | TH_ACK, 0, OPT_NONE, 16, false,
+		  "ack_refused", 1 },
+		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false,
+		  "probe_rejected", 1 },
 		{ "rst", TH_RST, 0, OPT_NONE, 0, false, NULL, 0 },
+		{ "rst_ack", TH_RST | TH_ACK, 0, OPT_NONE, 0, false, NULL, 0 },
 	};
 	size_t i;
 
@@ -858,7 +863,7 @@ TEST_F_TIMEOUT(wire, closed_port_flowlabel, T_TIMEOUT)
 		{ "syn_wrong_key", TH_SYN, 0, OPT_BAD_MAC, 0, false,
 		  "knock_bad_mac", 1 },
 		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
-		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, "ack_refused", 1 },
 	};
 	size_t i;
 
@@ -1011,7 +1016,15 @@ TEST_F_TIMEOUT(wire, drop_mode, T_TIMEOUT)
 		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
 		{ "xmas", TH_FIN | TH_PSH | TH_URG, 0, OPT_NONE, 0, false,
 		  "probe_rejected", 1 },
-		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		/*
+		 * TCP answers these for a listener: in drop mode they must be
+		 * as silent as for a port an nft rule drops.
+		 */
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, "ack_refused", 1 },
+		{ "fin_ack", TH_FIN | TH_ACK, 0, OPT_NONE, 0, false,
+		  "ack_refused", 1 },
+		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false,
+		  "probe_rejected", 1 },
 	};
 	size_t i;
 

@@ -152,10 +152,29 @@ impl Hold {
         };
     }
 
-    /// The socket is being destroyed (socket lock held): no more deadline.
+    /// The socket is being destroyed (socket lock held): no more deadline,
+    /// and no more calls into this module from the socket. Called by the
+    /// ULP's release, before the ULP drops its module reference.
     pub(crate) fn stop(&self) {
-        // SAFETY: `deadline` is valid (type invariant).
-        unsafe { bindings::tcp_stealth_deadline_cancel(self.deadline) };
+        // SAFETY: `deadline` is valid (type invariant); the socket is locked
+        // (the caller), as the helper requires.
+        unsafe { bindings::tcp_stealth_deadline_stop(self.deadline) };
+        // SAFETY: The socket is locked and TCP calls `sk_data_ready` and
+        // `sk_state_change` with the lock held only, so the writes race with
+        // no call. Ours are pointers into this module, which the socket must
+        // not keep once its ULP is gone.
+        unsafe {
+            restore_callback(
+                addr_of_mut!((*self.sk).sk_data_ready),
+                hold_data_ready,
+                self.base_data_ready,
+            );
+            restore_callback(
+                addr_of_mut!((*self.sk).sk_state_change),
+                hold_state_change,
+                self.base_state_change,
+            );
+        }
     }
 
     fn gate(&self) -> Gate {
@@ -223,6 +242,28 @@ impl Drop for Hold {
     fn drop(&mut self) {
         // SAFETY: `deadline` is valid and this is its owner (type invariant).
         unsafe { bindings::tcp_stealth_deadline_free(self.deadline) };
+    }
+}
+
+/// A socket callback (`sk_data_ready`, `sk_state_change`).
+type SockCallback = unsafe extern "C" fn(*mut bindings::sock);
+
+/// Puts `base` back into the callback at `f` if it is still `ours`.
+///
+/// # Safety
+///
+/// `f` must point to a callback field of a socket that is locked, and that
+/// TCP calls with the lock held only.
+unsafe fn restore_callback(
+    f: *mut Option<SockCallback>,
+    ours: SockCallback,
+    base: Option<SockCallback>,
+) {
+    // SAFETY: The caller's guarantee: nobody calls or changes it meanwhile.
+    unsafe {
+        if f.read().map(|g| g as usize) == Some(ours as usize) {
+            f.write(base);
+        }
     }
 }
 
@@ -408,8 +449,10 @@ const AF_INET: c_int = 2;
 const AF_INET6: c_int = 10;
 
 /// Builds our `proto_ops` from those of a kernel TCP socket of each family
-/// (`inet6_stream_ops` is not exported) and makes the workqueue.
-pub(crate) fn init() -> Result {
+/// (`inet6_stream_ops` is not exported) and makes the workqueue. `owner` is
+/// this module: the copies name it as their owner, so that the socket layer
+/// pins the module for every socket that has them (see [`install_ops`]).
+pub(crate) fn init(owner: *mut bindings::module) -> Result {
     for (i, family) in [AF_INET, AF_INET6].into_iter().enumerate() {
         let mut sock: *mut bindings::socket = null_mut();
         // SAFETY: `init_net` always exists; `sock` receives the new socket.
@@ -432,10 +475,16 @@ pub(crate) fn init() -> Result {
         unsafe {
             let base = (*sock).ops;
             let ops = (*OPS.get())[i].write(base.read());
+            // Every `struct socket` with these ops holds a reference on
+            // `owner`: `accept()` takes one for the new socket
+            // (`__module_get(ops->owner)`) and `sock_release()` drops it;
+            // `install_ops` trades the base owner's for ours.
+            ops.owner = owner;
             ops.poll = Some(stealth_poll);
             ops.splice_read = Some(stealth_splice_read);
             ops.read_sock = Some(stealth_read_sock);
             ops.peek_len = Some(stealth_peek_len);
+            ops.setsockopt = Some(stealth_ops_setsockopt);
             BASE_OPS[i].store(base.cast_mut(), Ordering::Release);
             bindings::sock_release(sock);
         }
@@ -453,6 +502,12 @@ pub(crate) fn exit() {
 
 /// Gives the listener's socket our `proto_ops`, so that the sockets accept()
 /// makes for it get them too. Socket lock held.
+///
+/// The socket layer drops a reference on `ops->owner` when it releases the
+/// socket, and took one on the owner of the ops the socket was created with:
+/// so this takes a reference on this module for our ops and drops the one on
+/// the base ops' owner. The ops are never swapped back: the listener (and
+/// every socket accepted from it) pins the module until it is released.
 pub(crate) fn install_ops(sk: &LockedSock<'_>) -> Result {
     // SAFETY: The socket is locked; `sk_socket` of a user socket is set for
     // its whole life, and its `ops` change only under the socket lock.
@@ -468,7 +523,14 @@ pub(crate) fn install_ops(sk: &LockedSock<'_>) -> Result {
                 return Ok(());
             }
             if !base.load(Ordering::Acquire).is_null() && cur == base.load(Ordering::Acquire) {
+                // A plain `__module_get` is enough: the socket has our ULP
+                // (we are its setsockopt), which holds a reference already.
+                bindings::__module_get((*ours).owner);
                 addr_of_mut!((*socket).ops).write_volatile(ours);
+                // The base owner is TCP's (built in, or IPv6, which this
+                // module depends on, so it outlives us): never the last
+                // reference.
+                bindings::module_put((*cur).owner);
                 return Ok(());
             }
         }
@@ -509,6 +571,62 @@ pub(crate) fn adopt_ops(s: &Sock) {
             return;
         }
     }
+}
+
+/// `IPV6_ADDRFORM`.
+const IPV6_ADDRFORM: c_int = 1;
+/// `SOL_IPV6`.
+const SOL_IPV6: c_int = 41;
+/// `TCP_ULP`.
+const TCP_ULP: c_int = 31;
+
+/// `proto_ops.setsockopt`: the base one, except for the two options that
+/// would make the socket lose our ops while keeping the module reference
+/// they came with (see [`install_ops`]).
+///
+/// - `TCP_ULP` on a socket without our ULP (a connection accepted as an
+///   ordinary one): another ULP (kTLS) replaces the socket's ops with a copy
+///   of them it keeps for all its sockets, ours included (pointers into this
+///   module, owner this module): refused with `EBUSY`. A socket with our ULP
+///   gets TCP's answer (`EEXIST`).
+/// - `IPV6_ADDRFORM` turns an IPv6 socket into an IPv4 one with the kernel's
+///   IPv4 ops: it gets our IPv4 copy instead, which has the same owner.
+///
+/// # Safety
+///
+/// Only the socket layer calls it, for a socket with our ops, with `optval`
+/// valid for `optlen` bytes.
+unsafe extern "C" fn stealth_ops_setsockopt(
+    sock: *mut bindings::socket,
+    level: c_int,
+    optname: c_int,
+    optval: bindings::sockptr_t,
+    optlen: c_uint,
+) -> c_int {
+    // SAFETY: The caller holds the socket; its ops are ours.
+    let (base, sk) = unsafe { (base_ops((*sock).ops), (*sock).sk) };
+    if level == crate::ffi::sock::SOL_TCP && optname == TCP_ULP {
+        // SAFETY: The socket lives while its file is in use.
+        if matches!(unsafe { Sock::from_raw(sk).ulp_state() }, UlpState::None) {
+            return EBUSY.to_errno();
+        }
+    }
+    // SAFETY: The original setsockopt, with the caller's arguments.
+    let ret = unsafe { (base.setsockopt.unwrap_unchecked())(sock, level, optname, optval, optlen) };
+    if ret == 0 && level == SOL_IPV6 && optname == IPV6_ADDRFORM {
+        let inet = BASE_OPS[0].load(Ordering::Acquire);
+        // SAFETY: `sock` is held by the caller, and the socket layer cannot
+        // release it during the call. `ipv6_setsockopt` replaced the ops
+        // (under the socket lock, which is released now) with the kernel's
+        // IPv4 ones; any reader sees either those or ours, both valid. Our
+        // IPv4 copy exists whenever the IPv4 base does.
+        unsafe {
+            if !inet.is_null() && addr_of!((*sock).ops).read_volatile() == inet.cast_const() {
+                addr_of_mut!((*sock).ops).write_volatile((*OPS.get())[0].as_ptr());
+            }
+        }
+    }
+    ret
 }
 
 /// The original ops behind our copy `ops`.

@@ -12,7 +12,9 @@
 //! The price is that knocks that map to an overflowing bucket in the same
 //! second as the evicted entry may be refused; other buckets are not
 //! affected. As time passes the floor falls below the expiry of any fresh
-//! knock and has no effect.
+//! knock and has no effect. The floor is kept in 32 bits: once an evicted
+//! expiry exceeds `u32::MAX` (a clock past 2106) the bucket refuses every
+//! knock it does not hold.
 
 use super::{Error, Skew};
 use core::ops::DerefMut;
@@ -119,7 +121,10 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
             };
         }
         let mut floor = bucket[0].floor;
-        if expiry <= u64::from(floor) {
+        // A saturated floor stands for an evicted expiry past `u32::MAX`
+        // that is no longer known: refuse every knock the bucket does not
+        // hold, rather than let that one back in.
+        if expiry <= u64::from(floor) || floor == u32::MAX {
             return ReplayVerdict::Replay;
         }
 
