@@ -379,6 +379,17 @@ bool tcp_stealth_rcv_shutdown(const struct sock *sk)
 }
 
 /**
+ * tcp_stealth_rcvq_empty() - whether nothing is queued to read
+ * @sk: a TCP socket
+ *
+ * Return: true if @sk's receive queue is empty.
+ */
+bool tcp_stealth_rcvq_empty(const struct sock *sk)
+{
+	return skb_queue_empty_lockless(&sk->sk_receive_queue);
+}
+
+/**
  * tcp_stealth_req_rcv_start() - where a new connection's bytes start
  * @req: the request the connection is made from
  *

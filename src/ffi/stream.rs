@@ -335,8 +335,11 @@ unsafe extern "C" fn hold_data_ready(sk: *mut bindings::sock) {
 }
 
 /// Our `sk_state_change` for held connections: TCP queues the data of a
-/// Fast Open SYN without calling `sk_data_ready`, so the check looks at the
-/// queue again when the handshake completes (and on every other change).
+/// Fast Open SYN without calling `sk_data_ready`, so the check looks at a
+/// queue with bytes in it again when the handshake completes (and on every
+/// other change). With nothing queued it waits for `sk_data_ready`, as
+/// before: a connection without a commitment (`Check::Lost`) fails on its
+/// first bytes, not as soon as it is established.
 ///
 /// # Safety
 ///
@@ -350,8 +353,11 @@ unsafe extern "C" fn hold_state_change(sk: *mut bindings::sock) {
             // SAFETY: The socket's own state_change, as TCP would call it.
             unsafe { f(sk) };
         }
-        // SAFETY: The socket is locked (our caller).
-        unsafe { hold.advance(false) };
+        // SAFETY: The socket is locked (our caller), so the queue is stable.
+        if !unsafe { bindings::tcp_stealth_rcvq_empty(sk) } {
+            // SAFETY: The socket is locked (our caller).
+            unsafe { hold.advance(false) };
+        }
     }
 }
 
