@@ -50,6 +50,11 @@ const u8 *tcp_stealth_req_syn(const struct request_sock *req, u32 *ip_len,
 				u32 *len);
 u32 tcp_stealth_rcvq_copy(struct sock *sk, u32 off, u8 *buf, u32 len);
 bool tcp_stealth_rcv_shutdown(const struct sock *sk);
+bool tcp_stealth_rcvq_empty(const struct sock *sk);
+u32 tcp_stealth_req_rcv_start(const struct request_sock *req);
+bool tcp_stealth_rcv_urgent(const struct sock *sk, u32 start, u32 n);
+void tcp_stealth_socket_set_ops(struct socket *sock,
+				const struct proto_ops *ops);
 int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,
 			   bool nonblock);
 int tcp_stealth_wq_init(void);

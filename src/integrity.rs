@@ -47,6 +47,9 @@ pub(crate) enum Outcome {
 pub(crate) enum Failure {
     /// The bytes differ from the commitment (`EBADMSG`).
     Mismatch,
+    /// Urgent data inside the first `n` bytes: the application would not
+    /// read the bytes that were checked (`EBADMSG`, counted as a mismatch).
+    Urgent,
     /// The peer closed before sending `n` bytes (`ECONNABORTED`).
     Short,
     /// The bytes did not come in time (`ETIMEDOUT`).
@@ -58,7 +61,7 @@ pub(crate) enum Failure {
 impl Failure {
     fn counter(self) -> Counter {
         match self {
-            Failure::Mismatch => Counter::IntegrityMismatch,
+            Failure::Mismatch | Failure::Urgent => Counter::IntegrityMismatch,
             Failure::Short => Counter::IntegrityShort,
             Failure::Timeout => Counter::IntegrityTimeout,
             Failure::Lost => Counter::IntegrityLost,
@@ -145,6 +148,9 @@ fn feed(
     rx: &RxQueue<'_>,
     deadline: bool,
 ) -> Outcome {
+    if rx.urgent(n) {
+        return Outcome::Failed(Failure::Urgent);
+    }
     let mut buf = [0u8; 256];
     while verifier.status() == IntegrityStatus::Pending {
         let off = n - verifier.remaining();

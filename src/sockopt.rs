@@ -212,7 +212,7 @@ impl SockCtx {
 
     /// Listener: the number of first bytes connections must commit to.
     pub(crate) fn integrity_len(&self) -> usize {
-        self.integrity_len.load(Ordering::Relaxed) as usize
+        self.integrity_len.load(Ordering::Acquire) as usize
     }
 
     /// Client: the commitment `C32` its knock carries, if any.
@@ -377,7 +377,8 @@ impl SockCtx {
                     stream::install_ops(sk)?;
                     sk.save_syn();
                 }
-                self.integrity_len.store(n, Ordering::Relaxed);
+                // Release: whoever sees `n` sees our ops on the socket.
+                self.integrity_len.store(n, Ordering::Release);
                 Ok(())
             }
             TCP_STEALTH_MODE => {

@@ -378,6 +378,71 @@ bool tcp_stealth_rcv_shutdown(const struct sock *sk)
 	return READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN;
 }
 
+/**
+ * tcp_stealth_rcvq_empty() - whether nothing is queued to read
+ * @sk: a TCP socket
+ *
+ * Return: true if @sk's receive queue is empty.
+ */
+bool tcp_stealth_rcvq_empty(const struct sock *sk)
+{
+	return skb_queue_empty_lockless(&sk->sk_receive_queue);
+}
+
+/**
+ * tcp_stealth_req_rcv_start() - where a new connection's bytes start
+ * @req: the request the connection is made from
+ *
+ * Return: the sequence number of the first byte the connection made from
+ * @req receives, its peer's ISN plus one (what tcp_create_openreq_child()
+ * sets copied_seq to, after the ULP's clone callback ran).
+ */
+u32 tcp_stealth_req_rcv_start(const struct request_sock *req)
+{
+	return tcp_rsk(req)->rcv_isn + 1;
+}
+
+/**
+ * tcp_stealth_rcv_urgent() - whether urgent data touches the held bytes
+ * @sk: a held connection, locked
+ * @start: the sequence number of its first byte
+ * @n: how many bytes are held
+ *
+ * Without SO_OOBINLINE a read skips the urgent byte, and a second urgent
+ * pointer makes TCP drop an unread urgent byte from the receive queue
+ * (tcp_check_urg()); either would change the bytes the application reads
+ * from those that were checked. TCP takes an urgent pointer only at or after
+ * rcv_nxt, so once all @n bytes are in, no new one can point into them.
+ *
+ * Return: true if an urgent pointer points into the @n bytes from @start, or
+ * bytes were taken from the receive queue (nobody may read them yet).
+ */
+bool tcp_stealth_rcv_urgent(const struct sock *sk, u32 start, u32 n)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	return READ_ONCE(tp->copied_seq) != start ||
+	       (READ_ONCE(tp->urg_data) && READ_ONCE(tp->urg_seq) - start < n);
+}
+
+/**
+ * tcp_stealth_socket_set_ops() - give a socket other proto_ops
+ * @sock: a socket that nobody else can use yet (being accepted)
+ * @ops: its new ops
+ *
+ * Moves the module reference that sock_release() drops with the ops from
+ * the old ops' owner to the new ones'.
+ */
+void tcp_stealth_socket_set_ops(struct socket *sock,
+				const struct proto_ops *ops)
+{
+	const struct proto_ops *old = sock->ops;
+
+	__module_get(ops->owner);
+	WRITE_ONCE(sock->ops, ops);
+	module_put(old->owner);
+}
+
 int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,
 			   bool nonblock)
 {

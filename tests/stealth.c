@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/tcp_stealth.h>
@@ -247,4 +248,69 @@ int policy_req(const char *ns, int cmd, int port, const void *secret, int len)
 	ret = policy_send(fd, cmd, port, secret, len);
 	close(fd);
 	return ret;
+}
+
+int integrity_listener(const char *ns, int family, const char *secret, int n)
+{
+	int fd = listener(ns, family, netns_addr_b(family), secret);
+
+	if (fd >= 0 && n &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int integrity_client(const char *ns, int family, const char *secret,
+		     const void *commit, int len, int *fd_out)
+{
+	int fd = sock_in(ns, family), ret;
+
+	if (fd < 0)
+		return -EBADF;
+	ret = set_secret(fd, secret, 0);
+	if (!ret && commit &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, commit, len))
+		ret = -errno;
+	if (!ret)
+		ret = connect_to(fd, family, netns_addr_b(family), PORT, 4000);
+	if (ret)
+		close(fd);
+	else
+		*fd_out = fd;
+	return ret;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+long long wait_counter(const char *ns, const char *name, long long want)
+{
+	long long end = now_ms() + 5000, v;
+
+	while ((v = stealth_counter(ns, name)) < want && now_ms() < end)
+		usleep(20000);
+	return v;
+}
+
+int drop_big_segments(const char *ns, int bytes)
+{
+	return netns_system(ns,
+		"nft 'add table inet t; "
+		"add chain inet t in { type filter hook input priority -50; }; "
+		"add rule inet t in tcp dport %d meta length gt 200 "
+		"quota until %d bytes counter drop'", PORT, bytes) ? -1 : 0;
+}
+
+int dropped_segments(const char *ns, int packets)
+{
+	return netns_system(ns,
+			    "nft list chain inet t in | grep -q 'packets %d ' || "
+			    "{ nft list chain inet t in >&2; false; }", packets) ? -1 : 0;
 }

@@ -43,6 +43,27 @@ int client(const char *ns, int family, const char *addr, const char *secret,
 /* Accept on @lfd and check data flows both ways: 0 on success. */
 int exchange(int cfd, int lfd);
 
+/* A listener like listener() on b's address that requires @n committed
+ * bytes (TCP_STEALTH_INTEGRITY_LEN; none if 0). */
+int integrity_listener(const char *ns, int family, const char *secret, int n);
+
+/* A client in @ns with @secret that commits to @len bytes of @commit (none
+ * if NULL), connected to b's address. 0 or -errno; the socket goes to
+ * @fd_out. */
+int integrity_client(const char *ns, int family, const char *secret,
+		     const void *commit, int len, int *fd_out);
+
+/* In @ns, drop TCP segments to PORT longer than 200 bytes until they add up
+ * to @bytes (nft table inet t). 0 or -1. */
+int drop_big_segments(const char *ns, int bytes);
+
+/* 0 if drop_big_segments() in @ns dropped exactly @packets segments, else -1
+ * (and the chain on stderr). */
+int dropped_segments(const char *ns, int packets);
+
+/* Wait (up to 5 s) until counter @name in @ns reaches @want; its value. */
+long long wait_counter(const char *ns, const char *name, long long want);
+
 #define CTR(ns, name) stealth_counter(ns, name)
 
 struct nlmsghdr;

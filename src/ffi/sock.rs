@@ -295,6 +295,7 @@ impl UlpRegistration {
                 p.getsockopt = Some(stealth_getsockopt);
                 p.recvmsg = Some(stealth_recvmsg);
                 p.ioctl = Some(stealth_ioctl);
+                p.release_cb = Some(stealth_release_cb);
             }
             (*ULP_OPS.get()).owner = module.as_ptr().cast();
             ULP_OPS_OWNER.store(module.as_ptr().cast(), Ordering::Relaxed);
@@ -550,8 +551,10 @@ unsafe extern "C" fn ulp_clone(
             (*newsk).__sk_common.skc_prot = ours;
         }
     }
+    // SAFETY: `req` is the request the child is made from.
+    let start = unsafe { bindings::tcp_stealth_req_rcv_start(req) };
     // SAFETY: The child is valid; its context is made just below.
-    let data = unsafe { Hold::new(newsk, check, priority) }.and_then(|hold| {
+    let data = unsafe { Hold::new(newsk, check, start, priority) }.and_then(|hold| {
         KBox::new(
             UlpData {
                 rcu: Opaque::uninit(),
@@ -817,6 +820,24 @@ unsafe extern "C" fn stealth_ioctl(sk: *mut bindings::sock, cmd: c_int, karg: *m
     let base = unsafe { base_of(sk) };
     // SAFETY: TCP's own ioctl, with the caller's arguments.
     unsafe { (base.ioctl.unwrap_unchecked())(sk, cmd, karg) }
+}
+
+/// `release_cb` of our protos: TCP's, then, for a held connection,
+/// [`stream::adopt_ops`].
+///
+/// # Safety
+///
+/// Only `release_sock()` calls it, for a socket with our proto that the
+/// caller owns.
+unsafe extern "C" fn stealth_release_cb(sk: *mut bindings::sock) {
+    // SAFETY: The socket has our proto and the caller holds it.
+    let base = unsafe { base_of(sk) };
+    if let Some(f) = base.release_cb {
+        // SAFETY: TCP's own release_cb, with the caller's argument.
+        unsafe { f(sk) };
+    }
+    // SAFETY: The caller owns the socket.
+    stream::adopt_ops(unsafe { Sock::from_raw(sk) });
 }
 
 /// A pointer that readers follow under RCU and the owner replaces under the
