@@ -1227,6 +1227,25 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 	s.win = ack.win;
 	memcpy(s.opts, ack.opts, ack.optlen);	/* timestamps, as the client */
 	s.optlen = ack.optlen;
+	/*
+	 * A TSval a little ahead of the client's: on a loaded host the
+	 * SYN-ACK may have been sent again, and the client's answer to it
+	 * carried a newer TSval than the ACK captured here, which PAWS would
+	 * then hold against the forged segment.
+	 */
+	for (int i = 0; i + 10 <= s.optlen;) {
+		if (s.opts[i] == 0)
+			break;
+		if (s.opts[i] == 1) {
+			i++;
+			continue;
+		}
+		if (s.opts[i] == 8 && s.opts[i + 1] == 10)
+			put32(s.opts + i + 2, get32(s.opts + i + 2) + 100000);
+		if (s.opts[i + 1] < 2)
+			break;
+		i += s.opts[i + 1];
+	}
 	memcpy(s.data, forged, n);
 	s.datalen = n;
 	ASSERT_EQ(0, send_seg(&wm, &s));
