@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1165,6 +1166,27 @@ TEST_F_TIMEOUT(wire, drop_mode, T_TIMEOUT)
  * the connection's first bytes; they do not match the knock's commitment,
  * so the connection is reset and the server application never reads them.
  */
+/* The MAC address of veth2 in @ns as "xx:xx:xx:xx:xx:xx": 0 or -1. */
+static int veth2_mac(const char *ns, char *out)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket_in_ns(ns, AF_INET, SOCK_DGRAM, 0), ret = -1;
+	const unsigned char *m = (const unsigned char *)ifr.ifr_hwaddr.sa_data;
+
+	if (fd < 0)
+		return -1;
+	strcpy(ifr.ifr_name, "veth2");
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0) {
+		snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
+			 m[0], m[1], m[2], m[3], m[4], m[5]);
+		ret = 0;
+	} else {
+		note("SIOCGIFHWADDR veth2 in %s: %s", ns, strerror(errno));
+	}
+	close(fd);
+	return ret;
+}
+
 TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 {
 	static const char genuine[] = "GENUINE-CLIENT-1", forged[] = "FORGED-ATTACKER!";
@@ -1177,7 +1199,7 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 		.flags = TH_ACK, .mask = TH_ACK | TH_SYN | TH_FIN | TH_RST | TH_PSH,
 		.out = &ack,
 	};
-	char mns[80], buf[64];
+	char mns[80], buf[64], mac[18];
 	long long bad;
 	socklen_t sl;
 	int lfd, cfd, afd, got;
@@ -1197,6 +1219,14 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 	ASSERT_EQ(0, netns_addr_add(mns, "veth2", "fd03::2", 64));
 	ASSERT_EQ(0, netns_route_add(mns, "10.0.1.0", 24, "10.0.3.1"));
 	ASSERT_EQ(0, netns_route_add(mns, "fd00::", 64, "fd03::1"));
+	/*
+	 * b's veth2 as a permanent neighbour of m: the forged segment must
+	 * not wait for (or, on a loaded host, be lost with) address
+	 * resolution.
+	 */
+	ASSERT_EQ(0, veth2_mac(self->ns.b, mac));
+	ASSERT_EQ(0, netns_system(mns, "ip neigh replace %s lladdr %s dev veth2 nud permanent",
+				  w->family == AF_INET6 ? "fd03::1" : "10.0.3.1", mac));
 	wm = *w;
 	wm.raw = socket_in_ns(mns, w->family, SOCK_RAW, IPPROTO_RAW);
 	ASSERT_LE(0, wm.raw);
