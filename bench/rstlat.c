@@ -297,8 +297,9 @@ int main(int argc, char **argv)
 		perror("rstlat: raw socket");
 		return 1;
 	}
-	cap = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
-	sll.sll_protocol = htons(ETH_P_IP);
+	/* ETH_P_ALL: only such taps see outgoing packets. */
+	cap = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
+	sll.sll_protocol = htons(ETH_P_ALL);
 	sll.sll_ifindex = ifindex_of(src);
 	if (cap < 0 || !sll.sll_ifindex ||
 	    bind(cap, (struct sockaddr *)&sll, sizeof(sll)) ||

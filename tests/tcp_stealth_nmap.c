@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #pragma GCC diagnostic push
@@ -147,7 +148,12 @@ static int scan_ports(const char *ns, int family, const char *scan,
 		      struct states *st)
 {
 	static char out[8192];
-	int rc = run_nmap(ns, family, scan, out, sizeof(out));
+	struct timespec t0, t1;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = run_nmap(ns, family, scan, out, sizeof(out));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 
 	if (rc != 0) {
 		note("nmap %s: exit %d, output:\n%s", scan, rc, out);
@@ -157,8 +163,9 @@ static int scan_ports(const char *ns, int family, const char *scan,
 		note("nmap %s: no state for every port in:\n%s", scan, out);
 		return -1;
 	}
-	note("nmap %-4s P(protected) %-14s Q(closed) %-14s F(filtered) %s",
-	     scan, st->p, st->q, st->f);
+	note("nmap %-4s P(protected) %-14s Q(closed) %-14s F(filtered) %-14s %.1f s",
+	     scan, st->p, st->q, st->f,
+	     t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
 
