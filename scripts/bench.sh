@@ -132,8 +132,8 @@ END {
 	print ""
 	print "5. Time to answer a knockless SYN with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
 	printf "   %-36s %8s %10s %10s %10s %6s\n", "port", "probes", "median us", "q1 us", "q3 us", "lost"
-	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected (bad knock: none)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
-	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
+	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (no knock)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
+	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
 	printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s (0.5: indistinguishable)\n", rl["U"], rl["z"], rl["p"], rl["auc"]
 	print "   (informational: the two ports take turns in random order; kernel capture timestamps)"
 	print ""
