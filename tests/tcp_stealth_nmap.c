@@ -12,8 +12,8 @@
  * port's state. With net.tcp_stealth.reject=0 (the default) P must be in
  * the same state as Q for every scan type; with reject=1, the same as F.
  * As a check that the three ports are told apart at all, Q and F must
- * differ for every scan type. No knock is ever sent, so b's knock_good
- * stays 0.
+ * differ for every scan type. nmap never knocks, so b's knock_good stays
+ * 0; after the scans a client with the secret still connects to P.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -215,6 +215,7 @@ static void scan_all(struct __test_metadata *_metadata,
 {
 	long long good0 = stealth_counter(self->ns.b, "knock_good");
 	struct states st;
+	int cfd, afd;
 	size_t i;
 
 	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.reject",
@@ -237,6 +238,19 @@ static void scan_all(struct __test_metadata *_metadata,
 		}
 	}
 	EXPECT_EQ(good0, stealth_counter(self->ns.b, "knock_good"));
+
+	/* All the while P was open to a client that knocks. */
+	cfd = sock_in(self->ns.a, family);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, set_secret(cfd, SECRET, 0));
+	EXPECT_EQ(0, connect_to(cfd, family, netns_addr_b(family), PORT_P,
+				NETNS_TIMEOUT_MS));
+	afd = tcp_accept_timeout(self->lfd, NETNS_TIMEOUT_MS);
+	EXPECT_LE(0, afd);
+	if (afd >= 0)
+		close(afd);
+	close(cfd);
+	EXPECT_EQ(good0 + 1, stealth_counter(self->ns.b, "knock_good"));
 	note("b: knock_missing %lld probe_rejected %lld rst_sent %lld dropped %lld",
 	     stealth_counter(self->ns.b, "knock_missing"),
 	     stealth_counter(self->ns.b, "probe_rejected"),
