@@ -59,17 +59,16 @@ struct states {
  */
 static int parse_grepable(const char *out, struct states *st)
 {
-	const char *line = out, *ports, *end;
+	const char *line, *next, *ports, *end;
 
 	memset(st, 0, sizeof(*st));
-	for (; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-		if (strncmp(line, "Host:", 5))
-			continue;
-		ports = strstr(line, "Ports: ");
+	for (line = out; *line; line = next) {
 		end = strchr(line, '\n');
 		if (!end)
 			end = line + strlen(line);
-		if (!ports || ports > end)
+		next = *end ? end + 1 : end;
+		ports = strstr(line, "Ports: ");
+		if (strncmp(line, "Host:", 5) || !ports || ports > end)
 			continue;
 		ports += 7;
 		while (ports < end) {
@@ -112,8 +111,11 @@ static int run_nmap(const char *ns, int family, const char *scan, char *out,
 	if (pipe2(pfd, O_CLOEXEC))
 		return -1;
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
 		return -1;
+	}
 	if (!pid) {
 		const char *argv[] = {
 			NMAP, scan, family == AF_INET6 ? "-6" : "-4",
