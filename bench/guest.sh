@@ -22,6 +22,11 @@
 #   TCP_STEALTH_BENCH_KITER       in-kernel iterations (1000000)
 #   TCP_STEALTH_BENCH_PERF        1: perf profiles of flood cases a and c and
 #                                 of the connection loop (1)
+#   TCP_STEALTH_BENCH_RST_PROBES  knockless SYNs to each of the protected and the
+#                                 closed port for the answer-time comparison (2000)
+#   TCP_STEALTH_BENCH_ONLY        rstlat: only that comparison (after the set-up);
+#                                 run it alone with
+#                                 TCP_STEALTH_BENCH_ONLY=rstlat scripts/vm-run -- bench/guest.sh
 set -euo pipefail
 
 syns=${TCP_STEALTH_BENCH_SYNS:-4000}
@@ -34,8 +39,11 @@ rounds=${TCP_STEALTH_BENCH_ROUNDS:-5}
 intlen=${TCP_STEALTH_BENCH_INTLEN:-64}
 kiter=${TCP_STEALTH_BENCH_KITER:-1000000}
 do_perf=${TCP_STEALTH_BENCH_PERF:-1}
+rst_probes=${TCP_STEALTH_BENCH_RST_PROBES:-2000}
+only=${TCP_STEALTH_BENCH_ONLY:-}
 here=$(cd "$(dirname "$0")" && pwd)
 flood=$here/synflood
+rstlat=$here/rstlat
 connb=$here/connbench
 CLI=10.9.0.1 SRV=10.9.0.2
 P_CLOSED=5001 P_DROP=5002 P_PROT=5003
@@ -108,6 +116,16 @@ run_flood() {
 	n=${out#sent }
 	f_sent[$name]=$((${f_sent[$name]:-0} + ${n%% *}))
 }
+
+# --- 5. time to answer a knockless SYN ------------------------------------------
+# One SYN at a time from bcli, protected and closed port taking turns; the
+# time from the SYN leaving bcli's veth0 to the RST arriving there.
+ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT $P_CLOSED "$rst_probes"
+if [ "$only" = rstlat ]; then
+	echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
+	echo "bench done"
+	exit 0
+fi
 
 # --- 1. SYN floods -----------------------------------------------------------
 # The cases take turns, so that drift (host load) hits all of them alike.

@@ -89,6 +89,7 @@ function rmed(n,    i, j, k, t, v) {
 /^mem flood / { msent = $4; msecs = $6; msamples = $8; mmax = $10 }
 /^mem after / { mafter[$3] = $4 }
 /^mem late_drop / { mlate = $4 }
+/^rstlat / { for (i = 2; i < NF; i += 2) rl[$i] = $(i + 1) }
 END {
 	label["a_closed"] = "(a) closed port"
 	label["b_nft_drop"] = "(b) nftables drop rule"
@@ -128,6 +129,13 @@ END {
 	printf "   in-kernel flood of %d distinct valid knocks through a namespace-sized replay cache: peak live entries %d (%d bytes), fresh %d, evictions %d, %d ns/knock\n", kb["flood_knocks"], kb["flood_peak_live"], kb["flood_peak_bytes"], kb["flood_fresh"], kb["flood_evictions"], kb["flood_ns_per_knock"]
 	printf "   on-the-wire flood of %d distinct valid knocks (%.0f s): peak live entries %d of %d (%d samples); after: live %d, evictions %d, bytes %d\n", msent, msecs, mmax, kb["replay_slots"], msamples, mafter["replay_live"], mafter["replay_evictions"], mafter["replay_bytes"]
 	printf "   (of those, %d passed the module as fresh and were dropped by a later nft chain)\n", mlate
+	print ""
+	print "5. Time to answer a knockless SYN with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
+	printf "   %-36s %8s %10s %10s %10s %6s\n", "port", "probes", "median us", "q1 us", "q3 us", "lost"
+	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (no knock)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
+	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
+	printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s (0.5: indistinguishable)\n", rl["U"], rl["z"], rl["p"], rl["auc"]
+	print "   (informational: the two ports take turns in random order; kernel capture timestamps)"
 	print ""
 	print "Goals"
 	c = (soft["c_bad_mac"] / syns["c_bad_mac"]) / sa
