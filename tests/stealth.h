@@ -39,6 +39,18 @@ int client(const char *ns, int family, const char *addr, const char *secret,
 /* Accept on @lfd and check data flows both ways: 0 on success. */
 int exchange(int cfd, int lfd);
 
+/* A generic netlink socket of namespace @ns, or -errno. */
+int genl_socket(const char *ns);
+
+/*
+ * One policy request on @fd: @cmd with @port (-1: no port attribute) and
+ * @secret of @len bytes (if not NULL). 0 or -errno.
+ */
+int policy_send(int fd, int cmd, int port, const void *secret, int len);
+
+/* One policy request in namespace @ns (see policy_send). */
+int policy_req(const char *ns, int cmd, int port, const void *secret, int len);
+
 #define CTR(ns, name) stealth_counter(ns, name)
 
 #endif /* TCP_STEALTH_TESTS_STEALTH_H */

@@ -5,8 +5,6 @@
  * ULP, no setsockopt), per network namespace; and bad requests.
  */
 #include <errno.h>
-#include <linux/genetlink.h>
-#include <linux/netlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,129 +14,6 @@
 
 #define STEALTH_NS_TAG "tsp"
 #include "stealth_fixture.h"
-
-#define NLBUF 512
-
-struct nlreq {
-	struct nlmsghdr nh;
-	struct genlmsghdr gh;
-	char attrs[256];
-};
-
-static void put_attr(struct nlreq *r, int type, const void *data, int len)
-{
-	struct nlattr *a = (struct nlattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
-
-	a->nla_type = type;
-	a->nla_len = NLA_HDRLEN + len;
-	memcpy((char *)a + NLA_HDRLEN, data, len);
-	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + NLA_ALIGN(a->nla_len);
-}
-
-/* Send @r on @fd and return the kernel's answer: 0 or -errno. */
-static int nl_call(int fd, struct nlreq *r)
-{
-	char buf[NLBUF];
-	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-	int n;
-
-	r->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	if (send(fd, r, r->nh.nlmsg_len, 0) < 0)
-		return -errno;
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		return -errno;
-	for (; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n))
-		if (nh->nlmsg_type == NLMSG_ERROR)
-			return ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
-	return -EPROTO;
-}
-
-/* The family's id, looked up by name through the controller; -errno. */
-static int family_id(int fd)
-{
-	struct nlreq r = {
-		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN),
-			.nlmsg_type = GENL_ID_CTRL, .nlmsg_flags = NLM_F_REQUEST },
-		.gh = { .cmd = CTRL_CMD_GETFAMILY, .version = 1 },
-	};
-	char buf[4096];
-	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
-	int n;
-
-	put_attr(&r, CTRL_ATTR_FAMILY_NAME, TCP_STEALTH_GENL_NAME,
-		 sizeof(TCP_STEALTH_GENL_NAME));
-	if (send(fd, &r, r.nh.nlmsg_len, 0) < 0)
-		return -errno;
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		return -errno;
-	for (; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
-		struct nlattr *a;
-		int len;
-
-		if (nh->nlmsg_type == NLMSG_ERROR)
-			return ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
-		a = (struct nlattr *)((char *)NLMSG_DATA(nh) + GENL_HDRLEN);
-		len = nh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
-		for (; len >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= len;
-		     len -= NLA_ALIGN(a->nla_len),
-		     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
-			if (a->nla_type == CTRL_ATTR_FAMILY_ID)
-				return *(__u16 *)((char *)a + NLA_HDRLEN);
-	}
-	return -ENOENT;
-}
-
-/* A generic netlink socket of namespace @ns, or -errno. */
-static int genl_socket(const char *ns)
-{
-	int saved = netns_enter(ns), fd;
-
-	if (saved < 0)
-		return -EBADF;
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-	netns_leave(saved);
-	if (fd < 0)
-		return -errno;
-	sock_set_timeouts(fd, 2000);
-	return fd;
-}
-
-/*
- * One policy request on @fd: @cmd with @port (-1: no port attribute) and
- * @secret of @len bytes (if not NULL). 0 or -errno.
- */
-static int policy_send(int fd, int cmd, int port, const void *secret, int len)
-{
-	struct nlreq r = {
-		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) },
-		.gh = { .cmd = cmd, .version = TCP_STEALTH_GENL_VERSION },
-	};
-	int id = family_id(fd);
-	__u16 p = port;
-
-	if (id < 0)
-		return id;
-	r.nh.nlmsg_type = id;
-	if (port >= 0)
-		put_attr(&r, TCP_STEALTH_A_PORT, &p, sizeof(p));
-	if (secret)
-		put_attr(&r, TCP_STEALTH_A_SECRET, secret, len);
-	return nl_call(fd, &r);
-}
-
-/* One policy request in namespace @ns (see policy_send). */
-static int policy_req(const char *ns, int cmd, int port, const void *secret, int len)
-{
-	int fd = genl_socket(ns), ret;
-
-	if (fd < 0)
-		return fd;
-	ret = policy_send(fd, cmd, port, secret, len);
-	close(fd);
-	return ret;
-}
 
 static int protect(const char *ns, int port, const char *secret)
 {
