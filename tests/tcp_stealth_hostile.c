@@ -1384,6 +1384,8 @@ struct stats {
 struct run {
 	struct ctx *c;
 	enum phase ph;
+	const struct probe *table;	/* fixed probes instead of random ones */
+	int ntable;
 	struct slot *ring;
 	long *owner;		/* source port -> probe number */
 	long next;		/* probes generated */
@@ -1485,6 +1487,19 @@ static void count_sub(struct stats *st, const char *sub)
 	st->sub_mis[i]++;
 }
 
+/* Probe @idx of run @r. */
+static void get_probe(const struct run *r, long idx, struct probe *p)
+{
+	if (!r->table) {
+		gen_probe(&r->c->g, idx, p);
+		return;
+	}
+	*p = r->table[idx % r->ntable];
+	p->idx = idx;
+	if (!p->sub)
+		p->sub = cls_name[p->cls];
+}
+
 /* All answers to the probe in @s are in: compare. */
 static void finalize(struct run *r, struct slot *s)
 {
@@ -1496,7 +1511,7 @@ static void finalize(struct run *r, struct slot *s)
 
 	if (s->idx < 0)
 		return;
-	gen_probe(&r->c->g, s->idx, &p);
+	get_probe(r, s->idx, &p);
 	for (i = 0; i < s->n[pr]; i++)
 		if (s->a[pr][i].kind == IPPROTO_TCP && (s->a[pr][i].flags & TH_SYN))
 			leak = true;
@@ -1695,10 +1710,11 @@ static void run_probes(struct run *r, long count, long only)
 			collect(r, 0);
 			finalize(r, s);
 		}
-		gen_probe(&c->g, i, &p);
+		get_probe(r, i, &p);
 		memset(s, 0, sizeof(*s));
 		s->idx = i;
-		s->role = 1 + (c->roles > 1 ? i % c->roles : 0);
+		/* P and PP in turn; each fixed probe goes to both */
+		s->role = 1 + (r->table ? i / r->ntable : i) % c->roles;
 		clock_gettime(CLOCK_MONOTONIC, &s->t);
 		r->owner[sport] = i;
 		r->next = i + 1;
@@ -1933,11 +1949,13 @@ static int connections_on(const char *ns, int family, uint16_t port)
 }
 
 static void hostile_run(struct __test_metadata *_metadata,
-			FIXTURE_DATA(hostile) *self, enum phase ph)
+			FIXTURE_DATA(hostile) *self, enum phase ph,
+			const struct probe *table, int ntable)
 {
 	struct ctx *c = &self->c;
-	struct run r = { .c = c, .ph = ph };
-	long count = env_long("TCP_STEALTH_HOSTILE_COUNT", DEFAULT_COUNT);
+	struct run r = { .c = c, .ph = ph, .table = table, .ntable = ntable };
+	long count = table ? ntable * c->roles :
+		     env_long("TCP_STEALTH_HOSTILE_COUNT", DEFAULT_COUNT);
 	long only = env_long("TCP_STEALTH_HOSTILE_ONLY", -1);
 	long long good0, good1;
 	uint64_t seed;
@@ -1950,9 +1968,10 @@ static void hostile_run(struct __test_metadata *_metadata,
 	c->ref_port = ph == PH_DROP ? PORT_R : PORT_Q;
 	r.verbose = only >= 0;
 	r.strict = env_long("TCP_STEALTH_HOSTILE_STRICT", 0) != 0;
-	note("seed 0x%016llx (TCP_STEALTH_HOSTILE_SEED=0x%016llx "
-	     "TCP_STEALTH_HOSTILE_COUNT=%ld reproduces this run)",
-	     (unsigned long long)seed, (unsigned long long)seed, count);
+	if (!table)
+		note("seed 0x%016llx (TCP_STEALTH_HOSTILE_SEED=0x%016llx "
+		     "TCP_STEALTH_HOSTILE_COUNT=%ld reproduces this run)",
+		     (unsigned long long)seed, (unsigned long long)seed, count);
 	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.reject",
 				      ph == PH_DROP ? "1" : "0"));
 	good0 = stealth_counter(self->ns.b, "knock_good");
@@ -1961,6 +1980,8 @@ static void hostile_run(struct __test_metadata *_metadata,
 	run_probes(&r, count, only);
 
 	ASSERT_EQ(only >= 0 ? 1 : count, r.st.probes);
+	if (table)	/* the control probes at least */
+		EXPECT_LE(2 * c->roles, r.st.answers);
 	good1 = stealth_counter(self->ns.b, "knock_good");
 	EXPECT_EQ(good0, good1) {
 		TH_LOG("knock_good moved by %lld without a valid knock",
@@ -1990,7 +2011,7 @@ static void hostile_run(struct __test_metadata *_metadata,
  */
 TEST_F_TIMEOUT(hostile, closed_port_equivalence, 1200)
 {
-	hostile_run(_metadata, self, PH_CLOSED);
+	hostile_run(_metadata, self, PH_CLOSED, NULL, 0);
 }
 
 /*
@@ -1999,7 +2020,77 @@ TEST_F_TIMEOUT(hostile, closed_port_equivalence, 1200)
  */
 TEST_F_TIMEOUT(hostile, drop_mode_filtered, 1200)
 {
-	hostile_run(_metadata, self, PH_DROP);
+	hostile_run(_metadata, self, PH_DROP, NULL, 0);
+}
+
+/* Fixed probes for the holes the random ones found (review M1 a-c). */
+#define FIXED(name, ...) {						\
+	.cls = C_DSTCAST, .sub = name, .ttl = 64, .win = 64240,	\
+	.seq = 0x11223344, .ack = 0x55667788,				\
+	.last_next = IPPROTO_TCP, __VA_ARGS__				\
+}
+
+static const struct probe fixed4[] = {
+	FIXED("control-syn", .flags = TH_SYN),
+	FIXED("control-ack", .flags = TH_ACK),
+	/* M1a: TCP's reset echoes IP options (record route, timestamps). */
+	FIXED("ipopt-syn-rr", .flags = TH_SYN, .df = true,
+	      .ipopts = { 7, 11, 4 }, .ipoptlen = 12),
+	FIXED("ipopt-syn-rr-full", .flags = TH_SYN,
+	      .ipopts = { 7, 11, 12 }, .ipoptlen = 12),
+	FIXED("ipopt-syn-ts", .flags = TH_SYN,
+	      .ipopts = { 68, 12, 5, 0 }, .ipoptlen = 12),
+	FIXED("ipopt-syn-ts-addr", .flags = TH_SYN,
+	      .ipopts = { 68, 20, 5, 1 }, .ipoptlen = 20),
+	FIXED("ipopt-syn-ts-prespec", .flags = TH_SYN,
+	      .ipopts = { 68, 20, 5, 3, 10, 0, 1, 2, 0, 0, 0, 0,
+			  10, 0, 1, 1, 0, 0, 0, 0 }, .ipoptlen = 20),
+	FIXED("ipopt-fin-nop-rr", .flags = TH_FIN,
+	      .ipopts = { 1, 7, 11, 4 }, .ipoptlen = 12),
+	FIXED("ipopt-null-ra-rr", .flags = 0,
+	      .ipopts = { 148, 4, 0, 0, 7, 7, 4 }, .ipoptlen = 12),
+	FIXED("ipopt-ack-rr", .flags = TH_ACK,
+	      .ipopts = { 7, 11, 4 }, .ipoptlen = 12),
+	/* M1b: a unicast IP packet in a broadcast or multicast frame. */
+	FIXED("l2bcast-syn", .flags = TH_SYN, .l2 = L2_BCAST),
+	FIXED("l2bcast-fin", .flags = TH_FIN, .l2 = L2_BCAST),
+	FIXED("l2mcast-syn", .flags = TH_SYN, .l2 = L2_MCAST),
+	FIXED("l2mcast-ack", .flags = TH_ACK, .l2 = L2_MCAST),
+	/* IPv4 broadcast and multicast destinations. */
+	FIXED("bcast-syn", .flags = TH_SYN, .dst = D_BCAST),
+	FIXED("bcast-fin", .flags = TH_FIN, .dst = D_BCAST),
+	FIXED("bcast-ack", .flags = TH_ACK, .dst = D_BCAST),
+	FIXED("lbcast-ack", .flags = TH_ACK, .dst = D_LBCAST, .l2 = L2_BCAST),
+	FIXED("mcast-ack", .flags = TH_ACK, .dst = D_MCAST),
+};
+
+static const struct probe fixed6[] = {
+	FIXED("control-syn", .flags = TH_SYN),
+	FIXED("control-ack", .flags = TH_ACK),
+	FIXED("linklocal-syn", .flags = TH_SYN, .dst = D_LINKLOCAL),
+	/* M1b */
+	FIXED("l2mcast-syn", .flags = TH_SYN, .l2 = L2_MCAST),
+	FIXED("l2mcast-fin", .flags = TH_FIN, .l2 = L2_MCAST),
+	FIXED("l2bcast-syn", .flags = TH_SYN, .l2 = L2_BCAST),
+	FIXED("l2mcast-ack", .flags = TH_ACK, .l2 = L2_MCAST),
+	/* M1c: an anycast address of b */
+	FIXED("anycast-syn", .flags = TH_SYN, .dst = D_ANYCAST),
+	FIXED("anycast-fin", .flags = TH_FIN, .dst = D_ANYCAST),
+	FIXED("anycast-null", .flags = 0, .dst = D_ANYCAST),
+	FIXED("anycast-ack", .flags = TH_ACK, .dst = D_ANYCAST),
+	FIXED("mcast6-ack", .flags = TH_ACK, .dst = D_MCAST6, .l2 = L2_MCAST),
+};
+
+/*
+ * Fixed probes, each to P and to PP, and the closed port: IPv4 options,
+ * L2 broadcast / multicast frames, broadcast and anycast destinations.
+ */
+TEST_F_TIMEOUT(hostile, fixed_probes, 300)
+{
+	if (variant->family == AF_INET6)
+		hostile_run(_metadata, self, PH_CLOSED, fixed6, ARRAY_SIZE(fixed6));
+	else
+		hostile_run(_metadata, self, PH_CLOSED, fixed4, ARRAY_SIZE(fixed4));
 }
 
 TEST_HARNESS_MAIN
