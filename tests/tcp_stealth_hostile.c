@@ -1394,24 +1394,6 @@ struct run {
 	bool strict;
 };
 
-static const char *flag_str(uint8_t f, char *buf)
-{
-	static const char names[][4] = { "FIN", "SYN", "RST", "PSH", "ACK",
-					 "URG", "ECE", "CWR" };
-
-	buf[0] = 0;
-	for (int i = 0; i < 8; i++) {
-		if (!(f & 1 << i))
-			continue;
-		if (buf[0])
-			strcat(buf, "|");
-		strcat(buf, names[i]);
-	}
-	if (!buf[0])
-		strcpy(buf, "none");
-	return buf;
-}
-
 static void print_probe(const struct run *rn_, const struct probe *p)
 {
 	char fl[40], hex[2 * 40 + 1] = "-";
