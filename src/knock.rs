@@ -114,7 +114,10 @@ impl NetState {
     ///
     /// Packets with ACK or RST set get from a listener the same answer as from
     /// a closed port (an RST, or nothing), so they pass to TCP, which also
-    /// completes SYN-cookie handshakes. A SYN to a listener with keys must
+    /// completes SYN-cookie handshakes; unless they are addressed to a
+    /// broadcast or anycast address, which a listener answers and a closed
+    /// port does not. Frames the link layer did not address to this host
+    /// pass too: TCP discards them. A SYN to a listener with keys must
     /// carry a valid, fresh, unreplayed knock. Other probes (FIN, NULL, Xmas,
     /// SYN+FIN) would be ignored silently by a listener where a closed port
     /// answers with an RST; they get the closed port's answer.
@@ -125,7 +128,13 @@ impl NetState {
         if pkt.is_syn() {
             self.counters.inc(Counter::SynIn);
         }
-        if pkt.flags & (TCP_ACK | TCP_RST) != 0 || !self.has_stealth_sockets() {
+        // TCP discards what the link layer did not address to this host.
+        if !skb.for_host() || !self.has_stealth_sockets() {
+            return Verdict::Accept;
+        }
+        // A listener answers an ACK to a broadcast or anycast address, a
+        // closed port does not: those are rejected below, silently.
+        if pkt.flags & (TCP_ACK | TCP_RST) != 0 && skb.to_local_unicast(family) {
             return Verdict::Accept;
         }
         let Some(sock) = args.lookup_sock(skb, family) else {
@@ -394,8 +403,7 @@ impl NetState {
     ) -> Verdict {
         if self.drop_silently() {
             self.counters.inc(Counter::Dropped);
-        } else if !tcp_silent {
-            args.send_reset(skb, family);
+        } else if !tcp_silent && args.send_reset(skb, family) {
             self.counters.inc(Counter::RstSent);
         }
         Verdict::Drop

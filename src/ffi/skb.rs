@@ -102,6 +102,21 @@ impl SkBuff {
         usize::try_from(i64::from(offset) - i64::from(base)).ok()
     }
 
+    /// Whether the link layer addressed this packet to this host (not a
+    /// broadcast, multicast or other host's frame); TCP drops the others.
+    pub(crate) fn for_host(&self) -> bool {
+        // SAFETY: By the type invariant the skb is valid.
+        unsafe { bindings::tcp_stealth_pkt_for_host(self.as_ptr()) }
+    }
+
+    /// Whether this received, routed packet is addressed to a local unicast
+    /// address (not a broadcast, multicast or anycast one).
+    pub(crate) fn to_local_unicast(&self, family: Family) -> bool {
+        // SAFETY: By the type invariant the skb is valid; the helper reads
+        // its dst, which a routed packet holds until it is freed.
+        unsafe { bindings::tcp_stealth_local_unicast_dst(self.as_ptr(), family == Family::Ipv6) }
+    }
+
     /// The socket that sends this packet, on the output path.
     pub(crate) fn sk(&self) -> Option<&Sock> {
         // SAFETY: By the type invariant the skb is valid; on the output path
