@@ -2073,7 +2073,7 @@ static void hostile_run(struct __test_metadata *_metadata,
  * Default policy (net.tcp_stealth.reject=0): the protected ports answer
  * every packet as the closed port Q does.
  */
-TEST_F_TIMEOUT(hostile, closed_port_equivalence, 1200)
+TEST_F_TIMEOUT(hostile, closed_port_equivalence, 7200)
 {
 	hostile_run(_metadata, self, PH_CLOSED, NULL, 0);
 }
@@ -2082,7 +2082,7 @@ TEST_F_TIMEOUT(hostile, closed_port_equivalence, 1200)
  * net.tcp_stealth.reject=1: the protected ports look like port R, which nft
  * drops: silence, except for the ICMP errors IP sends before any filter.
  */
-TEST_F_TIMEOUT(hostile, drop_mode_filtered, 1200)
+TEST_F_TIMEOUT(hostile, drop_mode_filtered, 7200)
 {
 	hostile_run(_metadata, self, PH_DROP, NULL, 0);
 }
