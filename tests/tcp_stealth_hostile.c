@@ -661,6 +661,13 @@ static uint8_t random_flags(struct rng *r)
 	return chance(r, 20) ? rng_next(r) : common[rn(r, sizeof(common))];
 }
 
+/* With @percent chance, a knock with a random MAC as the only option. */
+static void maybe_knock(struct rng *r, struct probe *p, int percent)
+{
+	if (chance(r, percent))
+		p->optlen = put_knock(r, p->opts, now_t14());
+}
+
 struct gen {
 	int family;
 	uint64_t seed;
@@ -723,8 +730,7 @@ static void gen_probe(const struct gen *g, int idx, struct probe *p)
 		break;
 	case C_IPOPT:
 		p->flags = chance(&r, 60) ? TH_SYN : random_flags(&r);
-		if (chance(&r, 30))
-			p->optlen = put_knock(&r, p->opts, now_t14());
+		maybe_knock(&r, p, 30);
 		for (k = 1 + rn(&r, 3); k > 0; k--)
 			p->ipoptlen += put_ipv4_opt(&r, p->ipopts + p->ipoptlen,
 						    40 - p->ipoptlen, &p->sub);
@@ -733,8 +739,7 @@ static void gen_probe(const struct gen *g, int idx, struct probe *p)
 		break;
 	case C_EXT6:
 		p->flags = chance(&r, 60) ? TH_SYN : random_flags(&r);
-		if (chance(&r, 30))
-			p->optlen = put_knock(&r, p->opts, now_t14());
+		maybe_knock(&r, p, 30);
 		for (k = 1 + rn(&r, 3); k > 0; k--) {
 			static const uint8_t types[] = { 0, 60, 60, 43, 43, 44,
 							 51, 253 };
@@ -798,8 +803,7 @@ static void gen_probe(const struct gen *g, int idx, struct probe *p)
 	}
 	case C_BADCSUM:
 		p->flags = random_flags(&r);
-		if (chance(&r, 40))
-			p->optlen = put_knock(&r, p->opts, now_t14());
+		maybe_knock(&r, p, 40);
 		if (!v6 && chance(&r, 30)) {
 			p->bad_ipcsum = true;
 			p->sub = "badcsum-ip";
@@ -851,8 +855,7 @@ static void gen_probe(const struct gen *g, int idx, struct probe *p)
 		break;
 	case C_L2CAST:
 		p->flags = random_flags(&r);
-		if (chance(&r, 30))
-			p->optlen = put_knock(&r, p->opts, now_t14());
+		maybe_knock(&r, p, 30);
 		p->l2 = 1 + rn(&r, NL2 - 1);
 		p->sub = l2_name[p->l2];
 		break;
