@@ -56,6 +56,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -1933,7 +1934,7 @@ FIXTURE_SETUP(hostile)
 {
 	struct ctx *c = &self->c;
 	int family = variant->family, saved, cfd = -1;
-	uint8_t *ll;
+	uint8_t *ll = NULL;
 
 	self->lfd = self->plfd = self->acfd = -1;
 	c->tx = -1;
@@ -1969,22 +1970,34 @@ FIXTURE_SETUP(hostile)
 	inet_pton(AF_INET, "224.0.0.1", c->dst[D_MCAST]);
 	inet_pton(AF_INET6, "fd00::a:a", c->dst[D_ANYCAST]);
 	inet_pton(AF_INET6, "ff02::1", c->dst[D_MCAST6]);
-	ll = c->dst[D_LINKLOCAL];	/* b's EUI-64 link-local address */
-	ll[0] = 0xfe;
-	ll[1] = 0x80;
-	ll[8] = c->b_mac[0] ^ 2;
-	ll[9] = c->b_mac[1];
-	ll[10] = c->b_mac[2];
-	ll[11] = 0xff;
-	ll[12] = 0xfe;
-	ll[13] = c->b_mac[3];
-	ll[14] = c->b_mac[4];
-	ll[15] = c->b_mac[5];
 	if (family == AF_INET6) {
 		struct ipv6_mreq mr = { .ipv6mr_interface = 0 };
+		struct ifaddrs *ifa, *i;
 
 		saved = netns_enter(self->ns.b);
 		ASSERT_LE(0, saved);
+		/* b's link-local address, once it is there (no DAD on veth0) */
+		for (int tries = 0; tries < 50 && !ll; tries++) {
+			ASSERT_EQ(0, getifaddrs(&ifa));
+			for (i = ifa; i; i = i->ifa_next) {
+				const uint8_t *a;
+
+				if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 ||
+				    strcmp(i->ifa_name, NETNS_IFNAME))
+					continue;
+				a = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr.s6_addr;
+				if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) {
+					memcpy(c->dst[D_LINKLOCAL], a, 16);
+					ll = c->dst[D_LINKLOCAL];
+				}
+			}
+			freeifaddrs(ifa);
+			if (!ll)
+				usleep(100 * 1000);
+		}
+		ASSERT_NE(NULL, ll) {
+			TH_LOG("no link-local address on b's " NETNS_IFNAME);
+		}
 		self->acfd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		mr.ipv6mr_interface = if_nametoindex(NETNS_IFNAME);
 		memcpy(&mr.ipv6mr_multiaddr, c->dst[D_ANYCAST], 16);
