@@ -10,6 +10,9 @@
 #   make vm CMD=... boot the test kernel with the module and run CMD
 #   make bench      run the benchmarks in one VM and print a table of ratios
 #                   (BENCHMARKS.md)
+#   make fuzz       run every fuzz target of fuzz/ (cargo-fuzz, nightly) for
+#                   FUZZ_SECONDS (default 60) each; make check runs them for
+#                   FUZZ_CHECK_SECONDS (default 2) each
 #   make fmt        rustfmt the module sources
 #   make lint       rustfmt --check, clippy on the module and the host crate
 #   make install    install the module into KDIR's modules (modules_install)
@@ -29,7 +32,7 @@ KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
 export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
-.PHONY: all modules setup kernel check demo vm bench fmt fmt-check lint clean clean-module install tools
+.PHONY: all modules setup kernel check demo vm bench fuzz fmt fmt-check lint clean clean-module install tools
 
 all: modules
 
@@ -63,12 +66,20 @@ vm: modules
 bench: setup
 	scripts/bench.sh
 
+FUZZ_SECONDS ?= 60
+
+# Needs neither the kernel nor the VM: only nightly and cargo-fuzz.
+fuzz:
+	scripts/setup.sh --fuzz
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
 fmt:
 	$(RUSTFMT) --edition 2021 src/tcp_stealth_main.rs
 
 fmt-check:
 	$(RUSTFMT) --edition 2021 --check src/tcp_stealth_main.rs
 	cargo fmt --check
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
 
 lint: fmt-check
 	touch src/tcp_stealth_main.rs

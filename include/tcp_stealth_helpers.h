@@ -42,11 +42,21 @@ void *tcp_stealth_skb_header_pointer(const struct sk_buff *skb, int offset,
 struct request_sock;
 struct tcp_stealth_deadline;
 
+struct proto;
+
+void tcp_stealth_ulp_publish(struct sock *sk, void *data, struct proto *prot);
+struct proto *tcp_stealth_sk_prot(const struct sock *sk);
+void *tcp_stealth_ulp_data(const struct sock *sk);
 void tcp_stealth_set_save_syn(struct sock *sk);
 const u8 *tcp_stealth_req_syn(const struct request_sock *req, u32 *ip_len,
 				u32 *len);
 u32 tcp_stealth_rcvq_copy(struct sock *sk, u32 off, u8 *buf, u32 len);
 bool tcp_stealth_rcv_shutdown(const struct sock *sk);
+bool tcp_stealth_rcvq_empty(const struct sock *sk);
+u32 tcp_stealth_req_rcv_start(const struct request_sock *req);
+bool tcp_stealth_rcv_urgent(const struct sock *sk, u32 start, u32 n);
+void tcp_stealth_socket_set_ops(struct socket *sock,
+				const struct proto_ops *ops);
 int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,
 			   bool nonblock);
 int tcp_stealth_wq_init(void);
@@ -57,6 +67,7 @@ tcp_stealth_deadline_new(struct sock *sk, int (*fn)(struct sock *sk),
 void tcp_stealth_deadline_set(struct tcp_stealth_deadline *d,
 			      unsigned long delay);
 void tcp_stealth_deadline_cancel(struct tcp_stealth_deadline *d);
+void tcp_stealth_deadline_stop(struct tcp_stealth_deadline *d);
 void tcp_stealth_deadline_free(struct tcp_stealth_deadline *d);
 bool tcp_stealth_file_nonblock(const struct socket *sock);
 unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs);
@@ -69,8 +80,13 @@ int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
 			      tcp_stealth_policy_del_t del);
 void tcp_stealth_genl_unregister(void);
 
-struct sock *tcp_stealth_lookup_listener(struct net *net, struct sk_buff *skb,
-					 int thoff, bool ipv6);
+/* Which socket a segment at LOCAL_IN reaches (src/tcp_stealth_lookup.c). */
+struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
+				unsigned int thoff, bool ipv6,
+				bool listener_only, bool *refcounted);
+int tcp_stealth_defrag_enable(struct net *net);
+void tcp_stealth_defrag_disable(struct net *net);
+bool tcp_stealth_syncookies_possible(const struct sock *sk);
 
 /* Test-only benchmark file (/proc/net/tcp_stealth_bench). */
 struct file;

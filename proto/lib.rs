@@ -18,3 +18,6 @@ extern crate std;
 mod proto;
 
 pub use proto::*;
+
+#[cfg(any(test, feature = "reference"))]
+pub mod reference;

@@ -7,7 +7,12 @@
 #   1. host unit tests: cargo test --workspace --no-fail-fast (if there is
 #      a Cargo.toml), in the background while the VM runs;
 #   2. the kselftests in tests/, built on the host and run in one VM boot:
-#      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built).
+#      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built);
+#   3. after the VM (not to slow it down), every fuzz target of fuzz/ for
+#      FUZZ_CHECK_SECONDS (default 2; 0: none) each: scripts/fuzz.sh. A
+#      target that ran without a crash is one pass, a crashing target one
+#      failure (its input is saved under build/fuzz/artifacts/), a failed
+#      build one failure.
 # A kselftest program that crashes or prints no "# Totals" line, and a VM
 # that reports a kernel detector hit (scripts/vm-run exit 125) or fails
 # otherwise, each count as one failure.
@@ -138,6 +143,23 @@ if [ -n "$cargo_pid" ]; then
 	add "cargo test" "$p" "$f" "$s" "$note"
 else
 	add "cargo test" 0 0 0 "no Cargo.toml"
+fi
+
+# --- 3. fuzz targets, a few seconds each -------------------------------------
+if [ "${FUZZ_CHECK_SECONDS:-2}" = 0 ]; then
+	add "fuzz" 0 0 0 "not run: FUZZ_CHECK_SECONDS=0"
+else
+	echo "=== fuzz (scripts/fuzz.sh ${FUZZ_CHECK_SECONDS:-2})"
+	rc=0
+	scripts/fuzz.sh "${FUZZ_CHECK_SECONDS:-2}" 2>&1 | tee "$logs/fuzz.log" ||
+		rc=${PIPESTATUS[0]}
+	p=$(grep -c '^fuzz: [a-z0-9_]*: ok' "$logs/fuzz.log") || true
+	f=$(grep -c '^fuzz: [a-z0-9_]*: CRASH' "$logs/fuzz.log") || true
+	note=$(sed -n 's/^fuzz: \([0-9]* runs in total\).*/\1/p' "$logs/fuzz.log")
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		f=1 note="scripts/fuzz.sh exited $rc without a crash: build failed?"
+	fi
+	add "fuzz" "$p" "$f" 0 "$note"
 fi
 
 # --- summary ----------------------------------------------------------------

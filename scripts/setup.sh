@@ -8,16 +8,43 @@
 #   - the Rust toolchain pinned in rust-toolchain.toml, with rust-src
 #   - bindgen-cli at the version the kernel build is keyed on
 #   - virtme-ng in a virtualenv under the cache directory
+#   - the nightly toolchain and cargo-fuzz, for the fuzz targets in fuzz/
 #   - the test kernel (scripts/kernel.sh), cached outside the work tree
+#
+#   scripts/setup.sh           everything
+#   scripts/setup.sh --fuzz    only what `make fuzz` needs (nightly, cargo-fuzz)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${TCP_STEALTH_CACHE:-$HOME/.cache/tcp-stealth}
 BINDGEN_VERSION=0.73.2
 VIRTME_NG_VERSION=1.42
+CARGO_FUZZ_VERSION=0.13.2
 export PATH=$HOME/.cargo/bin:$PATH
 
 log() { echo "setup: $*" >&2; }
+
+# cargo-fuzz needs a nightly compiler (sanitizer-coverage flags); everything
+# else keeps the toolchain pinned in rust-toolchain.toml.
+fuzz_tools() {
+	if ! command -v rustup >/dev/null; then
+		log "rustup is missing: install it from your distribution or rustup.rs, then rerun"
+		exit 1
+	fi
+	if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+		log "installing the nightly Rust toolchain (fuzzing only)"
+		rustup toolchain install nightly --profile minimal
+	fi
+	if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+		log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+		(cd "$top" && cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION")
+	fi
+}
+
+if [ "${1:-}" = --fuzz ]; then
+	fuzz_tools
+	exit 0
+fi
 
 packages=(
 	linux-source-6.12 build-essential bc bison flex cpio kmod xz-utils rsync
@@ -53,6 +80,8 @@ if [ "$(bindgen --version 2>/dev/null)" != "bindgen $BINDGEN_VERSION" ]; then
 	log "installing bindgen-cli $BINDGEN_VERSION"
 	(cd "$top" && cargo install --locked bindgen-cli --version "$BINDGEN_VERSION")
 fi
+
+fuzz_tools
 
 if [ "$("$cache/venv/bin/vng" --version 2>/dev/null | awk '{print $2}')" != "$VIRTME_NG_VERSION" ]; then
 	log "installing virtme-ng $VIRTME_NG_VERSION"

@@ -51,7 +51,9 @@ use crate::ffi::{
     pernet::Net,
     seq,
 };
-use crate::proto::{self, BenchRequest, Crypto, KnockKey, ReplayVerdict, Skew, Slot, MAX_KEYS};
+use crate::proto::{
+    self, BenchRequest, Crypto, KnockKey, ReplayVerdict, Skew, Slot, SynSource, MAX_KEYS,
+};
 use crate::sockopt::KeySet;
 
 /// Name of the benchmark file in `/proc/net`.
@@ -204,12 +206,16 @@ fn replay_flood(n: u32) -> Result<[u64; FLOOD_FIGURES]> {
         addr[10] = 0xff;
         addr[11] = 0xff;
         addr[12..].copy_from_slice(&[10, b[2], b[1], b[0]]);
-        let port = 1024 + (i % 64512) as u16;
-        if cache.check_and_insert(&v.mac, &addr, port, v.t, now, skew) == ReplayVerdict::Fresh {
+        let src = SynSource {
+            addr,
+            port: 1024 + (i % 64512) as u16,
+            isn: i,
+        };
+        if cache.check_and_insert(&v.mac, &src, v.t, now, skew) == ReplayVerdict::Fresh {
             fresh += 1;
         }
         if i % 1024 == 1023 || i + 1 == n {
-            peak = peak.max(cache.live(now));
+            peak = peak.max(cache.live(now, skew));
             ffi::cond_resched();
         }
     }
@@ -260,10 +266,10 @@ impl seq::Show for Bench {
         }
         let _ = writeln!(m, "ulp_ctx_bytes {}", ffi::sock::ULP_DATA_BYTES);
         let _ = writeln!(m, "keyset_bytes {}", core::mem::size_of::<KeySet>());
-        let now = ffi::now_secs();
+        let (now, skew) = (ffi::now_secs(), state.skew());
         let (slots, live, evictions) = ffi::with_bh_disabled(|| {
             let cache = state.replay.lock();
-            (cache.capacity(), cache.live(now), cache.evictions())
+            (cache.capacity(), cache.live(now, skew), cache.evictions())
         });
         let slot = core::mem::size_of::<Slot>();
         let _ = writeln!(m, "replay_entry_bytes {}", slot);

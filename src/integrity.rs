@@ -29,7 +29,8 @@ pub(crate) enum Check {
     /// ISN mode: the integrity hash in the low 16 bits of its SYN's ISN.
     Legacy { verifier: LegacyVerifier, n: usize },
     /// Nothing to check against: the SYN (or its commitment) is gone, as
-    /// with a SYN cookie. Fails as soon as it is looked at.
+    /// with a SYN cookie, or the listener has no keys any more. Fails as
+    /// soon as it is looked at.
     Lost,
 }
 
@@ -46,6 +47,9 @@ pub(crate) enum Outcome {
 pub(crate) enum Failure {
     /// The bytes differ from the commitment (`EBADMSG`).
     Mismatch,
+    /// Urgent data inside the first `n` bytes: the application would not
+    /// read the bytes that were checked (`EBADMSG`, counted as a mismatch).
+    Urgent,
     /// The peer closed before sending `n` bytes (`ECONNABORTED`).
     Short,
     /// The bytes did not come in time (`ETIMEDOUT`).
@@ -57,7 +61,7 @@ pub(crate) enum Failure {
 impl Failure {
     fn counter(self) -> Counter {
         match self {
-            Failure::Mismatch => Counter::IntegrityMismatch,
+            Failure::Mismatch | Failure::Urgent => Counter::IntegrityMismatch,
             Failure::Short => Counter::IntegrityShort,
             Failure::Timeout => Counter::IntegrityTimeout,
             Failure::Lost => Counter::IntegrityLost,
@@ -68,7 +72,9 @@ impl Failure {
 /// The check for a new child of `listener`, made from the headers of the
 /// SYN it came from (`syn`: IP and TCP headers, and the IP headers' length);
 /// `None` if the listener does not require integrity (the child is an
-/// ordinary connection).
+/// ordinary connection). A listener that requires integrity but has lost its
+/// keys (setting the length needs keys, removing them later does not) fails
+/// closed: the child has nothing to check against ([`Check::Lost`]).
 pub(crate) fn child_check(
     listener: &SockCtx,
     syn: Option<(&[u8], usize)>,
@@ -78,7 +84,9 @@ pub(crate) fn child_check(
     if n == 0 {
         return None;
     }
-    let keys = listener.keys(rcu)?;
+    let Some(keys) = listener.keys(rcu) else {
+        return Some(Check::Lost);
+    };
     let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
     let check = match listener.mode() {
         Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),
@@ -140,6 +148,9 @@ fn feed(
     rx: &RxQueue<'_>,
     deadline: bool,
 ) -> Outcome {
+    if rx.urgent(n) {
+        return Outcome::Failed(Failure::Urgent);
+    }
     let mut buf = [0u8; 256];
     while verifier.status() == IntegrityStatus::Pending {
         let off = n - verifier.remaining();

@@ -6,10 +6,11 @@ use crate::ffi::{
     crypto::KernelCrypto,
     netfilter::{HookArgs, Verdict},
     now_secs, random_bytes,
-    skb::{Family, SkBuff},
-    sock::TcpState,
+    skb::{Family, Ipv6Tcp, SkBuff},
+    sock::{Sock, TcpState},
+    with_bh_disabled,
 };
-use crate::proto::{self, FindResult, Reject, ReplayVerdict, Skew};
+use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, Skew, SynSource};
 use crate::sockopt::{KeySet, Mode, SockCtx};
 use crate::stats::Counter;
 use crate::NetState;
@@ -37,20 +38,38 @@ pub(crate) struct TcpPacket {
     opts_len: usize,
 }
 
+/// Why [`TcpPacket::parse`] found no segment to judge.
+pub(crate) enum NotParsed {
+    /// Not TCP: none of the module's business.
+    NotTcp,
+    /// A fragment of a larger packet that the stack will reassemble after
+    /// the hook (IPv6; IPv4 is reassembled before `NF_INET_LOCAL_IN`).
+    Fragment,
+    /// TCP (or so it says) with headers that run past the packet's end, or a
+    /// data offset below 20 bytes: TCP drops it without an answer.
+    Truncated,
+}
+
 impl TcpPacket {
-    /// Reads the headers of a TCP packet; `None` for anything else, including
-    /// IPv4 fragments other than the first.
-    pub(crate) fn parse(skb: &SkBuff, family: Family) -> Option<Self> {
+    /// Reads the headers of a TCP packet.
+    pub(crate) fn parse(skb: &SkBuff, family: Family) -> Result<Self, NotParsed> {
         let mut saddr = [0u8; 16];
         let mut daddr = [0u8; 16];
         let (th, daddr_len) = match family {
             Family::Ipv4 => {
                 let mut ip = [0u8; 20];
-                skb.read_network(0, &mut ip)?;
+                skb.read_network(0, &mut ip).ok_or(NotParsed::Truncated)?;
+                if ip[9] != IPPROTO_TCP {
+                    return Err(NotParsed::NotTcp);
+                }
                 let ihl = usize::from(ip[0] & 0x0f) * 4;
-                let frag_off = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
-                if ip[9] != IPPROTO_TCP || ihl < 20 || frag_off != 0 {
-                    return None;
+                if ihl < 20 {
+                    return Err(NotParsed::Truncated);
+                }
+                // Fragment offset or MF: never seen here (IPv4 reassembles
+                // before the hook), refused all the same.
+                if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+                    return Err(NotParsed::Fragment);
                 }
                 saddr[10] = 0xff;
                 saddr[11] = 0xff;
@@ -59,21 +78,30 @@ impl TcpPacket {
                 (ihl, 4)
             }
             Family::Ipv6 => {
-                skb.read_network(8, &mut saddr)?;
-                skb.read_network(24, &mut daddr)?;
-                (skb.ipv6_tcp_offset()?, 16)
+                let th = match skb.ipv6_tcp() {
+                    Ipv6Tcp::At(th) => th,
+                    Ipv6Tcp::NotTcp => return Err(NotParsed::NotTcp),
+                    Ipv6Tcp::Fragment => return Err(NotParsed::Fragment),
+                    Ipv6Tcp::Malformed => return Err(NotParsed::Truncated),
+                };
+                skb.read_network(8, &mut saddr)
+                    .ok_or(NotParsed::Truncated)?;
+                skb.read_network(24, &mut daddr)
+                    .ok_or(NotParsed::Truncated)?;
+                (th, 16)
             }
         };
         let mut hdr = [0u8; 20];
-        skb.read_network(th, &mut hdr)?;
+        skb.read_network(th, &mut hdr).ok_or(NotParsed::Truncated)?;
         let doff = usize::from(hdr[12] >> 4) * 4;
         if doff < 20 {
-            return None;
+            return Err(NotParsed::Truncated);
         }
         let mut opts = [0u8; 40];
         let opts_len = doff - 20;
-        skb.read_network(th + 20, &mut opts[..opts_len])?;
-        Some(Self {
+        skb.read_network(th + 20, &mut opts[..opts_len])
+            .ok_or(NotParsed::Truncated)?;
+        Ok(Self {
             th,
             flags: hdr[13],
             sport: u16::from_be_bytes([hdr[0], hdr[1]]),
@@ -106,57 +134,87 @@ impl TcpPacket {
     }
 }
 
+/// The current second, as [`proto::Admitted`] counts them (until 2106).
+fn now_secs32() -> u32 {
+    u32::try_from(now_secs()).unwrap_or(u32::MAX)
+}
+
 /// Offset of the sequence number in the TCP header.
 const TCP_SEQ_OFFSET: usize = 4;
 
 impl NetState {
     /// Input: every TCP packet addressed to this namespace.
     ///
-    /// Packets with ACK or RST set get from a listener the same answer as from
-    /// a closed port (an RST, or nothing), so they pass to TCP, which also
-    /// completes SYN-cookie handshakes; unless they are addressed to a
-    /// broadcast or anycast address, which a listener answers and a closed
-    /// port does not. Frames the link layer did not address to this host
-    /// pass too: TCP discards them. A SYN to a listener with keys must
-    /// carry a valid, fresh, unreplayed knock. Other probes (FIN, NULL, Xmas,
-    /// SYN+FIN) would be ignored silently by a listener where a closed port
-    /// answers with an RST; they get the closed port's answer.
+    /// The packet is judged by the socket TCP will give it to, found as TCP
+    /// finds it. Packets for a connection, a request or a port without a
+    /// protected listener pass untouched. To a protected listener:
+    /// - a SYN must carry a valid, fresh, unreplayed knock;
+    /// - a segment with ACK (and not RST) passes only if its 4-tuple knocked
+    ///   just before: it may complete a SYN-cookie handshake, which has no
+    ///   other state; any other ACK gets what a listener without a cookie for
+    ///   it and a closed port both answer, an RST;
+    /// - other probes (FIN, NULL, Xmas, SYN+FIN), which a listener ignores
+    ///   and a closed port answers with an RST, get the closed port's answer;
+    /// - an RST passes (neither a listener nor a closed port answers it).
+    ///
+    /// Frames the link layer did not address to this host pass too: TCP
+    /// discards them. Answers go only to packets for a local unicast address,
+    /// as TCP's to a closed port (not to broadcast, multicast or anycast
+    /// destinations, which a listener may answer).
+    ///
+    /// What cannot be parsed whole never reaches a protected listener
+    /// unjudged: IPv6 is reassembled before this hook (see
+    /// [`PernetState::WHOLE_IPV6`](crate::ffi::pernet::PernetState)), and a
+    /// fragment or truncated segment that still gets here, which TCP would
+    /// drop or never see whole, is dropped.
     pub(crate) fn local_in(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
-        let Some(pkt) = TcpPacket::parse(skb, family) else {
-            return Verdict::Accept;
+        let pkt = match TcpPacket::parse(skb, family) {
+            Ok(pkt) => pkt,
+            Err(NotParsed::NotTcp) => return Verdict::Accept,
+            Err(why) => {
+                if !self.has_stealth_sockets() {
+                    return Verdict::Accept;
+                }
+                self.counters.inc(match why {
+                    NotParsed::Fragment => Counter::FragmentDropped,
+                    _ => Counter::TruncatedDropped,
+                });
+                return Verdict::Drop;
+            }
         };
         if pkt.is_syn() {
             self.counters.inc(Counter::SynIn);
         }
         // TCP discards what the link layer did not address to this host.
-        if !skb.for_host() || !self.has_stealth_sockets() {
+        if pkt.flags & TCP_RST != 0 || !skb.for_host() || !self.has_stealth_sockets() {
             return Verdict::Accept;
         }
-        // A listener answers an ACK to a broadcast or anycast address, a
-        // closed port does not: those are rejected below, silently.
-        if pkt.flags & (TCP_ACK | TCP_RST) != 0 && skb.to_local_unicast(family) {
-            return Verdict::Accept;
-        }
-        let Some(sock) = args.lookup_sock(skb, family) else {
+        let Some(found) = args.lookup(skb, family, pkt.th, false) else {
+            // No socket: TCP answers as a closed port, the reference.
             return Verdict::Accept;
         };
-        let sk = match sock.sock().state() {
-            TcpState::Listen => sock.sock(),
+        let listener;
+        let sk = match found.sock().state() {
+            TcpState::Listen => found.sock(),
             // TCP gives a SYN that may reuse a TIME_WAIT 4-tuple to the
             // listener: it needs a knock as much as any other.
-            TcpState::TimeWait if pkt.is_syn() => match args.lookup_listener(skb, family, pkt.th) {
-                Some(l) => l,
-                None => return Verdict::Accept,
-            },
+            TcpState::TimeWait if pkt.is_syn() => {
+                listener = args.lookup(skb, family, pkt.th, true);
+                match &listener {
+                    Some(l) if l.sock().state() == TcpState::Listen => l.sock(),
+                    _ => return Verdict::Accept,
+                }
+            }
             _ => return Verdict::Accept,
         };
-        // The listener's own keys, or else the administrator's for its port.
+        // The listener's own keys, or else the administrator's for its port
+        // (the listener's: TPROXY may hand it a SYN for another port).
         let own = sk
             .stealth(args.rcu())
             .and_then(|ctx| Some((ctx, ctx.keys(args.rcu())?)));
         let (keys, mode, integrity_len) = match own {
             Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len()),
-            None => match self.policy.keys(pkt.dport, args.rcu()) {
+            None => match self.policy.keys(sk.local_port(), args.rcu()) {
                 Some(keys) => (keys, Mode::Option, 0),
                 None => return Verdict::Accept,
             },
@@ -167,13 +225,24 @@ impl NetState {
             return Verdict::Drop;
         }
         let tcp_silent = proto::tcp_drops_auth_options(pkt.options(), cfg!(CONFIG_TCP_AO));
+        if pkt.flags & TCP_ACK != 0 && pkt.flags & TCP_SYN == 0 {
+            if self.admitted(&pkt) {
+                return Verdict::Accept;
+            }
+            self.counters.inc(Counter::AckRefused);
+            return self.reject(skb, family, args, tcp_silent);
+        }
         if !pkt.is_syn() {
             self.counters.inc(Counter::ProbeRejected);
             return self.reject(skb, family, args, tcp_silent);
         }
         if mode == Mode::Isn {
             let integrity = integrity_len > 0;
-            return self.isn_in(skb, family, args, (keys, integrity), &pkt, tcp_silent);
+            let v = self.isn_in(skb, family, args, (keys, integrity), &pkt, tcp_silent);
+            if v == Verdict::Accept {
+                self.admit(sk, &pkt);
+            }
+            return v;
         }
         let option = match proto::find_knock(pkt.options()) {
             FindResult::Found { option, .. } => option,
@@ -214,24 +283,37 @@ impl NetState {
             (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
             _ => {}
         }
-        let verdict = self
-            .replay
-            .lock()
-            .check_and_insert(&v.mac, &pkt.saddr, pkt.sport, v.t, now, skew);
+        let src = SynSource {
+            addr: pkt.saddr,
+            port: pkt.sport,
+            isn: pkt.seq,
+        };
+        // Softirq context as a rule, but process context with BHs on when
+        // an NFQUEUE verdict reinjects the SYN (nf_reinject()): BHs off, or
+        // a softirq on this CPU could spin on the lock it interrupted.
+        let verdict = with_bh_disabled(|| {
+            self.replay
+                .lock()
+                .check_and_insert(&v.mac, &src, v.t, now, skew)
+        });
         match verdict {
             ReplayVerdict::Fresh => self.counters.inc(Counter::KnockGood),
-            ReplayVerdict::Retransmit => self.counters.inc(Counter::KnockRetransmit),
+            ReplayVerdict::Duplicate => self.counters.inc(Counter::KnockRetransmit),
             ReplayVerdict::Replay => {
                 self.counters.inc(Counter::KnockReplay);
                 return self.reject(skb, family, args, false);
             }
         }
+        self.admit(sk, &pkt);
         Verdict::Accept
     }
 
     /// Output: a SYN from a socket with keys gets a fresh knock, made with
     /// the socket's newest key. Every retransmission gets its own, so the
-    /// server never sees one twice.
+    /// server never sees one twice. A SYN that passes the output hooks a
+    /// second time keeps the knock it has: with a VRF device, LOCAL_OUT runs
+    /// once for the VRF device (`vrf_ip_out_direct()`) and once for the real
+    /// one. (Copies made by nft `dup` or `TEE` have no socket: not ours.)
     pub(crate) fn local_out(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
         let Some(sk) = skb.sk() else {
             return Verdict::Accept;
@@ -245,7 +327,7 @@ impl NetState {
         let Some(key) = keys.keys().first() else {
             return Verdict::Accept;
         };
-        let Some(pkt) = TcpPacket::parse(skb, family) else {
+        let Ok(pkt) = TcpPacket::parse(skb, family) else {
             return Verdict::Accept;
         };
         if !pkt.is_syn() {
@@ -253,6 +335,9 @@ impl NetState {
         }
         if ctx.mode() == Mode::Isn {
             return self.isn_out(skb, sk, ctx, keys, &pkt);
+        }
+        if !proto::needs_knock(pkt.options()) {
+            return Verdict::Accept;
         }
         if !proto::option_fits(pkt.opts_len) {
             self.counters.inc(Counter::KnockNoSpace);
@@ -333,7 +418,7 @@ impl NetState {
     fn isn_out(
         &self,
         skb: &SkBuff,
-        sk: &crate::ffi::sock::Sock,
+        sk: &Sock,
         ctx: &SockCtx,
         keys: &KeySet,
         pkt: &TcpPacket,
@@ -345,6 +430,12 @@ impl NetState {
         if sk.syn_is_first(pkt.seq) {
             let tsval = ts.map_or(0, |(_, v)| v);
             let isn = proto::legacy_isn(secret, pkt.daddr(), pkt.dport, tsval, ctx.legacy_ih());
+            if isn == pkt.seq {
+                // It carries the ISN already: it passes the output hooks a
+                // second time (see `local_out`).
+                ctx.record_isn(isn, tsval);
+                return Verdict::Accept;
+            }
             if sk.set_isn(pkt.seq, isn).is_err() {
                 self.counters.inc(Counter::IsnFailed);
                 return Verdict::Drop;
@@ -409,7 +500,42 @@ impl NetState {
         Verdict::Drop
     }
 
-    fn skew(&self) -> Skew {
+    /// Remembers that `pkt`'s 4-tuple knocked, if `listener` may answer it
+    /// with a SYN cookie (otherwise the ACK finds TCP's request socket, and
+    /// the table stays small).
+    fn admit(&self, listener: &Sock, pkt: &TcpPacket) {
+        if listener.syncookies_possible() {
+            self.admitted.insert(self.tuple_tag(pkt), now_secs32());
+        }
+    }
+
+    /// Whether `pkt`'s 4-tuple knocked within the last
+    /// [`proto::ADMIT_SECS`].
+    fn admitted(&self, pkt: &TcpPacket) -> bool {
+        self.admitted.contains(self.tuple_tag(pkt), now_secs32())
+    }
+
+    /// The keyed hash of `pkt`'s 4-tuple that [`proto::Admitted`] files it
+    /// under.
+    fn tuple_tag(&self, pkt: &TcpPacket) -> u64 {
+        let word = |b: &[u8], i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        let d = pkt.daddr.chunks_exact(4).fold(0u32, |acc, w| {
+            acc ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]])
+        });
+        let ports = u64::from(pkt.sport) << 48 | u64::from(pkt.dport) << 32 | u64::from(d);
+        KernelCrypto.siphash_3u64(
+            &self.admit_key,
+            word(&pkt.saddr, 0),
+            word(&pkt.saddr, 8),
+            ports,
+        )
+    }
+
+    pub(crate) fn skew(&self) -> Skew {
         u64::try_from(self.settings.skew.get())
             .ok()
             .and_then(|s| Skew::new(s).ok())

@@ -11,7 +11,10 @@ use crate::ffi::{
     stream::{self, Hold},
     RcuSection,
 };
-use crate::proto::{self, KnockKey, LegacySecret, MAX_INTEGRITY_LEN, MAX_KEYS, MAX_SECRET_LEN};
+use crate::proto::{
+    self, KeyOp, KnockKey, LegacySecret, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
+    MAX_SECRET_LEN,
+};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{alloc::KVVec, prelude::*};
 
@@ -29,15 +32,15 @@ pub(crate) const TCP_STEALTH_MODE: i32 = 0x5358;
 const OPT_FIRST: i32 = 0x5354;
 const OPT_LAST: i32 = 0x535f;
 
-const KEY_ADD: u32 = 1 << 0;
-const KEY_DEL: u32 = 1 << 1;
-/// `sizeof(struct tcp_stealth_key)`.
-const KEY_STRUCT_LEN: usize = 8 + MAX_SECRET_LEN;
-
 const INFO_ENABLED: u32 = 1 << 0;
 
 /// `sizeof(int)`.
 const INT_LEN: usize = 4;
+
+/// Allocations a socket option makes for the calling process's socket (the
+/// ULP context, keys, up to 64 KiB of committed bytes): charged to its
+/// memory cgroup, so that a container's `memory.max` bounds them.
+pub(crate) const SOCK_GFP: kernel::alloc::Flags = GFP_KERNEL_ACCOUNT;
 
 /// TCP options that use SYN option space the knock needs.
 const TCP_MD5SIG: i32 = 14;
@@ -209,7 +212,7 @@ impl SockCtx {
 
     /// Listener: the number of first bytes connections must commit to.
     pub(crate) fn integrity_len(&self) -> usize {
-        self.integrity_len.load(Ordering::Relaxed) as usize
+        self.integrity_len.load(Ordering::Acquire) as usize
     }
 
     /// Client: the commitment `C32` its knock carries, if any.
@@ -304,39 +307,38 @@ impl SockCtx {
                 if val.len() == 0 || val.len() > MAX_SECRET_LEN {
                     return Err(EINVAL);
                 }
-                let mut secret = [0u8; MAX_SECRET_LEN];
+                // The secret's copies are wiped on every way out.
+                let mut secret = SecretBytes::<MAX_SECRET_LEN>::new();
                 val.read(&mut secret[..val.len()])?;
                 check_state(sk)?;
                 let (key, legacy) = derive(&secret[..val.len()])?;
-                self.set_keys(sk, Some(KBox::new(KeySet::one(key, legacy), GFP_KERNEL)?));
+                let keys = KBox::new(KeySet::one(key, legacy), SOCK_GFP)?;
+                self.set_keys(sk, Some(keys));
                 Ok(())
             }
             TCP_STEALTH_KEY => {
-                if val.len() != KEY_STRUCT_LEN {
+                if val.len() != KEY_REQUEST_LEN {
                     return Err(EINVAL);
                 }
-                let mut raw = [0u8; KEY_STRUCT_LEN];
-                val.read(&mut raw)?;
-                let flags = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
-                let len = u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]) as usize;
-                if (flags != KEY_ADD && flags != KEY_DEL) || len == 0 || len > MAX_SECRET_LEN {
-                    return Err(EINVAL);
-                }
+                // Holds the secret too.
+                let mut raw = SecretBytes::<KEY_REQUEST_LEN>::new();
+                val.read(&mut raw[..])?;
+                let (op, secret) = proto::parse_key_request(&raw[..]).map_err(|_| EINVAL)?;
                 check_state(sk)?;
-                let (key, legacy) = derive(&raw[8..8 + len])?;
-                let mut set = KBox::new(KeySet::empty(), GFP_KERNEL)?;
+                let (key, legacy) = derive(secret)?;
+                let mut set = KBox::new(KeySet::empty(), SOCK_GFP)?;
                 if let Some(old) = self.keys.get(sk) {
                     set.keys[..old.n].clone_from_slice(old.keys());
                     set.legacy[..old.n].clone_from_slice(old.legacy());
                     set.n = old.n;
                 }
-                match (flags, set.position(&key)) {
-                    (KEY_ADD, Some(_)) => return Err(EEXIST),
-                    (KEY_ADD, None) if set.n == MAX_KEYS => return Err(ENOSPC),
+                match (op, set.position(&key)) {
+                    (KeyOp::Add, Some(_)) => return Err(EEXIST),
+                    (KeyOp::Add, None) if set.n == MAX_KEYS => return Err(ENOSPC),
                     // The newest key goes first: a client knocks with it.
-                    (KEY_ADD, None) => set.push_front(key, legacy),
-                    (_, None) => return Err(ENOENT),
-                    (_, Some(i)) => set.remove(i),
+                    (KeyOp::Add, None) => set.push_front(key, legacy),
+                    (KeyOp::Del, None) => return Err(ENOENT),
+                    (KeyOp::Del, Some(i)) => set.remove(i),
                 }
                 let set = if set.n == 0 { None } else { Some(set) };
                 self.set_keys(sk, set);
@@ -351,10 +353,10 @@ impl SockCtx {
                     return Err(EINVAL);
                 }
                 check_state(sk)?;
-                let mut bytes = KVVec::from_elem(0u8, val.len(), GFP_KERNEL)?;
+                let mut bytes = KVVec::from_elem(0u8, val.len(), SOCK_GFP)?;
                 val.read(&mut bytes)?;
                 self.commit_bytes
-                    .replace(sk, Some(KBox::new(bytes, GFP_KERNEL)?));
+                    .replace(sk, Some(KBox::new(bytes, SOCK_GFP)?));
                 self.update_commitment(sk)
             }
             TCP_STEALTH_INTEGRITY_LEN => {
@@ -364,11 +366,19 @@ impl SockCtx {
                     .filter(|&n| n as usize <= MAX_INTEGRITY_LEN)
                     .ok_or(EINVAL)?;
                 check_state(sk)?;
+                if n > 0 && !self.keys.is_set() {
+                    // Only the socket's own keys can check a commitment (an
+                    // administrator's policy key does not count). Keys
+                    // removed later make each connection fail the check
+                    // instead (`integrity::child_check`).
+                    return Err(errno::enokey());
+                }
                 if n > 0 {
                     stream::install_ops(sk)?;
                     sk.save_syn();
                 }
-                self.integrity_len.store(n, Ordering::Relaxed);
+                // Release: whoever sees `n` sees our ops on the socket.
+                self.integrity_len.store(n, Ordering::Release);
                 Ok(())
             }
             TCP_STEALTH_MODE => {

@@ -23,7 +23,7 @@ macro_rules! counters {
 counters! {
     SynIn => "syn_in": "TCP SYNs addressed to this namespace.",
     KnockGood => "knock_good": "SYNs to a protected listener with a valid knock.",
-    KnockRetransmit => "knock_retransmit": "Valid knocks seen again from the same source (accepted).",
+    KnockRetransmit => "knock_retransmit": "Valid knocks again in a duplicate of their SYN (accepted).",
     KnockMissing => "knock_missing": "SYNs to a protected listener without a knock.",
     KnockMalformed => "knock_malformed": "SYNs with a malformed knock option or option list.",
     KnockBadMac => "knock_bad_mac": "Knocks whose MAC matches none of the listener's keys.",
@@ -46,6 +46,9 @@ counters! {
     IsnSent => "isn_sent": "First SYNs sent with an ISN-mode knock.",
     IsnResent => "isn_resent": "Retransmitted ISN-mode SYNs (first TSval restored).",
     IsnFailed => "isn_failed": "ISN-mode SYNs dropped because the ISN could not be applied.",
+    AckRefused => "ack_refused": "ACKs to a protected listener from a 4-tuple that did not knock (RST, or dropped).",
+    FragmentDropped => "fragment_dropped": "IPv6 fragments that reached the hook unreassembled (dropped).",
+    TruncatedDropped => "truncated_dropped": "TCP packets whose headers run past their end (dropped, as TCP does).",
 }
 
 /// The counters of one namespace.

@@ -504,6 +504,55 @@ __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 
 /* --- Receive path of connections that must prove their first bytes ---- */
 
+/* --- The ULP's context and proto, read locklessly by the hooks ---------- */
+
+/**
+ * tcp_stealth_ulp_publish() - give a socket the ULP's context and proto
+ * @sk: a full TCP socket, locked by the caller
+ * @data: the context, fully initialised
+ * @prot: the ULP's proto
+ *
+ * The netfilter hooks read both without the socket lock, under RCU: first
+ * the proto (tcp_stealth_sk_prot(): is the ULP there?), then the context
+ * (tcp_stealth_ulp_data()). The context is published with
+ * rcu_assign_pointer() and the proto after it with smp_store_release(), so
+ * a reader that sees the proto also sees the context, and the context's
+ * contents as they were initialised.
+ */
+void tcp_stealth_ulp_publish(struct sock *sk, void *data, struct proto *prot)
+{
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, data);
+	smp_store_release(&sk->sk_prot, prot);
+}
+
+/**
+ * tcp_stealth_sk_prot() - a socket's proto, read locklessly
+ * @sk: the socket
+ *
+ * Return: sk->sk_prot, with acquire ordering (pairs with
+ * tcp_stealth_ulp_publish()).
+ */
+struct proto *tcp_stealth_sk_prot(const struct sock *sk)
+{
+	return smp_load_acquire(&sk->sk_prot);
+}
+
+/**
+ * tcp_stealth_ulp_data() - a socket's ULP context
+ * @sk: a full TCP socket whose proto the caller found to be the ULP's
+ *
+ * The caller is inside an RCU read-side section (the hooks), holds the
+ * socket lock, or makes a socket call on the socket (whose file keeps it
+ * from being destroyed); the context is freed after a grace period, once
+ * the socket is destroyed.
+ *
+ * Return: icsk_ulp_data, read as rcu_dereference() does.
+ */
+void *tcp_stealth_ulp_data(const struct sock *sk)
+{
+	return rcu_dereference_check(inet_csk(sk)->icsk_ulp_data, 1);
+}
+
 void tcp_stealth_set_save_syn(struct sock *sk)
 {
 	struct tcp_sock *tp = tcp_sk(sk);
@@ -556,6 +605,71 @@ bool tcp_stealth_rcv_shutdown(const struct sock *sk)
 	return READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN;
 }
 
+/**
+ * tcp_stealth_rcvq_empty() - whether nothing is queued to read
+ * @sk: a TCP socket
+ *
+ * Return: true if @sk's receive queue is empty.
+ */
+bool tcp_stealth_rcvq_empty(const struct sock *sk)
+{
+	return skb_queue_empty_lockless(&sk->sk_receive_queue);
+}
+
+/**
+ * tcp_stealth_req_rcv_start() - where a new connection's bytes start
+ * @req: the request the connection is made from
+ *
+ * Return: the sequence number of the first byte the connection made from
+ * @req receives, its peer's ISN plus one (what tcp_create_openreq_child()
+ * sets copied_seq to, after the ULP's clone callback ran).
+ */
+u32 tcp_stealth_req_rcv_start(const struct request_sock *req)
+{
+	return tcp_rsk(req)->rcv_isn + 1;
+}
+
+/**
+ * tcp_stealth_rcv_urgent() - whether urgent data touches the held bytes
+ * @sk: a held connection, locked
+ * @start: the sequence number of its first byte
+ * @n: how many bytes are held
+ *
+ * Without SO_OOBINLINE a read skips the urgent byte, and a second urgent
+ * pointer makes TCP drop an unread urgent byte from the receive queue
+ * (tcp_check_urg()); either would change the bytes the application reads
+ * from those that were checked. TCP takes an urgent pointer only at or after
+ * rcv_nxt, so once all @n bytes are in, no new one can point into them.
+ *
+ * Return: true if an urgent pointer points into the @n bytes from @start, or
+ * bytes were taken from the receive queue (nobody may read them yet).
+ */
+bool tcp_stealth_rcv_urgent(const struct sock *sk, u32 start, u32 n)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	return READ_ONCE(tp->copied_seq) != start ||
+	       (READ_ONCE(tp->urg_data) && READ_ONCE(tp->urg_seq) - start < n);
+}
+
+/**
+ * tcp_stealth_socket_set_ops() - give a socket other proto_ops
+ * @sock: a socket that nobody else can use yet (being accepted)
+ * @ops: its new ops
+ *
+ * Moves the module reference that sock_release() drops with the ops from
+ * the old ops' owner to the new ones'.
+ */
+void tcp_stealth_socket_set_ops(struct socket *sock,
+				const struct proto_ops *ops)
+{
+	const struct proto_ops *old = sock->ops;
+
+	__module_get(ops->owner);
+	WRITE_ONCE(sock->ops, ops);
+	module_put(old->owner);
+}
+
 int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,
 			   bool nonblock)
 {
@@ -592,6 +706,8 @@ int tcp_stealth_wait_state(struct sock *sk, const u32 *state, u32 pending,
 }
 
 static struct workqueue_struct *tcp_stealth_wq;
+/* Deadlines allocated and not freed yet (see tcp_stealth_wq_exit()). */
+static atomic_t tcp_stealth_deadlines = ATOMIC_INIT(0);
 
 int tcp_stealth_wq_init(void)
 {
@@ -599,10 +715,23 @@ int tcp_stealth_wq_init(void)
 	return tcp_stealth_wq ? 0 : -ENOMEM;
 }
 
-/* Runs (and waits for) every deadline still queued: each holds a socket. */
+/**
+ * tcp_stealth_wq_exit() - destroy the deadlines' workqueue at module unload
+ *
+ * Called once no socket holds a reference on the module and after an RCU
+ * barrier, so every ULP context has been freed, and with it the owner's
+ * reference on each deadline. No deadline is pending then: a socket's ULP
+ * stops its deadline (tcp_stealth_deadline_stop(), which also keeps a
+ * running one from queueing itself again) before it drops its module
+ * reference. A deadline may still be running, holding the last references
+ * on its socket and on itself; destroy_workqueue() waits for it. After
+ * that no deadline may be left: one would be a timer that fires into freed
+ * module memory, which the warning reports.
+ */
 void tcp_stealth_wq_exit(void)
 {
 	destroy_workqueue(tcp_stealth_wq);
+	WARN_ON_ONCE(atomic_read(&tcp_stealth_deadlines));
 }
 
 /*
@@ -614,6 +743,12 @@ void tcp_stealth_wq_exit(void)
  * happen while the work runs: the owner holds one reference, queued or
  * running work another (and one on the socket).
  *
+ * @dead is set by tcp_stealth_deadline_stop() when TCP destroys the socket;
+ * from then on the deadline is never queued again. It is written and read
+ * under the socket's bh lock, or with the socket owned by the writer or
+ * reader (who then cannot run at the same time as a holder of the bh lock
+ * that checks ownership first, as the work does).
+ *
  * Why not lock_sock() and tcp_abort(): the socket may still sit in its
  * listener's accept queue, and inet_csk_listen_stop() warns about a child
  * that a user owns.
@@ -623,12 +758,15 @@ struct tcp_stealth_deadline {
 	struct sock *sk;
 	int (*fn)(struct sock *sk);
 	refcount_t ref;
+	bool dead;
 };
 
 static void tcp_stealth_deadline_put(struct tcp_stealth_deadline *d)
 {
-	if (refcount_dec_and_test(&d->ref))
+	if (refcount_dec_and_test(&d->ref)) {
 		kfree(d);
+		atomic_dec(&tcp_stealth_deadlines);
+	}
 }
 
 static void tcp_stealth_deadline_fn(struct work_struct *work)
@@ -641,7 +779,9 @@ static void tcp_stealth_deadline_fn(struct work_struct *work)
 
 	local_bh_disable();
 	bh_lock_sock(sk);
-	if (sock_owned_by_user(sk)) {
+	if (READ_ONCE(d->dead)) {
+		/* The socket is destroyed: nothing to check, no more work. */
+	} else if (sock_owned_by_user(sk)) {
 		/* In a socket call right now: look again shortly. */
 		tcp_stealth_deadline_set(d, 1 + HZ / 50);
 	} else {
@@ -661,6 +801,16 @@ static void tcp_stealth_deadline_fn(struct work_struct *work)
 	tcp_stealth_deadline_put(d);
 }
 
+/**
+ * tcp_stealth_deadline_new() - a deadline for @sk, not armed yet
+ * @sk: the socket (a child being cloned); the deadline keeps a pointer and
+ *      takes a reference whenever it is queued
+ * @fn: called when the deadline fires, socket locked; returns 0 or the
+ *      errno to reset the connection with
+ * @gfp: allocation flags
+ *
+ * Return: the deadline, with one reference for the caller, or NULL.
+ */
 struct tcp_stealth_deadline *
 tcp_stealth_deadline_new(struct sock *sk, int (*fn)(struct sock *sk),
 			 gfp_t gfp)
@@ -673,31 +823,71 @@ tcp_stealth_deadline_new(struct sock *sk, int (*fn)(struct sock *sk),
 	d->sk = sk;
 	d->fn = fn;
 	refcount_set(&d->ref, 1);
+	atomic_inc(&tcp_stealth_deadlines);
 	return d;
 }
 
+/**
+ * tcp_stealth_deadline_set() - (re)arm a deadline to fire in @delay jiffies
+ * @d: the deadline
+ * @delay: jiffies from now
+ *
+ * The socket must be locked (bh lock or owned) by the caller. Does nothing
+ * once the deadline is stopped.
+ */
 void tcp_stealth_deadline_set(struct tcp_stealth_deadline *d,
 			      unsigned long delay)
 {
+	if (READ_ONCE(d->dead))
+		return;
 	refcount_inc(&d->ref);
 	sock_hold(d->sk);
 	/* Already queued: it holds its references, drop the new ones. */
 	if (mod_delayed_work(tcp_stealth_wq, &d->work, delay)) {
-		__sock_put(d->sk);
+		__sock_put(d->sk);	/* the queued work holds another */
 		refcount_dec(&d->ref);
 	}
 }
 
+/**
+ * tcp_stealth_deadline_cancel() - disarm a deadline, if it is pending
+ * @d: the deadline
+ *
+ * A deadline that is running already is not waited for; it does not queue
+ * itself again after tcp_stealth_deadline_stop() only.
+ */
 void tcp_stealth_deadline_cancel(struct tcp_stealth_deadline *d)
 {
 	if (cancel_delayed_work(&d->work)) {
-		__sock_put(d->sk);
-		refcount_dec(&d->ref);
+		/* Not necessarily the last reference: sock_put(), not the
+		 * __sock_put() that would leak the socket if it were. */
+		sock_put(d->sk);
+		tcp_stealth_deadline_put(d);
 	}
 }
 
+/**
+ * tcp_stealth_deadline_stop() - the socket is being destroyed: disarm the
+ * deadline for good
+ * @d: the deadline
+ *
+ * Called with the socket locked (bh lock), from the ULP's release. A
+ * deadline running at the same time waits for the bh lock and then sees
+ * @dead: it neither checks nor queues itself again.
+ */
+void tcp_stealth_deadline_stop(struct tcp_stealth_deadline *d)
+{
+	WRITE_ONCE(d->dead, true);
+	tcp_stealth_deadline_cancel(d);
+}
+
+/**
+ * tcp_stealth_deadline_free() - drop the owner's reference on a deadline
+ * @d: the deadline, stopped already (nothing is pending)
+ */
 void tcp_stealth_deadline_free(struct tcp_stealth_deadline *d)
 {
+	WARN_ON_ONCE(!READ_ONCE(d->dead) && delayed_work_pending(&d->work));
 	tcp_stealth_deadline_cancel(d);
 	tcp_stealth_deadline_put(d);
 }
@@ -791,37 +981,24 @@ void tcp_stealth_genl_unregister(void)
 	genl_unregister_family(&tcp_stealth_nl_family);
 }
 
-/*
- * The listener a SYN would reach, skipping established and timewait
- * sockets: TCP hands a SYN that may reuse a TIME_WAIT 4-tuple to that
- * listener. Listeners are freed after an RCU grace period; the caller is a
- * netfilter hook, under RCU. @thoff: the TCP header's offset in @skb.
+/**
+ * tcp_stealth_syncookies_possible() - whether @sk may answer a SYN with a cookie
+ * @sk: a listener, under RCU
+ *
+ * tcp_conn_request() answers with a SYN cookie when
+ * net.ipv4.tcp_syncookies is 2, or when the SYN queue is full; the cookie
+ * ACK is taken while a cookie was sent recently (tcp_synq_no_recent_overflow()).
+ * This errs towards yes: from half a full queue on, a concurrent SYN may fill
+ * it before TCP decides.
  */
-struct sock *tcp_stealth_lookup_listener(struct net *net, struct sk_buff *skb,
-					 int thoff, bool ipv6)
+bool tcp_stealth_syncookies_possible(const struct sock *sk)
 {
-	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
-	const struct tcphdr *th;
-	struct tcphdr _th;
-	int doff;
+	int mode = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_syncookies);
 
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
-	if (!th)
-		return NULL;
-	doff = thoff + __tcp_hdrlen(th);
-	if (!ipv6)
-		return inet_lookup_listener(net, hinfo, skb, doff,
-					    ip_hdr(skb)->saddr, th->source,
-					    ip_hdr(skb)->daddr, th->dest,
-					    inet_iif(skb), inet_sdif(skb));
-#if IS_ENABLED(CONFIG_IPV6)
-	return inet6_lookup_listener(net, hinfo, skb, doff,
-				     &ipv6_hdr(skb)->saddr, th->source,
-				     &ipv6_hdr(skb)->daddr, ntohs(th->dest),
-				     inet6_iif(skb), inet6_sdif(skb));
-#else
-	return NULL;
-#endif
+	if (!mode)
+		return false;
+	return mode == 2 || !tcp_synq_no_recent_overflow(sk) ||
+	       2 * inet_csk_reqsk_queue_len(sk) >= READ_ONCE(sk->sk_max_ack_backlog);
 }
 
 /*

@@ -16,7 +16,7 @@
 use core::{
     fmt::Write,
     pin::Pin,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
 };
 use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
@@ -39,7 +39,7 @@ use ffi::{
     skb::{Family, SkBuff},
     sysctl::{IntSetting, SysctlTable},
 };
-use proto::{ReplayCache, Slot};
+use proto::{Admitted, ReplayCache, Slot};
 use stats::Counters;
 
 module! {
@@ -69,6 +69,11 @@ const MAX_INTEGRITY_TIMEOUT_SECS: i32 = 600;
 
 /// Slots of the replay cache of each namespace (see `proto::ReplayCache`).
 const REPLAY_SLOTS: usize = 1024;
+
+/// Slots of the table of peers that knocked, per namespace (8 bytes each;
+/// see `proto::Admitted`). Only listeners that may answer with SYN cookies
+/// record into it.
+const ADMIT_SLOTS: usize = 1024;
 
 /// An empty replay cache of [`REPLAY_SLOTS`] slots, as each namespace has.
 pub(crate) fn new_replay_cache() -> Result<ReplayCache<KVec<Slot>>> {
@@ -107,6 +112,10 @@ pub(crate) struct NetState {
     settings: Settings,
     sysctl: SysctlTable,
     replay: Pin<KBox<SpinLock<ReplayCache<KVec<Slot>>>>>,
+    /// Peers that knocked just now, whose ACK may complete a SYN cookie.
+    admitted: Admitted<KVec<AtomicU64>>,
+    /// Key of the hash [`Admitted`] files 4-tuples under.
+    admit_key: [u8; 16],
     /// Ports the administrator protects.
     policy: policy::Policy,
     /// Results of the test-only benchmark file (see [`bench`]).
@@ -120,9 +129,17 @@ impl PernetState for NetState {
         hook(Family::Ipv4, HookPoint::LocalOut, PRI_LOCAL_OUT),
         hook(Family::Ipv6, HookPoint::LocalOut, PRI_LOCAL_OUT),
     ];
+    // A SYN split into IPv6 fragments must be judged whole.
+    const WHOLE_IPV6: bool = true;
 
     fn new() -> Result<Self> {
         let cache = new_replay_cache()?;
+        let mut admit_slots = KVec::with_capacity(ADMIT_SLOTS, GFP_KERNEL)?;
+        for _ in 0..ADMIT_SLOTS {
+            admit_slots.push(AtomicU64::new(0), GFP_KERNEL)?;
+        }
+        let mut admit_key = [0u8; 16];
+        ffi::random_bytes(&mut admit_key);
         Ok(Self {
             stealth_sockets: AtomicUsize::new(0),
             counters: Counters::new(),
@@ -141,6 +158,8 @@ impl PernetState for NetState {
             },
             sysctl: SysctlTable::new(),
             replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
+            admitted: Admitted::new(admit_slots).map_err(|_| EINVAL)?,
+            admit_key,
             policy: policy::Policy::new()?,
             bench: bench::BenchResults::new(),
         })

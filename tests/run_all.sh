@@ -17,6 +17,9 @@
 # print the units and their harness arguments).
 # Exits 0 only if every unit passed (or skipped).
 #
+# A program whose source has a line "/* run_all.sh: alone */" (it unloads the
+# module, say) runs after all others, one unit at a time.
+#
 # Under TCG every fork+exec costs a good fraction of a second of guest CPU,
 # so this script sticks to bash builtins.
 set -euo pipefail
@@ -42,7 +45,7 @@ fi
 # variant. A unit is PROG[.FIXTURE][.ipv4|.ipv6] (the fixture is named
 # only for programs with more than one), its harness arguments in args[].
 units=()
-declare -A args=() size=()
+declare -A args=() size=() alone=()
 for prog in "${progs[@]}"; do
 	name=${prog##*/}
 	src=
@@ -62,6 +65,8 @@ for prog in "${progs[@]}"; do
 		fixtures+=(global)
 	fi
 	[ ${#fixtures[@]} -gt 0 ] || fixtures=("")
+	solo=
+	[[ $src == *$'\n/* run_all.sh: alone */\n'* ]] && solo=1
 	for fix in "${fixtures[@]}"; do
 		unit=$name others=()
 		if [ ${#fixtures[@]} -gt 1 ]; then
@@ -76,10 +81,12 @@ for prog in "${progs[@]}"; do
 			args[$unit.ipv4]="${others[*]} -V ipv6"
 			args[$unit.ipv6]="${others[*]} -v ipv6"
 			size[$unit.ipv4]=${#src} size[$unit.ipv6]=${#src}
+			[ -z "$solo" ] || alone[$unit.ipv4]=1 alone[$unit.ipv6]=1
 		else
 			units+=("$unit")
 			args[$unit]="${others[*]}"
 			size[$unit]=${#src}
+			[ -z "$solo" ] || alone[$unit]=1
 		fi
 	done
 done
@@ -153,6 +160,7 @@ run_one() {
 running=0
 for unit in "${order[@]}"; do
 	[ -x "$out/${unit%%.*}" ] || continue
+	[ -z "${alone[$unit]+x}" ] || continue
 	if [ "$running" -ge "$jobs" ]; then
 		wait -n || true
 		running=$((running - 1))
@@ -161,6 +169,10 @@ for unit in "${order[@]}"; do
 	running=$((running + 1))
 done
 wait
+for unit in "${order[@]}"; do
+	[ -x "$out/${unit%%.*}" ] && [ -n "${alone[$unit]+x}" ] || continue
+	run_one "$unit"
+done
 
 n=0 failed=0
 for unit in "${units[@]}"; do

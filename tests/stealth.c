@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/tcp_stealth.h>
@@ -46,23 +47,29 @@ int sock_in(const char *ns, int family)
 	return fd;
 }
 
-/* A listener in @ns on @addr:PORT protected with @secret (NULL: plain). */
-int listener(const char *ns, int family, const char *addr,
-		    const char *secret)
+/* A listener in @ns on @addr:@port protected with @secret (NULL: plain). */
+int listener_on(const char *ns, int family, const char *addr, int port,
+		const char *secret, int backlog)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = netns_sockaddr(family, addr, PORT, &ss);
+	socklen_t len = netns_sockaddr(family, addr, port, &ss);
 	int fd = sock_in(ns, family), one = 1;
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if ((secret && set_secret(fd, secret, 0)) ||
-	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, backlog)) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int listener(const char *ns, int family, const char *addr,
+	     const char *secret)
+{
+	return listener_on(ns, family, addr, PORT, secret, 16);
 }
 
 /* connect() with a timeout: 0, or -errno (-ETIMEDOUT when nothing came). */
@@ -127,35 +134,26 @@ int exchange(int cfd, int lfd)
 	return ret;
 }
 
-/* ---- the administrator's policy, over generic netlink ---- */
+/* ---- netlink ------------------------------------------------------------- */
 
-#define NLBUF 512
-
-struct nlreq {
-	struct nlmsghdr nh;
-	struct genlmsghdr gh;
-	char attrs[256];
-};
-
-static void put_attr(struct nlreq *r, int type, const void *data, int len)
+void nl_put_attr(struct nlmsghdr *nh, int type, const void *data, int len)
 {
-	struct nlattr *a = (struct nlattr *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
+	struct nlattr *a = (struct nlattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
 
 	a->nla_type = type;
 	a->nla_len = NLA_HDRLEN + len;
 	memcpy((char *)a + NLA_HDRLEN, data, len);
-	r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + NLA_ALIGN(a->nla_len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + NLA_ALIGN(a->nla_len);
 }
 
-/* Send @r on @fd and return the kernel's answer: 0 or -errno. */
-static int nl_call(int fd, struct nlreq *r)
+int nl_call(int fd, struct nlmsghdr *req)
 {
-	char buf[NLBUF];
+	char buf[512];
 	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 	int n;
 
-	r->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	if (send(fd, r, r->nh.nlmsg_len, 0) < 0)
+	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	if (send(fd, req, req->nlmsg_len, 0) < 0)
 		return -errno;
 	n = recv(fd, buf, sizeof(buf), 0);
 	if (n < 0)
@@ -166,10 +164,16 @@ static int nl_call(int fd, struct nlreq *r)
 	return -EPROTO;
 }
 
-/* The family's id, looked up by name through the controller; -errno. */
+struct genl_req {
+	struct nlmsghdr nh;
+	struct genlmsghdr gh;
+	char attrs[256];
+};
+
+/* The tcp_stealth family's id, looked up through the controller; -errno. */
 static int family_id(int fd)
 {
-	struct nlreq r = {
+	struct genl_req r = {
 		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN),
 			.nlmsg_type = GENL_ID_CTRL, .nlmsg_flags = NLM_F_REQUEST },
 		.gh = { .cmd = CTRL_CMD_GETFAMILY, .version = 1 },
@@ -178,8 +182,8 @@ static int family_id(int fd)
 	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 	int n;
 
-	put_attr(&r, CTRL_ATTR_FAMILY_NAME, TCP_STEALTH_GENL_NAME,
-		 sizeof(TCP_STEALTH_GENL_NAME));
+	nl_put_attr(&r.nh, CTRL_ATTR_FAMILY_NAME, TCP_STEALTH_GENL_NAME,
+		    sizeof(TCP_STEALTH_GENL_NAME));
 	if (send(fd, &r, r.nh.nlmsg_len, 0) < 0)
 		return -errno;
 	n = recv(fd, buf, sizeof(buf), 0);
@@ -218,7 +222,7 @@ int genl_socket(const char *ns)
 
 int policy_send(int fd, int cmd, int port, const void *secret, int len)
 {
-	struct nlreq r = {
+	struct genl_req r = {
 		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) },
 		.gh = { .cmd = cmd, .version = TCP_STEALTH_GENL_VERSION },
 	};
@@ -229,10 +233,10 @@ int policy_send(int fd, int cmd, int port, const void *secret, int len)
 		return id;
 	r.nh.nlmsg_type = id;
 	if (port >= 0)
-		put_attr(&r, TCP_STEALTH_A_PORT, &p, sizeof(p));
+		nl_put_attr(&r.nh, TCP_STEALTH_A_PORT, &p, sizeof(p));
 	if (secret)
-		put_attr(&r, TCP_STEALTH_A_SECRET, secret, len);
-	return nl_call(fd, &r);
+		nl_put_attr(&r.nh, TCP_STEALTH_A_SECRET, secret, len);
+	return nl_call(fd, &r.nh);
 }
 
 int policy_req(const char *ns, int cmd, int port, const void *secret, int len)
@@ -244,4 +248,69 @@ int policy_req(const char *ns, int cmd, int port, const void *secret, int len)
 	ret = policy_send(fd, cmd, port, secret, len);
 	close(fd);
 	return ret;
+}
+
+int integrity_listener(const char *ns, int family, const char *secret, int n)
+{
+	int fd = listener(ns, family, netns_addr_b(family), secret);
+
+	if (fd >= 0 && n &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int integrity_client(const char *ns, int family, const char *secret,
+		     const void *commit, int len, int *fd_out)
+{
+	int fd = sock_in(ns, family), ret;
+
+	if (fd < 0)
+		return -EBADF;
+	ret = set_secret(fd, secret, 0);
+	if (!ret && commit &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, commit, len))
+		ret = -errno;
+	if (!ret)
+		ret = connect_to(fd, family, netns_addr_b(family), PORT, 4000);
+	if (ret)
+		close(fd);
+	else
+		*fd_out = fd;
+	return ret;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+long long wait_counter(const char *ns, const char *name, long long want)
+{
+	long long end = now_ms() + 5000, v;
+
+	while ((v = stealth_counter(ns, name)) < want && now_ms() < end)
+		usleep(20000);
+	return v;
+}
+
+int drop_big_segments(const char *ns, int bytes)
+{
+	return netns_system(ns,
+		"nft 'add table inet t; "
+		"add chain inet t in { type filter hook input priority -50; }; "
+		"add rule inet t in tcp dport %d meta length gt 200 "
+		"quota until %d bytes counter drop'", PORT, bytes) ? -1 : 0;
+}
+
+int dropped_segments(const char *ns, int packets)
+{
+	return netns_system(ns,
+			    "nft list chain inet t in | grep -q 'packets %d ' || "
+			    "{ nft list chain inet t in >&2; false; }", packets) ? -1 : 0;
 }

@@ -28,6 +28,10 @@ int sock_in(const char *ns, int family);
 /* A listener in @ns on @addr:PORT protected with @secret (NULL: plain). */
 int listener(const char *ns, int family, const char *addr, const char *secret);
 
+/* The same on @port, with accept queue @backlog. */
+int listener_on(const char *ns, int family, const char *addr, int port,
+		const char *secret, int backlog);
+
 /* connect() with a timeout: 0, or -errno (-ETIMEDOUT when nothing came). */
 int connect_to(int fd, int family, const char *addr, int port, int timeout_ms);
 
@@ -39,18 +43,44 @@ int client(const char *ns, int family, const char *addr, const char *secret,
 /* Accept on @lfd and check data flows both ways: 0 on success. */
 int exchange(int cfd, int lfd);
 
-/* A generic netlink socket of namespace @ns, or -errno. */
-int genl_socket(const char *ns);
+/* A listener like listener() on b's address that requires @n committed
+ * bytes (TCP_STEALTH_INTEGRITY_LEN; none if 0). */
+int integrity_listener(const char *ns, int family, const char *secret, int n);
 
-/*
- * One policy request on @fd: @cmd with @port (-1: no port attribute) and
- * @secret of @len bytes (if not NULL). 0 or -errno.
- */
-int policy_send(int fd, int cmd, int port, const void *secret, int len);
+/* A client in @ns with @secret that commits to @len bytes of @commit (none
+ * if NULL), connected to b's address. 0 or -errno; the socket goes to
+ * @fd_out. */
+int integrity_client(const char *ns, int family, const char *secret,
+		     const void *commit, int len, int *fd_out);
 
-/* One policy request in namespace @ns (see policy_send). */
-int policy_req(const char *ns, int cmd, int port, const void *secret, int len);
+/* In @ns, drop TCP segments to PORT longer than 200 bytes until they add up
+ * to @bytes (nft table inet t). 0 or -1. */
+int drop_big_segments(const char *ns, int bytes);
+
+/* 0 if drop_big_segments() in @ns dropped exactly @packets segments, else -1
+ * (and the chain on stderr). */
+int dropped_segments(const char *ns, int packets);
+
+/* Wait (up to 5 s) until counter @name in @ns reaches @want; its value. */
+long long wait_counter(const char *ns, const char *name, long long want);
 
 #define CTR(ns, name) stealth_counter(ns, name)
+
+struct nlmsghdr;
+/* Append attribute @type (@len bytes of @data) to the netlink message @nh,
+ * which must have room for it. */
+void nl_put_attr(struct nlmsghdr *nh, int type, const void *data, int len);
+/* Send request @nh on netlink socket @fd with NLM_F_ACK and return the
+ * kernel's answer: 0 or -errno. */
+int nl_call(int fd, struct nlmsghdr *nh);
+/* A generic netlink socket of namespace @ns (2 s timeouts), or -errno. */
+int genl_socket(const char *ns);
+/*
+ * One tcp_stealth policy request on @fd: @cmd with @port (-1: no port
+ * attribute) and @secret of @len bytes (if not NULL). 0 or -errno.
+ */
+int policy_send(int fd, int cmd, int port, const void *secret, int len);
+/* One policy request in namespace @ns (see policy_send). */
+int policy_req(const char *ns, int cmd, int port, const void *secret, int len);
 
 #endif /* TCP_STEALTH_TESTS_STEALTH_H */

@@ -28,42 +28,9 @@
 #define PAYLOAD "SSH-2.0-tcp_stealth integrity test\r\n"
 #define PAYLOAD_LEN ((int)sizeof(PAYLOAD) - 1)
 
-/* A protected listener in @ns that requires @n committed bytes. */
-static int int_listener(const char *ns, int fam, int n)
-{
-	int fd = listener(ns, fam, netns_addr_b(fam), SECRET);
-
-	if (fd >= 0 && n &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * A knocking client in @ns that commits to @len bytes of @commit (none if
- * NULL), connected to b. 0 or -errno; the socket goes to @fd_out.
- */
-static int int_client(const char *ns, int fam, const void *commit, int len,
-		      int *fd_out)
-{
-	int fd = sock_in(ns, fam), ret;
-
-	if (fd < 0)
-		return -EBADF;
-	ret = set_secret(fd, SECRET, 0);
-	if (!ret && commit &&
-	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, commit, len))
-		ret = -errno;
-	if (!ret)
-		ret = connect_to(fd, fam, netns_addr_b(fam), PORT, 4000);
-	if (ret)
-		close(fd);
-	else
-		*fd_out = fd;
-	return ret;
-}
+#define int_listener(ns, fam, n) integrity_listener(ns, fam, SECRET, n)
+#define int_client(ns, fam, commit, len, fd_out) \
+	integrity_client(ns, fam, SECRET, commit, len, fd_out)
 
 /* read() on a held socket: -errno it failed with, or the bytes it read. */
 static int read_err(int fd, void *buf, int len)
@@ -81,15 +48,7 @@ static long long now_ms(void)
 	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
 }
 
-/* Wait (up to 5 s) until counter @name in @ns reaches @want. */
-static long long wait_ctr(const char *ns, const char *name, long long want)
-{
-	long long end = now_ms() + 5000, v;
-
-	while ((v = CTR(ns, name)) < want && now_ms() < end)
-		usleep(20000);
-	return v;
-}
+#define wait_ctr wait_counter
 
 TEST_F_TIMEOUT(core, matching_payload, T_TIMEOUT)
 {
@@ -225,11 +184,7 @@ TEST_F_TIMEOUT(core, lost_segment_retransmitted, T_TIMEOUT)
 	/* Real segments on the wire, not one GSO packet. */
 	ASSERT_EQ(0, netns_system(self->ns.a, "ethtool -K veth0 tso off gso off >/dev/null"));
 	/* Drops the first segment with payload, and only that one. */
-	ASSERT_EQ(0, netns_system(self->ns.b,
-		"nft 'add table inet t; "
-		"add chain inet t in { type filter hook input priority -50; }; "
-		"add rule inet t in tcp dport %d meta length gt 200 "
-		"quota until 2000 bytes counter drop'", PORT));
+	ASSERT_EQ(0, drop_big_segments(self->ns.b, 2000));
 	lfd = int_listener(self->ns.b, fam, n);
 	ASSERT_LE(0, lfd);
 	ASSERT_EQ(0, int_client(self->ns.a, fam, data, n, &cfd));
@@ -240,9 +195,7 @@ TEST_F_TIMEOUT(core, lost_segment_retransmitted, T_TIMEOUT)
 	EXPECT_EQ(0, memcmp(buf, data, n));
 	EXPECT_EQ(ok + 1, CTR(self->ns.b, "integrity_ok"));
 	/* The loss really happened. */
-	EXPECT_EQ(0, netns_system(self->ns.b,
-				  "nft list chain inet t in | grep -q 'packets 1 ' || "
-				  "{ nft list chain inet t in >&2; false; }"));
+	EXPECT_EQ(0, dropped_segments(self->ns.b, 1));
 	close(afd);
 	close(cfd);
 	close(lfd);
@@ -451,6 +404,57 @@ TEST_F_TIMEOUT(core, integrity_sockopt_errors, T_TIMEOUT)
 	v = 1;
 	EXPECT_EQ(-1, setsockopt(cfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &v, sizeof(v)));
 	EXPECT_EQ(EISCONN, errno);
+	close(cfd);
+	close(lfd);
+}
+
+/*
+ * A listener without keys of its own (an administrator's policy port, or
+ * none at all) cannot check a commitment: TCP_STEALTH_INTEGRITY_LEN is
+ * refused with ENOKEY instead of being accepted and ignored.
+ */
+TEST_F_TIMEOUT(core, integrity_len_needs_own_keys, T_TIMEOUT)
+{
+	int fam = variant->family, fd, n = PAYLOAD_LEN, len = sizeof(n);
+
+	fd = sock_in(self->ns.b, fam);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
+	EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	EXPECT_EQ(ENOKEY, errno);
+	ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, (socklen_t *)&len));
+	EXPECT_EQ(0, n);
+	/* Turning it off needs no key; with a key it is taken. */
+	n = 0;
+	EXPECT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	ASSERT_EQ(0, set_secret(fd, SECRET, 1));	/* the ULP is there */
+	n = PAYLOAD_LEN;
+	EXPECT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	close(fd);
+}
+
+/*
+ * The listener's keys are removed while it still requires integrity: it
+ * wants no knock any more, but connections are not let through unchecked.
+ * Each one fails as one without a commitment (EBADMSG) and is reset.
+ */
+TEST_F_TIMEOUT(core, keys_removed_fails_closed, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd = -1, afd;
+	long long lost = CTR(self->ns.b, "integrity_lost");
+	char buf[64];
+
+	lfd = int_listener(self->ns.b, fam, PAYLOAD_LEN);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, key_op(lfd, TCP_STEALTH_KEY_DEL, SECRET));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), NULL, &cfd));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	EXPECT_EQ(-EBADMSG, read_err(afd, buf, sizeof(buf)));
+	EXPECT_EQ(lost + 1, wait_ctr(self->ns.b, "integrity_lost", lost + 1));
+	EXPECT_EQ(-ECONNRESET, read_err(cfd, buf, sizeof(buf)));
+	close(afd);
 	close(cfd);
 	close(lfd);
 }

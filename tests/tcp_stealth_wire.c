@@ -19,8 +19,9 @@
  * closed port (closed_port_auth_options), bad checksums
  * (closed_port_bad_checksum) and, for IPv6, whether there is a flow label
  * (closed_port_flowlabel). Also: a valid knock replayed from another source
- * port, a knock that went stale (net.tcp_stealth.skew_secs=1) and
- * silent-drop mode (net.tcp_stealth.reject=1).
+ * port, or in the client's own SYN after its connection ended, a SYN the
+ * network duplicated, a knock that went stale (net.tcp_stealth.skew_secs=1)
+ * and silent-drop mode (net.tcp_stealth.reject=1).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -71,7 +72,7 @@ static const char *const counter_names[] = {
 	"syn_in", "knock_good", "knock_retransmit", "knock_missing",
 	"knock_malformed", "knock_bad_mac", "knock_stale", "knock_replay",
 	"probe_rejected", "rst_sent", "dropped", "knock_sent",
-	"knock_no_space",
+	"knock_no_space", "ack_refused",
 };
 #define NCOUNTERS (int)(sizeof(counter_names) / sizeof(counter_names[0]))
 #define IGNORE (-1000)	/* expected delta: not checked */
@@ -651,6 +652,69 @@ static int run_probe(struct wire *w, const struct probe *pr, bool drop,
 	return bad;
 }
 
+/*
+ * The client's captured SYN @syn sent again by the raw socket, from its
+ * source port, with sequence number @seq (syn->seq: byte for byte the same
+ * segment), to the protected port, and with its options from a fresh port to
+ * the closed one. Fills in what was sent and the answers.
+ */
+static void resend_syn(struct wire *w, const struct reply *syn, uint32_t seq,
+		       struct seg *sp, struct seg *sq, struct reply *rp,
+		       struct reply *rq)
+{
+	static const struct probe syn_probe = { .name = "syn", .flags = TH_SYN };
+
+	make_seg(w, sp, &syn_probe, PORT_P);
+	sp->sport = syn->sport;
+	sp->seq = seq;
+	sp->flags = syn->flags;
+	sp->tos = syn->tos;
+	sp->win = syn->win;
+	memcpy(sp->opts, syn->opts, syn->optlen);
+	sp->optlen = syn->optlen;
+	make_seg(w, sq, &syn_probe, PORT_Q);
+	memcpy(sq->opts, syn->opts, syn->optlen);
+	sq->optlen = syn->optlen;
+	exchange(w, sp, sq, rp, rq);
+}
+
+/*
+ * resend_syn(), and the protected port must answer as the closed port does
+ * and count @counter (as a SYN the module rejects: syn_in for both, the
+ * reason, rst_sent). Returns the number of problems, having printed each.
+ */
+static int resend_refused(struct wire *w, const char *what,
+			  const struct reply *syn, uint32_t seq,
+			  const char *counter)
+{
+	long long c0[NCOUNTERS], c1[NCOUNTERS];
+	struct seg sp, sq;
+	struct reply rp, rq;
+	int bad;
+
+	if (read_counters(w->nsb, c0))
+		return 1;
+	resend_syn(w, syn, seq, &sp, &sq, &rp, &rq);
+	if (read_counters(w->nsb, c1))
+		return 1;
+	bad = !rq.present;
+	if (bad)
+		note("%s: no answer from the closed port", what);
+	bad += compare_replies(w, what, &sp, &rp, &sq, &rq);
+	if (!bad) {
+		note("%s: ok", what);
+		print_reply(w, "both     ", &sp, &rp);
+	}
+	{
+		struct expect exp[] = {
+			{ "syn_in", 2 }, { counter, 1 }, { "rst_sent", 1 },
+		};
+
+		bad += check_deltas(what, c0, c1, exp, 3);
+	}
+	return bad;
+}
+
 /* ---- fixture ------------------------------------------------------------ */
 
 FIXTURE(wire) {
@@ -739,10 +803,15 @@ TEST_F_TIMEOUT(wire, closed_port_probes, T_TIMEOUT)
 		  "probe_rejected", 1 },
 		{ "syn_fin", TH_SYN | TH_FIN, 0, OPT_NONE, 0, false,
 		  "probe_rejected", 1 },
-		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
-		{ "fin_ack", TH_FIN | TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
-		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, "ack_refused", 1 },
+		{ "fin_ack", TH_FIN | TH_ACK, 0, OPT_NONE, 0, false,
+		  "ack_refused", 1 },
+		{ "psh_ack_data", TH_PSH | TH_ACK, 0, OPT_NONE, 16, false,
+		  "ack_refused", 1 },
+		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false,
+		  "probe_rejected", 1 },
 		{ "rst", TH_RST, 0, OPT_NONE, 0, false, NULL, 0 },
+		{ "rst_ack", TH_RST | TH_ACK, 0, OPT_NONE, 0, false, NULL, 0 },
 	};
 	size_t i;
 
@@ -839,7 +908,7 @@ TEST_F_TIMEOUT(wire, closed_port_flowlabel, T_TIMEOUT)
 		{ "syn_wrong_key", TH_SYN, 0, OPT_BAD_MAC, 0, false,
 		  "knock_bad_mac", 1 },
 		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
-		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, "ack_refused", 1 },
 	};
 	size_t i;
 
@@ -904,14 +973,9 @@ TEST_F_TIMEOUT(wire, replay_from_other_source, T_TIMEOUT)
 TEST_F_TIMEOUT(wire, stale_knock, T_TIMEOUT)
 {
 	struct wire *w = &self->w;
-	static const struct probe stale = {
-		"stale_knock", TH_SYN, 0, OPT_RAW, 0, false, "knock_stale", 1,
-	};
 	long long b0[NCOUNTERS], b1[NCOUNTERS];
 	struct reply syn, syn2;
-	struct seg sp, sq;
-	struct reply rp, rq;
-	int cfd, afd, bad;
+	int cfd, afd;
 
 	ASSERT_EQ(0, write_sysctl(w->nsb, "skew_secs", 1));
 	ASSERT_EQ(0, netns_system(w->nsb,
@@ -936,32 +1000,8 @@ TEST_F_TIMEOUT(wire, stale_knock, T_TIMEOUT)
 	sleep(3);	/* t is now at least 3 s old; skew is 1 s */
 
 	/* The captured SYN again, same source port and sequence number. */
-	make_seg(w, &sp, &stale, PORT_P);
-	sp.sport = syn.sport;
-	sp.seq = syn.seq;
-	memcpy(sp.opts, syn.opts, syn.optlen);
-	sp.optlen = syn.optlen;
-	make_seg(w, &sq, &stale, PORT_Q);
-	memcpy(sq.opts, syn.opts, syn.optlen);
-	sq.optlen = syn.optlen;
-	ASSERT_EQ(0, read_counters(w->nsb, b0));
-	exchange(w, &sp, &sq, &rp, &rq);
-	ASSERT_EQ(0, read_counters(w->nsb, b1));
-	EXPECT_TRUE(rq.present);
-	bad = compare_replies(w, stale.name, &sp, &rp, &sq, &rq);
-	if (!bad) {
-		note("%s: ok", stale.name);
-		print_reply(w, "both     ", &sp, &rp);
-	}
-	EXPECT_EQ(0, bad);
-	{
-		struct expect exp[] = {
-			{ "syn_in", 2 }, { "knock_stale", 1 },
-			{ "rst_sent", 1 },
-		};
-
-		EXPECT_EQ(0, check_deltas(stale.name, b0, b1, exp, 3));
-	}
+	EXPECT_EQ(0, resend_refused(w, "stale_knock", &syn, syn.seq,
+				    "knock_stale"));
 
 	/* A fresh knock still gets in with a 1 s skew. */
 	cfd = knock_connect(w, PORT_P, &syn2);
@@ -972,6 +1012,92 @@ TEST_F_TIMEOUT(wire, stale_knock, T_TIMEOUT)
 	if (afd >= 0)
 		close(afd);
 	close(cfd);
+}
+
+/*
+ * An on-path attacker has seen the client's SYN. Once the client's connection
+ * is over, the server's TCP has nothing for that 4-tuple any more and the
+ * module sees the knock again: the identical SYN, sent from the client's
+ * address and port while the knock is still fresh, is a replay, answered as a
+ * closed port (PROTOCOL.md section 8). It used to be taken for the client's
+ * retransmission and get a SYN-ACK, for the knock's whole lifetime.
+ */
+TEST_F_TIMEOUT(wire, replay_same_syn_after_close, T_TIMEOUT)
+{
+	struct wire *w = &self->w;
+	struct reply syn;
+	char c;
+	int cfd, afd;
+
+	cfd = knock_connect(w, PORT_P, &syn);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, connect_wait(cfd, 5000));
+	afd = tcp_accept_timeout(w->lfd, 5000);
+	ASSERT_LE(0, afd);
+	ASSERT_LE(0, find_knock(syn.opts, syn.optlen));
+	/*
+	 * The client closes first, so the server's side goes through LAST-ACK
+	 * to CLOSED (no TIME-WAIT there to catch the SYN).
+	 */
+	close(cfd);
+	ASSERT_EQ(0, sock_set_timeouts(afd, 5000));
+	EXPECT_EQ(0, read(afd, &c, 1));
+	close(afd);
+	/* Past the 2 s in which the network's duplicates are accepted. */
+	sleep(3);
+	EXPECT_EQ(0, resend_refused(w, "same_syn_after_close", &syn, syn.seq,
+				    "knock_replay"));
+}
+
+/*
+ * A SYN the network duplicated is accepted again, once: same source address,
+ * port and sequence number, within 2 s. Anything else carrying its knock is
+ * a replay. With SYN cookies (net.ipv4.tcp_syncookies=2) the server keeps
+ * no request socket, so the module sees every copy; the client's namespace
+ * drops the SYN-ACKs, so its SYN is seen first and answered by nobody.
+ */
+TEST_F_TIMEOUT(wire, duplicate_syn, T_TIMEOUT)
+{
+	struct wire *w = &self->w;
+	long long b0[NCOUNTERS], b1[NCOUNTERS];
+	struct seg sp, sq;
+	struct reply syn, rp, rq;
+	int cfd;
+
+	ASSERT_EQ(0, netns_sysctl_set(w->nsb, "net.ipv4.tcp_syncookies", "2"));
+	ASSERT_EQ(0, netns_system(w->nsa,
+		"nft 'add table inet tsw; "
+		"add chain inet tsw in { type filter hook input priority 0; }; "
+		"add rule inet tsw in tcp sport %u tcp flags & (syn|ack) == syn|ack drop'",
+		PORT_P));
+	ASSERT_EQ(0, read_counters(w->nsb, b0));
+	cfd = knock_connect(w, PORT_P, &syn);
+	ASSERT_LE(0, cfd);
+	close(cfd);	/* in SYN-SENT: goes away without a word */
+	ASSERT_LE(0, find_knock(syn.opts, syn.optlen));
+
+	/* The same segment again at once: the network duplicated it. */
+	resend_syn(w, &syn, syn.seq, &sp, &sq, &rp, &rq);
+	ASSERT_EQ(0, read_counters(w->nsb, b1));
+	EXPECT_TRUE(rp.present && rp.flags == (TH_SYN | TH_ACK)) {
+		print_reply(w, "protected", &sp, &rp);
+	}
+	{
+		struct expect exp[] = {
+			{ "syn_in", 3 }, { "knock_good", 1 },
+			{ "knock_retransmit", 1 },
+		};
+
+		EXPECT_EQ(0, check_deltas("duplicate", b0, b1, exp, 3));
+	}
+
+	/* Its knock from the same port with another sequence number. */
+	EXPECT_EQ(0, resend_refused(w, "other_isn", &syn, syn.seq + 1,
+				    "knock_replay"));
+	/* The same segment after the 2 s. */
+	sleep(3);
+	EXPECT_EQ(0, resend_refused(w, "late_duplicate", &syn, syn.seq,
+				    "knock_replay"));
 }
 
 /*
@@ -992,7 +1118,15 @@ TEST_F_TIMEOUT(wire, drop_mode, T_TIMEOUT)
 		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
 		{ "xmas", TH_FIN | TH_PSH | TH_URG, 0, OPT_NONE, 0, false,
 		  "probe_rejected", 1 },
-		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		/*
+		 * TCP answers these for a listener: in drop mode they must be
+		 * as silent as for a port an nft rule drops.
+		 */
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, "ack_refused", 1 },
+		{ "fin_ack", TH_FIN | TH_ACK, 0, OPT_NONE, 0, false,
+		  "ack_refused", 1 },
+		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false,
+		  "probe_rejected", 1 },
 	};
 	size_t i;
 
@@ -1074,6 +1208,25 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 	s.win = ack.win;
 	memcpy(s.opts, ack.opts, ack.optlen);	/* timestamps, as the client */
 	s.optlen = ack.optlen;
+	/*
+	 * A TSval a little ahead of the client's: on a loaded host the
+	 * SYN-ACK may have been sent again, and the client's answer to it
+	 * carried a newer TSval than the ACK captured here, which PAWS would
+	 * then hold against the forged segment.
+	 */
+	for (int i = 0; i + 10 <= s.optlen;) {
+		if (s.opts[i] == 0)
+			break;
+		if (s.opts[i] == 1) {
+			i++;
+			continue;
+		}
+		if (s.opts[i] == 8 && s.opts[i + 1] == 10)
+			put32(s.opts + i + 2, get32(s.opts + i + 2) + 100000);
+		if (s.opts[i + 1] < 2)
+			break;
+		i += s.opts[i + 1];
+	}
 	memcpy(s.data, forged, n);
 	s.datalen = n;
 	ASSERT_EQ(0, send_seg(&wm, &s));

@@ -5,60 +5,14 @@
 //! (`siphasher`, `blake2`), not the kernel's, so these time the logic around
 //! it on the host CPU; the in-kernel costs come from `make bench`.
 
-use blake2::digest::{Digest, Mac};
-use core::hash::Hasher;
 use divan::{black_box, Bencher};
+use tcp_stealth_proto::reference::Ref;
 use tcp_stealth_proto::{
-    build, find_knock, verify, Blake2s, Crypto, FindResult, Knock, KnockKey, ReplayCache, Skew,
-    Slot,
+    build, find_knock, verify, FindResult, Knock, KnockKey, ReplayCache, Skew, Slot, SynSource,
 };
 
 fn main() {
     divan::main();
-}
-
-/// SipHash-2-4 and BLAKE2s from the reference crates.
-struct Ref;
-
-enum RefBlake2s {
-    Plain(blake2::Blake2s256),
-    Keyed(blake2::Blake2sMac256),
-}
-
-impl Crypto for Ref {
-    type Blake2s = RefBlake2s;
-
-    fn siphash_3u64(&self, key: &[u8; 16], a: u64, b: u64, c: u64) -> u64 {
-        let mut h = siphasher::sip::SipHasher24::new_with_key(key);
-        for w in [a, b, c] {
-            h.write(&w.to_le_bytes());
-        }
-        h.finish()
-    }
-}
-
-impl Blake2s for RefBlake2s {
-    fn init() -> Self {
-        Self::Plain(blake2::Blake2s256::new())
-    }
-
-    fn init_key(key: &[u8; 16]) -> Self {
-        Self::Keyed(blake2::Blake2sMac256::new_from_slice(key).expect("16-byte key"))
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Self::Plain(h) => Digest::update(h, data),
-            Self::Keyed(h) => Mac::update(h, data),
-        }
-    }
-
-    fn finalize(self) -> [u8; 32] {
-        match self {
-            Self::Plain(h) => h.finalize().into(),
-            Self::Keyed(h) => h.finalize().into_bytes().into(),
-        }
-    }
 }
 
 const NOW: u64 = 1_700_000_000;
@@ -169,13 +123,17 @@ fn verify_stale(b: Bencher<'_, '_>) {
 fn replay_check_and_insert(b: Bencher<'_, '_>) {
     let mut slots = vec![Slot::EMPTY; 1024];
     let mut cache = ReplayCache::new(&mut slots[..]).expect("valid size");
-    let addr = [0u8; 16];
+    let src = SynSource {
+        addr: [0u8; 16],
+        port: 1,
+        isn: 1,
+    };
     let mut x = 0x0123_4567_89ab_cdefu64;
     b.bench_local(|| {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        cache.check_and_insert(&x.to_le_bytes(), &addr, 1, NOW, NOW, Skew::DEFAULT)
+        cache.check_and_insert(&x.to_le_bytes(), &src, NOW, NOW, Skew::DEFAULT)
     });
 }
 

@@ -17,27 +17,43 @@ impl Crypto for KernelCrypto {
         k.key[0] = u64::from_le_bytes(k0.try_into().unwrap_or([0; 8]));
         k.key[1] = u64::from_le_bytes(k1.try_into().unwrap_or([0; 8]));
         // SAFETY: `k` is a valid key for the duration of the call.
-        unsafe { bindings::siphash_3u64(a, b, c, &k) }
+        let mac = unsafe { bindings::siphash_3u64(a, b, c, &k) };
+        // The stack copy of the MAC key.
+        scrub(&mut k);
+        mac
     }
 }
 
-/// A BLAKE2s-256 state of lib/crypto.
+/// Overwrites `v` with its default value (all zero for bindgen's C
+/// structures) with a volatile write and a compiler fence, as the kernel's
+/// `memzero_explicit()` does: the write stays although `v` is dead after it.
+/// `T: Copy`, so nothing is leaked by not dropping the old value.
+fn scrub<T: Copy + Default>(v: &mut T) {
+    // SAFETY: `v` is a valid, aligned and exclusive reference for a write
+    // of a `T`.
+    unsafe { core::ptr::write_volatile(v, T::default()) };
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// A BLAKE2s-256 state of lib/crypto; wiped when dropped (it holds the key,
+/// or the secret being hashed), finalized or not.
 pub(crate) struct KernelBlake2s(bindings::blake2s_state);
 
 impl Blake2s for KernelBlake2s {
     fn init() -> Self {
-        let mut s = bindings::blake2s_state::default();
-        // SAFETY: `s` is a valid state to initialise.
-        unsafe { bindings::tcp_stealth_blake2s_init(&mut s) };
-        Self(s)
+        // Built in place, not moved from a local that would stay unwiped.
+        let mut s = Self(bindings::blake2s_state::default());
+        // SAFETY: `s.0` is a valid state to initialise.
+        unsafe { bindings::tcp_stealth_blake2s_init(&mut s.0) };
+        s
     }
 
     fn init_key(key: &[u8; 16]) -> Self {
-        let mut s = bindings::blake2s_state::default();
-        // SAFETY: `s` is a valid state and `key` is readable for 16 bytes,
+        let mut s = Self(bindings::blake2s_state::default());
+        // SAFETY: `s.0` is a valid state and `key` is readable for 16 bytes,
         // within BLAKE2S_KEY_SIZE.
-        unsafe { bindings::tcp_stealth_blake2s_init_key(&mut s, key.as_ptr(), key.len()) };
-        Self(s)
+        unsafe { bindings::tcp_stealth_blake2s_init_key(&mut s.0, key.as_ptr(), key.len()) };
+        s
     }
 
     fn update(&mut self, data: &[u8]) {
@@ -51,6 +67,12 @@ impl Blake2s for KernelBlake2s {
         // digest the state was set up for.
         unsafe { bindings::blake2s_final(&mut self.0, out.as_mut_ptr()) };
         out
+    }
+}
+
+impl Drop for KernelBlake2s {
+    fn drop(&mut self) {
+        scrub(&mut self.0);
     }
 }
 

@@ -140,4 +140,9 @@ pub(crate) mod errno {
     pub(crate) fn eopnotsupp() -> Error {
         err(bindings::EOPNOTSUPP)
     }
+
+    /// `ENOKEY`.
+    pub(crate) fn enokey() -> Error {
+        err(bindings::ENOKEY)
+    }
 }

@@ -123,49 +123,47 @@ impl HookArgs<'_> {
         &self.rcu
     }
 
-    /// Looks up the socket the packet is for, as TCP will: an established,
-    /// request or timewait socket first, then a listener.
-    pub(crate) fn lookup_sock(&self, skb: &SkBuff, family: Family) -> Option<SockRef> {
-        // SAFETY: The namespace, skb and input device are valid for the hook
-        // call (type invariant). The lookup returns a socket with a reference
-        // taken, or NULL.
-        let sk = unsafe {
-            match family {
-                Family::Ipv4 => bindings::nf_sk_lookup_slow_v4(
-                    (*self.state).net,
-                    skb.as_ptr(),
-                    (*self.state).in_,
-                ),
-                Family::Ipv6 => bindings::nf_sk_lookup_slow_v6(
-                    (*self.state).net,
-                    skb.as_ptr(),
-                    (*self.state).in_,
-                ),
-            }
-        };
-        // INVARIANT: We own the reference that the lookup took.
-        NonNull::new(sk).map(SockRef)
-    }
-
-    /// Looks up the listener a SYN would reach, past any established or
-    /// timewait socket of its 4-tuple; `th` is the TCP header's offset from
-    /// the network header.
-    pub(crate) fn lookup_listener(&self, skb: &SkBuff, family: Family, th: usize) -> Option<&Sock> {
-        let thoff = i32::try_from(skb.network_offset()? + th).ok()?;
+    /// The socket TCP will give the packet to, decided as TCP decides it
+    /// (`__inet_lookup_skb()`): a socket assigned to the skb (TPROXY,
+    /// `bpf_sk_assign()`, early demux) first, with reuseport selection for a
+    /// prefetched listener, then an established, request or timewait socket,
+    /// then a listener, chosen within a reuseport group by the same hash and
+    /// BPF program, over the same bytes, as for TCP. `th` is the TCP header's
+    /// offset from the network header. With `listener_only`, only the
+    /// listener (what TCP asks for a SYN that finds a TIME_WAIT socket).
+    pub(crate) fn lookup(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        th: usize,
+        listener_only: bool,
+    ) -> Option<SockRef<'_>> {
+        let thoff = u32::try_from(skb.network_offset()?.checked_add(th)?).ok()?;
+        let mut refcounted = false;
         // SAFETY: The namespace and skb are valid for the hook call (type
-        // invariant). The helper returns a listener without a reference or
-        // NULL; listeners are freed only after an RCU grace period, and the
-        // hook runs under RCU, for as long as `self` (and so the result)
-        // lives.
-        unsafe {
-            let sk = bindings::tcp_stealth_lookup_listener(
+        // invariant); the hook runs under RCU, as the helper requires. The
+        // helper may pull the headers into the linear area (no pointer into
+        // the skb is held across the call) and returns the network header
+        // where it was.
+        let sk = unsafe {
+            bindings::tcp_stealth_lookup(
                 (*self.state).net,
                 skb.as_ptr(),
                 thoff,
                 family == Family::Ipv6,
-            );
-            (!sk.is_null()).then(|| Sock::from_raw(sk))
-        }
+                listener_only,
+                &mut refcounted,
+            )
+        };
+        // INVARIANT: With `refcounted`, the helper took a reference that is
+        // now ours. Without, the socket is a listener (freed only after an RCU
+        // grace period, and the hook runs under RCU for `'_`) or the one the
+        // skb holds for the whole hook call.
+        NonNull::new(sk).map(|sk| SockRef {
+            sk,
+            refcounted,
+            _p: core::marker::PhantomData,
+        })
     }
 
     /// Answers the packet with the RST that TCP sends for a closed port
@@ -210,25 +208,34 @@ impl HookArgs<'_> {
     }
 }
 
-/// A socket with a reference held; dropping it puts the reference.
+/// A socket found by [`HookArgs::lookup`], valid for the hook call; dropping
+/// it puts the reference the lookup took, if it took one.
 ///
 /// # Invariants
 ///
-/// Owns one reference on a socket of any kind (full, request or timewait).
-pub(crate) struct SockRef(NonNull<bindings::sock>);
+/// `sk` is a socket of any kind (full, request or timewait) that stays valid
+/// for `'a`: if `refcounted`, because this owns one reference on it; else
+/// because RCU or the skb keeps it for the hook call, which outlives `'a`.
+pub(crate) struct SockRef<'a> {
+    sk: NonNull<bindings::sock>,
+    refcounted: bool,
+    _p: core::marker::PhantomData<&'a ()>,
+}
 
-impl SockRef {
+impl SockRef<'_> {
     /// The socket.
     pub(crate) fn sock(&self) -> &Sock {
-        // SAFETY: The reference keeps the socket alive (type invariant).
-        unsafe { Sock::from_raw(self.0.as_ptr()) }
+        // SAFETY: The socket is valid for as long as `self` (type invariant).
+        unsafe { Sock::from_raw(self.sk.as_ptr()) }
     }
 }
 
-impl Drop for SockRef {
+impl Drop for SockRef<'_> {
     fn drop(&mut self) {
-        // SAFETY: We own a reference (type invariant); `sock_gen_put` drops
-        // it for every kind of socket.
-        unsafe { bindings::sock_gen_put(self.0.as_ptr()) };
+        if self.refcounted {
+            // SAFETY: We own a reference (type invariant); `sock_gen_put`
+            // drops it for every kind of socket.
+            unsafe { bindings::sock_gen_put(self.sk.as_ptr()) };
+        }
     }
 }

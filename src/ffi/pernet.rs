@@ -60,6 +60,12 @@ impl Net {
 pub(crate) trait PernetState: HookState + Sized {
     /// The netfilter hooks to run on the state, in every namespace.
     const HOOKS: &'static [HookSpec];
+    /// Whether the hooks must see IPv6 packets whole. IPv6 reassembles in
+    /// the fragment header's handler, after `NF_INET_LOCAL_IN`, so a hook
+    /// there sees each fragment alone unless `nf_defrag_ipv6` reassembles
+    /// them first, as it does for conntrack and the socket match; this turns
+    /// it on in every namespace for as long as the hooks are registered.
+    const WHOLE_IPV6: bool;
     /// Builds the state of a new namespace.
     fn new() -> Result<Self>;
     /// Starts work in `net`; the hooks are registered right after.
@@ -148,6 +154,17 @@ unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
         unsafe { state_slot.assume_init_drop() };
         return e.to_errno();
     }
+    if NetState::WHOLE_IPV6 {
+        // SAFETY: `net` is alive; `net_exit` (or the error path below) drops
+        // the reference taken here, after the hooks are gone.
+        let ret = unsafe { bindings::tcp_stealth_defrag_enable(net) };
+        if ret != 0 {
+            state.stop(netref);
+            // SAFETY: No hook refers to the state.
+            unsafe { (*slot).state.assume_init_drop() };
+            return ret;
+        }
+    }
     for (i, spec) in NetState::HOOKS.iter().enumerate() {
         let hook_data = data[i].write(HookData { spec, state });
         netfilter::fill_ops(&mut ops[i], spec, hook_data);
@@ -157,6 +174,10 @@ unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
         if ret != 0 {
             // SAFETY: The hooks before `i` were registered in `net`.
             unsafe { unregister_hooks(net, slot, i) };
+            if NetState::WHOLE_IPV6 {
+                // SAFETY: Enabled above; no hook of ours runs any more.
+                unsafe { bindings::tcp_stealth_defrag_disable(net) };
+            }
             state.stop(netref);
             // SAFETY: No hook refers to the state any more.
             unsafe { (*slot).state.assume_init_drop() };
@@ -182,6 +203,11 @@ unsafe extern "C" fn net_exit(net: *mut bindings::net) {
     let slot = unsafe { slot(net) };
     // SAFETY: See above.
     unsafe { unregister_hooks(net, slot, NetState::HOOKS.len()) };
+    if NetState::WHOLE_IPV6 {
+        // SAFETY: `net_init` enabled it for this namespace and succeeded;
+        // the hooks that needed it are gone.
+        unsafe { bindings::tcp_stealth_defrag_disable(net) };
+    }
     // SAFETY: The state is initialised; no hook uses it any more.
     let state = unsafe { (*slot).state.assume_init_ref() };
     state.stop(netref);

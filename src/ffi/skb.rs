@@ -14,6 +14,26 @@ use kernel::{prelude::*, types::Opaque};
 #[repr(transparent)]
 pub(crate) struct SkBuff(Opaque<bindings::sk_buff>);
 
+/// `IP6_FH_F_FRAG` of `ipv6_find_hdr()` (an anonymous enum in
+/// `include/net/ipv6.h`): the packet has a fragment header.
+const IP6_FH_F_FRAG: core::ffi::c_int = 1;
+/// `NEXTHDR_FRAGMENT` of `include/net/ipv6.h` (a macro).
+const NEXTHDR_FRAGMENT: core::ffi::c_int = 44;
+
+/// Where an IPv6 packet's TCP header is ([`SkBuff::ipv6_tcp`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Ipv6Tcp {
+    /// At this offset from the network header.
+    At(usize),
+    /// The packet is not TCP.
+    NotTcp,
+    /// A fragment of a larger packet, which IPv6 will reassemble after
+    /// `NF_INET_LOCAL_IN`: whatever it holds is not the whole segment.
+    Fragment,
+    /// Its extension headers run past its end.
+    Malformed,
+}
+
 /// Address family of a packet, as netfilter passes it to the hook.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Family {
@@ -77,29 +97,69 @@ impl SkBuff {
         Some(())
     }
 
-    /// Finds the TCP header of an IPv6 packet after any extension headers and
-    /// returns its offset from the network header. `None` if this is not TCP,
-    /// or not the first fragment.
-    pub(crate) fn ipv6_tcp_offset(&self) -> Option<usize> {
+    /// Finds the TCP header of an IPv6 packet after any extension headers.
+    pub(crate) fn ipv6_tcp(&self) -> Ipv6Tcp {
         let mut offset: core::ffi::c_uint = 0;
-        // SAFETY: By the type invariant the skb is valid, and `offset` is a
-        // valid location for the result. The fragment offset and flags
-        // pointers may be NULL.
+        let mut flags: core::ffi::c_int = 0;
+        // SAFETY: By the type invariant the skb is valid, and `offset` and
+        // `flags` are valid locations for the results; the fragment offset
+        // pointer may be NULL.
         let ret = unsafe {
             bindings::ipv6_find_hdr(
                 self.as_ptr(),
                 &mut offset,
                 bindings::IPPROTO_TCP as i32,
                 core::ptr::null_mut(),
-                core::ptr::null_mut(),
+                &mut flags,
             )
         };
+        if flags & IP6_FH_F_FRAG != 0 && !self.ipv6_atomic_fragment() {
+            return Ipv6Tcp::Fragment;
+        }
+        if ret == ENOENT.to_errno() {
+            return Ipv6Tcp::NotTcp;
+        }
         if ret != bindings::IPPROTO_TCP as i32 {
-            return None;
+            return Ipv6Tcp::Malformed;
         }
         // SAFETY: As above.
         let base = unsafe { bindings::tcp_stealth_skb_network_offset(self.as_ptr()) };
-        usize::try_from(i64::from(offset) - i64::from(base)).ok()
+        match usize::try_from(i64::from(offset) - i64::from(base)) {
+            Ok(off) => Ipv6Tcp::At(off),
+            Err(_) => Ipv6Tcp::Malformed,
+        }
+    }
+
+    /// Whether the packet's IPv6 fragment header says it is the whole packet
+    /// (offset 0, no more fragments: RFC 8200 section 4.5's "atomic
+    /// fragment", which IPv6 delivers as it is).
+    fn ipv6_atomic_fragment(&self) -> bool {
+        let mut offset: core::ffi::c_uint = 0;
+        // SAFETY: As in `ipv6_tcp`.
+        let ret = unsafe {
+            bindings::ipv6_find_hdr(
+                self.as_ptr(),
+                &mut offset,
+                NEXTHDR_FRAGMENT,
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+            )
+        };
+        if ret != NEXTHDR_FRAGMENT {
+            return false;
+        }
+        // SAFETY: As above.
+        let base = unsafe { bindings::tcp_stealth_skb_network_offset(self.as_ptr()) };
+        let Ok(rel) = usize::try_from(i64::from(offset) - i64::from(base)) else {
+            return false;
+        };
+        let mut fh = [0u8; 8];
+        if self.read_network(rel, &mut fh).is_none() {
+            return false;
+        }
+        // Fragment offset (13 bits) and the M flag; the 2 bits between are
+        // reserved.
+        u16::from_be_bytes([fh[2], fh[3]]) & 0xfff9 == 0
     }
 
     /// Whether the link layer addressed this packet to this host (not a
@@ -107,14 +167,6 @@ impl SkBuff {
     pub(crate) fn for_host(&self) -> bool {
         // SAFETY: By the type invariant the skb is valid.
         unsafe { bindings::tcp_stealth_pkt_for_host(self.as_ptr()) }
-    }
-
-    /// Whether this received, routed packet is addressed to a local unicast
-    /// address (not a broadcast, multicast or anycast one).
-    pub(crate) fn to_local_unicast(&self, family: Family) -> bool {
-        // SAFETY: By the type invariant the skb is valid; the helper reads
-        // its dst, which a routed packet holds until it is freed.
-        unsafe { bindings::tcp_stealth_local_unicast_dst(self.as_ptr(), family == Family::Ipv6) }
     }
 
     /// The socket that sends this packet, on the output path.

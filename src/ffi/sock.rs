@@ -103,6 +103,33 @@ impl Sock {
         s != bindings::TCP_TIME_WAIT && s != bindings::TCP_NEW_SYN_RECV
     }
 
+    /// The local port (`inet_num`, in host order), for every kind of socket.
+    pub(crate) fn local_port(&self) -> u16 {
+        // SAFETY: The socket is alive (type invariant); `skc_num` is in
+        // `sock_common`, set before the socket is hashed and not changed
+        // while it is.
+        unsafe {
+            addr_of!(
+                (*self.as_ptr())
+                    .__sk_common
+                    .__bindgen_anon_3
+                    .__bindgen_anon_1
+                    .skc_num
+            )
+            .read_volatile()
+        }
+    }
+
+    /// Whether this listener may answer a SYN with a SYN cookie now (or has
+    /// lately, so that TCP takes cookie ACKs): `false` for any other socket.
+    pub(crate) fn syncookies_possible(&self) -> bool {
+        // SAFETY: A listener is a full socket, alive (type invariant); the
+        // helper only reads sysctls and the listener's queue fields with
+        // READ_ONCE.
+        self.state() == TcpState::Listen
+            && unsafe { bindings::tcp_stealth_syncookies_possible(self.as_ptr()) }
+    }
+
     /// Whether this full socket has our ULP: then its proto is one of ours
     /// (children of our listeners get TCP's back in `ulp_clone`).
     fn has_ulp(&self) -> bool {
@@ -112,8 +139,10 @@ impl Sock {
             return false;
         }
         // SAFETY: The socket is alive; `sk_prot` is read locklessly by the
-        // stack (READ_ONCE) and only changes under the socket lock.
-        let prot = unsafe { addr_of!((*self.as_ptr()).__sk_common.skc_prot).read_volatile() };
+        // stack (READ_ONCE) and only changes under the socket lock. The
+        // helper reads it with acquire ordering: seeing our proto, the
+        // caller also sees the context `ulp_init` published before it.
+        let prot = unsafe { bindings::tcp_stealth_sk_prot(self.as_ptr()) };
         let ours = PROTOS.get().cast::<bindings::proto>();
         // SAFETY: `PROTOS` has two elements.
         prot == ours || prot == unsafe { ours.add(1) }
@@ -162,8 +191,10 @@ impl Sock {
             return UlpState::None;
         }
         // SAFETY: The socket has one of our protos, so it is a full TCP
-        // socket; `icsk_ulp_data` is written under the socket lock only.
-        let data = unsafe { addr_of!((*self.icsk()).icsk_ulp_data).read_volatile() };
+        // socket; `icsk_ulp_data` is written under the socket lock only, and
+        // published before the proto (`ulp_init`); the caller keeps the
+        // socket, so the context, alive.
+        let data = unsafe { bindings::tcp_stealth_ulp_data(self.as_ptr()) };
         if data.is_null() {
             return UlpState::NoContext;
         }
@@ -190,11 +221,13 @@ impl Sock {
         if !self.has_ulp() {
             return None;
         }
-        let icsk = self.icsk();
         // SAFETY: A socket with one of our protos is a full TCP socket, so an
         // `inet_connection_sock`. The ULP data is written under the socket
-        // lock and read with READ_ONCE elsewhere; we see either value.
-        let data = unsafe { addr_of!((*icsk).icsk_ulp_data).read_volatile() };
+        // lock; the helper reads it as `rcu_dereference()` does, and we are
+        // in an RCU read-side section. It was published (with
+        // `rcu_assign_pointer()`) before the proto `has_ulp` read with
+        // acquire ordering, so it is initialised.
+        let data = unsafe { bindings::tcp_stealth_ulp_data(self.as_ptr()) };
         if data.is_null() {
             return None;
         }
@@ -228,6 +261,10 @@ static ULP_OPS: KernelStatic<bindings::tcp_ulp_ops> = KernelStatic::new(bindings
     ..unsafe { core::mem::zeroed() }
 });
 
+/// This module, as `ULP_OPS.owner` names it (readable without touching the
+/// `KernelStatic`).
+static ULP_OPS_OWNER: AtomicPtr<bindings::module> = AtomicPtr::new(null_mut());
+
 /// Our copies of TCP's protos, for IPv4 and IPv6 sockets.
 static PROTOS: KernelStatic<[MaybeUninit<bindings::proto>; 2]> =
     KernelStatic::new([MaybeUninit::uninit(), MaybeUninit::uninit()]);
@@ -245,14 +282,25 @@ impl UlpRegistration {
             (*protos)[1].write(addr_of!(bindings::tcpv6_prot).read());
             for p in (*protos).iter_mut() {
                 let p = p.assume_init_mut();
+                // Children of a listener with our proto are allocated for
+                // it: `sk_clone_lock()` makes it their `sk_prot_creator`,
+                // and `sk_prot_alloc()` takes a reference on its owner,
+                // which `sk_prot_free()` drops (so do timewait sockets made
+                // from them). With this module as the owner, a child that
+                // keeps the copy pins the module, and a child cannot be made
+                // once the module is going away. `ulp_clone` hands children
+                // TCP's proto back, and the reference over to their ULP.
+                p.owner = module.as_ptr().cast();
                 p.setsockopt = Some(stealth_setsockopt);
                 p.getsockopt = Some(stealth_getsockopt);
                 p.recvmsg = Some(stealth_recvmsg);
                 p.ioctl = Some(stealth_ioctl);
+                p.release_cb = Some(stealth_release_cb);
             }
             (*ULP_OPS.get()).owner = module.as_ptr().cast();
+            ULP_OPS_OWNER.store(module.as_ptr().cast(), Ordering::Relaxed);
         }
-        stream::init()?;
+        stream::init(module.as_ptr().cast())?;
         // SAFETY: `ULP_OPS` is fully initialised and static.
         if let Err(e) = to_result(unsafe { bindings::tcp_register_ulp(ULP_OPS.get()) }) {
             stream::exit();
@@ -264,8 +312,22 @@ impl UlpRegistration {
 
 impl Drop for UlpRegistration {
     fn drop(&mut self) {
-        // SAFETY: The ULP was registered in `new`. No socket uses it any more:
-        // each one holds a reference on the module.
+        // SAFETY: The ULP was registered in `new`. No socket uses it any more.
+        // Every pointer into this module that a socket can hold comes with a
+        // reference on the module, so with none left there are none:
+        // - `sk_prot` (our proto), `icsk_ulp_ops`/`icsk_ulp_data` and our
+        //   `sk_data_ready`: the ULP's reference (taken by `tcp_set_ulp()`
+        //   or, for children, `sk_prot_alloc()`, see `ulp_clone`), dropped
+        //   by `tcp_cleanup_ulp()` after `ulp_release` undid all three;
+        // - `sk_prot_creator` (our proto): `sk_prot_alloc()`/`sk_prot_free()`
+        //   (and `inet_twsk_alloc()`/`inet_twsk_free()`), as our proto's
+        //   owner is this module;
+        // - `socket->ops` (our ops): the socket layer's, as their owner is
+        //   this module (see `stream::install_ops`);
+        // - the deadline work and its timer: stopped by `ulp_release` (see
+        //   `Hold::stop`) before the ULP's reference goes; `stream::exit`
+        //   waits for one that still runs;
+        // - the `call_rcu` callback that frees a context: the barrier below.
         unsafe { bindings::tcp_unregister_ulp(ULP_OPS.get()) };
         // Wait for the `call_rcu` callbacks that free contexts.
         // SAFETY: Always safe to call from process context.
@@ -334,19 +396,20 @@ unsafe extern "C" fn ulp_init(sk: *mut bindings::sock) -> c_int {
             rcu: Opaque::uninit(),
             ctx: SockCtx::new(),
         },
-        GFP_KERNEL,
+        // Made in process context for the caller's socket: charged to the
+        // caller's memory cgroup.
+        crate::sockopt::SOCK_GFP,
     ) {
         Ok(d) => d,
         Err(_) => return ENOMEM.to_errno(),
     };
-    let icsk = s.icsk();
     // SAFETY: The socket is a locked full TCP socket (the ULP core checks),
     // so its `inet_connection_sock` fields may be written. Lockless readers
-    // use READ_ONCE.
-    unsafe {
-        addr_of_mut!((*icsk).icsk_ulp_data).write_volatile(KBox::into_raw(data).cast());
-        addr_of_mut!((*sk).__sk_common.skc_prot).write_volatile(ours);
-    }
+    // (the hooks, on a listener that attaches the ULP while it listens) may
+    // look at once: the helper publishes the context with
+    // `rcu_assign_pointer()` (release), then the proto with
+    // `smp_store_release()`, which `has_ulp` reads with acquire ordering.
+    unsafe { bindings::tcp_stealth_ulp_publish(sk, KBox::into_raw(data).cast(), ours) };
     0
 }
 
@@ -434,6 +497,32 @@ unsafe extern "C" fn ulp_clone(
         // SAFETY: See above: the listener's context is alive.
         crate::integrity::child_check(unsafe { &(*listener).ctx }, syn, &rcu)
     };
+    // The child was allocated for the listener's proto. If that was ours,
+    // `sk_prot_alloc()` took a reference on this module for it (see
+    // `UlpRegistration::new`): hand the child TCP's proto as its creator, so
+    // that nothing of it points here once it loses the ULP (its timewait
+    // socket included), with a reference on that proto's owner instead.
+    // SAFETY: Nobody else sees the child yet. TCP's protos are statics; their
+    // owner (none, or IPv6, which this module depends on) is pinned while
+    // this module is loaded, and the module is: the child holds a reference.
+    let module_ref = unsafe {
+        let creator = (*newsk).sk_prot_creator;
+        let base = base_proto(creator).cast_mut();
+        if base != creator {
+            (*newsk).sk_prot_creator = base;
+            bindings::__module_get((*base).owner);
+            true
+        } else {
+            false
+        }
+    };
+    let owner = ULP_OPS_OWNER.load(Ordering::Relaxed);
+    // The child keeps the ULP only with a reference on the module for it:
+    // the one `sk_prot_alloc()` took, or else a new one. (Without either,
+    // the module is going away, so its listener is closing, and the child
+    // is dropped before anybody can accept it.)
+    // SAFETY: `try_module_get` may be called anytime.
+    let check = check.filter(|_| module_ref || unsafe { bindings::try_module_get(owner) });
     let Some(check) = check else {
         // An ordinary child: TCP's proto, no ULP.
         // SAFETY: Nobody else sees the child yet.
@@ -443,13 +532,29 @@ unsafe extern "C" fn ulp_clone(
             (*icsk).icsk_ulp_ops = core::ptr::null();
             (*icsk).icsk_ulp_data = null_mut();
         }
+        if module_ref {
+            // Last: the child pins the module no more. The caller is TCP's
+            // receive path under RCU (or a listener that holds the module
+            // through its ULP), and the module's memory is freed only after
+            // a grace period.
+            // SAFETY: The reference `sk_prot_alloc()` took.
+            unsafe { bindings::module_put(owner) };
+        }
         return;
     };
-    // The child keeps the ULP: it needs the module until its release.
-    // SAFETY: The listener's ULP holds a reference on the module already.
-    unsafe { bindings::__module_get((*ULP_OPS.get()).owner) };
+    // From here the child holds a reference on the module for its ULP,
+    // which `tcp_cleanup_ulp()` drops. Its proto is ours.
+    // SAFETY: Nobody else sees the child yet.
+    unsafe {
+        let prot = (*newsk).__sk_common.skc_prot;
+        if let Some(ours) = our_proto(base_proto(prot)) {
+            (*newsk).__sk_common.skc_prot = ours;
+        }
+    }
+    // SAFETY: `req` is the request the child is made from.
+    let start = unsafe { bindings::tcp_stealth_req_rcv_start(req) };
     // SAFETY: The child is valid; its context is made just below.
-    let data = unsafe { Hold::new(newsk, check, priority) }.and_then(|hold| {
+    let data = unsafe { Hold::new(newsk, check, start, priority) }.and_then(|hold| {
         KBox::new(
             UlpData {
                 rcu: Opaque::uninit(),
@@ -715,6 +820,24 @@ unsafe extern "C" fn stealth_ioctl(sk: *mut bindings::sock, cmd: c_int, karg: *m
     let base = unsafe { base_of(sk) };
     // SAFETY: TCP's own ioctl, with the caller's arguments.
     unsafe { (base.ioctl.unwrap_unchecked())(sk, cmd, karg) }
+}
+
+/// `release_cb` of our protos: TCP's, then, for a held connection,
+/// [`stream::adopt_ops`].
+///
+/// # Safety
+///
+/// Only `release_sock()` calls it, for a socket with our proto that the
+/// caller owns.
+unsafe extern "C" fn stealth_release_cb(sk: *mut bindings::sock) {
+    // SAFETY: The socket has our proto and the caller holds it.
+    let base = unsafe { base_of(sk) };
+    if let Some(f) = base.release_cb {
+        // SAFETY: TCP's own release_cb, with the caller's argument.
+        unsafe { f(sk) };
+    }
+    // SAFETY: The caller owns the socket.
+    stream::adopt_ops(unsafe { Sock::from_raw(sk) });
 }
 
 /// A pointer that readers follow under RCU and the owner replaces under the

@@ -7,11 +7,17 @@
 //! the application can neither read nor see readable data:
 //!
 //! - `sk_data_ready` is ours: it feeds the check from the receive queue and
-//!   wakes readers only once the bytes are verified;
-//! - `recvmsg`, `ioctl(SIOCINQ)` and `TCP_ZEROCOPY_RECEIVE` of our protos,
-//!   and `poll`, `splice_read`, `read_sock` and `peek_len` of our
+//!   wakes readers only once the bytes are verified; so is `sk_state_change`,
+//!   because TCP queues the data of a Fast Open SYN without calling
+//!   `sk_data_ready` (the check then runs when the handshake completes);
+//! - `recvmsg`, `ioctl(SIOCINQ, SIOCATMARK)` and `TCP_ZEROCOPY_RECEIVE` of
+//!   our protos, and `poll`, `splice_read`, `read_sock` and `peek_len` of our
 //!   `proto_ops` (which accepted sockets inherit from the listener's socket)
-//!   wait, report nothing, or fail;
+//!   wait, report nothing, or fail; a held connection accepted through a
+//!   socket without our `proto_ops` gets them when `accept()` grafts it
+//!   ([`adopt_ops`]);
+//! - urgent data pointing into the first bytes fails the check: a read
+//!   would skip the urgent byte;
 //! - a deadline on the module's workqueue resets the connection if the bytes
 //!   do not come in time, and carries out the reset when the check fails in
 //!   softirq context (`tcp_abort()` needs process context).
@@ -41,11 +47,18 @@ const VERIFIED: u32 = 1;
 // Any other value: the check failed with that (positive) errno.
 
 const EPOLLIN: u32 = 0x0001;
+const EPOLLPRI: u32 = 0x0002;
 const EPOLLERR: u32 = 0x0008;
 const EPOLLRDNORM: u32 = 0x0040;
+const EPOLLRDBAND: u32 = 0x0080;
 const EPOLLRDHUP: u32 = 0x2000;
+/// What `poll` of a held socket does not show: anything to read, urgent
+/// data (`EPOLLPRI`) included.
+const EPOLL_READ: u32 = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLRDHUP;
 /// `SIOCINQ` (`FIONREAD`).
 const SIOCINQ: c_int = 0x541b;
+/// `SIOCATMARK`: whether urgent data is next.
+const SIOCATMARK: c_int = 0x8905;
 /// `MSG_DONTWAIT`.
 const MSG_DONTWAIT: c_int = 0x40;
 /// `SPLICE_F_NONBLOCK`.
@@ -65,9 +78,9 @@ pub(crate) enum Gate {
 ///
 /// # Invariants
 ///
-/// - `check` is only used with the socket lock held: by `sk_data_ready`
-///   (called by TCP with the socket locked) and by the deadline (which takes
-///   `lock_sock`).
+/// - `check` is only used with the socket lock held: by `sk_data_ready` and
+///   `sk_state_change` (called by TCP with the socket locked) and by the
+///   deadline (which takes the bh lock of a socket no user owns).
 /// - `deadline` comes from `tcp_stealth_deadline_new` for `sk` and is freed
 ///   only by `drop`.
 pub(crate) struct Hold {
@@ -75,7 +88,10 @@ pub(crate) struct Hold {
     check: UnsafeCell<Check>,
     deadline: *mut bindings::tcp_stealth_deadline,
     sk: *mut bindings::sock,
+    /// The sequence number of the connection's first byte.
+    start: u32,
     base_data_ready: Option<unsafe extern "C" fn(*mut bindings::sock)>,
+    base_state_change: Option<unsafe extern "C" fn(*mut bindings::sock)>,
 }
 
 // SAFETY: `check` is serialised by the socket lock (type invariant); the other
@@ -85,13 +101,19 @@ unsafe impl Sync for Hold {}
 unsafe impl Send for Hold {}
 
 impl Hold {
-    /// A hold for the new child `sk` of a listener, with its deadline.
+    /// A hold for the new child `sk` of a listener, with its deadline; its
+    /// first byte has sequence number `start`.
     ///
     /// # Safety
     ///
     /// `sk` must be a child socket being cloned, which the hold will belong
     /// to (through its ULP context).
-    pub(crate) unsafe fn new(sk: *mut bindings::sock, check: Check, gfp: u32) -> Result<Self> {
+    pub(crate) unsafe fn new(
+        sk: *mut bindings::sock,
+        check: Check,
+        start: u32,
+        gfp: u32,
+    ) -> Result<Self> {
         // SAFETY: `sk` is a valid socket; the deadline only keeps a pointer,
         // and takes a reference on the socket whenever it is queued.
         let deadline = unsafe { bindings::tcp_stealth_deadline_new(sk, Some(deadline_fn), gfp) };
@@ -103,17 +125,24 @@ impl Hold {
             check: UnsafeCell::new(check),
             deadline,
             sk,
+            start,
             // SAFETY: The child is not visible to anybody else yet.
             base_data_ready: unsafe { (*sk).sk_data_ready },
+            // SAFETY: As above.
+            base_state_change: unsafe { (*sk).sk_state_change },
         })
     }
 
-    /// Starts holding: takes over `sk_data_ready` and arms the deadline.
-    /// Called once the hold sits at its final place in the ULP context.
+    /// Starts holding: takes over `sk_data_ready` and `sk_state_change` and
+    /// arms the deadline. Called once the hold sits at its final place in the
+    /// ULP context.
     pub(crate) fn start(&self, timeout_secs: u32) {
         // SAFETY: The child is not visible to anybody else yet (we are in the
-        // ULP's clone callback), so the write races with nothing.
-        unsafe { addr_of_mut!((*self.sk).sk_data_ready).write(Some(hold_data_ready)) };
+        // ULP's clone callback), so the writes race with nothing.
+        unsafe {
+            addr_of_mut!((*self.sk).sk_data_ready).write(Some(hold_data_ready));
+            addr_of_mut!((*self.sk).sk_state_change).write(Some(hold_state_change));
+        }
         // SAFETY: `deadline` is valid (type invariant); plain arithmetic.
         unsafe {
             bindings::tcp_stealth_deadline_set(
@@ -123,10 +152,29 @@ impl Hold {
         };
     }
 
-    /// The socket is being destroyed (socket lock held): no more deadline.
+    /// The socket is being destroyed (socket lock held): no more deadline,
+    /// and no more calls into this module from the socket. Called by the
+    /// ULP's release, before the ULP drops its module reference.
     pub(crate) fn stop(&self) {
-        // SAFETY: `deadline` is valid (type invariant).
-        unsafe { bindings::tcp_stealth_deadline_cancel(self.deadline) };
+        // SAFETY: `deadline` is valid (type invariant); the socket is locked
+        // (the caller), as the helper requires.
+        unsafe { bindings::tcp_stealth_deadline_stop(self.deadline) };
+        // SAFETY: The socket is locked and TCP calls `sk_data_ready` and
+        // `sk_state_change` with the lock held only, so the writes race with
+        // no call. Ours are pointers into this module, which the socket must
+        // not keep once its ULP is gone.
+        unsafe {
+            restore_callback(
+                addr_of_mut!((*self.sk).sk_data_ready),
+                hold_data_ready,
+                self.base_data_ready,
+            );
+            restore_callback(
+                addr_of_mut!((*self.sk).sk_state_change),
+                hold_state_change,
+                self.base_state_change,
+            );
+        }
     }
 
     fn gate(&self) -> Gate {
@@ -152,6 +200,7 @@ impl Hold {
         let rx = RxQueue {
             // SAFETY: The socket lives while we run (the caller locked it).
             sk: unsafe { Sock::from_raw(self.sk) },
+            start: self.start,
         };
         // SAFETY: The socket lock is held (caller), which serialises all
         // users of `check` (type invariant).
@@ -163,8 +212,12 @@ impl Hold {
                 // SAFETY: `deadline` is valid (type invariant).
                 unsafe { bindings::tcp_stealth_deadline_cancel(self.deadline) };
                 // SAFETY: Socket locked (caller): TCP calls `sk_data_ready`
-                // with the lock held only, so restoring it races with no call.
-                unsafe { addr_of_mut!((*self.sk).sk_data_ready).write(self.base_data_ready) };
+                // and `sk_state_change` with the lock held only, so restoring
+                // them races with no call.
+                unsafe {
+                    addr_of_mut!((*self.sk).sk_data_ready).write(self.base_data_ready);
+                    addr_of_mut!((*self.sk).sk_state_change).write(self.base_state_change);
+                }
                 if let Some(f) = self.base_data_ready {
                     // SAFETY: The socket's own data_ready, as TCP would call it.
                     unsafe { f(self.sk) };
@@ -192,9 +245,31 @@ impl Drop for Hold {
     }
 }
 
+/// A socket callback (`sk_data_ready`, `sk_state_change`).
+type SockCallback = unsafe extern "C" fn(*mut bindings::sock);
+
+/// Puts `base` back into the callback at `f` if it is still `ours`.
+///
+/// # Safety
+///
+/// `f` must point to a callback field of a socket that is locked, and that
+/// TCP calls with the lock held only.
+unsafe fn restore_callback(
+    f: *mut Option<SockCallback>,
+    ours: SockCallback,
+    base: Option<SockCallback>,
+) {
+    // SAFETY: The caller's guarantee: nobody calls or changes it meanwhile.
+    unsafe {
+        if f.read().map(|g| g as usize) == Some(ours as usize) {
+            f.write(base);
+        }
+    }
+}
+
 fn failure_errno(f: Failure) -> u32 {
     match f {
-        Failure::Mismatch | Failure::Lost => bindings::EBADMSG,
+        Failure::Mismatch | Failure::Urgent | Failure::Lost => bindings::EBADMSG,
         Failure::Short => bindings::ECONNABORTED,
         Failure::Timeout => bindings::ETIMEDOUT,
     }
@@ -203,6 +278,8 @@ fn failure_errno(f: Failure) -> u32 {
 /// The in-order bytes a held connection has received, which nobody has read.
 pub(crate) struct RxQueue<'a> {
     sk: &'a Sock,
+    /// The sequence number of the connection's first byte.
+    start: u32,
 }
 
 impl RxQueue<'_> {
@@ -219,6 +296,14 @@ impl RxQueue<'_> {
             bindings::tcp_stealth_rcvq_copy(self.sk.as_ptr(), off, buf.as_mut_ptr(), len)
         };
         n as usize
+    }
+
+    /// Whether TCP's urgent data handling touches the first `n` bytes: an
+    /// urgent pointer into them, or bytes taken from the queue.
+    pub(crate) fn urgent(&self, n: usize) -> bool {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        // SAFETY: The socket is locked while an `RxQueue` exists (see `copy`).
+        unsafe { bindings::tcp_stealth_rcv_urgent(self.sk.as_ptr(), self.start, n) }
     }
 
     /// Whether the peer has closed its side (FIN received).
@@ -246,6 +331,33 @@ unsafe extern "C" fn hold_data_ready(sk: *mut bindings::sock) {
     if let Some(hold) = unsafe { s.hold_locked() } {
         // SAFETY: The socket is locked (our caller).
         unsafe { hold.advance(false) };
+    }
+}
+
+/// Our `sk_state_change` for held connections: TCP queues the data of a
+/// Fast Open SYN without calling `sk_data_ready`, so the check looks at a
+/// queue with bytes in it again when the handshake completes (and on every
+/// other change). With nothing queued it waits for `sk_data_ready`, as
+/// before: a connection without a commitment (`Check::Lost`) fails on its
+/// first bytes, not as soon as it is established.
+///
+/// # Safety
+///
+/// Only TCP calls it, with the socket locked.
+unsafe extern "C" fn hold_state_change(sk: *mut bindings::sock) {
+    // SAFETY: TCP calls `sk_state_change` for a live socket.
+    let s = unsafe { Sock::from_raw(sk) };
+    // SAFETY: The socket is locked, so its ULP context stays.
+    if let Some(hold) = unsafe { s.hold_locked() } {
+        if let Some(f) = hold.base_state_change {
+            // SAFETY: The socket's own state_change, as TCP would call it.
+            unsafe { f(sk) };
+        }
+        // SAFETY: The socket is locked (our caller), so the queue is stable.
+        if !unsafe { bindings::tcp_stealth_rcvq_empty(sk) } {
+            // SAFETY: The socket is locked (our caller).
+            unsafe { hold.advance(false) };
+        }
     }
 }
 
@@ -323,9 +435,10 @@ pub(crate) fn recv_nonblock(flags: c_int) -> bool {
     flags & MSG_DONTWAIT != 0
 }
 
-/// `ioctl(SIOCINQ)` of a held socket: nothing to read yet.
+/// `ioctl(SIOCINQ)` and `ioctl(SIOCATMARK)` of a held socket: nothing to
+/// read yet, no urgent data.
 pub(crate) fn hide_inq(s: &Sock, cmd: c_int) -> bool {
-    cmd == SIOCINQ && !matches!(gate(s), Gate::Open)
+    (cmd == SIOCINQ || cmd == SIOCATMARK) && !matches!(gate(s), Gate::Open)
 }
 
 // ---------------------------------------------------------------------------
@@ -342,8 +455,10 @@ const AF_INET: c_int = 2;
 const AF_INET6: c_int = 10;
 
 /// Builds our `proto_ops` from those of a kernel TCP socket of each family
-/// (`inet6_stream_ops` is not exported) and makes the workqueue.
-pub(crate) fn init() -> Result {
+/// (`inet6_stream_ops` is not exported) and makes the workqueue. `owner` is
+/// this module: the copies name it as their owner, so that the socket layer
+/// pins the module for every socket that has them (see [`install_ops`]).
+pub(crate) fn init(owner: *mut bindings::module) -> Result {
     for (i, family) in [AF_INET, AF_INET6].into_iter().enumerate() {
         let mut sock: *mut bindings::socket = null_mut();
         // SAFETY: `init_net` always exists; `sock` receives the new socket.
@@ -366,10 +481,16 @@ pub(crate) fn init() -> Result {
         unsafe {
             let base = (*sock).ops;
             let ops = (*OPS.get())[i].write(base.read());
+            // Every `struct socket` with these ops holds a reference on
+            // `owner`: `accept()` takes one for the new socket
+            // (`__module_get(ops->owner)`) and `sock_release()` drops it;
+            // `install_ops` trades the base owner's for ours.
+            ops.owner = owner;
             ops.poll = Some(stealth_poll);
             ops.splice_read = Some(stealth_splice_read);
             ops.read_sock = Some(stealth_read_sock);
             ops.peek_len = Some(stealth_peek_len);
+            ops.setsockopt = Some(stealth_ops_setsockopt);
             BASE_OPS[i].store(base.cast_mut(), Ordering::Release);
             bindings::sock_release(sock);
         }
@@ -387,6 +508,12 @@ pub(crate) fn exit() {
 
 /// Gives the listener's socket our `proto_ops`, so that the sockets accept()
 /// makes for it get them too. Socket lock held.
+///
+/// The socket layer drops a reference on `ops->owner` when it releases the
+/// socket, and took one on the owner of the ops the socket was created with:
+/// so this takes a reference on this module for our ops and drops the one on
+/// the base ops' owner. The ops are never swapped back: the listener (and
+/// every socket accepted from it) pins the module until it is released.
 pub(crate) fn install_ops(sk: &LockedSock<'_>) -> Result {
     // SAFETY: The socket is locked; `sk_socket` of a user socket is set for
     // its whole life, and its `ops` change only under the socket lock.
@@ -402,13 +529,110 @@ pub(crate) fn install_ops(sk: &LockedSock<'_>) -> Result {
                 return Ok(());
             }
             if !base.load(Ordering::Acquire).is_null() && cur == base.load(Ordering::Acquire) {
+                // A plain `__module_get` is enough: the socket has our ULP
+                // (we are its setsockopt), which holds a reference already.
+                bindings::__module_get((*ours).owner);
                 addr_of_mut!((*socket).ops).write_volatile(ours);
+                // The base owner is TCP's (built in, or IPv6, which this
+                // module depends on, so it outlives us): never the last
+                // reference.
+                bindings::module_put((*cur).owner);
                 return Ok(());
             }
         }
     }
     // Somebody else's socket layer.
     Err(EBUSY)
+}
+
+/// Gives the socket that a held connection was just grafted onto our
+/// `proto_ops`, if it has TCP's. `accept()` hands on the ops of the
+/// listener's socket it was called on, which lack ours when the connection
+/// migrated there from its own listener (`net.ipv4.tcp_migrate_req`, BPF) or
+/// when the `accept()` began before the listener set
+/// `TCP_STEALTH_INTEGRITY_LEN`. `inet_accept()` releases the connection's
+/// lock right after grafting it and before the new socket's file is
+/// installed, so the change races with no user of the socket.
+///
+/// Called from `release_cb`, with the socket owned.
+pub(crate) fn adopt_ops(s: &Sock) {
+    // SAFETY: The caller owns the socket, so its ULP context stays.
+    if unsafe { s.hold_locked() }.is_none() {
+        return;
+    }
+    // SAFETY: The socket is owned: `sk_socket` changes under its lock only,
+    // and the `struct socket` lives while the socket is grafted on it.
+    let socket = unsafe { (*s.as_ptr()).sk_socket };
+    if socket.is_null() {
+        return;
+    }
+    // SAFETY: As above.
+    let cur = unsafe { (*socket).ops };
+    for (i, base) in BASE_OPS.iter().enumerate() {
+        let base = base.load(Ordering::Acquire);
+        if !base.is_null() && cur == base.cast_const() {
+            // SAFETY: Our copy `i` exists since its base is set; nobody uses
+            // the socket yet (see above).
+            unsafe { bindings::tcp_stealth_socket_set_ops(socket, (*OPS.get())[i].as_ptr()) };
+            return;
+        }
+    }
+}
+
+/// `IPV6_ADDRFORM`.
+const IPV6_ADDRFORM: c_int = 1;
+/// `SOL_IPV6`.
+const SOL_IPV6: c_int = 41;
+/// `TCP_ULP`.
+const TCP_ULP: c_int = 31;
+
+/// `proto_ops.setsockopt`: the base one, except for the two options that
+/// would make the socket lose our ops while keeping the module reference
+/// they came with (see [`install_ops`]).
+///
+/// - `TCP_ULP` on a socket without our ULP (a connection accepted as an
+///   ordinary one): another ULP (kTLS) replaces the socket's ops with a copy
+///   of them it keeps for all its sockets, ours included (pointers into this
+///   module, owner this module): refused with `EBUSY`. A socket with our ULP
+///   gets TCP's answer (`EEXIST`).
+/// - `IPV6_ADDRFORM` turns an IPv6 socket into an IPv4 one with the kernel's
+///   IPv4 ops: it gets our IPv4 copy instead, which has the same owner.
+///
+/// # Safety
+///
+/// Only the socket layer calls it, for a socket with our ops, with `optval`
+/// valid for `optlen` bytes.
+unsafe extern "C" fn stealth_ops_setsockopt(
+    sock: *mut bindings::socket,
+    level: c_int,
+    optname: c_int,
+    optval: bindings::sockptr_t,
+    optlen: c_uint,
+) -> c_int {
+    // SAFETY: The caller holds the socket; its ops are ours.
+    let (base, sk) = unsafe { (base_ops((*sock).ops), (*sock).sk) };
+    if level == crate::ffi::sock::SOL_TCP && optname == TCP_ULP {
+        // SAFETY: The socket lives while its file is in use.
+        if matches!(unsafe { Sock::from_raw(sk).ulp_state() }, UlpState::None) {
+            return EBUSY.to_errno();
+        }
+    }
+    // SAFETY: The original setsockopt, with the caller's arguments.
+    let ret = unsafe { (base.setsockopt.unwrap_unchecked())(sock, level, optname, optval, optlen) };
+    if ret == 0 && level == SOL_IPV6 && optname == IPV6_ADDRFORM {
+        let inet = BASE_OPS[0].load(Ordering::Acquire);
+        // SAFETY: `sock` is held by the caller, and the socket layer cannot
+        // release it during the call. `ipv6_setsockopt` replaced the ops
+        // (under the socket lock, which is released now) with the kernel's
+        // IPv4 ones; any reader sees either those or ours, both valid. Our
+        // IPv4 copy exists whenever the IPv4 base does.
+        unsafe {
+            if !inet.is_null() && addr_of!((*sock).ops).read_volatile() == inet.cast_const() {
+                addr_of_mut!((*sock).ops).write_volatile((*OPS.get())[0].as_ptr());
+            }
+        }
+    }
+    ret
 }
 
 /// The original ops behind our copy `ops`.
@@ -443,7 +667,7 @@ unsafe extern "C" fn stealth_poll(
     // SAFETY: The socket lives while its file is polled.
     match gate(unsafe { Sock::from_raw(sk) }) {
         Gate::Open => mask,
-        Gate::Pending => mask & !(EPOLLIN | EPOLLRDNORM | EPOLLRDHUP),
+        Gate::Pending => mask & !EPOLL_READ,
         Gate::Failed(_) => mask | EPOLLERR,
     }
 }

@@ -20,6 +20,11 @@ pub trait Crypto {
 }
 
 /// Streaming BLAKE2s with a 32-byte digest (RFC 7693).
+///
+/// A state holds key material (the key of [`init_key`](Self::init_key), or
+/// the secret that key derivation hashes): implementations wipe it when it
+/// is dropped, finalized or not (the verifiers drop it as soon as the
+/// verdict is known, or with the connection).
 pub trait Blake2s: Sized {
     /// Starts an unkeyed hash with a 32-byte output.
     fn init() -> Self;

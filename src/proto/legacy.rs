@@ -71,9 +71,13 @@ pub fn md5_compress(state: &mut [u32; 4], block: &[u8; 64]) {
     for (s, v) in state.iter_mut().zip([a, b, c, d]) {
         *s = s.wrapping_add(v);
     }
+    // The block may be a secret (the ISN's key, the first block of IH).
+    super::wipe(&mut m);
 }
 
-/// Streaming MD5 (RFC 1321), built on [`md5_compress`].
+/// Streaming MD5 (RFC 1321), built on [`md5_compress`]. Wiped when dropped:
+/// in the ISN mode it hashes the secret first, so its buffer holds the
+/// secret and its state a keyed digest.
 #[derive(Clone)]
 pub struct Md5 {
     state: [u32; 4],
@@ -111,6 +115,9 @@ impl Md5 {
             if self.buf_len == self.buf.len() {
                 md5_compress(&mut self.state, &self.buf);
                 self.buf_len = 0;
+                // The first block may be the secret: no copy of this
+                // hash (it is moved around) keeps it once it is absorbed.
+                super::wipe(&mut self.buf);
             }
         }
     }
@@ -131,6 +138,13 @@ impl Md5 {
     }
 }
 
+impl Drop for Md5 {
+    fn drop(&mut self) {
+        super::wipe(&mut self.state);
+        super::wipe(&mut self.buf);
+    }
+}
+
 /// A legacy secret: 1 to 64 bytes, zero-padded to 64.
 ///
 /// The original kernel silently truncated longer secrets; this refuses them.
@@ -143,9 +157,9 @@ impl LegacySecret {
         if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
             return Err(Error::SecretLength);
         }
-        let mut s = [0u8; MAX_SECRET_LEN];
-        s[..secret.len()].copy_from_slice(secret);
-        Ok(Self(s))
+        let mut s = Self([0; MAX_SECRET_LEN]);
+        s.0[..secret.len()].copy_from_slice(secret);
+        Ok(s)
     }
 }
 
@@ -296,6 +310,8 @@ pub fn legacy_isn(
     }
     md5_compress(&mut state, &secret.0);
     let av = state.iter().fold(0, |acc, s| acc ^ s);
+    // A keyed digest of which the ISN shows only the XOR.
+    super::wipe(&mut state);
     match ih {
         Some(ih) => (av & 0xffff_0000) | u32::from(ih),
         None => av,

@@ -19,6 +19,7 @@
 #![allow(unreachable_pub)]
 #![forbid(unsafe_code)]
 
+mod admit;
 mod bench;
 mod crypto;
 mod integrity;
@@ -31,6 +32,8 @@ mod wire;
 mod tests;
 
 #[allow(unused_imports)]
+pub use admit::{Admitted, ADMIT_SECS, ADMIT_WAYS};
+#[allow(unused_imports)]
 pub use bench::{
     centi_ns_per_op, parse_bench_request, BenchRequest, BENCH_YIELD_EVERY, MAX_BENCH_ITERATIONS,
 };
@@ -42,20 +45,23 @@ pub use integrity::{
     StreamVerifier, MAX_INTEGRITY_LEN,
 };
 #[allow(unused_imports)]
-pub use key::{KnockKey, KEY_LABEL, MAX_SECRET_LEN};
+pub use key::{
+    parse_key_request, KeyOp, KnockKey, KEY_ADD, KEY_DEL, KEY_LABEL, KEY_REQUEST_LEN,
+    MAX_SECRET_LEN,
+};
 #[allow(unused_imports)]
 pub use legacy::{
     find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacyDigest,
     LegacySecret, LegacyVerifier, Md5, SynHeaders,
 };
 #[allow(unused_imports)]
-pub use replay::{ReplayCache, ReplayVerdict, Slot, WAYS};
+pub use replay::{ReplayCache, ReplayVerdict, Slot, SynSource, DUPLICATE_SECS, WAYS};
 #[allow(unused_imports)]
 pub use wire::{
-    build, compute_mac, find_knock, is_fresh, mac_words, option_fits, reconstruct_time,
-    tcp_drops_auth_options, verify, FindResult, Knock, Reject, Skew, TcpOptions, Verified,
-    CTL_INTEGRITY, CTL_RESERVED, CTL_TIME_MASK, DEFAULT_SKEW_SECS, EXID, MAC_TAG, MAX_KEYS,
-    MAX_OPTION_SPACE, MAX_SKEW_SECS, OPT_KIND, OPT_LEN, TIME_BITS,
+    build, compute_mac, find_knock, is_fresh, mac_words, needs_knock, option_fits,
+    reconstruct_time, tcp_drops_auth_options, verify, FindResult, Knock, Reject, Skew, TcpOptions,
+    Verified, CTL_INTEGRITY, CTL_RESERVED, CTL_TIME_MASK, DEFAULT_SKEW_SECS, EXID, MAC_TAG,
+    MAX_KEYS, MAX_OPTION_SPACE, MAX_SKEW_SECS, OPT_KIND, OPT_LEN, TIME_BITS,
 };
 
 /// Errors of the configuration-time functions (key derivation, parameter
@@ -68,10 +74,15 @@ pub enum Error {
     SkewRange,
     /// The integrity length must be 1 to [`MAX_INTEGRITY_LEN`] bytes.
     IntegrityLength,
-    /// The replay cache needs a non-empty multiple of [`WAYS`] slots.
+    /// The replay cache needs a non-empty multiple of [`WAYS`] slots (the
+    /// admission table of [`ADMIT_WAYS`]).
     SlotCount,
     /// A benchmark request must be 1 to [`MAX_BENCH_ITERATIONS`] in decimal.
     BenchRequest,
+    /// A `TCP_STEALTH_KEY` request is [`KEY_REQUEST_LEN`] bytes with one
+    /// of [`KEY_ADD`] and [`KEY_DEL`] and a secret length of 1 to
+    /// [`MAX_SECRET_LEN`].
+    KeyRequest,
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
@@ -89,9 +100,57 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     core::hint::black_box(diff) == 0
 }
 
-/// Overwrites `buf` with zeros in a way the optimiser keeps, although the
-/// memory is about to be freed (`black_box` makes the zeros observable).
-pub fn wipe(buf: &mut [u8]) {
-    buf.fill(0);
-    core::hint::black_box(buf);
+/// Overwrites `buf` with zeros (`T::default()`) in a way the optimiser
+/// keeps although the memory is about to be freed or go out of scope: the
+/// kernel's `memzero_explicit()`.
+///
+/// That function is `memset()` followed by `barrier_data()`, an empty asm
+/// statement that takes the pointer and clobbers memory. `black_box` on the
+/// slice compiles to the same kind of statement in rustc's LLVM backend (the
+/// one the kernel uses), so the stores before it cannot be dropped as dead;
+/// the compiler fence keeps later code from being moved above them. This
+/// module forbids `unsafe`, hence no `ptr::write_volatile` here; the FFI
+/// layer wipes the kernel's own structures with volatile writes.
+pub fn wipe<T: Copy + Default>(buf: &mut [T]) {
+    buf.fill(T::default());
+    core::hint::black_box(&mut *buf);
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
+/// A fixed-size buffer for secret bytes (a secret, or a copy of one) that
+/// is wiped with [`wipe`] when it goes out of scope, on every path out of
+/// the function that holds it, errors included.
+pub struct SecretBytes<const N: usize>([u8; N]);
+
+impl<const N: usize> SecretBytes<N> {
+    /// An all-zero buffer.
+    pub const fn new() -> Self {
+        Self([0; N])
+    }
+}
+
+impl<const N: usize> Default for SecretBytes<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> core::ops::Deref for SecretBytes<N> {
+    type Target = [u8; N];
+
+    fn deref(&self) -> &[u8; N] {
+        &self.0
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for SecretBytes<N> {
+    fn deref_mut(&mut self) -> &mut [u8; N] {
+        &mut self.0
+    }
+}
+
+impl<const N: usize> Drop for SecretBytes<N> {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
 }

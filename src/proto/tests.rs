@@ -3,53 +3,7 @@
 //! Host tests against the reference crates `siphasher` and `blake2`.
 
 use super::*;
-use blake2::digest::{Digest, Mac};
-use core::hash::Hasher;
-
-/// Reference [`Crypto`] for the tests.
-pub(super) struct Ref;
-
-/// Reference [`Blake2s`] for the tests.
-pub(super) enum RefBlake2s {
-    Plain(blake2::Blake2s256),
-    Keyed(blake2::Blake2sMac256),
-}
-
-impl Crypto for Ref {
-    type Blake2s = RefBlake2s;
-
-    fn siphash_3u64(&self, key: &[u8; 16], a: u64, b: u64, c: u64) -> u64 {
-        let mut h = siphasher::sip::SipHasher24::new_with_key(key);
-        for w in [a, b, c] {
-            h.write(&w.to_le_bytes());
-        }
-        h.finish()
-    }
-}
-
-impl Blake2s for RefBlake2s {
-    fn init() -> Self {
-        Self::Plain(blake2::Blake2s256::new())
-    }
-
-    fn init_key(key: &[u8; 16]) -> Self {
-        Self::Keyed(blake2::Blake2sMac256::new_from_slice(key).unwrap())
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Self::Plain(h) => Digest::update(h, data),
-            Self::Keyed(h) => Mac::update(h, data),
-        }
-    }
-
-    fn finalize(self) -> [u8; 32] {
-        match self {
-            Self::Plain(h) => h.finalize().into(),
-            Self::Keyed(h) => h.finalize().into_bytes().into(),
-        }
-    }
-}
+pub(super) use crate::reference::{Ref, RefBlake2s};
 
 fn unhex<const N: usize>(s: &str) -> [u8; N] {
     let mut out = [0u8; N];
@@ -368,6 +322,24 @@ fn find_option() {
     );
 }
 
+/// The output hook's decision for a SYN that passes it a second time: the
+/// knock it got the first time stays, alone.
+#[test]
+fn knock_added_once() {
+    let knock = build(&Ref, &key(b"s"), 80, 1, [0; 6], None);
+    let mss = [2, 4, 5, 0xb4];
+    let tfo = [254, 4, 0xf9, 0x89];
+    let mut syn = std::vec::Vec::new();
+    syn.extend_from_slice(&mss);
+    syn.extend_from_slice(&tfo);
+    assert!(needs_knock(&syn));
+    assert!(needs_knock(&[]));
+    syn.extend_from_slice(&knock);
+    assert!(!needs_knock(&syn));
+    // Broken lists are left to the old path (the receiver refuses them).
+    assert!(needs_knock(&[2, 5, 0, 0]));
+}
+
 #[test]
 fn option_space() {
     assert!(option_fits(0));
@@ -573,4 +545,134 @@ fn wipe_zeroes() {
     let mut k = [0xa5u8; 64];
     super::wipe(&mut k);
     assert!(k.iter().all(|&b| b == 0));
+}
+
+/// Found by the `replay` fuzz target: a bucket's eviction floor is kept in
+/// 32 bits, and an evicted knock that expires after `u32::MAX` (a clock
+/// past 2106) came back as new once it had left the bucket. The cache now
+/// keeps all its times in 32 bits and refuses every knock it cannot store;
+/// up to that point an evicted knock stays refused.
+#[test]
+fn replay_floor_saturated_refuses() {
+    let a = SynSource {
+        addr: [1; 16],
+        port: 1,
+        isn: 1,
+    };
+    let b = SynSource {
+        addr: [2; 16],
+        port: 2,
+        isn: 2,
+    };
+    let skew = Skew::DEFAULT;
+    // The last knock times the cache can store.
+    let now = u64::from(u32::MAX) - u64::from(MAX_SKEW_SECS);
+    let mut slots = [Slot::EMPTY; WAYS];
+    let mut c = ReplayCache::new(&mut slots[..]).unwrap();
+    for i in 0..=WAYS as u64 {
+        let v = c.check_and_insert(&i.to_le_bytes(), &a, now - 5 + i, now, skew);
+        assert_eq!(v, ReplayVerdict::Fresh, "knock {i}");
+    }
+    assert_eq!(c.evictions(), 1);
+    // Knock 0 was evicted and still verifies: never new again.
+    let v = c.check_and_insert(&0u64.to_le_bytes(), &b, now - 5, now, skew);
+    assert_eq!(v, ReplayVerdict::Replay);
+    // Past that, no knock is new.
+    for now in [now + 1, 5_000_000_000] {
+        let v = c.check_and_insert(&9u64.to_le_bytes(), &b, now, now, skew);
+        assert_eq!(v, ReplayVerdict::Replay);
+    }
+}
+
+#[test]
+fn wipe_words() {
+    let mut m = [0xdead_beefu32; 16];
+    super::wipe(&mut m);
+    assert_eq!(m, [0; 16]);
+}
+
+/// The verifiers' states hold key material (the keyed BLAKE2s state, the MD5
+/// of the raw secret): they must be dropped, and so wiped, both when the
+/// last committed byte is checked and when a connection dies before that.
+#[test]
+fn verifier_states_are_dropped() {
+    use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    /// A [`Blake2s`] that counts its drops.
+    struct Counting(Option<RefBlake2s>);
+    impl Blake2s for Counting {
+        fn init() -> Self {
+            Self(Some(RefBlake2s::init()))
+        }
+        fn init_key(key: &[u8; 16]) -> Self {
+            Self(Some(RefBlake2s::init_key(key)))
+        }
+        fn update(&mut self, data: &[u8]) {
+            self.0.as_mut().unwrap().update(data);
+        }
+        fn finalize(mut self) -> [u8; 32] {
+            self.0.take().unwrap().finalize()
+        }
+    }
+    impl Drop for Counting {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Relaxed);
+        }
+    }
+
+    let k = key(V_SECRET);
+    let c32 = commitment(&Ref, &k, V_PAYLOAD).unwrap();
+    let n = V_PAYLOAD.len();
+    // Abandoned half-way.
+    let mut v = IntegrityVerifier::<Counting>::new(&k, c32, n).unwrap();
+    v.feed(&V_PAYLOAD[..5]);
+    assert_eq!(DROPS.load(Relaxed), 0);
+    drop(v);
+    assert_eq!(DROPS.load(Relaxed), 1);
+    // Complete: the state is gone as soon as the verdict is known.
+    let mut v = IntegrityVerifier::<Counting>::new(&k, c32, n).unwrap();
+    v.feed(V_PAYLOAD);
+    assert_eq!(v.status(), IntegrityStatus::Match);
+    assert_eq!(DROPS.load(Relaxed), 2);
+    drop(v);
+    assert_eq!(DROPS.load(Relaxed), 2);
+
+    // The ISN mode's MD5 has a Drop that wipes it (proto/tests/wipe.rs
+    // reads the memory), and the legacy verifier holds one.
+    assert!(core::mem::needs_drop::<Md5>());
+    assert!(core::mem::needs_drop::<LegacyVerifier>());
+}
+
+#[test]
+fn key_requests() {
+    let req = |flags: u32, len: u32| {
+        let mut raw = [0xa5u8; KEY_REQUEST_LEN];
+        raw[..4].copy_from_slice(&flags.to_ne_bytes());
+        raw[4..8].copy_from_slice(&len.to_ne_bytes());
+        raw
+    };
+    let r = req(KEY_ADD, 3);
+    assert_eq!(parse_key_request(&r), Ok((KeyOp::Add, &[0xa5; 3][..])));
+    let r = req(KEY_DEL, 64);
+    assert_eq!(parse_key_request(&r), Ok((KeyOp::Del, &[0xa5; 64][..])));
+    for (flags, len) in [
+        (0, 3),
+        (KEY_ADD | KEY_DEL, 3),
+        (1 << 2, 3),
+        (KEY_ADD, 0),
+        (KEY_ADD, 65),
+        (KEY_DEL, u32::MAX),
+    ] {
+        let r = req(flags, len);
+        assert_eq!(
+            parse_key_request(&r),
+            Err(Error::KeyRequest),
+            "{flags} {len}"
+        );
+    }
+    let r = req(KEY_ADD, 3);
+    assert_eq!(parse_key_request(&r[..71]), Err(Error::KeyRequest));
+    assert_eq!(parse_key_request(&[0; 73]), Err(Error::KeyRequest));
+    assert_eq!(parse_key_request(&[]), Err(Error::KeyRequest));
 }

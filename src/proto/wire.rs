@@ -300,6 +300,16 @@ pub fn find_knock(opts: &[u8]) -> FindResult<'_> {
     }
 }
 
+/// Whether a sender should add a knock to a SYN with option area `opts`:
+/// not if it carries one already. A SYN can pass the sender's output path
+/// twice (Linux runs the LOCAL_OUT hooks of a SYN sent through a VRF device
+/// once for that device and once for the real one); a second knock would
+/// not fit (the SYN would be dropped) or make it malformed. A broken option list gets its knock as any other SYN (the
+/// receiver refuses it either way).
+pub fn needs_knock(opts: &[u8]) -> bool {
+    !matches!(find_knock(opts), FindResult::Found { .. })
+}
+
 /// The options of a TCP option area, walked as RFC 9293 describes: kind 0
 /// ends the list, kind 1 is a one-byte NOP (skipped), every other option has
 /// a length byte >= 2 that must not run past the end. Yields each option

@@ -31,6 +31,8 @@
  *			socket
  *	ENOSPC		TCP_STEALTH_KEY_ADD with TCP_STEALTH_MAX_KEYS keys held
  *	ENOENT		TCP_STEALTH_KEY_DEL of a secret the socket does not hold
+ *	ENOKEY		TCP_STEALTH_INTEGRITY_LEN > 0 on a socket without keys
+ *			of its own (set TCP_STEALTH first)
  *	EBUSY		the socket uses TCP-MD5, TCP-AO or a TCP Fast Open
  *			client, which leave no room for the knock in the SYN
  *	ENOPROTOOPT	the stealth ULP is not attached (unpatched kernel) or
@@ -81,12 +83,22 @@
  *	may read TCP_SAVED_SYN as usual, but must not turn TCP_SAVE_SYN off.
  *	A client that commits to bytes the listener does not check still gets
  *	in (the commitment is ignored).
+ *	Only the listener's own keys can check a commitment: n > 0 on a socket
+ *	without keys (none set yet, or only an administrator's policy key for
+ *	its port) fails with ENOKEY. If all its keys are removed while n > 0,
+ *	the listener wants no knock any more, but no connection gets through
+ *	unchecked: each one fails as having no commitment (EBADMSG below).
+ *	Sockets accepted from a listener that has set n (even back to 0) use
+ *	the module's socket operations: they keep the module loaded until they
+ *	are closed, and setsockopt(TCP_ULP) on them (kTLS included) fails with
+ *	EBUSY (EEXIST on a held connection, which has the module's ULP).
  *
  * On failure the connection is reset (the peer gets an RST) and reads of the
  * accepted socket fail with:
  *	EBADMSG		the first n bytes differ from the commitment (or n
  *			differs), or the connection has no commitment to check
- *			(it was made from a SYN cookie)
+ *			(it was made from a SYN cookie, or the listener has
+ *			no keys any more)
  *	ECONNABORTED	the peer closed before sending n bytes
  *	ETIMEDOUT	the n bytes did not come within
  *			net.tcp_stealth.integrity_timeout_secs (default 10)

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Which socket a TCP segment seen at NF_INET_LOCAL_IN will reach, decided the
+ * way tcp_v4_rcv()/tcp_v6_rcv() decide it, and the IPv6 reassembly that makes
+ * the segment whole before the decision.
+ *
+ * The hook must judge a segment by the listener TCP will hand it to, not by
+ * one it finds by other means: a socket assigned to the skb beforehand
+ * (TPROXY, bpf_sk_assign(), early demux) wins over the hash tables, and in a
+ * SO_REUSEPORT group the member is chosen by the same hash and the same BPF
+ * program with the same view of the packet. TCP makes that choice with
+ * skb->data at the TCP header, after ip_local_deliver_finish() (or the IPv6
+ * extension header handlers) pulled the network headers; at LOCAL_IN
+ * skb->data is still at the network header. So the lookup pulls the headers
+ * for its duration and pushes them back, and a reuseport program sees exactly
+ * the bytes it sees for TCP.
+ */
+#include <linux/skbuff.h>
+#include <linux/tcp.h>
+#include <net/inet6_hashtables.h>
+#include <net/inet_hashtables.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/request_sock.h>
+#include <net/tcp.h>
+#if IS_ENABLED(CONFIG_IPV6)
+#include <net/netfilter/ipv6/nf_defrag_ipv6.h>
+#endif
+
+#include "tcp_stealth_helpers.h"
+
+/*
+ * Without IPv6 reassembly before LOCAL_IN a SYN split across fragments would
+ * reach TCP unseen by the hook (IPv6 reassembles in the fragment header
+ * handler, after LOCAL_IN). Every kernel with IPv6 and netfilter
+ * conntrack or socket matching has it; the module refuses to build without.
+ */
+#if IS_ENABLED(CONFIG_IPV6) && !IS_ENABLED(CONFIG_NF_DEFRAG_IPV6)
+#error "tcp_stealth needs CONFIG_NF_DEFRAG_IPV6 (selected by NF_CONNTRACK or NF_SOCKET_IPV6)"
+#endif
+
+/*
+ * What inet_steal_sock()/inet6_steal_sock() make of a socket assigned to the
+ * skb, without taking it from the skb: a prefetched listener in a reuseport
+ * group is replaced by the group member the hash (or the group's BPF program)
+ * selects. NULL where TCP would find no socket.
+ */
+static struct sock *tcp_stealth_assigned(struct net *net, struct sk_buff *skb,
+					 int doff, const struct tcphdr *th,
+					 bool ipv6)
+{
+	struct sock *sk = skb->sk, *reuse;
+
+	if (!skb_sk_is_prefetched(skb) || !sk_fullsock(sk) ||
+	    sk->sk_protocol != IPPROTO_TCP || sk->sk_state != TCP_LISTEN)
+		return sk;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6)
+		reuse = inet6_lookup_reuseport(net, sk, skb, doff,
+					       &ipv6_hdr(skb)->saddr, th->source,
+					       &ipv6_hdr(skb)->daddr,
+					       ntohs(th->dest), inet6_ehashfn);
+	else
+#endif
+		reuse = inet_lookup_reuseport(net, sk, skb, doff,
+					      ip_hdr(skb)->saddr, th->source,
+					      ip_hdr(skb)->daddr,
+					      ntohs(th->dest), inet_ehashfn);
+	if (IS_ERR(reuse))
+		return NULL;
+	return reuse ?: sk;
+}
+
+/**
+ * tcp_stealth_lookup() - the socket a segment at LOCAL_IN will be given to
+ * @net: the namespace of the hook
+ * @skb: the segment; skb->data at its network header, under RCU
+ * @thoff: offset of the TCP header from skb->data
+ * @ipv6: the segment is IPv6
+ * @listener_only: skip an assigned socket and the established hash, as TCP
+ *	does for a SYN that finds a TIME_WAIT socket (TCP_TW_SYN)
+ * @refcounted: set to true if the caller owns a reference on the result,
+ *	to drop with sock_gen_put()
+ *
+ * Mirrors __inet_lookup_skb()/__inet6_lookup_skb(): an assigned socket
+ * first, then the established hash (full, request and timewait sockets),
+ * then the listeners with reuseport selection. Listeners come without a
+ * reference (they are freed after an RCU grace period), as do sockets
+ * assigned to the skb, which the skb holds for the whole hook.
+ *
+ * The headers up to the end of the TCP header are made linear (TCP does the
+ * same right after). Context: softirq, or process context with BHs enabled
+ * (NFQUEUE reinjection); rcu_read_lock() held.
+ *
+ * Return: the socket, or NULL if TCP would find none (or the TCP header is
+ * shorter than the packet says, which TCP drops).
+ */
+struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
+				unsigned int thoff, bool ipv6,
+				bool listener_only, bool *refcounted)
+{
+	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
+	const struct tcphdr *th;
+	struct sock *sk;
+	int doff;
+
+	*refcounted = false;
+	if (!pskb_may_pull(skb, thoff + sizeof(*th)))
+		return NULL;
+	th = (const struct tcphdr *)(skb->data + thoff);
+	doff = __tcp_hdrlen(th);
+	if (doff < sizeof(*th) || !pskb_may_pull(skb, thoff + doff))
+		return NULL;
+	th = (const struct tcphdr *)(skb->data + thoff);
+
+	__skb_pull(skb, thoff);
+	if (!listener_only && skb->sk) {
+		sk = tcp_stealth_assigned(net, skb, doff, th, ipv6);
+#if IS_ENABLED(CONFIG_IPV6)
+	} else if (ipv6) {
+		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+
+		sk = NULL;
+		if (!listener_only) {
+			sk = __inet6_lookup_established(net, hinfo,
+							&ip6h->saddr,
+							th->source,
+							&ip6h->daddr,
+							ntohs(th->dest),
+							inet6_iif(skb),
+							inet6_sdif(skb));
+			*refcounted = !!sk;
+		}
+		if (!sk)
+			sk = inet6_lookup_listener(net, hinfo, skb, doff,
+						   &ip6h->saddr, th->source,
+						   &ip6h->daddr,
+						   ntohs(th->dest),
+						   inet6_iif(skb),
+						   inet6_sdif(skb));
+#endif
+	} else {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		sk = NULL;
+		if (!listener_only) {
+			sk = __inet_lookup_established(net, hinfo, iph->saddr,
+						       th->source, iph->daddr,
+						       ntohs(th->dest),
+						       inet_iif(skb),
+						       inet_sdif(skb));
+			*refcounted = !!sk;
+		}
+		if (!sk)
+			sk = __inet_lookup_listener(net, hinfo, skb, doff,
+						    iph->saddr, th->source,
+						    iph->daddr,
+						    ntohs(th->dest),
+						    inet_iif(skb),
+						    inet_sdif(skb));
+	}
+	__skb_push(skb, thoff);
+	if (IS_ERR(sk))
+		return NULL;
+	return sk;
+}
+
+/**
+ * tcp_stealth_defrag_enable() - reassemble IPv6 before LOCAL_IN in @net
+ * @net: the namespace
+ *
+ * Registers (or takes another reference on) nf_defrag_ipv6's hooks in @net,
+ * as the socket and TPROXY matches do, so that the LOCAL_IN hook sees whole
+ * IPv6 packets. Context: process, from the pernet init.
+ *
+ * Return: 0 or a negative errno.
+ */
+int tcp_stealth_defrag_enable(struct net *net)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	return nf_defrag_ipv6_enable(net);
+#else
+	return 0;
+#endif
+}
+
+/**
+ * tcp_stealth_defrag_disable() - drop the reference of
+ * tcp_stealth_defrag_enable()
+ * @net: the namespace
+ */
+void tcp_stealth_defrag_disable(struct net *net)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	nf_defrag_ipv6_disable(net);
+#endif
+}

@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Ways past the knock that do not break the MAC: segments the input hook
+ * cannot see whole, or judges by a socket other than the one TCP delivers
+ * them to.
+ *
+ * Namespace a sends hand-built segments (tests/raw.c) to namespace b, where
+ * port P has a listener protected with a secret and port Q has none. Each
+ * test shows an attack that worked before its fix: the protected port must
+ * never answer a knockless SYN with a SYN-ACK, and never give a connection
+ * to a peer that did not knock.
+ *
+ * - frag_syn_options_split: a knockless SYN as two fragments, the second
+ *   holding the TCP options (IPv6 reassembled only after LOCAL_IN);
+ * - frag_fin_probe: a fragmented FIN probe must get the closed port's RST;
+ * - cookie_ack_without_knock: an ACK carrying a valid SYN cookie for a
+ *   4-tuple that never knocked (net.ipv4.tcp_syncookies=2);
+ * - tproxy_assigned_listener: a SYN that nft's tproxy hands to a protected
+ *   transparent listener on another port;
+ * - reuseport_member: in a SO_REUSEPORT group with a protected and an open
+ *   member, chosen by a classic BPF program over the segment's payload, a
+ *   SYN is judged by the member TCP picks.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic pop
+#include "netns.h"
+#include "raw.h"
+#include "stealth.h"
+#include <linux/tcp_stealth.h>
+
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+#ifndef IP_TRANSPARENT
+#define IP_TRANSPARENT 19
+#endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
+
+#define T_TIMEOUT	120
+#define PORT_P		4252	/* protected listener */
+#define PORT_Q		4253	/* nothing listens */
+#define PORT_R		4254	/* tproxied to P */
+#define SECRET		"bypass test secret"
+#define REPLY_WAIT_MS	3000	/* every probe here is answered */
+
+#define note(fmt, ...) fprintf(stderr, "# " fmt "\n", ##__VA_ARGS__)
+
+/*
+ * A listener in b on @port; with @secret protected, with @ulp the ULP
+ * attached; @extra_opt (if not 0) at @extra_opt_level set to 1. -1 on
+ * failure.
+ */
+static int listen_on(const struct wire *w, uint16_t port, const char *secret,
+		     bool ulp, int extra_opt_level, int extra_opt)
+{
+	struct sockaddr_storage ss;
+	int fd, one = 1;
+	socklen_t sl;
+
+	fd = sock_in(w->nsb, w->family);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (w->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (extra_opt &&
+	    setsockopt(fd, extra_opt_level, extra_opt, &one, sizeof(one))) {
+		note("setsockopt %d/%d: %s", extra_opt_level, extra_opt,
+		     strerror(errno));
+		goto fail;
+	}
+	if ((ulp || secret) &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_ULP, "stealth", 7)) {
+		note("TCP_ULP: %s", strerror(errno));
+		goto fail;
+	}
+	if (secret && set_secret(fd, secret, 1))
+		goto fail;
+	sl = netns_sockaddr(w->family, netns_addr_b(w->family), port, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 16)) {
+		note("bind/listen %u: %s", port, strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static void base_seg(struct wire *w, struct seg *s, uint16_t dport,
+		     uint8_t flags)
+{
+	static const uint8_t opts[] = {
+		2, 4, 0x05, 0xb4,		/* MSS 1460 */
+		4, 2, 1, 1,			/* SACK-permitted, NOP NOP */
+		1, 3, 3, 7,			/* NOP, wscale 7 */
+		1, 1, 1, 1,			/* NOPs */
+	};
+
+	memset(s, 0, sizeof(*s));
+	s->sport = w->next_port++;
+	s->dport = dport;
+	s->seq = rand32();
+	s->flags = flags;
+	s->win = 64240;
+	memcpy(s->opts, opts, sizeof(opts));
+	s->optlen = sizeof(opts);
+}
+
+/*
+ * Send @s as two fragments, the first carrying @first bytes (a multiple of
+ * 8) of the TCP segment. IPv6: a fragment header; IPv4: MF and an offset.
+ */
+static int send_frags(const struct wire *w, const struct seg *s, int first)
+{
+	uint8_t whole[128], frag[160];
+	int iphl = w->family == AF_INET6 ? 40 : 20;
+	int len = build_packet(w, s, whole), tlen = len - iphl, i;
+	uint32_t id = rand32();
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	sl = netns_sockaddr(w->family, netns_addr_b(w->family), 0, &ss);
+	for (i = 0; i < 2; i++) {
+		int off = i ? first : 0, n = i ? tlen - first : first, flen;
+		bool more = !i;
+
+		if (w->family == AF_INET6) {
+			memcpy(frag, whole, 40);
+			frag[6] = 44;			/* next: fragment */
+			put16(frag + 4, 8 + n);
+			frag[40] = IPPROTO_TCP;
+			frag[41] = 0;
+			put16(frag + 42, (off / 8) << 3 | more);
+			put32(frag + 44, id);
+			memcpy(frag + 48, whole + 40 + off, n);
+			flen = 48 + n;
+		} else {
+			memcpy(frag, whole, 20);
+			put16(frag + 2, 20 + n);
+			put16(frag + 4, id);
+			put16(frag + 6, (more ? 0x2000 : 0) | off / 8);
+			memcpy(frag + 20, whole + 20 + off, n);
+			flen = 20 + n;
+		}
+		if (sendto(w->raw, frag, flen, 0, (struct sockaddr *)&ss,
+			   sl) != flen) {
+			note("sendto fragment %d: %s", i, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Capture b's answer to @s (to its source port) within REPLY_WAIT_MS. */
+static bool answer(const struct wire *w, const struct seg *s, struct reply *r)
+{
+	struct match m = { .sport = s->dport, .dport = s->sport, .out = r };
+
+	r->present = false;
+	return capture(w, &m, 1, REPLY_WAIT_MS) == 1;
+}
+
+FIXTURE(bypass) {
+	struct netns_pair ns;
+	struct wire w;
+	int lfd;
+};
+
+FIXTURE_VARIANT(bypass) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(bypass, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(bypass, ipv6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(bypass)
+{
+	self->lfd = -1;
+	self->w.raw = self->w.cap = -1;
+	ASSERT_EQ(0, netns_pair_create(&self->ns, "tsy"));
+	ASSERT_EQ(0, raw_wire_open(&self->w, &self->ns, variant->family));
+}
+
+FIXTURE_TEARDOWN_PARENT(bypass)
+{
+	netns_pair_destroy(&self->ns);
+}
+
+/*
+ * A knockless SYN whose options run into a second fragment. IPv6
+ * reassembles in the fragment header handler, after LOCAL_IN: the hook saw
+ * the first fragment, could not read the options and let it pass, and the
+ * listener answered the reassembled SYN with a SYN-ACK. Now the hook sees
+ * the reassembled SYN (nf_defrag_ipv6) and answers as the closed port.
+ */
+TEST_F_TIMEOUT(bypass, frag_syn_options_split, T_TIMEOUT)
+{
+	long long miss0, miss1;
+	struct reply rp, rq;
+	struct seg sp, sq;
+	int first;
+
+	self->lfd = listen_on(&self->w, PORT_P, SECRET, true, 0, 0);
+	ASSERT_LE(0, self->lfd);
+	/* Split after the TCP header + 0, 8 bytes of options (doff 36). */
+	for (first = 24; first <= 32; first += 8) {
+		base_seg(&self->w, &sp, PORT_P, TH_SYN);
+		base_seg(&self->w, &sq, PORT_Q, TH_SYN);
+		miss0 = stealth_counter(self->ns.b, "knock_missing");
+		drain(&self->w);
+		ASSERT_EQ(0, send_frags(&self->w, &sp, first));
+		answer(&self->w, &sp, &rp);
+		ASSERT_EQ(0, send_frags(&self->w, &sq, first));
+		answer(&self->w, &sq, &rq);
+		miss1 = stealth_counter(self->ns.b, "knock_missing");
+		note("split at %d: protected %s flags 0x%02x, closed %s flags 0x%02x",
+		     first, rp.present ? "answered" : "silent", rp.flags,
+		     rq.present ? "answered" : "silent", rq.flags);
+		ASSERT_TRUE(rq.present);
+		EXPECT_EQ(TH_RST | TH_ACK, rq.flags);
+		ASSERT_TRUE(rp.present) TH_LOG("no answer from the protected port");
+		EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("SYN-ACK without a knock");
+		EXPECT_EQ(rq.flags, rp.flags);
+		EXPECT_EQ(miss0 + 1, miss1);
+	}
+	EXPECT_EQ(-1, tcp_accept_timeout(self->lfd, 200));
+	close(self->lfd);
+}
+
+/* A FIN probe in fragments: the listener ignores it, a closed port resets. */
+TEST_F_TIMEOUT(bypass, frag_fin_probe, T_TIMEOUT)
+{
+	struct reply rp, rq;
+	struct seg sp, sq;
+
+	self->lfd = listen_on(&self->w, PORT_P, SECRET, true, 0, 0);
+	ASSERT_LE(0, self->lfd);
+	base_seg(&self->w, &sp, PORT_P, TH_FIN);
+	base_seg(&self->w, &sq, PORT_Q, TH_FIN);
+	drain(&self->w);
+	ASSERT_EQ(0, send_frags(&self->w, &sp, 24));
+	answer(&self->w, &sp, &rp);
+	ASSERT_EQ(0, send_frags(&self->w, &sq, 24));
+	answer(&self->w, &sq, &rq);
+	ASSERT_TRUE(rq.present);
+	EXPECT_TRUE(rp.present) TH_LOG("protected port silent to a FIN probe");
+	EXPECT_EQ(rq.flags, rp.flags);
+	close(self->lfd);
+}
+
+/*
+ * SYN cookies. While cookies are in use, TCP keeps nothing for a SYN it
+ * answers, and any ACK whose number is a valid cookie creates the
+ * connection. The attacker here gets a real cookie for its 4-tuple while
+ * the port is still open, then the port is protected, then the ACK comes:
+ * it must not make a connection (a blind attacker would guess the cookie;
+ * this is the same ACK without the guessing).
+ */
+TEST_F_TIMEOUT(bypass, cookie_ack_without_knock, T_TIMEOUT)
+{
+	struct reply synack, r;
+	struct seg s;
+	long long refused0;
+	int afd;
+
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies",
+				      "2"));
+	self->lfd = listen_on(&self->w, PORT_P, NULL, true, 0, 0);
+	ASSERT_LE(0, self->lfd);
+	base_seg(&self->w, &s, PORT_P, TH_SYN);
+	drain(&self->w);
+	ASSERT_EQ(0, send_seg(&self->w, &s));
+	ASSERT_TRUE(answer(&self->w, &s, &synack));
+	ASSERT_EQ(TH_SYN | TH_ACK, synack.flags);
+	ASSERT_EQ(s.seq + 1, synack.ack);
+
+	/* Now protect the port: the cookie is still good for two minutes. */
+	ASSERT_EQ(0, set_secret(self->lfd, SECRET, 1));
+	refused0 = stealth_counter(self->ns.b, "ack_refused");
+	s.flags = TH_ACK;
+	s.optlen = 0;
+	s.seq += 1;
+	s.ack = synack.seq + 1;
+	drain(&self->w);
+	ASSERT_EQ(0, send_seg(&self->w, &s));
+	answer(&self->w, &s, &r);
+	afd = tcp_accept_timeout(self->lfd, 500);
+	EXPECT_EQ(-1, afd) TH_LOG("a cookie ACK without a knock got a connection");
+	if (afd >= 0)
+		close(afd);
+	EXPECT_TRUE(r.present);
+	EXPECT_EQ(TH_RST, r.flags & (TH_RST | TH_SYN));
+	EXPECT_EQ(refused0 + 1, stealth_counter(self->ns.b, "ack_refused"));
+	close(self->lfd);
+}
+
+/*
+ * TPROXY hands a SYN for port R (nothing listens there) to the transparent
+ * protected listener on P before LOCAL_IN. TCP delivers it to that socket
+ * (skb->sk); the hook used to look up port R, find nothing and let it pass.
+ */
+TEST_F_TIMEOUT(bypass, tproxy_assigned_listener, T_TIMEOUT)
+{
+	int six = variant->family == AF_INET6;
+	struct reply r;
+	struct seg s;
+
+	ASSERT_EQ(0, netns_system(self->ns.b,
+		"nft 'add table inet tsy; "
+		"add chain inet tsy pre { type filter hook prerouting priority -150; }; "
+		"add rule inet tsy pre meta l4proto tcp tcp dport %d tproxy %s to :%d'",
+		PORT_R, six ? "ip6" : "ip", PORT_P));
+	self->lfd = listen_on(&self->w, PORT_P, SECRET, true,
+			      six ? IPPROTO_IPV6 : IPPROTO_IP,
+			      six ? IPV6_TRANSPARENT : IP_TRANSPARENT);
+	ASSERT_LE(0, self->lfd);
+	base_seg(&self->w, &s, PORT_R, TH_SYN);
+	drain(&self->w);
+	ASSERT_EQ(0, send_seg(&self->w, &s));
+	ASSERT_TRUE(answer(&self->w, &s, &r));
+	note("SYN to %d tproxied to protected %d: flags 0x%02x", PORT_R,
+	     PORT_P, r.flags);
+	EXPECT_EQ(0, r.flags & TH_SYN) TH_LOG("SYN-ACK without a knock");
+	EXPECT_EQ(TH_RST | TH_ACK, r.flags);
+	EXPECT_EQ(-1, tcp_accept_timeout(self->lfd, 200));
+	close(self->lfd);
+
+	/* And a knocking client gets through the same way. */
+	self->lfd = listen_on(&self->w, PORT_P, SECRET, true,
+			      six ? IPPROTO_IPV6 : IPPROTO_IP,
+			      six ? IPV6_TRANSPARENT : IP_TRANSPARENT);
+	ASSERT_LE(0, self->lfd);
+	{
+		int cfd = -1, afd;
+
+		/* stealth.h's client() connects to port 4242; use our own. */
+		cfd = sock_in(self->ns.a, variant->family);
+		ASSERT_LE(0, cfd);
+		ASSERT_EQ(0, setsockopt(cfd, IPPROTO_TCP, TCP_ULP, "stealth", 7));
+		ASSERT_EQ(0, set_secret(cfd, SECRET, 1));
+		EXPECT_EQ(0, connect_to(cfd, variant->family,
+					netns_addr_b(variant->family), PORT_R,
+					NETNS_TIMEOUT_MS)) {
+			static const char *const c[] = {
+				"knock_good", "knock_bad_mac", "knock_replay",
+				"knock_missing", "ack_refused", "probe_rejected",
+			};
+			for (size_t i = 0; i < ARRAY_SIZE(c); i++)
+				TH_LOG("b: %s %lld", c[i],
+				       stealth_counter(self->ns.b, c[i]));
+		}
+		afd = tcp_accept_timeout(self->lfd, NETNS_TIMEOUT_MS);
+		EXPECT_LE(0, afd);
+		if (afd >= 0)
+			close(afd);
+		close(cfd);
+	}
+	close(self->lfd);
+}
+
+/*
+ * A reuseport group on P: member 0 protected, member 1 open; a classic BPF
+ * program picks member (payload length & 1), over the bytes after the TCP
+ * header as TCP's lookup presents them. A knockless SYN without data goes to
+ * member 0 and must be refused; with one byte of data it goes to member 1,
+ * which answers it.
+ */
+TEST_F_TIMEOUT(bypass, reuseport_member, T_TIMEOUT)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 1),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = { .len = 3, .filter = code };
+	int l0, l1, i;
+
+	l0 = listen_on(&self->w, PORT_P, SECRET, true, SOL_SOCKET,
+		       SO_REUSEPORT);
+	ASSERT_LE(0, l0);
+	ASSERT_EQ(0, setsockopt(l0, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
+				&prog, sizeof(prog)));
+	l1 = listen_on(&self->w, PORT_P, NULL, false, SOL_SOCKET,
+		       SO_REUSEPORT);
+	ASSERT_LE(0, l1);
+	for (i = 0; i < 2; i++) {
+		struct reply r;
+		struct seg s;
+
+		base_seg(&self->w, &s, PORT_P, TH_SYN);
+		s.datalen = i;
+		s.data[0] = 'x';
+		drain(&self->w);
+		ASSERT_EQ(0, send_seg(&self->w, &s));
+		ASSERT_TRUE(answer(&self->w, &s, &r));
+		note("SYN with %d data bytes: answer flags 0x%02x", i, r.flags);
+		EXPECT_EQ(i ? TH_SYN | TH_ACK : TH_RST | TH_ACK, r.flags);
+	}
+	EXPECT_EQ(-1, tcp_accept_timeout(l0, 200));
+	close(l0);
+	close(l1);
+}
+
+TEST_HARNESS_MAIN
