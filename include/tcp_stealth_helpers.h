@@ -28,8 +28,10 @@ unsigned int tcp_stealth_skb_tailroom(const struct sk_buff *skb);
 bool tcp_stealth_skb_cloned(const struct sk_buff *skb);
 int tcp_stealth_skb_open_gap(struct sk_buff *skb, unsigned int hdr,
 			     unsigned int add);
-void tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook);
-void tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook);
+bool tcp_stealth_pkt_for_host(const struct sk_buff *skb);
+bool tcp_stealth_local_unicast_dst(const struct sk_buff *skb, bool ipv6);
+bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook);
+bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook);
 __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 			     unsigned int dataoff, bool ipv6);
 int tcp_stealth_skb_network_offset(const struct sk_buff *skb);

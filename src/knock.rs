@@ -157,6 +157,11 @@ impl NetState {
     ///   and a closed port answers with an RST, get the closed port's answer;
     /// - an RST passes (neither a listener nor a closed port answers it).
     ///
+    /// Frames the link layer did not address to this host pass too: TCP
+    /// discards them. Answers go only to packets for a local unicast address,
+    /// as TCP's to a closed port (not to broadcast, multicast or anycast
+    /// destinations, which a listener may answer).
+    ///
     /// What cannot be parsed whole never reaches a protected listener
     /// unjudged: IPv6 is reassembled before this hook (see
     /// [`PernetState::WHOLE_IPV6`](crate::ffi::pernet::PernetState)), and a
@@ -180,7 +185,8 @@ impl NetState {
         if pkt.is_syn() {
             self.counters.inc(Counter::SynIn);
         }
-        if pkt.flags & TCP_RST != 0 || !self.has_stealth_sockets() {
+        // TCP discards what the link layer did not address to this host.
+        if pkt.flags & TCP_RST != 0 || !skb.for_host() || !self.has_stealth_sockets() {
             return Verdict::Accept;
         }
         let Some(found) = args.lookup(skb, family, pkt.th, false) else {
@@ -488,8 +494,7 @@ impl NetState {
     ) -> Verdict {
         if self.drop_silently() {
             self.counters.inc(Counter::Dropped);
-        } else if !tcp_silent {
-            args.send_reset(skb, family);
+        } else if !tcp_silent && args.send_reset(skb, family) {
             self.counters.inc(Counter::RstSent);
         }
         Verdict::Drop

@@ -176,45 +176,250 @@ int tcp_stealth_skb_open_gap(struct sk_buff *skb, unsigned int hdr,
 /*
  * Closed-port resets. nf_send_reset() and nf_send_reset6() build the same
  * segment as TCP does for a port without a listener, but TCP's reset also
- * reflects the probe's TOS / traffic class (less ECN) and, for IPv6, carries
- * the automatic flow label of the reply's flow. These build the reset from
- * the same nf_reject helpers and set those two fields as TCP does, so that a
- * rejected probe cannot be told from one to a closed port.
+ * reflects the probe's TOS / traffic class (less ECN), echoes its IPv4
+ * options and, for IPv6, carries the automatic flow label of the reply's
+ * flow; and TCP answers only packets addressed to a local unicast address
+ * (tcp_v4_send_reset(), tcp_v6_send_reset() without a socket). These build
+ * the reset from the same nf_reject helpers and do all of that as TCP does,
+ * so that a rejected probe cannot be told from one to a closed port.
  */
-void tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
+
+/**
+ * tcp_stealth_pkt_for_host() - whether the link layer addressed @skb to
+ * this host: TCP discards everything else (tcp_v4_rcv(), tcp_v6_rcv()),
+ * even a unicast IP packet in a broadcast or multicast frame.
+ * @skb: a received packet.
+ */
+bool tcp_stealth_pkt_for_host(const struct sk_buff *skb)
 {
+	return skb->pkt_type == PACKET_HOST;
+}
+
+/**
+ * tcp_stealth_local_unicast_dst() - whether received @skb is addressed to
+ * a local unicast address (not a broadcast, multicast or anycast one), the
+ * condition under which TCP answers a closed port.
+ * @skb: a received packet, routed (LOCAL_IN).
+ * @ipv6: whether it is IPv6.
+ */
+bool tcp_stealth_local_unicast_dst(const struct sk_buff *skb, bool ipv6)
+{
+	if (!skb_dst(skb))
+		return false;
+	if (ipv6)
+		return ipv6_unicast_destination(skb);
+	return skb_rtable(skb)->rt_type == RTN_LOCAL;
+}
+
+/*
+ * The IPv4 options of the reset to @skb, as TCP's reply path computes them
+ * from the options IP parsed on input (ip_send_unicast_reply() with the
+ * received options; __ip_options_echo() is not exported): record route and
+ * timestamps copied, with room claimed for this hop where the sender left
+ * some, a source route reversed (*@faddr: its first hop), CIPSO copied;
+ * padded with EOL to a multiple of 4. Returns -EINVAL where TCP sends no
+ * reset at all.
+ */
+static int tcp_stealth_echo_opts(struct net *net, const struct sk_buff *skb,
+				 struct ip_options *d, __be32 *faddr)
+{
+	const struct ip_options *s = &IPCB(skb)->opt;
+	const unsigned char *in = skb_network_header(skb);
+	unsigned char *out = d->__data;
+	int len, ptr;
+
+	memset(d, 0, sizeof(*d));
+	if (!s->optlen)
+		return 0;
+	if (s->rr) {
+		len = in[s->rr + 1];
+		ptr = in[s->rr + 2];
+		memcpy(out + d->optlen, in + s->rr, len);
+		d->rr = sizeof(struct iphdr) + d->optlen;
+		if (s->rr_needaddr && ptr <= len) {
+			/* A slot for our address: the next one. */
+			if (ptr + 3 > len)
+				return -EINVAL;
+			out[d->optlen + 2] = ptr + 4;
+			d->rr_needaddr = 1;
+		}
+		d->optlen += len;
+	}
+	if (s->ts) {
+		unsigned char *ts = out + d->optlen;
+
+		len = in[s->ts + 1];
+		ptr = in[s->ts + 2];
+		memcpy(ts, in + s->ts, len);
+		d->ts = sizeof(struct iphdr) + d->optlen;
+		if (ptr <= len) {
+			if (s->ts_needaddr) {
+				if (ptr + 3 > len)
+					return -EINVAL;
+				d->ts_needaddr = 1;
+				ptr += 4;
+			}
+			if (s->ts_needtime) {
+				if (ptr + 3 > len)
+					return -EINVAL;
+				if ((ts[3] & 0xf) != IPOPT_TS_PRESPEC) {
+					d->ts_needtime = 1;
+					ptr += 4;
+				} else if (ptr + 7 <= len) {
+					/* Prespecified: stamp only if the
+					 * next address is not one of ours. */
+					__be32 addr;
+
+					memcpy(&addr, ts + ptr - 1, 4);
+					if (inet_addr_type(net, addr) !=
+					    RTN_UNICAST) {
+						d->ts_needtime = 1;
+						ptr += 8;
+					}
+				}
+			}
+			ts[2] = ptr;
+		}
+		d->optlen += len;
+	}
+	if (s->srr) {
+		const unsigned char *sr = in + s->srr;
+		unsigned char *o = out + d->optlen;
+		int from, to = 0;
+
+		len = sr[1];
+		from = sr[2] > len ? len + 1 : sr[2];
+		from -= 4;	/* the last address passed */
+		if (from > 3) {
+			memcpy(faddr, sr + from - 1, 4);
+			/* The addresses passed, last first. */
+			for (from -= 4, to = 4; from > 3; from -= 4, to += 4)
+				memcpy(o + to - 1, sr + from - 1, 4);
+			/* Not back through the sender itself (RFC 1812). */
+			if (!memcmp(&ip_hdr(skb)->saddr, sr + from + 3, 4))
+				to -= 4;
+		}
+		if (to > 3) {
+			o[0] = sr[0];
+			o[1] = to + 3;
+			o[2] = 4;
+			d->srr = sizeof(struct iphdr) + d->optlen;
+			d->is_strictroute = s->is_strictroute;
+			d->optlen += to + 3;
+		}
+	}
+	if (s->cipso) {
+		len = in[s->cipso + 1];
+		memcpy(out + d->optlen, in + s->cipso, len);
+		d->cipso = sizeof(struct iphdr) + d->optlen;
+		d->optlen += len;
+	}
+	while (d->optlen & 3)
+		out[d->optlen++] = IPOPT_END;
+	return 0;
+}
+
+/*
+ * Fill in what the echoed options @d of reset @nskb (IP header at its
+ * network header, routed) claim for this hop, as ip_options_build() does
+ * on output: our address in record route and timestamps, the time.
+ */
+static void tcp_stealth_build_opts(struct sk_buff *nskb,
+				   const struct ip_options *d)
+{
+	unsigned char *iph = skb_network_header(nskb);
+	__be32 src = ip_hdr(nskb)->saddr, now;
+
+	if (d->rr_needaddr)
+		memcpy(iph + d->rr + iph[d->rr + 2] - 5, &src, 4);
+	if (d->ts_needaddr)
+		memcpy(iph + d->ts + iph[d->ts + 2] - 9, &src, 4);
+	if (d->ts_needtime) {
+		now = inet_current_timestamp();
+		memcpy(iph + d->ts + iph[d->ts + 2] - 5, &now, 4);
+	}
+}
+
+/**
+ * tcp_stealth_send_reset4() - answer IPv4 packet @oldskb as TCP answers it
+ * for a closed port.
+ * @net: the namespace it arrived in.
+ * @oldskb: the packet, at LOCAL_IN.
+ * @hook: the netfilter hook (for the checksum check).
+ *
+ * Return: whether a reset was sent (TCP sends none for a bad checksum, an
+ * RST, a destination that is not a local unicast address or options it
+ * cannot echo).
+ */
+bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
+{
+	struct ip_options_data opts;
 	const struct tcphdr *oth;
 	struct tcphdr _oth;
 	struct sk_buff *nskb;
 	struct iphdr *niph;
+	__be32 daddr, faddr = 0;
 
-	oth = nf_reject_ip_tcphdr_get(oldskb, &_oth, hook);
-	if (!oth || !skb_dst(oldskb))
-		return;
-	if (skb_rtable(oldskb)->rt_flags & (RTCF_BROADCAST | RTCF_MULTICAST))
-		return;
+	if (!tcp_stealth_local_unicast_dst(oldskb, false))
+		return false;
+	/* As nf_reject_ip_tcphdr_get(), with TCP's view of the checksum. */
+	if (ip_hdr(oldskb)->frag_off & htons(IP_OFFSET) ||
+	    ip_hdr(oldskb)->protocol != IPPROTO_TCP)
+		return false;
+	oth = skb_header_pointer(oldskb, ip_hdrlen(oldskb), sizeof(_oth), &_oth);
+	if (!oth || oth->rst ||
+	    tcp_stealth_checksum(oldskb, hook, ip_hdrlen(oldskb), false))
+		return false;
+	if (tcp_stealth_echo_opts(net, oldskb, &opts.opt.opt, &faddr))
+		return false;
 
 	nskb = alloc_skb(LL_MAX_HEADER + sizeof(struct iphdr) +
-			 sizeof(struct tcphdr), GFP_ATOMIC);
+			 opts.opt.opt.optlen + sizeof(struct tcphdr),
+			 GFP_ATOMIC);
 	if (!nskb)
-		return;
+		return false;
 	skb_dst_set_noref(nskb, skb_dst(oldskb));
 	nskb->mark = IP4_REPLY_MARK(net, oldskb->mark);
 	skb_reserve(nskb, LL_MAX_HEADER);
 	niph = nf_reject_iphdr_put(nskb, oldskb, IPPROTO_TCP,
 				   ip4_dst_hoplimit(skb_dst(nskb)));
 	niph->tos = ip_hdr(oldskb)->tos & ~INET_ECN_MASK;
+	if (opts.opt.opt.optlen) {
+		skb_put_data(nskb, opts.opt.opt.__data, opts.opt.opt.optlen);
+		niph->ihl += opts.opt.opt.optlen / 4;
+	}
+	/* The checksum covers the final destination, the header names the
+	 * source route's first hop, whose last slot gets the final one. */
 	nf_reject_ip_tcphdr_put(nskb, oldskb, oth);
+	if (opts.opt.opt.srr) {
+		unsigned char *sr = (unsigned char *)niph + opts.opt.opt.srr;
+
+		daddr = niph->daddr;
+		memcpy(sr + sr[1] - 4, &daddr, 4);
+		niph->daddr = faddr;
+	}
 	if (ip_route_me_harder(net, NULL, nskb, RTN_UNSPEC) ||
 	    nskb->len > dst_mtu(skb_dst(nskb))) {
 		kfree_skb(nskb);
-		return;
+		return false;
 	}
+	tcp_stealth_build_opts(nskb, &opts.opt.opt);
 	nf_ct_attach(nskb, oldskb);
 	ip_local_out(net, NULL, nskb);
+	return true;
 }
 
-void tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
+/**
+ * tcp_stealth_send_reset6() - answer IPv6 packet @oldskb as TCP answers it
+ * for a closed port.
+ * @net: the namespace it arrived in.
+ * @oldskb: the packet, at LOCAL_IN.
+ * @hook: the netfilter hook (for the checksum check).
+ *
+ * Return: whether a reset was sent (none for a bad checksum, an RST, or a
+ * destination that is not a local unicast address, e.g. an anycast one).
+ */
+bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
 {
 	const struct ipv6hdr *oip6h = ipv6_hdr(oldskb);
 	const struct tcphdr *oth;
@@ -226,11 +431,11 @@ void tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
 	struct flowi6 fl6;
 
 	if (!(ipv6_addr_type(&oip6h->saddr) & IPV6_ADDR_UNICAST) ||
-	    !(ipv6_addr_type(&oip6h->daddr) & IPV6_ADDR_UNICAST))
-		return;
+	    !tcp_stealth_local_unicast_dst(oldskb, true))
+		return false;
 	oth = nf_reject_ip6_tcphdr_get(oldskb, &_oth, &otcplen, hook);
-	if (!oth || !skb_dst(oldskb))
-		return;
+	if (!oth)
+		return false;
 
 	memset(&fl6, 0, sizeof(fl6));
 	fl6.flowi6_proto = IPPROTO_TCP;
@@ -243,17 +448,17 @@ void tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
 	dst = ip6_route_output(net, NULL, &fl6);
 	if (dst->error) {
 		dst_release(dst);
-		return;
+		return false;
 	}
 	dst = xfrm_lookup(net, dst, flowi6_to_flowi(&fl6), NULL, 0);
 	if (IS_ERR(dst))
-		return;
+		return false;
 
 	nskb = alloc_skb(LL_MAX_HEADER + sizeof(struct ipv6hdr) +
 			 sizeof(struct tcphdr) + dst->trailer_len, GFP_ATOMIC);
 	if (!nskb) {
 		dst_release(dst);
-		return;
+		return false;
 	}
 	skb_dst_set(nskb, dst);
 	nskb->mark = fl6.flowi6_mark;
@@ -266,11 +471,33 @@ void tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
 	nf_reject_ip6_tcphdr_put(nskb, oldskb, oth, otcplen);
 	nf_ct_attach(nskb, oldskb);
 	ip6_local_out(net, NULL, nskb);
+	return true;
 }
 
+/**
+ * tcp_stealth_checksum() - check the TCP checksum of a received packet as
+ * TCP will: 0 if it is right.
+ * @skb: the packet, at LOCAL_IN (data at the network header).
+ * @hook: the netfilter hook.
+ * @dataoff: offset of the TCP header from @skb->data.
+ * @ipv6: whether it is IPv6.
+ *
+ * nf_checksum() sums an IPv4 packet without a checksum from the device
+ * (CHECKSUM_NONE) from its IP header, relying on that header to sum to
+ * zero; but IP has already filled in record-route and timestamp options
+ * for this hop without updating the header checksum. TCP sums from its own
+ * header, and so does this.
+ */
 __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 			     unsigned int dataoff, bool ipv6)
 {
+	if (!ipv6 && skb->ip_summed == CHECKSUM_NONE && dataoff <= skb->len) {
+		unsigned int len = skb->len - dataoff;
+
+		return csum_tcpudp_magic(ip_hdr(skb)->saddr, ip_hdr(skb)->daddr,
+					 len, IPPROTO_TCP,
+					 skb_checksum(skb, dataoff, len, 0));
+	}
 	return nf_checksum(skb, hook, dataoff, IPPROTO_TCP,
 			   ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 }

@@ -301,3 +301,20 @@ void drain(const struct wire *w)
 		;
 }
 
+const char *flag_str(uint8_t f, char *buf)
+{
+	static const char names[][4] = { "FIN", "SYN", "RST", "PSH", "ACK",
+					 "URG", "ECE", "CWR" };
+
+	buf[0] = 0;
+	for (int i = 0; i < 8; i++) {
+		if (!(f & 1 << i))
+			continue;
+		if (buf[0])
+			strcat(buf, "|");
+		strcat(buf, names[i]);
+	}
+	if (!buf[0])
+		strcpy(buf, "none");
+	return buf;
+}

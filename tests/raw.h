@@ -102,5 +102,7 @@ bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 int capture(const struct wire *w, struct match *m, int n, int timeout_ms);
 /* Throw away whatever the capture socket has queued. */
 void drain(const struct wire *w);
+/* TCP flags @f as "SYN|ACK" ("none" for 0) in @buf (40 bytes). */
+const char *flag_str(uint8_t f, char *buf);
 
 #endif /* TCP_STEALTH_TESTS_RAW_H */

@@ -103,25 +103,6 @@ static void exchange(const struct wire *w, const struct seg *sp,
 
 /* ---- printing and comparing --------------------------------------------- */
 
-static const char *flag_str(uint8_t f, char *buf)
-{
-	static const char names[][4] = { "FIN", "SYN", "RST", "PSH", "ACK",
-					 "URG", "ECE", "CWR" };
-	int i;
-
-	buf[0] = 0;
-	for (i = 0; i < 8; i++) {
-		if (!(f & 1 << i))
-			continue;
-		if (buf[0])
-			strcat(buf, "|");
-		strcat(buf, names[i]);
-	}
-	if (!buf[0])
-		strcpy(buf, "none");
-	return buf;
-}
-
 static void print_reply(const struct wire *w, const char *tag,
 			const struct seg *s, const struct reply *r)
 {

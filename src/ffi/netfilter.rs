@@ -167,9 +167,11 @@ impl HookArgs<'_> {
     }
 
     /// Answers the packet with the RST that TCP sends for a closed port
-    /// (including the reflected TOS / traffic class and, for IPv6, the
-    /// automatic flow label).
-    pub(crate) fn send_reset(&self, skb: &SkBuff, family: Family) {
+    /// (including the reflected TOS / traffic class, the echoed IPv4
+    /// options and, for IPv6, the automatic flow label). Returns whether an
+    /// RST was sent: TCP sends none for a bad checksum, an RST, or a
+    /// destination that is not a local unicast address.
+    pub(crate) fn send_reset(&self, skb: &SkBuff, family: Family) -> bool {
         // SAFETY: The namespace and skb are valid for the hook call (type
         // invariant); the helper only reads the packet and builds a new one.
         unsafe {

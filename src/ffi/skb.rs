@@ -162,6 +162,13 @@ impl SkBuff {
         u16::from_be_bytes([fh[2], fh[3]]) & 0xfff9 == 0
     }
 
+    /// Whether the link layer addressed this packet to this host (not a
+    /// broadcast, multicast or other host's frame); TCP drops the others.
+    pub(crate) fn for_host(&self) -> bool {
+        // SAFETY: By the type invariant the skb is valid.
+        unsafe { bindings::tcp_stealth_pkt_for_host(self.as_ptr()) }
+    }
+
     /// The socket that sends this packet, on the output path.
     pub(crate) fn sk(&self) -> Option<&Sock> {
         // SAFETY: By the type invariant the skb is valid; on the output path
