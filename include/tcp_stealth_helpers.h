@@ -85,7 +85,6 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 				unsigned int thoff, bool ipv6,
 				bool listener_only, bool *refcounted);
 int tcp_stealth_defrag_enable(struct net *net);
-bool tcp_stealth_ipv6_handles(u8 nexthdr);
 void tcp_stealth_defrag_disable(struct net *net);
 bool tcp_stealth_syncookies_possible(const struct sock *sk);
 

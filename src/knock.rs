@@ -45,10 +45,6 @@ pub(crate) enum NotParsed {
     /// A fragment of a larger packet that the stack will reassemble after
     /// the hook (IPv6; IPv4 is reassembled before `NF_INET_LOCAL_IN`).
     Fragment,
-    /// IPv6 drops it in an extension header after the hook (see
-    /// [`proto::ext_chain_fate`]): a closed port does not answer it, and TCP
-    /// never sees it.
-    LeftToIpv6,
     /// TCP (or so it says) with headers that run past the packet's end, or a
     /// data offset below 20 bytes: TCP drops it without an answer.
     Truncated,
@@ -92,9 +88,6 @@ impl TcpPacket {
                     .ok_or(NotParsed::Truncated)?;
                 skb.read_network(24, &mut daddr)
                     .ok_or(NotParsed::Truncated)?;
-                if ipv6_drops_later(skb, th, daddr[0] == 0xff) {
-                    return Err(NotParsed::LeftToIpv6);
-                }
                 (th, 16)
             }
         };
@@ -141,26 +134,6 @@ impl TcpPacket {
     }
 }
 
-/// Longest extension header chain [`ipv6_drops_later`] looks at; longer
-/// ones are judged.
-const MAX_IPV6_CHAIN: usize = 256;
-
-/// Whether IPv6 will drop this packet, whose TCP header is `th` bytes after
-/// the network header, in an extension header it handles after the hook.
-fn ipv6_drops_later(skb: &SkBuff, th: usize, dst_multicast: bool) -> bool {
-    let Some(n) = th.checked_sub(40).filter(|&n| n > 0 && n <= MAX_IPV6_CHAIN) else {
-        return false;
-    };
-    let mut fixed = [0u8; 8];
-    let mut chain = [0u8; MAX_IPV6_CHAIN];
-    if skb.read_network(0, &mut fixed).is_none() || skb.read_network(40, &mut chain[..n]).is_none()
-    {
-        return false;
-    }
-    proto::ext_chain_fate(fixed[6], &chain[..n], dst_multicast, SkBuff::ipv6_handles)
-        == proto::ChainFate::Dropped
-}
-
 /// The current second, as [`proto::Admitted`] counts them (until 2106).
 fn now_secs32() -> u32 {
     u32::try_from(now_secs()).unwrap_or(u32::MAX)
@@ -197,7 +170,7 @@ impl NetState {
     pub(crate) fn local_in(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
         let pkt = match TcpPacket::parse(skb, family) {
             Ok(pkt) => pkt,
-            Err(NotParsed::NotTcp | NotParsed::LeftToIpv6) => return Verdict::Accept,
+            Err(NotParsed::NotTcp) => return Verdict::Accept,
             Err(why) => {
                 if !self.has_stealth_sockets() {
                     return Verdict::Accept;

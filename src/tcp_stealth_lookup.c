@@ -21,7 +21,6 @@
 #include <net/inet_hashtables.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
-#include <net/protocol.h>
 #include <net/request_sock.h>
 #include <net/tcp.h>
 #if IS_ENABLED(CONFIG_IPV6)
@@ -164,26 +163,6 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 	if (IS_ERR(sk))
 		return NULL;
 	return sk;
-}
-
-/**
- * tcp_stealth_ipv6_handles() - whether IPv6 has a handler for a next header
- * @nexthdr: the next header value
- *
- * An IPv6 packet whose chain names a next header without a handler
- * (inet6_protos[]) is dropped with a parameter problem after LOCAL_IN;
- * TCP never sees what follows. Context: any, under RCU or not (only the
- * pointer's presence is read).
- *
- * Return: true if a handler is registered.
- */
-bool tcp_stealth_ipv6_handles(u8 nexthdr)
-{
-#if IS_ENABLED(CONFIG_IPV6)
-	return rcu_access_pointer(inet6_protos[nexthdr]) != NULL;
-#else
-	return false;
-#endif
 }
 
 /**

@@ -130,14 +130,6 @@ impl SkBuff {
         }
     }
 
-    /// Whether IPv6 has a handler for next header `nexthdr`: without one, it
-    /// drops a packet whose chain names it, after the input hooks.
-    pub(crate) fn ipv6_handles(nexthdr: u8) -> bool {
-        // SAFETY: The helper only tests a pointer in a kernel array indexed
-        // by a `u8`, which has 256 entries.
-        unsafe { bindings::tcp_stealth_ipv6_handles(nexthdr) }
-    }
-
     /// Whether the packet's IPv6 fragment header says it is the whole packet
     /// (offset 0, no more fragments: RFC 8200 section 4.5's "atomic
     /// fragment", which IPv6 delivers as it is).

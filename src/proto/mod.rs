@@ -23,7 +23,6 @@ mod admit;
 mod bench;
 mod crypto;
 mod integrity;
-mod ipv6;
 mod key;
 mod legacy;
 mod replay;
@@ -45,8 +44,6 @@ pub use integrity::{
     commitment, CommitDigest, IntegrityStatus, IntegrityVerifier, PayloadDigest, PayloadVerifier,
     StreamVerifier, MAX_INTEGRITY_LEN,
 };
-#[allow(unused_imports)]
-pub use ipv6::{ext_chain_fate, ChainFate};
 #[allow(unused_imports)]
 pub use key::{
     parse_key_request, KeyOp, KnockKey, KEY_ADD, KEY_DEL, KEY_LABEL, KEY_REQUEST_LEN,
