@@ -476,8 +476,10 @@ unsafe extern "C" fn ulp_clone(
 ) {
     let icsk = newsk.cast::<bindings::inet_connection_sock>();
     // SAFETY: The child is a copy of our listener (its ULP fields and proto
-    // included), which holds the listener's context alive: the listener is
-    // locked by the caller.
+    // included). Listeners are not locked here (6.12 makes children on
+    // lockless listeners); the listener's context stays alive because it is
+    // freed only through `call_rcu` after being unpublished, and this runs
+    // inside TCP's RCU read-side section.
     let listener = unsafe { (*icsk).icsk_ulp_data.cast::<UlpData>() };
     // SAFETY: The caller runs under RCU (TCP's receive path).
     let rcu = unsafe { RcuSection::assume() };
