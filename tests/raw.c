@@ -131,6 +131,24 @@ int alen(int family)
 	return family == AF_INET6 ? 16 : 4;
 }
 
+int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen)
+{
+	int i = 0;
+
+	while (i < len && o[i] != 0) {
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= len || o[i + 1] < 2 || i + o[i + 1] > len)
+			return -1;
+		if (o[i] == kind && o[i + 1] == optlen)
+			return i;
+		i += o[i + 1];
+	}
+	return -1;
+}
+
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
 {
 	int iphl = w->family == AF_INET6 ? 40 : 20;

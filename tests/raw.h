@@ -90,6 +90,12 @@ uint16_t csum_fold(uint32_t sum);
 /* Address length of @family: 4 or 16. */
 int alen(int family);
 
+/*
+ * The offset of the first TCP option of @kind with length byte @optlen in
+ * the option area @o of @len bytes, or -1 (also for a malformed list).
+ */
+int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen);
+
 /* @s from a to b as an IP packet in @buf (128 bytes); returns its length. */
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf);
 /* Send @s from a to b. 0 or -1. */

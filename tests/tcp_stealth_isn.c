@@ -219,24 +219,10 @@ static void probe(const struct wire *w, const struct seg *s, struct reply *r,
 /* The TSval of a captured SYN's timestamp option; 0 without one. */
 static uint32_t reply_tsval(const struct reply *r, bool *found)
 {
-	int i = 0;
+	int i = find_tcp_option(r->opts, r->optlen, 8, 10);
 
-	*found = false;
-	while (i < r->optlen && r->opts[i] != 0) {
-		if (r->opts[i] == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= r->optlen || r->opts[i + 1] < 2 ||
-		    i + r->opts[i + 1] > r->optlen)
-			break;
-		if (r->opts[i] == 8 && r->opts[i + 1] == 10) {
-			*found = true;
-			return get32(r->opts + i + 2);
-		}
-		i += r->opts[i + 1];
-	}
-	return 0;
+	*found = i >= 0;
+	return i >= 0 ? get32(r->opts + i + 2) : 0;
 }
 
 /*

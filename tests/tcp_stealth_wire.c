@@ -1244,18 +1244,11 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 	 * carried a newer TSval than the ACK captured here, which PAWS would
 	 * then hold against the forged segment.
 	 */
-	for (int i = 0; i + 10 <= s.optlen;) {
-		if (s.opts[i] == 0)
-			break;
-		if (s.opts[i] == 1) {
-			i++;
-			continue;
-		}
-		if (s.opts[i] == 8 && s.opts[i + 1] == 10)
-			put32(s.opts + i + 2, get32(s.opts + i + 2) + 100000);
-		if (s.opts[i + 1] < 2)
-			break;
-		i += s.opts[i + 1];
+	{
+		int ts = find_tcp_option(s.opts, s.optlen, 8, 10);
+
+		if (ts >= 0)
+			put32(s.opts + ts + 2, get32(s.opts + ts + 2) + 100000);
 	}
 	memcpy(s.data, forged, n);
 	s.datalen = n;
