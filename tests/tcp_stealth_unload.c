@@ -218,7 +218,17 @@ static int unload_reload(const char *ns)
 	int ret = mod_unload_wait(10000);
 
 	if (ret) {
-		fprintf(stderr, "# unload: %s\n", strerror(-ret));
+		char refs[32] = "?";
+		FILE *f = fopen("/sys/module/" MODNAME "/refcnt", "re");
+
+		if (f) {
+			if (!fgets(refs, sizeof(refs), f))
+				strcpy(refs, "?");
+			fclose(f);
+		}
+		refs[strcspn(refs, "\n")] = 0;
+		fprintf(stderr, "# unload: %s (module references: %s)\n",
+			strerror(-ret), refs);
 		return -1;
 	}
 	if (leftovers(NULL) || leftovers(ns)) {
