@@ -14,7 +14,8 @@
 #                   FUZZ_SECONDS (default 60) each; make check runs them for
 #                   FUZZ_CHECK_SECONDS (default 2) each
 #   make fmt        rustfmt the module sources
-#   make lint       rustfmt --check, clippy on the module and the host crate
+#   make lint       rustfmt --check, clippy on the module, the host crates
+#                   and fuzz/ (scripts/lint.sh; make check runs it too)
 #   make install    install the module into KDIR's modules (modules_install)
 #   make tools      build the knock CLI (target/release/knock) and the shim
 #                   (tools/shim/libtcpstealth.so)
@@ -81,10 +82,8 @@ fmt-check:
 	cargo fmt --check
 	cargo fmt --check --manifest-path fuzz/Cargo.toml
 
-lint: fmt-check
-	touch src/tcp_stealth_main.rs
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) CLIPPY=1 modules
-	cargo clippy --workspace --all-targets -- -D warnings
+lint:
+	scripts/lint.sh
 
 # Only the module's build products (what DKMS cleans).
 clean-module:

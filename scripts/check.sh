@@ -5,7 +5,8 @@
 #   0. build the userspace tools (make tools: target/release/knock and
 #      tools/shim/libtcpstealth.so), which tests/tcp_stealth_tools uses;
 #   1. host unit tests: cargo test --workspace --no-fail-fast (if there is
-#      a Cargo.toml), in the background while the VM runs;
+#      a Cargo.toml), and the lints (scripts/lint.sh: rustfmt and clippy,
+#      each lint one pass or failure), in the background while the VM runs;
 #   2. the kselftests in tests/, built on the host and run in one VM boot:
 #      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built);
 #   3. after the VM (not to slow it down), every fuzz target of fuzz/ for
@@ -52,6 +53,9 @@ if [ -f Cargo.toml ]; then
 	cargo test --workspace --no-fail-fast >"$logs/cargo.log" 2>&1 &
 	cargo_pid=$!
 fi
+
+scripts/lint.sh >"$logs/lint.log" 2>&1 &
+lint_pid=$!
 
 # --- 2. kselftests in the VM ----------------------------------------------
 echo "=== kselftests (make -C tests; scripts/vm-run -- tests/run_all.sh)"
@@ -144,6 +148,20 @@ if [ -n "$cargo_pid" ]; then
 else
 	add "cargo test" 0 0 0 "no Cargo.toml"
 fi
+
+# --- 1. (continued) collect the lints --------------------------------------
+echo "=== lint (scripts/lint.sh)"
+rc=0
+wait "$lint_pid" || rc=$?
+cat "$logs/lint.log"
+p=$(grep -c '^lint: [a-z]*: ok' "$logs/lint.log") || true
+f=$(grep -c '^lint: [a-z]*: FAIL' "$logs/lint.log") || true
+s=$(grep -c '^lint: [a-z]*: skipped' "$logs/lint.log") || true
+note=
+if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+	f=1 note="scripts/lint.sh exited $rc without a failed lint"
+fi
+add "lint" "$p" "$f" "$s" "$note"
 
 # --- 3. fuzz targets, a few seconds each -------------------------------------
 if [ "${FUZZ_CHECK_SECONDS:-2}" = 0 ]; then

@@ -1,0 +1,96 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The lints of `make lint`, each reported as one line "lint: NAME: ok" or
+# "lint: NAME: FAIL (...)":
+#   fmt     rustfmt --check of the module's sources (src/, from
+#           src/tcp_stealth_main.rs), the host workspace and fuzz/;
+#   module  clippy on the module (the kernel's CLIPPY=1 build), with any
+#           warning counted as a failure. It builds a copy of the module's
+#           sources under build/lint/module, so that the tcp_stealth.ko a
+#           VM may be loading at the same time is left alone;
+#   host    cargo clippy --workspace --all-targets -D warnings (proto and
+#           tools/knock);
+#   fuzz    cargo +nightly clippy -D warnings on fuzz/ (skipped without the
+#           nightly toolchain, which `make fuzz` installs).
+# make check runs it in the background while the VM runs.
+#
+#   scripts/lint.sh
+#
+# Logs go to build/lint/NAME.log. Exits 1 if any lint failed.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export PATH=$HOME/.cargo/bin:$PATH
+logs=$top/build/lint
+mkdir -p "$logs"
+status=0
+
+# run NAME CMD...: one lint; its output goes to build/lint/NAME.log.
+run() {
+	local name=$1
+	shift
+	if "$@" >"$logs/$name.log" 2>&1; then
+		echo "lint: $name: ok"
+	else
+		echo "lint: $name: FAIL (build/lint/$name.log)"
+		sed 's/^/  /' "$logs/$name.log" | head -40
+		status=1
+	fi
+}
+
+rustfmt_bin=$(rustc --print sysroot)/bin/rustfmt
+
+# (`set -e` does not apply inside `if`: every step's status is checked.)
+fmt() {
+	local rc=0
+	"$rustfmt_bin" --edition 2021 --check src/tcp_stealth_main.rs || rc=1
+	cargo fmt --check || rc=1
+	cargo fmt --check --manifest-path fuzz/Cargo.toml || rc=1
+	return $rc
+}
+
+# The module, in a copy of its sources: the kernel's CLIPPY=1 build writes
+# its tcp_stealth.ko there. The copy keeps its build products between runs,
+# so only what changed (and the crate, always) is rebuilt.
+module() {
+	local kdir=${KDIR:-$(scripts/kernel.sh --kdir)}
+	local args
+	args=$(cat "$kdir/.tcp_stealth_make_args" 2>/dev/null) || args=
+	local copy=$logs/module
+	mkdir -p "$copy" || return 1
+	# -c: only files whose contents changed get a new mtime.
+	rsync -rc --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+		--exclude='bindings_generated.rs' --exclude='*.mod*' \
+		--exclude='Module.symvers' --exclude='modules.order' \
+		--exclude='.*.d' --exclude='*.rmeta' \
+		Kbuild Makefile include src "$copy/" || return 1
+	# Clippy speaks only when the crate is compiled.
+	touch "$copy/src/tcp_stealth_main.rs" || return 1
+	# shellcheck disable=SC2086 # $args is a list of make arguments
+	make -C "$kdir" M="$copy" $args CLIPPY=1 modules >"$logs/module-build.log" 2>&1 || {
+		cat "$logs/module-build.log"
+		return 1
+	}
+	cat "$logs/module-build.log"
+	! grep -qE '^(warning|error)(\[|:)' "$logs/module-build.log"
+}
+
+host() {
+	cargo clippy --workspace --all-targets -- -D warnings
+}
+
+fuzz() {
+	cargo +nightly clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+}
+
+run fmt fmt
+run module module
+run host host
+if rustup run nightly true >/dev/null 2>&1; then
+	run fuzz fuzz
+else
+	echo "lint: fuzz: skipped (no nightly toolchain; make fuzz installs it)"
+fi
+exit "$status"
