@@ -264,7 +264,11 @@ impl seq::Show for Bench {
             let v = v.load(Ordering::Relaxed);
             let _ = writeln!(m, "{} {}.{:02}", name, v / 100, v % 100);
         }
-        let _ = writeln!(m, "ulp_ctx_bytes {}", ffi::sock::ULP_DATA_BYTES);
+        let _ = writeln!(
+            m,
+            "ulp_ctx_bytes {}",
+            ffi::ulp::data_bytes::<crate::sockopt::SockCtx>()
+        );
         let _ = writeln!(m, "keyset_bytes {}", core::mem::size_of::<KeySet>());
         let (now, skew) = (ffi::now_secs(), state.skew());
         let (slots, live, evictions) = ffi::with_bh_disabled(|| {

@@ -8,10 +8,14 @@
 //! The knock was checked on input, before TCP saw the SYN. TCP keeps a copy
 //! of the SYN's headers for the new connection (the listener has
 //! `TCP_SAVE_SYN` on), so the child finds the commitment there when it is
-//! made, and [`ffi::stream`](crate::ffi::stream) feeds it the bytes as they
-//! arrive.
+//! made ([`Ulp::clone_check`](crate::ffi::ulp::Ulp::clone_check)), and
+//! [`ffi::hold`](crate::ffi::hold) feeds it the bytes as they arrive.
 
-use crate::ffi::{crypto::KernelBlake2s, now_secs, stream::RxQueue, RcuSection};
+use crate::ffi::{
+    crypto::KernelBlake2s,
+    hold::{Failure, HoldCheck, Outcome, RxQueue},
+    now_secs, RcuSection,
+};
 use crate::proto::{
     self, FindResult, IntegrityStatus, IntegrityVerifier, LegacyVerifier, PayloadVerifier, Skew,
     SynHeaders,
@@ -34,41 +38,15 @@ pub(crate) enum Check {
     Lost,
 }
 
-/// Where a check stands.
-pub(crate) enum Outcome {
-    Pending,
-    Verified,
-    Failed(Failure),
-}
-
-/// Why a check failed. The application's reads fail with the errno in
-/// parentheses (see the uapi header).
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Failure {
-    /// The bytes differ from the commitment (`EBADMSG`).
-    Mismatch,
-    /// Urgent data inside the first `n` bytes: the application would not
-    /// read the bytes that were checked (`EBADMSG`, counted as a mismatch).
-    Urgent,
-    /// The peer closed before sending `n` bytes (`ECONNABORTED`).
-    Short,
-    /// The bytes did not come in time (`ETIMEDOUT`).
-    Timeout,
-    /// No commitment to check against (`EBADMSG`).
-    Lost,
-}
-
-impl Failure {
-    fn counter(self) -> Counter {
-        match self {
-            Failure::Mismatch | Failure::Urgent => Counter::IntegrityMismatch,
-            Failure::Short => Counter::IntegrityShort,
-            Failure::Timeout => Counter::IntegrityTimeout,
-            Failure::Lost => Counter::IntegrityLost,
-        }
+/// The counter of a failed check.
+fn failure_counter(f: Failure) -> Counter {
+    match f {
+        Failure::Mismatch | Failure::Urgent => Counter::IntegrityMismatch,
+        Failure::Short => Counter::IntegrityShort,
+        Failure::Timeout => Counter::IntegrityTimeout,
+        Failure::Lost => Counter::IntegrityLost,
     }
 }
-
 /// The check for a new child of `listener`, made from the headers of the
 /// SYN it came from (`syn`: IP and TCP headers, and the IP headers' length);
 /// `None` if the listener does not require integrity (the child is an
@@ -124,21 +102,23 @@ fn from_knock(keys: &[proto::KnockKey], syn: &SynHeaders<'_>, n: usize) -> Optio
     Some(Check::Commit { verifier, n })
 }
 
-/// Feeds the check with the bytes that arrived since the last call.
-/// `deadline`: the time for the bytes is up.
-pub(crate) fn advance(check: &mut Check, rx: &RxQueue<'_>, deadline: bool) -> Outcome {
-    let outcome = match check {
-        Check::Lost => Outcome::Failed(Failure::Lost),
-        Check::Commit { verifier, n } => feed(verifier, *n, rx, deadline),
-        Check::Legacy { verifier, n } => feed(verifier, *n, rx, deadline),
-    };
-    let counters = &rx.sock().net().state().counters;
-    match outcome {
-        Outcome::Pending => {}
-        Outcome::Verified => counters.inc(Counter::IntegrityOk),
-        Outcome::Failed(f) => counters.inc(f.counter()),
+impl HoldCheck for Check {
+    /// Feeds the check with the bytes that arrived since the last call, and
+    /// counts the outcome.
+    fn advance(&mut self, rx: &RxQueue<'_>, deadline: bool) -> Outcome {
+        let outcome = match self {
+            Check::Lost => Outcome::Failed(Failure::Lost),
+            Check::Commit { verifier, n } => feed(verifier, *n, rx, deadline),
+            Check::Legacy { verifier, n } => feed(verifier, *n, rx, deadline),
+        };
+        let counters = &rx.sock().net().state().counters;
+        match outcome {
+            Outcome::Pending => {}
+            Outcome::Verified => counters.inc(Counter::IntegrityOk),
+            Outcome::Failed(f) => counters.inc(failure_counter(f)),
+        }
+        outcome
     }
-    outcome
 }
 
 /// Feeds `verifier` (of the first `n` bytes) from the receive queue.

@@ -210,7 +210,7 @@ impl NetState {
         // The listener's own keys, or else the administrator's for its port
         // (the listener's: TPROXY may hand it a SYN for another port).
         let own = sk
-            .stealth(args.rcu())
+            .ulp::<SockCtx>(args.rcu())
             .and_then(|ctx| Some((ctx, ctx.keys(args.rcu())?)));
         let (keys, mode, integrity_len) = match own {
             Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len()),
@@ -318,7 +318,7 @@ impl NetState {
         let Some(sk) = skb.sk() else {
             return Verdict::Accept;
         };
-        let Some(ctx) = sk.stealth(args.rcu()) else {
+        let Some(ctx) = sk.ulp::<SockCtx>(args.rcu()) else {
             return Verdict::Accept;
         };
         let Some(keys) = ctx.keys(args.rcu()) else {
@@ -427,7 +427,7 @@ impl NetState {
             return Verdict::Accept;
         };
         let ts = proto::find_tsval(pkt.options());
-        if sk.syn_is_first(pkt.seq) {
+        if sk.syn_is_first::<SockCtx>(pkt.seq) {
             let tsval = ts.map_or(0, |(_, v)| v);
             let isn = proto::legacy_isn(secret, pkt.daddr(), pkt.dport, tsval, ctx.legacy_ih());
             if isn == pkt.seq {
@@ -436,7 +436,7 @@ impl NetState {
                 ctx.record_isn(isn, tsval);
                 return Verdict::Accept;
             }
-            if sk.set_isn(pkt.seq, isn).is_err() {
+            if sk.set_isn::<SockCtx>(pkt.seq, isn).is_err() {
                 self.counters.inc(Counter::IsnFailed);
                 return Verdict::Drop;
             }

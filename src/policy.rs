@@ -8,7 +8,7 @@
 //! Writers (netlink requests, process context) change the master list under
 //! a mutex and publish a copy for the hook, which reads it under RCU.
 
-use crate::ffi::{seq::SeqFile, sock::RcuBox, RcuSection};
+use crate::ffi::{rcu::RcuBox, seq::SeqFile, RcuSection};
 use crate::sockopt::KeySet;
 use core::fmt::Write;
 use kernel::{new_mutex, prelude::*, sync::Mutex};

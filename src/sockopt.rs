@@ -6,17 +6,20 @@
 use crate::ffi::{
     crypto::KernelCrypto,
     errno,
+    hold::Hold,
     pernet::Net,
-    sock::{LockedSock, OptOut, OptVal, RcuBox, TcpState},
-    stream::{self, Hold},
+    rcu::RcuBox,
+    sock::{LockedSock, OptOut, OptVal, TcpState},
+    ulp::{Ulp, UlpVtable, SOCK_GFP},
     RcuSection,
 };
+use crate::integrity::Check;
 use crate::proto::{
     self, KeyOp, KnockKey, LegacySecret, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
     MAX_SECRET_LEN,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use kernel::{alloc::KVVec, prelude::*};
+use kernel::{alloc::KVVec, c_str, prelude::*};
 
 /// `TCP_STEALTH`: set the secret (replacing all keys); read the info.
 pub(crate) const TCP_STEALTH: i32 = 0x5354;
@@ -37,28 +40,88 @@ const INFO_ENABLED: u32 = 1 << 0;
 /// `sizeof(int)`.
 const INT_LEN: usize = 4;
 
-/// Allocations a socket option makes for the calling process's socket (the
-/// ULP context, keys, up to 64 KiB of committed bytes): charged to its
-/// memory cgroup, so that a container's `memory.max` bounds them.
-pub(crate) const SOCK_GFP: kernel::alloc::Flags = GFP_KERNEL_ACCOUNT;
-
 /// TCP options that use SYN option space the knock needs.
 const TCP_MD5SIG: i32 = 14;
 const TCP_FASTOPEN_CONNECT: i32 = 30;
 const TCP_MD5SIG_EXT: i32 = 32;
 const TCP_AO_ADD_KEY: i32 = 38;
 
-/// Whether `optname` at `SOL_TCP` belongs to the module.
-pub(crate) fn is_ours(optname: i32) -> bool {
-    (OPT_FIRST..=OPT_LAST).contains(&optname)
-}
+/// The "stealth" ULP: its `tcp_ulp_ops`, filled at compile time, and the
+/// copies of TCP's protos and `proto_ops` its sockets get.
+pub(crate) static STEALTH_ULP: UlpVtable<SockCtx> = UlpVtable::new(c_str!("stealth"));
 
-/// Whether `optname` would take the option space the knock needs.
-pub(crate) fn conflicts(optname: i32) -> bool {
-    matches!(
-        optname,
-        TCP_MD5SIG | TCP_MD5SIG_EXT | TCP_FASTOPEN_CONNECT | TCP_AO_ADD_KEY
-    )
+#[vtable]
+impl Ulp for SockCtx {
+    type Check = Check;
+
+    fn vtable() -> &'static UlpVtable<Self> {
+        &STEALTH_ULP
+    }
+
+    /// A socket with the ULP but no key yet: it behaves as plain TCP.
+    fn new() -> Self {
+        Self {
+            keys: RcuBox::new(),
+            integrity_len: AtomicU32::new(0),
+            commit_bytes: RcuBox::new(),
+            commit: AtomicU64::new(0),
+            legacy_ih: AtomicU32::new(0),
+            hold: None,
+            mode: AtomicU8::new(Mode::Option as u8),
+            sent: AtomicU64::new(0),
+            sent_valid: AtomicBool::new(false),
+        }
+    }
+
+    fn child(hold: Hold<Check>) -> Self {
+        Self {
+            hold: Some(hold),
+            ..<Self as Ulp>::new()
+        }
+    }
+
+    fn hold(&self) -> Option<&Hold<Check>> {
+        self.hold.as_ref()
+    }
+
+    fn owns_option(optname: i32) -> bool {
+        (OPT_FIRST..=OPT_LAST).contains(&optname)
+    }
+
+    /// The options that take the SYN option space the knock needs.
+    const BLOCKABLE_OPTIONS: &'static [i32] = &[
+        TCP_MD5SIG,
+        TCP_MD5SIG_EXT,
+        TCP_FASTOPEN_CONNECT,
+        TCP_AO_ADD_KEY,
+    ];
+
+    /// A socket that knocks or wants knocks keeps its option space.
+    fn blocks_option(&self, _optname: i32) -> bool {
+        self.enabled()
+    }
+
+    fn setsockopt(&self, sk: &LockedSock<'_>, optname: i32, val: &OptVal) -> Result {
+        self.set(sk, optname, val)
+    }
+
+    fn getsockopt(&self, sk: &LockedSock<'_>, optname: i32, out: &OptOut) -> Result {
+        self.get(sk, optname, out)
+    }
+
+    fn clone_check(&self, syn: Option<(&[u8], usize)>, rcu: &RcuSection) -> Option<Check> {
+        crate::integrity::child_check(self, syn, rcu)
+    }
+
+    fn hold_timeout_secs(net: &Net) -> u32 {
+        net.state().integrity_timeout()
+    }
+
+    fn release(&self, net: &Net) {
+        if self.keys.is_set() {
+            net.state().stealth_socket(false);
+        }
+    }
 }
 
 /// Where a socket's knock goes (`TCP_STEALTH_MODE_*`).
@@ -169,7 +232,7 @@ pub(crate) struct SockCtx {
     /// key's secret, or 0.
     legacy_ih: AtomicU32,
     /// Accepted connection of a listener that requires integrity.
-    hold: Option<Hold>,
+    hold: Option<Hold<Check>>,
     /// A [`Mode`], written under the socket lock, read by the hooks.
     mode: AtomicU8,
     /// ISN mode, client: `(isn << 32) | tsval` of the first SYN of the
@@ -182,34 +245,6 @@ pub(crate) struct SockCtx {
 }
 
 impl SockCtx {
-    /// A socket with the ULP but no key yet: it behaves as plain TCP.
-    pub(crate) fn new() -> Self {
-        Self {
-            keys: RcuBox::new(),
-            integrity_len: AtomicU32::new(0),
-            commit_bytes: RcuBox::new(),
-            commit: AtomicU64::new(0),
-            legacy_ih: AtomicU32::new(0),
-            hold: None,
-            mode: AtomicU8::new(Mode::Option as u8),
-            sent: AtomicU64::new(0),
-            sent_valid: AtomicBool::new(false),
-        }
-    }
-
-    /// The context of a connection accepted by an integrity listener.
-    pub(crate) fn child(hold: Hold) -> Self {
-        Self {
-            hold: Some(hold),
-            ..Self::new()
-        }
-    }
-
-    /// The hold of an accepted connection whose first bytes are checked.
-    pub(crate) fn hold(&self) -> Option<&Hold> {
-        self.hold.as_ref()
-    }
-
     /// Listener: the number of first bytes connections must commit to.
     pub(crate) fn integrity_len(&self) -> usize {
         self.integrity_len.load(Ordering::Acquire) as usize
@@ -293,15 +328,8 @@ impl SockCtx {
         let _ = self.update_commitment(sk);
     }
 
-    /// The socket is going away.
-    pub(crate) fn release(&self, net: &Net) {
-        if self.keys.is_set() {
-            net.state().stealth_socket(false);
-        }
-    }
-
     /// Handles `setsockopt(IPPROTO_TCP, optname)` for the module's options.
-    pub(crate) fn setsockopt(&self, sk: &LockedSock<'_>, optname: i32, val: &OptVal) -> Result {
+    fn set(&self, sk: &LockedSock<'_>, optname: i32, val: &OptVal) -> Result {
         match optname {
             TCP_STEALTH => {
                 if val.len() == 0 || val.len() > MAX_SECRET_LEN {
@@ -374,7 +402,7 @@ impl SockCtx {
                     return Err(errno::enokey());
                 }
                 if n > 0 {
-                    stream::install_ops(sk)?;
+                    STEALTH_ULP.install_ops(sk)?;
                     sk.save_syn();
                 }
                 // Release: whoever sees `n` sees our ops on the socket.
@@ -398,7 +426,7 @@ impl SockCtx {
     }
 
     /// Handles `getsockopt(IPPROTO_TCP, optname)` for the module's options.
-    pub(crate) fn getsockopt(&self, sk: &LockedSock<'_>, optname: i32, out: &OptOut) -> Result {
+    fn get(&self, sk: &LockedSock<'_>, optname: i32, out: &OptOut) -> Result {
         match optname {
             TCP_STEALTH => {
                 let n = self.keys.get(sk).map_or(0, |k| k.n) as u32;

@@ -270,7 +270,7 @@ struct TcpStealth {
     // Dropped in this order: no more requests, then no more sockets, then
     // no more namespace state.
     _genl: ffi::genl::GenlRegistration,
-    _ulp: ffi::sock::UlpRegistration,
+    _ulp: ffi::ulp::UlpRegistration<sockopt::SockCtx>,
     _pernet: ffi::pernet::Registration,
 }
 
@@ -278,7 +278,7 @@ impl kernel::Module for TcpStealth {
     fn init(module: &'static ThisModule) -> Result<Self> {
         // Namespaces first: once the ULP is registered, sockets can use it.
         let pernet = ffi::pernet::Registration::new()?;
-        let ulp = ffi::sock::UlpRegistration::new(module)?;
+        let ulp = ffi::ulp::UlpRegistration::new(module)?;
         let genl = ffi::genl::GenlRegistration::new()?;
         pr_info!("loaded\n");
         Ok(Self {

@@ -9,20 +9,32 @@
 //! - [`netfilter`]: netfilter hooks (`nf_register_net_hook`).
 //! - [`skb`]: read-only access to packet headers (`skb_header_pointer`).
 //! - [`seq`]: `/proc/net` files backed by a `seq_file`.
-//! - [`sock`]: sockets, the ULP and its protos.
-//! - [`stream`]: the receive path of connections held until their first
-//!   bytes are verified.
+//! - [`sock`]: sockets, locked sockets, socket option values.
+//! - [`ulp`]: a TCP upper-layer protocol ([`ulp::Ulp`], implemented by the
+//!   glue) and its protos.
+//! - [`hold`]: connections held until their first bytes pass a check
+//!   ([`hold::HoldCheck`], implemented by the glue).
+//! - [`ops`]: the ULP's `proto_ops` copies, for held connections.
+//! - [`rcu`]: values read under RCU.
+//!
+//! Nothing here names a type of the glue: the glue implements the traits
+//! ([`ulp::Ulp`], [`hold::HoldCheck`], [`pernet::PernetState`],
+//! [`netfilter::HookState`], [`seq::Show`], ...) and the callbacks here are
+//! generic over them.
 
 pub(crate) mod bindings;
 pub(crate) mod crypto;
 pub(crate) mod genl;
+pub(crate) mod hold;
 pub(crate) mod netfilter;
+mod ops;
 pub(crate) mod pernet;
+pub(crate) mod rcu;
 pub(crate) mod seq;
 pub(crate) mod skb;
 pub(crate) mod sock;
-pub(crate) mod stream;
 pub(crate) mod sysctl;
+pub(crate) mod ulp;
 
 use core::{cell::UnsafeCell, marker::PhantomData};
 
