@@ -11,7 +11,12 @@
 //!   built and tested on the host;
 //! - [`ffi`]: the thin layer over the kernel C APIs that the `kernel` crate
 //!   lacks, which holds all `unsafe` code;
-//! - this file, [`knock`], [`sockopt`] and [`stats`]: the glue between them.
+//! - the glue between them: this file, [`bench`], [`integrity`], [`knock`],
+//!   [`policy`], [`sockopt`] and [`stats`]. It has no `unsafe` code: the
+//!   crate denies it, and only [`ffi`] is allowed it (bindings included,
+//!   which are private to [`ffi`]).
+
+#![deny(unsafe_code)]
 
 use core::{
     fmt::Write,
@@ -21,6 +26,7 @@ use core::{
 use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
 mod bench;
+#[allow(unsafe_code)]
 mod ffi;
 mod integrity;
 mod knock;

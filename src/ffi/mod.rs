@@ -22,7 +22,7 @@
 //! [`netfilter::HookState`], [`seq::Show`], ...) and the callbacks here are
 //! generic over them.
 
-pub(crate) mod bindings;
+mod bindings;
 pub(crate) mod crypto;
 pub(crate) mod genl;
 pub(crate) mod hold;

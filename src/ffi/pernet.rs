@@ -35,14 +35,14 @@ impl Net {
     /// # Safety
     ///
     /// `ptr` must point to a live namespace that outlives `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::net) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::net) -> &'a Self {
         // SAFETY: `Net` is a transparent wrapper and the caller guarantees the
         // pointer is valid for `'a`.
         unsafe { &*ptr.cast::<Self>() }
     }
 
     /// Returns the raw pointer.
-    pub(crate) fn as_ptr(&self) -> *mut bindings::net {
+    pub(super) fn as_ptr(&self) -> *mut bindings::net {
         self.0.get()
     }
 

@@ -49,7 +49,7 @@ impl SkBuff {
     /// # Safety
     ///
     /// `ptr` must point to a valid `sk_buff` that stays valid for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a Self {
         // SAFETY: `SkBuff` is a transparent wrapper of `sk_buff`, and the caller
         // guarantees the pointer is valid for `'a`.
         unsafe { &*ptr.cast::<Self>() }

@@ -43,12 +43,12 @@ impl Sock {
     /// # Safety
     ///
     /// `ptr` must be a live socket for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
         // SAFETY: Transparent wrapper; the caller guarantees validity.
         unsafe { &*ptr.cast::<Self>() }
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut bindings::sock {
+    pub(super) fn as_ptr(&self) -> *mut bindings::sock {
         self.0.get()
     }
 
