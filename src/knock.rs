@@ -7,7 +7,7 @@ use crate::ffi::{
     netfilter::{HookArgs, Verdict},
     now_secs, random_bytes,
     skb::{Family, Ipv6Tcp, SkBuff},
-    sock::{Sock, TcpState},
+    sock::{SockCommon, TcpState},
     with_bh_disabled,
 };
 use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, Skew, SynSource};
@@ -315,7 +315,7 @@ impl NetState {
     /// once for the VRF device (`vrf_ip_out_direct()`) and once for the real
     /// one. (Copies made by nft `dup` or `TEE` have no socket: not ours.)
     pub(crate) fn local_out(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
-        let Some(sk) = skb.sk() else {
+        let Some(sk) = args.output_sock(skb) else {
             return Verdict::Accept;
         };
         let Some(ctx) = sk.ulp::<SockCtx>(args.rcu()) else {
@@ -406,7 +406,7 @@ impl NetState {
     /// TSval, exists; the ISN covers the TSval. So the first transmission
     /// (inside `connect()`, socket owned) gets the ISN computed from its own
     /// TSval, written into the packet, and the socket's send sequence space
-    /// is moved to it (`Sock::set_isn`). A retransmission already carries
+    /// is moved to it (`SockCommon::set_isn`). A retransmission already carries
     /// that ISN (TCP builds it from its retransmit queue) but a newer TSval:
     /// its TSval is set back to the first one, so that the ISN still
     /// verifies. The SYN-ACK then echoes the first TSval, which
@@ -418,7 +418,7 @@ impl NetState {
     fn isn_out(
         &self,
         skb: &SkBuff,
-        sk: &Sock,
+        sk: &SockCommon,
         ctx: &SockCtx,
         keys: &KeySet,
         pkt: &TcpPacket,
@@ -503,7 +503,7 @@ impl NetState {
     /// Remembers that `pkt`'s 4-tuple knocked, if `listener` may answer it
     /// with a SYN cookie (otherwise the ACK finds TCP's request socket, and
     /// the table stays small).
-    fn admit(&self, listener: &Sock, pkt: &TcpPacket) {
+    fn admit(&self, listener: &SockCommon, pkt: &TcpPacket) {
         if listener.syncookies_possible() {
             self.admitted.insert(self.tuple_tag(pkt), now_secs32());
         }

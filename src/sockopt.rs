@@ -8,9 +8,9 @@ use crate::ffi::{
     errno,
     hold::Hold,
     pernet::Net,
-    rcu::RcuBox,
+    rcu::SockRcu,
     sock::{LockedSock, OptOut, OptVal, TcpState},
-    ulp::{Ulp, UlpVtable, SOCK_GFP},
+    ulp::{CtxLock, Ulp, UlpVtable, SOCK_GFP},
     RcuSection,
 };
 use crate::integrity::Check;
@@ -61,9 +61,9 @@ impl Ulp for SockCtx {
     /// A socket with the ULP but no key yet: it behaves as plain TCP.
     fn new() -> Self {
         Self {
-            keys: RcuBox::new(),
+            keys: SockRcu::new(),
             integrity_len: AtomicU32::new(0),
-            commit_bytes: RcuBox::new(),
+            commit_bytes: SockRcu::new(),
             commit: AtomicU64::new(0),
             legacy_ih: AtomicU32::new(0),
             hold: None,
@@ -101,12 +101,12 @@ impl Ulp for SockCtx {
         self.enabled()
     }
 
-    fn setsockopt(&self, sk: &LockedSock<'_>, optname: i32, val: &OptVal) -> Result {
-        self.set(sk, optname, val)
+    fn setsockopt(sk: &CtxLock<'_, Self>, optname: i32, val: &OptVal) -> Result {
+        sk.ctx().set(sk, optname, val)
     }
 
-    fn getsockopt(&self, sk: &LockedSock<'_>, optname: i32, out: &OptOut) -> Result {
-        self.get(sk, optname, out)
+    fn getsockopt(sk: &CtxLock<'_, Self>, optname: i32, out: &OptOut) -> Result {
+        sk.ctx().get(sk, optname, out)
     }
 
     fn clone_check(&self, syn: Option<(&[u8], usize)>, rcu: &RcuSection) -> Option<Check> {
@@ -220,12 +220,12 @@ const LEGACY_IH_SET: u32 = 1 << 16;
 
 /// The stealth state of one socket with the ULP.
 pub(crate) struct SockCtx {
-    keys: RcuBox<KeySet>,
+    keys: SockRcu<KeySet>,
     /// Listener: how many first bytes each connection must commit to (0:
     /// none).
     integrity_len: AtomicU32,
     /// Client: the bytes it commits to (changed under the socket lock).
-    commit_bytes: RcuBox<KVVec<u8>>,
+    commit_bytes: SockRcu<KVVec<u8>>,
     /// Client: `COMMIT_SET | C32` of those bytes with the first key, or 0.
     commit: AtomicU64,
     /// Client, ISN mode: `LEGACY_IH_SET | IH` of those bytes with the first
@@ -264,7 +264,7 @@ impl SockCtx {
 
     /// Recomputes the commitments (both modes') after the keys or the bytes
     /// changed.
-    fn update_commitment(&self, sk: &LockedSock<'_>) -> Result {
+    fn update_commitment(&self, sk: &CtxLock<'_, Self>) -> Result {
         let keys = self.keys.get(sk);
         let (c, ih) = match (keys, self.commit_bytes.get(sk)) {
             (Some(keys), Some(bytes)) => {
@@ -318,7 +318,7 @@ impl SockCtx {
     }
 
     /// Replaces the keys, keeping the namespace's count of sockets with keys.
-    fn set_keys(&self, sk: &LockedSock<'_>, keys: Option<KBox<KeySet>>) {
+    fn set_keys(&self, sk: &CtxLock<'_, Self>, keys: Option<KBox<KeySet>>) {
         let (was, now) = (self.keys.is_set(), keys.is_some());
         self.keys.replace(sk, keys);
         if was != now {
@@ -329,7 +329,7 @@ impl SockCtx {
     }
 
     /// Handles `setsockopt(IPPROTO_TCP, optname)` for the module's options.
-    fn set(&self, sk: &LockedSock<'_>, optname: i32, val: &OptVal) -> Result {
+    fn set(&self, sk: &CtxLock<'_, Self>, optname: i32, val: &OptVal) -> Result {
         match optname {
             TCP_STEALTH => {
                 if val.len() == 0 || val.len() > MAX_SECRET_LEN {
@@ -426,7 +426,7 @@ impl SockCtx {
     }
 
     /// Handles `getsockopt(IPPROTO_TCP, optname)` for the module's options.
-    fn get(&self, sk: &LockedSock<'_>, optname: i32, out: &OptOut) -> Result {
+    fn get(&self, sk: &CtxLock<'_, Self>, optname: i32, out: &OptOut) -> Result {
         match optname {
             TCP_STEALTH => {
                 let n = self.keys.get(sk).map_or(0, |k| k.n) as u32;

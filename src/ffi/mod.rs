@@ -44,13 +44,16 @@ use core::{cell::UnsafeCell, marker::PhantomData};
 ///
 /// # Invariants
 ///
-/// The Rust side never creates references to the inner value; it is only
-/// accessed through raw pointers by the kernel, which serialises its own
-/// accesses (registration and unregistration happen at module load and unload).
+/// The value is written only through [`KernelStatic::get`], and only while
+/// the writer has it to itself: before the kernel is given the pointer
+/// (registration, which a flag or the module's init makes exclusive). While
+/// the kernel has the pointer, Rust code only reads the value, through the
+/// raw pointer.
 pub(crate) struct KernelStatic<T>(UnsafeCell<T>);
 
-// SAFETY: By the type invariant, Rust code never reads or writes the value; the
-// kernel, which does, synchronises those accesses itself.
+// SAFETY: By the type invariant, writes happen only while the writer has the
+// value to itself, and everybody else reads it; the kernel synchronises its
+// own accesses.
 unsafe impl<T> Sync for KernelStatic<T> {}
 
 impl<T> KernelStatic<T> {

@@ -7,7 +7,7 @@
 use super::{
     bindings,
     skb::{Family, SkBuff},
-    sock::Sock,
+    sock::SockCommon,
     RcuSection,
 };
 use core::{ffi::c_void, ptr::NonNull};
@@ -166,6 +166,26 @@ impl HookArgs<'_> {
         })
     }
 
+    /// The socket that sends the packet, at `NF_INET_LOCAL_OUT` (`None` at
+    /// any other hook, where `skb->sk` may be a socket early demux or TPROXY
+    /// assigned without a reference the hook could rely on). It may be a
+    /// request socket (a SYN-ACK) as well as a full one.
+    pub(crate) fn output_sock<'s>(&self, skb: &'s SkBuff) -> Option<&'s SockCommon> {
+        // SAFETY: The state is valid for the hook call (type invariant).
+        let hook = unsafe { (*self.state).hook };
+        if u32::from(hook) != bindings::nf_inet_hooks_NF_INET_LOCAL_OUT {
+            return None;
+        }
+        // SAFETY: The skb is valid (type invariant of `SkBuff`); on the
+        // output path `skb->sk` is NULL or the sending socket (full, or the
+        // request socket of a SYN-ACK), which the skb holds a reference on
+        // (`skb_set_owner_w()`/`skb_set_owner_edemux()`) until it is freed,
+        // so for as long as `skb` is borrowed.
+        let sk = unsafe { (*skb.as_ptr()).sk };
+        // SAFETY: See above.
+        (!sk.is_null()).then(|| unsafe { SockCommon::from_raw(sk) })
+    }
+
     /// Answers the packet with the RST that TCP sends for a closed port
     /// (including the reflected TOS / traffic class, the echoed IPv4
     /// options and, for IPv6, the automatic flow label). Returns whether an
@@ -223,10 +243,11 @@ pub(crate) struct SockRef<'a> {
 }
 
 impl SockRef<'_> {
-    /// The socket.
-    pub(crate) fn sock(&self) -> &Sock {
-        // SAFETY: The socket is valid for as long as `self` (type invariant).
-        unsafe { Sock::from_raw(self.sk.as_ptr()) }
+    /// The socket, of any kind (full, request or timewait).
+    pub(crate) fn sock(&self) -> &SockCommon {
+        // SAFETY: The socket, of any kind, is valid for as long as `self`
+        // (type invariant).
+        unsafe { SockCommon::from_raw(self.sk.as_ptr()) }
     }
 }
 

@@ -2,7 +2,7 @@
 
 //! Read-only access to the headers of a packet (`struct sk_buff`).
 
-use super::{bindings, sock::Sock};
+use super::bindings;
 use kernel::{prelude::*, types::Opaque};
 
 /// A packet seen by a netfilter hook.
@@ -167,16 +167,6 @@ impl SkBuff {
     pub(crate) fn for_host(&self) -> bool {
         // SAFETY: By the type invariant the skb is valid.
         unsafe { bindings::tcp_stealth_pkt_for_host(self.as_ptr()) }
-    }
-
-    /// The socket that sends this packet, on the output path.
-    pub(crate) fn sk(&self) -> Option<&Sock> {
-        // SAFETY: By the type invariant the skb is valid; on the output path
-        // `skb->sk` is NULL or the sending socket, which the skb holds a
-        // reference on (its write memory) until the skb is freed.
-        let sk = unsafe { (*self.as_ptr()).sk };
-        // SAFETY: See above.
-        (!sk.is_null()).then(|| unsafe { Sock::from_raw(sk) })
     }
 
     /// Overwrites `new.len()` bytes of the TCP header that starts `th` bytes

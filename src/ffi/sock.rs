@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! TCP sockets: [`Sock`], locked ([`LockedSock`]), and the values of their
-//! socket option calls ([`OptVal`], [`OptOut`]). The ULP that the module
-//! attaches to them is in [`super::ulp`].
+//! TCP sockets: any kind ([`SockCommon`]), full ([`Sock`]), locked
+//! ([`LockedSock`]), and the values of their socket option calls
+//! ([`OptVal`], [`OptOut`]). The ULP that the module attaches to them is in
+//! [`super::ulp`].
 
 use super::{bindings, pernet::Net};
-use core::ptr::addr_of;
+use core::{ops::Deref, ptr::addr_of};
 use kernel::{
     prelude::*,
     types::Opaque,
@@ -30,26 +31,41 @@ pub(crate) enum TcpState {
     Other,
 }
 
-/// A socket (`struct sock`).
+/// A socket of any kind: full, request (`TCP_NEW_SYN_RECV`) or timewait;
+/// only the `struct sock_common` they all start with is known to exist.
 ///
 /// # Invariants
 ///
 /// References only exist while the socket is alive (its refcount is held by
-/// somebody for the lifetime of the reference).
+/// somebody, or RCU keeps it, for the lifetime of the reference).
+#[repr(transparent)]
+pub(crate) struct SockCommon(Opaque<bindings::sock_common>);
+
+/// A full socket (`struct sock`), never a request or timewait socket.
+///
+/// # Invariants
+///
+/// As for [`SockCommon`], and the socket is a full one: a whole `struct
+/// sock` is there.
 #[repr(transparent)]
 pub(crate) struct Sock(Opaque<bindings::sock>);
 
-impl Sock {
+impl SockCommon {
     /// # Safety
     ///
-    /// `ptr` must be a live socket for `'a`.
+    /// `ptr` must be a live socket of any kind for `'a`.
     pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
-        // SAFETY: Transparent wrapper; the caller guarantees validity.
+        // SAFETY: Transparent wrapper; every kind of socket starts with a
+        // `sock_common` (the first member of `struct sock`,
+        // `request_sock` and `inet_timewait_sock`); the caller guarantees
+        // that it lives for `'a`.
         unsafe { &*ptr.cast::<Self>() }
     }
 
+    /// The socket as a `struct sock` pointer, as the kernel passes every
+    /// kind of socket; only its `__sk_common` may be used unless it is full.
     pub(super) fn as_ptr(&self) -> *mut bindings::sock {
-        self.0.get()
+        self.0.get().cast()
     }
 
     fn raw_state(&self) -> u8 {
@@ -108,6 +124,30 @@ impl Sock {
         // READ_ONCE.
         self.state() == TcpState::Listen
             && unsafe { bindings::tcp_stealth_syncookies_possible(self.as_ptr()) }
+    }
+}
+
+impl Sock {
+    /// # Safety
+    ///
+    /// `ptr` must be a live full socket for `'a`.
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
+        // SAFETY: Transparent wrapper; the caller guarantees validity.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut bindings::sock {
+        self.0.get()
+    }
+}
+
+impl Deref for Sock {
+    type Target = SockCommon;
+
+    fn deref(&self) -> &SockCommon {
+        // SAFETY: `__sk_common` is the first member of `struct sock`, and
+        // the socket lives as long as `self` (type invariant).
+        unsafe { SockCommon::from_raw(self.as_ptr()) }
     }
 }
 

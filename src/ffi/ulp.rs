@@ -24,7 +24,7 @@ use super::{
     hold::{Hold, HoldCheck},
     ops::{self, OpsCopies},
     pernet::Net,
-    sock::{LockedSock, OptOut, OptVal, Sock, TcpState, SOL_TCP},
+    sock::{LockedSock, OptOut, OptVal, Sock, SockCommon, TcpState, SOL_TCP},
     KernelStatic, RcuSection,
 };
 use core::{
@@ -80,11 +80,13 @@ pub(crate) trait Ulp: Sized + Send + Sync + 'static {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// `setsockopt` of one of the ULP's options.
-    fn setsockopt(&self, sk: &LockedSock<'_>, optname: i32, val: &OptVal) -> Result;
+    /// `setsockopt` of one of the ULP's options, on the locked socket `sk`
+    /// whose context `sk.ctx()` is.
+    fn setsockopt(sk: &CtxLock<'_, Self>, optname: i32, val: &OptVal) -> Result;
 
-    /// `getsockopt` of one of the ULP's options.
-    fn getsockopt(&self, sk: &LockedSock<'_>, optname: i32, out: &OptOut) -> Result;
+    /// `getsockopt` of one of the ULP's options (as for
+    /// [`Ulp::setsockopt`]).
+    fn getsockopt(sk: &CtxLock<'_, Self>, optname: i32, out: &OptOut) -> Result;
 
     /// The check for a new child of `listener`, made from the headers of the
     /// SYN it came from (`syn`: IP and TCP headers, and the IP headers'
@@ -167,7 +169,7 @@ impl<T: Ulp> UlpVtable<T> {
 
     /// Whether the full socket `sk` has this ULP: then its proto is one of
     /// ours (children of our listeners get TCP's back in `clone`).
-    pub(super) fn owns(&self, sk: &Sock) -> bool {
+    pub(super) fn owns(&self, sk: &SockCommon) -> bool {
         // `skc_prot` is in `sock_common`, valid for every kind of socket, but
         // only full sockets can have a ULP.
         if !sk.is_full() {
@@ -232,7 +234,7 @@ pub(super) enum UlpState<'a, T> {
     Ctx(&'a T),
 }
 
-impl Sock {
+impl SockCommon {
     /// The context of ULP `T` of this socket, read under RCU; `None` for a
     /// socket without the ULP (or any socket that is not a full one).
     pub(crate) fn ulp<'a, T: Ulp>(&'a self, _rcu: &'a RcuSection) -> Option<&'a T> {
@@ -253,6 +255,33 @@ impl Sock {
         unsafe { data.cast::<UlpData<T>>().as_ref() }.map(|d| &d.ctx)
     }
 
+    /// ISN mode, client side: whether the SYN with sequence number `seq`
+    /// that this socket is sending passes the output hooks for the first
+    /// time (inside `connect()`), rather than as a retransmission. `false`
+    /// for a socket without ULP `T`.
+    pub(crate) fn syn_is_first<T: Ulp>(&self, seq: u32) -> bool {
+        // SAFETY: A socket with our ULP is a full TCP socket (`owns`), and
+        // the helper only reads `snd_nxt` (with READ_ONCE).
+        T::vtable().owns(self) && unsafe { bindings::tcp_stealth_syn_is_first(self.as_ptr(), seq) }
+    }
+
+    /// ISN mode, client side: moves the send sequence space from ISN `old`
+    /// to `isn` while the first SYN passes the output hooks. EBUSY (and
+    /// nothing changed) unless the socket is exactly there, with the socket
+    /// owned by the process in `connect()`; EINVAL without ULP `T`.
+    pub(crate) fn set_isn<T: Ulp>(&self, old: u32, isn: u32) -> Result {
+        if !T::vtable().owns(self) {
+            return Err(EINVAL);
+        }
+        // SAFETY: A socket with our ULP is a full TCP socket. The helper
+        // changes it only if it runs in process context with the socket
+        // owned, i.e. inside `tcp_connect()` under `lock_sock()`, the only
+        // place that transmits a connection's first SYN.
+        to_result(unsafe { bindings::tcp_stealth_set_isn(self.as_ptr(), old, isn) })
+    }
+}
+
+impl Sock {
     /// The context of ULP `T` of this socket.
     ///
     /// # Safety
@@ -288,34 +317,46 @@ impl Sock {
             _ => None,
         }
     }
+}
 
-    /// ISN mode, client side: whether the SYN with sequence number `seq`
-    /// that this socket is sending passes the output hooks for the first
-    /// time (inside `connect()`), rather than as a retransmission. `false`
-    /// for a socket without ULP `T`.
-    pub(crate) fn syn_is_first<T: Ulp>(&self, seq: u32) -> bool {
-        // SAFETY: A socket with our ULP is a full TCP socket (`owns`), and
-        // the helper only reads `snd_nxt` (with READ_ONCE).
-        T::vtable().owns(self) && unsafe { bindings::tcp_stealth_syn_is_first(self.as_ptr(), seq) }
-    }
+/// A locked socket with ULP `T`, and its context: the evidence that the lock
+/// held is the one of the socket that owns the context (see
+/// [`SockRcu`](super::rcu::SockRcu)).
+///
+/// # Invariants
+///
+/// `ctx` is the ULP context of the socket `locked` locks.
+pub(crate) struct CtxLock<'a, T> {
+    locked: &'a LockedSock<'a>,
+    ctx: &'a T,
+}
 
-    /// ISN mode, client side: moves the send sequence space from ISN `old`
-    /// to `isn` while the first SYN passes the output hooks. EBUSY (and
-    /// nothing changed) unless the socket is exactly there, with the socket
-    /// owned by the process in `connect()`; EINVAL without ULP `T`.
-    pub(crate) fn set_isn<T: Ulp>(&self, old: u32, isn: u32) -> Result {
-        if !T::vtable().owns(self) {
-            return Err(EINVAL);
-        }
-        // SAFETY: A socket with our ULP is a full TCP socket. The helper
-        // changes it only if it runs in process context with the socket
-        // owned, i.e. inside `tcp_connect()` under `lock_sock()`, the only
-        // place that transmits a connection's first SYN.
-        to_result(unsafe { bindings::tcp_stealth_set_isn(self.as_ptr(), old, isn) })
+impl<T> CtxLock<'_, T> {
+    /// The context.
+    pub(crate) fn ctx(&self) -> &T {
+        self.ctx
     }
 }
 
-impl LockedSock<'_> {
+impl<'a, T> core::ops::Deref for CtxLock<'a, T> {
+    type Target = LockedSock<'a>;
+
+    fn deref(&self) -> &LockedSock<'a> {
+        self.locked
+    }
+}
+
+impl<'a> LockedSock<'a> {
+    /// The context of this socket, which has ULP `T`, with the lock as
+    /// evidence.
+    fn ctx_lock<T: Ulp>(&'a self) -> Result<CtxLock<'a, T>> {
+        // INVARIANT: The context of the socket `self` locks.
+        Ok(CtxLock {
+            locked: self,
+            ctx: self.ulp_ctx::<T>()?,
+        })
+    }
+
     /// The context of ULP `T` of this socket, which has the ULP (`ENOMEM`: a
     /// child whose context could not be allocated; `EINVAL`: no ULP `T`).
     fn ulp_ctx<T: Ulp>(&self) -> Result<&T> {
@@ -690,7 +731,7 @@ impl<T: Ulp> Adapter<T> {
                 let locked = LockedSock::lock(s);
                 // SAFETY: The socket layer's value, valid for `optlen` bytes.
                 let val = unsafe { OptVal::new(optval, optlen as usize) };
-                locked.ulp_ctx::<T>()?.setsockopt(&locked, optname, &val)?;
+                T::setsockopt(&locked.ctx_lock::<T>()?, optname, &val)?;
                 Ok(0)
             });
         }
@@ -732,7 +773,7 @@ impl<T: Ulp> Adapter<T> {
             return from_result(|| {
                 let locked = LockedSock::lock(s);
                 let out = OptOut::new(optval as UserPtr, optlen as UserPtr);
-                locked.ulp_ctx::<T>()?.getsockopt(&locked, optname, &out)?;
+                T::getsockopt(&locked.ctx_lock::<T>()?, optname, &out)?;
                 Ok(0)
             });
         }
