@@ -3,7 +3,9 @@
 # tcp_stealth, built out of tree against a Rust-enabled kernel.
 #
 #   make            build tcp_stealth.ko (against the cached test kernel,
-#                   or the kernel tree given as KDIR=)
+#                   or the kernel tree given as KDIR=); with
+#                   TCP_STEALTH_BENCH=1 it has the test-only benchmark file
+#                   (make bench builds it so, in a copy)
 #   make demo       set everything up, then show the module at work in a VM
 #   make check      set everything up, then run all tests
 #   make setup      only install dependencies and build the test kernel

@@ -3,14 +3,15 @@
 #
 # `make bench`: builds the benchmark kernel (TCP_STEALTH_KERNEL=bench
 # scripts/kernel.sh: the test kernel without KASAN, lockdep and kmemleak;
-# cached like it), the module against it (in build/bench/module) and the
-# tools in bench/, runs bench/guest.sh in one boot of that kernel
+# cached like it), the module against it with its benchmark file
+# (TCP_STEALTH_BENCH=1, in build/bench/module) and the tools in bench/, runs bench/guest.sh in one boot of that kernel
 # (scripts/vm-run) and prints one table of ratios, also written to
 # build/bench/table.txt (the raw guest output is in build/bench/vm.log).
 # Exits non-zero if the VM or any benchmark did not complete; times never
 # fail it. Parameters: see bench/guest.sh (TCP_STEALTH_BENCH_*), whatever
 # scripts/vm-run takes, and TCP_STEALTH_BENCH_KERNEL=test to run on the
-# test kernel (with its detectors) and the module `make` built instead.
+# test kernel (with its detectors) instead, the module built for it the
+# same way.
 #
 #   scripts/bench.sh               build, run the VM, print the table
 #   scripts/bench.sh --table-only  print the table of the last run again
@@ -28,25 +29,27 @@ if [ "${1:-}" != --table-only ]; then
 	case $kernel in
 	bench)
 		KDIR=$(TCP_STEALTH_KERNEL=bench scripts/kernel.sh)
-		# The module's own tree is built for the test kernel: build a
-		# copy of the sources for this one.
-		mod=$out/module
-		rm -rf "$mod"
-		mkdir -p "$mod"
-		# The sources as they are in the work tree, without build output.
-		git ls-files -z --cached --others --exclude-standard \
-			Kbuild Makefile src include |
-			tar -c --null -T - | tar -x -C "$mod"
-		make -s -C "$KDIR" M="$mod" $(cat "$KDIR/.tcp_stealth_make_args") modules
-		export KDIR TCP_STEALTH_MODULE=$mod/tcp_stealth.ko
 		# 200k SYNs per flood case and round take a few seconds here.
 		export TCP_STEALTH_BENCH_SYNS=${TCP_STEALTH_BENCH_SYNS:-200000}
 		# And the memory flood can have its million knocks on the wire.
 		export TCP_STEALTH_BENCH_MEM_KNOCKS=${TCP_STEALTH_BENCH_MEM_KNOCKS:-1000000}
 		;;
-	test) make -s modules ;;
+	test) KDIR=${KDIR:-$(scripts/kernel.sh --kdir)} ;;
 	*) echo "bench: TCP_STEALTH_BENCH_KERNEL must be bench or test" >&2; exit 2 ;;
 	esac
+	# The module with the benchmark file (TCP_STEALTH_BENCH=1, see
+	# Kbuild), built from a copy of the sources: the work tree's own
+	# build is for the test kernel and has no benchmark file.
+	mod=$out/module
+	rm -rf "$mod"
+	mkdir -p "$mod"
+	# The sources as they are in the work tree, without build output.
+	git ls-files -z --cached --others --exclude-standard \
+		Kbuild Makefile src include |
+		tar -c --null -T - | tar -x -C "$mod"
+	make -s -C "$KDIR" M="$mod" $(cat "$KDIR/.tcp_stealth_make_args") \
+		TCP_STEALTH_BENCH=1 modules
+	export KDIR TCP_STEALTH_MODULE=$mod/tcp_stealth.ko
 	echo "kernel $kernel" > "$out/vm.log"
 	scripts/vm-run -- bench/guest.sh >> "$out/vm.log" || rc=$?
 fi

@@ -5,10 +5,11 @@
 # "lint: NAME: FAIL (...)":
 #   fmt     rustfmt --check of the module's sources (src/, from
 #           src/tcp_stealth_main.rs), the host workspace and fuzz/;
-#   module  clippy on the module (the kernel's CLIPPY=1 build), with any
-#           warning counted as a failure. It builds a copy of the module's
-#           sources under build/lint/module, so that the tcp_stealth.ko a
-#           VM may be loading at the same time is left alone;
+#   module  clippy on the module (the kernel's CLIPPY=1 build), as built
+#           for production and with the benchmark file (TCP_STEALTH_BENCH=1),
+#           with any warning counted as a failure. It builds a copy of the
+#           module's sources under build/lint/module, so that the
+#           tcp_stealth.ko a VM may be loading at the same time is left alone;
 #   host    cargo clippy --workspace --all-targets -D warnings (proto and
 #           tools/knock);
 #   fuzz    cargo +nightly clippy -D warnings on fuzz/ (skipped without the
@@ -66,15 +67,17 @@ module() {
 		--exclude='Module.symvers' --exclude='modules.order' \
 		--exclude='.*.d' --exclude='*.rmeta' \
 		Kbuild Makefile include src "$copy/" || return 1
-	# Clippy speaks only when the crate is compiled.
-	touch "$copy/src/tcp_stealth_main.rs" || return 1
-	# shellcheck disable=SC2086 # $args is a list of make arguments
-	make -C "$kdir" M="$copy" $args CLIPPY=1 modules >"$logs/module-build.log" 2>&1 || {
+	local bench rc=0
+	for bench in 0 1; do
+		# Clippy speaks only when the crate is compiled.
+		touch "$copy/src/tcp_stealth_main.rs" || return 1
+		# shellcheck disable=SC2086 # $args is a list of make arguments
+		make -C "$kdir" M="$copy" $args CLIPPY=1 TCP_STEALTH_BENCH=$bench \
+			modules >"$logs/module-build.log" 2>&1 || rc=1
 		cat "$logs/module-build.log"
-		return 1
-	}
-	cat "$logs/module-build.log"
-	! grep -qE '^(warning|error)(\[|:)' "$logs/module-build.log"
+		! grep -qE '^(warning|error)(\[|:)' "$logs/module-build.log" || rc=1
+	done
+	return $rc
 }
 
 host() {

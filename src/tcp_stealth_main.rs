@@ -25,6 +25,9 @@ use core::{
 };
 use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
 
+// The test-only benchmark file, only in a build with TCP_STEALTH_BENCH=1
+// (`make bench`; see Kbuild).
+#[cfg(tcp_stealth_bench)]
 mod bench;
 #[allow(unsafe_code)]
 mod ffi;
@@ -124,7 +127,8 @@ pub(crate) struct NetState {
     admit_key: [u8; 16],
     /// Ports the administrator protects.
     policy: policy::Policy,
-    /// Results of the test-only benchmark file (see [`bench`]).
+    /// Results of the test-only benchmark file (see `bench`).
+    #[cfg(tcp_stealth_bench)]
     bench: bench::BenchResults,
 }
 
@@ -167,6 +171,7 @@ impl PernetState for NetState {
             admitted: Admitted::new(admit_slots).map_err(|_| EINVAL)?,
             admit_key,
             policy: policy::Policy::new()?,
+            #[cfg(tcp_stealth_bench)]
             bench: bench::BenchResults::new(),
         })
     }
@@ -193,6 +198,7 @@ impl PernetState for NetState {
             self.sysctl.unregister();
             return Err(e);
         }
+        #[cfg(tcp_stealth_bench)]
         if let Err(e) =
             seq::create_writable::<bench::Bench>(net, bench::BENCH_FILE, bench::BENCH_MODE)
         {
@@ -205,6 +211,7 @@ impl PernetState for NetState {
     }
 
     fn stop(&self, net: &Net) {
+        #[cfg(tcp_stealth_bench)]
         seq::remove(net, bench::BENCH_FILE);
         seq::remove(net, POLICY_FILE);
         seq::remove(net, STATS_FILE);

@@ -76,6 +76,7 @@ impl Drop for KernelBlake2s {
     }
 }
 
+#[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// The kernel's `secure_tcp_seq()`: the SipHash-based initial sequence
 /// number of a passive IPv4 connection (addresses and ports in network byte
 /// order). Used as the benchmark's reference cost of a per-SYN MAC.

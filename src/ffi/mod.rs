@@ -95,12 +95,14 @@ pub(crate) fn now_secs() -> u64 {
     u64::try_from(t).unwrap_or(0)
 }
 
+#[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// A monotonic clock in nanoseconds (`ktime_get_ns()`).
 pub(crate) fn now_ns() -> u64 {
     // SAFETY: Always safe to call.
     unsafe { bindings::tcp_stealth_ktime_ns() }
 }
 
+#[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// Lets the scheduler run something else (`cond_resched()`). Only for
 /// process context, where the benchmark loops run.
 pub(crate) fn cond_resched() {

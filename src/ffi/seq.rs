@@ -5,7 +5,6 @@
 
 use super::{bindings, pernet::Net};
 use core::ffi::{c_int, c_void};
-use kernel::ffi::c_char;
 use kernel::{prelude::*, str::CStr};
 
 /// A `seq_file` being filled by a show callback; it takes `write!`.
@@ -78,6 +77,7 @@ unsafe extern "C" fn show_trampoline<S: Show>(
     0
 }
 
+#[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// Something that takes writes to a `/proc/net` file.
 pub(crate) trait Store {
     /// Handles one write of `input` (the whole write, 1 to `PAGE_SIZE - 1`
@@ -85,6 +85,7 @@ pub(crate) trait Store {
     fn store(net: &Net, input: &[u8]) -> Result;
 }
 
+#[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// Creates `/proc/net/<name>` in `net` with `mode`, printed by `S` and
 /// written through `S`. Writes from callers without `CAP_NET_ADMIN` in the
 /// namespace fail with `EPERM` (besides what `mode` already refuses).
@@ -114,6 +115,7 @@ pub(crate) fn create_writable<S: Show + Store>(
     Ok(())
 }
 
+#[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// The `write` callback of the files made by [`create_writable`].
 ///
 /// # Safety
@@ -122,7 +124,7 @@ pub(crate) fn create_writable<S: Show + Store>(
 /// `single_open_net`, with a kernel copy `buf` of the `size` bytes written.
 unsafe extern "C" fn write_trampoline<S: Store>(
     file: *mut bindings::file,
-    buf: *mut c_char,
+    buf: *mut kernel::ffi::c_char,
     size: usize,
 ) -> c_int {
     // SAFETY: The file was opened by `single_open_net` (see `create_writable`),

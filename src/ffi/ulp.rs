@@ -109,6 +109,7 @@ struct UlpData<T> {
     ctx: T,
 }
 
+#[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// Bytes the ULP allocates for every socket that has it (besides what the
 /// context itself allocates).
 pub(crate) const fn data_bytes<T: Ulp>() -> usize {
