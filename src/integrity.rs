@@ -17,7 +17,7 @@ use crate::ffi::{
     now_secs, RcuSection,
 };
 use crate::proto::{
-    self, FindResult, IntegrityStatus, IntegrityVerifier, LegacyVerifier, PayloadVerifier, Skew,
+    self, FindResult, IntegrityStatus, IntegrityVerifier, IsnVerifier, PayloadVerifier, Skew,
     SynHeaders,
 };
 use crate::sockopt::{Mode, SockCtx};
@@ -31,7 +31,7 @@ pub(crate) enum Check {
         n: usize,
     },
     /// ISN mode: the integrity hash in the low 16 bits of its SYN's ISN.
-    Legacy { verifier: LegacyVerifier, n: usize },
+    Isn { verifier: IsnVerifier, n: usize },
     /// Nothing to check against: the SYN (or its commitment) is gone, as
     /// with a SYN cookie, or the listener has no keys any more. Fails as
     /// soon as it is looked at.
@@ -68,18 +68,18 @@ pub(crate) fn child_check(
     let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
     let check = match listener.mode() {
         Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),
-        Mode::Isn => syn.and_then(|syn| from_isn(keys.legacy(), &syn, n)),
+        Mode::Isn => syn.and_then(|syn| from_isn(keys.isn(), &syn, n)),
     };
     Some(check.unwrap_or(Check::Lost))
 }
 
-fn from_isn(secrets: &[proto::LegacySecret], syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
+fn from_isn(secrets: &[proto::IsnSecret], syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
     let tsval = proto::find_tsval(syn.options).map_or(0, |(_, v)| v);
     let secret = secrets
         .iter()
-        .find(|s| proto::legacy_check_isn(s, syn.seq, syn.daddr, syn.dport, tsval, true))?;
-    let verifier = LegacyVerifier::new(secret, syn.seq as u16, n).ok()?;
-    Some(Check::Legacy { verifier, n })
+        .find(|s| proto::check_isn(s, syn.seq, syn.daddr, syn.dport, tsval, true))?;
+    let verifier = IsnVerifier::new(secret, syn.seq as u16, n).ok()?;
+    Some(Check::Isn { verifier, n })
 }
 
 fn from_knock(keys: &[proto::KnockKey], syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
@@ -109,7 +109,7 @@ impl HoldCheck for Check {
         let outcome = match self {
             Check::Lost => Outcome::Failed(Failure::Lost),
             Check::Commit { verifier, n } => feed(verifier, *n, rx, deadline),
-            Check::Legacy { verifier, n } => feed(verifier, *n, rx, deadline),
+            Check::Isn { verifier, n } => feed(verifier, *n, rx, deadline),
         };
         let counters = &rx.sock().net().state().counters;
         match outcome {

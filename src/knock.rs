@@ -388,8 +388,8 @@ impl NetState {
         // With payload integrity the low 16 bits are IH: only the high 16
         // are checked here, IH when the bytes come (crate::integrity).
         // Every key is tried, so the time taken does not tell which matched.
-        let ok = keys.legacy().iter().fold(false, |ok, secret| {
-            ok | proto::legacy_check_isn(secret, pkt.seq, pkt.daddr(), pkt.dport, tsval, integrity)
+        let ok = keys.isn().iter().fold(false, |ok, secret| {
+            ok | proto::check_isn(secret, pkt.seq, pkt.daddr(), pkt.dport, tsval, integrity)
         });
         if !ok {
             self.counters.inc(Counter::IsnBad);
@@ -423,13 +423,13 @@ impl NetState {
         keys: &KeySet,
         pkt: &TcpPacket,
     ) -> Verdict {
-        let Some(secret) = keys.legacy().first() else {
+        let Some(secret) = keys.isn().first() else {
             return Verdict::Accept;
         };
         let ts = proto::find_tsval(pkt.options());
         if sk.syn_is_first::<SockCtx>(pkt.seq) {
             let tsval = ts.map_or(0, |(_, v)| v);
-            let isn = proto::legacy_isn(secret, pkt.daddr(), pkt.dport, tsval, ctx.legacy_ih());
+            let isn = proto::make_isn(secret, pkt.daddr(), pkt.dport, tsval, ctx.isn_ih());
             if isn == pkt.seq {
                 // It carries the ISN already: it passes the output hooks a
                 // second time (see `local_out`).

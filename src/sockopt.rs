@@ -15,7 +15,7 @@ use crate::ffi::{
 };
 use crate::integrity::Check;
 use crate::proto::{
-    self, KeyOp, KnockKey, LegacySecret, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
+    self, IsnSecret, KeyOp, KnockKey, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
     MAX_SECRET_LEN,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -65,7 +65,7 @@ impl Ulp for SockCtx {
             integrity_len: AtomicU32::new(0),
             commit_bytes: SockRcu::new(),
             commit: AtomicU64::new(0),
-            legacy_ih: AtomicU32::new(0),
+            isn_ih: AtomicU32::new(0),
             hold: None,
             mode: AtomicU8::new(Mode::Option as u8),
             sent: AtomicU64::new(0),
@@ -153,27 +153,27 @@ impl Mode {
 #[derive(Clone)]
 pub(crate) struct KeySet {
     keys: [KnockKey; MAX_KEYS],
-    legacy: [LegacySecret; MAX_KEYS],
+    isn: [IsnSecret; MAX_KEYS],
     n: usize,
 }
 
 impl KeySet {
     /// The key set of one secret (1 to 64 bytes).
     pub(crate) fn from_secret(secret: &[u8]) -> Result<Self> {
-        let (key, legacy) = derive(secret)?;
-        Ok(Self::one(key, legacy))
+        let (key, isn) = derive(secret)?;
+        Ok(Self::one(key, isn))
     }
 
-    fn one(key: KnockKey, legacy: LegacySecret) -> Self {
+    fn one(key: KnockKey, isn: IsnSecret) -> Self {
         let mut set = Self::empty();
-        set.push_front(key, legacy);
+        set.push_front(key, isn);
         set
     }
 
     fn empty() -> Self {
         Self {
             keys: core::array::from_fn(|_| KnockKey::from_bytes(&[0; 32])),
-            legacy: core::array::from_fn(|_| LegacySecret::default()),
+            isn: core::array::from_fn(|_| IsnSecret::default()),
             n: 0,
         }
     }
@@ -184,17 +184,17 @@ impl KeySet {
     }
 
     /// The same keys as raw secrets (ISN mode), in the same order.
-    pub(crate) fn legacy(&self) -> &[LegacySecret] {
-        &self.legacy[..self.n]
+    pub(crate) fn isn(&self) -> &[IsnSecret] {
+        &self.isn[..self.n]
     }
 
     /// Makes `key` the first (newest) key; the caller checks there is room.
-    fn push_front(&mut self, key: KnockKey, legacy: LegacySecret) {
+    fn push_front(&mut self, key: KnockKey, isn: IsnSecret) {
         let n = self.n;
         self.keys[..=n].rotate_right(1);
-        self.legacy[..=n].rotate_right(1);
+        self.isn[..=n].rotate_right(1);
         self.keys[0] = key;
-        self.legacy[0] = legacy;
+        self.isn[0] = isn;
         self.n += 1;
     }
 
@@ -202,7 +202,7 @@ impl KeySet {
     fn remove(&mut self, i: usize) {
         let n = self.n;
         self.keys[i..n].rotate_left(1);
-        self.legacy[i..n].rotate_left(1);
+        self.isn[i..n].rotate_left(1);
         self.n -= 1;
     }
 
@@ -215,8 +215,8 @@ impl KeySet {
 
 /// `SockCtx::commit` flag: the value holds a commitment.
 const COMMIT_SET: u64 = 1 << 32;
-/// `SockCtx::legacy_ih` flag: the value holds an integrity hash.
-const LEGACY_IH_SET: u32 = 1 << 16;
+/// `SockCtx::isn_ih` flag: the value holds an integrity hash.
+const ISN_IH_SET: u32 = 1 << 16;
 
 /// The stealth state of one socket with the ULP.
 pub(crate) struct SockCtx {
@@ -228,9 +228,9 @@ pub(crate) struct SockCtx {
     commit_bytes: SockRcu<KVVec<u8>>,
     /// Client: `COMMIT_SET | C32` of those bytes with the first key, or 0.
     commit: AtomicU64,
-    /// Client, ISN mode: `LEGACY_IH_SET | IH` of those bytes with the first
+    /// Client, ISN mode: `ISN_IH_SET | IH` of those bytes with the first
     /// key's secret, or 0.
-    legacy_ih: AtomicU32,
+    isn_ih: AtomicU32,
     /// Accepted connection of a listener that requires integrity.
     hold: Option<Hold<Check>>,
     /// A [`Mode`], written under the socket lock, read by the hooks.
@@ -257,9 +257,9 @@ impl SockCtx {
     }
 
     /// Client, ISN mode: the integrity hash `IH` its ISN carries, if any.
-    pub(crate) fn legacy_ih(&self) -> Option<u16> {
-        let v = self.legacy_ih.load(Ordering::Acquire);
-        (v & LEGACY_IH_SET != 0).then_some(v as u16)
+    pub(crate) fn isn_ih(&self) -> Option<u16> {
+        let v = self.isn_ih.load(Ordering::Acquire);
+        (v & ISN_IH_SET != 0).then_some(v as u16)
     }
 
     /// Recomputes the commitments (both modes') after the keys or the bytes
@@ -268,17 +268,17 @@ impl SockCtx {
         let keys = self.keys.get(sk);
         let (c, ih) = match (keys, self.commit_bytes.get(sk)) {
             (Some(keys), Some(bytes)) => {
-                let (Some(key), Some(secret)) = (keys.keys().first(), keys.legacy().first()) else {
+                let (Some(key), Some(secret)) = (keys.keys().first(), keys.isn().first()) else {
                     return Ok(());
                 };
                 let c32 = proto::commitment(&KernelCrypto, key, bytes).map_err(|_| EINVAL)?;
-                let ih = proto::legacy_integrity_hash(secret, bytes);
-                (COMMIT_SET | u64::from(c32), LEGACY_IH_SET | u32::from(ih))
+                let ih = proto::isn_integrity_hash(secret, bytes);
+                (COMMIT_SET | u64::from(c32), ISN_IH_SET | u32::from(ih))
             }
             _ => (0, 0),
         };
         self.commit.store(c, Ordering::Release);
-        self.legacy_ih.store(ih, Ordering::Release);
+        self.isn_ih.store(ih, Ordering::Release);
         Ok(())
     }
 
@@ -339,8 +339,8 @@ impl SockCtx {
                 let mut secret = SecretBytes::<MAX_SECRET_LEN>::new();
                 val.read(&mut secret[..val.len()])?;
                 check_state(sk)?;
-                let (key, legacy) = derive(&secret[..val.len()])?;
-                let keys = KBox::new(KeySet::one(key, legacy), SOCK_GFP)?;
+                let (key, isn) = derive(&secret[..val.len()])?;
+                let keys = KBox::new(KeySet::one(key, isn), SOCK_GFP)?;
                 self.set_keys(sk, Some(keys));
                 Ok(())
             }
@@ -353,18 +353,18 @@ impl SockCtx {
                 val.read(&mut raw[..])?;
                 let (op, secret) = proto::parse_key_request(&raw[..]).map_err(|_| EINVAL)?;
                 check_state(sk)?;
-                let (key, legacy) = derive(secret)?;
+                let (key, isn) = derive(secret)?;
                 let mut set = KBox::new(KeySet::empty(), SOCK_GFP)?;
                 if let Some(old) = self.keys.get(sk) {
                     set.keys[..old.n].clone_from_slice(old.keys());
-                    set.legacy[..old.n].clone_from_slice(old.legacy());
+                    set.isn[..old.n].clone_from_slice(old.isn());
                     set.n = old.n;
                 }
                 match (op, set.position(&key)) {
                     (KeyOp::Add, Some(_)) => return Err(EEXIST),
                     (KeyOp::Add, None) if set.n == MAX_KEYS => return Err(ENOSPC),
                     // The newest key goes first: a client knocks with it.
-                    (KeyOp::Add, None) => set.push_front(key, legacy),
+                    (KeyOp::Add, None) => set.push_front(key, isn),
                     (KeyOp::Del, None) => return Err(ENOENT),
                     (KeyOp::Del, Some(i)) => set.remove(i),
                 }
@@ -474,8 +474,8 @@ fn read_int(val: &OptVal) -> Result<i32> {
 }
 
 /// Both forms of a key: the v1 key and the original's padded secret.
-fn derive(secret: &[u8]) -> Result<(KnockKey, LegacySecret)> {
+fn derive(secret: &[u8]) -> Result<(KnockKey, IsnSecret)> {
     let key = KnockKey::derive(secret, &KernelCrypto).map_err(|_| EINVAL)?;
-    let legacy = LegacySecret::new(secret).map_err(|_| EINVAL)?;
-    Ok((key, legacy))
+    let isn = IsnSecret::new(secret).map_err(|_| EINVAL)?;
+    Ok((key, isn))
 }

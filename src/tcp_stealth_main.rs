@@ -34,7 +34,7 @@ mod ffi;
 mod integrity;
 mod knock;
 mod policy;
-// The ISN mode's integrity hash (proto::legacy_integrity_hash) is not wired
+// The ISN mode's integrity hash (proto::isn_integrity_hash) is not wired
 // into the module yet.
 #[allow(dead_code)]
 mod proto;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The ISN mode's payload check: `Md5` streaming, `legacy_integrity_hash`
-//! and `LegacyVerifier` fed in arbitrary pieces, against the fuzz crate's
+//! The ISN mode's payload check: `Md5` streaming, `isn_integrity_hash`
+//! and `IsnVerifier` fed in arbitrary pieces, against the fuzz crate's
 //! whole-message MD5 and IH.
 
 #![no_main]
@@ -9,7 +9,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tcp_stealth_fuzz::proto::{
-    legacy_integrity_hash, IntegrityStatus, LegacySecret, LegacyVerifier, Md5, PayloadVerifier,
+    isn_integrity_hash, IntegrityStatus, IsnSecret, IsnVerifier, Md5, PayloadVerifier,
 };
 use tcp_stealth_fuzz::{ih_model, md5_model, pieces, secret64};
 
@@ -34,14 +34,14 @@ fuzz_target!(|inp: Input| {
     assert_eq!(h.finalize(), md5_model(&inp.payload));
 
     let Some(s64) = secret64(&inp.secret) else {
-        assert!(LegacySecret::new(&inp.secret).is_err());
+        assert!(IsnSecret::new(&inp.secret).is_err());
         return;
     };
-    let secret = LegacySecret::new(&inp.secret).unwrap();
+    let secret = IsnSecret::new(&inp.secret).unwrap();
     let n = 1 + usize::from(inp.n) % (inp.payload.len() + 64);
     let mut committed = inp.payload.clone();
     committed.resize(n, 0);
-    let ih = legacy_integrity_hash(&secret, &committed);
+    let ih = isn_integrity_hash(&secret, &committed);
     assert_eq!(ih, ih_model(&s64, &committed));
     let ih = inp.forged.unwrap_or(ih);
 
@@ -55,7 +55,7 @@ fuzz_target!(|inp: Input| {
     let arrived = usize::from(inp.arrived) % (n + 1);
     let stream = &stream[..arrived];
 
-    let mut v = LegacyVerifier::new(&secret, ih, n).unwrap();
+    let mut v = IsnVerifier::new(&secret, ih, n).unwrap();
     for piece in pieces(stream, &inp.cuts) {
         let before = v.remaining();
         assert_eq!(v.feed(piece), piece.len().min(before));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The original Knock's ISN: `md5_compress`, `legacy_isn` and
-//! `legacy_check_isn` against the fuzz crate's RFC 1321 transcription. The
+//! The original Knock's ISN: `md5_compress`, `make_isn` and
+//! `check_isn` against the fuzz crate's RFC 1321 transcription. The
 //! check accepts the client's ISN and, without integrity, no other; with
 //! integrity (IH in the low half) exactly the ISNs whose high half matches
 //! their own low half.
@@ -10,7 +10,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use tcp_stealth_fuzz::proto::{legacy_check_isn, legacy_isn, md5_compress, LegacySecret};
+use tcp_stealth_fuzz::proto::{check_isn, make_isn, md5_compress, IsnSecret};
 use tcp_stealth_fuzz::{isn_model, md5_block, secret64};
 
 #[derive(Arbitrary, Debug)]
@@ -35,20 +35,20 @@ fuzz_target!(|inp: Input| {
     assert_eq!(state, md5_block(inp.state, &block));
 
     let Some(s64) = secret64(&inp.secret) else {
-        assert!(LegacySecret::new(&inp.secret).is_err());
+        assert!(IsnSecret::new(&inp.secret).is_err());
         return;
     };
-    let secret = LegacySecret::new(&inp.secret).unwrap();
+    let secret = IsnSecret::new(&inp.secret).unwrap();
     let daddr = &inp.daddr[..inp.daddr.len().min(20)];
-    let isn = legacy_isn(&secret, daddr, inp.dport, inp.tsval, inp.ih);
+    let isn = make_isn(&secret, daddr, inp.dport, inp.tsval, inp.ih);
     assert_eq!(isn, isn_model(&s64, daddr, inp.dport, inp.tsval, inp.ih));
 
     let integrity = inp.ih.is_some();
-    assert!(legacy_check_isn(
+    assert!(check_isn(
         &secret, isn, daddr, inp.dport, inp.tsval, integrity
     ));
     let seen = isn ^ inp.isn_xor;
-    let ok = legacy_check_isn(&secret, seen, daddr, inp.dport, inp.tsval, integrity);
+    let ok = check_isn(&secret, seen, daddr, inp.dport, inp.tsval, integrity);
     if integrity {
         let want = isn_model(&s64, daddr, inp.dport, inp.tsval, Some(seen as u16)) == seen;
         assert_eq!(ok, want);

@@ -2,7 +2,7 @@
 
 //! Secrets as `setsockopt(TCP_STEALTH)`, `TCP_STEALTH_KEY` and the policy
 //! netlink command pass them: `KnockKey::derive` against
-//! `BLAKE2s(label || secret || zeros)`, and `LegacySecret::new`'s length
+//! `BLAKE2s(label || secret || zeros)`, and `IsnSecret::new`'s length
 //! rule.
 //!
 //! Input: the secret.
@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tcp_stealth_fuzz::proto::{Error, KnockKey, LegacySecret};
+use tcp_stealth_fuzz::proto::{Error, KnockKey, IsnSecret};
 use tcp_stealth_fuzz::{key_bytes, Ref};
 
 fuzz_target!(|secret: &[u8]| {
@@ -23,11 +23,11 @@ fuzz_target!(|secret: &[u8]| {
             let again = KnockKey::from_bytes(&k);
             assert_eq!(again.mac_key(), key.mac_key());
             assert_eq!(again.integrity_key(), key.integrity_key());
-            assert!(LegacySecret::new(secret).is_ok());
+            assert!(IsnSecret::new(secret).is_ok());
         }
         None => {
             assert_eq!(key.unwrap_err(), Error::SecretLength);
-            assert_eq!(LegacySecret::new(secret).unwrap_err(), Error::SecretLength);
+            assert_eq!(IsnSecret::new(secret).unwrap_err(), Error::SecretLength);
         }
     }
 });

@@ -330,7 +330,7 @@ pub fn md5_model(msg: &[u8]) -> [u8; 16] {
     out
 }
 
-/// A legacy secret zero-padded to 64 bytes (`None` if 0 or > 64 bytes).
+/// An ISN-mode secret zero-padded to 64 bytes (`None` if 0 or > 64 bytes).
 pub fn secret64(secret: &[u8]) -> Option<[u8; 64]> {
     if secret.is_empty() || secret.len() > 64 {
         return None;

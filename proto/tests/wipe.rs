@@ -6,7 +6,7 @@
 //! protocol code itself has none.
 
 use core::mem::{size_of, MaybeUninit};
-use tcp_stealth_proto::{KnockKey, LegacySecret, Md5, SecretBytes};
+use tcp_stealth_proto::{IsnSecret, KnockKey, Md5, SecretBytes};
 
 /// A byte no test secret's wiped memory may still contain.
 const S: u8 = 0xa5;
@@ -30,8 +30,8 @@ fn knock_key() {
 }
 
 #[test]
-fn legacy_secret() {
-    let left = bytes_after_drop(LegacySecret::new(&[S; 64]).unwrap());
+fn isn_secret() {
+    let left = bytes_after_drop(IsnSecret::new(&[S; 64]).unwrap());
     assert_eq!(left, [0; 64]);
 }
 

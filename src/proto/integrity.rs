@@ -47,7 +47,7 @@ pub enum IntegrityStatus {
 
 /// A receiver's check of the first payload bytes of a connection, fed in
 /// order as they arrive: [`IntegrityVerifier`] (this protocol) or
-/// [`LegacyVerifier`](super::LegacyVerifier) (the original Knock's).
+/// [`IsnVerifier`](super::IsnVerifier) (the original Knock's).
 pub trait PayloadVerifier {
     /// Feeds the next in-order payload bytes and returns how many were used:
     /// never more than [`remaining`](Self::remaining), so the rest of `data`

@@ -145,13 +145,13 @@ impl Drop for Md5 {
     }
 }
 
-/// A legacy secret: 1 to 64 bytes, zero-padded to 64.
+/// An ISN-mode secret: 1 to 64 bytes, zero-padded to 64.
 ///
 /// The original kernel silently truncated longer secrets; this refuses them.
 #[derive(Clone)]
-pub struct LegacySecret([u8; MAX_SECRET_LEN]);
+pub struct IsnSecret([u8; MAX_SECRET_LEN]);
 
-impl LegacySecret {
+impl IsnSecret {
     /// Pads `secret` (1 to [`MAX_SECRET_LEN`] bytes) with zeros.
     pub fn new(secret: &[u8]) -> Result<Self, Error> {
         if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
@@ -163,20 +163,20 @@ impl LegacySecret {
     }
 }
 
-impl Drop for LegacySecret {
+impl Drop for IsnSecret {
     /// Wipes the secret, so that freed memory does not keep it.
     fn drop(&mut self) {
         super::wipe(&mut self.0);
     }
 }
 
-impl core::fmt::Debug for LegacySecret {
+impl core::fmt::Debug for IsnSecret {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("LegacySecret { .. }")
+        f.write_str("IsnSecret { .. }")
     }
 }
 
-impl Default for LegacySecret {
+impl Default for IsnSecret {
     /// The all-zero secret (the same as the one-byte secret `"\0"`): a
     /// filler for unused key slots, never used to knock.
     fn default() -> Self {
@@ -206,15 +206,15 @@ pub fn find_tsval(opts: &[u8]) -> Option<(usize, u32)> {
         .last()
 }
 
-/// The legacy integrity digest: the folded `MD5(secret64 || payload)`
+/// The ISN mode's integrity digest: the folded `MD5(secret64 || payload)`
 /// equals the `IH` the SYN's ISN carried (its low 16 bits).
 #[derive(Clone)]
-pub struct LegacyDigest {
+pub struct IsnDigest {
     md5: Md5,
     ih: u16,
 }
 
-impl PayloadDigest for LegacyDigest {
+impl PayloadDigest for IsnDigest {
     fn update(&mut self, data: &[u8]) {
         self.md5.update(data);
     }
@@ -227,15 +227,15 @@ impl PayloadDigest for LegacyDigest {
     }
 }
 
-/// Receiver side of the legacy integrity check, over the first `n` bytes.
-pub type LegacyVerifier = StreamVerifier<LegacyDigest>;
+/// Receiver side of the ISN mode's integrity check, over the first `n` bytes.
+pub type IsnVerifier = StreamVerifier<IsnDigest>;
 
-impl StreamVerifier<LegacyDigest> {
+impl StreamVerifier<IsnDigest> {
     /// Starts checking `ih` over the first `n` (1 to 65535) payload bytes.
-    pub fn new(secret: &LegacySecret, ih: u16, n: usize) -> Result<Self, Error> {
+    pub fn new(secret: &IsnSecret, ih: u16, n: usize) -> Result<Self, Error> {
         let mut md5 = Md5::new();
         md5.update(&secret.0);
-        Self::start(LegacyDigest { md5, ih }, n)
+        Self::start(IsnDigest { md5, ih }, n)
     }
 }
 
@@ -245,7 +245,7 @@ fn fold_digest(d: &[u8; 16]) -> u16 {
 }
 
 /// The fields of a saved SYN (IP header and TCP header, as TCP_SAVED_SYN
-/// keeps them) that the legacy check needs.
+/// keeps them) that the ISN mode's check needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SynHeaders<'a> {
     /// Destination address: 4 or 16 bytes.
@@ -279,23 +279,17 @@ impl<'a> SynHeaders<'a> {
 }
 
 /// The 16-bit integrity hash `IH` of the first bytes of the payload.
-pub fn legacy_integrity_hash(secret: &LegacySecret, payload: &[u8]) -> u16 {
+pub fn isn_integrity_hash(secret: &IsnSecret, payload: &[u8]) -> u16 {
     let mut h = Md5::new();
     h.update(&secret.0);
     h.update(payload);
     fold_digest(&h.finalize())
 }
 
-/// The ISN (host byte order) a legacy client sends to `daddr` (4 or 16
+/// The ISN (host byte order) an ISN-mode client sends to `daddr` (4 or 16
 /// bytes, network order; longer input is cut at 16) and `dport` with
 /// timestamp value `tsval`, and integrity hash `ih` if any.
-pub fn legacy_isn(
-    secret: &LegacySecret,
-    daddr: &[u8],
-    dport: u16,
-    tsval: u32,
-    ih: Option<u16>,
-) -> u32 {
+pub fn make_isn(secret: &IsnSecret, daddr: &[u8], dport: u16, tsval: u32, ih: Option<u16>) -> u32 {
     let mut iv = [0u8; 16];
     let n = daddr.len().min(iv.len());
     iv[..n].copy_from_slice(&daddr[..n]);
@@ -321,9 +315,9 @@ pub fn legacy_isn(
 /// Server side: whether the SYN's `isn` authenticates. With `integrity`,
 /// `IH` is taken from the low 16 bits of `isn`, only the high 16 bits are
 /// compared, and the caller must then check the payload against
-/// `isn as u16` with [`legacy_integrity_hash`].
-pub fn legacy_check_isn(
-    secret: &LegacySecret,
+/// `isn as u16` with [`isn_integrity_hash`].
+pub fn check_isn(
+    secret: &IsnSecret,
     isn: u32,
     daddr: &[u8],
     dport: u16,
@@ -331,7 +325,7 @@ pub fn legacy_check_isn(
     integrity: bool,
 ) -> bool {
     let ih = integrity.then_some(isn as u16);
-    let expect = legacy_isn(secret, daddr, dport, tsval, ih);
+    let expect = make_isn(secret, daddr, dport, tsval, ih);
     ct_eq(&expect.to_be_bytes(), &isn.to_be_bytes())
 }
 
@@ -410,48 +404,30 @@ mod tests {
 
     #[test]
     fn original_vectors() {
-        let s = LegacySecret::new(SECRET).unwrap();
-        let ih = legacy_integrity_hash(&s, PAYLOAD);
+        let s = IsnSecret::new(SECRET).unwrap();
+        let ih = isn_integrity_hash(&s, PAYLOAD);
         assert_eq!(ih, 0xff96);
-        assert_eq!(legacy_isn(&s, &V6, 4242, 0x11223344, None), 0x4923a842);
-        assert_eq!(legacy_isn(&s, &V6, 4242, 0x11223344, Some(ih)), 0x3ae5ff96);
-        assert_eq!(legacy_isn(&s, &V4, 4242, 0x11223344, None), 0xedea1325);
-        assert_eq!(legacy_isn(&s, &V4, 4242, 0x11223344, Some(ih)), 0x2153ff96);
+        assert_eq!(make_isn(&s, &V6, 4242, 0x11223344, None), 0x4923a842);
+        assert_eq!(make_isn(&s, &V6, 4242, 0x11223344, Some(ih)), 0x3ae5ff96);
+        assert_eq!(make_isn(&s, &V4, 4242, 0x11223344, None), 0xedea1325);
+        assert_eq!(make_isn(&s, &V4, 4242, 0x11223344, Some(ih)), 0x2153ff96);
     }
 
     #[test]
-    fn check_isn() {
-        let s = LegacySecret::new(SECRET).unwrap();
-        assert!(legacy_check_isn(
-            &s, 0x4923a842, &V6, 4242, 0x11223344, false
-        ));
-        assert!(legacy_check_isn(
-            &s, 0x3ae5ff96, &V6, 4242, 0x11223344, true
-        ));
-        assert!(legacy_check_isn(
-            &s, 0xedea1325, &V4, 4242, 0x11223344, false
-        ));
-        assert!(legacy_check_isn(
-            &s, 0x2153ff96, &V4, 4242, 0x11223344, true
-        ));
+    fn check_isn_accepts_the_reference_isns() {
+        let s = IsnSecret::new(SECRET).unwrap();
+        assert!(check_isn(&s, 0x4923a842, &V6, 4242, 0x11223344, false));
+        assert!(check_isn(&s, 0x3ae5ff96, &V6, 4242, 0x11223344, true));
+        assert!(check_isn(&s, 0xedea1325, &V4, 4242, 0x11223344, false));
+        assert!(check_isn(&s, 0x2153ff96, &V4, 4242, 0x11223344, true));
         // Any changed input fails.
-        assert!(!legacy_check_isn(
-            &s, 0x4923a843, &V6, 4242, 0x11223344, false
-        ));
-        assert!(!legacy_check_isn(
-            &s, 0x4923a842, &V6, 4243, 0x11223344, false
-        ));
-        assert!(!legacy_check_isn(
-            &s, 0x4923a842, &V6, 4242, 0x11223345, false
-        ));
-        assert!(!legacy_check_isn(
-            &s, 0x2153ff96, &V6, 4242, 0x11223344, true
-        ));
+        assert!(!check_isn(&s, 0x4923a843, &V6, 4242, 0x11223344, false));
+        assert!(!check_isn(&s, 0x4923a842, &V6, 4243, 0x11223344, false));
+        assert!(!check_isn(&s, 0x4923a842, &V6, 4242, 0x11223345, false));
+        assert!(!check_isn(&s, 0x2153ff96, &V6, 4242, 0x11223344, true));
         // With integrity the low half is IH, so a wrong IH changes the high
         // half of the expected value.
-        assert!(!legacy_check_isn(
-            &s, 0x2153ff97, &V4, 4242, 0x11223344, true
-        ));
+        assert!(!check_isn(&s, 0x2153ff97, &V4, 4242, 0x11223344, true));
     }
 
     #[test]
@@ -489,27 +465,24 @@ mod tests {
     #[test]
     fn default_secret_is_nul() {
         // The slot filler is the secret "\0", distinct from real secrets.
-        let d = LegacySecret::default();
-        let nul = LegacySecret::new(&[0]).unwrap();
-        let other = LegacySecret::new(SECRET).unwrap();
+        let d = IsnSecret::default();
+        let nul = IsnSecret::new(&[0]).unwrap();
+        let other = IsnSecret::new(SECRET).unwrap();
         assert_eq!(
-            legacy_isn(&d, &V4, 4242, 1, None),
-            legacy_isn(&nul, &V4, 4242, 1, None)
+            make_isn(&d, &V4, 4242, 1, None),
+            make_isn(&nul, &V4, 4242, 1, None)
         );
         assert_ne!(
-            legacy_isn(&d, &V4, 4242, 1, None),
-            legacy_isn(&other, &V4, 4242, 1, None)
+            make_isn(&d, &V4, 4242, 1, None),
+            make_isn(&other, &V4, 4242, 1, None)
         );
     }
 
     #[test]
     fn secret_lengths() {
-        assert_eq!(LegacySecret::new(b"").unwrap_err(), Error::SecretLength);
-        assert_eq!(
-            LegacySecret::new(&[1; 65]).unwrap_err(),
-            Error::SecretLength
-        );
-        assert!(LegacySecret::new(&[1; 64]).is_ok());
+        assert_eq!(IsnSecret::new(b"").unwrap_err(), Error::SecretLength);
+        assert_eq!(IsnSecret::new(&[1; 65]).unwrap_err(), Error::SecretLength);
+        assert!(IsnSecret::new(&[1; 64]).is_ok());
     }
 
     extern crate std;
@@ -517,10 +490,10 @@ mod tests {
     use std::{vec, vec::Vec};
 
     #[test]
-    fn legacy_verifier_streams_the_reference_payload() {
-        let secret = LegacySecret::new(SECRET).unwrap();
+    fn isn_verifier_streams_the_reference_payload() {
+        let secret = IsnSecret::new(SECRET).unwrap();
         for chunk in [1, 5, 28] {
-            let mut v = LegacyVerifier::new(&secret, 0xff96, PAYLOAD.len()).unwrap();
+            let mut v = IsnVerifier::new(&secret, 0xff96, PAYLOAD.len()).unwrap();
             for c in PAYLOAD.chunks(chunk) {
                 assert_eq!(v.status(), IntegrityStatus::Pending);
                 assert_eq!(v.feed(c), c.len());
@@ -532,20 +505,20 @@ mod tests {
     }
 
     #[test]
-    fn legacy_verifier_mismatches() {
-        let secret = LegacySecret::new(SECRET).unwrap();
+    fn isn_verifier_mismatches() {
+        let secret = IsnSecret::new(SECRET).unwrap();
         let mut tampered = PAYLOAD.to_vec();
         tampered[3] ^= 1;
-        let mut v = LegacyVerifier::new(&secret, 0xff96, PAYLOAD.len()).unwrap();
+        let mut v = IsnVerifier::new(&secret, 0xff96, PAYLOAD.len()).unwrap();
         // Only the first n bytes count; the rest is left over.
         tampered.extend_from_slice(b"tail");
         assert_eq!(v.feed(&tampered), PAYLOAD.len());
         assert_eq!(v.status(), IntegrityStatus::Mismatch);
-        let mut v = LegacyVerifier::new(&secret, 0xff97, PAYLOAD.len()).unwrap();
+        let mut v = IsnVerifier::new(&secret, 0xff97, PAYLOAD.len()).unwrap();
         v.feed(PAYLOAD);
         assert_eq!(v.status(), IntegrityStatus::Mismatch);
-        assert!(LegacyVerifier::new(&secret, 0, 0).is_err());
-        assert!(LegacyVerifier::new(&secret, 0, 65536).is_err());
+        assert!(IsnVerifier::new(&secret, 0, 0).is_err());
+        assert!(IsnVerifier::new(&secret, 0, 65536).is_err());
     }
 
     fn tcp_header(dport: u16, seq: u32, opts: &[u8]) -> Vec<u8> {
@@ -568,8 +541,8 @@ mod tests {
         assert_eq!(h.daddr, &[192, 18, 42, 42]);
         assert_eq!((h.dport, h.seq), (4242, 0x2153ff96));
         assert_eq!(find_tsval(h.options), Some((4, 0x11223344)));
-        let secret = LegacySecret::new(SECRET).unwrap();
-        assert!(legacy_check_isn(
+        let secret = IsnSecret::new(SECRET).unwrap();
+        assert!(check_isn(
             &secret, h.seq, h.daddr, h.dport, 0x11223344, true
         ));
 

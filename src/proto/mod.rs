@@ -4,7 +4,7 @@
 //!
 //! Everything here is safe Rust over `core` only: no allocation, no I/O, no
 //! clock and no cryptography of its own (except the MD5 compression needed by
-//! the legacy Knock ISN mode). The caller provides SipHash-2-4 and BLAKE2s
+//! the original Knock's ISN mode). The caller provides SipHash-2-4 and BLAKE2s
 //! through the [`Crypto`] and [`Blake2s`] traits, the current time, random
 //! nonces and the storage of the replay cache.
 //!
@@ -23,8 +23,8 @@ mod admit;
 mod bench;
 mod crypto;
 mod integrity;
+mod isn;
 mod key;
-mod legacy;
 mod replay;
 mod wire;
 
@@ -45,14 +45,14 @@ pub use integrity::{
     StreamVerifier, MAX_INTEGRITY_LEN,
 };
 #[allow(unused_imports)]
+pub use isn::{
+    check_isn, find_tsval, isn_integrity_hash, make_isn, md5_compress, IsnDigest, IsnSecret,
+    IsnVerifier, Md5, SynHeaders,
+};
+#[allow(unused_imports)]
 pub use key::{
     parse_key_request, KeyOp, KnockKey, KEY_ADD, KEY_DEL, KEY_LABEL, KEY_REQUEST_LEN,
     MAX_SECRET_LEN,
-};
-#[allow(unused_imports)]
-pub use legacy::{
-    find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacyDigest,
-    LegacySecret, LegacyVerifier, Md5, SynHeaders,
 };
 #[allow(unused_imports)]
 pub use replay::{ReplayCache, ReplayVerdict, Slot, SynSource, DUPLICATE_SECS, WAYS};

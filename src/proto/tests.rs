@@ -639,9 +639,9 @@ fn verifier_states_are_dropped() {
     assert_eq!(DROPS.load(Relaxed), 2);
 
     // The ISN mode's MD5 has a Drop that wipes it (proto/tests/wipe.rs
-    // reads the memory), and the legacy verifier holds one.
+    // reads the memory), and the ISN-mode verifier holds one.
     assert!(core::mem::needs_drop::<Md5>());
-    assert!(core::mem::needs_drop::<LegacyVerifier>());
+    assert!(core::mem::needs_drop::<IsnVerifier>());
 }
 
 #[test]
