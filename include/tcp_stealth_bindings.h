@@ -16,6 +16,7 @@
 #include <net/netns/generic.h>
 
 #include "tcp_stealth_helpers.h"
+#include "uapi/linux/tcp_stealth.h"
 #include <net/ipv6.h>
 #include <crypto/blake2s.h>
 #include <linux/siphash.h>

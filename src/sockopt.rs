@@ -10,6 +10,10 @@ use crate::ffi::{
     pernet::Net,
     rcu::SockRcu,
     sock::{LockedSock, OptOut, OptVal, TcpState},
+    uapi::{
+        self, TCP_STEALTH, TCP_STEALTH_INTEGRITY, TCP_STEALTH_INTEGRITY_LEN, TCP_STEALTH_KEY,
+        TCP_STEALTH_MODE,
+    },
     ulp::{CtxLock, Ulp, UlpVtable, SOCK_GFP},
     RcuSection,
 };
@@ -19,23 +23,11 @@ use crate::proto::{
     MAX_SECRET_LEN,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use kernel::{alloc::KVVec, c_str, prelude::*};
+use kernel::{alloc::KVVec, prelude::*};
 
-/// `TCP_STEALTH`: set the secret (replacing all keys); read the info.
-pub(crate) const TCP_STEALTH: i32 = 0x5354;
-/// `TCP_STEALTH_INTEGRITY`: commit the knock to the first bytes (client).
-pub(crate) const TCP_STEALTH_INTEGRITY: i32 = 0x5355;
-/// `TCP_STEALTH_INTEGRITY_LEN`: require that commitment (listener).
-pub(crate) const TCP_STEALTH_INTEGRITY_LEN: i32 = 0x5356;
-/// `TCP_STEALTH_KEY`: add or remove one key.
-pub(crate) const TCP_STEALTH_KEY: i32 = 0x5357;
-/// `TCP_STEALTH_MODE`: where the knock goes (an `int`, [`Mode`]).
-pub(crate) const TCP_STEALTH_MODE: i32 = 0x5358;
 /// The range of option names the kernel patch reserves for the module.
 const OPT_FIRST: i32 = 0x5354;
 const OPT_LAST: i32 = 0x535f;
-
-const INFO_ENABLED: u32 = 1 << 0;
 
 /// `sizeof(int)`.
 const INT_LEN: usize = 4;
@@ -48,7 +40,7 @@ const TCP_AO_ADD_KEY: i32 = 38;
 
 /// The "stealth" ULP: its `tcp_ulp_ops`, filled at compile time, and the
 /// copies of TCP's protos and `proto_ops` its sockets get.
-pub(crate) static STEALTH_ULP: UlpVtable<SockCtx> = UlpVtable::new(c_str!("stealth"));
+pub(crate) static STEALTH_ULP: UlpVtable<SockCtx> = UlpVtable::new(uapi::ULP_NAME);
 
 #[vtable]
 impl Ulp for SockCtx {
@@ -137,9 +129,16 @@ pub(crate) enum Mode {
 impl Mode {
     fn from_raw(v: i32) -> Option<Self> {
         match v {
-            0 => Some(Self::Option),
-            1 => Some(Self::Isn),
+            uapi::TCP_STEALTH_MODE_OPTION => Some(Self::Option),
+            uapi::TCP_STEALTH_MODE_ISN => Some(Self::Isn),
             _ => None,
+        }
+    }
+
+    fn to_raw(self) -> i32 {
+        match self {
+            Self::Option => uapi::TCP_STEALTH_MODE_OPTION,
+            Self::Isn => uapi::TCP_STEALTH_MODE_ISN,
         }
     }
 }
@@ -430,8 +429,12 @@ impl SockCtx {
         match optname {
             TCP_STEALTH => {
                 let n = self.keys.get(sk).map_or(0, |k| k.n) as u32;
-                let flags = if n > 0 { INFO_ENABLED } else { 0 };
-                let mut info = [0u8; 8];
+                let flags = if n > 0 {
+                    uapi::TCP_STEALTH_INFO_ENABLED
+                } else {
+                    0
+                };
+                let mut info = [0u8; uapi::INFO_LEN];
                 info[..4].copy_from_slice(&flags.to_ne_bytes());
                 info[4..].copy_from_slice(&n.to_ne_bytes());
                 out.write(&info)
@@ -444,7 +447,7 @@ impl SockCtx {
                 out.write(&(self.integrity_len.load(Ordering::Relaxed) as i32).to_ne_bytes())
             }
             TCP_STEALTH_KEY => Err(errno::eopnotsupp()),
-            TCP_STEALTH_MODE => out.write(&i32::from(self.mode() as u8).to_ne_bytes()),
+            TCP_STEALTH_MODE => out.write(&self.mode().to_raw().to_ne_bytes()),
             _ => Err(errno::enoprotoopt()),
         }
     }

@@ -16,6 +16,7 @@
 //!   ([`hold::HoldCheck`], implemented by the glue).
 //! - [`ops`]: the ULP's `proto_ops` copies, for held connections.
 //! - [`rcu`]: values read under RCU.
+//! - [`uapi`]: the module's uapi header, through bindgen.
 //!
 //! Nothing here names a type of the glue: the glue implements the traits
 //! ([`ulp::Ulp`], [`hold::HoldCheck`], [`pernet::PernetState`],
@@ -34,6 +35,7 @@ pub(crate) mod seq;
 pub(crate) mod skb;
 pub(crate) mod sock;
 pub(crate) mod sysctl;
+pub(crate) mod uapi;
 pub(crate) mod ulp;
 
 use core::{cell::UnsafeCell, marker::PhantomData};
