@@ -236,7 +236,7 @@ pub(crate) struct Bench;
 
 impl seq::Store for Bench {
     fn store(net: &Net, input: &[u8]) -> Result {
-        let r = &net.state().bench;
+        let r = &net.state::<crate::NetState>().bench;
         match proto::parse_bench_request(input).map_err(|_| EINVAL)? {
             BenchRequest::Ops(n) => {
                 let costs = run(n);
@@ -257,7 +257,7 @@ impl seq::Store for Bench {
 
 impl seq::Show for Bench {
     fn show(net: &Net, m: &mut seq::SeqFile) {
-        let state = net.state();
+        let state = net.state::<crate::NetState>();
         let r = &state.bench;
         let _ = writeln!(m, "iterations {}", r.iterations.load(Ordering::Relaxed));
         for (name, v) in OP_NAMES.iter().zip(r.centi_ns.iter()) {

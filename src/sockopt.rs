@@ -106,12 +106,12 @@ impl Ulp for SockCtx {
     }
 
     fn hold_timeout_secs(net: &Net) -> u32 {
-        net.state().integrity_timeout()
+        net.state::<crate::NetState>().integrity_timeout()
     }
 
     fn release(&self, net: &Net) {
         if self.keys.is_set() {
-            net.state().stealth_socket(false);
+            net.state::<crate::NetState>().stealth_socket(false);
         }
     }
 }
@@ -321,7 +321,10 @@ impl SockCtx {
         let (was, now) = (self.keys.is_set(), keys.is_some());
         self.keys.replace(sk, keys);
         if was != now {
-            sk.sock().net().state().stealth_socket(now);
+            sk.sock()
+                .net()
+                .state::<crate::NetState>()
+                .stealth_socket(now);
         }
         // Cannot fail: the committed bytes were checked when they were set.
         let _ = self.update_commitment(sk);

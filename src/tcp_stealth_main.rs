@@ -43,7 +43,7 @@ mod stats;
 
 use ffi::{
     netfilter::{HookArgs, HookPoint, HookSpec, HookState, Verdict},
-    pernet::{Net, PernetState},
+    pernet::{Net, Pernet, PernetState},
     seq,
     skb::{Family, SkBuff},
     sysctl::{IntSetting, SysctlTable},
@@ -132,7 +132,14 @@ pub(crate) struct NetState {
     bench: bench::BenchResults,
 }
 
+/// The `pernet_operations` of [`NetState`].
+static PERNET: Pernet<NetState> = Pernet::new();
+
 impl PernetState for NetState {
+    fn pernet() -> &'static Pernet<Self> {
+        &PERNET
+    }
+
     const HOOKS: &'static [HookSpec] = &[
         hook(Family::Ipv4, HookPoint::LocalIn, PRI_LOCAL_IN),
         hook(Family::Ipv6, HookPoint::LocalIn, PRI_LOCAL_IN),
@@ -248,7 +255,7 @@ impl NetState {
 
 impl seq::Show for NetState {
     fn show(net: &Net, m: &mut seq::SeqFile) {
-        let state = net.state();
+        let state = net.state::<NetState>();
         state.counters.show(m);
         // A gauge, not a counter: sockets that hold keys right now.
         let _ = writeln!(
@@ -259,12 +266,23 @@ impl seq::Show for NetState {
     }
 }
 
-/// `/proc/net/tcp_stealth_policy`: the ports the administrator protects.
+/// `/proc/net/tcp_stealth_policy`: the ports the administrator protects,
+/// and the generic netlink requests that change them.
 struct PolicyFile;
+
+impl ffi::genl::GenlPolicy for PolicyFile {
+    fn protect(net: &Net, port: u16, secret: &[u8]) -> Result {
+        net.state::<NetState>().policy.protect(port, secret)
+    }
+
+    fn unprotect(net: &Net, port: u16) -> Result {
+        net.state::<NetState>().policy.unprotect(port)
+    }
+}
 
 impl seq::Show for PolicyFile {
     fn show(net: &Net, m: &mut seq::SeqFile) {
-        net.state().policy.show(m);
+        net.state::<NetState>().policy.show(m);
     }
 }
 
@@ -282,9 +300,9 @@ impl HookState for NetState {
 struct TcpStealth {
     // Dropped in this order: no more requests, then no more sockets, then
     // no more namespace state.
-    _genl: ffi::genl::GenlRegistration,
+    _genl: ffi::genl::GenlRegistration<PolicyFile>,
     _ulp: ffi::ulp::UlpRegistration<sockopt::SockCtx>,
-    _pernet: ffi::pernet::Registration,
+    _pernet: ffi::pernet::Registration<NetState>,
 }
 
 impl kernel::Module for TcpStealth {

@@ -3,21 +3,23 @@
 //! Per network namespace state (`register_pernet_subsys`).
 //!
 //! The kernel allocates a [`Slot`] for every namespace, existing and future;
-//! the module's [`NetState`] is built in place there when the namespace (or the
-//! module) comes up, its netfilter hooks are registered next to it, and both go
-//! away with the namespace (or the module).
+//! the user's [`PernetState`] is built in place there when the namespace (or
+//! the module) comes up, its netfilter hooks are registered next to it, and
+//! both go away with the namespace (or the module). The user declares one
+//! `static` [`Pernet`] for its state type (`Pernet::new()`, a `const fn` that
+//! fills the `pernet_operations`) and registers it with [`Registration`].
 
 use super::{
     bindings,
     netfilter::{self, HookData, HookSpec, HookState},
     KernelStatic,
 };
-use crate::NetState;
 use core::{
     ffi::c_int,
+    marker::PhantomData,
     mem::MaybeUninit,
-    ptr::addr_of_mut,
-    sync::atomic::{AtomicU32, Ordering},
+    ptr::{addr_of_mut, null_mut},
+    sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 use kernel::{error::to_result, prelude::*, types::Opaque};
 
@@ -46,18 +48,23 @@ impl Net {
         self.0.get()
     }
 
-    /// Returns this namespace's state.
-    pub(crate) fn state(&self) -> &NetState {
-        // SAFETY: `NET_ID` was set by `register_pernet_subsys` before any
-        // namespace could be handed to the module, and by the invariant of
-        // `Slot` its state is initialised for as long as the namespace lives
-        // (the module only sees namespaces between `net_init` and `net_exit`).
-        unsafe { (*slot(self.as_ptr())).state.assume_init_ref() }
+    /// Returns this namespace's state of type `T`.
+    pub(crate) fn state<T: PernetState>(&self) -> &T {
+        let pernet = T::pernet();
+        // SAFETY: `T::pernet()`'s id was set by `register_pernet_subsys` before
+        // any namespace could be handed to the module (the `Registration`
+        // holds it while the module runs), and by the invariant of `Slot` its
+        // state is initialised for as long as the namespace lives (the module
+        // only sees namespaces between `net_init` and `net_exit`).
+        unsafe { (*slot::<T>(self.as_ptr(), pernet)).state.assume_init_ref() }
     }
 }
 
 /// What the module keeps and does in every namespace.
-pub(crate) trait PernetState: HookState + Sized {
+pub(crate) trait PernetState: HookState + Sized + Send + 'static {
+    /// The `pernet_operations` of this state: a `static` made with
+    /// [`Pernet::new`].
+    fn pernet() -> &'static Pernet<Self>;
     /// The netfilter hooks to run on the state, in every namespace.
     const HOOKS: &'static [HookSpec];
     /// Whether the hooks must see IPv6 packets whole. IPv6 reassembles in
@@ -82,36 +89,55 @@ const MAX_HOOKS: usize = 4;
 /// # Invariants
 ///
 /// Between `net_init` and `net_exit`, `state` is initialised, and for each
-/// `i < NetState::HOOKS.len()` `ops[i]` is registered with netfilter in the
+/// `i < T::HOOKS.len()` `ops[i]` is registered with netfilter in the
 /// namespace, with `priv` pointing to `data[i]`, which points to `state`.
 /// The slot never moves: the kernel frees it only after `net_exit`.
-struct Slot {
+struct Slot<T> {
     ops: [bindings::nf_hook_ops; MAX_HOOKS],
-    data: [MaybeUninit<HookData<NetState>>; MAX_HOOKS],
-    state: MaybeUninit<NetState>,
+    data: [MaybeUninit<HookData<T>>; MAX_HOOKS],
+    state: MaybeUninit<T>,
 }
 
-static NET_ID: AtomicU32 = AtomicU32::new(0);
+/// The `pernet_operations` of state `T`, and the id the kernel gives it.
+///
+/// # Invariants
+///
+/// `ops` is written (its `id`) only by [`Registration::new`] while it holds
+/// [`REGISTERED`], before `register_pernet_subsys` publishes it.
+pub(crate) struct Pernet<T: PernetState> {
+    ops: KernelStatic<bindings::pernet_operations>,
+    id: AtomicU32,
+    _state: PhantomData<T>,
+}
 
-static PERNET_OPS: KernelStatic<bindings::pernet_operations> =
-    KernelStatic::new(bindings::pernet_operations {
-        init: Some(net_init),
-        exit: Some(net_exit),
-        id: NET_ID.as_ptr(),
-        size: core::mem::size_of::<Slot>(),
-        // SAFETY: All-zero is a valid `pernet_operations`: NULL pointers and
-        // `None` callbacks.
-        ..unsafe { core::mem::zeroed() }
-    });
+impl<T: PernetState> Pernet<T> {
+    /// The operations of `T`, filled at compile time.
+    pub(crate) const fn new() -> Self {
+        Self {
+            ops: KernelStatic::new(bindings::pernet_operations {
+                init: Some(net_init::<T>),
+                exit: Some(net_exit::<T>),
+                // Set to `&self.id` when registered.
+                id: null_mut(),
+                size: core::mem::size_of::<Slot<T>>(),
+                // SAFETY: All-zero is a valid `pernet_operations`: NULL
+                // pointers and `None` callbacks.
+                ..unsafe { core::mem::zeroed() }
+            }),
+            id: AtomicU32::new(0),
+            _state: PhantomData,
+        }
+    }
+}
 
 /// Looks up the slot of `net`.
 ///
 /// # Safety
 ///
-/// `net` must be alive and the subsystem registered.
-unsafe fn slot(net: *mut bindings::net) -> *mut Slot {
-    // SAFETY: The caller guarantees `net` is alive and `NET_ID` is set.
-    unsafe { bindings::tcp_stealth_net_generic(net, NET_ID.load(Ordering::Relaxed)) }.cast()
+/// `net` must be alive and `pernet` registered.
+unsafe fn slot<T: PernetState>(net: *mut bindings::net, pernet: &Pernet<T>) -> *mut Slot<T> {
+    // SAFETY: The caller guarantees `net` is alive and the id is set.
+    unsafe { bindings::tcp_stealth_net_generic(net, pernet.id.load(Ordering::Relaxed)) }.cast()
 }
 
 /// Unregisters the first `n` hooks of `slot`.
@@ -119,7 +145,7 @@ unsafe fn slot(net: *mut bindings::net) -> *mut Slot {
 /// # Safety
 ///
 /// They must be registered in `net`.
-unsafe fn unregister_hooks(net: *mut bindings::net, slot: *mut Slot, n: usize) {
+unsafe fn unregister_hooks<T>(net: *mut bindings::net, slot: *mut Slot<T>, n: usize) {
     for i in (0..n).rev() {
         // SAFETY: The caller guarantees `ops[i]` is registered in `net`.
         // `nf_unregister_net_hook` waits until no call of the hook runs.
@@ -133,28 +159,29 @@ unsafe fn unregister_hooks(net: *mut bindings::net, slot: *mut Slot, n: usize) {
 ///
 /// Only the kernel calls it, once per namespace, with a live namespace whose
 /// slot is allocated and zeroed.
-unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
-    const { assert!(NetState::HOOKS.len() <= MAX_HOOKS) };
+unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int {
+    const { assert!(T::HOOKS.len() <= MAX_HOOKS) };
     // SAFETY: The kernel calls this with a live namespace.
     let netref = unsafe { Net::from_raw(net) };
-    let state = match NetState::new() {
+    let state = match T::new() {
         Ok(s) => s,
         Err(e) => return e.to_errno(),
     };
     // SAFETY: The kernel allocated the slot for this namespace, zeroed and
-    // aligned by kmalloc; nothing else uses it yet.
-    let slot = unsafe { slot(net) };
+    // aligned by kmalloc, once `T::pernet()` was registered; nothing else
+    // uses it yet.
+    let slot = unsafe { slot(net, T::pernet()) };
     // SAFETY: See above; the fields are disjoint, so these references do not
     // alias.
     let (ops, data, state_slot) =
         unsafe { (&mut (*slot).ops, &mut (*slot).data, &mut (*slot).state) };
-    let state: &NetState = state_slot.write(state);
+    let state: &T = state_slot.write(state);
     if let Err(e) = state.start(netref) {
         // SAFETY: `state` was initialised above and is not used after this.
         unsafe { state_slot.assume_init_drop() };
         return e.to_errno();
     }
-    if NetState::WHOLE_IPV6 {
+    if T::WHOLE_IPV6 {
         // SAFETY: `net` is alive; `net_exit` (or the error path below) drops
         // the reference taken here, after the hooks are gone.
         let ret = unsafe { bindings::tcp_stealth_defrag_enable(net) };
@@ -165,7 +192,7 @@ unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
             return ret;
         }
     }
-    for (i, spec) in NetState::HOOKS.iter().enumerate() {
+    for (i, spec) in T::HOOKS.iter().enumerate() {
         let hook_data = data[i].write(HookData { spec, state });
         netfilter::fill_ops(&mut ops[i], spec, hook_data);
         // SAFETY: `net` is alive and `ops[i]` is filled in and stays in place,
@@ -174,7 +201,7 @@ unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
         if ret != 0 {
             // SAFETY: The hooks before `i` were registered in `net`.
             unsafe { unregister_hooks(net, slot, i) };
-            if NetState::WHOLE_IPV6 {
+            if T::WHOLE_IPV6 {
                 // SAFETY: Enabled above; no hook of ours runs any more.
                 unsafe { bindings::tcp_stealth_defrag_disable(net) };
             }
@@ -194,16 +221,16 @@ unsafe extern "C" fn net_init(net: *mut bindings::net) -> c_int {
 ///
 /// Only the kernel calls it, once per namespace for which `net_init`
 /// succeeded, before it frees the slot.
-unsafe extern "C" fn net_exit(net: *mut bindings::net) {
+unsafe extern "C" fn net_exit<T: PernetState>(net: *mut bindings::net) {
     // SAFETY: The kernel calls this with a namespace that is still alive.
     let netref = unsafe { Net::from_raw(net) };
     // SAFETY: `net_init` succeeded for this namespace (otherwise the kernel
     // would not call `exit`), so by the invariant of `Slot` the state is
     // initialised and the hooks registered.
-    let slot = unsafe { slot(net) };
+    let slot = unsafe { slot(net, T::pernet()) };
     // SAFETY: See above.
-    unsafe { unregister_hooks(net, slot, NetState::HOOKS.len()) };
-    if NetState::WHOLE_IPV6 {
+    unsafe { unregister_hooks(net, slot, T::HOOKS.len()) };
+    if T::WHOLE_IPV6 {
         // SAFETY: `net_init` enabled it for this namespace and succeeded;
         // the hooks that needed it are gone.
         unsafe { bindings::tcp_stealth_defrag_disable(net) };
@@ -215,24 +242,43 @@ unsafe extern "C" fn net_exit(net: *mut bindings::net) {
     unsafe { (*slot).state.assume_init_drop() };
 }
 
-/// The registration of the per-namespace state; dropping it unregisters it,
-/// which stops and drops the state of every namespace.
-pub(crate) struct Registration(());
+/// Whether a per-namespace state of this module is registered: one at a
+/// time, so that a registration owns the `Pernet` it registers.
+static REGISTERED: AtomicBool = AtomicBool::new(false);
 
-impl Registration {
+/// The registration of the per-namespace state `T`; dropping it unregisters
+/// it, which stops and drops the state of every namespace.
+///
+/// # Invariants
+///
+/// This registration holds [`REGISTERED`], and `T::pernet()` is registered.
+pub(crate) struct Registration<T: PernetState>(PhantomData<T>);
+
+impl<T: PernetState> Registration<T> {
     /// Registers the subsystem; this builds and starts a state in every
-    /// existing namespace.
+    /// existing namespace. `EBUSY` while one is registered already.
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: `PERNET_OPS` is a static, fully initialised, and registered
-        // at most once: only `TcpStealth::init` calls this.
-        to_result(unsafe { bindings::register_pernet_subsys(PERNET_OPS.get()) })?;
-        Ok(Self(()))
+        if REGISTERED.swap(true, Ordering::Acquire) {
+            return Err(EBUSY);
+        }
+        let pernet = T::pernet();
+        // SAFETY: We hold `REGISTERED`, so nothing else writes the ops, and
+        // the kernel reads them only once they are registered below.
+        unsafe { (*pernet.ops.get()).id = pernet.id.as_ptr() };
+        // SAFETY: The ops are a static, fully initialised.
+        if let Err(e) = to_result(unsafe { bindings::register_pernet_subsys(pernet.ops.get()) }) {
+            REGISTERED.store(false, Ordering::Release);
+            return Err(e);
+        }
+        // INVARIANT: Claimed and registered above.
+        Ok(Self(PhantomData))
     }
 }
 
-impl Drop for Registration {
+impl<T: PernetState> Drop for Registration<T> {
     fn drop(&mut self) {
-        // SAFETY: `PERNET_OPS` was registered by `new`.
-        unsafe { bindings::unregister_pernet_subsys(PERNET_OPS.get()) };
+        // SAFETY: `T::pernet()` was registered by `new` (type invariant).
+        unsafe { bindings::unregister_pernet_subsys(T::pernet().ops.get()) };
+        REGISTERED.store(false, Ordering::Release);
     }
 }
