@@ -165,11 +165,15 @@ impl<C: HoldCheck> Hold<C> {
     }
 
     /// Starts holding: takes over `sk_data_ready` and `sk_state_change` and
-    /// arms the deadline. Called by the ULP's `clone` once the hold sits at
-    /// its final place in the ULP context.
-    pub(super) fn start(&self, timeout_secs: u32) {
-        // SAFETY: Only the ULP's `clone` calls this, while the child is not
-        // visible to anybody else yet, so the writes race with nothing.
+    /// arms the deadline.
+    ///
+    /// # Safety
+    ///
+    /// The caller (the ULP's `clone`) must call it once, with the hold at its
+    /// final place in the ULP context of a child that nobody else sees yet.
+    pub(super) unsafe fn start(&self, timeout_secs: u32) {
+        // SAFETY: The child is not visible to anybody else yet (the caller's
+        // guarantee), so the writes race with nothing.
         unsafe {
             addr_of_mut!((*self.sk).sk_data_ready).write(Some(self.ours_data_ready));
             addr_of_mut!((*self.sk).sk_state_change).write(Some(self.ours_state_change));
@@ -183,12 +187,16 @@ impl<C: HoldCheck> Hold<C> {
         };
     }
 
-    /// The socket is being destroyed (socket lock held): no more deadline,
-    /// and no more calls into this module from the socket. Called by the
-    /// ULP's release, before the ULP drops its module reference.
-    pub(super) fn stop(&self) {
+    /// The socket is being destroyed: no more deadline, and no more calls
+    /// into this module from the socket.
+    ///
+    /// # Safety
+    ///
+    /// The caller (the ULP's `release`, before the ULP drops its module
+    /// reference) must hold the socket lock.
+    pub(super) unsafe fn stop(&self) {
         // SAFETY: `deadline` is valid (type invariant); the socket is locked
-        // (only the ULP's `release` calls this), as the helper requires.
+        // (the caller's guarantee), as the helper requires.
         unsafe { bindings::tcp_stealth_deadline_stop(self.deadline) };
         // SAFETY: The socket is locked and TCP calls `sk_data_ready` and
         // `sk_state_change` with the lock held only, so the writes race with

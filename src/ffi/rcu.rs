@@ -6,30 +6,34 @@
 
 use super::{bindings, ulp::CtxLock, RcuSection};
 use core::{
+    ops::Deref,
     ptr::null_mut,
     sync::atomic::{AtomicPtr, Ordering},
 };
 use kernel::prelude::*;
 
-/// The pointer both types keep.
+/// The pointer both types keep, and what they both offer: readers under RCU
+/// (the types dereference to it).
 ///
 /// # Invariants
 ///
 /// The pointer is NULL or comes from `KBox::into_raw`; [`RcuPtr::swap_free`]
 /// is the only writer, and it frees the old value after all RCU readers that
 /// could see it are done.
-struct RcuPtr<T>(AtomicPtr<T>);
+pub(crate) struct RcuPtr<T>(AtomicPtr<T>);
 
 impl<T> RcuPtr<T> {
     const fn new() -> Self {
         Self(AtomicPtr::new(null_mut()))
     }
 
-    fn is_set(&self) -> bool {
+    /// Whether there is a value.
+    pub(crate) fn is_set(&self) -> bool {
         !self.0.load(Ordering::Relaxed).is_null()
     }
 
-    fn read<'a>(&'a self, _rcu: &'a RcuSection) -> Option<&'a T> {
+    /// Reads the value inside an RCU read-side section.
+    pub(crate) fn read<'a>(&'a self, _rcu: &'a RcuSection) -> Option<&'a T> {
         // SAFETY: By the invariant the value stays alive until a grace period
         // after it is replaced, which cannot end during `'a` (the
         // `RcuSection` witness lasts no longer than the read-side section).
@@ -82,16 +86,6 @@ impl<T> RcuBox<T> {
         Self(RcuPtr::new())
     }
 
-    /// Whether there is a value.
-    pub(crate) fn is_set(&self) -> bool {
-        self.0.is_set()
-    }
-
-    /// Reads the value inside an RCU read-side section.
-    pub(crate) fn read<'a>(&'a self, rcu: &'a RcuSection) -> Option<&'a T> {
-        self.0.read(rcu)
-    }
-
     /// Replaces the value, and frees the old one once no reader can see it.
     /// May sleep (process context only).
     pub(crate) fn publish(&self, new: Option<KBox<T>>) {
@@ -111,16 +105,6 @@ impl<T> SockRcu<T> {
     /// An empty pointer.
     pub(crate) const fn new() -> Self {
         Self(RcuPtr::new())
-    }
-
-    /// Whether there is a value.
-    pub(crate) fn is_set(&self) -> bool {
-        self.0.is_set()
-    }
-
-    /// Reads the value inside an RCU read-side section.
-    pub(crate) fn read<'a>(&'a self, rcu: &'a RcuSection) -> Option<&'a T> {
-        self.0.read(rcu)
     }
 
     /// Panics unless `self` lies inside the context that `lock` locks.
@@ -150,5 +134,21 @@ impl<T> SockRcu<T> {
     pub(crate) fn replace<U>(&self, lock: &CtxLock<'_, U>, new: Option<KBox<T>>) {
         self.check_owner(lock);
         self.0.swap_free(new)
+    }
+}
+
+impl<T> Deref for RcuBox<T> {
+    type Target = RcuPtr<T>;
+
+    fn deref(&self) -> &RcuPtr<T> {
+        &self.0
+    }
+}
+
+impl<T> Deref for SockRcu<T> {
+    type Target = RcuPtr<T>;
+
+    fn deref(&self) -> &RcuPtr<T> {
+        &self.0
     }
 }

@@ -6,7 +6,7 @@ use super::{bindings, pernet::Net};
 use core::{
     ffi::c_void,
     ptr::null_mut,
-    sync::atomic::{AtomicI32, AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering},
 };
 use kernel::{prelude::*, str::CStr, types::Opaque};
 
@@ -44,9 +44,12 @@ const MAX_ENTRIES: usize = 4;
 /// While `header` is not NULL, `table` is registered with the sysctl core and
 /// points to settings that outlive the registration (they live next to the
 /// table, in the same namespace state, which never moves once registered).
+/// `table` is written only by the [`SysctlTable::register`] call that set
+/// `claimed`, before it registers the table.
 pub(crate) struct SysctlTable {
     table: Opaque<[bindings::ctl_table; MAX_ENTRIES]>,
     header: AtomicPtr<bindings::ctl_table_header>,
+    claimed: AtomicBool,
 }
 
 impl SysctlTable {
@@ -57,6 +60,7 @@ impl SysctlTable {
             // handler).
             table: Opaque::new(unsafe { core::mem::zeroed() }),
             header: AtomicPtr::new(null_mut()),
+            claimed: AtomicBool::new(false),
         }
     }
 
@@ -70,13 +74,19 @@ impl SysctlTable {
         path: &'static CStr,
         entries: &[(&'static CStr, &IntSetting)],
     ) -> Result {
-        if entries.len() > MAX_ENTRIES || !self.header.load(Ordering::Relaxed).is_null() {
+        if entries.len() > MAX_ENTRIES {
             return Err(EINVAL);
+        }
+        // One registration at a time owns the table (a second call, even a
+        // concurrent one through `&self`, gets EBUSY).
+        if self.claimed.swap(true, Ordering::Acquire) {
+            return Err(EBUSY);
         }
         let table = self.table.get().cast::<bindings::ctl_table>();
         for (i, (name, s)) in entries.iter().enumerate() {
-            // SAFETY: `table` has `MAX_ENTRIES` entries and is not registered
-            // yet, so nothing else accesses it.
+            // SAFETY: `table` has `MAX_ENTRIES` entries, is not registered
+            // yet, and this call owns it (`claimed`, type invariant), so
+            // nothing else accesses it.
             unsafe {
                 let e = &mut *table.add(i);
                 e.procname = name.as_char_ptr();
@@ -94,6 +104,7 @@ impl SysctlTable {
             bindings::register_net_sysctl_sz(net.as_ptr(), path.as_char_ptr(), table, entries.len())
         };
         if header.is_null() {
+            self.claimed.store(false, Ordering::Release);
             return Err(ENOMEM);
         }
         // INVARIANT: Registered.
@@ -107,12 +118,14 @@ impl SysctlTable {
         if !header.is_null() {
             // SAFETY: `header` was returned by `register_net_sysctl_sz`.
             unsafe { bindings::unregister_net_sysctl_table(header) };
+            self.claimed.store(false, Ordering::Release);
         }
     }
 }
 
-// SAFETY: The table is only written before registration, under the
-// namespace's exclusive setup, and then only read by the sysctl core.
+// SAFETY: The table is only written before registration, by the one
+// `register` call that claimed it (type invariant), and then only read by
+// the sysctl core.
 unsafe impl Sync for SysctlTable {}
 // SAFETY: As above.
 unsafe impl Send for SysctlTable {}

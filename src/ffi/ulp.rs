@@ -560,7 +560,9 @@ impl<T: Ulp> Adapter<T> {
         let ctx = unsafe { &(*data).ctx };
         ctx.release(s.net());
         if let Some(hold) = ctx.hold() {
-            hold.stop();
+            // SAFETY: The ULP core calls `release` with the socket locked,
+            // before it drops the ULP's module reference.
+            unsafe { hold.stop() };
         }
         // SAFETY: As above; RCU readers that still see `data` are done before
         // `free_data` runs.
@@ -691,9 +693,11 @@ impl<T: Ulp> Adapter<T> {
             )
             .map_err(|_| ENOMEM)
         });
-        // SAFETY: Nobody else sees the child yet. Without a context (no
-        // memory) the child keeps our proto with a NULL context: it fails
-        // closed, reads get ENOMEM.
+        // SAFETY: Nobody else sees the child yet, and its context is at its
+        // final place once `into_raw` returns: the hold starts there, once
+        // (what `Hold::start` requires). Without a context (no memory) the
+        // child keeps our proto with a NULL context: it fails closed, reads
+        // get ENOMEM.
         // INVARIANT: The data of a socket with our proto is NULL or an
         // `UlpData<T>`.
         unsafe {
@@ -702,7 +706,6 @@ impl<T: Ulp> Adapter<T> {
                     let d = KBox::into_raw(d);
                     let timeout = T::hold_timeout_secs(Sock::from_raw(newsk).net());
                     if let Some(hold) = (*d).ctx.hold() {
-                        // The hold sits at its final place now.
                         hold.start(timeout);
                     }
                     d.cast()
