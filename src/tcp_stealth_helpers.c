@@ -6,6 +6,7 @@
  */
 #include <crypto/blake2s.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_ipv6.h>
 #include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
@@ -415,11 +416,17 @@ bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
  * @net: the namespace it arrived in.
  * @oldskb: the packet, at LOCAL_IN.
  * @hook: the netfilter hook (for the checksum check).
+ * @thoff: where TCP reads the TCP header, from the network header. This may
+ * not be where ipv6_skip_exthdr() finds one (nf_reject_ip6_tcphdr_get()
+ * uses that): after nf_defrag_ipv6 reassembly IPv6 resumes its walk of the
+ * extension headers where the fragment header was, with the fixed header's
+ * next header.
  *
  * Return: whether a reset was sent (none for a bad checksum, an RST, or a
  * destination that is not a local unicast address, e.g. an anycast one).
  */
-bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
+bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
+			     unsigned int thoff)
 {
 	const struct ipv6hdr *oip6h = ipv6_hdr(oldskb);
 	const struct tcphdr *oth;
@@ -433,8 +440,13 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
 	if (!(ipv6_addr_type(&oip6h->saddr) & IPV6_ADDR_UNICAST) ||
 	    !tcp_stealth_local_unicast_dst(oldskb, true))
 		return false;
-	oth = nf_reject_ip6_tcphdr_get(oldskb, &_oth, &otcplen, hook);
-	if (!oth)
+	thoff += skb_network_offset(oldskb);
+	if (thoff > oldskb->len ||
+	    oldskb->len - thoff < sizeof(struct tcphdr))
+		return false;
+	otcplen = oldskb->len - thoff;
+	oth = skb_header_pointer(oldskb, thoff, sizeof(_oth), &_oth);
+	if (!oth || oth->rst || nf_ip6_checksum(oldskb, hook, thoff, IPPROTO_TCP))
 		return false;
 
 	memset(&fl6, 0, sizeof(fl6));

@@ -23,6 +23,7 @@ mod admit;
 mod bench;
 mod crypto;
 mod integrity;
+mod ipv6;
 mod key;
 mod legacy;
 mod replay;
@@ -44,6 +45,8 @@ pub use integrity::{
     commitment, CommitDigest, IntegrityStatus, IntegrityVerifier, PayloadDigest, PayloadVerifier,
     StreamVerifier, MAX_INTEGRITY_LEN,
 };
+#[allow(unused_imports)]
+pub use ipv6::{ipv6_on_chain, ipv6_walk, Ipv6Context, Walk};
 #[allow(unused_imports)]
 pub use key::{
     parse_key_request, KeyOp, KnockKey, KEY_ADD, KEY_DEL, KEY_LABEL, KEY_REQUEST_LEN,
