@@ -28,8 +28,48 @@ static int unprotect(const char *ns, int port)
 /* Whether /proc/net/tcp_stealth_policy in @ns lists @port. */
 static int listed(const char *ns, int port)
 {
-	return netns_system(ns, "grep -qx 'port %d' /proc/net/tcp_stealth_policy", port) == 0;
+	return netns_system(ns, "grep -qE '^port %d( |$)' /proc/net/tcp_stealth_policy",
+			    port) == 0;
 }
+
+#define SECRET3 "a third secret"
+#define PAYLOAD "SSH-2.0-policy\r\n"
+#define PAYLOAD_LEN ((int)sizeof(PAYLOAD) - 1)
+#define OTHER "SSH-2.0-hijack\r\n"
+
+#define ATTR(t, p, l) { .type = (t), .data = (p), .len = (l) }
+#define A_PORT(p) ATTR(TCP_STEALTH_A_PORT, p, sizeof(__u16))
+#define A_SECRET(s) ATTR(TCP_STEALTH_A_SECRET, s, strlen(s))
+#define A_INT(n) ATTR(TCP_STEALTH_A_INTEGRITY_LEN, n, sizeof(__u32))
+
+/* Protect PORT in @ns with the @n secrets and integrity length @ilen. */
+static int protect_keys(const char *ns, const char *const *secrets, int n, __u32 ilen)
+{
+	static __u16 port = PORT;
+	struct policy_attr a[8] = { A_PORT(&port) };
+	int i, k = 1;
+
+	for (i = 0; i < n; i++)
+		a[k++] = (struct policy_attr)A_SECRET(secrets[i]);
+	if (ilen)
+		a[k++] = (struct policy_attr)A_INT(&ilen);
+	return policy_call(ns, TCP_STEALTH_CMD_PROTECT, a, k, NULL, 0);
+}
+
+/* The policy listing's line for PORT in @ns is exactly @line. */
+static int listed_as(const char *ns, const char *line)
+{
+	return netns_system(ns, "grep -qx '%s' /proc/net/tcp_stealth_policy", line) == 0;
+}
+
+/* read() on @fd: -errno, or the number of bytes read. */
+static int read_err(int fd, void *buf, int len)
+{
+	int n = read(fd, buf, len);
+
+	return n < 0 ? -errno : n;
+}
+
 
 /* A daemon nobody touches: a plain listener, protected by policy alone. */
 TEST_F_TIMEOUT(core, policy_protects_plain_listener, T_TIMEOUT)
@@ -145,6 +185,142 @@ TEST_F_TIMEOUT(core, policy_bad_requests, T_TIMEOUT)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_FALSE(listed(b, 4000));
+}
+
+/* Key rotation: a port with two keys takes knocks made with either. */
+TEST_F_TIMEOUT(core, policy_two_keys, T_TIMEOUT)
+{
+	const char *const keys[] = { SECRET2, SECRET };
+	int fam = variant->family, lfd, cfd = -1;
+
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, protect_keys(self->ns.b, keys, 2, 0));
+	EXPECT_TRUE(listed_as(self->ns.b, "port 4242 keys 2 integrity 0"));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET2, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), SECRET3, NULL));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+
+	/* The old key retired: one key left. */
+	ASSERT_EQ(0, protect_keys(self->ns.b, keys, 1, 0));
+	EXPECT_TRUE(listed_as(self->ns.b, "port 4242 keys 1 integrity 0"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), SECRET, NULL));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET2, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
+/*
+ * A policy port with integrity length n, for a plain listener: a client
+ * must commit to its first n bytes; the right bytes reach the application,
+ * other bytes reset the connection before it reads any of them.
+ */
+TEST_F_TIMEOUT(core, policy_integrity, T_TIMEOUT)
+{
+	const char *const keys[] = { SECRET2, SECRET };
+	int fam = variant->family, lfd, cfd = -1, afd;
+	long long missing = CTR(self->ns.b, "integrity_missing");
+	long long ok = CTR(self->ns.b, "integrity_ok");
+	long long bad = CTR(self->ns.b, "integrity_mismatch");
+	char buf[64];
+
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, protect_keys(self->ns.b, keys, 2, PAYLOAD_LEN));
+	EXPECT_TRUE(listed_as(self->ns.b, "port 4242 keys 2 integrity 16"));
+
+	/* A knock without a commitment: closed. */
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), SECRET, NULL));
+	EXPECT_EQ(missing + 1, CTR(self->ns.b, "integrity_missing"));
+
+	/* The right bytes, with either key: read by the application. */
+	ASSERT_EQ(0, integrity_client(self->ns.a, fam, SECRET, PAYLOAD, PAYLOAD_LEN, &cfd));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD "more", PAYLOAD_LEN + 4));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, PAYLOAD_LEN + 4));
+	EXPECT_EQ(0, memcmp(buf, PAYLOAD "more", PAYLOAD_LEN + 4));
+	close(afd);
+	close(cfd);
+	EXPECT_EQ(ok + 1, wait_counter(self->ns.b, "integrity_ok", ok + 1));
+	ASSERT_EQ(0, integrity_client(self->ns.a, fam, SECRET2, PAYLOAD, PAYLOAD_LEN, &cfd));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, PAYLOAD_LEN));
+	close(afd);
+	close(cfd);
+	EXPECT_EQ(ok + 2, wait_counter(self->ns.b, "integrity_ok", ok + 2));
+
+	/* Other bytes than committed to: both ends reset, nothing read. */
+	ASSERT_EQ(0, integrity_client(self->ns.a, fam, SECRET, PAYLOAD, PAYLOAD_LEN, &cfd));
+	ASSERT_EQ(0, write_all(cfd, OTHER, PAYLOAD_LEN));
+	sock_set_timeouts(cfd, 4000);
+	EXPECT_EQ(-ECONNRESET, read_err(cfd, buf, sizeof(buf)));
+	EXPECT_EQ(bad + 1, wait_counter(self->ns.b, "integrity_mismatch", bad + 1));
+	afd = tcp_accept_timeout(lfd, 300);
+	if (afd >= 0) {
+		EXPECT_EQ(-ECONNRESET, read_err(afd, buf, sizeof(buf)));
+		close(afd);
+	}
+	close(cfd);
+	close(lfd);
+}
+
+/* Bad attributes: a clear errno, and the extended ACK says why. */
+TEST_F_TIMEOUT(core, policy_bad_attributes, T_TIMEOUT)
+{
+	static __u16 port = PORT, zero;
+	static __u32 n16 = 16, n_big = TCP_STEALTH_POLICY_INTEGRITY_MAX + 1;
+	const char *b = self->ns.b;
+	char msg[128];
+	struct policy_attr five[] = {
+		A_PORT(&port), A_SECRET("k1"), A_SECRET("k2"), A_SECRET("k3"),
+		A_SECRET("k4"), A_SECRET("k5"),
+	};
+	struct policy_attr same[] = { A_PORT(&port), A_SECRET("k1"), A_SECRET("k1") };
+	struct policy_attr twice[] = { A_PORT(&port), A_PORT(&port), A_SECRET("k1") };
+	struct policy_attr big[] = { A_PORT(&port), A_SECRET("k1"), A_INT(&n_big) };
+	struct policy_attr ints[] = { A_PORT(&port), A_SECRET("k1"), A_INT(&n16), A_INT(&n16) };
+	struct policy_attr unp[] = { A_PORT(&port), A_INT(&n16) };
+	struct policy_attr nokey[] = { A_PORT(&port), A_INT(&n16) };
+	struct policy_attr zport[] = { A_PORT(&zero), A_SECRET("k1") };
+	struct policy_attr empty[] = { A_PORT(&port), A_SECRET("k1"), ATTR(TCP_STEALTH_A_SECRET, "", 0) };
+	struct policy_attr four[] = {
+		A_PORT(&port), A_SECRET("k1"), A_SECRET("k2"), A_SECRET("k3"),
+		A_SECRET("k4"), A_INT(&n16),
+	};
+
+	EXPECT_EQ(-E2BIG, policy_call(b, TCP_STEALTH_CMD_PROTECT, five, 6, msg, sizeof(msg)));
+	EXPECT_STREQ("more secrets than a port can hold (4)", msg);
+	EXPECT_EQ(-EEXIST, policy_call(b, TCP_STEALTH_CMD_PROTECT, same, 3, msg, sizeof(msg)));
+	EXPECT_STREQ("the same secret twice", msg);
+	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_PROTECT, twice, 3, msg, sizeof(msg)));
+	EXPECT_STREQ("attribute given twice", msg);
+	EXPECT_EQ(-ERANGE, policy_call(b, TCP_STEALTH_CMD_PROTECT, big, 3, msg, sizeof(msg)));
+	EXPECT_NE(0, msg[0]);
+	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_PROTECT, ints, 4, msg, sizeof(msg)));
+	EXPECT_STREQ("attribute given twice", msg);
+	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_UNPROTECT, unp, 2, msg, sizeof(msg)));
+	EXPECT_STREQ("attribute not taken by this command", msg);
+	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_PROTECT, nokey, 2, msg, sizeof(msg)));
+	EXPECT_STREQ("no secret", msg);
+	EXPECT_EQ(-ERANGE, policy_call(b, TCP_STEALTH_CMD_PROTECT, zport, 2, msg, sizeof(msg)));
+	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_PROTECT, empty, 3, msg, sizeof(msg)));
+	EXPECT_STREQ("empty secret", msg);
+	EXPECT_EQ(-ENOENT, policy_call(b, TCP_STEALTH_CMD_UNPROTECT, unp, 1, msg, sizeof(msg)));
+	EXPECT_STREQ("port is not protected", msg);
+	EXPECT_FALSE(listed(b, PORT));
+
+	/* The limits themselves are fine. */
+	EXPECT_EQ(0, policy_call(b, TCP_STEALTH_CMD_PROTECT, four, 6, msg, sizeof(msg)));
+	EXPECT_TRUE(listed_as(b, "port 4242 keys 4 integrity 16"));
 }
 
 TEST_HARNESS_MAIN
