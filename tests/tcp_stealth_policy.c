@@ -289,33 +289,39 @@ TEST_F_TIMEOUT(core, policy_bad_attributes, T_TIMEOUT)
 	struct policy_attr big[] = { A_PORT(&port), A_SECRET("k1"), A_INT(&n_big) };
 	struct policy_attr ints[] = { A_PORT(&port), A_SECRET("k1"), A_INT(&n16), A_INT(&n16) };
 	struct policy_attr unp[] = { A_PORT(&port), A_INT(&n16) };
-	struct policy_attr nokey[] = { A_PORT(&port), A_INT(&n16) };
 	struct policy_attr zport[] = { A_PORT(&zero), A_SECRET("k1") };
 	struct policy_attr empty[] = { A_PORT(&port), A_SECRET("k1"), ATTR(TCP_STEALTH_A_SECRET, "", 0) };
 	struct policy_attr four[] = {
 		A_PORT(&port), A_SECRET("k1"), A_SECRET("k2"), A_SECRET("k3"),
 		A_SECRET("k4"), A_INT(&n16),
 	};
+	const struct {
+		int cmd, err, n;
+		const struct policy_attr *a;
+		const char *msg;	/* NULL: any message, but one */
+	} cases[] = {
+		{ TCP_STEALTH_CMD_PROTECT, -E2BIG, 6, five, "more secrets than a port can hold (4)" },
+		{ TCP_STEALTH_CMD_PROTECT, -EEXIST, 3, same, "the same secret twice" },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 3, twice, "attribute given twice" },
+		{ TCP_STEALTH_CMD_PROTECT, -ERANGE, 3, big, NULL },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 4, ints, "attribute given twice" },
+		{ TCP_STEALTH_CMD_UNPROTECT, -EINVAL, 2, unp, "attribute not taken by this command" },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 2, unp, "no secret" },
+		{ TCP_STEALTH_CMD_PROTECT, -ERANGE, 2, zport, NULL },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 3, empty, "empty secret" },
+		{ TCP_STEALTH_CMD_UNPROTECT, -ENOENT, 1, unp, "port is not protected" },
+	};
+	unsigned int i;
 
-	EXPECT_EQ(-E2BIG, policy_call(b, TCP_STEALTH_CMD_PROTECT, five, 6, msg, sizeof(msg)));
-	EXPECT_STREQ("more secrets than a port can hold (4)", msg);
-	EXPECT_EQ(-EEXIST, policy_call(b, TCP_STEALTH_CMD_PROTECT, same, 3, msg, sizeof(msg)));
-	EXPECT_STREQ("the same secret twice", msg);
-	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_PROTECT, twice, 3, msg, sizeof(msg)));
-	EXPECT_STREQ("attribute given twice", msg);
-	EXPECT_EQ(-ERANGE, policy_call(b, TCP_STEALTH_CMD_PROTECT, big, 3, msg, sizeof(msg)));
-	EXPECT_NE(0, msg[0]);
-	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_PROTECT, ints, 4, msg, sizeof(msg)));
-	EXPECT_STREQ("attribute given twice", msg);
-	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_UNPROTECT, unp, 2, msg, sizeof(msg)));
-	EXPECT_STREQ("attribute not taken by this command", msg);
-	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_PROTECT, nokey, 2, msg, sizeof(msg)));
-	EXPECT_STREQ("no secret", msg);
-	EXPECT_EQ(-ERANGE, policy_call(b, TCP_STEALTH_CMD_PROTECT, zport, 2, msg, sizeof(msg)));
-	EXPECT_EQ(-EINVAL, policy_call(b, TCP_STEALTH_CMD_PROTECT, empty, 3, msg, sizeof(msg)));
-	EXPECT_STREQ("empty secret", msg);
-	EXPECT_EQ(-ENOENT, policy_call(b, TCP_STEALTH_CMD_UNPROTECT, unp, 1, msg, sizeof(msg)));
-	EXPECT_STREQ("port is not protected", msg);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EXPECT_EQ(cases[i].err, policy_call(b, cases[i].cmd, cases[i].a, cases[i].n,
+						    msg, sizeof(msg))) TH_LOG("case %u", i);
+		if (cases[i].msg) {
+			EXPECT_STREQ(cases[i].msg, msg) TH_LOG("case %u", i);
+		} else {
+			EXPECT_NE(0, msg[0]) TH_LOG("case %u", i);
+		}
+	}
 	EXPECT_FALSE(listed(b, PORT));
 
 	/* The limits themselves are fine. */
