@@ -301,10 +301,6 @@ impl NetState {
             (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
             _ => {}
         }
-        if by_policy && integrity_len > 0 && !self.policy_expect(skb, &pkt, keys, &v, integrity_len)
-        {
-            return self.reject(skb, family, args, false);
-        }
         let src = SynSource {
             addr: pkt.saddr,
             port: pkt.sport,
@@ -325,6 +321,12 @@ impl NetState {
                 self.counters.inc(Counter::KnockReplay);
                 return self.reject(skb, family, args, false);
             }
+        }
+        // Only a knock that passed every check takes one of the policy's
+        // few connection slots: replayed knocks must not fill them.
+        if by_policy && integrity_len > 0 && !self.policy_expect(skb, &pkt, keys, &v, integrity_len)
+        {
+            return self.reject(skb, family, args, false);
         }
         self.admit(sk, &pkt);
         Verdict::Accept

@@ -486,7 +486,7 @@ pub fn policy_model(protect: bool, attrs: &[u8]) -> PolicyModel {
                     return Err((R::IntegritySize, at));
                 }
                 let n = u32::from_ne_bytes([p[0], p[1], p[2], p[3]]) as u64;
-                if n > 1024 {
+                if n > 512 {
                     return Err((R::IntegrityRange, at));
                 }
                 integrity = Some(n as u16);

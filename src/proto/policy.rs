@@ -25,10 +25,10 @@ pub const POLICY_A_INTEGRITY_LEN: u16 = 3;
 
 /// Longest integrity length of a policy port. The input hook checks the
 /// first bytes of a connection to a policy port in the segment that
-/// carries them, which must hold all of them: 1024 bytes fit in one segment
-/// on every path (IPv6's minimum MTU of 1280 leaves at least 1180 bytes of
-/// TCP payload after the largest headers).
-pub const MAX_POLICY_INTEGRITY_LEN: usize = 1024;
+/// carries them, which must hold all of them: 512 bytes fit in one segment
+/// on every path (IPv4's default segment size of 536 bytes, less the 12 of
+/// the timestamp option, still holds them; IPv6's minimum MTU leaves more).
+pub const MAX_POLICY_INTEGRITY_LEN: usize = 512;
 
 /// `NLA_F_NESTED | NLA_F_NET_BYTEORDER`.
 const NLA_FLAGS: u16 = 0xc000;
@@ -142,7 +142,7 @@ impl PolicyReject {
             Self::TooManySecrets => b"more secrets than a port can hold (4)\0",
             Self::SameSecret => b"the same secret twice\0",
             Self::IntegritySize => b"integrity length must be a u32\0",
-            Self::IntegrityRange => b"integrity length over 1024\0",
+            Self::IntegrityRange => b"integrity length over 512\0",
         }
     }
 

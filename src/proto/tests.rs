@@ -729,7 +729,7 @@ fn policy_request_good() {
         parse_policy_request(PolicyCmd::Protect, &a)
             .unwrap()
             .integrity_len,
-        1024
+        512
     );
     let a = policy_attrs(&[(POLICY_A_PORT, &65535u16.to_ne_bytes())]);
     let r = parse_policy_request(PolicyCmd::Unprotect, &a).unwrap();
@@ -742,7 +742,7 @@ fn policy_request_refused() {
     let port = 22u16.to_ne_bytes();
     let p = (POLICY_A_PORT, &port[..]);
     let s = (POLICY_A_SECRET, &b"abc"[..]);
-    let big = 1025u32.to_ne_bytes();
+    let big = 513u32.to_ne_bytes();
     let huge = 0x1_0020u32.to_ne_bytes();
     let n = 16u32.to_ne_bytes();
     type Case<'a> = (PolicyCmd, &'a [(u16, &'a [u8])], R, Option<usize>);

@@ -186,8 +186,8 @@ struct tcp_stealth_info {
  * n bytes (TCP_STEALTH_INTEGRITY); knocks without a commitment are refused.
  * The module checks those bytes on input, in the segment that carries all
  * n of them (n is at most TCP_STEALTH_POLICY_INTEGRITY_MAX, which fits in
- * one segment on every path); data before that segment is dropped and sent
- * again by the client's TCP. Bytes that differ from the commitment, or that
+ * one segment on every path, even at IPv4's default MSS of 536); data
+ * before that segment is dropped and sent again by the client's TCP. Bytes that differ from the commitment, or that
  * come after net.tcp_stealth.integrity_timeout_secs, reset the connection
  * both ways: the server's application never reads an unchecked byte of
  * them. At most 128 connections per namespace are checked at a time; a
@@ -205,7 +205,7 @@ struct tcp_stealth_info {
 #define TCP_STEALTH_GENL_NAME		"tcp_stealth"
 #define TCP_STEALTH_GENL_VERSION	1
 #define TCP_STEALTH_POLICY_MAX		64
-#define TCP_STEALTH_POLICY_INTEGRITY_MAX	1024
+#define TCP_STEALTH_POLICY_INTEGRITY_MAX	512
 
 enum {
 	TCP_STEALTH_CMD_UNSPEC,

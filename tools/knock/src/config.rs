@@ -11,7 +11,7 @@
 //! ```
 //!
 //! `port N` first, then `key FILE` (1 to 4 times) and `integrity N` (0 to
-//! 1024, at most once) in any order. `#` at the start of a word starts a
+//! 512, at most once) in any order. `#` at the start of a word starts a
 //! comment; blank lines are ignored. Relative key paths are relative to the
 //! file's directory.
 
@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(p("").unwrap(), vec![]);
         assert_eq!(p("# nothing\n   \n").unwrap(), vec![]);
         // Four keys and the largest integrity length are fine.
-        assert!(p("port 1 key a key b key c key d integrity 1024").is_ok());
+        assert!(p("port 1 key a key b key c key d integrity 512").is_ok());
     }
 
     #[test]
@@ -298,9 +298,9 @@ mod tests {
             ("port 22 key", 1, "\"key\" needs a value"),
             ("port 22 key k integrity", 1, "\"integrity\" needs a value"),
             (
-                "port 22 key k integrity 1025",
+                "port 22 key k integrity 513",
                 1,
-                "bad integrity length \"1025\"",
+                "bad integrity length \"513\"",
             ),
             (
                 "port 22 key k integrity -1",

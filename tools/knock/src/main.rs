@@ -63,9 +63,9 @@ enum Cmd {
         #[arg(long, short, value_name = "FILE", required = true)]
         key: Vec<PathBuf>,
         /// Require every client's knock to commit to its first N bytes
-        /// (1..1024; 0: no commitment)
+        /// (1..512; 0: no commitment)
         #[arg(long, value_name = "N", default_value_t = 0,
-              value_parser = clap::value_parser!(u32).range(0..=1024))]
+              value_parser = clap::value_parser!(u32).range(0..=512))]
         integrity: u32,
         /// Network namespace (a name under /run/netns, or a path)
         #[arg(long, value_name = "NAME")]

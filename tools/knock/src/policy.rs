@@ -29,7 +29,7 @@ const A_INTEGRITY_LEN: u16 = 3;
 pub const MAX_KEYS: usize = 4;
 /// Longest integrity length of a policy port
 /// (`TCP_STEALTH_POLICY_INTEGRITY_MAX`).
-pub const MAX_INTEGRITY_LEN: u32 = 1024;
+pub const MAX_INTEGRITY_LEN: u32 = 512;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
