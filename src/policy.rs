@@ -353,23 +353,45 @@ impl Policy {
             Some(Err(s)) => return s,
             Some(Ok(f)) => f,
         };
-        if flow.until < now {
-            return Segment::Cut(CutReason::Timeout);
-        }
-        // All `n` first bytes are in this segment: check them in pieces.
-        let mut chunk = [0u8; 128];
-        while flow.verifier.status() == IntegrityStatus::Pending {
-            let left = flow.verifier.remaining();
-            let want = left.min(chunk.len());
-            if !payload(flow.n - left, &mut chunk[..want]) {
-                return Segment::Cut(CutReason::Mismatch);
+        let why = if flow.until < now {
+            CutReason::Timeout
+        } else {
+            // All `n` first bytes are in this segment: check them in pieces.
+            let mut chunk = [0u8; 128];
+            while flow.verifier.status() == IntegrityStatus::Pending {
+                let left = flow.verifier.remaining();
+                let want = left.min(chunk.len());
+                if !payload(flow.n - left, &mut chunk[..want]) {
+                    break;
+                }
+                flow.verifier.feed(&chunk[..want]);
             }
-            flow.verifier.feed(&chunk[..want]);
-        }
-        match flow.verifier.status() {
-            IntegrityStatus::Match => Segment::Pass,
-            _ => Segment::Cut(CutReason::Mismatch),
-        }
+            if flow.verifier.status() == IntegrityStatus::Match {
+                return Segment::Pass;
+            }
+            CutReason::Mismatch
+        };
+        // The connection stays remembered as out of time, so that whatever
+        // else it sends is cut too, should the resets not reach both ends;
+        // its slot is free for the next knock that needs one.
+        flow.until = 0;
+        self.put_back(flow);
+        Segment::Cut(why)
+    }
+
+    /// Puts `flow` back in a free slot, if there is one.
+    fn put_back(&self, flow: Flow) {
+        let rest = crate::ffi::with_bh_disabled(|| {
+            let mut flows = self.flows.lock();
+            let Some(slot) = flows.slots.as_mut_slice().iter_mut().find(|f| f.is_none()) else {
+                return Some(flow);
+            };
+            *slot = Some(flow);
+            self.n_flows.fetch_add(1, Ordering::Relaxed);
+            None
+        });
+        // Dropped outside the lock: it wipes a BLAKE2s state.
+        drop(rest);
     }
 
     /// Writes the protected ports, one per line (never the secrets):
