@@ -74,11 +74,14 @@ bool tcp_stealth_file_nonblock(const struct socket *sock);
 unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs);
 
 /* The administrator's per-port policy, over generic netlink. */
-typedef int (*tcp_stealth_policy_set_t)(struct net *net, u16 port,
-					const u8 *secret, u32 len);
-typedef int (*tcp_stealth_policy_del_t)(struct net *net, u16 port);
-int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
-			      tcp_stealth_policy_del_t del);
+struct netlink_ext_ack;
+struct nlattr;
+typedef int (*tcp_stealth_policy_req_t)(struct net *net, u8 cmd,
+					const u8 *attrs, u32 len,
+					struct netlink_ext_ack *extack);
+int tcp_stealth_genl_register(tcp_stealth_policy_req_t req);
+void tcp_stealth_genl_error(struct netlink_ext_ack *extack,
+			    const struct nlattr *attr, const char *msg);
 void tcp_stealth_genl_unregister(void);
 
 /* Which socket a segment at LOCAL_IN reaches (src/tcp_stealth_lookup.c). */

@@ -10,6 +10,7 @@ use crate::ffi::{
     sock::{Sock, TcpState},
     with_bh_disabled,
 };
+use crate::policy::{CutReason, FlowId, Segment};
 use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, Skew, SynSource};
 use crate::sockopt::{KeySet, Mode, SockCtx};
 use crate::stats::Counter;
@@ -134,6 +135,16 @@ impl TcpPacket {
         self.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN) == TCP_SYN
     }
 
+    /// The connection's 4-tuple, as the policy remembers it.
+    fn flow_id(&self) -> FlowId {
+        FlowId {
+            saddr: self.saddr,
+            daddr: self.daddr,
+            sport: self.sport,
+            dport: self.dport,
+        }
+    }
+
     fn options(&self) -> &[u8] {
         &self.opts[..self.opts_len]
     }
@@ -234,6 +245,8 @@ fn now_secs32() -> u32 {
 
 /// Offset of the sequence number in the TCP header.
 const TCP_SEQ_OFFSET: usize = 4;
+/// Offset of the flags byte in the TCP header.
+const TCP_FLAGS_OFFSET: usize = 13;
 
 impl NetState {
     /// Input: every TCP packet addressed to this namespace.
@@ -292,6 +305,11 @@ impl NetState {
         {
             return Verdict::Accept;
         }
+        if !pkt.is_syn() {
+            if let Some(v) = self.policy_segment(skb, family, args, &pkt) {
+                return v;
+            }
+        }
         let Some(found) = args.lookup(skb, family, pkt.th, false) else {
             // No socket: TCP answers as a closed port, the reference.
             return Verdict::Accept;
@@ -315,10 +333,10 @@ impl NetState {
         let own = sk
             .stealth(args.rcu())
             .and_then(|ctx| Some((ctx, ctx.keys(args.rcu())?)));
-        let (keys, mode, integrity_len) = match own {
-            Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len()),
-            None => match self.policy.keys(sk.local_port(), args.rcu()) {
-                Some(keys) => (keys, Mode::Option, 0),
+        let (keys, mode, integrity_len, by_policy) = match own {
+            Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len(), false),
+            None => match self.policy.port(sk.local_port(), args.rcu()) {
+                Some(e) => (e.keys(), Mode::Option, e.integrity_len(), true),
                 None => return Verdict::Accept,
             },
         };
@@ -410,6 +428,12 @@ impl NetState {
                 self.counters.inc(Counter::KnockReplay);
                 return self.reject(skb, family, args, pkt.th, false);
             }
+        }
+        // Only a knock that passed every check takes one of the policy's
+        // few connection slots: replayed knocks must not fill them.
+        if by_policy && integrity_len > 0 && !self.policy_expect(skb, &pkt, keys, &v, integrity_len)
+        {
+            return self.reject(skb, family, args, pkt.th, false);
         }
         self.admit(sk, &pkt);
         Verdict::Accept
@@ -606,6 +630,96 @@ impl NetState {
             self.counters.inc(Counter::RstSent);
         }
         Verdict::Drop
+    }
+
+    /// A SYN with a valid knock and commitment to a policy port that
+    /// requires integrity: remembers its connection, whose first bytes the
+    /// hook checks ([`crate::policy`]). False if the SYN must be refused:
+    /// it carries data (TCP Fast Open would hand it to the application
+    /// unchecked), or no room is left to remember it.
+    fn policy_expect(
+        &self,
+        skb: &SkBuff,
+        pkt: &TcpPacket,
+        keys: &KeySet,
+        v: &proto::Verified,
+        n: usize,
+    ) -> bool {
+        let (Some(c32), Some(key)) = (v.integrity, keys.keys().get(v.key_index)) else {
+            return false;
+        };
+        let data = pkt.th + 20 + pkt.opts_len;
+        if skb.read_network(data, &mut [0u8; 1]).is_some() {
+            self.counters.inc(Counter::IntegrityLost);
+            return false;
+        }
+        let timeout = self.integrity_timeout();
+        let id = pkt.flow_id();
+        if self
+            .policy
+            .expect(&id, pkt.seq.wrapping_add(1), key, c32, n, timeout)
+            .is_err()
+        {
+            self.counters.inc(Counter::IntegrityLost);
+            return false;
+        }
+        true
+    }
+
+    /// A segment (not a SYN) of a connection to a policy port whose first
+    /// bytes are being checked: its verdict, or `None` if it is none of
+    /// those. A connection whose bytes fail is reset both ways: the client
+    /// gets a reset, and the segment itself, turned into a reset at the
+    /// server's next expected sequence number, resets the server's socket
+    /// before its application reads a byte.
+    fn policy_segment(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
+        pkt: &TcpPacket,
+    ) -> Option<Verdict> {
+        if !self.policy.checking() {
+            return None;
+        }
+        let data = pkt.th + 20 + pkt.opts_len;
+        // A damaged segment is TCP's to drop: its bytes prove nothing.
+        if skb.read_network(data, &mut [0u8; 1]).is_some()
+            && !args.tcp_checksum_ok(skb, family, pkt.th)
+        {
+            return None;
+        }
+        let end = pkt.flags & (TCP_FIN | TCP_RST) != 0;
+        let payload = |off: usize, buf: &mut [u8]| skb.read_network(data + off, buf).is_some();
+        match self.policy.segment(&pkt.flow_id(), pkt.seq, end, payload) {
+            Segment::NotChecked => None,
+            Segment::Pass => {
+                if pkt.flags & TCP_RST == 0 && skb.read_network(data, &mut [0u8; 1]).is_some() {
+                    self.counters.inc(Counter::IntegrityOk);
+                }
+                Some(Verdict::Accept)
+            }
+            Segment::Drop => Some(Verdict::Drop),
+            Segment::Cut(why) => {
+                self.counters.inc(match why {
+                    CutReason::Mismatch => Counter::IntegrityMismatch,
+                    CutReason::Timeout => Counter::IntegrityTimeout,
+                });
+                if args.send_reset(skb, family, pkt.th) {
+                    self.counters.inc(Counter::RstSent);
+                }
+                // RST|ACK: TCP takes a reset whose sequence number is the
+                // next it expects, which this segment's is.
+                if skb
+                    .rewrite_tcp_header(pkt.th, TCP_FLAGS_OFFSET, &[TCP_RST | TCP_ACK])
+                    .is_ok()
+                {
+                    Some(Verdict::Accept)
+                } else {
+                    Some(Verdict::Drop)
+                }
+            }
+        }
     }
 
     /// Remembers that `pkt`'s 4-tuple knocked, if `listener` may answer it

@@ -26,6 +26,7 @@ mod integrity;
 mod ipv6;
 mod key;
 mod legacy;
+mod policy;
 mod replay;
 mod wire;
 
@@ -56,6 +57,11 @@ pub use key::{
 pub use legacy::{
     find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacyDigest,
     LegacySecret, LegacyVerifier, Md5, SynHeaders,
+};
+#[allow(unused_imports)]
+pub use policy::{
+    parse_policy_request, PolicyCmd, PolicyErrno, PolicyError, PolicyReject, PolicyRequest,
+    MAX_POLICY_INTEGRITY_LEN, POLICY_A_INTEGRITY_LEN, POLICY_A_PORT, POLICY_A_SECRET,
 };
 #[allow(unused_imports)]
 pub use replay::{ReplayCache, ReplayVerdict, Slot, SynSource, DUPLICATE_SECS, WAYS};
