@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tcp_stealth_fuzz::proto::{Error, KnockKey, IsnSecret};
+use tcp_stealth_fuzz::proto::{Error, IsnSecret, KnockKey};
 use tcp_stealth_fuzz::{key_bytes, Ref};
 
 fuzz_target!(|secret: &[u8]| {

@@ -23,10 +23,10 @@ mod admit;
 mod bench;
 mod crypto;
 mod integrity;
+mod ipv6;
 mod isn;
 mod key;
-// Some of the cache's accessors serve only the host tests.
-#[cfg_attr(not(test), allow(dead_code))]
+mod policy;
 mod replay;
 mod wire;
 
@@ -47,6 +47,8 @@ pub use integrity::{
     StreamVerifier, MAX_INTEGRITY_LEN,
 };
 #[allow(unused_imports)]
+pub use ipv6::{ipv6_on_chain, ipv6_walk, Ipv6Context, Walk};
+#[allow(unused_imports)]
 pub use isn::{
     check_isn, find_tsval, isn_integrity_hash, make_isn, md5_compress, IsnDigest, IsnSecret,
     IsnVerifier, Md5, SynHeaders,
@@ -55,6 +57,11 @@ pub use isn::{
 pub use key::{
     parse_key_request, KeyOp, KnockKey, KEY_ADD, KEY_DEL, KEY_LABEL, KEY_REQUEST_LEN,
     MAX_SECRET_LEN,
+};
+#[allow(unused_imports)]
+pub use policy::{
+    parse_policy_request, PolicyCmd, PolicyErrno, PolicyError, PolicyReject, PolicyRequest,
+    MAX_POLICY_INTEGRITY_LEN, POLICY_A_INTEGRITY_LEN, POLICY_A_PORT, POLICY_A_SECRET,
 };
 #[allow(unused_imports)]
 pub use replay::{ReplayCache, ReplayVerdict, Slot, SynSource, DUPLICATE_SECS, WAYS};
