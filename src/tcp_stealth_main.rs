@@ -9,9 +9,10 @@
 //! The module is split three ways:
 //! - [`proto`]: the pure protocol logic, safe Rust without kernel types, also
 //!   built and tested on the host;
-//! - [`ffi`]: the thin layer over the kernel C APIs that the `kernel` crate
-//!   lacks, which holds all `unsafe` code;
-//! - the glue between them: this file, [`bench`], [`integrity`], [`knock`],
+//! - [`ffi`]: the abstractions over the kernel C APIs that the `kernel` crate
+//!   lacks, generic over traits the glue implements (it names no glue type),
+//!   which hold all `unsafe` code;
+//! - the glue between them: this file, `bench`, [`integrity`], [`knock`],
 //!   [`policy`], [`sockopt`] and [`stats`]. It has no `unsafe` code: the
 //!   crate denies it, and only [`ffi`] is allowed it (bindings included,
 //!   which are private to [`ffi`]).

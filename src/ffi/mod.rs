@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The thin FFI layer: every `unsafe` block of the module lives below here.
+//! The abstractions over the kernel's C APIs: every `unsafe` block of the
+//! module lives below here.
 //!
 //! Each submodule wraps one kernel C API that the `kernel` crate of Linux 6.12
 //! lacks, and offers the glue a safe interface to it:
