@@ -291,16 +291,31 @@ impl NetState {
         // Softirq context as a rule, but process context with BHs on when
         // an NFQUEUE verdict reinjects the SYN (nf_reinject()): BHs off, or
         // a softirq on this CPU could spin on the lock it interrupted.
-        let verdict = with_bh_disabled(|| {
-            self.replay
-                .lock()
-                .check_and_insert(&v.mac, &src, v.t, now, skew)
-        });
+        let verdict = match keys.keys().get(v.key_index) {
+            Some(key) => with_bh_disabled(|| {
+                self.replay.lock().check_and_insert(
+                    &KernelCrypto,
+                    key,
+                    &v.mac,
+                    &src,
+                    v.t,
+                    now,
+                    skew,
+                )
+            }),
+            // The key that verified it is in the list; fail closed if not.
+            None => ReplayVerdict::Replay,
+        };
         match verdict {
             ReplayVerdict::Fresh => self.counters.inc(Counter::KnockGood),
             ReplayVerdict::Duplicate => self.counters.inc(Counter::KnockRetransmit),
             ReplayVerdict::Replay => {
                 self.counters.inc(Counter::KnockReplay);
+                return self.reject(skb, family, args, false);
+            }
+            ReplayVerdict::Full => {
+                self.counters.inc(Counter::KnockReplayFull);
+                self.warn_replay_full(now);
                 return self.reject(skb, family, args, false);
             }
         }

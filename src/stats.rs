@@ -29,6 +29,7 @@ counters! {
     KnockBadMac => "knock_bad_mac": "Knocks whose MAC matches none of the listener's keys.",
     KnockStale => "knock_stale": "Knocks whose time is outside the allowed skew.",
     KnockReplay => "knock_replay": "Valid knocks replayed from another source, or too old to tell.",
+    KnockReplayFull => "knock_replay_full": "Valid knocks refused: the replay cache had no room for them (net.tcp_stealth.replay_key_max / replay_max).",
     ProbeRejected => "probe_rejected": "FIN, NULL, Xmas and SYN+FIN probes to a protected listener.",
     RstSent => "rst_sent": "Rejected packets answered with a closed port's RST.",
     Dropped => "dropped": "Rejected packets dropped silently (net.tcp_stealth.reject=1).",

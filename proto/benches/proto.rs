@@ -121,8 +121,13 @@ fn verify_stale(b: Bencher<'_, '_>) {
 
 #[divan::bench]
 fn replay_check_and_insert(b: Bencher<'_, '_>) {
-    let mut slots = vec![Slot::EMPTY; 1024];
-    let mut cache = ReplayCache::new(&mut slots[..]).expect("valid size");
+    // The default bounds; a million distinct knocks of one key at one
+    // time would not fit one key's table, so the knocks spread over 256
+    // keys' worth of times (the fingerprint covers the time).
+    let limits = ReplayLimits::new(1 << 20, 1 << 20).expect("valid limits");
+    let mut slots = vec![Slot::EMPTY; limits.slots()];
+    let mut cache = ReplayCache::new(&mut slots[..], limits, [7; 16]).expect("valid size");
+    let key = KnockKey::from_bytes(&[1; 32]);
     let src = SynSource {
         addr: [0u8; 16],
         port: 1,
@@ -133,7 +138,7 @@ fn replay_check_and_insert(b: Bencher<'_, '_>) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        cache.check_and_insert(&x.to_le_bytes(), &src, NOW, NOW, Skew::DEFAULT)
+        cache.check_and_insert(&Ref, &key, &x.to_le_bytes(), &src, NOW, NOW, Skew::DEFAULT)
     });
 }
 
