@@ -8,7 +8,8 @@
 use divan::{black_box, Bencher};
 use tcp_stealth_proto::reference::Ref;
 use tcp_stealth_proto::{
-    build, find_knock, verify, FindResult, Knock, KnockKey, ReplayCache, Skew, Slot, SynSource,
+    build, find_knock, verify, FindResult, Knock, KnockKey, ReplayCache, ReplayLimits, Skew, Slot,
+    SynSource,
 };
 
 fn main() {
@@ -121,9 +122,7 @@ fn verify_stale(b: Bencher<'_, '_>) {
 
 #[divan::bench]
 fn replay_check_and_insert(b: Bencher<'_, '_>) {
-    // The default bounds; a million distinct knocks of one key at one
-    // time would not fit one key's table, so the knocks spread over 256
-    // keys' worth of times (the fingerprint covers the time).
+    // Room for a million knocks of one key: every call is a new knock.
     let limits = ReplayLimits::new(1 << 20, 1 << 20).expect("valid limits");
     let mut slots = vec![Slot::EMPTY; limits.slots()];
     let mut cache = ReplayCache::new(&mut slots[..], limits, [7; 16]).expect("valid size");
