@@ -255,7 +255,7 @@ TEST_F_TIMEOUT(scale, bound_fails_closed, 120)
 	ASSERT_EQ(0, netns_sysctl_set(b, "net.tcp_stealth.replay_key_max", "16"));
 	ASSERT_EQ(16, netns_sysctl_get(b, "net.tcp_stealth.replay_key_max"));
 	EXPECT_NE(0, netns_sysctl_set(b, "net.tcp_stealth.replay_max", "15"));
-	EXPECT_NE(0, netns_sysctl_set(b, "net.tcp_stealth.replay_max", "16777217"));
+	EXPECT_NE(0, netns_sysctl_set(b, "net.tcp_stealth.replay_max", "67108865"));
 	EXPECT_NE(0, netns_sysctl_set(b, "net.tcp_stealth.replay_key_max", "-1"));
 	EXPECT_EQ(64, netns_sysctl_get(b, "net.tcp_stealth.replay_max"));
 	EXPECT_EQ(16, netns_sysctl_get(b, "net.tcp_stealth.replay_key_max"));

@@ -62,8 +62,8 @@ pub const MAX_TABLES: usize = 64;
 /// Smallest per-key bound.
 pub const MIN_KEY_ENTRIES: u32 = 16;
 
-/// Largest per-namespace bound (2^24 knocks, 352 MiB of slots).
-pub const MAX_ENTRIES: u32 = 1 << 24;
+/// Largest per-namespace bound (2^26 knocks, 1.4 GB of slots).
+pub const MAX_ENTRIES: u32 = 1 << 26;
 
 /// Default per-namespace bound (`net.tcp_stealth.replay_max`).
 pub const DEFAULT_MAX_ENTRIES: u32 = 16384;
