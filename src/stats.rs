@@ -49,6 +49,7 @@ counters! {
     IsnFailed => "isn_failed": "ISN-mode SYNs dropped because the ISN could not be applied.",
     AckRefused => "ack_refused": "ACKs to a protected listener from a 4-tuple that did not knock (RST, or dropped).",
     FragmentDropped => "fragment_dropped": "IPv6 fragments that reached the hook unreassembled (dropped).",
+    RefusalHidden => "refusal_hidden": "Client side: first RSTs answering a SYN whose knock commits to the payload, dropped so that TCP resends it with a fresh knock (nonce collisions).",
     TruncatedDropped => "truncated_dropped": "TCP packets whose headers run past their end (dropped, as TCP does).",
 }
 

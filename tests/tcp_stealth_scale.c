@@ -2,7 +2,9 @@
 /*
  * The replay cache at scale (issue 14, review H1): one key's knocks never
  * crowd out another's, and the cache fails closed at the bounds the
- * administrator sets (net.tcp_stealth.replay_max, replay_key_max).
+ * administrator sets (net.tcp_stealth.replay_max, replay_key_max). And
+ * (review M6) a client whose knock commits to its payload hides a refusal
+ * of its first SYN, as a nonce collision causes, by sending it again.
  *
  * Namespace b has two protected listeners: A with its own secret, B with
  * the secret of docs/PROTOCOL.md's test vectors, whose K_mac is known, so
@@ -11,6 +13,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +28,7 @@
 #include "netns.h"
 #include "raw.h"
 #include "stealth.h"
+#include <linux/tcp_stealth.h>
 
 #define SECRET_A "scale test secret A"
 /* docs/PROTOCOL.md, section 12, and its K_mac. */
@@ -118,7 +123,8 @@ static int knock_b_checks_out(void)
 /*
  * From a, @n SYNs to b:PORT_B, each with a distinct valid key-B knock: every
  * other one at the far edge of the window (t = now + SKEW - 1), the rest
- * anywhere in it. 0 or -1.
+ * anywhere in it but its first half minute (so that none is stale before
+ * the test ends). 0 or -1.
  */
 static int flood_b(struct wire *w, int n)
 {
@@ -127,7 +133,7 @@ static int flood_b(struct wire *w, int n)
 	s.optlen = 20;
 	for (int i = 0; i < n; i++) {
 		uint64_t now = time(NULL);
-		uint64_t t = i % 2 ? now - SKEW + 1 + rand32() % (2 * SKEW - 1)
+		uint64_t t = i % 2 ? now - SKEW / 2 + rand32() % (SKEW + SKEW / 2)
 				   : now + SKEW - 1;
 		uint8_t n48[6];
 
@@ -275,6 +281,69 @@ TEST_F_TIMEOUT(scale, bound_fails_closed, 120)
 	ASSERT_EQ(0, netns_sysctl_set(b, "net.tcp_stealth.replay_key_max", "32"));
 	EXPECT_EQ(0, knock_connect(a, PORT, SECRET_A));
 	EXPECT_EQ(full0 + 1, CTR(b, "knock_replay_full"));
+}
+
+/* In namespace @ns, answer the first SYN to @port with nft's RST, before the
+ * module sees it, as a server answers a knock it takes for a replay. */
+static int refuse_first_syn(const char *ns, int port)
+{
+	return netns_system(ns,
+		"nft 'add table inet sc; flush table inet sc; "
+		"add chain inet sc in { type filter hook input priority -50; }; "
+		"add rule inet sc in tcp dport %d tcp flags & (syn | ack) == syn "
+		"quota until 100 bytes reject with tcp reset'", port) ? -1 : 0;
+}
+
+/*
+ * M6: a knock that commits to the payload has 16 random bits, so clients
+ * committing to the same greeting collide now and then, and the server
+ * refuses the second as a replay. The client side drops the RST answering
+ * its first SYN; TCP sends the SYN again after 1 s with a fresh knock, and
+ * the connect succeeds. A client without a commitment sees the refusal at
+ * once, and a port that refuses every SYN still fails the connect.
+ */
+TEST_F_TIMEOUT(scale, commit_refusal_is_retried, 60)
+{
+	static const char greeting[] = "SSH-2.0-scale_test\r\n";
+	const char *a = self->ns.a, *b = self->ns.b;
+	int port = PORT + 2, n = sizeof(greeting) - 1, lfd, cfd, afd, fd;
+	long long hidden0 = CTR(a, "refusal_hidden"), ok0 = CTR(b, "integrity_ok");
+	char buf[sizeof(greeting)];
+
+	lfd = listener_on(b, AF_INET, netns_addr_b(AF_INET), port, SECRET_A, 16);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, setsockopt(lfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	ASSERT_EQ(0, refuse_first_syn(b, port));
+
+	cfd = sock_in(a, AF_INET);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, set_secret(cfd, SECRET_A, 0));
+	ASSERT_EQ(0, setsockopt(cfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, greeting, n));
+	ASSERT_EQ(0, connect_to(cfd, AF_INET, netns_addr_b(AF_INET), port, 5000));
+	EXPECT_EQ(hidden0 + 1, CTR(a, "refusal_hidden"));
+	ASSERT_EQ(0, write_all(cfd, greeting, n));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, n));
+	EXPECT_EQ(0, memcmp(buf, greeting, n));
+	EXPECT_EQ(ok0 + 1, CTR(b, "integrity_ok"));
+	close(afd);
+	close(cfd);
+
+	/* No commitment: 48 random bits, nothing to hide; refused at once. */
+	ASSERT_EQ(0, refuse_first_syn(b, port));
+	EXPECT_EQ(-ECONNREFUSED, knock_connect(a, port, SECRET_A));
+	EXPECT_EQ(hidden0 + 1, CTR(a, "refusal_hidden"));
+
+	/* A wrong key: refused twice, the second time for good. */
+	fd = sock_in(a, AF_INET);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_secret(fd, SECRET_B, 0));
+	ASSERT_EQ(0, setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, greeting, n));
+	EXPECT_EQ(-ECONNREFUSED, connect_to(fd, AF_INET, netns_addr_b(AF_INET), port, 5000));
+	EXPECT_EQ(hidden0 + 2, CTR(a, "refusal_hidden"));
+	close(fd);
+	close(lfd);
 }
 
 TEST_HARNESS_MAIN

@@ -158,6 +158,14 @@ impl Sock {
         self.has_ulp() && unsafe { bindings::tcp_stealth_syn_is_first(self.as_ptr(), seq) }
     }
 
+    /// Client side: whether this socket sent its SYN again (an RTO fired
+    /// since `connect()`). `false` for a request or timewait socket.
+    pub(crate) fn syn_retransmitted(&self) -> bool {
+        // SAFETY: `is_full()`: the `inet_connection_sock` fields exist; the
+        // helper only reads `icsk_retransmits` (with READ_ONCE).
+        self.is_full() && unsafe { bindings::tcp_stealth_syn_retransmits(self.as_ptr()) } != 0
+    }
+
     /// ISN mode, client side: moves the send sequence space from ISN `old`
     /// to `isn` while the first SYN passes the output hooks. EBUSY (and
     /// nothing changed) unless the socket is exactly there, with the socket

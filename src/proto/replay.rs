@@ -1142,6 +1142,40 @@ mod tests {
         assert_eq!(small.forgotten() as u64, now + MAX);
     }
 
+    /// Review M6: with payload integrity a knock keeps 16 random bits, so
+    /// two clients committing to the same bytes in the same second send the
+    /// same knock once in 2^16 pairs, and the second is refused as a
+    /// replay. The client's retransmission carries a fresh knock (new
+    /// nonce), which is taken: what the client-side retry relies on.
+    #[test]
+    fn integrity_collision_then_retry() {
+        use crate::proto::{build, verify};
+        let k = key(4);
+        let (dport, now) = (22, 11_000_000);
+        let commit = Some(0x31df_2514);
+        let mut c = cache(64, 16);
+        let mut take = |nonce: [u8; 6], s: &SynSource, now: u64| {
+            let opt = build(&Ref, &k, dport, now, nonce, commit);
+            let v = verify(&Ref, core::slice::from_ref(&k), &opt, dport, now, skew()).unwrap();
+            c.check_and_insert(&Ref, &k, &v.mac, s, v.t, now, skew())
+        };
+        // Two clients, the same committed bytes, the same two random bytes
+        // (the other four of the nonce field are the commitment).
+        assert_eq!(
+            take([1, 2, 0, 0, 0, 0], &src(A, 1000, 1), now),
+            ReplayVerdict::Fresh
+        );
+        assert_eq!(
+            take([1, 2, 9, 9, 9, 9], &src(B, 2000, 2), now),
+            ReplayVerdict::Replay
+        );
+        // The second client's SYN again, one RTO later, with a new nonce.
+        assert_eq!(
+            take([7, 7, 0, 0, 0, 0], &src(B, 2000, 2), now + 1),
+            ReplayVerdict::Fresh
+        );
+    }
+
     /// A million distinct knocks of one key at 1000 a second, times spread
     /// over 4 s: a per-key bound above rate * skew takes all of them.
     #[test]
