@@ -14,6 +14,8 @@
  *   valid   a valid MAC over a fresh random nonce: every SYN a distinct knock
  *   replay  one valid knock, the same in every SYN (only the source port and
  *           sequence number change): the first is fresh, the rest replays
+ *   edge    as valid, but every knock's time is 119 s ahead: at the far edge
+ *           of the default skew's window, where a knock is remembered longest
  * Valid MACs use K_mac of the secret "This is my magic ID." (PROTOCOL.md,
  * section 12); the SipHash-2-4 below is checked on that section's vector
  * first. Prints "sent N seconds S" on success.
@@ -202,7 +204,8 @@ int main(int argc, char **argv)
 	static const uint8_t vec_n48[6] = { 1, 2, 3, 4, 5, 6 };
 
 	if (argc != 7) {
-		fprintf(stderr, "usage: %s SRC DST DPORT COUNT SECONDS badmac|valid|replay\n", argv[0]);
+		fprintf(stderr, "usage: %s SRC DST DPORT COUNT SECONDS badmac|valid|replay|edge\n",
+			argv[0]);
 		return 2;
 	}
 	if (inet_pton(AF_INET, argv[1], &src) != 1 ||
@@ -219,6 +222,8 @@ int main(int argc, char **argv)
 		mode = 1;
 	else if (!strcmp(argv[6], "replay"))
 		mode = 2;
+	else if (!strcmp(argv[6], "edge"))
+		mode = 3;
 	else {
 		fprintf(stderr, "synflood: unknown mode %s\n", argv[6]);
 		return 2;
@@ -253,7 +258,7 @@ int main(int argc, char **argv)
 	t = t0;
 	while (sent < count && t - t0 < secs) {
 		unsigned int n = count - sent < BATCH ? count - sent : BATCH;
-		uint64_t unix_now = time(NULL);
+		uint64_t unix_now = time(NULL) + (mode == 3 ? 119 : 0);
 		int r;
 
 		for (unsigned int i = 0; i < n; i++) {
@@ -265,7 +270,7 @@ int main(int argc, char **argv)
 			} else {
 				/* A counter in the nonce keeps every knock distinct. */
 				memcpy(n48, &k, 4);
-				put_knock(p + 40, dport, unix_now, n48, mode == 1);
+				put_knock(p + 40, dport, unix_now, n48, mode != 0);
 			}
 			build(p, src, dst, 1024 + k % 64000, dport, seq + k * 7919);
 		}
