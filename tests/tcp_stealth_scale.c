@@ -25,6 +25,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
+#include "knock_mac.h"
 #include "netns.h"
 #include "raw.h"
 #include "stealth.h"
@@ -32,81 +33,18 @@
 
 #define SECRET_A "scale test secret A"
 /* docs/PROTOCOL.md, section 12, and its K_mac. */
-#define SECRET_B "This is my magic ID."
-static const uint8_t kmac_b[16] = {
-	0x31, 0x79, 0xc1, 0x98, 0x2b, 0x8a, 0x1d, 0xd1,
-	0x80, 0x46, 0xae, 0x47, 0x54, 0xc2, 0x38, 0xa0,
-};
+#define SECRET_B "This is my magic ID."	/* K_mac: knock_vector_kmac */
 #define PORT_B (PORT + 1)
 #define SKEW 120	/* the default net.tcp_stealth.skew_secs */
-
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t rotl(uint64_t x, int b)
-{
-	return x << b | x >> (64 - b);
-}
-
-#define SIPROUND do {							\
-	v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);	\
-	v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;				\
-	v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;				\
-	v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);	\
-} while (0)
-
-/* SipHash-2-4 of le64(w[0]) || le64(w[1]) || le64(w[2]). */
-static uint64_t siphash24_3(const uint8_t key[16], const uint64_t w[3])
-{
-	uint64_t k0 = le64(key), k1 = le64(key + 8);
-	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
-	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
-	uint64_t last = (uint64_t)24 << 56;
-
-	for (int i = 0; i < 3; i++) {
-		v3 ^= w[i];
-		SIPROUND; SIPROUND;
-		v0 ^= w[i];
-	}
-	v3 ^= last;
-	SIPROUND; SIPROUND;
-	v0 ^= last;
-	v2 ^= 0xff;
-	SIPROUND; SIPROUND; SIPROUND; SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* A valid 20-byte knock option of key B for @dport at time @t (no
  * integrity), with the random nonce @n48 (docs/PROTOCOL.md, sections 3-4). */
 static void knock_b(uint8_t *o, uint16_t dport, uint64_t t, const uint8_t n48[6])
 {
-	uint8_t a[8] = { 'T', 'S', 'K', '1', 0, 0, dport >> 8, dport & 0xff };
-	uint8_t c[8] = { 0 };
-	uint64_t w[3], mac;
-
-	memcpy(c, n48, 6);
-	w[0] = le64(a);
-	w[1] = t;
-	w[2] = le64(c);
-	mac = siphash24_3(kmac_b, w);
-	o[0] = 254;
-	o[1] = 20;
-	o[2] = 0x4b;
-	o[3] = 0x4e;
-	o[4] = (t & 0x3fff) >> 8;
-	o[5] = t & 0xff;
-	memcpy(o + 6, n48, 6);
-	for (int i = 0; i < 8; i++)
-		o[12 + i] = mac >> (8 * i);
+	knock_option(o, t, n48, knock_mac(knock_vector_kmac, dport, t, n48));
 }
 
-/* The vector of docs/PROTOCOL.md, section 12: the SipHash above is right. */
+/* The vector of docs/PROTOCOL.md, section 12: knock_mac.h is right. */
 static int knock_b_checks_out(void)
 {
 	static const uint8_t want[20] = {
