@@ -135,10 +135,10 @@ END {
 	printf "   (of those, %d passed the module as fresh and were dropped by a later nft chain)\n", mlate
 	print ""
 	print "6. Isolation: key B floods valid knocks at the window's far edge (t = now + 119 s) while key A's clients connect"
-	printf "   key-B knocks sent %d in %.0f s: fresh %d, replay %d, refused for room %d (limits %d/%d)\n", iso["sent"], iso["seconds"], iso["good"], iso["replay"], iso["full"], iso["limits"], iso["limits_key"]
+	printf "   key-B knocks sent %d in %.0f s: fresh %d, replay %d, refused for room %d (limits %d/%d)\n", iso["sent"], iso["seconds"], iso["good"] - (iso["connects"] - iso["refused"] - iso["failed"]), iso["replay"], iso["full"], iso["limits"], iso["limits_key"]
 	printf "   key-A connects %d: refused %d, failed otherwise %d\n", iso["connects"], iso["refused"], iso["failed"]
 	print ""
-	print "5. Time to answer a knockless SYN" with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
+	print "5. Time to answer a knockless SYN with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
 	printf "   %-36s %8s %10s %10s %10s %6s\n", "port", "probes", "median us", "q1 us", "q3 us", "lost"
 	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (no knock)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
 	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
