@@ -32,7 +32,8 @@ int tcp_stealth_skb_open_gap(struct sk_buff *skb, unsigned int hdr,
 bool tcp_stealth_pkt_for_host(const struct sk_buff *skb);
 bool tcp_stealth_local_unicast_dst(const struct sk_buff *skb, bool ipv6);
 bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook);
-bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook);
+bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
+			     unsigned int thoff);
 __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 			     unsigned int dataoff, bool ipv6);
 int tcp_stealth_skb_network_offset(const struct sk_buff *skb);
@@ -74,11 +75,14 @@ bool tcp_stealth_file_nonblock(const struct socket *sock);
 unsigned long tcp_stealth_secs_to_jiffies(unsigned int secs);
 
 /* The administrator's per-port policy, over generic netlink. */
-typedef int (*tcp_stealth_policy_set_t)(struct net *net, u16 port,
-					const u8 *secret, u32 len);
-typedef int (*tcp_stealth_policy_del_t)(struct net *net, u16 port);
-int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
-			      tcp_stealth_policy_del_t del);
+struct netlink_ext_ack;
+struct nlattr;
+typedef int (*tcp_stealth_policy_req_t)(struct net *net, u8 cmd,
+					const u8 *attrs, u32 len,
+					struct netlink_ext_ack *extack);
+int tcp_stealth_genl_register(tcp_stealth_policy_req_t req);
+void tcp_stealth_genl_error(struct netlink_ext_ack *extack,
+			    const struct nlattr *attr, const char *msg);
 void tcp_stealth_genl_unregister(void);
 
 /* Which socket a segment at LOCAL_IN reaches (src/tcp_stealth_lookup.c). */
@@ -86,6 +90,21 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 				unsigned int thoff, bool ipv6,
 				bool listener_only, bool *refcounted);
 int tcp_stealth_defrag_enable(struct net *net);
+/* Where IPv6 takes up a packet's header chain after LOCAL_IN. */
+struct tcp_stealth_ipv6_resume {
+	u16 offset;		/* of the transport header, from the network header */
+	u32 avail;		/* bytes from there to the end of the packet */
+	u8 nexthdr;		/* the byte at IP6CB(skb)->nhoff */
+	int max_dst_opts_cnt;	/* net.ipv6.max_dst_opts_number */
+	int max_dst_opts_len;	/* net.ipv6.max_dst_opts_length */
+	bool seg6_enabled;	/* type 4 routing headers accepted here */
+	bool rpl_seg_enabled;	/* type 3 routing headers accepted here */
+	bool fragmented;	/* IP6SKB_FRAGMENTED: reassembled already */
+	bool jumbo;		/* payload length 0 */
+};
+bool tcp_stealth_ipv6_resume(const struct sk_buff *skb,
+			     struct tcp_stealth_ipv6_resume *res);
+bool tcp_stealth_ipv6_handles(u8 nexthdr);
 void tcp_stealth_defrag_disable(struct net *net);
 bool tcp_stealth_syncookies_possible(const struct sock *sk);
 

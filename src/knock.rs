@@ -4,12 +4,13 @@
 
 use crate::ffi::{
     crypto::KernelCrypto,
-    netfilter::{HookArgs, Verdict},
+    netfilter::{HookArgs, HookPoint, Verdict},
     now_secs, random_bytes,
     skb::{Family, Ipv6Tcp, SkBuff},
     sock::{Sock, TcpState},
     with_bh_disabled,
 };
+use crate::policy::{CutReason, FlowId, Segment};
 use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, Skew, SynSource};
 use crate::sockopt::{KeySet, Mode, SockCtx};
 use crate::stats::Counter;
@@ -36,6 +37,10 @@ pub(crate) struct TcpPacket {
     daddr_len: usize,
     opts: [u8; 40],
     opts_len: usize,
+    /// IPv6 drops the packet in an extension header after the hook (see
+    /// [`ipv6_drops_later`]): TCP never sees it, and a closed port does not
+    /// answer it.
+    left_to_ipv6: bool,
 }
 
 /// Why [`TcpPacket::parse`] found no segment to judge.
@@ -51,10 +56,13 @@ pub(crate) enum NotParsed {
 }
 
 impl TcpPacket {
-    /// Reads the headers of a TCP packet.
-    pub(crate) fn parse(skb: &SkBuff, family: Family) -> Result<Self, NotParsed> {
+    /// Reads the headers of a TCP packet seen at hook `point`. At
+    /// `LocalIn` the TCP header of an IPv6 packet is the one IPv6 will hand
+    /// to TCP ([`ipv6_tcp_header`]); at `LocalOut` it is the one TCP wrote.
+    pub(crate) fn parse(skb: &SkBuff, family: Family, point: HookPoint) -> Result<Self, NotParsed> {
         let mut saddr = [0u8; 16];
         let mut daddr = [0u8; 16];
+        let mut left_to_ipv6 = false;
         let (th, daddr_len) = match family {
             Family::Ipv4 => {
                 let mut ip = [0u8; 20];
@@ -78,16 +86,23 @@ impl TcpPacket {
                 (ihl, 4)
             }
             Family::Ipv6 => {
-                let th = match skb.ipv6_tcp() {
-                    Ipv6Tcp::At(th) => th,
-                    Ipv6Tcp::NotTcp => return Err(NotParsed::NotTcp),
-                    Ipv6Tcp::Fragment => return Err(NotParsed::Fragment),
-                    Ipv6Tcp::Malformed => return Err(NotParsed::Truncated),
-                };
                 skb.read_network(8, &mut saddr)
                     .ok_or(NotParsed::Truncated)?;
                 skb.read_network(24, &mut daddr)
                     .ok_or(NotParsed::Truncated)?;
+                let th = match point {
+                    HookPoint::LocalIn => {
+                        let th;
+                        (th, left_to_ipv6) = ipv6_tcp_header(skb, daddr[0] == 0xff)?;
+                        th
+                    }
+                    HookPoint::LocalOut => match skb.ipv6_tcp() {
+                        Ipv6Tcp::At(th) => th,
+                        Ipv6Tcp::NotTcp => return Err(NotParsed::NotTcp),
+                        Ipv6Tcp::Fragment => return Err(NotParsed::Fragment),
+                        Ipv6Tcp::Malformed => return Err(NotParsed::Truncated),
+                    },
+                };
                 (th, 16)
             }
         };
@@ -112,11 +127,22 @@ impl TcpPacket {
             daddr_len,
             opts,
             opts_len,
+            left_to_ipv6,
         })
     }
 
     fn is_syn(&self) -> bool {
         self.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN) == TCP_SYN
+    }
+
+    /// The connection's 4-tuple, as the policy remembers it.
+    fn flow_id(&self) -> FlowId {
+        FlowId {
+            saddr: self.saddr,
+            daddr: self.daddr,
+            sport: self.sport,
+            dport: self.dport,
+        }
     }
 
     fn options(&self) -> &[u8] {
@@ -134,6 +160,84 @@ impl TcpPacket {
     }
 }
 
+/// Most bytes of extension headers [`ipv6_tcp_header`] reads; a longer
+/// chain is [`proto::Walk::Unsure`].
+const MAX_IPV6_CHAIN: usize = 256;
+
+/// Where TCP will find the TCP header of an IPv6 packet: its offset from the
+/// network header, and whether IPv6 drops the packet after the hook instead
+/// (the offset is then the one the fixed header's chain gives, which is
+/// what nftables matches on).
+///
+/// IPv6 resumes its walk of the chain after the hook where
+/// [`SkBuff::ipv6_resume`] says (after a leading hop-by-hop header), and the
+/// header judged is the one that walk reaches, so that what the check reads
+/// is what TCP will read. Where the walk cannot tell and IPv6 would not
+/// follow the chain `ipv6_find_hdr()` reads, the packet is not parsed (and
+/// dropped if the namespace protects listeners).
+fn ipv6_tcp_header(skb: &SkBuff, dst_multicast: bool) -> Result<(usize, bool), NotParsed> {
+    let found = skb.ipv6_tcp();
+    if let Ipv6Tcp::Fragment = found {
+        return Err(NotParsed::Fragment);
+    }
+    let resume = skb.ipv6_resume().ok_or(NotParsed::Truncated)?;
+    let walk = if resume.nexthdr == IPPROTO_TCP {
+        proto::Walk::Tcp(0)
+    } else {
+        let n = resume.avail.min(MAX_IPV6_CHAIN);
+        let mut bytes = [0u8; MAX_IPV6_CHAIN];
+        skb.read_network(resume.offset, &mut bytes[..n])
+            .ok_or(NotParsed::Truncated)?;
+        let cfg = proto::Ipv6Context {
+            max_dst_opts_count: resume.max_dst_opts_count,
+            max_dst_opts_len: resume.max_dst_opts_len,
+            seg6: resume.seg6,
+            rpl: resume.rpl,
+            mip6: cfg!(CONFIG_IPV6_MIP6),
+            fragmented: resume.fragmented,
+            jumbo: resume.jumbo,
+        };
+        proto::ipv6_walk(
+            resume.nexthdr,
+            &bytes[..n],
+            n == resume.avail,
+            dst_multicast,
+            cfg,
+            SkBuff::ipv6_handles,
+        )
+    };
+    match walk {
+        proto::Walk::Tcp(off) => Ok((resume.offset + off, false)),
+        proto::Walk::Other => Err(NotParsed::NotTcp),
+        // nftables takes an authentication header for the transport.
+        proto::Walk::Dropped => match found {
+            Ipv6Tcp::At(th) if !skb.ipv6_auth_first() => Ok((th, true)),
+            _ => Err(NotParsed::NotTcp),
+        },
+        proto::Walk::Unsure => match found {
+            _ if !resume_on_chain(skb, resume.offset, resume.nexthdr) => Err(NotParsed::Truncated),
+            Ipv6Tcp::At(th) => Ok((th, false)),
+            Ipv6Tcp::NotTcp => Err(NotParsed::NotTcp),
+            _ => Err(NotParsed::Truncated),
+        },
+    }
+}
+
+/// Whether IPv6 resumes (at `offset`, with next header `nexthdr`) on the
+/// chain read from the fixed header ([`proto::ipv6_on_chain`]).
+fn resume_on_chain(skb: &SkBuff, offset: usize, nexthdr: u8) -> bool {
+    let mut fixed = [0u8; 8];
+    let mut chain = [0u8; MAX_IPV6_CHAIN];
+    let Some(n) = offset.checked_sub(40).filter(|&n| n <= MAX_IPV6_CHAIN) else {
+        return false;
+    };
+    if skb.read_network(0, &mut fixed).is_none() || skb.read_network(40, &mut chain[..n]).is_none()
+    {
+        return false;
+    }
+    proto::ipv6_on_chain(fixed[6], &chain[..n], offset, nexthdr)
+}
+
 /// The current second, as [`proto::Admitted`] counts them (until 2106).
 fn now_secs32() -> u32 {
     u32::try_from(now_secs()).unwrap_or(u32::MAX)
@@ -141,6 +245,8 @@ fn now_secs32() -> u32 {
 
 /// Offset of the sequence number in the TCP header.
 const TCP_SEQ_OFFSET: usize = 4;
+/// Offset of the flags byte in the TCP header.
+const TCP_FLAGS_OFFSET: usize = 13;
 
 impl NetState {
     /// Input: every TCP packet addressed to this namespace.
@@ -168,7 +274,7 @@ impl NetState {
     /// fragment or truncated segment that still gets here, which TCP would
     /// drop or never see whole, is dropped.
     pub(crate) fn local_in(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
-        let pkt = match TcpPacket::parse(skb, family) {
+        let pkt = match TcpPacket::parse(skb, family, HookPoint::LocalIn) {
             Ok(pkt) => pkt,
             Err(NotParsed::NotTcp) => return Verdict::Accept,
             Err(why) => {
@@ -182,10 +288,18 @@ impl NetState {
                 return Verdict::Drop;
             }
         };
+        // What IPv6 drops after the hook gets its answer (silence or an
+        // ICMPv6 parameter problem) as at a closed port; a filtered port
+        // answers nothing, so in drop mode it is judged below.
+        let drop_mode = self.drop_silently();
+        if pkt.left_to_ipv6 && !drop_mode {
+            return Verdict::Accept;
+        }
         if pkt.is_syn() {
             self.counters.inc(Counter::SynIn);
         }
-        if pkt.flags & TCP_RST != 0 {
+        // (An RST that IPv6 drops after the hook is judged below.)
+        if pkt.flags & TCP_RST != 0 && !pkt.left_to_ipv6 {
             if self.hides_refusal(skb, family, args, &pkt) {
                 self.counters.inc(Counter::RefusalHidden);
                 return Verdict::Drop;
@@ -195,6 +309,11 @@ impl NetState {
         // TCP discards what the link layer did not address to this host.
         if !skb.for_host() || !self.has_stealth_sockets() {
             return Verdict::Accept;
+        }
+        if !pkt.is_syn() {
+            if let Some(v) = self.policy_segment(skb, family, args, &pkt) {
+                return v;
+            }
         }
         let Some(found) = args.lookup(skb, family, pkt.th, false) else {
             // No socket: TCP answers as a closed port, the reference.
@@ -219,13 +338,17 @@ impl NetState {
         let own = sk
             .stealth(args.rcu())
             .and_then(|ctx| Some((ctx, ctx.keys(args.rcu())?)));
-        let (keys, mode, integrity_len) = match own {
-            Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len()),
-            None => match self.policy.keys(sk.local_port(), args.rcu()) {
-                Some(keys) => (keys, Mode::Option, 0),
+        let (keys, mode, integrity_len, by_policy) = match own {
+            Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len(), false),
+            None => match self.policy.port(sk.local_port(), args.rcu()) {
+                Some(e) => (e.keys(), Mode::Option, e.integrity_len(), true),
                 None => return Verdict::Accept,
             },
         };
+        if pkt.left_to_ipv6 {
+            // Drop mode: silent, as behind a filter.
+            return self.reject(skb, family, args, pkt.th, true);
+        }
         // What a closed port's TCP would do with it: drop a bad checksum or
         // unexpected authentication options silently, answer the rest.
         if !args.tcp_checksum_ok(skb, family, pkt.th) {
@@ -237,11 +360,11 @@ impl NetState {
                 return Verdict::Accept;
             }
             self.counters.inc(Counter::AckRefused);
-            return self.reject(skb, family, args, tcp_silent);
+            return self.reject(skb, family, args, pkt.th, tcp_silent);
         }
         if !pkt.is_syn() {
             self.counters.inc(Counter::ProbeRejected);
-            return self.reject(skb, family, args, tcp_silent);
+            return self.reject(skb, family, args, pkt.th, tcp_silent);
         }
         if mode == Mode::Isn {
             let integrity = integrity_len > 0;
@@ -255,17 +378,17 @@ impl NetState {
             FindResult::Found { option, .. } => option,
             FindResult::Absent => {
                 self.counters.inc(Counter::KnockMissing);
-                return self.reject(skb, family, args, tcp_silent);
+                return self.reject(skb, family, args, pkt.th, tcp_silent);
             }
             FindResult::Malformed => {
                 self.counters.inc(Counter::KnockMalformed);
-                return self.reject(skb, family, args, tcp_silent);
+                return self.reject(skb, family, args, pkt.th, tcp_silent);
             }
         };
         if tcp_silent {
             // A knock next to TCP-MD5/AO options: TCP would drop the SYN.
             self.counters.inc(Counter::KnockMalformed);
-            return self.reject(skb, family, args, true);
+            return self.reject(skb, family, args, pkt.th, true);
         }
         let now = now_secs();
         let skew = self.skew();
@@ -277,7 +400,7 @@ impl NetState {
                     Reject::Stale => Counter::KnockStale,
                     Reject::BadMac => Counter::KnockBadMac,
                 });
-                return self.reject(skb, family, args, false);
+                return self.reject(skb, family, args, pkt.th, false);
             }
         };
         match (integrity_len > 0, v.integrity.is_some()) {
@@ -285,7 +408,7 @@ impl NetState {
                 // The listener wants the first bytes proven; this client
                 // does not commit to any: the port stays closed to it.
                 self.counters.inc(Counter::IntegrityMissing);
-                return self.reject(skb, family, args, false);
+                return self.reject(skb, family, args, pkt.th, false);
             }
             (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
             _ => {}
@@ -318,13 +441,19 @@ impl NetState {
             ReplayVerdict::Duplicate => self.counters.inc(Counter::KnockRetransmit),
             ReplayVerdict::Replay => {
                 self.counters.inc(Counter::KnockReplay);
-                return self.reject(skb, family, args, false);
+                return self.reject(skb, family, args, pkt.th, false);
             }
             ReplayVerdict::Full => {
                 self.counters.inc(Counter::KnockReplayFull);
                 self.warn_replay_full(now);
-                return self.reject(skb, family, args, false);
+                return self.reject(skb, family, args, pkt.th, false);
             }
+        }
+        // Only a knock that passed every check takes one of the policy's
+        // few connection slots: replayed knocks must not fill them.
+        if by_policy && integrity_len > 0 && !self.policy_expect(skb, &pkt, keys, &v, integrity_len)
+        {
+            return self.reject(skb, family, args, pkt.th, false);
         }
         self.admit(sk, &pkt);
         Verdict::Accept
@@ -383,7 +512,7 @@ impl NetState {
         let Some(key) = keys.keys().first() else {
             return Verdict::Accept;
         };
-        let Ok(pkt) = TcpPacket::parse(skb, family) else {
+        let Ok(pkt) = TcpPacket::parse(skb, family, HookPoint::LocalOut) else {
             return Verdict::Accept;
         };
         if !pkt.is_syn() {
@@ -438,7 +567,7 @@ impl NetState {
         if tcp_silent {
             // TCP-MD5/AO options: TCP would drop the SYN without an answer.
             self.counters.inc(Counter::IsnBad);
-            return self.reject(skb, family, args, true);
+            return self.reject(skb, family, args, pkt.th, true);
         }
         let tsval = pkt.tsval();
         // With payload integrity the low 16 bits are IH: only the high 16
@@ -449,7 +578,7 @@ impl NetState {
         });
         if !ok {
             self.counters.inc(Counter::IsnBad);
-            return self.reject(skb, family, args, false);
+            return self.reject(skb, family, args, pkt.th, false);
         }
         self.counters.inc(Counter::IsnGood);
         Verdict::Accept
@@ -546,14 +675,105 @@ impl NetState {
         skb: &SkBuff,
         family: Family,
         args: &HookArgs<'_>,
+        th: usize,
         tcp_silent: bool,
     ) -> Verdict {
         if self.drop_silently() {
             self.counters.inc(Counter::Dropped);
-        } else if !tcp_silent && args.send_reset(skb, family) {
+        } else if !tcp_silent && args.send_reset(skb, family, th) {
             self.counters.inc(Counter::RstSent);
         }
         Verdict::Drop
+    }
+
+    /// A SYN with a valid knock and commitment to a policy port that
+    /// requires integrity: remembers its connection, whose first bytes the
+    /// hook checks ([`crate::policy`]). False if the SYN must be refused:
+    /// it carries data (TCP Fast Open would hand it to the application
+    /// unchecked), or no room is left to remember it.
+    fn policy_expect(
+        &self,
+        skb: &SkBuff,
+        pkt: &TcpPacket,
+        keys: &KeySet,
+        v: &proto::Verified,
+        n: usize,
+    ) -> bool {
+        let (Some(c32), Some(key)) = (v.integrity, keys.keys().get(v.key_index)) else {
+            return false;
+        };
+        let data = pkt.th + 20 + pkt.opts_len;
+        if skb.read_network(data, &mut [0u8; 1]).is_some() {
+            self.counters.inc(Counter::IntegrityLost);
+            return false;
+        }
+        let timeout = self.integrity_timeout();
+        let id = pkt.flow_id();
+        if self
+            .policy
+            .expect(&id, pkt.seq.wrapping_add(1), key, c32, n, timeout)
+            .is_err()
+        {
+            self.counters.inc(Counter::IntegrityLost);
+            return false;
+        }
+        true
+    }
+
+    /// A segment (not a SYN) of a connection to a policy port whose first
+    /// bytes are being checked: its verdict, or `None` if it is none of
+    /// those. A connection whose bytes fail is reset both ways: the client
+    /// gets a reset, and the segment itself, turned into a reset at the
+    /// server's next expected sequence number, resets the server's socket
+    /// before its application reads a byte.
+    fn policy_segment(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
+        pkt: &TcpPacket,
+    ) -> Option<Verdict> {
+        if !self.policy.checking() {
+            return None;
+        }
+        let data = pkt.th + 20 + pkt.opts_len;
+        // A damaged segment is TCP's to drop: its bytes prove nothing.
+        if skb.read_network(data, &mut [0u8; 1]).is_some()
+            && !args.tcp_checksum_ok(skb, family, pkt.th)
+        {
+            return None;
+        }
+        let end = pkt.flags & (TCP_FIN | TCP_RST) != 0;
+        let payload = |off: usize, buf: &mut [u8]| skb.read_network(data + off, buf).is_some();
+        match self.policy.segment(&pkt.flow_id(), pkt.seq, end, payload) {
+            Segment::NotChecked => None,
+            Segment::Pass => {
+                if pkt.flags & TCP_RST == 0 && skb.read_network(data, &mut [0u8; 1]).is_some() {
+                    self.counters.inc(Counter::IntegrityOk);
+                }
+                Some(Verdict::Accept)
+            }
+            Segment::Drop => Some(Verdict::Drop),
+            Segment::Cut(why) => {
+                self.counters.inc(match why {
+                    CutReason::Mismatch => Counter::IntegrityMismatch,
+                    CutReason::Timeout => Counter::IntegrityTimeout,
+                });
+                if args.send_reset(skb, family, pkt.th) {
+                    self.counters.inc(Counter::RstSent);
+                }
+                // RST|ACK: TCP takes a reset whose sequence number is the
+                // next it expects, which this segment's is.
+                if skb
+                    .rewrite_tcp_header(pkt.th, TCP_FLAGS_OFFSET, &[TCP_RST | TCP_ACK])
+                    .is_ok()
+                {
+                    Some(Verdict::Accept)
+                } else {
+                    Some(Verdict::Drop)
+                }
+            }
+        }
     }
 
     /// Remembers that `pkt`'s 4-tuple knocked, if `listener` may answer it

@@ -1,26 +1,109 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The administrator's policy: ports of a network namespace protected with a
-//! secret, for listeners that have none of their own (a daemon nobody wants
-//! to touch). Set over generic netlink (`ffi::genl`), listed in
+//! The administrator's policy: ports of a network namespace protected with
+//! up to [`MAX_KEYS`] secrets, for listeners that have none of their own (a
+//! daemon nobody wants to touch). Set over generic netlink (`ffi::genl`,
+//! requests parsed by [`proto::parse_policy_request`]), listed in
 //! `/proc/net/tcp_stealth_policy`, applied by the input hook.
 //!
 //! Writers (netlink requests, process context) change the master list under
 //! a mutex and publish a copy for the hook, which reads it under RCU.
+//!
+//! A port may also require that a client's knock commit to the first `n`
+//! bytes it sends (integrity). Its listeners are the daemon's own, with none
+//! of the module's socket machinery that holds a connection until its first
+//! bytes are proven; the input hook checks them instead. It remembers each
+//! connection admitted with a commitment ([`Flows`]), lets through its data
+//! only in the segment that carries all `n` first bytes, once they match,
+//! and cuts the connection both ways (a reset to the client, the segment
+//! turned into a reset for the server's socket) if they do not. Earlier
+//! pieces and segments out of order are dropped (TCP sends them again, and
+//! merges pieces when it does), so the server's application never reads a
+//! byte that was not checked.
 
-use crate::ffi::{seq::SeqFile, sock::RcuBox, RcuSection};
+use crate::ffi::{
+    crypto::KernelBlake2s, genl::GenlRequest, now_secs, seq::SeqFile, sock::RcuBox, RcuSection,
+};
+use crate::proto::{
+    self, IntegrityStatus, IntegrityVerifier, KnockKey, PayloadVerifier, PolicyCmd, PolicyErrno,
+    MAX_KEYS,
+};
 use crate::sockopt::KeySet;
 use core::fmt::Write;
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::{c_str, new_mutex, new_spinlock, prelude::*, str::CStr, sync::Mutex, sync::SpinLock};
 
 /// Ports one namespace can protect this way.
 pub(crate) const MAX_PORTS: usize = 64;
 
+/// Connections to ports with integrity whose first bytes one namespace
+/// checks at a time. A knock that finds no room is refused.
+pub(crate) const MAX_FLOWS: usize = 128;
+
 /// One protected port.
 #[derive(Clone)]
-struct Entry {
+pub(crate) struct Entry {
     port: u16,
     keys: KeySet,
+    integrity_len: u16,
+}
+
+impl Entry {
+    /// The keys, newest first.
+    pub(crate) fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Bytes a client's knock must commit to (0: none).
+    pub(crate) fn integrity_len(&self) -> usize {
+        usize::from(self.integrity_len)
+    }
+}
+
+/// A connection's 4-tuple, addresses as the input hook reads them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FlowId {
+    pub(crate) saddr: [u8; 16],
+    pub(crate) daddr: [u8; 16],
+    pub(crate) sport: u16,
+    pub(crate) dport: u16,
+}
+
+/// A connection admitted with a commitment, not yet proven.
+struct Flow {
+    id: FlowId,
+    /// Sequence number of its first data byte.
+    first: u32,
+    /// The second after which its bytes come too late.
+    until: u64,
+    /// How many first bytes it commits to.
+    n: usize,
+    verifier: IntegrityVerifier<KernelBlake2s>,
+}
+
+/// What the input hook does with a segment of a connection to a port with
+/// integrity.
+pub(crate) enum Segment {
+    /// Not a connection being checked (any more): judge it as usual.
+    NotChecked,
+    /// Let it through (no data, or the first bytes proven).
+    Pass,
+    /// Drop it: data out of order, or only part of the first bytes.
+    Drop,
+    /// The first bytes differ, or came too late: reset the connection.
+    Cut(CutReason),
+}
+
+/// Why a connection was cut.
+pub(crate) enum CutReason {
+    Mismatch,
+    Timeout,
+}
+
+/// The connections being checked: [`MAX_FLOWS`] slots once a port with
+/// integrity was protected, none before.
+struct Flows {
+    slots: KVec<Option<Flow>>,
 }
 
 /// The policy of one namespace.
@@ -29,6 +112,9 @@ pub(crate) struct Policy {
     /// What the input hook reads: a copy of `master`, or nothing while it is
     /// empty.
     table: RcuBox<KVec<Entry>>,
+    flows: Pin<KBox<SpinLock<Flows>>>,
+    /// Slots of `flows` in use, for the hook's quick test.
+    n_flows: AtomicUsize,
 }
 
 impl Policy {
@@ -37,6 +123,11 @@ impl Policy {
         Ok(Self {
             master: KBox::pin_init(new_mutex!(KVec::new(), "tcp_stealth_policy"), GFP_KERNEL)?,
             table: RcuBox::new(),
+            flows: KBox::pin_init(
+                new_spinlock!(Flows { slots: KVec::new() }, "tcp_stealth_policy_flows"),
+                GFP_KERNEL,
+            )?,
+            n_flows: AtomicUsize::new(0),
         })
     }
 
@@ -45,30 +136,70 @@ impl Policy {
         !self.table.is_set()
     }
 
-    /// The keys that protect `port`, if it is protected.
-    pub(crate) fn keys<'a>(&'a self, port: u16, rcu: &'a RcuSection) -> Option<&'a KeySet> {
+    /// The policy of `port`, if it is protected.
+    pub(crate) fn port<'a>(&'a self, port: u16, rcu: &'a RcuSection) -> Option<&'a Entry> {
         let table = self.table.read(rcu)?;
-        table.iter().find(|e| e.port == port).map(|e| &e.keys)
+        table.iter().find(|e| e.port == port)
     }
 
-    /// Protects `port` with `secret` (1 to 64 bytes), or replaces its secret.
-    pub(crate) fn protect(&self, port: u16, secret: &[u8]) -> Result {
-        if port == 0 {
+    /// Handles a netlink request: the attribute stream is checked by
+    /// [`proto::parse_policy_request`], and a refusal names its reason in
+    /// the extended ACK.
+    pub(crate) fn request(&self, req: &GenlRequest<'_>, cmd: PolicyCmd) -> Result {
+        let r = match proto::parse_policy_request(cmd, req.attrs()) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = CStr::from_bytes_with_nul(e.reason.message_nul())
+                    .unwrap_or(c_str!("bad request"));
+                req.set_error(e.offset, msg);
+                return Err(match e.reason.errno() {
+                    PolicyErrno::Inval => EINVAL,
+                    PolicyErrno::Range => ERANGE,
+                    PolicyErrno::TooBig => E2BIG,
+                    PolicyErrno::Exists => EEXIST,
+                });
+            }
+        };
+        let res = match cmd {
+            PolicyCmd::Protect => self.protect(r.port, r.secrets(), r.integrity_len),
+            PolicyCmd::Unprotect => self.unprotect(r.port),
+        };
+        match res {
+            Err(e) if e == ENOENT => req.set_error(None, c_str!("port is not protected")),
+            Err(e) if e == ENOSPC => req.set_error(None, c_str!("too many ports protected (64)")),
+            _ => {}
+        }
+        res
+    }
+
+    /// Protects `port` with `secrets` (1 to [`MAX_KEYS`], each 1 to 64
+    /// bytes, the newest first) and integrity length `n` (0: none), or
+    /// replaces what protects it.
+    fn protect(&self, port: u16, secrets: &[&[u8]], n: u16) -> Result {
+        if port == 0 || secrets.is_empty() || secrets.len() > MAX_KEYS {
             return Err(EINVAL);
         }
-        let keys = KeySet::from_secret(secret)?;
+        let keys = KeySet::from_secrets(secrets)?;
+        if n > 0 {
+            self.reserve_flows()?;
+        }
+        let entry = Entry {
+            port,
+            keys,
+            integrity_len: n,
+        };
         let mut master = self.master.lock();
         let len = master.len();
         match master.iter_mut().find(|e| e.port == port) {
-            Some(e) => e.keys = keys,
+            Some(e) => *e = entry,
             None if len >= MAX_PORTS => return Err(ENOSPC),
-            None => master.push(Entry { port, keys }, GFP_KERNEL)?,
+            None => master.push(entry, GFP_KERNEL)?,
         }
         self.publish(&master)
     }
 
     /// Stops protecting `port`.
-    pub(crate) fn unprotect(&self, port: u16) -> Result {
+    fn unprotect(&self, port: u16) -> Result {
         let mut master = self.master.lock();
         if !master.iter().any(|e| e.port == port) {
             return Err(ENOENT);
@@ -96,11 +227,185 @@ impl Policy {
         Ok(())
     }
 
-    /// Writes the protected ports, one per line (never the secrets).
+    /// Makes room for [`MAX_FLOWS`] connections (process context), so that
+    /// the hook never allocates.
+    fn reserve_flows(&self) -> Result {
+        let mut room = KVec::with_capacity(MAX_FLOWS, GFP_KERNEL)?;
+        for _ in 0..MAX_FLOWS {
+            room.push(None, GFP_KERNEL)?;
+        }
+        let unused = crate::ffi::with_bh_disabled(|| {
+            let mut flows = self.flows.lock();
+            if flows.slots.is_empty() {
+                core::mem::swap(&mut flows.slots, &mut room);
+            }
+            room
+        });
+        drop(unused);
+        Ok(())
+    }
+
+    /// Remembers that connection `id`, whose first data byte has sequence
+    /// number `first`, must send `n` bytes matching commitment `c32` made
+    /// with `key` within `timeout` seconds. Fails if no room is left.
+    pub(crate) fn expect(
+        &self,
+        id: &FlowId,
+        first: u32,
+        key: &KnockKey,
+        c32: u32,
+        n: usize,
+        timeout: u32,
+    ) -> Result {
+        let verifier = IntegrityVerifier::new(key, c32, n).map_err(|_| EINVAL)?;
+        let now = now_secs();
+        let flow = Flow {
+            id: *id,
+            first,
+            until: now.saturating_add(u64::from(timeout)),
+            n,
+            verifier,
+        };
+        let old = crate::ffi::with_bh_disabled(|| {
+            let mut flows = self.flows.lock();
+            let slots = flows.slots.as_mut_slice();
+            // A retransmitted SYN replaces what its first copy left; else a
+            // free slot, else the oldest connection whose time is up (its
+            // data would be cut anyway).
+            let slot = slots
+                .iter()
+                .position(|f| f.as_ref().is_some_and(|f| f.id == *id))
+                .or_else(|| slots.iter().position(|f| f.is_none()))
+                .or_else(|| {
+                    slots
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, f)| Some((i, f.as_ref()?.until)))
+                        .filter(|&(_, until)| until < now)
+                        .min_by_key(|&(_, until)| until)
+                        .map(|(i, _)| i)
+                });
+            let slot = slots.get_mut(slot?)?;
+            let old = slot.replace(flow);
+            if old.is_none() {
+                self.n_flows.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(old)
+        });
+        // Dropped outside the lock: it wipes a BLAKE2s state.
+        old.map(drop).ok_or(ENOSPC)
+    }
+
+    /// Whether any connection's first bytes are being checked.
+    pub(crate) fn checking(&self) -> bool {
+        self.n_flows.load(Ordering::Relaxed) != 0
+    }
+
+    /// Judges a segment of connection `id` (not a SYN) with sequence number
+    /// `seq`. `payload(off, buf)` copies `buf.len()` bytes of the segment's
+    /// data from offset `off` into `buf`, or says that it has not that
+    /// many; `end`: the segment has FIN or RST.
+    pub(crate) fn segment(
+        &self,
+        id: &FlowId,
+        seq: u32,
+        end: bool,
+        payload: impl Fn(usize, &mut [u8]) -> bool,
+    ) -> Segment {
+        if !self.checking() {
+            return Segment::NotChecked;
+        }
+        let mut one = [0u8; 1];
+        let has_data = payload(0, &mut one);
+        let now = now_secs();
+        let taken = crate::ffi::with_bh_disabled(|| {
+            let mut flows = self.flows.lock();
+            let slot = flows
+                .slots
+                .as_mut_slice()
+                .iter_mut()
+                .find(|f| f.as_ref().is_some_and(|f| f.id == *id))?;
+            let f = slot.as_ref()?;
+            let keep = if !has_data {
+                // A bare ACK (the handshake's) passes; a FIN or RST before
+                // any data ends the connection unproven, with nothing read.
+                !end
+            } else if f.until < now {
+                false
+            } else {
+                // Only the segment that starts at the first byte and holds
+                // all `n` is checked; TCP sends the others again.
+                seq != f.first || !payload(f.n - 1, &mut one)
+            };
+            if keep {
+                return Some(Err(if has_data {
+                    Segment::Drop
+                } else {
+                    Segment::Pass
+                }));
+            }
+            let f = slot.take()?;
+            self.n_flows.fetch_sub(1, Ordering::Relaxed);
+            Some(if has_data { Ok(f) } else { Err(Segment::Pass) })
+        });
+        let mut flow = match taken {
+            None => return Segment::NotChecked,
+            Some(Err(s)) => return s,
+            Some(Ok(f)) => f,
+        };
+        let why = if flow.until < now {
+            CutReason::Timeout
+        } else {
+            // All `n` first bytes are in this segment: check them in pieces.
+            let mut chunk = [0u8; 128];
+            while flow.verifier.status() == IntegrityStatus::Pending {
+                let left = flow.verifier.remaining();
+                let want = left.min(chunk.len());
+                if !payload(flow.n - left, &mut chunk[..want]) {
+                    break;
+                }
+                flow.verifier.feed(&chunk[..want]);
+            }
+            if flow.verifier.status() == IntegrityStatus::Match {
+                return Segment::Pass;
+            }
+            CutReason::Mismatch
+        };
+        // The connection stays remembered as out of time, so that whatever
+        // else it sends is cut too, should the resets not reach both ends;
+        // its slot is free for the next knock that needs one.
+        flow.until = 0;
+        self.put_back(flow);
+        Segment::Cut(why)
+    }
+
+    /// Puts `flow` back in a free slot, if there is one.
+    fn put_back(&self, flow: Flow) {
+        let rest = crate::ffi::with_bh_disabled(|| {
+            let mut flows = self.flows.lock();
+            let Some(slot) = flows.slots.as_mut_slice().iter_mut().find(|f| f.is_none()) else {
+                return Some(flow);
+            };
+            *slot = Some(flow);
+            self.n_flows.fetch_add(1, Ordering::Relaxed);
+            None
+        });
+        // Dropped outside the lock: it wipes a BLAKE2s state.
+        drop(rest);
+    }
+
+    /// Writes the protected ports, one per line (never the secrets):
+    /// `port P keys K integrity N`.
     pub(crate) fn show(&self, m: &mut SeqFile) {
         let master = self.master.lock();
         for e in master.iter() {
-            let _ = writeln!(m, "port {}", e.port);
+            let _ = writeln!(
+                m,
+                "port {} keys {} integrity {}",
+                e.port,
+                e.keys.keys().len(),
+                e.integrity_len
+            );
         }
     }
 }

@@ -95,10 +95,18 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
-    /// The key set of one secret (1 to 64 bytes).
-    pub(crate) fn from_secret(secret: &[u8]) -> Result<Self> {
-        let (key, legacy) = derive(secret)?;
-        Ok(Self::one(key, legacy))
+    /// The key set of 1 to [`MAX_KEYS`] secrets (1 to 64 bytes each), in
+    /// the order given.
+    pub(crate) fn from_secrets(secrets: &[&[u8]]) -> Result<Self> {
+        if secrets.is_empty() || secrets.len() > MAX_KEYS {
+            return Err(EINVAL);
+        }
+        let mut set = Self::empty();
+        for secret in secrets.iter().rev() {
+            let (key, legacy) = derive(secret)?;
+            set.push_front(key, legacy);
+        }
+        Ok(set)
     }
 
     fn one(key: KnockKey, legacy: LegacySecret) -> Self {

@@ -6,6 +6,7 @@
  */
 #include <crypto/blake2s.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_ipv6.h>
 #include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
@@ -428,11 +429,17 @@ bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
  * @net: the namespace it arrived in.
  * @oldskb: the packet, at LOCAL_IN.
  * @hook: the netfilter hook (for the checksum check).
+ * @thoff: where TCP reads the TCP header, from the network header. This may
+ * not be where ipv6_skip_exthdr() finds one (nf_reject_ip6_tcphdr_get()
+ * uses that): after nf_defrag_ipv6 reassembly IPv6 resumes its walk of the
+ * extension headers where the fragment header was, with the fixed header's
+ * next header.
  *
  * Return: whether a reset was sent (none for a bad checksum, an RST, or a
  * destination that is not a local unicast address, e.g. an anycast one).
  */
-bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
+bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
+			     unsigned int thoff)
 {
 	const struct ipv6hdr *oip6h = ipv6_hdr(oldskb);
 	const struct tcphdr *oth;
@@ -446,8 +453,13 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook)
 	if (!(ipv6_addr_type(&oip6h->saddr) & IPV6_ADDR_UNICAST) ||
 	    !tcp_stealth_local_unicast_dst(oldskb, true))
 		return false;
-	oth = nf_reject_ip6_tcphdr_get(oldskb, &_oth, &otcplen, hook);
-	if (!oth)
+	thoff += skb_network_offset(oldskb);
+	if (thoff > oldskb->len ||
+	    oldskb->len - thoff < sizeof(struct tcphdr))
+		return false;
+	otcplen = oldskb->len - thoff;
+	oth = skb_header_pointer(oldskb, thoff, sizeof(_oth), &_oth);
+	if (!oth || oth->rst || nf_ip6_checksum(oldskb, hook, thoff, IPPROTO_TCP))
 		return false;
 
 	memset(&fl6, 0, sizeof(fl6));
@@ -917,54 +929,54 @@ bool tcp_stealth_file_nonblock(const struct socket *sock)
 
 /* --- Generic netlink: the administrator's per-port policy ---------------- */
 
-static tcp_stealth_policy_set_t tcp_stealth_policy_set;
-static tcp_stealth_policy_del_t tcp_stealth_policy_del;
+static tcp_stealth_policy_req_t tcp_stealth_policy_req;
 
+/* A first check of the types; the Rust side parses the whole request. */
 static const struct nla_policy tcp_stealth_nl_policy[TCP_STEALTH_A_MAX + 1] = {
 	[TCP_STEALTH_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[TCP_STEALTH_A_SECRET] = { .type = NLA_BINARY,
 				   .len = TCP_STEALTH_SECRET_MAX },
+	[TCP_STEALTH_A_INTEGRITY_LEN] =
+		NLA_POLICY_MAX(NLA_U32, TCP_STEALTH_POLICY_INTEGRITY_MAX),
 };
 
-static int tcp_stealth_nl_protect(struct sk_buff *skb, struct genl_info *info)
+/*
+ * Both commands hand the whole attribute stream to the Rust side: only it
+ * sees repeated TCP_STEALTH_A_SECRET attributes (info->attrs keeps the last).
+ */
+static int tcp_stealth_nl_request(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr *secret = info->attrs[TCP_STEALTH_A_SECRET];
-
-	if (GENL_REQ_ATTR_CHECK(info, TCP_STEALTH_A_PORT) ||
-	    GENL_REQ_ATTR_CHECK(info, TCP_STEALTH_A_SECRET))
-		return -EINVAL;
-	if (!nla_len(secret)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, secret, "empty secret");
-		return -EINVAL;
-	}
-	return tcp_stealth_policy_set(genl_info_net(info),
-				      nla_get_u16(info->attrs[TCP_STEALTH_A_PORT]),
-				      nla_data(secret), nla_len(secret));
+	return tcp_stealth_policy_req(genl_info_net(info), info->genlhdr->cmd,
+				      genlmsg_data(info->genlhdr),
+				      genlmsg_len(info->genlhdr), info->extack);
 }
 
-static int tcp_stealth_nl_unprotect(struct sk_buff *skb, struct genl_info *info)
+/**
+ * tcp_stealth_genl_error() - say in the extended ACK why a request failed
+ * @extack: the request's extended ACK, or NULL
+ * @attr: the attribute at fault, inside the request, or NULL
+ * @msg: a static string (netlink keeps the pointer)
+ *
+ * What NL_SET_ERR_MSG_ATTR() does, for a message that is not a literal.
+ */
+void tcp_stealth_genl_error(struct netlink_ext_ack *extack,
+			    const struct nlattr *attr, const char *msg)
 {
-	int err;
-
-	if (GENL_REQ_ATTR_CHECK(info, TCP_STEALTH_A_PORT))
-		return -EINVAL;
-	err = tcp_stealth_policy_del(genl_info_net(info),
-				     nla_get_u16(info->attrs[TCP_STEALTH_A_PORT]));
-	if (err == -ENOENT)
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[TCP_STEALTH_A_PORT],
-				    "port is not protected");
-	return err;
+	if (!extack)
+		return;
+	extack->_msg = msg;
+	extack->bad_attr = attr;
 }
 
 static const struct genl_small_ops tcp_stealth_nl_ops[] = {
 	{
 		.cmd = TCP_STEALTH_CMD_PROTECT,
-		.doit = tcp_stealth_nl_protect,
+		.doit = tcp_stealth_nl_request,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 	{
 		.cmd = TCP_STEALTH_CMD_UNPROTECT,
-		.doit = tcp_stealth_nl_unprotect,
+		.doit = tcp_stealth_nl_request,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };
@@ -981,11 +993,9 @@ static struct genl_family tcp_stealth_nl_family = {
 	.resv_start_op = __TCP_STEALTH_CMD_MAX,
 };
 
-int tcp_stealth_genl_register(tcp_stealth_policy_set_t set,
-			      tcp_stealth_policy_del_t del)
+int tcp_stealth_genl_register(tcp_stealth_policy_req_t req)
 {
-	tcp_stealth_policy_set = set;
-	tcp_stealth_policy_del = del;
+	tcp_stealth_policy_req = req;
 	return genl_register_family(&tcp_stealth_nl_family);
 }
 

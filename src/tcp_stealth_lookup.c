@@ -14,6 +14,10 @@
  * skb->data is still at the network header. So the lookup pulls the headers
  * for its duration and pushes them back, and a reuseport program sees exactly
  * the bytes it sees for TCP.
+ *
+ * It also says where IPv6 will take up the header chain after the hook, so
+ * that a segment IPv6 is going to drop in an extension header is left to it
+ * (a closed port never answers those).
  */
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
@@ -21,6 +25,8 @@
 #include <net/inet_hashtables.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
+#include <net/addrconf.h>
+#include <net/protocol.h>
 #include <net/request_sock.h>
 #include <net/tcp.h>
 #if IS_ENABLED(CONFIG_IPV6)
@@ -193,5 +199,77 @@ void tcp_stealth_defrag_disable(struct net *net)
 {
 #if IS_ENABLED(CONFIG_IPV6)
 	nf_defrag_ipv6_disable(net);
+#endif
+}
+
+/**
+ * tcp_stealth_ipv6_resume() - where IPv6 takes up @skb's header chain after
+ * NF_INET_LOCAL_IN, and its limits for destination options there
+ * @skb: an IPv6 packet at LOCAL_IN (routed, skb->dev set)
+ * @res: filled in when the function returns true
+ *
+ * ip6_protocol_deliver_rcu() does not start at the fixed header: it resumes
+ * at the transport header, with the next header found at IP6CB(skb)->nhoff.
+ * ip6_rcv_core() has moved both past a leading hop-by-hop header. The
+ * caller models the walk from exactly this point. Context: a netfilter
+ * hook (RCU read side, for the device's inet6_dev); reads the skb and the
+ * namespace's and device's sysctls only.
+ *
+ * Return: false if the resume point is not inside the linear headers (the
+ * caller then judges the segment as TCP's).
+ */
+bool tcp_stealth_ipv6_resume(const struct sk_buff *skb,
+			     struct tcp_stealth_ipv6_resume *res)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	int thoff = skb_transport_header(skb) - skb_network_header(skb);
+	unsigned int nhoff = IP6CB(skb)->nhoff;
+	const struct inet6_dev *idev;
+	const struct net *net;
+
+	if (!skb->dev || !skb_transport_header_was_set(skb) ||
+	    thoff < (int)sizeof(struct ipv6hdr) || thoff > U16_MAX ||
+	    nhoff >= thoff ||
+	    skb_network_offset(skb) + thoff > skb_headlen(skb))
+		return false;
+	net = dev_net(skb->dev);
+	res->offset = thoff;
+	res->avail = skb->len - (skb_network_offset(skb) + thoff);
+	res->nexthdr = skb_network_header(skb)[nhoff];
+	res->max_dst_opts_cnt = READ_ONCE(net->ipv6.sysctl.max_dst_opts_cnt);
+	res->max_dst_opts_len = READ_ONCE(net->ipv6.sysctl.max_dst_opts_len);
+	res->fragmented = IP6CB(skb)->flags & IP6SKB_FRAGMENTED;
+	res->jumbo = ipv6_hdr(skb)->payload_len == 0;
+	/* As ipv6_srh_rcv() and ipv6_rpl_srh_rcv() decide: all and device. */
+	idev = __in6_dev_get(skb->dev);
+	res->seg6_enabled = idev &&
+		min(READ_ONCE(net->ipv6.devconf_all->seg6_enabled),
+		    READ_ONCE(idev->cnf.seg6_enabled)) > 0;
+	res->rpl_seg_enabled = idev &&
+		min(READ_ONCE(net->ipv6.devconf_all->rpl_seg_enabled),
+		    READ_ONCE(idev->cnf.rpl_seg_enabled)) > 0;
+	return true;
+#else
+	return false;
+#endif
+}
+
+/**
+ * tcp_stealth_ipv6_handles() - whether IPv6 has a handler for a next header
+ * @nexthdr: the next header value
+ *
+ * An IPv6 packet whose chain names a next header without a handler
+ * (inet6_protos[]) is dropped after LOCAL_IN, with a parameter problem
+ * unless a raw socket takes it; TCP never sees what follows. Context: any
+ * (only the pointer's presence is read).
+ *
+ * Return: true if a handler is registered.
+ */
+bool tcp_stealth_ipv6_handles(u8 nexthdr)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	return rcu_access_pointer(inet6_protos[nexthdr]) != NULL;
+#else
+	return false;
 #endif
 }

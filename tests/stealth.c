@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -237,6 +238,65 @@ int policy_send(int fd, int cmd, int port, const void *secret, int len)
 	if (secret)
 		nl_put_attr(&r.nh, TCP_STEALTH_A_SECRET, secret, len);
 	return nl_call(fd, &r.nh);
+}
+
+int policy_call(const char *ns, int cmd, const struct policy_attr *attrs,
+		int n, char *msg, int msglen)
+{
+	struct genl_req r = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN),
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
+		.gh = { .cmd = cmd, .version = TCP_STEALTH_GENL_VERSION },
+	};
+	int fd = genl_socket(ns), one = 1, id, len, ret = -EPROTO, i;
+	char buf[1024];
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+
+	if (msg && msglen)
+		msg[0] = 0;
+	if (fd < 0)
+		return fd;
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	id = family_id(fd);
+	if (id < 0) {
+		close(fd);
+		return id;
+	}
+	r.nh.nlmsg_type = id;
+	for (i = 0; i < n; i++)
+		nl_put_attr(&r.nh, attrs[i].type, attrs[i].data, attrs[i].len);
+	if (send(fd, &r, r.nh.nlmsg_len, 0) < 0) {
+		close(fd);
+		return -errno;
+	}
+	len = recv(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	for (; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+		struct nlmsgerr *e = NLMSG_DATA(nh);
+		struct nlattr *a;
+		int left;
+
+		if (nh->nlmsg_type != NLMSG_ERROR)
+			continue;
+		ret = e->error;
+		/* With NETLINK_CAP_ACK the request comes back as its header. */
+		a = (struct nlattr *)((char *)e + sizeof(*e));
+		left = (int)nh->nlmsg_len - NLMSG_LENGTH(sizeof(*e));
+		if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS))
+			left = 0;
+		for (; left >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= left;
+		     left -= NLA_ALIGN(a->nla_len),
+		     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+			if (a->nla_type == NLMSGERR_ATTR_MSG && msg && msglen) {
+				snprintf(msg, msglen, "%.*s", a->nla_len - NLA_HDRLEN,
+					 (char *)a + NLA_HDRLEN);
+			}
+		break;
+	}
+	return ret;
 }
 
 int policy_req(const char *ns, int cmd, int port, const void *secret, int len)

@@ -80,6 +80,19 @@ int genl_socket(const char *ns);
  * attribute) and @secret of @len bytes (if not NULL). 0 or -errno.
  */
 int policy_send(int fd, int cmd, int port, const void *secret, int len);
+/* An attribute of policy_call(). */
+struct policy_attr {
+	int type;
+	const void *data;
+	int len;
+};
+/*
+ * One policy request @cmd in namespace @ns with the @n attributes @attrs,
+ * in order: 0 or -errno, and the extended ACK's message in @msg (@msglen
+ * bytes, "" without one) if @msg is not NULL.
+ */
+int policy_call(const char *ns, int cmd, const struct policy_attr *attrs,
+		int n, char *msg, int msglen);
 /* One policy request in namespace @ns (see policy_send). */
 int policy_req(const char *ns, int cmd, int port, const void *secret, int len);
 

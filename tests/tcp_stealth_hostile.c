@@ -1238,6 +1238,9 @@ static int v6_tcp_off(const uint8_t *p, int len, int *fragoff)
 			nh = p[off];
 			off += (p[off + 1] + 2) * 4;
 			break;
+		case 59:	/* "no next header": the generator's segment
+				 * follows all the same */
+			return off;
 		case 253:	/* the generator's unknown header: 8 bytes */
 			if (off + 1 > len)
 				return -1;
@@ -1256,6 +1259,27 @@ static int v6_tcp_off(const uint8_t *p, int len, int *fragoff)
 		default:
 			return -1;
 		}
+	}
+	return -1;
+}
+
+/*
+ * The TCP header in a quoted IPv6 probe whose chain cannot be walked (a
+ * header that lies about its length, say): the first 4-byte aligned place
+ * after the fixed header holding one of the ports under test as the
+ * destination port. Every role's copy of a probe has the same bytes but
+ * that port, so each finds its own at the same place. -1 if none.
+ */
+static int v6_tcp_off_by_port(const uint8_t *q, int qlen)
+{
+	for (int off = 40; off + 4 <= qlen; off += 4) {
+		uint16_t d = get16(q + off + 2);
+
+		if (d == PORT_Q || d == PORT_R)
+			return off;
+		for (int i = 0; i < NROLES; i++)
+			if (role_port[i] && d == role_port[i])
+				return off;
 	}
 	return -1;
 }
@@ -1384,6 +1408,8 @@ static bool parse_answer(int family, uint8_t *p, int len, struct ans *a,
 			toff = v6_tcp_off(q, qlen, &fo);
 			if (fo >= 0 && fo + 8 <= qlen)
 				memset(q + fo + 4, 0, 4);
+			if (toff < 0)
+				toff = v6_tcp_off_by_port(q, qlen);
 		}
 		*role = (tg & 3) - 1;
 		*idx_low = tg >> 2;
@@ -1417,37 +1443,14 @@ static bool parse_answer(int family, uint8_t *p, int len, struct ans *a,
 enum phase { PH_CLOSED, PH_DROP };
 
 /*
- * Whether IPv6 processes some of @p's extension headers only after
- * LOCAL_IN (ip6_input_finish(): destination options, routing headers, AH,
- * a hop-by-hop header that is not first, a second fragment header, an
- * unknown or no next header), where it may drop the packet or answer with
- * an ICMP error.
- */
-static bool late_ext6(const struct probe *p)
-{
-	int frags = 0;
-
-	for (int i = 0; i < p->next; i++) {
-		if (p->ext[i].type == 44 && !frags++)
-			continue;
-		if (!(p->ext[i].type == 0 && i == 0))
-			return true;
-	}
-	return p->last_next != IPPROTO_TCP;
-}
-
-/*
  * Known, open holes: their mismatches are reported, not failed. Returns
- * the issue's name or NULL.
+ * the issue's name or NULL. None is open now; E1 (IPv6 extension headers
+ * handled after LOCAL_IN) was closed by reading the chain as IPv6 will.
  */
 static const char *known_open(int family, const struct probe *p)
 {
-	/*
-	 * E1: the module decides at LOCAL_IN, before IPv6 has looked at
-	 * these headers: it answers (or drops) packets that TCP never gets.
-	 */
-	if (family == AF_INET6 && late_ext6(p))
-		return "E1";
+	(void)family;
+	(void)p;
 	return NULL;
 }
 
@@ -2104,7 +2107,7 @@ static void hostile_run(struct __test_metadata *_metadata,
 	run_probes(&r, first, only >= 0 ? only + 1 : first + count);
 
 	ASSERT_EQ(only >= 0 ? 1 : count, r.st.probes);
-	if (table)	/* the control probes at least */
+	if (table && ph == PH_CLOSED)	/* the control probes at least */
 		EXPECT_LE(2 * c->roles, r.st.answers);
 	good1 = stealth_counter(self->ns.b, "knock_good");
 	EXPECT_EQ(good0, good1) {
@@ -2132,8 +2135,11 @@ static void hostile_run(struct __test_metadata *_metadata,
 	 */
 	EXPECT_GE(r.st.flow0[0] + 2, r.st.flow0[1] + r.st.flow0[2]);
 	EXPECT_GE(r.st.flow0[1] + r.st.flow0[2] + 2, r.st.flow0[0]);
-	/* The capture must have seen the closed port's answers at all. */
-	if (only < 0)
+	/*
+	 * The capture must have seen the closed port's answers at all (a
+	 * fixed table in drop mode may rightly get none).
+	 */
+	if (only < 0 && !(table && ph == PH_DROP))
 		EXPECT_LT(0, r.st.answers);
 }
 
@@ -2214,15 +2220,68 @@ static const struct probe fixed6[] = {
 };
 
 /*
+ * E1: extension headers IPv6 handles after LOCAL_IN, where it may drop the
+ * packet (silently or with a parameter problem) before TCP sees it. The
+ * next header byte b[0] is filled in by the packet builder.
+ */
+#define E1_DST(...)	{ .type = 60, .len = 8, .b = { 0, 0, __VA_ARGS__ } }
+#define E1_HBH(...)	{ .type = 0, .len = 8, .b = { 0, 0, __VA_ARGS__ } }
+#define E1_FRAG		{ .type = 44, .len = 8 }	/* atomic */
+#define E1_RT(rt, left)	{ .type = 43, .len = 24, .b = { 0, 2, rt, left } }
+#define E1(name, ...)	FIXED(name, .flags = TH_SYN, __VA_ARGS__)
+#define E1F(name, fl, ...)	FIXED(name, .flags = fl, __VA_ARGS__)
+
+static const struct probe fixed6_e1[] = {
+	E1("e1-dst-skip", .ext = { E1_DST(0x1e, 4) }, .next = 1),
+	E1("e1-dst-discard", .ext = { E1_DST(0x5e, 4) }, .next = 1),
+	E1("e1-dst-icmp", .ext = { E1_DST(0x9e, 4) }, .next = 1),
+	E1F("e1-dst-icmp-fin", TH_FIN, .ext = { E1_DST(0x9e, 4) },
+	   .next = 1),
+	E1F("e1-dst-icmp-rst", TH_RST, .ext = { E1_DST(0x9e, 4) },
+	   .next = 1),
+	E1F("e1-dst-icmp-ack", TH_ACK, .ext = { E1_DST(0xde, 4) },
+	   .next = 1),
+	/* nine skippable options: one more than max_dst_opts_number */
+	E1("e1-dst-nine-opts",
+	   .ext = { { .type = 60, .len = 24, .b = { 0, 2,
+		3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0, 3, 0,
+		1, 2, 0, 0 } } }, .next = 1),
+	E1("e1-dst-bad-padn", .ext = { E1_DST(1, 4, 0, 1, 0, 0) }, .next = 1),
+	/*
+	 * Hostile probe 1258 of session 4: nf_defrag_ipv6 removes the atomic
+	 * fragment header and IPv6 resumes after it, so the first header's
+	 * "discard" option is never processed and TCP gets the SYN.
+	 */
+	E1("e1-reasm-skips-first",
+	   .ext = { E1_DST(0x5e, 4), E1_FRAG, E1_DST(1, 4) }, .next = 3),
+	/* a second fragment header after reassembly: parameter problem */
+	E1("e1-two-atomic-frags",
+	   .ext = { E1_FRAG, E1_FRAG, E1_DST(0x1e, 4) }, .next = 3),
+	E1("e1-hbh-second", .ext = { E1_DST(1, 4), E1_HBH(1, 4) }, .next = 2),
+	E1("e1-hbh-first", .ext = { E1_HBH(1, 4), E1_DST(0x5e, 4) }, .next = 2),
+	E1("e1-rt0-left0", .ext = { E1_RT(0, 0) }, .next = 1),
+	E1("e1-rt0-left1", .ext = { E1_RT(0, 1) }, .next = 1),
+	E1("e1-rt2-left0", .ext = { E1_RT(2, 0) }, .next = 1),
+	E1("e1-rt4-srh", .ext = { E1_RT(4, 0) }, .next = 1),
+	E1("e1-rt3-rpl", .ext = { E1_RT(3, 1) }, .next = 1),
+};
+
+/*
  * Fixed probes, each to P and to PP, and the closed port: IPv4 options,
- * L2 broadcast / multicast frames, broadcast and anycast destinations.
+ * L2 broadcast / multicast frames, broadcast and anycast destinations; for
+ * IPv6 also the E1 probes, against the closed port and the filtered one.
  */
 TEST_F_TIMEOUT(hostile, fixed_probes, 300)
 {
-	if (variant->family == AF_INET6)
+	if (variant->family == AF_INET6) {
 		hostile_run(_metadata, self, PH_CLOSED, fixed6, ARRAY_SIZE(fixed6));
-	else
+		hostile_run(_metadata, self, PH_CLOSED, fixed6_e1,
+			    ARRAY_SIZE(fixed6_e1));
+		hostile_run(_metadata, self, PH_DROP, fixed6_e1,
+			    ARRAY_SIZE(fixed6_e1));
+	} else {
 		hostile_run(_metadata, self, PH_CLOSED, fixed4, ARRAY_SIZE(fixed4));
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -5,6 +5,9 @@
  * ULP, no setsockopt), per network namespace; and bad requests.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +28,98 @@ static int unprotect(const char *ns, int port)
 	return policy_req(ns, TCP_STEALTH_CMD_UNPROTECT, port, NULL, 0);
 }
 
-/* Whether /proc/net/tcp_stealth_policy in @ns lists @port. */
+/*
+ * /proc/net/tcp_stealth_policy as namespace @ns sees it, read in this
+ * process (a shell per check costs a good part of a second under TCG);
+ * "" if it cannot be read.
+ */
+static const char *policy_text(const char *ns)
+{
+	static char buf[8192];
+	int saved = netns_enter(ns), fd, n = 0, r;
+
+	buf[0] = 0;
+	if (saved < 0)
+		return buf;
+	fd = open("/proc/net/tcp_stealth_policy", O_RDONLY | O_CLOEXEC);
+	netns_leave(saved);
+	if (fd < 0)
+		return buf;
+	while (n < (int)sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += r;
+	buf[n] = 0;
+	close(fd);
+	return buf;
+}
+
+/* Whether the policy listing of @ns has the line @line. */
+static int listed_as(const char *ns, const char *line)
+{
+	const char *t = policy_text(ns), *p;
+	size_t len = strlen(line);
+
+	for (p = t; (p = strstr(p, line)); p++)
+		if ((p == t || p[-1] == '\n') && p[len] == '\n')
+			return 1;
+	return 0;
+}
+
+/* Whether the policy listing of @ns has port @port. */
 static int listed(const char *ns, int port)
 {
-	return netns_system(ns, "grep -qx 'port %d' /proc/net/tcp_stealth_policy", port) == 0;
+	char line[32];
+	const char *t = policy_text(ns), *p;
+
+	snprintf(line, sizeof(line), "port %d ", port);
+	for (p = t; (p = strstr(p, line)); p++)
+		if (p == t || p[-1] == '\n')
+			return 1;
+	return 0;
 }
+
+/* Lines in the policy listing of @ns. */
+static int listed_count(const char *ns)
+{
+	const char *p;
+	int n = 0;
+
+	for (p = policy_text(ns); *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
+#define SECRET3 "a third secret"
+#define PAYLOAD "SSH-2.0-policy\r\n"
+#define PAYLOAD_LEN ((int)sizeof(PAYLOAD) - 1)
+#define OTHER "SSH-2.0-hijack\r\n"
+
+#define ATTR(t, p, l) { .type = (t), .data = (p), .len = (l) }
+#define A_PORT(p) ATTR(TCP_STEALTH_A_PORT, p, sizeof(__u16))
+#define A_SECRET(s) ATTR(TCP_STEALTH_A_SECRET, s, strlen(s))
+#define A_INT(n) ATTR(TCP_STEALTH_A_INTEGRITY_LEN, n, sizeof(__u32))
+
+/* Protect PORT in @ns with the @n secrets and integrity length @ilen. */
+static int protect_keys(const char *ns, const char *const *secrets, int n, __u32 ilen)
+{
+	static __u16 port = PORT;
+	struct policy_attr a[8] = { A_PORT(&port) };
+	int i, k = 1;
+
+	for (i = 0; i < n; i++)
+		a[k++] = (struct policy_attr)A_SECRET(secrets[i]);
+	if (ilen)
+		a[k++] = (struct policy_attr)A_INT(&ilen);
+	return policy_call(ns, TCP_STEALTH_CMD_PROTECT, a, k, NULL, 0);
+}
+
+/* read() on @fd: -errno, or the number of bytes read. */
+static int read_err(int fd, void *buf, int len)
+{
+	int n = read(fd, buf, len);
+
+	return n < 0 ? -errno : n;
+}
+
 
 /* A daemon nobody touches: a plain listener, protected by policy alone. */
 TEST_F_TIMEOUT(core, policy_protects_plain_listener, T_TIMEOUT)
@@ -128,8 +218,7 @@ TEST_F_TIMEOUT(core, policy_bad_requests, T_TIMEOUT)
 		ASSERT_EQ(0, protect(b, 1000 + i, SECRET));
 	EXPECT_EQ(-ENOSPC, protect(b, 999, SECRET));
 	EXPECT_EQ(0, protect(b, 1000, SECRET2));	/* replacing still works */
-	EXPECT_EQ(0, netns_system(b, "test $(wc -l < /proc/net/tcp_stealth_policy) = %d",
-				  TCP_STEALTH_POLICY_MAX));
+	EXPECT_EQ(TCP_STEALTH_POLICY_MAX, listed_count(b));
 
 	/* Without CAP_NET_ADMIN (a socket of the namespace, used by nobody). */
 	fd = genl_socket(b);
@@ -145,6 +234,166 @@ TEST_F_TIMEOUT(core, policy_bad_requests, T_TIMEOUT)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_FALSE(listed(b, 4000));
+}
+
+/* Key rotation: a port with two keys takes knocks made with either. */
+TEST_F_TIMEOUT(core, policy_two_keys, T_TIMEOUT)
+{
+	const char *const keys[] = { SECRET2, SECRET };
+	int fam = variant->family, lfd, cfd = -1;
+
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, protect_keys(self->ns.b, keys, 2, 0));
+	EXPECT_TRUE(listed_as(self->ns.b, "port 4242 keys 2 integrity 0"));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET2, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), SECRET3, NULL));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+
+	/* The old key retired: one key left. */
+	ASSERT_EQ(0, protect_keys(self->ns.b, keys, 1, 0));
+	EXPECT_TRUE(listed_as(self->ns.b, "port 4242 keys 1 integrity 0"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), SECRET, NULL));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET2, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
+/*
+ * A policy port with integrity length n, for a plain listener: a client
+ * must commit to its first n bytes; the right bytes reach the application,
+ * other bytes reset the connection before it reads any of them.
+ */
+TEST_F_TIMEOUT(core, policy_integrity, T_TIMEOUT)
+{
+	const char *const keys[] = { SECRET2, SECRET };
+	int fam = variant->family, lfd, cfd = -1, afd;
+	long long missing = CTR(self->ns.b, "integrity_missing");
+	long long ok = CTR(self->ns.b, "integrity_ok");
+	long long bad = CTR(self->ns.b, "integrity_mismatch");
+	char buf[64];
+	int one = 1;
+
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, protect_keys(self->ns.b, keys, 2, PAYLOAD_LEN));
+	EXPECT_TRUE(listed_as(self->ns.b, "port 4242 keys 2 integrity 16"));
+
+	/* A knock without a commitment: closed. */
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), SECRET, NULL));
+	EXPECT_EQ(missing + 1, CTR(self->ns.b, "integrity_missing"));
+
+	/* The right bytes, with either key: read by the application. */
+	ASSERT_EQ(0, integrity_client(self->ns.a, fam, SECRET, PAYLOAD, PAYLOAD_LEN, &cfd));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD "more", PAYLOAD_LEN + 4));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, PAYLOAD_LEN + 4));
+	EXPECT_EQ(0, memcmp(buf, PAYLOAD "more", PAYLOAD_LEN + 4));
+	close(afd);
+	close(cfd);
+	EXPECT_EQ(ok + 1, wait_counter(self->ns.b, "integrity_ok", ok + 1));
+	ASSERT_EQ(0, integrity_client(self->ns.a, fam, SECRET2, PAYLOAD, PAYLOAD_LEN, &cfd));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, PAYLOAD_LEN));
+	close(afd);
+	close(cfd);
+	EXPECT_EQ(ok + 2, wait_counter(self->ns.b, "integrity_ok", ok + 2));
+
+	/*
+	 * The first bytes in two segments: both are dropped (nothing is read
+	 * unchecked) until the client's TCP sends them again in one.
+	 */
+	ASSERT_EQ(0, integrity_client(self->ns.a, fam, SECRET, PAYLOAD, PAYLOAD_LEN, &cfd));
+	ASSERT_EQ(0, setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD, 6));
+	usleep(20000);
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD + 6, PAYLOAD_LEN - 6));
+	afd = tcp_accept_timeout(lfd, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, PAYLOAD_LEN));
+	EXPECT_EQ(0, memcmp(buf, PAYLOAD, PAYLOAD_LEN));
+	close(afd);
+	close(cfd);
+	EXPECT_EQ(ok + 3, wait_counter(self->ns.b, "integrity_ok", ok + 3));
+
+	/* Other bytes than committed to: both ends reset, nothing read. */
+	ASSERT_EQ(0, integrity_client(self->ns.a, fam, SECRET, PAYLOAD, PAYLOAD_LEN, &cfd));
+	ASSERT_EQ(0, write_all(cfd, OTHER, PAYLOAD_LEN));
+	sock_set_timeouts(cfd, 4000);
+	EXPECT_EQ(-ECONNRESET, read_err(cfd, buf, sizeof(buf)));
+	EXPECT_EQ(bad + 1, wait_counter(self->ns.b, "integrity_mismatch", bad + 1));
+	afd = tcp_accept_timeout(lfd, 300);
+	if (afd >= 0) {
+		EXPECT_EQ(-ECONNRESET, read_err(afd, buf, sizeof(buf)));
+		close(afd);
+	}
+	close(cfd);
+	close(lfd);
+}
+
+/* Bad attributes: a clear errno, and the extended ACK says why. */
+TEST_F_TIMEOUT(core, policy_bad_attributes, T_TIMEOUT)
+{
+	static __u16 port = PORT, zero;
+	static __u32 n16 = 16, n_big = TCP_STEALTH_POLICY_INTEGRITY_MAX + 1;
+	const char *b = self->ns.b;
+	char msg[128];
+	struct policy_attr five[] = {
+		A_PORT(&port), A_SECRET("k1"), A_SECRET("k2"), A_SECRET("k3"),
+		A_SECRET("k4"), A_SECRET("k5"),
+	};
+	struct policy_attr same[] = { A_PORT(&port), A_SECRET("k1"), A_SECRET("k1") };
+	struct policy_attr twice[] = { A_PORT(&port), A_PORT(&port), A_SECRET("k1") };
+	struct policy_attr big[] = { A_PORT(&port), A_SECRET("k1"), A_INT(&n_big) };
+	struct policy_attr ints[] = { A_PORT(&port), A_SECRET("k1"), A_INT(&n16), A_INT(&n16) };
+	struct policy_attr unp[] = { A_PORT(&port), A_INT(&n16) };
+	struct policy_attr zport[] = { A_PORT(&zero), A_SECRET("k1") };
+	struct policy_attr empty[] = { A_PORT(&port), A_SECRET("k1"), ATTR(TCP_STEALTH_A_SECRET, "", 0) };
+	struct policy_attr four[] = {
+		A_PORT(&port), A_SECRET("k1"), A_SECRET("k2"), A_SECRET("k3"),
+		A_SECRET("k4"), A_INT(&n16),
+	};
+	const struct {
+		int cmd, err, n;
+		const struct policy_attr *a;
+		const char *msg;	/* NULL: any message, but one */
+	} cases[] = {
+		{ TCP_STEALTH_CMD_PROTECT, -E2BIG, 6, five, "more secrets than a port can hold (4)" },
+		{ TCP_STEALTH_CMD_PROTECT, -EEXIST, 3, same, "the same secret twice" },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 3, twice, "attribute given twice" },
+		{ TCP_STEALTH_CMD_PROTECT, -ERANGE, 3, big, NULL },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 4, ints, "attribute given twice" },
+		{ TCP_STEALTH_CMD_UNPROTECT, -EINVAL, 2, unp, "attribute not taken by this command" },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 2, unp, "no secret" },
+		{ TCP_STEALTH_CMD_PROTECT, -ERANGE, 2, zport, NULL },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 3, empty, "empty secret" },
+		{ TCP_STEALTH_CMD_UNPROTECT, -ENOENT, 1, unp, "port is not protected" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EXPECT_EQ(cases[i].err, policy_call(b, cases[i].cmd, cases[i].a, cases[i].n,
+						    msg, sizeof(msg))) TH_LOG("case %u", i);
+		if (cases[i].msg) {
+			EXPECT_STREQ(cases[i].msg, msg) TH_LOG("case %u", i);
+		} else {
+			EXPECT_NE(0, msg[0]) TH_LOG("case %u", i);
+		}
+	}
+	EXPECT_FALSE(listed(b, PORT));
+
+	/* The limits themselves are fine. */
+	EXPECT_EQ(0, policy_call(b, TCP_STEALTH_CMD_PROTECT, four, 6, msg, sizeof(msg)));
+	EXPECT_TRUE(listed_as(b, "port 4242 keys 4 integrity 16"));
 }
 
 TEST_HARNESS_MAIN

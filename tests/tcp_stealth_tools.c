@@ -849,7 +849,8 @@ TEST_F_TIMEOUT(tools, protect_unprotect, T_TIMEOUT)
 	snprintf(err, sizeof(err), "%s/err", self->dir);
 	ASSERT_EQ(0, netns_system(NULL, "%s protect %d --key %s --netns %s",
 				  knock_bin, PORT, self->key, self->ns.b));
-	EXPECT_EQ(0, netns_system(self->ns.b, "grep -qx 'port %d' /proc/net/tcp_stealth_policy", PORT));
+	EXPECT_EQ(0, netns_system(self->ns.b, "grep -qE '^port %d( |$)' /proc/net/tcp_stealth_policy",
+				  PORT));
 	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
 	/* knock connect runs until the server closes: in the background. */
 	EXPECT_EQ(0, netns_system(self->ns.a,
@@ -865,7 +866,7 @@ TEST_F_TIMEOUT(tools, protect_unprotect, T_TIMEOUT)
 	EXPECT_EQ(1, netns_system(NULL, "%s protect %d --key %s --netns %s 2>%s",
 				  knock_bin, PORT + 1, bad, self->ns.b, err));
 	EXPECT_TRUE(file_has(err, bad));
-	EXPECT_NE(0, netns_system(self->ns.b, "grep -q 'port %d' /proc/net/tcp_stealth_policy", PORT + 1));
+	EXPECT_NE(0, netns_system(self->ns.b, "grep -q '^port %d ' /proc/net/tcp_stealth_policy", PORT + 1));
 	/* Bad requests: port 0, a port that is not protected. */
 	EXPECT_EQ(2, netns_system(NULL, "%s protect 0 --key %s 2>/dev/null", knock_bin, self->key));
 	EXPECT_EQ(1, netns_system(NULL, "%s unprotect %d --netns %s 2>%s",
@@ -873,6 +874,87 @@ TEST_F_TIMEOUT(tools, protect_unprotect, T_TIMEOUT)
 	EXPECT_TRUE(file_has(err, "not protected"));
 
 	ASSERT_EQ(0, netns_system(NULL, "%s unprotect %d --netns %s", knock_bin, PORT, self->ns.b));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), NULL, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+	close(lfd);
+}
+
+/* Whether /proc/net/tcp_stealth_policy in @ns has the line @line. */
+static int policy_has(const char *ns, const char *line)
+{
+	return netns_system(ns, "grep -qx '%s' /proc/net/tcp_stealth_policy", line) == 0;
+}
+
+/*
+ * knock apply: a policy file protects its ports; applying a changed file
+ * updates them and removes the ports it no longer lists; a bad file is
+ * refused with its line number and changes nothing; unprotect --all ends it.
+ */
+TEST_F_TIMEOUT(tools, apply_policy_file, T_TIMEOUT)
+{
+	static const char s1[] = "apply test key one", s2[] = "apply test key two";
+	const int fam = AF_INET;
+	char conf[200], k1[200], k2[200], err[300], text[700];
+	int lfd, cfd = -1;
+
+	snprintf(conf, sizeof(conf), "%s/policy.conf", self->dir);
+	snprintf(k1, sizeof(k1), "%s/one.key", self->dir);
+	snprintf(k2, sizeof(k2), "%s/two.key", self->dir);
+	snprintf(err, sizeof(err), "%s/err", self->dir);
+	ASSERT_EQ(0, put(k1, s1, strlen(s1), 0600));
+	ASSERT_EQ(0, put(k2, s2, strlen(s2), 0600));
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	ASSERT_LE(0, lfd);
+
+	/* Relative key paths are relative to the file's directory. */
+	snprintf(text, sizeof(text),
+		 "# test policy\n\nport %d key one.key   # sshd\n"
+		 "port %d key %s key two.key integrity 16\n", PORT, PORT + 1, k1);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0644));
+	ASSERT_EQ(0, netns_system(NULL, "%s apply --check -c %s 2>/dev/null", knock_bin, conf));
+	EXPECT_EQ(0, netns_system(self->ns.b, "test ! -s /proc/net/tcp_stealth_policy"));
+	ASSERT_EQ(0, netns_system(NULL, "%s apply -q -c %s --netns %s", knock_bin, conf, self->ns.b));
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0"));
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4243 keys 2 integrity 16"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), s2, NULL));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), s1, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+
+	/* Changed: 4242 moves to key two, 4243 goes. */
+	snprintf(text, sizeof(text), "port %d key two.key\n", PORT);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
+	ASSERT_EQ(0, netns_system(NULL, "%s apply -c %s --netns %s 2>%s",
+				  knock_bin, conf, self->ns.b, err));
+	EXPECT_TRUE(file_has(err, "updated port 4242"));
+	EXPECT_TRUE(file_has(err, "removed port 4243"));
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0"));
+	EXPECT_EQ(0, netns_system(self->ns.b, "test $(wc -l < /proc/net/tcp_stealth_policy) = 1"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), s1, NULL));
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), s2, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+
+	/* A bad line: refused with its number, nothing changes. */
+	snprintf(text, sizeof(text), "port %d key one.key\nprot 22 key one.key\n", PORT + 2);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
+	EXPECT_EQ(1, netns_system(NULL, "%s apply -c %s --netns %s 2>%s",
+				  knock_bin, conf, self->ns.b, err));
+	EXPECT_TRUE(file_has(err, "policy.conf:2: unknown keyword \"prot\""));
+	EXPECT_EQ(0, netns_system(self->ns.b, "test $(wc -l < /proc/net/tcp_stealth_policy) = 1"));
+	/* A key file others can read: refused too. */
+	ASSERT_EQ(0, chmod(k1, 0644));
+	snprintf(text, sizeof(text), "port %d key one.key\n", PORT);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
+	EXPECT_EQ(1, netns_system(NULL, "%s apply --check -c %s 2>%s", knock_bin, conf, err));
+	EXPECT_TRUE(file_has(err, "policy.conf:1: key file"));
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0"));
+
+	ASSERT_EQ(0, netns_system(NULL, "%s unprotect --all --netns %s 2>/dev/null",
+				  knock_bin, self->ns.b));
+	EXPECT_EQ(0, netns_system(self->ns.b, "test ! -s /proc/net/tcp_stealth_policy"));
 	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), NULL, &cfd));
 	EXPECT_EQ(0, exchange(cfd, lfd));
 	close(cfd);

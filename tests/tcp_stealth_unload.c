@@ -209,6 +209,30 @@ static int ops_connection(const struct netns_pair *ns, int fam, const char *addr
 }
 
 /*
+ * Says on stderr why an unload was refused: the module's reference count and
+ * the kernel's TCP socket counts (orphaned connections in namespaces that
+ * are gone appear only there).
+ */
+static void say_refs(int err)
+{
+	static const char *const files[] = {
+		"/sys/module/" MODNAME "/refcnt", "/proc/net/sockstat",
+	};
+	char line[256];
+
+	fprintf(stderr, "# unload: %s\n", strerror(-err));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		FILE *f = fopen(files[i], "re");
+
+		while (f && fgets(line, sizeof(line), f))
+			if (i == 0 || !strncmp(line, "TCP", 3))
+				fprintf(stderr, "#   %s: %s", files[i], line);
+		if (f)
+			fclose(f);
+	}
+}
+
+/*
  * With every socket closed: the module unloads (its last users may take a
  * moment to let go), nothing of it is left here or in @ns, and it loads
  * again. 0, or -1 with the reason on stderr.
@@ -218,17 +242,7 @@ static int unload_reload(const char *ns)
 	int ret = mod_unload_wait(10000);
 
 	if (ret) {
-		char refs[32] = "?";
-		FILE *f = fopen("/sys/module/" MODNAME "/refcnt", "re");
-
-		if (f) {
-			if (!fgets(refs, sizeof(refs), f))
-				strcpy(refs, "?");
-			fclose(f);
-		}
-		refs[strcspn(refs, "\n")] = 0;
-		fprintf(stderr, "# unload: %s (module references: %s)\n",
-			strerror(-ret), refs);
+		say_refs(ret);
 		return -1;
 	}
 	if (leftovers(NULL) || leftovers(ns)) {
@@ -596,7 +610,7 @@ TEST_F_TIMEOUT(unload, under_fire, 300)
 {
 	struct fire *f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	int unloaded = 0, quiet = 0, round, i, status;
+	int unloaded = 0, quiet = 0, round, i, status, ret;
 	double t0 = now_s();
 	pid_t pids[3], self_pid = getpid();
 
@@ -631,7 +645,10 @@ TEST_F_TIMEOUT(unload, under_fire, 300)
 			for (i = 0; i < 3000 && f->idle < 3; i++)
 				usleep(10 * 1000);
 			ASSERT_EQ(3, f->idle);
-			gone = fire_unloaded(_metadata, self->ns.b, mod_unload_wait(10000));
+			ret = mod_unload_wait(10000);
+			if (ret)
+				say_refs(ret);
+			gone = fire_unloaded(_metadata, self->ns.b, ret);
 			EXPECT_TRUE(gone);
 			quiet += gone;
 		} else {

@@ -401,3 +401,105 @@ pub fn pieces<'a>(data: &'a [u8], cuts: &[u16]) -> Vec<&'a [u8]> {
     at.sort_unstable();
     at.windows(2).map(|w| &data[w[0]..w[1]]).collect()
 }
+
+// --- Policy requests (generic netlink) ---------------------------------------
+
+/// What a policy request should give: (port, secrets, integrity length), or
+/// the reason and the offset of the attribute at fault.
+pub type PolicyModel = Result<(u16, Vec<Vec<u8>>, u16), (proto::PolicyReject, Option<usize>)>;
+
+/// The policy request parser written from the uapi header's description:
+/// the attributes are split first, then each one judged in order.
+pub fn policy_model(protect: bool, attrs: &[u8]) -> PolicyModel {
+    use proto::PolicyReject as R;
+    // Split into (offset, type word, payload); a broken header ends the
+    // list with type `None`, judged (refused) when its turn comes: faults
+    // are reported in the order of the stream.
+    let mut list: Vec<(usize, Option<u16>, Vec<u8>)> = Vec::new();
+    let mut i = 0;
+    while i < attrs.len() {
+        let len = if attrs.len() - i < 4 {
+            0
+        } else {
+            u16::from_ne_bytes([attrs[i], attrs[i + 1]]) as usize
+        };
+        if len < 4 || len > attrs.len() - i {
+            list.push((i, None, Vec::new()));
+            break;
+        }
+        let ty = u16::from_ne_bytes([attrs[i + 2], attrs[i + 3]]);
+        list.push((i, Some(ty), attrs[i + 4..i + len].to_vec()));
+        i += (len + 3) / 4 * 4;
+    }
+    let mut port: Option<u16> = None;
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    let mut integrity: Option<u16> = None;
+    for (at, ty, p) in list {
+        let at = Some(at);
+        let Some(ty) = ty else {
+            return Err((R::Malformed, at));
+        };
+        if ty >= 0x4000 {
+            return Err((R::AttributeFlags, at));
+        }
+        if ty == 1 {
+            if port.is_some() {
+                return Err((R::Twice, at));
+            }
+            if p.len() != 2 {
+                return Err((R::PortSize, at));
+            }
+            let v = u16::from_ne_bytes([p[0], p[1]]);
+            if v == 0 {
+                return Err((R::PortZero, at));
+            }
+            port = Some(v);
+        } else if ty == 2 || ty == 3 {
+            if !protect {
+                return Err((R::NotForCommand, at));
+            }
+            if ty == 2 {
+                if p.is_empty() {
+                    return Err((R::SecretEmpty, at));
+                }
+                if p.len() > 64 {
+                    return Err((R::SecretLong, at));
+                }
+                if secrets.len() == 4 {
+                    return Err((R::TooManySecrets, at));
+                }
+                let mut padded = [0u8; 64];
+                padded[..p.len()].copy_from_slice(&p);
+                for s in &secrets {
+                    let mut other = [0u8; 64];
+                    other[..s.len()].copy_from_slice(s);
+                    if other == padded {
+                        return Err((R::SameSecret, at));
+                    }
+                }
+                secrets.push(p);
+            } else {
+                if integrity.is_some() {
+                    return Err((R::Twice, at));
+                }
+                if p.len() != 4 {
+                    return Err((R::IntegritySize, at));
+                }
+                let n = u32::from_ne_bytes([p[0], p[1], p[2], p[3]]) as u64;
+                if n > 512 {
+                    return Err((R::IntegrityRange, at));
+                }
+                integrity = Some(n as u16);
+            }
+        } else {
+            return Err((R::UnknownAttribute, at));
+        }
+    }
+    let Some(port) = port else {
+        return Err((R::NoPort, None));
+    };
+    if protect && secrets.is_empty() {
+        return Err((R::NoSecret, None));
+    }
+    Ok((port, secrets, integrity.unwrap_or(0)))
+}

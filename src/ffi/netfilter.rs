@@ -170,16 +170,24 @@ impl HookArgs<'_> {
     /// (including the reflected TOS / traffic class, the echoed IPv4
     /// options and, for IPv6, the automatic flow label). Returns whether an
     /// RST was sent: TCP sends none for a bad checksum, an RST, or a
-    /// destination that is not a local unicast address.
-    pub(crate) fn send_reset(&self, skb: &SkBuff, family: Family) -> bool {
+    /// destination that is not a local unicast address. `th`: the offset of
+    /// the TCP header TCP would read, from the network header (IPv6 only:
+    /// IPv4's is the IP header's length).
+    pub(crate) fn send_reset(&self, skb: &SkBuff, family: Family, th: usize) -> bool {
+        let Ok(thoff) = core::ffi::c_uint::try_from(th) else {
+            return false;
+        };
         // SAFETY: The namespace and skb are valid for the hook call (type
-        // invariant); the helper only reads the packet and builds a new one.
+        // invariant); the helper only reads the packet (at most up to its
+        // end, whatever `thoff` says) and builds a new one.
         unsafe {
             let st = &*self.state;
             let hook = i32::from(st.hook);
             match family {
                 Family::Ipv4 => bindings::tcp_stealth_send_reset4(st.net, skb.as_ptr(), hook),
-                Family::Ipv6 => bindings::tcp_stealth_send_reset6(st.net, skb.as_ptr(), hook),
+                Family::Ipv6 => {
+                    bindings::tcp_stealth_send_reset6(st.net, skb.as_ptr(), hook, thoff)
+                }
             }
         }
     }

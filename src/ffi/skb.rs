@@ -17,8 +17,37 @@ pub(crate) struct SkBuff(Opaque<bindings::sk_buff>);
 /// `IP6_FH_F_FRAG` of `ipv6_find_hdr()` (an anonymous enum in
 /// `include/net/ipv6.h`): the packet has a fragment header.
 const IP6_FH_F_FRAG: core::ffi::c_int = 1;
+/// `IP6_FH_F_AUTH` of `ipv6_find_hdr()`: stop at an authentication header.
+const IP6_FH_F_AUTH: core::ffi::c_int = 1 << 1;
+
+/// `NEXTHDR_AUTH` of `include/net/ipv6.h` (a macro).
+const NEXTHDR_AUTH: core::ffi::c_int = 51;
+
 /// `NEXTHDR_FRAGMENT` of `include/net/ipv6.h` (a macro).
 const NEXTHDR_FRAGMENT: core::ffi::c_int = 44;
+
+/// Where IPv6 takes up a packet's header chain after the input hooks
+/// ([`SkBuff::ipv6_resume`]).
+pub(crate) struct Ipv6Resume {
+    /// Offset of the header it handles first, from the network header.
+    pub(crate) offset: usize,
+    /// Bytes from there to the end of the packet.
+    pub(crate) avail: usize,
+    /// The next header it takes that header to be.
+    pub(crate) nexthdr: u8,
+    /// The namespace's `net.ipv6.max_dst_opts_number`.
+    pub(crate) max_dst_opts_count: i32,
+    /// The namespace's `net.ipv6.max_dst_opts_length`.
+    pub(crate) max_dst_opts_len: i32,
+    /// Segment routing headers are accepted on the input device.
+    pub(crate) seg6: bool,
+    /// RPL routing headers are accepted on the input device.
+    pub(crate) rpl: bool,
+    /// The packet was reassembled already (`IP6SKB_FRAGMENTED`).
+    pub(crate) fragmented: bool,
+    /// The packet is a jumbogram (payload length 0).
+    pub(crate) jumbo: bool,
+}
 
 /// Where an IPv6 packet's TCP header is ([`SkBuff::ipv6_tcp`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -128,6 +157,58 @@ impl SkBuff {
             Ok(off) => Ipv6Tcp::At(off),
             Err(_) => Ipv6Tcp::Malformed,
         }
+    }
+
+    /// Whether an authentication header comes before the upper-layer
+    /// header: nftables then takes AH for the transport protocol (it reads
+    /// the chain with `IP6_FH_F_AUTH`), and a `tcp dport` rule does not
+    /// match.
+    pub(crate) fn ipv6_auth_first(&self) -> bool {
+        let mut offset: core::ffi::c_uint = 0;
+        let mut flags: core::ffi::c_int = IP6_FH_F_AUTH;
+        // SAFETY: As in `ipv6_tcp`.
+        let ret = unsafe {
+            bindings::ipv6_find_hdr(
+                self.as_ptr(),
+                &mut offset,
+                -1,
+                core::ptr::null_mut(),
+                &mut flags,
+            )
+        };
+        ret == NEXTHDR_AUTH
+    }
+
+    /// Where IPv6 takes up this packet's header chain after
+    /// `NF_INET_LOCAL_IN` (see `tcp_stealth_ipv6_resume()`), or `None` if
+    /// that point is not inside the linear headers.
+    pub(crate) fn ipv6_resume(&self) -> Option<Ipv6Resume> {
+        let mut res = bindings::tcp_stealth_ipv6_resume::default();
+        // SAFETY: By the type invariant the skb is valid; `res` is a valid
+        // location for the result. The helper reads only bytes it checked
+        // lie in the linear data.
+        if !unsafe { bindings::tcp_stealth_ipv6_resume(self.as_ptr(), &mut res) } {
+            return None;
+        }
+        Some(Ipv6Resume {
+            offset: usize::from(res.offset),
+            avail: usize::try_from(res.avail).unwrap_or(usize::MAX),
+            nexthdr: res.nexthdr,
+            max_dst_opts_count: res.max_dst_opts_cnt,
+            max_dst_opts_len: res.max_dst_opts_len,
+            seg6: res.seg6_enabled,
+            rpl: res.rpl_seg_enabled,
+            fragmented: res.fragmented,
+            jumbo: res.jumbo,
+        })
+    }
+
+    /// Whether IPv6 has a handler for next header `nexthdr`: without one, it
+    /// drops a packet whose chain names it, after the input hooks.
+    pub(crate) fn ipv6_handles(nexthdr: u8) -> bool {
+        // SAFETY: The helper only tests a pointer in a kernel array indexed
+        // by a `u8`, which has 256 entries.
+        unsafe { bindings::tcp_stealth_ipv6_handles(nexthdr) }
     }
 
     /// Whether the packet's IPv6 fragment header says it is the whole packet

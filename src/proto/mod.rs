@@ -23,8 +23,10 @@ mod admit;
 mod bench;
 mod crypto;
 mod integrity;
+mod ipv6;
 mod key;
 mod legacy;
+mod policy;
 mod replay;
 mod wire;
 
@@ -45,6 +47,8 @@ pub use integrity::{
     StreamVerifier, MAX_INTEGRITY_LEN,
 };
 #[allow(unused_imports)]
+pub use ipv6::{ipv6_on_chain, ipv6_walk, Ipv6Context, Walk};
+#[allow(unused_imports)]
 pub use key::{
     parse_key_request, KeyOp, KnockKey, KEY_ADD, KEY_DEL, KEY_LABEL, KEY_REQUEST_LEN,
     MAX_SECRET_LEN,
@@ -53,6 +57,11 @@ pub use key::{
 pub use legacy::{
     find_tsval, legacy_check_isn, legacy_integrity_hash, legacy_isn, md5_compress, LegacyDigest,
     LegacySecret, LegacyVerifier, Md5, SynHeaders,
+};
+#[allow(unused_imports)]
+pub use policy::{
+    parse_policy_request, PolicyCmd, PolicyErrno, PolicyError, PolicyReject, PolicyRequest,
+    MAX_POLICY_INTEGRITY_LEN, POLICY_A_INTEGRITY_LEN, POLICY_A_PORT, POLICY_A_SECRET,
 };
 #[allow(unused_imports)]
 pub use replay::{

@@ -679,3 +679,258 @@ fn key_requests() {
     assert_eq!(parse_key_request(&[0; 73]), Err(Error::KeyRequest));
     assert_eq!(parse_key_request(&[]), Err(Error::KeyRequest));
 }
+
+/// Attributes as netlink lays them out: native-endian length and type,
+/// payload, padding to 4 bytes.
+fn nla(out: &mut std::vec::Vec<u8>, ty: u16, payload: &[u8]) {
+    out.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+    out.extend_from_slice(&ty.to_ne_bytes());
+    out.extend_from_slice(payload);
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+}
+
+fn policy_attrs(list: &[(u16, &[u8])]) -> std::vec::Vec<u8> {
+    let mut out = std::vec::Vec::new();
+    for (t, p) in list {
+        nla(&mut out, *t, p);
+    }
+    out
+}
+
+#[test]
+fn policy_request_good() {
+    let port = 22u16.to_ne_bytes();
+    let a = policy_attrs(&[(POLICY_A_PORT, &port), (POLICY_A_SECRET, b"abc")]);
+    let r = parse_policy_request(PolicyCmd::Protect, &a).unwrap();
+    assert_eq!(
+        (r.port, r.secrets(), r.integrity_len),
+        (22, &[&b"abc"[..]][..], 0)
+    );
+    // Four keys, the integrity length anywhere, the last padding missing.
+    let n = 32u32.to_ne_bytes();
+    let mut a = policy_attrs(&[
+        (POLICY_A_SECRET, b"k1"),
+        (POLICY_A_INTEGRITY_LEN, &n),
+        (POLICY_A_SECRET, b"k2"),
+        (POLICY_A_SECRET, &[7; 64]),
+        (POLICY_A_PORT, &port),
+        (POLICY_A_SECRET, b"k4"),
+    ]);
+    a.truncate(a.len() - 2);
+    let r = parse_policy_request(PolicyCmd::Protect, &a).unwrap();
+    assert_eq!(r.integrity_len, 32);
+    assert_eq!(r.secrets(), &[&b"k1"[..], b"k2", &[7; 64], b"k4"][..]);
+    let max = (MAX_POLICY_INTEGRITY_LEN as u32).to_ne_bytes();
+    let a = policy_attrs(&[
+        (POLICY_A_PORT, &port),
+        (POLICY_A_SECRET, b"x"),
+        (POLICY_A_INTEGRITY_LEN, &max),
+    ]);
+    assert_eq!(
+        parse_policy_request(PolicyCmd::Protect, &a)
+            .unwrap()
+            .integrity_len,
+        512
+    );
+    let a = policy_attrs(&[(POLICY_A_PORT, &65535u16.to_ne_bytes())]);
+    let r = parse_policy_request(PolicyCmd::Unprotect, &a).unwrap();
+    assert_eq!((r.port, r.secrets().len()), (65535, 0));
+}
+
+#[test]
+fn policy_request_refused() {
+    use PolicyReject as R;
+    let port = 22u16.to_ne_bytes();
+    let p = (POLICY_A_PORT, &port[..]);
+    let s = (POLICY_A_SECRET, &b"abc"[..]);
+    let big = 513u32.to_ne_bytes();
+    let huge = 0x1_0020u32.to_ne_bytes();
+    let n = 16u32.to_ne_bytes();
+    type Case<'a> = (PolicyCmd, &'a [(u16, &'a [u8])], R, Option<usize>);
+    let cases: &[Case<'_>] = &[
+        (PolicyCmd::Protect, &[s], R::NoPort, None),
+        (PolicyCmd::Protect, &[p], R::NoSecret, None),
+        (PolicyCmd::Unprotect, &[], R::NoPort, None),
+        (PolicyCmd::Protect, &[p, p, s], R::Twice, Some(8)),
+        (
+            PolicyCmd::Protect,
+            &[(POLICY_A_PORT, &[22]), s],
+            R::PortSize,
+            Some(0),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[(POLICY_A_PORT, &[0, 0]), s],
+            R::PortZero,
+            Some(0),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, (POLICY_A_SECRET, &[])],
+            R::SecretEmpty,
+            Some(8),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, (POLICY_A_SECRET, &[1; 65])],
+            R::SecretLong,
+            Some(8),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[
+                p,
+                (POLICY_A_SECRET, b"a"),
+                (POLICY_A_SECRET, b"b"),
+                (POLICY_A_SECRET, b"c"),
+                (POLICY_A_SECRET, b"d"),
+                (POLICY_A_SECRET, b"e"),
+            ],
+            R::TooManySecrets,
+            Some(40),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, s, (POLICY_A_SECRET, b"abc")],
+            R::SameSecret,
+            Some(16),
+        ),
+        // The key pads the secret with zeros: "abc\0" is "abc".
+        (
+            PolicyCmd::Protect,
+            &[p, s, (POLICY_A_SECRET, b"abc\0")],
+            R::SameSecret,
+            Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, s, (POLICY_A_INTEGRITY_LEN, &[1, 0])],
+            R::IntegritySize,
+            Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, s, (POLICY_A_INTEGRITY_LEN, &big)],
+            R::IntegrityRange,
+            Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, s, (POLICY_A_INTEGRITY_LEN, &huge)],
+            R::IntegrityRange,
+            Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[
+                p,
+                s,
+                (POLICY_A_INTEGRITY_LEN, &n),
+                (POLICY_A_INTEGRITY_LEN, &n),
+            ],
+            R::Twice,
+            Some(24),
+        ),
+        (PolicyCmd::Unprotect, &[p, s], R::NotForCommand, Some(8)),
+        (
+            PolicyCmd::Unprotect,
+            &[p, (POLICY_A_INTEGRITY_LEN, &n)],
+            R::NotForCommand,
+            Some(8),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, s, (4, &[])],
+            R::UnknownAttribute,
+            Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, s, (0, &[])],
+            R::UnknownAttribute,
+            Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[(POLICY_A_PORT | 0x8000, &port), s],
+            R::AttributeFlags,
+            Some(0),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[(POLICY_A_PORT | 0x4000, &port), s],
+            R::AttributeFlags,
+            Some(0),
+        ),
+    ];
+    for (cmd, list, reason, offset) in cases {
+        let a = policy_attrs(list);
+        assert_eq!(
+            parse_policy_request(*cmd, &a),
+            Err(PolicyError {
+                reason: *reason,
+                offset: *offset
+            }),
+            "{list:?}"
+        );
+    }
+    // Broken headers: cut short, length below 4, length past the end.
+    let good = policy_attrs(&[p, s]);
+    for cut in [1, 2, 3, 9, 10, 11, 13, 14] {
+        let r = parse_policy_request(PolicyCmd::Protect, &good[..cut]);
+        assert_eq!(r.map_err(|e| e.reason), Err(R::Malformed), "cut at {cut}");
+    }
+    let mut short = good.clone();
+    short[8..10].copy_from_slice(&3u16.to_ne_bytes());
+    assert_eq!(
+        parse_policy_request(PolicyCmd::Protect, &short),
+        Err(PolicyError {
+            reason: R::Malformed,
+            offset: Some(8)
+        })
+    );
+    let mut long = good.clone();
+    long[8..10].copy_from_slice(&17u16.to_ne_bytes());
+    assert_eq!(
+        parse_policy_request(PolicyCmd::Protect, &long),
+        Err(PolicyError {
+            reason: R::Malformed,
+            offset: Some(8)
+        })
+    );
+}
+
+#[test]
+fn policy_reject_messages() {
+    use PolicyReject as R;
+    for r in [
+        R::Malformed,
+        R::UnknownAttribute,
+        R::AttributeFlags,
+        R::NotForCommand,
+        R::Twice,
+        R::NoPort,
+        R::PortSize,
+        R::PortZero,
+        R::NoSecret,
+        R::SecretEmpty,
+        R::SecretLong,
+        R::TooManySecrets,
+        R::SameSecret,
+        R::IntegritySize,
+        R::IntegrityRange,
+    ] {
+        let m = r.message_nul();
+        // One NUL, at the end: the kernel hands it on as a C string.
+        assert_eq!(m.iter().position(|&b| b == 0), Some(m.len() - 1), "{r:?}");
+        assert!(!r.message().is_empty());
+    }
+    assert_eq!(R::PortZero.errno(), PolicyErrno::Range);
+    assert_eq!(R::TooManySecrets.errno(), PolicyErrno::TooBig);
+    assert_eq!(R::SameSecret.errno(), PolicyErrno::Exists);
+    assert_eq!(R::NoSecret.errno(), PolicyErrno::Inval);
+    // The message of TooManySecrets names the limit.
+    assert_eq!(MAX_KEYS, 4);
+}

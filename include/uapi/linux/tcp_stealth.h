@@ -175,17 +175,37 @@ struct tcp_stealth_info {
  * on the sender's network namespace and need CAP_NET_ADMIN in it. The ports
  * protected are listed (without secrets) in /proc/net/tcp_stealth_policy.
  *
- * TCP_STEALTH_CMD_PROTECT: TCP_STEALTH_A_PORT and TCP_STEALTH_A_SECRET;
- *	protects the port, or replaces its secret.
+ * TCP_STEALTH_CMD_PROTECT: TCP_STEALTH_A_PORT, TCP_STEALTH_A_SECRET once per
+ *	key (1 to TCP_STEALTH_MAX_KEYS, e.g. the current key and the next one
+ *	while clients move over; a knock made with any of them is accepted),
+ *	and optionally TCP_STEALTH_A_INTEGRITY_LEN: protects the port, or
+ *	replaces its keys and integrity length.
  * TCP_STEALTH_CMD_UNPROTECT: TCP_STEALTH_A_PORT.
- * Errors: EINVAL (missing attribute, empty secret; the extended ACK says
- * which), ERANGE (port 0, secret over TCP_STEALTH_SECRET_MAX bytes),
- * ENOENT (unprotect of a port that is not protected), ENOSPC (more than
- * TCP_STEALTH_POLICY_MAX ports), EPERM (no CAP_NET_ADMIN).
+ *
+ * With an integrity length n > 0, a client's knock must commit to its first
+ * n bytes (TCP_STEALTH_INTEGRITY); knocks without a commitment are refused.
+ * The module checks those bytes on input, in the segment that carries all
+ * n of them (n is at most TCP_STEALTH_POLICY_INTEGRITY_MAX, which fits in
+ * one segment on every path, even at IPv4's default MSS of 536); data
+ * before that segment is dropped and sent again by the client's TCP. Bytes that differ from the commitment, or that
+ * come after net.tcp_stealth.integrity_timeout_secs, reset the connection
+ * both ways: the server's application never reads an unchecked byte of
+ * them. At most 128 connections per namespace are checked at a time; a
+ * knock that finds no room is refused (integrity_lost counter).
+ *
+ * Errors: EINVAL (missing, repeated or malformed attribute, empty secret,
+ * attribute the command does not take), ERANGE (port 0, secret over
+ * TCP_STEALTH_SECRET_MAX bytes, integrity length over
+ * TCP_STEALTH_POLICY_INTEGRITY_MAX), E2BIG (more than TCP_STEALTH_MAX_KEYS
+ * secrets), EEXIST (two secrets giving the same key), ENOENT (unprotect of
+ * a port that is not protected), ENOSPC (more than TCP_STEALTH_POLICY_MAX
+ * ports), EPERM (no CAP_NET_ADMIN). The extended ACK says which attribute
+ * and why.
  */
 #define TCP_STEALTH_GENL_NAME		"tcp_stealth"
 #define TCP_STEALTH_GENL_VERSION	1
 #define TCP_STEALTH_POLICY_MAX		64
+#define TCP_STEALTH_POLICY_INTEGRITY_MAX	512
 
 enum {
 	TCP_STEALTH_CMD_UNSPEC,
@@ -198,6 +218,7 @@ enum {
 	TCP_STEALTH_A_UNSPEC,
 	TCP_STEALTH_A_PORT,	/* u16, host byte order */
 	TCP_STEALTH_A_SECRET,	/* binary, 1..TCP_STEALTH_SECRET_MAX bytes */
+	TCP_STEALTH_A_INTEGRITY_LEN, /* u32, 0..TCP_STEALTH_POLICY_INTEGRITY_MAX */
 	__TCP_STEALTH_A_MAX,
 };
 #define TCP_STEALTH_A_MAX	(__TCP_STEALTH_A_MAX - 1)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `knock`: the userspace side of tcp_stealth. See docs/knock.1.md.
 
+mod config;
 mod keyfile;
 mod policy;
 mod sock;
@@ -57,22 +58,53 @@ enum Cmd {
         /// TCP port, 1..65535
         #[arg(value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
-        /// Key file (raw secret, 1..64 bytes, mode 0600 or stricter)
-        #[arg(long, short, value_name = "FILE")]
-        key: PathBuf,
+        /// Key file (raw secret, 1..64 bytes, mode 0600 or stricter); up to
+        /// 4 times, for key rotation (a knock with any of them is accepted)
+        #[arg(long, short, value_name = "FILE", required = true)]
+        key: Vec<PathBuf>,
+        /// Require every client's knock to commit to its first N bytes
+        /// (1..512; 0: no commitment)
+        #[arg(long, value_name = "N", default_value_t = 0,
+              value_parser = clap::value_parser!(u32).range(0..=512))]
+        integrity: u32,
         /// Network namespace (a name under /run/netns, or a path)
         #[arg(long, value_name = "NAME")]
         netns: Option<String>,
     },
-    /// Administrator: stop protecting PORT
+    /// Administrator: stop protecting PORT (or every port, with --all)
     Unprotect {
         /// TCP port, 1..65535
-        #[arg(value_parser = clap::value_parser!(u16).range(1..))]
-        port: u16,
+        #[arg(value_parser = clap::value_parser!(u16).range(1..),
+              required_unless_present = "all")]
+        port: Option<u16>,
+        /// Every port the namespace protects
+        #[arg(long, conflicts_with = "port")]
+        all: bool,
         /// Network namespace (a name under /run/netns, or a path)
         #[arg(long, value_name = "NAME")]
         netns: Option<String>,
     },
+    /// Administrator: make the namespace's policy what the policy file
+    /// says (see policy.conf(5)): protect the ports it lists, stop
+    /// protecting the others
+    Apply(ApplyArgs),
+}
+
+#[derive(Args, Debug)]
+struct ApplyArgs {
+    /// The policy file
+    #[arg(long = "config", short = 'c', value_name = "FILE",
+          default_value = config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Only check the file and its key files; change nothing
+    #[arg(long)]
+    check: bool,
+    /// Say nothing unless something fails
+    #[arg(long, short)]
+    quiet: bool,
+    /// Network namespace (a name under /run/netns, or a path)
+    #[arg(long, value_name = "NAME")]
+    netns: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -159,14 +191,35 @@ fn main() -> ExitCode {
         Cmd::Status => status(),
         Cmd::Stats { netns } => stats::show(netns.as_deref()),
         Cmd::Exec(a) => exec(a),
-        Cmd::Protect { port, key, netns } => keyfile::read_key(&key)
-            .map_err(|e| e.to_string())
-            .and_then(|secret| {
+        Cmd::Protect {
+            port,
+            key,
+            integrity,
+            netns,
+        } => key
+            .iter()
+            .map(|k| keyfile::read_key(k).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|secrets| {
                 stats::in_netns(netns.as_deref())?;
-                policy::request(policy::CMD_PROTECT, port, Some(&secret))
+                policy::request(policy::CMD_PROTECT, port, &secrets, integrity)
             }),
-        Cmd::Unprotect { port, netns } => stats::in_netns(netns.as_deref())
-            .and_then(|()| policy::request(policy::CMD_UNPROTECT, port, None)),
+        Cmd::Unprotect { port, all, netns } => {
+            stats::in_netns(netns.as_deref()).and_then(|()| match port {
+                Some(port) if !all => policy::request(policy::CMD_UNPROTECT, port, &[], 0),
+                _ => config::unprotect_all(false),
+            })
+        }
+        Cmd::Apply(a) => {
+            // A check needs no namespace; apply reads the whole file (and
+            // its key files) before it changes anything.
+            let enter = if a.check {
+                Ok(())
+            } else {
+                stats::in_netns(a.netns.as_deref())
+            };
+            enter.and_then(|()| config::apply(&a.config, a.check, a.quiet))
+        }
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

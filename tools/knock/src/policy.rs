@@ -24,6 +24,12 @@ pub const CMD_PROTECT: u8 = 1;
 pub const CMD_UNPROTECT: u8 = 2;
 const A_PORT: u16 = 1;
 const A_SECRET: u16 = 2;
+const A_INTEGRITY_LEN: u16 = 3;
+/// Most keys per port (`TCP_STEALTH_MAX_KEYS`).
+pub const MAX_KEYS: usize = 4;
+/// Longest integrity length of a policy port
+/// (`TCP_STEALTH_POLICY_INTEGRITY_MAX`).
+pub const MAX_INTEGRITY_LEN: u32 = 512;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -177,14 +183,19 @@ fn family_id(s: &Socket) -> Result<u16, String> {
     }
 }
 
-/// Sends one policy command; `secret` for `CMD_PROTECT`.
-pub fn request(cmd: u8, port: u16, secret: Option<&[u8]>) -> Result<(), String> {
+/// Sends one policy command: for `CMD_PROTECT`, the port's secrets (1 to
+/// [`MAX_KEYS`]) and integrity length (0: none).
+pub fn request(cmd: u8, port: u16, secrets: &[Vec<u8>], integrity: u32) -> Result<(), String> {
     let s = Socket::open().map_err(|e| format!("netlink socket: {e}"))?;
     let id = family_id(&s)?;
     let port_b = port.to_ne_bytes();
+    let n_b = integrity.to_ne_bytes();
     let mut attrs: Vec<(u16, &[u8])> = vec![(A_PORT, &port_b)];
-    if let Some(secret) = secret {
+    for secret in secrets {
         attrs.push((A_SECRET, secret));
+    }
+    if cmd == CMD_PROTECT && integrity > 0 {
+        attrs.push((A_INTEGRITY_LEN, &n_b));
     }
     match s.call(&message(id, cmd, VERSION, true, &attrs))? {
         Reply::Error(0, _) | Reply::Attrs(_) => Ok(()),
@@ -204,6 +215,56 @@ pub fn request(cmd: u8, port: u16, secret: Option<&[u8]>) -> Result<(), String> 
             Err(m)
         }
     }
+}
+
+/// A port as /proc/net/tcp_stealth_policy lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub port: u16,
+    pub keys: usize,
+    pub integrity: u32,
+}
+
+/// Parses /proc/net/tcp_stealth_policy: `port P keys K integrity N` lines
+/// (an older module writes `port P` only).
+pub fn parse_listing(text: &str) -> Result<Vec<Listed>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let num = |i: usize| -> Result<u32, String> {
+            w.get(i)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("unexpected line in the policy listing: {line:?}"))
+        };
+        let listed = match w.as_slice() {
+            ["port", _] => Listed {
+                port: num(1)? as u16,
+                keys: 1,
+                integrity: 0,
+            },
+            ["port", _, "keys", _, "integrity", _] => Listed {
+                port: u16::try_from(num(1)?).map_err(|e| e.to_string())?,
+                keys: num(3)? as usize,
+                integrity: num(5)?,
+            },
+            _ => return Err(format!("unexpected line in the policy listing: {line:?}")),
+        };
+        out.push(listed);
+    }
+    Ok(out)
+}
+
+/// The ports protected in the current namespace.
+pub fn listing() -> Result<Vec<Listed>, String> {
+    let path = "/proc/net/tcp_stealth_policy";
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            format!("{path} is not there: is the module loaded? (modprobe tcp_stealth)")
+        } else {
+            format!("{path}: {e}")
+        }
+    })?;
+    parse_listing(&text)
 }
 
 #[cfg(test)]
@@ -249,5 +310,27 @@ mod tests {
             _ => panic!("not parsed as an error with a message"),
         }
         assert!(parse_reply(&r[..10]).is_err());
+    }
+
+    #[test]
+    fn listing() {
+        let l = parse_listing("port 22 keys 2 integrity 32\nport 80\n\n").unwrap();
+        assert_eq!(
+            l,
+            vec![
+                Listed {
+                    port: 22,
+                    keys: 2,
+                    integrity: 32
+                },
+                Listed {
+                    port: 80,
+                    keys: 1,
+                    integrity: 0
+                }
+            ]
+        );
+        assert!(parse_listing("port x\n").is_err());
+        assert!(parse_listing("ports 22\n").is_err());
     }
 }
