@@ -84,6 +84,19 @@ bool tcp_stealth_syn_is_first(const struct sock *sk, u32 seq)
 }
 
 /*
+ * tcp_stealth_syn_retransmits() - retransmission timeouts of a connecting
+ * socket
+ * @sk: a full TCP socket, typically in SYN-SENT
+ *
+ * Return: icsk_retransmits, the RTOs that fired since the last progress:
+ * in SYN-SENT, how often the SYN was sent again (0 before the first resend).
+ */
+u8 tcp_stealth_syn_retransmits(const struct sock *sk)
+{
+	return READ_ONCE(inet_csk(sk)->icsk_retransmits);
+}
+
+/*
  * ISN mode, client side: move the send sequence space of @sk from ISN @old
  * to @isn while its first SYN passes the output hooks, i.e. inside
  * tcp_connect(), called by connect() with the socket owned by the caller.
