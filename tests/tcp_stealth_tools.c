@@ -441,6 +441,283 @@ TEST_F_TIMEOUT(tools, connect_integrity, T_TIMEOUT)
 	close(lfd);
 }
 
+/* ---- knock connect as a byte pipe (ssh's ProxyCommand) --------------- */
+
+/* Deterministic bytes of every value, newlines included: no line
+ * structure a buffered pipe could lean on. */
+static void fill(unsigned char *buf, size_t len, unsigned int seed)
+{
+	unsigned int x = seed * 2654435761u + 1;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = x >> 24;
+	}
+}
+
+/*
+ * Both directions at once over non-blocking fds: write all of @tx to @wfd
+ * (then, if @eof_after, end it: shutdown(SHUT_WR) on a socket, close() on a
+ * pipe) while reading @rfd until EOF into @rx (at most @cap bytes; more is
+ * an error). -1 on an error or when nothing moved for @ms; else the number
+ * of bytes read. @wfd may equal @rfd (a socket).
+ */
+static ssize_t duplex(int rfd, int *wfd, const unsigned char *tx, size_t txlen,
+		      int eof_after, unsigned char *rx, size_t cap, int ms)
+{
+	size_t sent = 0, got = 0;
+	int rdone = 0, wdone = !txlen && !eof_after, rfl, wfl = 0, w = *wfd;
+	ssize_t ret = -1;
+
+	rfl = fcntl(rfd, F_GETFL);
+	fcntl(rfd, F_SETFL, rfl | O_NONBLOCK);
+	if (w >= 0 && w != rfd) {
+		wfl = fcntl(w, F_GETFL);
+		fcntl(w, F_SETFL, wfl | O_NONBLOCK);
+	}
+	while (!rdone || !wdone) {
+		struct pollfd p[2] = {
+			{ .fd = rdone ? -1 : rfd, .events = POLLIN },
+			{ .fd = wdone ? -1 : *wfd, .events = POLLOUT },
+		};
+		ssize_t n;
+		int r = poll(p, 2, ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fprintf(stderr, "duplex: %s after %zu of %zu bytes sent, %zu read\n",
+				r ? strerror(errno) : "stalled", sent, txlen, got);
+			goto out;
+		}
+		if (p[0].revents) {
+			n = read(rfd, rx + got, got < cap ? cap - got : 1);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "duplex: read: %s\n", strerror(errno));
+				goto out;
+			}
+			if (n == 0)
+				rdone = 1;
+			if (n > 0 && got + n > cap) {
+				fprintf(stderr, "duplex: more than the %zu bytes expected\n", cap);
+				goto out;
+			}
+			if (n > 0)
+				got += n;
+		}
+		if (p[1].revents && sent < txlen) {
+			n = send(*wfd, tx + sent, txlen - sent, MSG_NOSIGNAL);
+			if (n < 0 && errno == ENOTSOCK)
+				n = write(*wfd, tx + sent, txlen - sent);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "duplex: write: %s\n", strerror(errno));
+				goto out;
+			}
+			if (n > 0)
+				sent += n;
+		}
+		if (!wdone && sent == txlen) {
+			if (eof_after && shutdown(*wfd, SHUT_WR) && errno == ENOTSOCK) {
+				close(*wfd);
+				*wfd = -1;
+			}
+			wdone = 1;
+		}
+	}
+	ret = got;
+out:
+	/* Blocking again, for the caller's plain reads and writes. */
+	fcntl(rfd, F_SETFL, rfl);
+	if (*wfd >= 0 && *wfd != rfd)
+		fcntl(*wfd, F_SETFL, wfl);
+	return ret;
+}
+
+/* Run knock connect in @ns with its stdin and stdout on pipes (*@in: its
+ * stdin, *@out: its stdout); the pid or -1. */
+static pid_t spawn_knock(const char *ns, int *in, int *out, const char *const *args)
+{
+	int pin[2], pout[2];
+	const char *argv[16] = { knock_bin };
+	pid_t pid;
+	int i;
+
+	for (i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		if (netns_enter(ns) < 0 || dup2(pin[0], 0) < 0 || dup2(pout[1], 1) < 0)
+			_exit(126);
+		execv(knock_bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	*in = pin[1];
+	*out = pout[0];
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define PIPE_BULK (2 << 20)	/* each way */
+#define PIPE_TAIL (256 << 10)	/* after the other side's EOF */
+#define PIPE_MS 20000		/* nothing moved for this long: stalled */
+
+struct pipe_server {
+	int lfd;
+	int client_eof_first;	/* which side ends its sending first */
+	int rc;
+	const unsigned char *tx, *tail;
+	unsigned char *rx;
+	ssize_t got;
+};
+
+/*
+ * The server's side of pipe_connection(). Client EOF first: ping-pong, both
+ * bulks at once, the client's EOF, then the server's tail after it.
+ * Server EOF first: its bulk and EOF, then it reads the client's bulk and
+ * tail until the client's EOF.
+ */
+static void *pipe_server(void *arg)
+{
+	struct pipe_server *s = arg;
+	unsigned char ping[100], pong[100];
+	int c = tcp_accept_timeout(s->lfd, IO_TIMEOUT_MS), i, j;
+
+	s->rc = -1;
+	if (c < 0)
+		return NULL;
+	if (s->client_eof_first) {
+		/* Binary messages without a newline, each answered before the
+		 * next: what ssh's key exchange does. */
+		for (i = 0; i < 8; i++) {
+			fill(ping, sizeof(ping), 100 + i);
+			ping[sizeof(ping) - 1] = 0;	/* not '\n' */
+			if (write_all(c, ping, sizeof(ping)) || read_all(c, pong, sizeof(pong)))
+				goto out;
+			for (j = 0; j < (int)sizeof(pong); j++)
+				if (pong[j] != (unsigned char)~ping[j])
+					goto out;
+		}
+		s->got = duplex(c, &c, s->tx, PIPE_BULK, 0, s->rx, PIPE_BULK, PIPE_MS);
+		/* The client's EOF came, the connection is still open. */
+		if (s->got == PIPE_BULK && !write_all(c, s->tail, PIPE_TAIL))
+			s->rc = 0;
+	} else {
+		s->got = duplex(c, &c, s->tx, PIPE_BULK, 1, s->rx, PIPE_BULK + PIPE_TAIL, PIPE_MS);
+		s->rc = 0;
+	}
+out:
+	close(c);
+	return NULL;
+}
+
+/*
+ * One connection through knock connect with binary data both ways, several
+ * MB each way, and one side ending its sending first while the other goes
+ * on (half-close): a faithful byte pipe, as ssh's ProxyCommand needs.
+ */
+static void pipe_connection(struct __test_metadata *_metadata, FIXTURE_DATA(dual) *self,
+			    int fam, int client_eof_first)
+{
+	unsigned char *up = malloc(PIPE_BULK + PIPE_TAIL), *down = malloc(PIPE_BULK + PIPE_TAIL);
+	unsigned char *rx_srv = malloc(PIPE_BULK + PIPE_TAIL), *rx_cli = malloc(PIPE_BULK + PIPE_TAIL);
+	struct pipe_server s = { .client_eof_first = client_eof_first };
+	char port[8];
+	const char *args[] = { "connect", netns_addr_b(fam), port, "--key", self->key, NULL };
+	int in = -1, out = -1, i, j;
+	unsigned char ping[100];
+	pthread_t t;
+	ssize_t n;
+	pid_t pid;
+
+	ASSERT_TRUE(up && down && rx_srv && rx_cli);
+	fill(up, PIPE_BULK + PIPE_TAIL, 1 + client_eof_first);
+	fill(down, PIPE_BULK + PIPE_TAIL, 3 + client_eof_first);
+	snprintf(port, sizeof(port), "%d", PORT);
+	s.lfd = key_listener(self->ns.b, fam, self->secret, self->secret_len, 0);
+	ASSERT_LE(0, s.lfd);
+	s.tx = down;
+	s.tail = down + PIPE_BULK;
+	s.rx = rx_srv;
+	ASSERT_EQ(0, pthread_create(&t, NULL, pipe_server, &s));
+	pid = spawn_knock(self->ns.a, &in, &out, args);
+	ASSERT_LT(0, pid);
+
+	if (client_eof_first) {
+		for (i = 0; i < 8; i++) {
+			/* Read exactly one ping (poll, then read what came). */
+			for (n = 0; n < (ssize_t)sizeof(ping);) {
+				struct pollfd p = { .fd = out, .events = POLLIN };
+				ssize_t r;
+
+				if (poll(&p, 1, PIPE_MS) != 1)
+					break;
+				r = read(out, ping + n, sizeof(ping) - n);
+				if (r <= 0)
+					break;
+				n += r;
+			}
+			ASSERT_EQ(sizeof(ping), (size_t)n) TH_LOG("ping %d did not come through whole", i);
+			for (j = 0; j < (int)sizeof(ping); j++)
+				ping[j] = ~ping[j];
+			ASSERT_EQ(sizeof(ping), (size_t)write(in, ping, sizeof(ping)));
+		}
+		/* Bulk both ways, then our EOF; the server's tail comes after it. */
+		n = duplex(out, &in, up, PIPE_BULK, 1, rx_cli, PIPE_BULK + PIPE_TAIL, PIPE_MS);
+		EXPECT_EQ(PIPE_BULK + PIPE_TAIL, n);
+	} else {
+		/* The server's bulk and its EOF first, with our stdin open ... */
+		n = duplex(out, &in, NULL, 0, 0, rx_cli, PIPE_BULK + PIPE_TAIL, PIPE_MS);
+		EXPECT_EQ(PIPE_BULK, n);
+		/* ... then ours, all of it, and our EOF. */
+		EXPECT_LE(0, duplex(out, &in, up, PIPE_BULK + PIPE_TAIL, 1, rx_cli + PIPE_BULK,
+				    PIPE_TAIL, PIPE_MS));
+	}
+	if (in >= 0)
+		close(in);
+	EXPECT_EQ(0, wait_exit(pid));
+	pthread_join(t, NULL);
+	close(out);
+	close(s.lfd);
+	EXPECT_EQ(0, s.rc);
+	if (client_eof_first) {
+		EXPECT_EQ(PIPE_BULK, s.got);
+		EXPECT_EQ(0, memcmp(rx_srv, up, PIPE_BULK));
+		EXPECT_EQ(0, memcmp(rx_cli, down, PIPE_BULK + PIPE_TAIL));
+	} else {
+		EXPECT_EQ(PIPE_BULK + PIPE_TAIL, s.got);
+		EXPECT_EQ(0, memcmp(rx_srv, up, PIPE_BULK + PIPE_TAIL));
+		EXPECT_EQ(0, memcmp(rx_cli, down, PIPE_BULK));
+	}
+	free(up);
+	free(down);
+	free(rx_srv);
+	free(rx_cli);
+}
+
+TEST_F_TIMEOUT(dual, connect_binary_pipe_half_close, T_TIMEOUT)
+{
+	signal(SIGPIPE, SIG_IGN);
+	pipe_connection(_metadata, self, variant->family, 1);
+	pipe_connection(_metadata, self, variant->family, 0);
+}
+
 /* ---- knock status and stats ----------------------------------------- */
 
 TEST_F_TIMEOUT(plain, status_matches_kernel, T_TIMEOUT)

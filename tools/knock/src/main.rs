@@ -2,14 +2,14 @@
 //! `knock`: the userspace side of tcp_stealth. See docs/knock.1.md.
 
 mod keyfile;
+mod pipe;
 mod policy;
 mod sock;
 mod stats;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -177,14 +177,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reads exactly `n` bytes of stdin.
+/// Reads exactly `n` bytes of stdin, and not one more (the rest is for the
+/// connection).
 fn read_stdin_exact(n: usize) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::with_capacity(n);
-    io::stdin()
-        .lock()
-        .take(n as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("reading stdin: {e}"))?;
+    let buf = pipe::read_upto(libc::STDIN_FILENO, n).map_err(|e| format!("reading stdin: {e}"))?;
     if buf.len() != n {
         return Err(format!(
             "stdin ended after {} of the {} bytes to commit to",
@@ -233,35 +229,7 @@ fn connect(a: ConnectArgs) -> Result<(), String> {
             ));
         }
     };
-    pump(stream, commit.as_deref())
-}
-
-/// Sends `first` (if any), then stdin until EOF (then shuts the sending side
-/// down), while copying the connection to stdout until EOF.
-fn pump(stream: TcpStream, first: Option<&[u8]>) -> Result<(), String> {
-    let mut tx = stream.try_clone().map_err(|e| format!("socket: {e}"))?;
-    if let Some(b) = first {
-        tx.write_all(b).map_err(|e| format!("sending: {e}"))?;
-    }
-    let sender = std::thread::spawn(move || -> Result<(), String> {
-        let mut stdin = io::stdin().lock();
-        let r = io::copy(&mut stdin, &mut tx);
-        // Let the peer see EOF even if stdin failed.
-        let _ = tx.shutdown(Shutdown::Write);
-        r.map(|_| ()).map_err(|e| format!("sending stdin: {e}"))
-    });
-    let mut rx = stream;
-    let mut stdout = io::stdout().lock();
-    io::copy(&mut rx, &mut stdout).map_err(|e| format!("receiving: {e}"))?;
-    stdout.flush().map_err(|e| format!("stdout: {e}"))?;
-    // The peer is done. If we are still sending, wait for stdin only if it
-    // already finished; otherwise exit like netcat does on remote EOF.
-    if sender.is_finished() {
-        sender
-            .join()
-            .map_err(|_| "sender thread panicked".to_string())??;
-    }
-    Ok(())
+    pipe::run(stream, commit.as_deref())
 }
 
 fn module_loaded() -> bool {
