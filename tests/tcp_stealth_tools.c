@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1193,6 +1195,240 @@ TEST_F_TIMEOUT(tools, shim_integrity_split_writes, T_TIMEOUT)
 	EXPECT_EQ(ok + 1, CTR(self->ns.b, "integrity_ok"));
 	close(afd);
 	close(lfd);
+}
+
+/* ---- OpenSSH through the knock --------------------------------------- */
+
+/*
+ * The real programs: OpenSSH's sshd in b, untouched, protected by `knock
+ * protect` (the administrator's policy) or run under the shim (`knock exec
+ * sshd`); ssh and scp in a through `ProxyCommand='knock connect %h %p'` and
+ * under the shim (`knock exec ssh`, `knock exec scp`). A throwaway ed25519
+ * host key and client key in the scratch directory, sshd as root with its
+ * own configuration file. Skipped when OpenSSH is not installed
+ * (scripts/setup.sh installs it).
+ */
+#define SSHD "/usr/sbin/sshd"
+#define SCP_SIZE (2 << 20)
+
+FIXTURE(ssh) {
+	TOOLS_DATA
+	char opts[600];		/* ssh's options, the port excepted */
+	char proxy[700];	/* -o ProxyCommand=... */
+	char big[128];		/* SCP_SIZE bytes to copy */
+	char scp_host[64];	/* root@ADDR: or root@[ADDR]: */
+};
+
+FIXTURE_VARIANT(ssh) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(ssh, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(ssh, ipv6) {
+	.family = AF_INET6,
+};
+
+/*
+ * A mount namespace of this test's own (the test runs in a child of the
+ * harness) where root has an empty home and a password field sshd does not
+ * call locked. Without PAM, sshd refuses a key to an account whose password
+ * is "*" (Debian's root); and bash, run by sshd, would source root's
+ * ~/.bashrc, whatever it starts (seconds under TCG). Only this test and its
+ * children see the two bind mounts.
+ */
+static int private_root_account(const char *dir)
+{
+	char home[160], shadow[160], line[1024];
+	FILE *in, *out;
+	int ok = 1;
+
+	snprintf(home, sizeof(home), "%s/home", dir);
+	snprintf(shadow, sizeof(shadow), "%s/shadow", dir);
+	if (mkdir(home, 0700))
+		return -1;
+	in = fopen("/etc/shadow", "r");
+	out = fopen(shadow, "w");
+	while (in && out && fgets(line, sizeof(line), in)) {
+		char *rest;
+
+		/* root:<password>:rest -> root:unusable-not-locked:rest */
+		if (!strncmp(line, "root:", 5) && (rest = strchr(line + 5, ':')))
+			ok &= fprintf(out, "root:unusable-not-locked%s", rest) > 0;
+		else
+			ok &= fputs(line, out) >= 0;
+	}
+	if (!in || !out || !ok) {
+		if (in)
+			fclose(in);
+		if (out)
+			fclose(out);
+		return -1;
+	}
+	fclose(in);
+	if (fchmod(fileno(out), 0640) || fclose(out))
+		return -1;
+	/* Slave: the harness's later unmounts (the namespaces) reach us. */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) ||
+	    mount(home, "/root", NULL, MS_BIND, NULL) ||
+	    mount(shadow, "/etc/shadow", NULL, MS_BIND, NULL)) {
+		perror("private_root_account: mount");
+		return -1;
+	}
+	return 0;
+}
+
+FIXTURE_SETUP(ssh)
+{
+	const char *d;
+	unsigned char *big;
+
+	if (access(SSHD, X_OK) || access("/usr/bin/ssh", X_OK) || access("/usr/bin/scp", X_OK) ||
+	    access("/usr/bin/ssh-keygen", X_OK))
+		SKIP(return, "OpenSSH (sshd, ssh, scp, ssh-keygen) is not installed: "
+		     "apt-get install openssh-server openssh-client (scripts/setup.sh does)");
+	TOOLS_SETUP();
+	d = self->dir;
+	ASSERT_EQ(0, netns_system(NULL, "ssh-keygen -q -t ed25519 -N '' -C tstools-host -f %s/host_key && "
+				  "ssh-keygen -q -t ed25519 -N '' -C tstools-client -f %s/id && "
+				  "cp %s/id.pub %s/authorized_keys && mkdir -p -m 0755 /run/sshd",
+				  d, d, d, d));
+	/* Both families on PORT, keys only, no PAM, no DNS, only the
+	 * scratch files. */
+	ASSERT_EQ(0, netns_system(NULL, "printf '%%s\\n' 'Port %d' 'HostKey %s/host_key' "
+				  "'AuthorizedKeysFile %s/authorized_keys' 'UsePAM no' 'StrictModes no' "
+				  "'PasswordAuthentication no' 'KbdInteractiveAuthentication no' "
+				  "'PermitRootLogin prohibit-password' 'UseDNS no' 'PidFile none' "
+				  "'Subsystem sftp internal-sftp' 'LogLevel ERROR' >%s/sshd_config",
+				  PORT, d, d, d));
+	snprintf(self->opts, sizeof(self->opts),
+		 "-F /dev/null -i %s/id -o IdentitiesOnly=yes -o UserKnownHostsFile=%s/known_hosts "
+		 "-o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=30 -o LogLevel=ERROR",
+		 d, d);
+	snprintf(self->proxy, sizeof(self->proxy), "-o 'ProxyCommand=%s connect %%h %%p --key %s'",
+		 knock_bin, self->key);
+	snprintf(self->scp_host, sizeof(self->scp_host), "root@%s:", url_host(variant->family));
+	snprintf(self->big, sizeof(self->big), "%s/big", d);
+	big = malloc(SCP_SIZE);
+	ASSERT_NE(NULL, big);
+	fill(big, SCP_SIZE, 7);
+	ASSERT_EQ(0, put(self->big, big, SCP_SIZE, 0644));
+	free(big);
+	ASSERT_EQ(0, private_root_account(d));
+}
+
+FIXTURE_TEARDOWN_PARENT(ssh)
+{
+	if (self->dir[0])
+		TOOLS_TEARDOWN();
+}
+
+/* Start sshd in b, after @prefix (a wrapper command or ""); wait until it
+ * listens on PORT. */
+static int start_sshd(struct __test_metadata *_metadata, FIXTURE_DATA(ssh) *self,
+		      const char *prefix)
+{
+	int i;
+
+	if (netns_system(self->ns.b, "%s " SSHD " -D -e -f %s/sshd_config 2>%s/sshd.log & "
+			 "echo $! >%s/server.pid", prefix, self->dir, self->dir, self->dir))
+		return -1;
+	for (i = 0; i < 300; i++) {
+		if (listening_in(self->ns.b, PORT))
+			return 0;
+		usleep(100000);
+	}
+	TH_LOG("sshd did not start");
+	netns_system(NULL, "cat %s/sshd.log >&2", self->dir);
+	return -1;
+}
+
+/* Is file @path byte for byte the test's SCP_SIZE bytes? */
+static int same_as_big(FIXTURE_DATA(ssh) *self, const char *path)
+{
+	return !netns_system(NULL, "cmp -s %s %s", self->big, path);
+}
+
+/* A plain ssh, without the knock, finds a closed port. */
+static void ssh_refused(struct __test_metadata *_metadata, FIXTURE_DATA(ssh) *self, int fam)
+{
+	char err[160];
+
+	snprintf(err, sizeof(err), "%s/err", self->dir);
+	EXPECT_EQ(255, netns_system(self->ns.a, "ssh %s -p %d root@%s true 2>%s",
+				    self->opts, PORT, netns_addr_b(fam), err));
+	EXPECT_TRUE(file_has(err, "Connection refused"));
+}
+
+/* A command through ProxyCommand='knock connect ...': its output came. */
+static void ssh_proxy_command(struct __test_metadata *_metadata, FIXTURE_DATA(ssh) *self, int fam)
+{
+	char out[160], got[64];
+
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	unlink(out);
+	EXPECT_EQ(0, netns_system(self->ns.a, "ssh %s %s -p %d root@%s 'echo proxied-$((6*7))' >%s",
+				  self->opts, self->proxy, PORT, netns_addr_b(fam), out));
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ("proxied-42\n", got);
+}
+
+/*
+ * sshd untouched, its port protected by the administrator's policy: a
+ * command through ProxyCommand, an scp of 2 MB up through it, a command
+ * under the shim; a plain ssh is refused.
+ */
+TEST_F_TIMEOUT(ssh, sshd_protected_by_policy, T_TIMEOUT)
+{
+	int fam = variant->family;
+	char out[160], got[64], up[160];
+	long long good = CTR(self->ns.b, "knock_good");
+
+	ASSERT_EQ(0, netns_system(NULL, "%s protect %d --key %s --netns %s",
+				  knock_bin, PORT, self->key, self->ns.b));
+	ASSERT_EQ(0, start_sshd(_metadata, self, ""));
+	ssh_refused(_metadata, self, fam);
+	ssh_proxy_command(_metadata, self, fam);
+
+	snprintf(up, sizeof(up), "%s/big.up", self->dir);
+	EXPECT_EQ(0, netns_system(self->ns.a, "scp -q %s %s -P %d %s %s%s",
+				  self->opts, self->proxy, PORT, self->big, self->scp_host, up));
+	EXPECT_TRUE(same_as_big(self, up));
+
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	unlink(out);
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- ssh %s -p %d root@%s 'echo shimmed-$((6*7))' >%s",
+				  knock_bin, self->key, self->opts, PORT, netns_addr_b(fam), out));
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ("shimmed-42\n", got);
+	/* Every connection knocked. */
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+	EXPECT_EQ(0, netns_system(NULL, "%s unprotect %d --netns %s", knock_bin, PORT, self->ns.b));
+}
+
+/*
+ * sshd under the shim (`knock exec sshd`): a command through ProxyCommand,
+ * an scp of 2 MB down under the shim (scp runs ssh, which inherits it); a
+ * plain ssh is refused.
+ */
+TEST_F_TIMEOUT(ssh, sshd_under_shim, T_TIMEOUT)
+{
+	int fam = variant->family;
+	char prefix[700], down[160];
+	long long good = CTR(self->ns.b, "knock_good");
+
+	snprintf(prefix, sizeof(prefix), "%s exec --key %s --", knock_bin, self->key);
+	ASSERT_EQ(0, start_sshd(_metadata, self, prefix));
+	ssh_refused(_metadata, self, fam);
+	ssh_proxy_command(_metadata, self, fam);
+
+	snprintf(down, sizeof(down), "%s/big.down", self->dir);
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- scp -q %s -P %d %s%s %s",
+				  knock_bin, self->key, self->opts, PORT, self->scp_host, self->big, down));
+	EXPECT_TRUE(same_as_big(self, down));
+	EXPECT_EQ(good + 2, CTR(self->ns.b, "knock_good"));
 }
 
 TEST_HARNESS_MAIN
