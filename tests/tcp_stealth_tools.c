@@ -732,6 +732,14 @@ TEST_F_TIMEOUT(plain, status_matches_kernel, T_TIMEOUT)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_LE(0, fd);
 	patched = !setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, "probe", 5);
+	/* The patch's way: TCP_STEALTH attached the ULP itself. */
+	if (patched) {
+		char ulp[16] = "";
+		socklen_t ulen = sizeof(ulp);
+
+		ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &ulen));
+		ASSERT_STREQ("stealth", ulp);
+	}
 	close(fd);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_LE(0, fd);
@@ -746,6 +754,8 @@ TEST_F_TIMEOUT(plain, status_matches_kernel, T_TIMEOUT)
 	if (loaded) {
 		EXPECT_EQ(patched, file_has(out, "kernel patch: yes"));
 		EXPECT_EQ(!patched, file_has(out, "kernel patch: no"));
+		EXPECT_EQ(patched, file_has(out, "kernel path: patched (TCP_STEALTH attaches"));
+		EXPECT_EQ(!patched, file_has(out, "kernel path: TCP_ULP (no patch"));
 		snprintf(line, sizeof(line), "modes: option%s\n", isn ? " isn" : "");
 		EXPECT_TRUE(file_has(out, line)) TH_LOG("want \"%s\"", line);
 	}
@@ -1232,12 +1242,50 @@ FIXTURE_VARIANT_ADD(ssh, ipv6) {
 };
 
 /*
- * A mount namespace of this test's own (the test runs in a child of the
- * harness) where root has an empty home and a password field sshd does not
- * call locked. Without PAM, sshd refuses a key to an account whose password
- * is "*" (Debian's root); and bash, run by sshd, would source root's
- * ~/.bashrc, whatever it starts (seconds under TCG). Only this test and its
- * children see the two bind mounts.
+ * A mount namespace of this test's own (each test runs in a child of the
+ * harness), where files can be replaced by bind mounts that only this test
+ * and its children see. Slave: the harness's later unmounts (of the network
+ * namespaces) still reach it.
+ */
+static int private_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
+		perror("private_mounts");
+		return -1;
+	}
+	return 0;
+}
+
+static int bind_over(const char *src, const char *dst)
+{
+	if (mount(src, dst, NULL, MS_BIND, NULL)) {
+		fprintf(stderr, "bind %s over %s: %s\n", src, dst, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Host names for b in a private /etc/hosts: tsb.test (both families),
+ * tsb4.test (IPv4 only), TSB-Other.test (both, for another name). */
+static int private_hosts(const char *dir)
+{
+	char hosts[160];
+	static const char text[] =
+		NETNS_B_IP4 " tsb.test tsb4.test TSB-Other.test\n"
+		NETNS_B_IP6 " tsb.test TSB-Other.test\n";
+
+	snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+	if (put(hosts, text, sizeof(text) - 1, 0644))
+		return -1;
+	return bind_over(hosts, "/etc/hosts");
+}
+
+/*
+ * For sshd: root with an empty home and a password field sshd does not
+ * call locked, in a private mount namespace. Without PAM, sshd refuses a
+ * key to an account whose password is "*" (Debian's root); and bash, run
+ * by sshd, would source root's ~/.bashrc, whatever it starts (seconds
+ * under TCG).
  */
 static int private_root_account(const char *dir)
 {
@@ -1270,13 +1318,8 @@ static int private_root_account(const char *dir)
 	fclose(in);
 	if (fchmod(fileno(out), 0640) || fclose(out))
 		return -1;
-	/* Slave: the harness's later unmounts (the namespaces) reach us. */
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) ||
-	    mount(home, "/root", NULL, MS_BIND, NULL) ||
-	    mount(shadow, "/etc/shadow", NULL, MS_BIND, NULL)) {
-		perror("private_root_account: mount");
+	if (private_mounts() || bind_over(home, "/root") || bind_over(shadow, "/etc/shadow"))
 		return -1;
-	}
 	return 0;
 }
 
@@ -1429,6 +1472,165 @@ TEST_F_TIMEOUT(ssh, sshd_under_shim, T_TIMEOUT)
 				  knock_bin, self->key, self->opts, PORT, self->scp_host, self->big, down));
 	EXPECT_TRUE(same_as_big(self, down));
 	EXPECT_EQ(good + 2, CTR(self->ns.b, "knock_good"));
+}
+
+/* ---- knock connect with host names, -4 and -6 ------------------------ */
+
+/*
+ * Names from a private /etc/hosts: -4 and -6 pick the family of a name
+ * with both, without either one of them is taken; a name without an
+ * address of the wanted family, and a name that does not resolve, are
+ * errors that say so.
+ */
+TEST_F_TIMEOUT(tools, connect_host_names_and_families, T_TIMEOUT)
+{
+	static const struct { const char *flag, *data; int fam; } runs[] = {
+		{ "-4", "over v4", AF_INET }, { "-6", "over v6", AF_INET6 }, { "", "", 0 },
+	};
+	int lfd[2], i, k;
+	struct echo e[2];
+	pthread_t t;
+	char out[160];
+	long long good = CTR(self->ns.b, "knock_good");
+
+	ASSERT_EQ(0, private_mounts());
+	ASSERT_EQ(0, private_hosts(self->dir));
+	lfd[0] = key_listener(self->ns.b, AF_INET, self->secret, self->secret_len, 0);
+	lfd[1] = key_listener(self->ns.b, AF_INET6, self->secret, self->secret_len, 0);
+	ASSERT_LE(0, lfd[0]);
+	ASSERT_LE(0, lfd[1]);
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	for (i = 0; i < 3; i++) {
+		int want = runs[i].fam == AF_INET6;
+
+		if (!runs[i].fam) {
+			/* No flag: either family, whichever getaddrinfo() put
+			 * first; one connection, not one to each. */
+			EXPECT_EQ(0, netns_system(self->ns.a, "printf any | %s connect tsb.test %d --key %s >%s &",
+						  knock_bin, PORT, self->key, out));
+			struct pollfd p[2] = {
+				{ .fd = lfd[0], .events = POLLIN },
+				{ .fd = lfd[1], .events = POLLIN },
+			};
+
+			EXPECT_EQ(1, poll(p, 2, IO_TIMEOUT_MS));
+			for (k = 0; k < 2; k++)
+				if (p[k].revents)
+					close(tcp_accept_timeout(lfd[k], 100));
+			continue;
+		}
+		memset(e, 0, sizeof(e));
+		for (k = 0; k < 2; k++) {
+			e[k].lfd = lfd[k];
+			e[k].rc = 1;	/* set by the server that got it */
+		}
+		e[want].rc = 0;
+		ASSERT_EQ(0, pthread_create(&t, NULL, echo_server, &e[want]));
+		EXPECT_EQ(0, netns_system(self->ns.a, "printf '%s' | %s connect %s tsb.test %d --key %s >%s",
+					  runs[i].data, knock_bin, runs[i].flag, PORT, self->key, out));
+		pthread_join(t, NULL);
+		EXPECT_EQ(0, e[want].rc) TH_LOG("%s", runs[i].flag);
+		EXPECT_STREQ(runs[i].data, e[want].got);
+		EXPECT_EQ(0, pending(lfd[!want], 100)) TH_LOG("%s reached the other family", runs[i].flag);
+	}
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+
+	/* A name without the wanted family, and one that does not resolve. */
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect -6 tsb4.test %d --key %s </dev/null 2>%s",
+				  knock_bin, PORT, self->key, out));
+	EXPECT_TRUE(file_has(out, "tsb4.test: no address of the wanted family"));
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect no-such-host.invalid %d --key %s </dev/null 2>%s",
+				  knock_bin, PORT, self->key, out));
+	EXPECT_TRUE(file_has(out, "no-such-host.invalid"));
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+	close(lfd[0]);
+	close(lfd[1]);
+}
+
+/* ---- fleets: per-server keys from a master --------------------------- */
+
+/* Run one knocking client (@cmd, in a) against an echo server on @lfd:
+ * what the server got, into @got; 0 if the command succeeded and the
+ * server got something. */
+static int echo_through(FIXTURE_DATA(tools) *self, int lfd, const char *cmd, char *got, size_t size)
+{
+	struct echo e = { .lfd = lfd };
+	pthread_t t;
+	int rc;
+
+	if (pthread_create(&t, NULL, echo_server, &e))
+		return -1;
+	rc = netns_system(self->ns.a, "%s", cmd);
+	pthread_join(t, NULL);
+	if ((size_t)e.n >= size)
+		e.n = size - 1;
+	memcpy(got, e.got, e.n);
+	got[e.n] = '\0';
+	/* The echo back may fail: a client like bash's /dev/tcp is gone. */
+	return rc || e.n <= 0 ? -1 : 0;
+}
+
+/*
+ * A server holding only the key derived for its name (knock derive)
+ * accepts clients that derive it on the fly from the master and the name
+ * they typed (knock connect --master, knock exec --master --name), and
+ * refuses keys derived for another name, and the master itself.
+ */
+TEST_F_TIMEOUT(tools, fleet_derived_keys, T_TIMEOUT)
+{
+	const int fam = AF_INET;
+	char master[160], skey[160], cmd[1200], got[128], hex[80], out[160];
+	unsigned char s[TCP_STEALTH_SECRET_MAX + 1];
+	long long good = CTR(self->ns.b, "knock_good");
+	int lfd, n, i;
+
+	ASSERT_EQ(0, private_mounts());
+	ASSERT_EQ(0, private_hosts(self->dir));
+	snprintf(master, sizeof(master), "%s/master", self->dir);
+	snprintf(skey, sizeof(skey), "%s/server.key", self->dir);
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	ASSERT_EQ(0, netns_system(NULL, "%s keygen %s 2>/dev/null && %s derive --master %s --name tsb.test --out %s 2>/dev/null",
+				  knock_bin, master, knock_bin, master, skey));
+	n = slurp(skey, (char *)s, sizeof(s));
+	ASSERT_EQ(32, n);
+	/* The hex form names the same key; case and a final dot do not count. */
+	ASSERT_EQ(0, netns_system(NULL, "%s derive --master %s --name TSB.Test. >%s", knock_bin, master, out));
+	for (i = 0; i < n; i++)
+		snprintf(hex + 2 * i, sizeof(hex) - 2 * i, "%02x", s[i]);
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_EQ(0, strncmp(got, hex, 64)) TH_LOG("%s vs %s", got, hex);
+
+	lfd = key_listener(self->ns.b, fam, s, n, 0);
+	ASSERT_LE(0, lfd);
+	/* Derived on the fly from the name typed, from --name, under the shim. */
+	snprintf(cmd, sizeof(cmd), "printf typed | %s connect -4 tsb.test %d --master %s >/dev/null",
+		 knock_bin, PORT, master);
+	EXPECT_EQ(0, echo_through(self, lfd, cmd, got, sizeof(got)));
+	EXPECT_STREQ("typed", got);
+	snprintf(cmd, sizeof(cmd), "printf named | %s connect %s %d --master %s --name TSB.TEST >/dev/null",
+		 knock_bin, NETNS_B_IP4, PORT, master);
+	EXPECT_EQ(0, echo_through(self, lfd, cmd, got, sizeof(got)));
+	EXPECT_STREQ("named", got);
+	snprintf(cmd, sizeof(cmd), "%s exec --master %s --name tsb.test -- bash -c 'echo shim >/dev/tcp/%s/%d'",
+		 knock_bin, master, NETNS_B_IP4, PORT);
+	EXPECT_EQ(0, echo_through(self, lfd, cmd, got, sizeof(got)));
+	EXPECT_STREQ("shim\n", got);
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+
+	/* Another name's key (the same address), the master itself: refused
+	 * like a closed port. */
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect -4 TSB-Other.test %d --master %s </dev/null 2>%s",
+				  knock_bin, PORT, master, out));
+	EXPECT_TRUE(file_has(out, "Connection refused"));
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s exec --master %s --name other.test -- bash -c 'echo x >/dev/tcp/%s/%d' 2>%s",
+				  knock_bin, master, NETNS_B_IP4, PORT, out));
+	EXPECT_TRUE(file_has(out, "Connection refused"));
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect -4 tsb.test %d --key %s </dev/null 2>%s",
+				  knock_bin, PORT, master, out));
+	EXPECT_TRUE(file_has(out, "Connection refused"));
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+	EXPECT_EQ(0, pending(lfd, 100));
+	close(lfd);
 }
 
 TEST_HARNESS_MAIN
