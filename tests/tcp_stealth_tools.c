@@ -1348,7 +1348,9 @@ FIXTURE_SETUP(ssh)
 				  PORT, d, d, d));
 	snprintf(self->opts, sizeof(self->opts),
 		 "-F /dev/null -i %s/id -o IdentitiesOnly=yes -o UserKnownHostsFile=%s/known_hosts "
-		 "-o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=30 -o LogLevel=ERROR",
+		 "-o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=30 -o LogLevel=ERROR "
+		 /* Not the default sntrup761 hybrid: costly under TCG. */
+		 "-o KexAlgorithms=curve25519-sha256",
 		 d, d);
 	snprintf(self->proxy, sizeof(self->proxy), "-o 'ProxyCommand=%s connect %%h %%p --key %s'",
 		 knock_bin, self->key);
@@ -1421,7 +1423,7 @@ static void ssh_proxy_command(struct __test_metadata *_metadata, FIXTURE_DATA(ss
 /*
  * sshd untouched, its port protected by the administrator's policy: a
  * command through ProxyCommand, an scp of 2 MB up through it, a command
- * under the shim; a plain ssh is refused.
+ * under the shim (IPv4); a plain ssh is refused.
  */
 TEST_F_TIMEOUT(ssh, sshd_protected_by_policy, T_TIMEOUT)
 {
@@ -1440,21 +1442,26 @@ TEST_F_TIMEOUT(ssh, sshd_protected_by_policy, T_TIMEOUT)
 				  self->opts, self->proxy, PORT, self->big, self->scp_host, up));
 	EXPECT_TRUE(same_as_big(self, up));
 
-	snprintf(out, sizeof(out), "%s/out", self->dir);
-	unlink(out);
-	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- ssh %s -p %d root@%s 'echo shimmed-$((6*7))' >%s",
-				  knock_bin, self->key, self->opts, PORT, netns_addr_b(fam), out));
-	ASSERT_LE(0, slurp(out, got, sizeof(got)));
-	EXPECT_STREQ("shimmed-42\n", got);
+	/* A client under the shim: over IPv6 in sshd_under_shim's scp only
+	 * (every session costs seconds under TCG). */
+	if (fam == AF_INET) {
+		snprintf(out, sizeof(out), "%s/out", self->dir);
+		unlink(out);
+		EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- ssh %s -p %d root@%s 'echo shimmed-$((6*7))' >%s",
+					  knock_bin, self->key, self->opts, PORT, netns_addr_b(fam), out));
+		ASSERT_LE(0, slurp(out, got, sizeof(got)));
+		EXPECT_STREQ("shimmed-42\n", got);
+		good++;
+	}
 	/* Every connection knocked. */
-	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+	EXPECT_EQ(good + 2, CTR(self->ns.b, "knock_good"));
 	EXPECT_EQ(0, netns_system(NULL, "%s unprotect %d --netns %s", knock_bin, PORT, self->ns.b));
 }
 
 /*
- * sshd under the shim (`knock exec sshd`): a command through ProxyCommand,
- * an scp of 2 MB down under the shim (scp runs ssh, which inherits it); a
- * plain ssh is refused.
+ * sshd under the shim (`knock exec sshd`): a command through ProxyCommand
+ * (IPv4), an scp of 2 MB down under the shim (scp runs ssh, which inherits
+ * it); a plain ssh is refused.
  */
 TEST_F_TIMEOUT(ssh, sshd_under_shim, T_TIMEOUT)
 {
@@ -1465,13 +1472,17 @@ TEST_F_TIMEOUT(ssh, sshd_under_shim, T_TIMEOUT)
 	snprintf(prefix, sizeof(prefix), "%s exec --key %s --", knock_bin, self->key);
 	ASSERT_EQ(0, start_sshd(_metadata, self, prefix));
 	ssh_refused(_metadata, self, fam);
-	ssh_proxy_command(_metadata, self, fam);
+	/* Over IPv6 in sshd_protected_by_policy only (time). */
+	if (fam == AF_INET) {
+		ssh_proxy_command(_metadata, self, fam);
+		good++;
+	}
 
 	snprintf(down, sizeof(down), "%s/big.down", self->dir);
 	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- scp -q %s -P %d %s%s %s",
 				  knock_bin, self->key, self->opts, PORT, self->scp_host, self->big, down));
 	EXPECT_TRUE(same_as_big(self, down));
-	EXPECT_EQ(good + 2, CTR(self->ns.b, "knock_good"));
+	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
 }
 
 /* ---- knock connect with host names, -4 and -6 ------------------------ */
