@@ -152,11 +152,11 @@ static const char *const cls_name[NCLS] = {
 /* Destinations (b's addresses and others) and L2 destinations. */
 enum dst {
 	D_UNICAST, D_BCAST, D_LBCAST, D_MCAST, D_ANYCAST, D_LINKLOCAL,
-	D_MCAST6, NDST
+	D_MCAST6, D_SRANYCAST, NDST
 };
 static const char *const dst_name[NDST] = {
 	"unicast", "subnet-bcast", "bcast", "mcast", "anycast", "linklocal",
-	"mcast6",
+	"mcast6", "subnet-router-anycast",
 };
 enum l2 { L2_HOST, L2_BCAST, L2_MCAST, L2_OTHER, NL2 };
 static const char *const l2_name[NL2] = {
@@ -1454,6 +1454,8 @@ static const char *known_open(int family, const struct probe *p)
 struct stats {
 	long probes, packets, answers, compared, mismatches, xfail, leaks, stray;
 	long tcp6[NROLES], flow0[NROLES];	/* IPv6 TCP answers, unlabelled */
+	long reflected[NROLES];	/* IPv6 TCP answers with the probe's label */
+	int ref_ttl;		/* TTL / hop limit of the reference's last RST */
 	long cls_probes[NCLS], cls_mis[NCLS], cls_xfail[NCLS], cls_leak[NCLS];
 	/* mismatches by subclass */
 	const char *sub[128];
@@ -1690,6 +1692,20 @@ static void collect(struct run *r, int timeout_ms)
 				     idx);
 			continue;
 		}
+		if (c->g.family == AF_INET6) {
+			/*
+			 * The flow label's value is a hash of the flow; what
+			 * must agree is whether there is one, and whether it
+			 * is the probe's own (net.ipv6.flowlabel_reflect).
+			 */
+			uint8_t fc = !a.flow ? 0 :
+				     a.flow == tag(AF_INET6, idx, role) ? 1 : 2;
+
+			a.h = fnv(a.h, &fc, 1);
+			r->st.reflected[role] += a.kind == IPPROTO_TCP && fc == 1;
+		}
+		if (!role && a.kind == IPPROTO_TCP)
+			r->st.ref_ttl = a.ttl;
 		if (s->n[role] < MAX_ANS)
 			s->a[role][s->n[role]++] = a;
 		if (c->g.family == AF_INET6 && a.kind == IPPROTO_TCP) {
@@ -1927,10 +1943,15 @@ static int wild_listener(const char *ns, int family, uint16_t port,
 	return fd;
 }
 
-FIXTURE_SETUP(hostile)
+/*
+ * b with its ports (shared by the fixtures hostile and probes, which
+ * run_all.sh runs side by side).
+ */
+static void make_hosts(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(hostile) *self, int family)
 {
 	struct ctx *c = &self->c;
-	int family = variant->family, saved, cfd = -1;
+	int saved, cfd = -1;
 	uint8_t *ll = NULL;
 
 	self->lfd = self->plfd = self->acfd = -1;
@@ -1967,6 +1988,8 @@ FIXTURE_SETUP(hostile)
 	inet_pton(AF_INET, "224.0.0.1", c->dst[D_MCAST]);
 	inet_pton(AF_INET6, "fd00::a:a", c->dst[D_ANYCAST]);
 	inet_pton(AF_INET6, "ff02::1", c->dst[D_MCAST6]);
+	/* b joins it once it forwards (the probe_table tests). */
+	inet_pton(AF_INET6, "fd00::", c->dst[D_SRANYCAST]);
 	if (family == AF_INET6) {
 		struct ipv6_mreq mr = { .ipv6mr_interface = 0 };
 		struct ifaddrs *ifa, *i;
@@ -2032,6 +2055,11 @@ FIXTURE_SETUP(hostile)
 	fcntl(self->lfd, F_SETFL, fcntl(self->lfd, F_GETFL) | O_NONBLOCK);
 }
 
+FIXTURE_SETUP(hostile)
+{
+	make_hosts(_metadata, self, variant->family);
+}
+
 FIXTURE_TEARDOWN_PARENT(hostile)
 {
 	netns_pair_destroy(&self->ns);
@@ -2072,7 +2100,8 @@ static int connections_on(const char *ns, int family, uint16_t port)
 
 static void hostile_run(struct __test_metadata *_metadata,
 			FIXTURE_DATA(hostile) *self, enum phase ph,
-			const struct probe *table, int ntable)
+			const struct probe *table, int ntable,
+			struct stats *out)
 {
 	struct ctx *c = &self->c;
 	struct run r = { .c = c, .ph = ph, .table = table, .ntable = ntable };
@@ -2102,6 +2131,8 @@ static void hostile_run(struct __test_metadata *_metadata,
 
 	first = only >= 0 ? only : env_long("TCP_STEALTH_HOSTILE_FIRST", 0);
 	run_probes(&r, first, only >= 0 ? only + 1 : first + count);
+	if (out)
+		*out = r.st;
 
 	ASSERT_EQ(only >= 0 ? 1 : count, r.st.probes);
 	if (table)	/* the control probes at least */
@@ -2143,7 +2174,7 @@ static void hostile_run(struct __test_metadata *_metadata,
  */
 TEST_F_TIMEOUT(hostile, closed_port_equivalence, 7200)
 {
-	hostile_run(_metadata, self, PH_CLOSED, NULL, 0);
+	hostile_run(_metadata, self, PH_CLOSED, NULL, 0, NULL);
 }
 
 /*
@@ -2152,7 +2183,7 @@ TEST_F_TIMEOUT(hostile, closed_port_equivalence, 7200)
  */
 TEST_F_TIMEOUT(hostile, drop_mode_filtered, 7200)
 {
-	hostile_run(_metadata, self, PH_DROP, NULL, 0);
+	hostile_run(_metadata, self, PH_DROP, NULL, 0, NULL);
 }
 
 /* Fixed probes for the holes the random ones found (review M1 a-c). */
@@ -2220,9 +2251,312 @@ static const struct probe fixed6[] = {
 TEST_F_TIMEOUT(hostile, fixed_probes, 300)
 {
 	if (variant->family == AF_INET6)
-		hostile_run(_metadata, self, PH_CLOSED, fixed6, ARRAY_SIZE(fixed6));
+		hostile_run(_metadata, self, PH_CLOSED, fixed6, ARRAY_SIZE(fixed6),
+			    NULL);
 	else
-		hostile_run(_metadata, self, PH_CLOSED, fixed4, ARRAY_SIZE(fixed4));
+		hostile_run(_metadata, self, PH_CLOSED, fixed4, ARRAY_SIZE(fixed4),
+			    NULL);
+}
+
+/* ---- the probe table (issue 13) ------------------------------------------ */
+
+#define TABLE_MAX	512
+
+/* The fields every table probe starts from: a SYN, as Linux sends it. */
+static struct probe *table_add(struct probe *t, int *n, enum cls cls,
+			       const char *sub, uint8_t flags)
+{
+	struct probe *p = &t[(*n)++];
+
+	memset(p, 0, sizeof(*p));
+	p->cls = cls;
+	p->sub = sub;
+	p->flags = flags;
+	p->ttl = 64;
+	p->df = true;
+	p->win = 64240;
+	p->seq = 0x11223344;
+	p->ack = flags & TH_ACK ? 0x55667788 : 0;
+	p->urg = flags & TH_URG ? 0x0102 : 0;
+	p->last_next = IPPROTO_TCP;
+	return p;
+}
+
+/* IPv6 extension headers of the table: one header, its bytes in @b. */
+struct table_ext {
+	const char *sub;
+	uint8_t type;
+	int len;
+	uint8_t b[24];
+};
+
+static const struct table_ext table_ext6[] = {
+	/* Hop-by-hop first: IPv6 handles it before LOCAL_IN. */
+	{ "ext6-hbh-padn", 0, 8, { 0, 0, 1, 4 } },
+	{ "ext6-hbh-ra", 0, 8, { 0, 0, 5, 2, 0, 0, 1, 0 } },
+	{ "ext6-atomic-frag", 44, 8, { 0 } },
+	/* After LOCAL_IN (E1). */
+	{ "ext6-dst-padn", 60, 8, { 0, 0, 1, 4 } },
+	{ "ext6-dst-skip", 60, 8, { 0, 0, 0x1e, 4, 0xde, 0xad, 0xbe, 0xef } },
+	{ "ext6-dst-icmp", 60, 8, { 0, 0, 0x9e, 4, 0xde, 0xad, 0xbe, 0xef } },
+	{ "ext6-rt0-segleft0", 43, 24, { 0, 2, 0, 0 } },
+	{ "ext6-rt2-segleft0", 43, 24, { 0, 2, 2, 0 } },
+	{ "ext6-rt4-segleft0", 43, 24, { 0, 2, 4, 0, 0 } },
+	{ "ext6-ah", 51, 16, { 0, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1 } },
+};
+
+static const struct {
+	const char *sub;
+	int len;
+	uint8_t o[24];
+} table_ipopt4[] = {
+	{ "ipopt-nop", 4, { 1, 1, 1, 1 } },
+	{ "ipopt-rr", 16, { 7, 15, 4 } },
+	{ "ipopt-rr-full", 12, { 7, 11, 12 } },
+	{ "ipopt-nop-rr", 12, { 1, 7, 11, 4 } },
+	{ "ipopt-ts", 12, { 68, 12, 5, 0 } },
+	{ "ipopt-ts-addr", 20, { 68, 20, 5, 1 } },
+	{ "ipopt-ts-prespec", 20, { 68, 20, 5, 3, 10, 0, 1, 2, 0, 0, 0, 0,
+				    10, 0, 1, 1 } },
+	{ "ipopt-rr-ts", 20, { 7, 7, 4, 0, 0, 0, 0, 68, 12, 5, 0 } },
+	{ "ipopt-ra", 4, { 148, 4, 0, 0 } },
+};
+
+/*
+ * The probe set of issue 13 for @family: every combination of FIN, SYN,
+ * RST, PSH, ACK and URG with an acknowledgment number of 0 and of not 0,
+ * and with data; ECE/CWR; TCP options; IPv4 options that TCP echoes; IPv6
+ * extension headers; TOS / traffic class with ECN bits; low TTLs / hop
+ * limits; unicast IP in L2 broadcast and multicast frames; broadcast,
+ * multicast and anycast destinations. Returns the number of probes.
+ */
+static int make_table(int family, struct probe *t, uint8_t *b_addr)
+{
+	static const uint8_t few[] = {
+		TH_SYN, TH_FIN, TH_ACK, TH_SYN | TH_ACK, 0,
+		TH_PSH | TH_ACK,
+	};
+	static const uint8_t tos[] = { 0x01, 0x02, 0x03, 0x28, 0xb8 | 0x02,
+				       0xfc, 0xff };
+	static const uint8_t ttl[] = { 0, 1, 2, 255 };
+	bool v6 = family == AF_INET6;
+	struct probe *p;
+	int n = 0, f, i, j;
+
+	for (f = 0; f < 64; f++) {
+		p = table_add(t, &n, C_FLAGS, "flags-ack0", f);
+		p->ack = 0;
+		p = table_add(t, &n, C_FLAGS, "flags-ackno", f);
+		p->ack = 0x55667788;
+		p = table_add(t, &n, C_SYNDATA, "flags-data", f);
+		p->ack = 0x55667788;
+		p->datalen = 24;
+		memset(p->data, 'x', p->datalen);
+	}
+	table_add(t, &n, C_FLAGS, "flags-ecn", TH_SYN | TH_ECE | TH_CWR);
+	table_add(t, &n, C_FLAGS, "flags-ecn", TH_ACK | TH_ECE);
+	table_add(t, &n, C_FLAGS, "flags-ecn", TH_FIN | TH_CWR);
+	table_add(t, &n, C_FLAGS, "flags-all", 0xff);
+	p = table_add(t, &n, C_FLAGS, "win0", TH_SYN);
+	p->win = 0;
+	p = table_add(t, &n, C_FLAGS, "win0", TH_ACK);
+	p->win = 0;
+	p = table_add(t, &n, C_FLAGS, "urgptr-nourg", TH_ACK);
+	p->urg = 0x0102;
+	for (i = 0; i < 3; i++) {
+		p = table_add(t, &n, C_TCPOPT, "tcpopt-linux", few[i]);
+		p->optlen = put_linux_opts(&(struct rng){ i }, p->opts);
+	}
+
+	/*
+	 * Errors IP answers before any filter or the module looks: answered
+	 * in drop mode too (the capture works).
+	 */
+	for (j = 0; j < 3; j++) {
+		p = table_add(t, &n, v6 ? C_EXT6 : C_IPOPT,
+			      v6 ? "ext6-hbh-icmp" : "ipopt-badlen", few[j]);
+		if (v6) {
+			p->ext[0] = (struct ext){ 0, { 0, 0, 0x9e, 4 }, 8 };
+			p->next = 1;
+		} else {
+			memcpy(p->ipopts, (uint8_t[]){ 7, 2, 0, 0 }, 4);
+			p->ipoptlen = 4;
+		}
+	}
+	for (i = 0; !v6 && i < (int)ARRAY_SIZE(table_ipopt4); i++)
+		for (j = 0; j < (int)sizeof(few); j++) {
+			p = table_add(t, &n, C_IPOPT, table_ipopt4[i].sub, few[j]);
+			memcpy(p->ipopts, table_ipopt4[i].o, table_ipopt4[i].len);
+			p->ipoptlen = table_ipopt4[i].len;
+		}
+	for (i = 0; v6 && i < (int)ARRAY_SIZE(table_ext6); i++)
+		for (j = 0; j < 5; j++) {
+			const struct table_ext *e = &table_ext6[i];
+
+			p = table_add(t, &n, C_EXT6, e->sub, few[j]);
+			p->ext[0].type = e->type;
+			p->ext[0].len = e->len;
+			memcpy(p->ext[0].b, e->b, sizeof(e->b));
+			if (e->type == 43)	/* one segment: b itself */
+				memcpy(p->ext[0].b + 8, b_addr, 16);
+			p->next = 1;
+		}
+	/* Two headers: hop-by-hop not first (E1), and a chain. */
+	for (j = 0; v6 && j < 3; j++) {
+		p = table_add(t, &n, C_EXT6, "ext6-dst-hbh", few[j]);
+		p->ext[0] = (struct ext){ 60, { 0, 0, 1, 4 }, 8 };
+		p->ext[1] = (struct ext){ 0, { 0, 0, 1, 4 }, 8 };
+		p->next = 2;
+		p = table_add(t, &n, C_EXT6, "ext6-hbh-dst", few[j]);
+		p->ext[0] = (struct ext){ 0, { 0, 0, 1, 4 }, 8 };
+		p->ext[1] = (struct ext){ 60, { 0, 0, 1, 4 }, 8 };
+		p->next = 2;
+	}
+
+	for (i = 0; i < (int)sizeof(tos); i++)
+		for (j = 0; j < 3; j++) {
+			p = table_add(t, &n, C_TOSTTL, "tos", few[j]);
+			p->tos = tos[i];
+		}
+	for (i = 0; i < (int)sizeof(ttl); i++)
+		for (j = 0; j < 3; j++) {
+			p = table_add(t, &n, C_TOSTTL, "ttl", few[j]);
+			p->ttl = ttl[i];
+		}
+
+	for (i = L2_BCAST; i < NL2; i++)
+		for (j = 0; j < 5; j++) {
+			p = table_add(t, &n, C_L2CAST, l2_name[i], few[j]);
+			p->l2 = i;
+		}
+	p = table_add(t, &n, C_L2CAST, "l2-bcast-rst", TH_RST);
+	p->l2 = L2_BCAST;
+
+	{
+		static const enum dst d4[] = { D_BCAST, D_LBCAST, D_MCAST };
+		static const enum dst d6[] = { D_SRANYCAST, D_ANYCAST,
+					       D_LINKLOCAL, D_MCAST6 };
+		const enum dst *d = v6 ? d6 : d4;
+		int nd = v6 ? ARRAY_SIZE(d6) : ARRAY_SIZE(d4);
+
+		for (i = 0; i < nd; i++)
+			for (j = 0; j < 5; j++) {
+				p = table_add(t, &n, C_DSTCAST, dst_name[d[i]],
+					      few[j]);
+				p->dst = d[i];
+				if (d[i] == D_MCAST || d[i] == D_MCAST6)
+					p->l2 = L2_MCAST;
+				else if (d[i] != D_SRANYCAST &&
+					 d[i] != D_ANYCAST &&
+					 d[i] != D_LINKLOCAL)
+					p->l2 = L2_BCAST;
+			}
+	}
+	return n;
+}
+
+static void table_run(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(hostile) *self, int family, enum phase ph)
+{
+	static struct probe t[TABLE_MAX];
+	int n = make_table(family, t, self->c.w.addr_b);
+
+	ASSERT_GE(TABLE_MAX, n);
+	note("%d probes, each to P and PP", n);
+	/* b as a router joins its subnet-router anycast address fd00:: */
+	if (family == AF_INET6)
+		ASSERT_EQ(0, netns_sysctl_set(self->ns.b,
+			"net.ipv6.conf." NETNS_IFNAME ".forwarding", "1"));
+	hostile_run(_metadata, self, ph, t, n, NULL);
+}
+
+/*
+ * The fixed probe set (make_table()) and the reset's configuration: the
+ * same namespaces as the fixture hostile's, in a fixture of its own so
+ * that run_all.sh runs it next to the random probes.
+ */
+FIXTURE(probes) {
+	FIXTURE_DATA(hostile) h;
+};
+
+FIXTURE_VARIANT(probes) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(probes, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(probes, ipv6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(probes)
+{
+	make_hosts(_metadata, &self->h, variant->family);
+}
+
+FIXTURE_TEARDOWN_PARENT(probes)
+{
+	netns_pair_destroy(&self->h.ns);
+}
+
+/*
+ * The whole probe set, default policy (net.tcp_stealth.reject=0): the
+ * protected ports answer each probe as the closed port Q does, in every
+ * field the kernel does not randomise.
+ */
+TEST_F_TIMEOUT(probes, table_closed, 600)
+{
+	table_run(_metadata, &self->h, variant->family, PH_CLOSED);
+}
+
+/*
+ * The whole probe set, net.tcp_stealth.reject=1: the protected ports answer
+ * (or not) as port R, which an nft rule in b's input chain drops.
+ */
+TEST_F_TIMEOUT(probes, table_drop, 600)
+{
+	table_run(_metadata, &self->h, variant->family, PH_DROP);
+}
+
+/*
+ * Review L9: what TCP's closed-port reset takes from the namespace's
+ * configuration. A route to a with its own hop limit (TCP's reset takes
+ * the TTL / hop limit of the route back, not of the route it came in by)
+ * and, for IPv6, net.ipv6.flowlabel_reflect=2 (TCP's reset carries the
+ * probe's flow label).
+ */
+TEST_F_TIMEOUT(probes, reset_config, 300)
+{
+	FIXTURE_DATA(hostile) *h = &self->h;
+	static const uint8_t flags[] = {
+		TH_SYN, TH_FIN, TH_ACK, TH_SYN | TH_ACK, 0, TH_PSH | TH_ACK,
+	};
+	int family = variant->family, n = 0;
+	struct probe t[ARRAY_SIZE(flags) + 1], *p;
+	struct stats st;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(flags); i++)
+		table_add(t, &n, C_FLAGS, "reset-config", flags[i]);
+	if (family == AF_INET) {
+		p = table_add(t, &n, C_IPOPT, "ipopt-rr", TH_SYN);
+		memcpy(p->ipopts, (uint8_t[]){ 7, 15, 4 }, 3);
+		p->ipoptlen = 16;
+	}
+	ASSERT_EQ(0, netns_system(h->ns.b, "ip %s route add %s dev "
+				  NETNS_IFNAME " hoplimit 7",
+				  family == AF_INET6 ? "-6" : "-4",
+				  netns_addr_a(family)));
+	if (family == AF_INET6)
+		ASSERT_EQ(0, netns_sysctl_set(h->ns.b,
+					      "net.ipv6.flowlabel_reflect", "2"));
+	hostile_run(_metadata, h, PH_CLOSED, t, n, &st);
+	/* The configuration took: the closed port's resets show it. */
+	EXPECT_EQ(7, st.ref_ttl);
+	if (family == AF_INET6)
+		EXPECT_LT(0, st.reflected[0]);
 }
 
 TEST_HARNESS_MAIN
