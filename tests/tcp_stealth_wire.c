@@ -6,9 +6,10 @@
  * IP header and TCP checksum) to namespace b and captures the answers with an
  * AF_PACKET socket on its veth0. In b, port P has a listener protected with
  * a secret and port Q has no listener at all. Every probe goes to both, from
- * different source ports, and the two answers (or their absence within
- * REPLY_WAIT_MS) must agree in every field an observer can see, except the
- * IPv6 flow label, which the kernel chooses per flow (printed, not compared).
+ * different source ports, and the two answers (or their absence, judged
+ * once a segment sent after them is answered: see exchange()) must agree in
+ * every field an observer can see, except the IPv6 flow label, which the
+ * kernel chooses per flow (printed, not compared).
  * Sequence numbers are compared relative to the probe's.
  *
  * Next to the wire, each probe moves b's counters (/proc/net/tcp_stealth_stats)
@@ -85,20 +86,35 @@ struct expect {
 
 /* ---- packets ------------------------------------------------------------ */
 
-/* Send @sp and @sq and capture the answers to both. */
-static void exchange(const struct wire *w, const struct seg *sp,
+/*
+ * Send @sp and @sq and capture the answers to both. A third segment follows
+ * them as a fence: an ACK to the closed port from a port of its own, which
+ * TCP answers with an RST and the module does not count. The three take the
+ * same queues in order (send_segs_in_order()), so once the fence's answer is
+ * in, so are the others: silence costs a round trip, not REPLY_WAIT_MS.
+ */
+static void exchange(struct wire *w, const struct seg *sp,
 		     const struct seg *sq, struct reply *rp, struct reply *rq)
 {
-	struct match m[2] = {
+	struct seg f = {
+		.sport = w->next_port++, .dport = PORT_Q, .seq = rand32(),
+		.ack = rand32(), .flags = TH_ACK, .win = 64240,
+	};
+	struct reply rf;
+	struct match m[3] = {
 		{ .sport = sp->dport, .dport = sp->sport, .out = rp },
 		{ .sport = sq->dport, .dport = sq->sport, .out = rq },
+		{ .sport = PORT_Q, .dport = f.sport, .out = &rf, .fence = true },
 	};
+
+	const struct seg *segs[] = { sp, sq, &f };
 
 	rp->present = rq->present = false;
 	drain(w);
-	if (send_seg(w, sp) || send_seg(w, sq))
+	if (send_segs_in_order(w, segs, 3))
 		return;
-	capture(w, m, 2, REPLY_WAIT_MS);
+	if (capture(w, m, 3, REPLY_WAIT_MS) < 3 && !rf.present)
+		note("no answer to the fence segment in %d ms", REPLY_WAIT_MS);
 }
 
 /* ---- printing and comparing --------------------------------------------- */
@@ -998,7 +1014,8 @@ TEST_F_TIMEOUT(wire, stale_knock, T_TIMEOUT)
 		ASSERT_EQ(0, check_deltas("dropped by nft", b0, b1, none, 1));
 	}
 
-	sleep(3);	/* t is now at least 3 s old; skew is 1 s */
+	/* t counts whole seconds: now at least 2 more than t; skew is 1 s */
+	sleep(2);
 
 	/* The captured SYN again, same source port and sequence number. */
 	EXPECT_EQ(0, resend_refused(w, "stale_knock", &syn, syn.seq,
