@@ -35,10 +35,12 @@
  *   dstcast    IPv4 broadcast / multicast destinations, IPv6 anycast, link
  *              local and multicast destinations
  *
- * Test closed_port_equivalence (net.tcp_stealth.reject=0): the reference is
- * the closed port Q. Test drop_mode_filtered (reject=1): the reference is
- * port R, closed and dropped by an nft rule: the protected port must look
- * filtered. The protected port is, in turn, P (a listener with its own key)
+ * Test hostile.random_and_fixed runs them with net.tcp_stealth.reject=0,
+ * the reference being the closed port Q, then with reject=1, the reference
+ * being port R, closed and dropped by an nft rule (the protected port must
+ * look filtered), then a few fixed probes; test probes.table sends a fixed
+ * table (make_table()) in both policies and checks what the reset takes
+ * from the configuration (reset_config()). The protected port is, in turn, P (a listener with its own key)
  * and PP (a plain listener on a port the administrator protects over
  * generic netlink). Both listeners are bound to the wildcard address, so
  * that packets to broadcast and anycast addresses find them.
