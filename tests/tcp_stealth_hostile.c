@@ -2459,6 +2459,26 @@ static int make_table(int family, struct probe *t, uint8_t *b_addr)
 	return n;
 }
 
+/* Whether @ns has joined the IPv6 anycast address @hex (32 hex digits). */
+static bool has_anycast(const char *ns, const char *hex)
+{
+	char line[256];
+	bool found = false;
+	int saved = netns_enter(ns);
+	FILE *f;
+
+	if (saved < 0)
+		return false;
+	f = fopen("/proc/net/anycast6", "re");
+	netns_leave(saved);
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, hex) != NULL;
+	fclose(f);
+	return found;
+}
+
 static void table_run(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(hostile) *self, int family, enum phase ph)
 {
@@ -2468,9 +2488,12 @@ static void table_run(struct __test_metadata *_metadata,
 	ASSERT_GE(TABLE_MAX, n);
 	note("%d probes, each to P and PP", n);
 	/* b as a router joins its subnet-router anycast address fd00:: */
-	if (family == AF_INET6)
+	if (family == AF_INET6) {
 		ASSERT_EQ(0, netns_sysctl_set(self->ns.b,
 			"net.ipv6.conf." NETNS_IFNAME ".forwarding", "1"));
+		ASSERT_TRUE(has_anycast(self->ns.b,
+					"fd000000000000000000000000000000"));
+	}
 	hostile_run(_metadata, self, ph, t, n, NULL);
 }
 
