@@ -139,6 +139,9 @@ run_flood() {
 # One SYN at a time from bcli, protected and closed port taking turns; the
 # time from the SYN leaving bcli's veth0 to the RST arriving there.
 [ "$only" = replay ] || ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT $P_CLOSED "$rst_probes"
+# The same with a well-formed knock whose MAC is wrong: the protected port
+# verifies it against its keys (SipHash) before it answers.
+[ "$only" = replay ] || ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT $P_CLOSED "$rst_probes" knock
 if [ "$only" = rstlat ]; then
 	echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
 	echo "bench done"

@@ -96,6 +96,7 @@ function rmed(n,    i, j, k, t, v) {
 /^iso flood / { for (i = 3; i < NF; i += 2) iso[$i] = $(i + 1) }
 /^conn_stats / { for (i = 2; i < NF; i += 2) cst[$i] = $(i + 1) }
 /^rstlat / { for (i = 2; i < NF; i += 2) rl[$i] = $(i + 1) }
+/^rstlat_knock / { for (i = 2; i < NF; i += 2) rk[$i] = $(i + 1) }
 END {
 	label["a_closed"] = "(a) closed port"
 	label["b_nft_drop"] = "(b) nftables drop rule"
@@ -141,11 +142,16 @@ END {
 	printf "   key-B knocks sent %d in %.0f s: fresh %d, replay %d, refused for room %d (limits %d/%d)\n", iso["sent"], iso["seconds"], iso["good"] - (iso["connects"] - iso["refused"] - iso["failed"]), iso["replay"], iso["full"], iso["limits"], iso["limits_key"]
 	printf "   key-A connects %d: refused %d, failed otherwise %d\n", iso["connects"], iso["refused"], iso["failed"]
 	print ""
-	print "5. Time to answer a knockless SYN with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
+	print "5. Time to answer a SYN (no knock; a knock with a bad MAC) with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
 	printf "   %-36s %8s %10s %10s %10s %6s\n", "port", "probes", "median us", "q1 us", "q3 us", "lost"
 	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (no knock)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
 	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
 	printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s (0.5: indistinguishable)\n", rl["U"], rl["z"], rl["p"], rl["auc"]
+	if (rk["n_p"]) {
+		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (bad-MAC knock)", rk["n_p"], rk["median_p_us"], rk["q1_p_us"], rk["q3_p_us"], rk["lost_p"]
+		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port (same SYN)", rk["n_q"], rk["median_q_us"], rk["q1_q_us"], rk["q3_q_us"], rk["lost_q"]
+		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk["U"], rk["z"], rk["p"], rk["auc"]
+	}
 	print "   (informational: the two ports take turns in random order; kernel capture timestamps)"
 	print ""
 	print "Goals"
