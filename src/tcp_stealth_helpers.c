@@ -432,11 +432,10 @@ bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
  * @net: the namespace it arrived in.
  * @oldskb: the packet, at LOCAL_IN.
  * @hook: the netfilter hook (for the checksum check).
- * @thoff: where TCP reads the TCP header, from the network header. This may
- * not be where ipv6_skip_exthdr() finds one (nf_reject_ip6_tcphdr_get()
- * uses that): after nf_defrag_ipv6 reassembly IPv6 resumes its walk of the
- * extension headers where the fragment header was, with the fixed header's
- * next header.
+ * @thoff: where TCP reads the TCP header, from the network header, as the
+ * input check found it by walking the extension headers the way IPv6 will
+ * (nf_reject_ip6_tcphdr_get() would look for it again, from the fixed
+ * header).
  *
  * Return: whether a reset was sent (none for a bad checksum, an RST, or a
  * destination that is not a local unicast address, e.g. an anycast one).
