@@ -1218,12 +1218,14 @@ static void mask_ipopts(uint8_t *o, int len)
 	}
 }
 
-/* Offset of the TCP header in an IPv6 packet @p (quoted), or -1. */
-static int v6_tcp_off(const uint8_t *p, int len, int *fragoff)
+/*
+ * Offset of the TCP header in an IPv6 packet @p (quoted), or -1; zeroes the
+ * identification of every fragment header on the way (it carries the tag).
+ */
+static int v6_tcp_off(uint8_t *p, int len)
 {
 	int off = 40, nh = p[6];
 
-	*fragoff = -1;
 	while (off < len) {
 		switch (nh) {
 		case IPPROTO_TCP:
@@ -1254,7 +1256,8 @@ static int v6_tcp_off(const uint8_t *p, int len, int *fragoff)
 		case 44:
 			if (off + 8 > len)
 				return -1;
-			*fragoff = off;
+			/* every fragment header's ID carries the tag */
+			memset(p + off + 4, 0, 4);
 			if (get16(p + off + 2) & 0xfff8)
 				return -1;
 			nh = p[off];
@@ -1382,7 +1385,7 @@ static bool parse_answer(int family, uint8_t *p, int len, struct ans *a,
 		nl += i - 18;
 	} else if (proto == (v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)) {
 		uint8_t *q = t + 8;
-		int qlen = tlen - 8, toff, qhl, fo;
+		int qlen = tlen - 8, toff, qhl;
 		uint32_t tg;
 
 		if (tlen < 8)
@@ -1409,9 +1412,15 @@ static bool parse_answer(int family, uint8_t *p, int len, struct ans *a,
 			tg = get32(q) & 0xfffff;
 			q[1] &= 0xf0;
 			q[2] = q[3] = 0;
-			toff = v6_tcp_off(q, qlen, &fo);
-			if (fo >= 0 && fo + 8 <= qlen)
-				memset(q + fo + 4, 0, 4);
+			/*
+			 * Fragment headers carry the tag as their ID, also
+			 * where a header that lies about its length keeps
+			 * v6_tcp_off() from reaching them.
+			 */
+			for (int o = 40; o + 4 <= qlen; o += 4)
+				if (get32(q + o) == tg)
+					memset(q + o, 0, 4);
+			toff = v6_tcp_off(q, qlen);
 			if (toff < 0)
 				toff = v6_tcp_off_by_port(q, qlen);
 		}
