@@ -24,9 +24,14 @@
 #                                 of the connection loop (1)
 #   TCP_STEALTH_BENCH_RST_PROBES  knockless SYNs to each of the protected and the
 #                                 closed port for the answer-time comparison (2000)
+#   TCP_STEALTH_BENCH_ISO_KNOCKS  key-B knocks of the isolation flood (20000)
+#   TCP_STEALTH_BENCH_ISO_CONNS   key-A connects during it (200)
 #   TCP_STEALTH_BENCH_ONLY        rstlat: only that comparison (after the set-up);
 #                                 run it alone with
 #                                 TCP_STEALTH_BENCH_ONLY=rstlat scripts/vm-run -- bench/guest.sh
+#                                 replay: only the replay-cache cases (isolation,
+#                                 the wire flood, the in-kernel flood and the
+#                                 connection loop; no perf)
 set -euo pipefail
 
 syns=${TCP_STEALTH_BENCH_SYNS:-4000}
@@ -40,14 +45,27 @@ intlen=${TCP_STEALTH_BENCH_INTLEN:-64}
 kiter=${TCP_STEALTH_BENCH_KITER:-1000000}
 do_perf=${TCP_STEALTH_BENCH_PERF:-1}
 rst_probes=${TCP_STEALTH_BENCH_RST_PROBES:-2000}
+iso_knocks=${TCP_STEALTH_BENCH_ISO_KNOCKS:-20000}
+iso_conns=${TCP_STEALTH_BENCH_ISO_CONNS:-200}
 only=${TCP_STEALTH_BENCH_ONLY:-}
 here=$(cd "$(dirname "$0")" && pwd)
 flood=$here/synflood
 rstlat=$here/rstlat
 connb=$here/connbench
 CLI=10.9.0.1 SRV=10.9.0.2
-P_CLOSED=5001 P_DROP=5002 P_PROT=5003
+P_CLOSED=5001 P_DROP=5002 P_PROT=5003 P_ISO=5004
+# Key A of the isolation case; the floods' key B is synflood's (PROTOCOL.md,
+# section 12).
+SECRET_A="bench isolation key A"
 BENCH=/proc/net/tcp_stealth_bench
+# A counter of /proc/net/tcp_stealth_stats in namespace $1 ("" = this one).
+counter() {
+	local k v
+	while read -r k v; do
+		[ "$k" = "$2" ] && { echo "$v"; return; }
+	done < <(if [ -n "$1" ]; then ip netns exec "$1" cat /proc/net/tcp_stealth_stats; else cat /proc/net/tcp_stealth_stats; fi)
+	echo 0
+}
 
 pids=()
 cleanup() {
@@ -120,7 +138,10 @@ run_flood() {
 # --- 5. time to answer a knockless SYN ------------------------------------------
 # One SYN at a time from bcli, protected and closed port taking turns; the
 # time from the SYN leaving bcli's veth0 to the RST arriving there.
-ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT $P_CLOSED "$rst_probes"
+[ "$only" = replay ] || ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT $P_CLOSED "$rst_probes"
+# The same with a well-formed knock whose MAC is wrong: the protected port
+# verifies it against its keys (SipHash) before it answers.
+[ "$only" = replay ] || ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT $P_CLOSED "$rst_probes" knock
 if [ "$only" = rstlat ]; then
 	echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
 	echo "bench done"
@@ -130,6 +151,7 @@ fi
 # --- 1. SYN floods -----------------------------------------------------------
 # The cases take turns, so that drift (host load) hits all of them alike.
 cases="a_closed b_nft_drop c_bad_mac d_replay"
+[ "$only" != replay ] || flood_rounds=0
 for _ in $(seq "$flood_rounds"); do
 	run_flood a_closed $P_CLOSED badmac "$syns"
 	run_flood b_nft_drop $P_DROP badmac "$syns"
@@ -137,6 +159,7 @@ for _ in $(seq "$flood_rounds"); do
 	run_flood d_replay $P_PROT replay "$syns"
 done
 for c in $cases; do
+	[ "$only" != replay ] || break
 	echo "flood $c syns ${f_syns[$c]} softirq_ticks ${f_soft[$c]} busy_ticks ${f_busy[$c]} wall_cs ${f_wall[$c]} sent ${f_sent[$c]}"
 done
 echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
@@ -149,7 +172,7 @@ for bad in 0 abc 1000001 -5 "replay 0" "replay x"; do
 	fi
 done
 echo "kbench_einval ok"
-echo "$kiter" > $BENCH
+[ "$only" = replay ] || echo "$kiter" > $BENCH
 while read -r k v; do
 	case $k in flood_*) ;; *) echo "kbench $k $v" ;; esac
 done < $BENCH
@@ -167,12 +190,34 @@ if [ "$flooded" != "$replay_knocks" ]; then
 	exit 1
 fi
 
-# 4. a flood of distinct valid knocks on the wire against the replay cache,
-# sampled. A chain after the module's input hook (priority 10) drops the
-# SYNs the module let through, so that each costs the server the knock
-# check and the cache, not a whole handshake (14 ms each under TCG).
+# A chain after the module's input hook (priority 10) drops the SYNs the
+# module let through to the flooded port, so that each costs the server the
+# knock check and the cache, not a whole handshake (14 ms each under TCG).
 nft add chain inet bench late '{ type filter hook input priority 20; }'
 nft add rule inet bench late tcp dport $P_PROT tcp flags syn counter drop
+
+# 6. isolation (issue 14): key B's holder floods valid knocks timestamped at
+# the far edge of the window, far more than the cache keeps for one key
+# (default limits); meanwhile key A's clients connect from bcli, one after
+# the other. None may be refused; B's own excess is (knock_replay_full).
+"$connb" serve $P_ISO "$SECRET_A" > /tmp/bench-serve.out &
+pids+=($!)
+for _ in $(seq 50); do [ -s /tmp/bench-serve.out ] && break; sleep 0.1; done
+good0=$(counter "" knock_good) replay0=$(counter "" knock_replay) full0=$(counter "" knock_replay_full)
+ip netns exec bcli "$flood" $CLI $SRV $P_PROT "$iso_knocks" 600 edge > /tmp/bench-iso.out &
+fpid=$!
+pids+=($fpid)
+iso=$(ip netns exec bcli "$connb" knock $SRV $P_ISO "$iso_conns" "$SECRET_A")
+wait $fpid
+echo "iso flood $(cat /tmp/bench-iso.out) ${iso#knock } good $(($(counter "" knock_good) - good0)) replay $(($(counter "" knock_replay) - replay0)) full $(($(counter "" knock_replay_full) - full0)) limits $(sysctl -n net.tcp_stealth.replay_max) limits_key $(sysctl -n net.tcp_stealth.replay_key_max)"
+
+# 4. a flood of distinct valid knocks on the wire against the replay cache,
+# sampled, with limits the administrator set for it (raised, never lowered:
+# lowering would forget the isolation flood's knocks, docs/PROTOCOL.md
+# section 8).
+sysctl -q net.tcp_stealth.replay_max=$((mem_knocks + 4 * 4096))
+sysctl -q net.tcp_stealth.replay_key_max=$((mem_knocks + 4096))
+good0=$(counter "" knock_good) replay0=$(counter "" knock_replay) full0=$(counter "" knock_replay_full)
 ip netns exec bcli "$flood" $CLI $SRV $P_PROT "$mem_knocks" 600 valid > /tmp/bench-mem.out &
 fpid=$!
 pids+=($fpid)
@@ -187,6 +232,7 @@ while kill -0 $fpid 2>/dev/null; do
 done
 wait $fpid
 echo "mem flood $(cat /tmp/bench-mem.out) samples $samples max_live $max_live"
+echo "mem verdicts good $(($(counter "" knock_good) - good0)) replay $(($(counter "" knock_replay) - replay0)) full $(($(counter "" knock_replay_full) - full0))"
 echo "mem late_drop $(nft list chain inet bench late | grep -o 'packets [0-9]*')"
 nft delete chain inet bench late
 while read -r k v; do
@@ -197,14 +243,15 @@ echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
 # --- 2. connection set-up ---------------------------------------------------------
 ip netns add bconn
 ip -n bconn link set lo up
-# Knocks expire after 1 s there, so the replay cache (per namespace) keeps
-# up with the connection rate.
-ip netns exec bconn sysctl -q net.tcp_stealth.skew_secs=1
+# The default skew; room for every knock of the loop (and the profile's)
+# within it, as an administrator would size it (1.4 MB).
+ip netns exec bconn sysctl -q net.tcp_stealth.replay_max=65536
+ip netns exec bconn sysctl -q net.tcp_stealth.replay_key_max=65536
 ip netns exec bconn "$connb" run "$conns" "$rounds" "$intlen"
 echo "conn_stats $(ip netns exec bconn cat /proc/net/tcp_stealth_stats | tr '\n' ' ')"
 
 # --- perf profiles ------------------------------------------------------------------
-if [ "$do_perf" = 1 ] && command -v perf > /dev/null; then
+if [ "$only" != replay ] && [ "$do_perf" = 1 ] && command -v perf > /dev/null; then
 	for c in a_closed:$P_CLOSED c_bad_mac:$P_PROT; do
 		name=${c%%:*} port=${c##*:}
 		if perf record -q -F 199 -a -o /tmp/perf.$name.data -- \

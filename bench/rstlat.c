@@ -4,9 +4,11 @@
  * protected port and at a closed port. Only for `make bench`, inside the
  * test VM's own namespaces; run in the client's namespace.
  *
- *   rstlat SRC DST PROTECTED_PORT CLOSED_PORT COUNT
+ *   rstlat SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock]
  *
- * Sends COUNT plain IPv4 SYNs (MSS option, no knock) to each port, one at a
+ * Sends COUNT plain IPv4 SYNs (MSS option, no knock; with "knock", also a
+ * well-formed, fresh knock option with a random MAC, which the protected
+ * port verifies against its keys before it answers) to each port, one at a
  * time, the two ports taking turns in pairs whose order is drawn at random.
  * An AF_PACKET socket on SRC's interface captures both the outgoing SYN and
  * the incoming RST; a probe's time is the difference of their kernel receive
@@ -20,7 +22,7 @@
  * and U / (n1 n2), the probability that a protected probe takes longer than
  * a closed one):
  *
- *   rstlat n_p N n_q N lost_p N lost_q N median_p_us X q1_p_us X q3_p_us X
+ *   rstlat[_knock] n_p N n_q N lost_p N lost_q N median_p_us X q1_p_us X q3_p_us X
  *     median_q_us X q1_q_us X q3_q_us X U X z X p X auc X
  */
 #define _GNU_SOURCE
@@ -45,9 +47,10 @@
 #define WARMUP		50
 #define TIMEOUT_MS	1000
 #define SYN_LEN		44	/* IPv4 20 + TCP 20 + MSS 4 */
+#define KNOCK_LEN	20	/* kind 254, length 20, ExID, control, MAC */
 
 static struct in_addr src, dst;
-static int snd, cap;
+static int snd, cap, syn_len = SYN_LEN;
 
 static uint16_t csum(uint32_t sum, const uint8_t *p, size_t len)
 {
@@ -86,15 +89,18 @@ static uint32_t rnd(void)
 	return v;
 }
 
-/* A knockless SYN from src:@sport to dst:@dport into @p. */
+/*
+ * A SYN from src:@sport to dst:@dport into @p, of syn_len bytes: with a
+ * knock (T14 of now, R clear, random nonce and MAC) if that is longer.
+ */
 static void build_syn(uint8_t *p, uint16_t sport, uint16_t dport)
 {
 	uint8_t *t = p + 20, pseudo[12];
 	uint32_t sum = 0;
 
-	memset(p, 0, SYN_LEN);
+	memset(p, 0, syn_len);
 	p[0] = 0x45;
-	put16(p + 2, SYN_LEN);
+	put16(p + 2, syn_len);
 	p[6] = 0x40;			/* DF */
 	p[8] = 64;
 	p[9] = IPPROTO_TCP;
@@ -103,20 +109,30 @@ static void build_syn(uint8_t *p, uint16_t sport, uint16_t dport)
 	put16(t, sport);
 	put16(t + 2, dport);
 	put32(t + 4, rnd());
-	t[12] = 6 << 4;			/* data offset: 24 bytes */
+	t[12] = (syn_len - 20) / 4 << 4;	/* data offset */
 	t[13] = 0x02;			/* SYN */
 	put16(t + 14, 64240);
 	t[20] = 2;			/* MSS 1460 */
 	t[21] = 4;
 	put16(t + 22, 1460);
+	if (syn_len > SYN_LEN) {
+		uint8_t *k = t + 24;
+
+		k[0] = 254;
+		k[1] = KNOCK_LEN;
+		put16(k + 2, 0x4B4E);
+		put16(k + 4, time(NULL) & 0x3fff);
+		for (int i = 6; i < KNOCK_LEN; i += 2)
+			put16(k + i, rnd());
+	}
 	memcpy(pseudo, &src, 4);
 	memcpy(pseudo + 4, &dst, 4);
 	pseudo[8] = 0;
 	pseudo[9] = IPPROTO_TCP;
-	put16(pseudo + 10, SYN_LEN - 20);
+	put16(pseudo + 10, syn_len - 20);
 	for (int i = 0; i < 12; i += 2)
 		sum += pseudo[i] << 8 | pseudo[i + 1];
-	put16(t + 16, csum(sum, t, SYN_LEN - 20));
+	put16(t + 16, csum(sum, t, syn_len - 20));
 }
 
 /*
@@ -127,14 +143,14 @@ static double probe(uint16_t sport, uint16_t dport)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr = dst };
 	struct timespec t_syn = { 0 }, t_rst = { 0 }, deadline, now;
-	uint8_t pkt[SYN_LEN], buf[256];
+	uint8_t pkt[SYN_LEN + KNOCK_LEN], buf[256];
 	char ctl[256];
 
 	build_syn(pkt, sport, dport);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += TIMEOUT_MS / 1000;
-	if (sendto(snd, pkt, SYN_LEN, 0, (struct sockaddr *)&sin,
-		   sizeof(sin)) != SYN_LEN) {
+	if (sendto(snd, pkt, syn_len, 0, (struct sockaddr *)&sin,
+		   sizeof(sin)) != syn_len) {
 		perror("rstlat: sendto");
 		exit(1);
 	}
@@ -270,11 +286,13 @@ int main(int argc, char **argv)
 	int count, np = 0, nq = 0, lostp = 0, lostq = 0, one = 1;
 	uint16_t pport, qport, sport = 20000;
 
-	if (argc != 6) {
-		fprintf(stderr, "usage: %s SRC DST PROTECTED_PORT CLOSED_PORT COUNT\n",
+	if (argc != 6 && !(argc == 7 && !strcmp(argv[6], "knock"))) {
+		fprintf(stderr, "usage: %s SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock]\n",
 			argv[0]);
 		return 2;
 	}
+	if (argc == 7)
+		syn_len = SYN_LEN + KNOCK_LEN;
 	if (inet_pton(AF_INET, argv[1], &src) != 1 ||
 	    inet_pton(AF_INET, argv[2], &dst) != 1) {
 		fprintf(stderr, "rstlat: bad address\n");
@@ -339,11 +357,11 @@ int main(int argc, char **argv)
 	z = mann_whitney(tp, np, tq, nq, &u);
 	qsort(tp, np, sizeof(*tp), cmp_double);
 	qsort(tq, nq, sizeof(*tq), cmp_double);
-	printf("rstlat n_p %d n_q %d lost_p %d lost_q %d"
+	printf("%s n_p %d n_q %d lost_p %d lost_q %d"
 	       " median_p_us %.1f q1_p_us %.1f q3_p_us %.1f"
 	       " median_q_us %.1f q1_q_us %.1f q3_q_us %.1f"
 	       " U %.1f z %.2f p %.3g auc %.3f\n",
-	       np, nq, lostp, lostq,
+	       syn_len > SYN_LEN ? "rstlat_knock" : "rstlat", np, nq, lostp, lostq,
 	       quantile(tp, np, 0.5), quantile(tp, np, 0.25), quantile(tp, np, 0.75),
 	       quantile(tq, nq, 0.5), quantile(tq, nq, 0.25), quantile(tq, nq, 0.75),
 	       u, z, erfc(fabs(z) / sqrt(2)), u / ((double)np * nq));

@@ -14,6 +14,8 @@
  *   valid   a valid MAC over a fresh random nonce: every SYN a distinct knock
  *   replay  one valid knock, the same in every SYN (only the source port and
  *           sequence number change): the first is fresh, the rest replays
+ *   edge    as valid, but every knock's time is 119 s ahead: at the far edge
+ *           of the default skew's window, where a knock is remembered longest
  * Valid MACs use K_mac of the secret "This is my magic ID." (PROTOCOL.md,
  * section 12); the SipHash-2-4 below is checked on that section's vector
  * first. Prints "sent N seconds S" on success.
@@ -31,92 +33,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/knock_mac.h"
+
 #define BATCH 64
 #define PKT_LEN 60	/* IPv4 20 + TCP 20 + knock 20 */
-
-/* K_mac of "This is my magic ID." (PROTOCOL.md, section 12). */
-static const uint8_t kmac[16] = {
-	0x31, 0x79, 0xc1, 0x98, 0x2b, 0x8a, 0x1d, 0xd1,
-	0x80, 0x46, 0xae, 0x47, 0x54, 0xc2, 0x38, 0xa0,
-};
-
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t rotl(uint64_t x, int b)
-{
-	return x << b | x >> (64 - b);
-}
-
-#define SIPROUND do {							\
-	v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32);	\
-	v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;				\
-	v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;				\
-	v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32);	\
-} while (0)
-
-/* SipHash-2-4 of the 24 bytes le64(w[0]) || le64(w[1]) || le64(w[2]). */
-static uint64_t siphash24_3(const uint8_t key[16], const uint64_t w[3])
-{
-	uint64_t k0 = le64(key), k1 = le64(key + 8);
-	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
-	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
-	uint64_t last = (uint64_t)24 << 56;
-
-	for (int i = 0; i < 3; i++) {
-		v3 ^= w[i];
-		SIPROUND; SIPROUND;
-		v0 ^= w[i];
-	}
-	v3 ^= last;
-	SIPROUND; SIPROUND;
-	v0 ^= last;
-	v2 ^= 0xff;
-	SIPROUND; SIPROUND; SIPROUND; SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
-/* The knock MAC (PROTOCOL.md, section 4), without integrity. */
-static uint64_t knock_mac(uint16_t dport, uint64_t t, const uint8_t n48[6])
-{
-	uint8_t a[8] = { 'T', 'S', 'K', '1', 0, 0, dport >> 8, dport & 0xff };
-	uint8_t c[8] = { 0 };
-	uint64_t w[3];
-
-	memcpy(c, n48, 6);
-	w[0] = le64(a);
-	w[1] = t;
-	w[2] = le64(c);
-	return siphash24_3(kmac, w);
-}
 
 /* Fills a 20-byte knock option. */
 static void put_knock(uint8_t *o, uint16_t dport, uint64_t t,
 		      const uint8_t n48[6], int valid)
 {
-	uint16_t ctl = t & 0x3fff;
 	uint64_t mac;
 
-	o[0] = 254;
-	o[1] = 20;
-	o[2] = 0x4b;
-	o[3] = 0x4e;
-	o[4] = ctl >> 8;
-	o[5] = ctl & 0xff;
-	memcpy(o + 6, n48, 6);
-	if (valid) {
-		mac = knock_mac(dport, t, n48);
-		for (int i = 0; i < 8; i++)
-			o[12 + i] = mac >> (8 * i);
-	} else if (getrandom(o + 12, 8, 0) != 8) {
-		memset(o + 12, 0x5a, 8);
-	}
+	if (valid)
+		mac = knock_mac(knock_vector_kmac, dport, t, n48);
+	else if (getrandom(&mac, sizeof(mac), 0) != sizeof(mac))
+		mac = 0x5a5a5a5a5a5a5a5aULL;
+	knock_option(o, t, n48, mac);
 }
 
 static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
@@ -202,7 +134,8 @@ int main(int argc, char **argv)
 	static const uint8_t vec_n48[6] = { 1, 2, 3, 4, 5, 6 };
 
 	if (argc != 7) {
-		fprintf(stderr, "usage: %s SRC DST DPORT COUNT SECONDS badmac|valid|replay\n", argv[0]);
+		fprintf(stderr, "usage: %s SRC DST DPORT COUNT SECONDS badmac|valid|replay|edge\n",
+			argv[0]);
 		return 2;
 	}
 	if (inet_pton(AF_INET, argv[1], &src) != 1 ||
@@ -219,12 +152,14 @@ int main(int argc, char **argv)
 		mode = 1;
 	else if (!strcmp(argv[6], "replay"))
 		mode = 2;
+	else if (!strcmp(argv[6], "edge"))
+		mode = 3;
 	else {
 		fprintf(stderr, "synflood: unknown mode %s\n", argv[6]);
 		return 2;
 	}
 	/* PROTOCOL.md, section 12: dport 22, t 1700000000, nonce 01..06. */
-	if (knock_mac(22, 1700000000, vec_n48) != 0x18fc60bc334047a2ULL) {
+	if (knock_mac(knock_vector_kmac, 22, 1700000000, vec_n48) != 0x18fc60bc334047a2ULL) {
 		fprintf(stderr, "synflood: SipHash does not match the test vector\n");
 		return 1;
 	}
@@ -253,7 +188,7 @@ int main(int argc, char **argv)
 	t = t0;
 	while (sent < count && t - t0 < secs) {
 		unsigned int n = count - sent < BATCH ? count - sent : BATCH;
-		uint64_t unix_now = time(NULL);
+		uint64_t unix_now = time(NULL) + (mode == 3 ? 119 : 0);
 		int r;
 
 		for (unsigned int i = 0; i < n; i++) {
@@ -265,7 +200,7 @@ int main(int argc, char **argv)
 			} else {
 				/* A counter in the nonce keeps every knock distinct. */
 				memcpy(n48, &k, 4);
-				put_knock(p + 40, dport, unix_now, n48, mode == 1);
+				put_knock(p + 40, dport, unix_now, n48, mode != 0);
 			}
 			build(p, src, dst, 1024 + k % 64000, dport, seq + k * 7919);
 		}

@@ -20,6 +20,7 @@ struct blake2s_state;
 int tcp_stealth_copy_from_sockptr(void *dst, sockptr_t src, size_t size);
 bool tcp_stealth_syn_options_busy(const struct sock *sk);
 bool tcp_stealth_syn_is_first(const struct sock *sk, u32 seq);
+u8 tcp_stealth_syn_retransmits(const struct sock *sk);
 int tcp_stealth_set_isn(struct sock *sk, u32 old, u32 isn);
 void tcp_stealth_blake2s_init(struct blake2s_state *state);
 void tcp_stealth_blake2s_init_key(struct blake2s_state *state, const u8 *key,

@@ -92,7 +92,11 @@ function rmed(n,    i, j, k, t, v) {
 /^mem flood / { msent = $4; msecs = $6; msamples = $8; mmax = $10 }
 /^mem after / { mafter[$3] = $4 }
 /^mem late_drop / { mlate = $4 }
+/^mem verdicts / { mgood = $4; mreplay = $6; mfull = $8 }
+/^iso flood / { for (i = 3; i < NF; i += 2) iso[$i] = $(i + 1) }
+/^conn_stats / { for (i = 2; i < NF; i += 2) cst[$i] = $(i + 1) }
 /^rstlat / { for (i = 2; i < NF; i += 2) rl[$i] = $(i + 1) }
+/^rstlat_knock / { for (i = 2; i < NF; i += 2) rk[$i] = $(i + 1) }
 END {
 	label["a_closed"] = "(a) closed port"
 	label["b_nft_drop"] = "(b) nftables drop rule"
@@ -118,6 +122,7 @@ END {
 	for (i = 1; i <= nc; i++)
 		printf "   phases %-10s (us): %s\n", corder[i], ph[corder[i]]
 	print "   (ratio = connection rate relative to plain; median of the rounds; the cases take turns connection by connection)"
+	printf "   default skew (120 s), replay limits 65536/65536; in the namespace: knock_good %d, knock_replay %d, knock_replay_full %d, refusal_hidden %d\n", cst["knock_good"], cst["knock_replay"], cst["knock_replay_full"], cst["refusal_hidden"]
 	print ""
 	print "3. In-kernel cost per operation (" kb["iterations"] " iterations each)"
 	printf "   %-36s %10s %18s %18s\n", "operation", "ns/op", "/secure_tcp_seq()", "/siphash_3u64()"
@@ -128,16 +133,25 @@ END {
 	print "4. Memory"
 	printf "   ULP context per protected socket        %6d bytes (+ %d bytes of keys once a secret is set)\n", kb["ulp_ctx_bytes"], kb["keyset_bytes"]
 	printf "   replay cache entry                      %6d bytes\n", kb["replay_entry_bytes"]
-	printf "   replay cache per namespace              %6d bytes (%d slots, fixed)\n", kb["replay_bytes"], kb["replay_slots"]
-	printf "   in-kernel flood of %d distinct valid knocks through a namespace-sized replay cache: peak live entries %d (%d bytes), fresh %d, evictions %d, %d ns/knock\n", kb["flood_knocks"], kb["flood_peak_live"], kb["flood_peak_bytes"], kb["flood_fresh"], kb["flood_evictions"], kb["flood_ns_per_knock"]
-	printf "   on-the-wire flood of %d distinct valid knocks (%.0f s): peak live entries %d of %d (%d samples); after: live %d, evictions %d, bytes %d\n", msent, msecs, mmax, kb["replay_slots"], msamples, mafter["replay_live"], mafter["replay_evictions"], mafter["replay_bytes"]
+	printf "   replay cache per namespace              %6d bytes (%d slots for replay_max %d, replay_key_max %d)\n", kb["replay_bytes"], kb["replay_slots"], kb["replay_max"], kb["replay_key_max"]
+	printf "   in-kernel flood of %d distinct valid knocks of one key, 100000/s of simulated time, limits of %d knocks: peak live entries %d (%d bytes), fresh %d, refused for room %d, %d ns/knock\n", kb["flood_knocks"], kb["flood_knocks"], kb["flood_peak_live"], kb["flood_peak_bytes"], kb["flood_fresh"], kb["flood_full"], kb["flood_ns_per_knock"]
+	printf "   on-the-wire flood of %d distinct valid knocks (%.0f s), limits %d/%d: peak live entries %d (%d samples); verdicts: fresh %d, replay %d, refused for room %d; after: live %d, bytes %d\n", msent, msecs, mafter["replay_max"], mafter["replay_key_max"], mmax, msamples, mgood, mreplay, mfull, mafter["replay_live"], mafter["replay_bytes"]
 	printf "   (of those, %d passed the module as fresh and were dropped by a later nft chain)\n", mlate
 	print ""
-	print "5. Time to answer a knockless SYN with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
+	print "6. Isolation: key B floods valid knocks at the window's far edge (t = now + 119 s) while key A's clients connect"
+	printf "   key-B knocks sent %d in %.0f s: fresh %d, replay %d, refused for room %d (limits %d/%d)\n", iso["sent"], iso["seconds"], iso["good"] - (iso["connects"] - iso["refused"] - iso["failed"]), iso["replay"], iso["full"], iso["limits"], iso["limits_key"]
+	printf "   key-A connects %d: refused %d, failed otherwise %d\n", iso["connects"], iso["refused"], iso["failed"]
+	print ""
+	print "5. Time to answer a SYN (no knock; a knock with a bad MAC) with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
 	printf "   %-36s %8s %10s %10s %10s %6s\n", "port", "probes", "median us", "q1 us", "q3 us", "lost"
 	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (no knock)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
 	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
 	printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s (0.5: indistinguishable)\n", rl["U"], rl["z"], rl["p"], rl["auc"]
+	if (rk["n_p"]) {
+		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (bad-MAC knock)", rk["n_p"], rk["median_p_us"], rk["q1_p_us"], rk["q3_p_us"], rk["lost_p"]
+		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port (same SYN)", rk["n_q"], rk["median_q_us"], rk["q1_q_us"], rk["q3_q_us"], rk["lost_q"]
+		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk["U"], rk["z"], rk["p"], rk["auc"]
+	}
 	print "   (informational: the two ports take turns in random order; kernel capture timestamps)"
 	print ""
 	print "Goals"

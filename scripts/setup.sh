@@ -46,12 +46,15 @@ if [ "${1:-}" = --fuzz ]; then
 	exit 0
 fi
 
+# openssh-server/-client: tcp_stealth_tools's ssh fixture runs sshd, ssh and
+# scp in the VM (Debian enables ssh.service on install; `systemctl disable
+# --now ssh` if this machine should not serve ssh itself).
 packages=(
 	linux-source-6.12 build-essential bc bison flex cpio kmod xz-utils rsync
 	libelf-dev libssl-dev libclang-dev clang lld llvm
 	qemu-system-x86 python3-venv
 	iproute2 nftables tcpdump socat busybox-static ethtool curl
-	nmap liburing-dev
+	nmap liburing-dev openssh-server openssh-client
 )
 
 missing=()

@@ -298,11 +298,16 @@ impl NetState {
         if pkt.is_syn() {
             self.counters.inc(Counter::SynIn);
         }
+        // (An RST that IPv6 drops after the hook is judged below.)
+        if pkt.flags & TCP_RST != 0 && !pkt.left_to_ipv6 {
+            if self.hides_refusal(skb, family, args, &pkt) {
+                self.counters.inc(Counter::RefusalHidden);
+                return Verdict::Drop;
+            }
+            return Verdict::Accept;
+        }
         // TCP discards what the link layer did not address to this host.
-        if (pkt.flags & TCP_RST != 0 && !pkt.left_to_ipv6)
-            || !skb.for_host()
-            || !self.has_stealth_sockets()
-        {
+        if !skb.for_host() || !self.has_stealth_sockets() {
             return Verdict::Accept;
         }
         if !pkt.is_syn() {
@@ -416,16 +421,31 @@ impl NetState {
         // Softirq context as a rule, but process context with BHs on when
         // an NFQUEUE verdict reinjects the SYN (nf_reinject()): BHs off, or
         // a softirq on this CPU could spin on the lock it interrupted.
-        let verdict = with_bh_disabled(|| {
-            self.replay
-                .lock()
-                .check_and_insert(&v.mac, &src, v.t, now, skew)
-        });
+        let verdict = match keys.keys().get(v.key_index) {
+            Some(key) => with_bh_disabled(|| {
+                self.replay.lock().check_and_insert(
+                    &KernelCrypto,
+                    key,
+                    &v.mac,
+                    &src,
+                    v.t,
+                    now,
+                    skew,
+                )
+            }),
+            // The key that verified it is in the list; fail closed if not.
+            None => ReplayVerdict::Replay,
+        };
         match verdict {
             ReplayVerdict::Fresh => self.counters.inc(Counter::KnockGood),
             ReplayVerdict::Duplicate => self.counters.inc(Counter::KnockRetransmit),
             ReplayVerdict::Replay => {
                 self.counters.inc(Counter::KnockReplay);
+                return self.reject(skb, family, args, pkt.th, false);
+            }
+            ReplayVerdict::Full => {
+                self.counters.inc(Counter::KnockReplayFull);
+                self.warn_replay_full(now);
                 return self.reject(skb, family, args, pkt.th, false);
             }
         }
@@ -437,6 +457,40 @@ impl NetState {
         }
         self.admit(sk, &pkt);
         Verdict::Accept
+    }
+
+    /// Client side, review M6: whether to drop `pkt`, an RST, because it
+    /// refuses the first SYN of a socket whose knock commits to its first
+    /// bytes. Such a knock has 16 random bits (docs/PROTOCOL.md, section 3),
+    /// so two clients committing to the same bytes (a protocol greeting)
+    /// send the same knock in the same second with a chance of 2^-16, and
+    /// the server refuses the second as a replay. Dropped, the RST never
+    /// reaches TCP, which resends the SYN after its initial RTO (1 s) with a
+    /// fresh knock (`local_out`): the application sees a slower connect, not
+    /// a refusal. The RST answering that second SYN passes, so a port that
+    /// really refuses still fails the connect, one RTO later.
+    fn hides_refusal(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
+        pkt: &TcpPacket,
+    ) -> bool {
+        if !self.has_stealth_sockets() || pkt.flags & TCP_ACK == 0 || !skb.for_host() {
+            return false;
+        }
+        let Some(found) = args.lookup(skb, family, pkt.th, false) else {
+            return false;
+        };
+        let sk = found.sock();
+        if sk.state() != TcpState::SynSent || sk.syn_retransmitted() {
+            return false;
+        }
+        sk.ulp::<SockCtx>(args.rcu()).is_some_and(|ctx| {
+            ctx.mode() == Mode::Option
+                && ctx.commitment().is_some()
+                && ctx.keys(args.rcu()).is_some()
+        })
     }
 
     /// Output: a SYN from a socket with keys gets a fresh knock, made with

@@ -29,6 +29,7 @@ counters! {
     KnockBadMac => "knock_bad_mac": "Knocks whose MAC matches none of the listener's keys.",
     KnockStale => "knock_stale": "Knocks whose time is outside the allowed skew.",
     KnockReplay => "knock_replay": "Valid knocks replayed from another source, or too old to tell.",
+    KnockReplayFull => "knock_replay_full": "Valid knocks refused: the replay cache had no room for them (net.tcp_stealth.replay_key_max / replay_max).",
     ProbeRejected => "probe_rejected": "FIN, NULL, Xmas and SYN+FIN probes to a protected listener.",
     RstSent => "rst_sent": "Rejected packets answered with a closed port's RST.",
     Dropped => "dropped": "Rejected packets dropped silently (net.tcp_stealth.reject=1).",
@@ -48,6 +49,7 @@ counters! {
     IsnFailed => "isn_failed": "ISN-mode SYNs dropped because the ISN could not be applied.",
     AckRefused => "ack_refused": "ACKs to a protected listener from a 4-tuple that did not knock (RST, or dropped).",
     FragmentDropped => "fragment_dropped": "IPv6 fragments that reached the hook unreassembled (dropped).",
+    RefusalHidden => "refusal_hidden": "Client side: first RSTs answering a SYN whose knock commits to the payload, dropped so that TCP resends it with a fresh knock (nonce collisions).",
     TruncatedDropped => "truncated_dropped": "TCP packets whose headers run past their end (dropped, as TCP does).",
 }
 

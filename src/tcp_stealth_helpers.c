@@ -84,6 +84,19 @@ bool tcp_stealth_syn_is_first(const struct sock *sk, u32 seq)
 }
 
 /*
+ * tcp_stealth_syn_retransmits() - retransmission timeouts of a connecting
+ * socket
+ * @sk: a full TCP socket, typically in SYN-SENT
+ *
+ * Return: icsk_retransmits, the RTOs that fired since the last progress:
+ * in SYN-SENT, how often the SYN was sent again (0 before the first resend).
+ */
+u8 tcp_stealth_syn_retransmits(const struct sock *sk)
+{
+	return READ_ONCE(inet_csk(sk)->icsk_retransmits);
+}
+
+/*
  * ISN mode, client side: move the send sequence space of @sk from ISN @old
  * to @isn while its first SYN passes the output hooks, i.e. inside
  * tcp_connect(), called by connect() with the socket owned by the caller.
@@ -404,6 +417,9 @@ bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
 		kfree_skb(nskb);
 		return false;
 	}
+	/* TCP's TTL is the route back's (ip route ... hoplimit N), not the
+	 * input route's; ip_local_out() sums the header. */
+	niph->ttl = ip4_dst_hoplimit(skb_dst(nskb));
 	tcp_stealth_build_opts(nskb, &opts.opt.opt);
 	nf_ct_attach(nskb, oldskb);
 	ip_local_out(net, NULL, nskb);
@@ -416,11 +432,10 @@ bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
  * @net: the namespace it arrived in.
  * @oldskb: the packet, at LOCAL_IN.
  * @hook: the netfilter hook (for the checksum check).
- * @thoff: where TCP reads the TCP header, from the network header. This may
- * not be where ipv6_skip_exthdr() finds one (nf_reject_ip6_tcphdr_get()
- * uses that): after nf_defrag_ipv6 reassembly IPv6 resumes its walk of the
- * extension headers where the fragment header was, with the fixed header's
- * next header.
+ * @thoff: where TCP reads the TCP header, from the network header, as the
+ * input check found it by walking the extension headers the way IPv6 will
+ * (nf_reject_ip6_tcphdr_get() would look for it again, from the fixed
+ * header).
  *
  * Return: whether a reset was sent (none for a bad checksum, an RST, or a
  * destination that is not a local unicast address, e.g. an anycast one).
@@ -436,6 +451,7 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 	struct sk_buff *nskb;
 	struct ipv6hdr *ip6h;
 	struct flowi6 fl6;
+	__be32 label = 0;
 
 	if (!(ipv6_addr_type(&oip6h->saddr) & IPV6_ADDR_UNICAST) ||
 	    !tcp_stealth_local_unicast_dst(oldskb, true))
@@ -449,7 +465,14 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 	if (!oth || oth->rst || nf_ip6_checksum(oldskb, hook, thoff, IPPROTO_TCP))
 		return false;
 
+	/* As tcp_v6_send_reset() without a socket: the probe's own flow
+	 * label with net.ipv6.flowlabel_reflect bit 2, else a hash. */
+	if (READ_ONCE(net->ipv6.sysctl.flowlabel_reflect) &
+	    FLOWLABEL_REFLECT_TCP_RESET)
+		label = ip6_flowlabel(oip6h);
+
 	memset(&fl6, 0, sizeof(fl6));
+	fl6.flowlabel = label;
 	fl6.flowi6_proto = IPPROTO_TCP;
 	fl6.saddr = oip6h->daddr;
 	fl6.daddr = oip6h->saddr;
@@ -478,7 +501,7 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 	ip6h = nf_reject_ip6hdr_put(nskb, oldskb, IPPROTO_TCP,
 				    ip6_dst_hoplimit(dst));
 	ip6_flow_hdr(ip6h, ipv6_get_dsfield(oip6h) & ~INET_ECN_MASK,
-		     ip6_make_flowlabel(net, nskb, 0,
+		     ip6_make_flowlabel(net, nskb, label,
 					ip6_default_np_autolabel(net), &fl6));
 	nf_reject_ip6_tcphdr_put(nskb, oldskb, oth, otcplen);
 	nf_ct_attach(nskb, oldskb);

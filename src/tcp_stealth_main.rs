@@ -50,7 +50,7 @@ use ffi::{
     skb::{Family, SkBuff},
     sysctl::{IntSetting, SysctlTable},
 };
-use proto::{Admitted, ReplayCache, Slot};
+use proto::{Admitted, ReplayCache, ReplayLimits, Slot};
 use stats::Counters;
 
 module! {
@@ -78,21 +78,24 @@ const PRI_LOCAL_OUT: i32 = 300;
 const DEFAULT_INTEGRITY_TIMEOUT_SECS: i32 = 10;
 const MAX_INTEGRITY_TIMEOUT_SECS: i32 = 600;
 
-/// Slots of the replay cache of each namespace (see `proto::ReplayCache`).
-const REPLAY_SLOTS: usize = 1024;
+/// Seconds between two "replay cache full" warnings of a namespace.
+const REPLAY_WARN_SECS: u64 = 10;
 
 /// Slots of the table of peers that knocked, per namespace (8 bytes each;
 /// see `proto::Admitted`). Only listeners that may answer with SYN cookies
 /// record into it.
 const ADMIT_SLOTS: usize = 1024;
 
-/// An empty replay cache of [`REPLAY_SLOTS`] slots, as each namespace has.
-pub(crate) fn new_replay_cache() -> Result<ReplayCache<KVec<Slot>>> {
-    let mut slots = KVec::with_capacity(REPLAY_SLOTS, GFP_KERNEL)?;
-    for _ in 0..REPLAY_SLOTS {
-        slots.push(Slot::default(), GFP_KERNEL)?;
-    }
-    ReplayCache::new(slots).map_err(|_| EINVAL)
+/// A namespace's replay cache: its slots are one `kvmalloc()` allocation,
+/// made in process context (namespace creation, or a write of the
+/// `replay_max` / `replay_key_max` sysctls), never in the packet path.
+pub(crate) type Replay = ReplayCache<KVVec<Slot>>;
+
+/// An empty replay cache for `limits`, as a namespace has (charged to the
+/// caller's memory cgroup).
+pub(crate) fn new_replay_cache(limits: ReplayLimits, hash_key: [u8; 16]) -> Result<Replay> {
+    let slots = KVVec::from_elem(Slot::EMPTY, limits.slots(), GFP_KERNEL_ACCOUNT)?;
+    ReplayCache::new(slots, limits, hash_key).map_err(|_| EINVAL)
 }
 
 const fn hook(family: Family, point: HookPoint, priority: i32) -> HookSpec {
@@ -112,6 +115,11 @@ pub(crate) struct Settings {
     /// `integrity_timeout_secs`: how long a connection may take to send the
     /// first bytes it committed to.
     integrity_timeout: IntSetting,
+    /// `replay_max`: knocks the replay cache remembers at most.
+    replay_max: IntSetting,
+    /// `replay_key_max`: knocks of one key it remembers at most (at most
+    /// `replay_max`; `replay_max / replay_key_max` keys at once).
+    replay_key_max: IntSetting,
 }
 
 /// The module's state in one network namespace.
@@ -122,7 +130,11 @@ pub(crate) struct NetState {
     counters: Counters,
     settings: Settings,
     sysctl: SysctlTable,
-    replay: Pin<KBox<SpinLock<ReplayCache<KVec<Slot>>>>>,
+    replay: Pin<KBox<SpinLock<Replay>>>,
+    /// Key of the replay cache's fingerprints; kept across resizes.
+    replay_hash_key: [u8; 16],
+    /// Second of the last "replay cache full" warning.
+    replay_warned: AtomicU64,
     /// Peers that knocked just now, whose ACK may complete a SYN cookie.
     admitted: Admitted<KVec<AtomicU64>>,
     /// Key of the hash [`Admitted`] files 4-tuples under.
@@ -152,7 +164,9 @@ impl PernetState for NetState {
     const WHOLE_IPV6: bool = true;
 
     fn new() -> Result<Self> {
-        let cache = new_replay_cache()?;
+        let mut replay_hash_key = [0u8; 16];
+        ffi::random_bytes(&mut replay_hash_key);
+        let cache = new_replay_cache(ReplayLimits::DEFAULT, replay_hash_key)?;
         let mut admit_slots = KVec::with_capacity(ADMIT_SLOTS, GFP_KERNEL)?;
         for _ in 0..ADMIT_SLOTS {
             admit_slots.push(AtomicU64::new(0), GFP_KERNEL)?;
@@ -174,9 +188,23 @@ impl PernetState for NetState {
                     1,
                     MAX_INTEGRITY_TIMEOUT_SECS,
                 ),
+                replay_max: IntSetting::with_hook(
+                    proto::DEFAULT_MAX_ENTRIES as i32,
+                    proto::MIN_KEY_ENTRIES as i32,
+                    proto::MAX_ENTRIES as i32,
+                    resize_replay,
+                ),
+                replay_key_max: IntSetting::with_hook(
+                    proto::DEFAULT_KEY_ENTRIES as i32,
+                    proto::MIN_KEY_ENTRIES as i32,
+                    proto::MAX_ENTRIES as i32,
+                    resize_replay,
+                ),
             },
             sysctl: SysctlTable::new(),
             replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
+            replay_hash_key,
+            replay_warned: AtomicU64::new(0),
             admitted: Admitted::new(admit_slots).map_err(|_| EINVAL)?,
             admit_key,
             policy: policy::Policy::new()?,
@@ -196,6 +224,8 @@ impl PernetState for NetState {
                     c_str!("integrity_timeout_secs"),
                     &self.settings.integrity_timeout,
                 ),
+                (c_str!("replay_max"), &self.settings.replay_max),
+                (c_str!("replay_key_max"), &self.settings.replay_key_max),
             ],
         )?;
         if let Err(e) = seq::create::<Self>(net, STATS_FILE) {
@@ -228,7 +258,74 @@ impl PernetState for NetState {
     }
 }
 
+/// The replay limits the sysctls ask for (`replay_key_max` no larger than
+/// `replay_max`).
+fn replay_limits(settings: &Settings) -> Result<ReplayLimits> {
+    let max = u32::try_from(settings.replay_max.get()).map_err(|_| EINVAL)?;
+    let key_max = u32::try_from(settings.replay_key_max.get()).map_err(|_| EINVAL)?;
+    ReplayLimits::new(max, key_max.min(max)).map_err(|_| EINVAL)
+}
+
+/// A write of `replay_max` or `replay_key_max`: a new cache for the new
+/// limits, allocated here in process context; every knock the old one
+/// remembers moves over under the lock (what no longer fits is dropped
+/// and from then on refused as too old to tell). Fails with ENOMEM, and
+/// the setting keeps its old value, if the allocation fails.
+fn resize_replay(net: &Net) -> Result {
+    let state = net.state::<NetState>();
+    loop {
+        let limits = replay_limits(&state.settings)?;
+        let mut new = Some(new_replay_cache(limits, state.replay_hash_key)?);
+        let (now, skew) = (ffi::now_secs(), state.skew());
+        let old = ffi::with_bh_disabled(|| {
+            let mut cur = state.replay.lock();
+            // A concurrent write changed the limits meanwhile: again.
+            if replay_limits(&state.settings).ok() != Some(limits) || cur.limits() == limits {
+                return None;
+            }
+            let mut next = new.take()?;
+            let dropped = cur.move_into(&mut next, now, skew);
+            Some((core::mem::replace(&mut *cur, next), dropped))
+        });
+        // Freed outside the lock.
+        drop(new);
+        match old {
+            Some((old, dropped)) => {
+                drop(old);
+                if dropped != 0 {
+                    pr_info!(
+                        "replay cache resized: {} remembered knocks did not fit and are refused until stale\n",
+                        dropped
+                    );
+                }
+                return Ok(());
+            }
+            None => {
+                if replay_limits(&state.settings).ok() == Some(limits) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
 impl NetState {
+    /// A valid knock was refused for want of room in the replay cache: a
+    /// warning at most every [`REPLAY_WARN_SECS`].
+    pub(crate) fn warn_replay_full(&self, now: u64) {
+        let last = self.replay_warned.load(Ordering::Relaxed);
+        if now >= last.saturating_add(REPLAY_WARN_SECS)
+            && self
+                .replay_warned
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            pr_warn!(
+                "replay cache full: valid knocks refused (knock_replay_full); raise net.tcp_stealth.replay_key_max or replay_max\n"
+            );
+        }
+    }
+
     fn drop_silently(&self) -> bool {
         self.settings.reject.get() == 1
     }

@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,26 @@ int send_seg(const struct wire *w, const struct seg *s)
 	return 0;
 }
 
+int send_segs_in_order(const struct wire *w, const struct seg *const *s,
+		       int n)
+{
+	cpu_set_t all, one;
+	int i, ret = 0;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return -1;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one)) {
+		note("sched_setaffinity: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n && !ret; i++)
+		ret = send_seg(w, s[i]);
+	sched_setaffinity(0, sizeof(all), &all);
+	return ret;
+}
+
 bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 			 const uint8_t *src, const uint8_t *dst, struct reply *r)
 {
@@ -267,6 +288,7 @@ bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 int capture(const struct wire *w, struct match *m, int n, int timeout_ms)
 {
 	struct timespec t0, t;
+	long deadline = timeout_ms;
 	int found = 0, i;
 
 	for (i = 0; i < n; i++)
@@ -282,8 +304,8 @@ int capture(const struct wire *w, struct match *m, int n, int timeout_ms)
 		ssize_t len;
 
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 +
-				     (t.tv_nsec - t0.tv_nsec) / 1000000);
+		left = deadline - ((t.tv_sec - t0.tv_sec) * 1000 +
+				   (t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
 			break;
 		len = recvfrom(w->cap, buf, sizeof(buf), MSG_DONTWAIT,
@@ -305,6 +327,14 @@ int capture(const struct wire *w, struct match *m, int n, int timeout_ms)
 				continue;
 			*m[i].out = r;
 			found++;
+			if (m[i].fence) {
+				clock_gettime(CLOCK_MONOTONIC, &t);
+				left = (t.tv_sec - t0.tv_sec) * 1000 +
+				       (t.tv_nsec - t0.tv_nsec) / 1000000 +
+				       FENCE_GRACE_MS;
+				if (left < deadline)
+					deadline = left;
+			}
 			break;
 		}
 	}

@@ -68,7 +68,15 @@ struct match {
 	uint16_t sport, dport;
 	uint8_t flags, mask;	/* (flags & mask) == flags */
 	struct reply *out;
+	/*
+	 * The answer to a segment sent after the others: once it is in, the
+	 * others' are too (send_segs_in_order()), and capture() waits only
+	 * FENCE_GRACE_MS more.
+	 */
+	bool fence;
 };
+
+#define FENCE_GRACE_MS	30
 
 /*
  * Fill @w for @family over the pair @ns (a sends, b answers) and open its
@@ -100,11 +108,18 @@ int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen);
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf);
 /* Send @s from a to b. 0 or -1. */
 int send_seg(const struct wire *w, const struct seg *s);
+/*
+ * Send @s[0..@n-1] from a to b, in that order, from one CPU: the veth
+ * queues them on that CPU's backlog, where b handles them and queues its
+ * answers, so the answers come back in the same order. 0 or -1.
+ */
+int send_segs_in_order(const struct wire *w, const struct seg *const *s,
+		       int n);
 /* Parse an IP packet from @src to @dst; false if not TCP of w's family. */
 bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 		  const uint8_t *src, const uint8_t *dst, struct reply *r);
-/* Read a's capture until each @m has its segment or @timeout_ms passed;
- * returns how many were found. */
+/* Read a's capture until each @m has its segment, or @timeout_ms passed,
+ * or FENCE_GRACE_MS after a fence's; returns how many were found. */
 int capture(const struct wire *w, struct match *m, int n, int timeout_ms);
 /* Throw away whatever the capture socket has queued. */
 void drain(const struct wire *w);

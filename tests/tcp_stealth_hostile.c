@@ -35,10 +35,12 @@
  *   dstcast    IPv4 broadcast / multicast destinations, IPv6 anycast, link
  *              local and multicast destinations
  *
- * Test closed_port_equivalence (net.tcp_stealth.reject=0): the reference is
- * the closed port Q. Test drop_mode_filtered (reject=1): the reference is
- * port R, closed and dropped by an nft rule: the protected port must look
- * filtered. The protected port is, in turn, P (a listener with its own key)
+ * Test hostile.random_and_fixed runs them with net.tcp_stealth.reject=0,
+ * the reference being the closed port Q, then with reject=1, the reference
+ * being port R, closed and dropped by an nft rule (the protected port must
+ * look filtered), then a few fixed probes; test probes.table sends a fixed
+ * table (make_table()) in both policies and checks what the reset takes
+ * from the configuration (reset_config()). The protected port is, in turn, P (a listener with its own key)
  * and PP (a plain listener on a port the administrator protects over
  * generic netlink). Both listeners are bound to the wildcard address, so
  * that packets to broadcast and anycast addresses find them.
@@ -96,6 +98,8 @@
 #define DEFAULT_COUNT	1000	/* probes per family and test in make check */
 #define RING		8192	/* probes whose answers are still collected */
 #define SETTLE_MS	2500	/* how long a probe's answers are waited for */
+#define SETTLE_TABLE_MS	1200	/* the same for fixed probes: no fragments,
+				 * no reassembly timeouts to wait for */
 #define FRAG_TIME	"1"	/* b's reassembly timeout, seconds */
 #define MAX_ANS		4	/* answers kept per probe and port */
 #define MAXFRAG		8
@@ -152,11 +156,11 @@ static const char *const cls_name[NCLS] = {
 /* Destinations (b's addresses and others) and L2 destinations. */
 enum dst {
 	D_UNICAST, D_BCAST, D_LBCAST, D_MCAST, D_ANYCAST, D_LINKLOCAL,
-	D_MCAST6, NDST
+	D_MCAST6, D_SRANYCAST, NDST
 };
 static const char *const dst_name[NDST] = {
 	"unicast", "subnet-bcast", "bcast", "mcast", "anycast", "linklocal",
-	"mcast6",
+	"mcast6", "subnet-router-anycast",
 };
 enum l2 { L2_HOST, L2_BCAST, L2_MCAST, L2_OTHER, NL2 };
 static const char *const l2_name[NL2] = {
@@ -1457,10 +1461,12 @@ static const char *known_open(int family, const struct probe *p)
 struct stats {
 	long probes, packets, answers, compared, mismatches, xfail, leaks, stray;
 	long tcp6[NROLES], flow0[NROLES];	/* IPv6 TCP answers, unlabelled */
+	long reflected[NROLES];	/* IPv6 TCP answers with the probe's label */
+	int ref_ttl;		/* TTL / hop limit of the reference's last RST */
 	long cls_probes[NCLS], cls_mis[NCLS], cls_xfail[NCLS], cls_leak[NCLS];
 	/* mismatches by subclass */
 	const char *sub[128];
-	long sub_mis[128];
+	long sub_mis[128], sub_xfail[128];
 	int nsub;
 	int printed[NCLS];
 };
@@ -1479,6 +1485,7 @@ struct run {
 	bool confirming;	/* sending those again */
 	bool verbose;
 	bool strict;
+	int settle_ms;		/* SETTLE_MS or SETTLE_TABLE_MS */
 };
 
 static void print_probe(const struct run *rn_, const struct probe *p)
@@ -1542,7 +1549,7 @@ static int cmp_u64(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-static void count_sub(struct stats *st, const char *sub)
+static void count_sub(struct stats *st, const char *sub, bool xfail)
 {
 	int i;
 
@@ -1554,7 +1561,10 @@ static void count_sub(struct stats *st, const char *sub)
 			return;
 		st->sub[st->nsub++] = sub;
 	}
-	st->sub_mis[i]++;
+	if (xfail)
+		st->sub_xfail[i]++;
+	else
+		st->sub_mis[i]++;
 }
 
 /* Probe @idx of run @r. */
@@ -1603,6 +1613,7 @@ static void finalize(struct run *r, struct slot *s)
 		if (issue && !r->strict) {
 			st->xfail++;
 			st->cls_xfail[p.cls]++;
+			count_sub(st, p.sub, true);
 		} else if (!r->confirming && r->nsuspect < MAX_SUSPECT) {
 			/* counted if it differs again */
 			r->suspect[r->nsuspect++] = s->idx;
@@ -1611,7 +1622,7 @@ static void finalize(struct run *r, struct slot *s)
 		} else {
 			st->mismatches++;
 			st->cls_mis[p.cls]++;
-			count_sub(st, p.sub);
+			count_sub(st, p.sub, false);
 		}
 	}
 	if ((!same || leak) && (!later || leak) &&
@@ -1693,6 +1704,20 @@ static void collect(struct run *r, int timeout_ms)
 				     idx);
 			continue;
 		}
+		if (c->g.family == AF_INET6) {
+			/*
+			 * The flow label's value is a hash of the flow; what
+			 * must agree is whether there is one, and whether it
+			 * is the probe's own (net.ipv6.flowlabel_reflect).
+			 */
+			uint8_t fc = !a.flow ? 0 :
+				     a.flow == tag(AF_INET6, idx, role) ? 1 : 2;
+
+			a.h = fnv(a.h, &fc, 1);
+			r->st.reflected[role] += a.kind == IPPROTO_TCP && fc == 1;
+		}
+		if (!role && a.kind == IPPROTO_TCP)
+			r->st.ref_ttl = a.ttl;
 		if (s->n[role] < MAX_ANS)
 			s->a[role][s->n[role]++] = a;
 		if (c->g.family == AF_INET6 && a.kind == IPPROTO_TCP) {
@@ -1782,8 +1807,8 @@ static void send_all(struct run *r, struct batch *b, long first, long last,
 		if (s->idx >= 0) {
 			long age = ms_since(&s->t);
 
-			if (age < SETTLE_MS)
-				collect(r, SETTLE_MS - age);
+			if (age < r->settle_ms)
+				collect(r, r->settle_ms - age);
 			collect(r, 0);
 			finalize(r, s);
 		}
@@ -1806,7 +1831,7 @@ static void send_all(struct run *r, struct batch *b, long first, long last,
 	}
 	flush(c, b, &r->st.packets);
 	/* Answers still under way, and late ICMP errors. */
-	collect(r, SETTLE_MS);
+	collect(r, r->settle_ms);
 	for (i = r->next > RING ? r->next - RING : 0; i < r->next; i++) {
 		collect(r, 0);
 		if (r->ring[i % RING].idx == i)
@@ -1864,7 +1889,8 @@ static void run_probes(struct run *r, long first, long last)
 			     r->st.cls_mis[i], r->st.cls_xfail[i],
 			     r->st.cls_leak[i]);
 	for (i = 0; i < r->st.nsub; i++)
-		note("  mismatches in %-20s %ld", r->st.sub[i], r->st.sub_mis[i]);
+		note("  mismatches in %-20s %ld, known-open %ld", r->st.sub[i],
+		     r->st.sub_mis[i], r->st.sub_xfail[i]);
 	if (c->g.family == AF_INET6)
 		note("  IPv6 TCP answers without a flow label: protected %ld of "
 		     "%ld, reference %ld of %ld", r->st.flow0[1] + r->st.flow0[2],
@@ -1930,10 +1956,15 @@ static int wild_listener(const char *ns, int family, uint16_t port,
 	return fd;
 }
 
-FIXTURE_SETUP(hostile)
+/*
+ * b with its ports (shared by the fixtures hostile and probes, which
+ * run_all.sh runs side by side).
+ */
+static void make_hosts(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(hostile) *self, int family)
 {
 	struct ctx *c = &self->c;
-	int family = variant->family, saved, cfd = -1;
+	int saved, cfd = -1;
 	uint8_t *ll = NULL;
 
 	self->lfd = self->plfd = self->acfd = -1;
@@ -1970,6 +2001,8 @@ FIXTURE_SETUP(hostile)
 	inet_pton(AF_INET, "224.0.0.1", c->dst[D_MCAST]);
 	inet_pton(AF_INET6, "fd00::a:a", c->dst[D_ANYCAST]);
 	inet_pton(AF_INET6, "ff02::1", c->dst[D_MCAST6]);
+	/* b joins it once it forwards (the probe_table tests). */
+	inet_pton(AF_INET6, "fd00::", c->dst[D_SRANYCAST]);
 	if (family == AF_INET6) {
 		struct ipv6_mreq mr = { .ipv6mr_interface = 0 };
 		struct ifaddrs *ifa, *i;
@@ -2035,6 +2068,11 @@ FIXTURE_SETUP(hostile)
 	fcntl(self->lfd, F_SETFL, fcntl(self->lfd, F_GETFL) | O_NONBLOCK);
 }
 
+FIXTURE_SETUP(hostile)
+{
+	make_hosts(_metadata, self, variant->family);
+}
+
 FIXTURE_TEARDOWN_PARENT(hostile)
 {
 	netns_pair_destroy(&self->ns);
@@ -2075,10 +2113,14 @@ static int connections_on(const char *ns, int family, uint16_t port)
 
 static void hostile_run(struct __test_metadata *_metadata,
 			FIXTURE_DATA(hostile) *self, enum phase ph,
-			const struct probe *table, int ntable)
+			const struct probe *table, int ntable,
+			struct stats *out)
 {
 	struct ctx *c = &self->c;
-	struct run r = { .c = c, .ph = ph, .table = table, .ntable = ntable };
+	struct run r = {
+		.c = c, .ph = ph, .table = table, .ntable = ntable,
+		.settle_ms = table ? SETTLE_TABLE_MS : SETTLE_MS,
+	};
 	long count = table ? ntable * c->roles :
 		     env_long("TCP_STEALTH_HOSTILE_COUNT", DEFAULT_COUNT);
 	long only = env_long("TCP_STEALTH_HOSTILE_ONLY", -1);
@@ -2105,6 +2147,8 @@ static void hostile_run(struct __test_metadata *_metadata,
 
 	first = only >= 0 ? only : env_long("TCP_STEALTH_HOSTILE_FIRST", 0);
 	run_probes(&r, first, only >= 0 ? only + 1 : first + count);
+	if (out)
+		*out = r.st;
 
 	ASSERT_EQ(only >= 0 ? 1 : count, r.st.probes);
 	if (table && ph == PH_CLOSED)	/* the control probes at least */
@@ -2141,24 +2185,6 @@ static void hostile_run(struct __test_metadata *_metadata,
 	 */
 	if (only < 0 && !(table && ph == PH_DROP))
 		EXPECT_LT(0, r.st.answers);
-}
-
-/*
- * Default policy (net.tcp_stealth.reject=0): the protected ports answer
- * every packet as the closed port Q does.
- */
-TEST_F_TIMEOUT(hostile, closed_port_equivalence, 7200)
-{
-	hostile_run(_metadata, self, PH_CLOSED, NULL, 0);
-}
-
-/*
- * net.tcp_stealth.reject=1: the protected ports look like port R, which nft
- * drops: silence, except for the ICMP errors IP sends before any filter.
- */
-TEST_F_TIMEOUT(hostile, drop_mode_filtered, 7200)
-{
-	hostile_run(_metadata, self, PH_DROP, NULL, 0);
 }
 
 /* Fixed probes for the holes the random ones found (review M1 a-c). */
@@ -2248,9 +2274,9 @@ static const struct probe fixed6_e1[] = {
 		1, 2, 0, 0 } } }, .next = 1),
 	E1("e1-dst-bad-padn", .ext = { E1_DST(1, 4, 0, 1, 0, 0) }, .next = 1),
 	/*
-	 * Hostile probe 1258 of session 4: nf_defrag_ipv6 removes the atomic
-	 * fragment header and IPv6 resumes after it, so the first header's
-	 * "discard" option is never processed and TCP gets the SYN.
+	 * Hostile probe 1258 of session 4: a "discard" option in front of an
+	 * atomic fragment header. IPv6 processes that header after
+	 * nf_defrag_ipv6 has handled the fragment header, and drops the SYN.
 	 */
 	E1("e1-reasm-skips-first",
 	   .ext = { E1_DST(0x5e, 4), E1_FRAG, E1_DST(1, 4) }, .next = 3),
@@ -2267,21 +2293,356 @@ static const struct probe fixed6_e1[] = {
 };
 
 /*
- * Fixed probes, each to P and to PP, and the closed port: IPv4 options,
- * L2 broadcast / multicast frames, broadcast and anycast destinations; for
- * IPv6 also the E1 probes, against the closed port and the filtered one.
+ * One test, one set-up (under TCG the namespaces cost seconds), in turn:
+ *
+ * - default policy (net.tcp_stealth.reject=0): the protected ports answer
+ *   every packet as the closed port Q does;
+ * - net.tcp_stealth.reject=1: the protected ports look like port R, which
+ *   nft drops: silence, except for the ICMP errors IP sends before any
+ *   filter;
+ * - fixed probes, each to P and to PP, and the closed port: IPv4 options,
+ *   L2 broadcast / multicast frames, broadcast and anycast destinations;
+ *   for IPv6 also the E1 probes (extension headers IPv6 handles after
+ *   LOCAL_IN), against the closed port and the filtered one.
  */
-TEST_F_TIMEOUT(hostile, fixed_probes, 300)
+TEST_F_TIMEOUT(hostile, random_and_fixed, 7200)
 {
+	hostile_run(_metadata, self, PH_CLOSED, NULL, 0, NULL);
+	hostile_run(_metadata, self, PH_DROP, NULL, 0, NULL);
 	if (variant->family == AF_INET6) {
-		hostile_run(_metadata, self, PH_CLOSED, fixed6, ARRAY_SIZE(fixed6));
+		hostile_run(_metadata, self, PH_CLOSED, fixed6, ARRAY_SIZE(fixed6),
+			    NULL);
+		/* E1, against the closed port and the filtered one */
 		hostile_run(_metadata, self, PH_CLOSED, fixed6_e1,
-			    ARRAY_SIZE(fixed6_e1));
+			    ARRAY_SIZE(fixed6_e1), NULL);
 		hostile_run(_metadata, self, PH_DROP, fixed6_e1,
-			    ARRAY_SIZE(fixed6_e1));
+			    ARRAY_SIZE(fixed6_e1), NULL);
 	} else {
-		hostile_run(_metadata, self, PH_CLOSED, fixed4, ARRAY_SIZE(fixed4));
+		hostile_run(_metadata, self, PH_CLOSED, fixed4, ARRAY_SIZE(fixed4),
+			    NULL);
 	}
+}
+
+/* ---- the probe table (issue 13) ------------------------------------------ */
+
+#define TABLE_MAX	512
+
+/* The fields every table probe starts from: a SYN, as Linux sends it. */
+static struct probe *table_add(struct probe *t, int *n, enum cls cls,
+			       const char *sub, uint8_t flags)
+{
+	struct probe *p = &t[(*n)++];
+
+	memset(p, 0, sizeof(*p));
+	p->cls = cls;
+	p->sub = sub;
+	p->flags = flags;
+	p->ttl = 64;
+	p->df = true;
+	p->win = 64240;
+	p->seq = 0x11223344;
+	p->ack = flags & TH_ACK ? 0x55667788 : 0;
+	p->urg = flags & TH_URG ? 0x0102 : 0;
+	p->last_next = IPPROTO_TCP;
+	return p;
+}
+
+/* IPv6 extension headers of the table: one header, its bytes in @b. */
+struct table_ext {
+	const char *sub;
+	uint8_t type;
+	int len;
+	uint8_t b[24];
+};
+
+static const struct table_ext table_ext6[] = {
+	/* Hop-by-hop first: IPv6 handles it before LOCAL_IN. */
+	{ "ext6-hbh-padn", 0, 8, { 0, 0, 1, 4 } },
+	{ "ext6-hbh-ra", 0, 8, { 0, 0, 5, 2, 0, 0, 1, 0 } },
+	{ "ext6-atomic-frag", 44, 8, { 0 } },
+	/* After LOCAL_IN (E1). */
+	{ "ext6-dst-padn", 60, 8, { 0, 0, 1, 4 } },
+	{ "ext6-dst-skip", 60, 8, { 0, 0, 0x1e, 4, 0xde, 0xad, 0xbe, 0xef } },
+	{ "ext6-dst-icmp", 60, 8, { 0, 0, 0x9e, 4, 0xde, 0xad, 0xbe, 0xef } },
+	{ "ext6-rt0-segleft0", 43, 24, { 0, 2, 0, 0 } },
+	{ "ext6-rt2-segleft0", 43, 24, { 0, 2, 2, 0 } },
+	{ "ext6-rt4-segleft0", 43, 24, { 0, 2, 4, 0, 0 } },
+	{ "ext6-ah", 51, 16, { 0, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1 } },
+};
+
+static const struct {
+	const char *sub;
+	int len;
+	uint8_t o[24];
+} table_ipopt4[] = {
+	{ "ipopt-nop", 4, { 1, 1, 1, 1 } },
+	{ "ipopt-rr", 16, { 7, 15, 4 } },
+	{ "ipopt-rr-full", 12, { 7, 11, 12 } },
+	{ "ipopt-nop-rr", 12, { 1, 7, 11, 4 } },
+	{ "ipopt-ts", 12, { 68, 12, 5, 0 } },
+	{ "ipopt-ts-addr", 20, { 68, 20, 5, 1 } },
+	{ "ipopt-ts-prespec", 20, { 68, 20, 5, 3, 10, 0, 1, 2, 0, 0, 0, 0,
+				    10, 0, 1, 1 } },
+	{ "ipopt-rr-ts", 20, { 7, 7, 4, 0, 0, 0, 0, 68, 12, 5, 0 } },
+	{ "ipopt-ra", 4, { 148, 4, 0, 0 } },
+};
+
+/*
+ * The probe set of issue 13 for @family: every combination of FIN, SYN,
+ * RST, PSH, ACK and URG with an acknowledgment number of 0 and of not 0,
+ * and with data; ECE/CWR; TCP options; IPv4 options that TCP echoes; IPv6
+ * extension headers; TOS / traffic class with ECN bits; low TTLs / hop
+ * limits; unicast IP in L2 broadcast and multicast frames; broadcast,
+ * multicast and anycast destinations. Returns the number of probes.
+ */
+static int make_table(int family, struct probe *t, uint8_t *b_addr)
+{
+	static const uint8_t few[] = {
+		TH_SYN, TH_FIN, TH_ACK, TH_SYN | TH_ACK, 0,
+		TH_PSH | TH_ACK,
+	};
+	static const uint8_t tos[] = { 0x01, 0x02, 0x03, 0x28, 0xb8 | 0x02,
+				       0xfc, 0xff };
+	static const uint8_t ttl[] = { 0, 1, 2, 255 };
+	bool v6 = family == AF_INET6;
+	struct probe *p;
+	int n = 0, f, i, j;
+
+	for (f = 0; f < 64; f++) {
+		p = table_add(t, &n, C_FLAGS, "flags-ack0", f);
+		p->ack = 0;
+		p = table_add(t, &n, C_FLAGS, "flags-ackno", f);
+		p->ack = 0x55667788;
+		p = table_add(t, &n, C_SYNDATA, "flags-data", f);
+		p->ack = 0x55667788;
+		p->datalen = 24;
+		memset(p->data, 'x', p->datalen);
+	}
+	table_add(t, &n, C_FLAGS, "flags-ecn", TH_SYN | TH_ECE | TH_CWR);
+	table_add(t, &n, C_FLAGS, "flags-ecn", TH_ACK | TH_ECE);
+	table_add(t, &n, C_FLAGS, "flags-ecn", TH_FIN | TH_CWR);
+	table_add(t, &n, C_FLAGS, "flags-all", 0xff);
+	p = table_add(t, &n, C_FLAGS, "win0", TH_SYN);
+	p->win = 0;
+	p = table_add(t, &n, C_FLAGS, "win0", TH_ACK);
+	p->win = 0;
+	p = table_add(t, &n, C_FLAGS, "urgptr-nourg", TH_ACK);
+	p->urg = 0x0102;
+	for (i = 0; i < 3; i++) {
+		p = table_add(t, &n, C_TCPOPT, "tcpopt-linux", few[i]);
+		p->optlen = put_linux_opts(&(struct rng){ i }, p->opts);
+	}
+
+	/*
+	 * Errors IP answers before any filter or the module looks: answered
+	 * in drop mode too (the capture works).
+	 */
+	for (j = 0; j < 3; j++) {
+		p = table_add(t, &n, v6 ? C_EXT6 : C_IPOPT,
+			      v6 ? "ext6-hbh-icmp" : "ipopt-badlen", few[j]);
+		if (v6) {
+			p->ext[0] = (struct ext){ 0, { 0, 0, 0x9e, 4 }, 8 };
+			p->next = 1;
+		} else {
+			memcpy(p->ipopts, (uint8_t[]){ 7, 2, 0, 0 }, 4);
+			p->ipoptlen = 4;
+		}
+	}
+	for (i = 0; !v6 && i < (int)ARRAY_SIZE(table_ipopt4); i++)
+		for (j = 0; j < (int)sizeof(few); j++) {
+			p = table_add(t, &n, C_IPOPT, table_ipopt4[i].sub, few[j]);
+			memcpy(p->ipopts, table_ipopt4[i].o, table_ipopt4[i].len);
+			p->ipoptlen = table_ipopt4[i].len;
+		}
+	for (i = 0; v6 && i < (int)ARRAY_SIZE(table_ext6); i++)
+		for (j = 0; j < 5; j++) {
+			const struct table_ext *e = &table_ext6[i];
+
+			p = table_add(t, &n, C_EXT6, e->sub, few[j]);
+			p->ext[0].type = e->type;
+			p->ext[0].len = e->len;
+			memcpy(p->ext[0].b, e->b, sizeof(e->b));
+			if (e->type == 43)	/* one segment: b itself */
+				memcpy(p->ext[0].b + 8, b_addr, 16);
+			p->next = 1;
+		}
+	/* Two headers: hop-by-hop not first (E1), and a chain. */
+	for (j = 0; v6 && j < 3; j++) {
+		p = table_add(t, &n, C_EXT6, "ext6-dst-hbh", few[j]);
+		p->ext[0] = (struct ext){ 60, { 0, 0, 1, 4 }, 8 };
+		p->ext[1] = (struct ext){ 0, { 0, 0, 1, 4 }, 8 };
+		p->next = 2;
+		p = table_add(t, &n, C_EXT6, "ext6-hbh-dst", few[j]);
+		p->ext[0] = (struct ext){ 0, { 0, 0, 1, 4 }, 8 };
+		p->ext[1] = (struct ext){ 60, { 0, 0, 1, 4 }, 8 };
+		p->next = 2;
+	}
+
+	for (i = 0; i < (int)sizeof(tos); i++)
+		for (j = 0; j < 3; j++) {
+			p = table_add(t, &n, C_TOSTTL, "tos", few[j]);
+			p->tos = tos[i];
+		}
+	for (i = 0; i < (int)sizeof(ttl); i++)
+		for (j = 0; j < 3; j++) {
+			p = table_add(t, &n, C_TOSTTL, "ttl", few[j]);
+			p->ttl = ttl[i];
+		}
+
+	for (i = L2_BCAST; i < NL2; i++)
+		for (j = 0; j < 5; j++) {
+			p = table_add(t, &n, C_L2CAST, l2_name[i], few[j]);
+			p->l2 = i;
+		}
+	p = table_add(t, &n, C_L2CAST, "l2-bcast-rst", TH_RST);
+	p->l2 = L2_BCAST;
+
+	{
+		static const enum dst d4[] = { D_BCAST, D_LBCAST, D_MCAST };
+		static const enum dst d6[] = { D_SRANYCAST, D_ANYCAST,
+					       D_LINKLOCAL, D_MCAST6 };
+		const enum dst *d = v6 ? d6 : d4;
+		int nd = v6 ? ARRAY_SIZE(d6) : ARRAY_SIZE(d4);
+
+		for (i = 0; i < nd; i++)
+			for (j = 0; j < 5; j++) {
+				p = table_add(t, &n, C_DSTCAST, dst_name[d[i]],
+					      few[j]);
+				p->dst = d[i];
+				if (d[i] == D_MCAST || d[i] == D_MCAST6)
+					p->l2 = L2_MCAST;
+				else if (d[i] != D_SRANYCAST &&
+					 d[i] != D_ANYCAST &&
+					 d[i] != D_LINKLOCAL)
+					p->l2 = L2_BCAST;
+			}
+	}
+	return n;
+}
+
+/* Whether @ns has joined the IPv6 anycast address @hex (32 hex digits). */
+static bool has_anycast(const char *ns, const char *hex)
+{
+	char line[256];
+	bool found = false;
+	int saved = netns_enter(ns);
+	FILE *f;
+
+	if (saved < 0)
+		return false;
+	f = fopen("/proc/net/anycast6", "re");
+	netns_leave(saved);
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, hex) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void table_run(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(hostile) *self, int family, enum phase ph)
+{
+	static struct probe t[TABLE_MAX];
+	int n = make_table(family, t, self->c.w.addr_b);
+
+	ASSERT_GE(TABLE_MAX, n);
+	note("%d probes, each to P and PP", n);
+	/* b as a router joins its subnet-router anycast address fd00:: */
+	if (family == AF_INET6) {
+		ASSERT_EQ(0, netns_sysctl_set(self->ns.b,
+			"net.ipv6.conf." NETNS_IFNAME ".forwarding", "1"));
+		ASSERT_TRUE(has_anycast(self->ns.b,
+					"fd000000000000000000000000000000"));
+	}
+	hostile_run(_metadata, self, ph, t, n, NULL);
+}
+
+/*
+ * The fixed probe set (make_table()) and the reset's configuration: the
+ * same namespaces as the fixture hostile's, in a fixture of its own so
+ * that run_all.sh runs it next to the random probes.
+ */
+FIXTURE(probes) {
+	FIXTURE_DATA(hostile) h;
+};
+
+FIXTURE_VARIANT(probes) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(probes, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(probes, ipv6) {
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(probes)
+{
+	make_hosts(_metadata, &self->h, variant->family);
+}
+
+FIXTURE_TEARDOWN_PARENT(probes)
+{
+	netns_pair_destroy(&self->h.ns);
+}
+
+/*
+ * Review L9: what TCP's closed-port reset takes from the namespace's
+ * configuration. A route to a with its own hop limit (TCP's reset takes
+ * the TTL / hop limit of the route back, not of the route it came in by)
+ * and, for IPv6, net.ipv6.flowlabel_reflect=2 (TCP's reset carries the
+ * probe's flow label).
+ */
+static void reset_config(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(hostile) *h, int family)
+{
+	static const uint8_t flags[] = {
+		TH_SYN, TH_FIN, TH_ACK, TH_SYN | TH_ACK, 0, TH_PSH | TH_ACK,
+	};
+	struct probe t[ARRAY_SIZE(flags) + 1], *p;
+	struct stats st;
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(flags); i++)
+		table_add(t, &n, C_FLAGS, "reset-config", flags[i]);
+	if (family == AF_INET) {
+		p = table_add(t, &n, C_IPOPT, "ipopt-rr", TH_SYN);
+		memcpy(p->ipopts, (uint8_t[]){ 7, 15, 4 }, 3);
+		p->ipoptlen = 16;
+	}
+	ASSERT_EQ(0, netns_system(h->ns.b, "ip %s route add %s dev "
+				  NETNS_IFNAME " hoplimit 7",
+				  family == AF_INET6 ? "-6" : "-4",
+				  netns_addr_a(family)));
+	if (family == AF_INET6)
+		ASSERT_EQ(0, netns_sysctl_set(h->ns.b,
+					      "net.ipv6.flowlabel_reflect", "2"));
+	hostile_run(_metadata, h, PH_CLOSED, t, n, &st);
+	/* The configuration took: the closed port's resets show it. */
+	EXPECT_EQ(7, st.ref_ttl);
+	if (family == AF_INET6)
+		EXPECT_LT(0, st.reflected[0]);
+}
+
+/*
+ * One test, one set-up, in turn:
+ *
+ * - the whole probe set, default policy (net.tcp_stealth.reject=0): the
+ *   protected ports answer each probe as the closed port Q does, in every
+ *   field the kernel does not randomise;
+ * - the whole probe set, net.tcp_stealth.reject=1: the protected ports
+ *   answer (or not) as port R, which an nft rule in b's input chain drops;
+ * - reset_config() (it changes b's routes: last).
+ */
+TEST_F_TIMEOUT(probes, table, 600)
+{
+	table_run(_metadata, &self->h, variant->family, PH_CLOSED);
+	table_run(_metadata, &self->h, variant->family, PH_DROP);
+	reset_config(_metadata, &self->h, variant->family);
 }
 
 TEST_HARNESS_MAIN

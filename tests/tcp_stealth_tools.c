@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -441,6 +443,283 @@ TEST_F_TIMEOUT(tools, connect_integrity, T_TIMEOUT)
 	close(lfd);
 }
 
+/* ---- knock connect as a byte pipe (ssh's ProxyCommand) --------------- */
+
+/* Deterministic bytes of every value, newlines included: no line
+ * structure a buffered pipe could lean on. */
+static void fill(unsigned char *buf, size_t len, unsigned int seed)
+{
+	unsigned int x = seed * 2654435761u + 1;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = x >> 24;
+	}
+}
+
+/*
+ * Both directions at once over non-blocking fds: write all of @tx to @wfd
+ * (then, if @eof_after, end it: shutdown(SHUT_WR) on a socket, close() on a
+ * pipe) while reading @rfd until EOF into @rx (at most @cap bytes; more is
+ * an error). -1 on an error or when nothing moved for @ms; else the number
+ * of bytes read. @wfd may equal @rfd (a socket).
+ */
+static ssize_t duplex(int rfd, int *wfd, const unsigned char *tx, size_t txlen,
+		      int eof_after, unsigned char *rx, size_t cap, int ms)
+{
+	size_t sent = 0, got = 0;
+	int rdone = 0, wdone = !txlen && !eof_after, rfl, wfl = 0, w = *wfd;
+	ssize_t ret = -1;
+
+	rfl = fcntl(rfd, F_GETFL);
+	fcntl(rfd, F_SETFL, rfl | O_NONBLOCK);
+	if (w >= 0 && w != rfd) {
+		wfl = fcntl(w, F_GETFL);
+		fcntl(w, F_SETFL, wfl | O_NONBLOCK);
+	}
+	while (!rdone || !wdone) {
+		struct pollfd p[2] = {
+			{ .fd = rdone ? -1 : rfd, .events = POLLIN },
+			{ .fd = wdone ? -1 : *wfd, .events = POLLOUT },
+		};
+		ssize_t n;
+		int r = poll(p, 2, ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fprintf(stderr, "duplex: %s after %zu of %zu bytes sent, %zu read\n",
+				r ? strerror(errno) : "stalled", sent, txlen, got);
+			goto out;
+		}
+		if (p[0].revents) {
+			n = read(rfd, rx + got, got < cap ? cap - got : 1);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "duplex: read: %s\n", strerror(errno));
+				goto out;
+			}
+			if (n == 0)
+				rdone = 1;
+			if (n > 0 && got + n > cap) {
+				fprintf(stderr, "duplex: more than the %zu bytes expected\n", cap);
+				goto out;
+			}
+			if (n > 0)
+				got += n;
+		}
+		if (p[1].revents && sent < txlen) {
+			n = send(*wfd, tx + sent, txlen - sent, MSG_NOSIGNAL);
+			if (n < 0 && errno == ENOTSOCK)
+				n = write(*wfd, tx + sent, txlen - sent);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "duplex: write: %s\n", strerror(errno));
+				goto out;
+			}
+			if (n > 0)
+				sent += n;
+		}
+		if (!wdone && sent == txlen) {
+			if (eof_after && shutdown(*wfd, SHUT_WR) && errno == ENOTSOCK) {
+				close(*wfd);
+				*wfd = -1;
+			}
+			wdone = 1;
+		}
+	}
+	ret = got;
+out:
+	/* Blocking again, for the caller's plain reads and writes. */
+	fcntl(rfd, F_SETFL, rfl);
+	if (*wfd >= 0 && *wfd != rfd)
+		fcntl(*wfd, F_SETFL, wfl);
+	return ret;
+}
+
+/* Run knock connect in @ns with its stdin and stdout on pipes (*@in: its
+ * stdin, *@out: its stdout); the pid or -1. */
+static pid_t spawn_knock(const char *ns, int *in, int *out, const char *const *args)
+{
+	int pin[2], pout[2];
+	const char *argv[16] = { knock_bin };
+	pid_t pid;
+	int i;
+
+	for (i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		if (netns_enter(ns) < 0 || dup2(pin[0], 0) < 0 || dup2(pout[1], 1) < 0)
+			_exit(126);
+		execv(knock_bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(pin[0]);
+	close(pout[1]);
+	*in = pin[1];
+	*out = pout[0];
+	return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define PIPE_BULK (2 << 20)	/* each way */
+#define PIPE_TAIL (256 << 10)	/* after the other side's EOF */
+#define PIPE_MS 20000		/* nothing moved for this long: stalled */
+
+struct pipe_server {
+	int lfd;
+	int client_eof_first;	/* which side ends its sending first */
+	int rc;
+	const unsigned char *tx, *tail;
+	unsigned char *rx;
+	ssize_t got;
+};
+
+/*
+ * The server's side of pipe_connection(). Client EOF first: ping-pong, both
+ * bulks at once, the client's EOF, then the server's tail after it.
+ * Server EOF first: its bulk and EOF, then it reads the client's bulk and
+ * tail until the client's EOF.
+ */
+static void *pipe_server(void *arg)
+{
+	struct pipe_server *s = arg;
+	unsigned char ping[100], pong[100];
+	int c = tcp_accept_timeout(s->lfd, IO_TIMEOUT_MS), i, j;
+
+	s->rc = -1;
+	if (c < 0)
+		return NULL;
+	if (s->client_eof_first) {
+		/* Binary messages without a newline, each answered before the
+		 * next: what ssh's key exchange does. */
+		for (i = 0; i < 8; i++) {
+			fill(ping, sizeof(ping), 100 + i);
+			ping[sizeof(ping) - 1] = 0;	/* not '\n' */
+			if (write_all(c, ping, sizeof(ping)) || read_all(c, pong, sizeof(pong)))
+				goto out;
+			for (j = 0; j < (int)sizeof(pong); j++)
+				if (pong[j] != (unsigned char)~ping[j])
+					goto out;
+		}
+		s->got = duplex(c, &c, s->tx, PIPE_BULK, 0, s->rx, PIPE_BULK, PIPE_MS);
+		/* The client's EOF came, the connection is still open. */
+		if (s->got == PIPE_BULK && !write_all(c, s->tail, PIPE_TAIL))
+			s->rc = 0;
+	} else {
+		s->got = duplex(c, &c, s->tx, PIPE_BULK, 1, s->rx, PIPE_BULK + PIPE_TAIL, PIPE_MS);
+		s->rc = 0;
+	}
+out:
+	close(c);
+	return NULL;
+}
+
+/*
+ * One connection through knock connect with binary data both ways, several
+ * MB each way, and one side ending its sending first while the other goes
+ * on (half-close): a faithful byte pipe, as ssh's ProxyCommand needs.
+ */
+static void pipe_connection(struct __test_metadata *_metadata, FIXTURE_DATA(dual) *self,
+			    int fam, int client_eof_first)
+{
+	unsigned char *up = malloc(PIPE_BULK + PIPE_TAIL), *down = malloc(PIPE_BULK + PIPE_TAIL);
+	unsigned char *rx_srv = malloc(PIPE_BULK + PIPE_TAIL), *rx_cli = malloc(PIPE_BULK + PIPE_TAIL);
+	struct pipe_server s = { .client_eof_first = client_eof_first };
+	char port[8];
+	const char *args[] = { "connect", netns_addr_b(fam), port, "--key", self->key, NULL };
+	int in = -1, out = -1, i, j;
+	unsigned char ping[100];
+	pthread_t t;
+	ssize_t n;
+	pid_t pid;
+
+	ASSERT_TRUE(up && down && rx_srv && rx_cli);
+	fill(up, PIPE_BULK + PIPE_TAIL, 1 + client_eof_first);
+	fill(down, PIPE_BULK + PIPE_TAIL, 3 + client_eof_first);
+	snprintf(port, sizeof(port), "%d", PORT);
+	s.lfd = key_listener(self->ns.b, fam, self->secret, self->secret_len, 0);
+	ASSERT_LE(0, s.lfd);
+	s.tx = down;
+	s.tail = down + PIPE_BULK;
+	s.rx = rx_srv;
+	ASSERT_EQ(0, pthread_create(&t, NULL, pipe_server, &s));
+	pid = spawn_knock(self->ns.a, &in, &out, args);
+	ASSERT_LT(0, pid);
+
+	if (client_eof_first) {
+		for (i = 0; i < 8; i++) {
+			/* Read exactly one ping (poll, then read what came). */
+			for (n = 0; n < (ssize_t)sizeof(ping);) {
+				struct pollfd p = { .fd = out, .events = POLLIN };
+				ssize_t r;
+
+				if (poll(&p, 1, PIPE_MS) != 1)
+					break;
+				r = read(out, ping + n, sizeof(ping) - n);
+				if (r <= 0)
+					break;
+				n += r;
+			}
+			ASSERT_EQ(sizeof(ping), (size_t)n) TH_LOG("ping %d did not come through whole", i);
+			for (j = 0; j < (int)sizeof(ping); j++)
+				ping[j] = ~ping[j];
+			ASSERT_EQ(sizeof(ping), (size_t)write(in, ping, sizeof(ping)));
+		}
+		/* Bulk both ways, then our EOF; the server's tail comes after it. */
+		n = duplex(out, &in, up, PIPE_BULK, 1, rx_cli, PIPE_BULK + PIPE_TAIL, PIPE_MS);
+		EXPECT_EQ(PIPE_BULK + PIPE_TAIL, n);
+	} else {
+		/* The server's bulk and its EOF first, with our stdin open ... */
+		n = duplex(out, &in, NULL, 0, 0, rx_cli, PIPE_BULK + PIPE_TAIL, PIPE_MS);
+		EXPECT_EQ(PIPE_BULK, n);
+		/* ... then ours, all of it, and our EOF. */
+		EXPECT_LE(0, duplex(out, &in, up, PIPE_BULK + PIPE_TAIL, 1, rx_cli + PIPE_BULK,
+				    PIPE_TAIL, PIPE_MS));
+	}
+	if (in >= 0)
+		close(in);
+	EXPECT_EQ(0, wait_exit(pid));
+	pthread_join(t, NULL);
+	close(out);
+	close(s.lfd);
+	EXPECT_EQ(0, s.rc);
+	if (client_eof_first) {
+		EXPECT_EQ(PIPE_BULK, s.got);
+		EXPECT_EQ(0, memcmp(rx_srv, up, PIPE_BULK));
+		EXPECT_EQ(0, memcmp(rx_cli, down, PIPE_BULK + PIPE_TAIL));
+	} else {
+		EXPECT_EQ(PIPE_BULK + PIPE_TAIL, s.got);
+		EXPECT_EQ(0, memcmp(rx_srv, up, PIPE_BULK + PIPE_TAIL));
+		EXPECT_EQ(0, memcmp(rx_cli, down, PIPE_BULK));
+	}
+	free(up);
+	free(down);
+	free(rx_srv);
+	free(rx_cli);
+}
+
+TEST_F_TIMEOUT(dual, connect_binary_pipe_half_close, T_TIMEOUT)
+{
+	signal(SIGPIPE, SIG_IGN);
+	pipe_connection(_metadata, self, variant->family, 1);
+	pipe_connection(_metadata, self, variant->family, 0);
+}
+
 /* ---- knock status and stats ----------------------------------------- */
 
 TEST_F_TIMEOUT(plain, status_matches_kernel, T_TIMEOUT)
@@ -453,6 +732,14 @@ TEST_F_TIMEOUT(plain, status_matches_kernel, T_TIMEOUT)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_LE(0, fd);
 	patched = !setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, "probe", 5);
+	/* The patch's way: TCP_STEALTH attached the ULP itself. */
+	if (patched) {
+		char ulp[16] = "";
+		socklen_t ulen = sizeof(ulp);
+
+		ASSERT_EQ(0, getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &ulen));
+		ASSERT_STREQ("stealth", ulp);
+	}
 	close(fd);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_LE(0, fd);
@@ -467,6 +754,8 @@ TEST_F_TIMEOUT(plain, status_matches_kernel, T_TIMEOUT)
 	if (loaded) {
 		EXPECT_EQ(patched, file_has(out, "kernel patch: yes"));
 		EXPECT_EQ(!patched, file_has(out, "kernel patch: no"));
+		EXPECT_EQ(patched, file_has(out, "kernel path: patched (TCP_STEALTH attaches"));
+		EXPECT_EQ(!patched, file_has(out, "kernel path: TCP_ULP (no patch"));
 		snprintf(line, sizeof(line), "modes: option%s\n", isn ? " isn" : "");
 		EXPECT_TRUE(file_has(out, line)) TH_LOG("want \"%s\"", line);
 	}
@@ -997,6 +1286,443 @@ TEST_F_TIMEOUT(tools, shim_integrity_split_writes, T_TIMEOUT)
 	EXPECT_EQ(0, memcmp(got, first, n));
 	EXPECT_EQ(ok + 1, CTR(self->ns.b, "integrity_ok"));
 	close(afd);
+	close(lfd);
+}
+
+/* ---- OpenSSH through the knock --------------------------------------- */
+
+/*
+ * The real programs: OpenSSH's sshd in b, untouched, protected by `knock
+ * protect` (the administrator's policy) or run under the shim (`knock exec
+ * sshd`); ssh and scp in a through `ProxyCommand='knock connect %h %p'` and
+ * under the shim (`knock exec ssh`, `knock exec scp`). A throwaway ed25519
+ * host key and client key in the scratch directory, sshd as root with its
+ * own configuration file. Skipped when OpenSSH is not installed
+ * (scripts/setup.sh installs it).
+ */
+#define SSHD "/usr/sbin/sshd"
+#define SCP_SIZE (2 << 20)
+
+FIXTURE(ssh) {
+	TOOLS_DATA
+	char opts[600];		/* ssh's options, the port excepted */
+	char proxy[700];	/* -o ProxyCommand=... */
+	char big[128];		/* SCP_SIZE bytes to copy */
+	char scp_host[64];	/* root@ADDR: or root@[ADDR]: */
+};
+
+FIXTURE_VARIANT(ssh) {
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(ssh, ipv4) {
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(ssh, ipv6) {
+	.family = AF_INET6,
+};
+
+/*
+ * A mount namespace of this test's own (each test runs in a child of the
+ * harness), where files can be replaced by bind mounts that only this test
+ * and its children see. Slave: the harness's later unmounts (of the network
+ * namespaces) still reach it.
+ */
+static int private_mounts(void)
+{
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL)) {
+		perror("private_mounts");
+		return -1;
+	}
+	return 0;
+}
+
+static int bind_over(const char *src, const char *dst)
+{
+	if (mount(src, dst, NULL, MS_BIND, NULL)) {
+		fprintf(stderr, "bind %s over %s: %s\n", src, dst, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Host names for b in a private /etc/hosts: tsb.test (both families),
+ * tsb4.test (IPv4 only), TSB-Other.test (both, for another name). */
+static int private_hosts(const char *dir)
+{
+	char hosts[160];
+	static const char text[] =
+		NETNS_B_IP4 " tsb.test tsb4.test TSB-Other.test\n"
+		NETNS_B_IP6 " tsb.test TSB-Other.test\n";
+
+	snprintf(hosts, sizeof(hosts), "%s/hosts", dir);
+	if (put(hosts, text, sizeof(text) - 1, 0644))
+		return -1;
+	return bind_over(hosts, "/etc/hosts");
+}
+
+/*
+ * For sshd: root with an empty home and a password field sshd does not
+ * call locked, in a private mount namespace. Without PAM, sshd refuses a
+ * key to an account whose password is "*" (Debian's root); and bash, run
+ * by sshd, would source root's ~/.bashrc, whatever it starts (seconds
+ * under TCG).
+ */
+static int private_root_account(const char *dir)
+{
+	char home[160], shadow[160], line[1024];
+	FILE *in, *out;
+	int ok = 1;
+
+	snprintf(home, sizeof(home), "%s/home", dir);
+	snprintf(shadow, sizeof(shadow), "%s/shadow", dir);
+	if (mkdir(home, 0700))
+		return -1;
+	in = fopen("/etc/shadow", "r");
+	out = fopen(shadow, "w");
+	while (in && out && fgets(line, sizeof(line), in)) {
+		char *rest;
+
+		/* root:<password>:rest -> root:unusable-not-locked:rest */
+		if (!strncmp(line, "root:", 5) && (rest = strchr(line + 5, ':')))
+			ok &= fprintf(out, "root:unusable-not-locked%s", rest) > 0;
+		else
+			ok &= fputs(line, out) >= 0;
+	}
+	if (!in || !out || !ok) {
+		if (in)
+			fclose(in);
+		if (out)
+			fclose(out);
+		return -1;
+	}
+	fclose(in);
+	if (fchmod(fileno(out), 0640) || fclose(out))
+		return -1;
+	if (private_mounts() || bind_over(home, "/root") || bind_over(shadow, "/etc/shadow"))
+		return -1;
+	return 0;
+}
+
+FIXTURE_SETUP(ssh)
+{
+	const char *d;
+	unsigned char *big;
+
+	if (access(SSHD, X_OK) || access("/usr/bin/ssh", X_OK) || access("/usr/bin/scp", X_OK) ||
+	    access("/usr/bin/ssh-keygen", X_OK))
+		SKIP(return, "OpenSSH (sshd, ssh, scp, ssh-keygen) is not installed: "
+		     "apt-get install openssh-server openssh-client (scripts/setup.sh does)");
+	TOOLS_SETUP();
+	d = self->dir;
+	ASSERT_EQ(0, netns_system(NULL, "ssh-keygen -q -t ed25519 -N '' -C tstools-host -f %s/host_key && "
+				  "ssh-keygen -q -t ed25519 -N '' -C tstools-client -f %s/id && "
+				  "cp %s/id.pub %s/authorized_keys && mkdir -p -m 0755 /run/sshd",
+				  d, d, d, d));
+	/* Both families on PORT, keys only, no PAM, no DNS, only the
+	 * scratch files. */
+	ASSERT_EQ(0, netns_system(NULL, "printf '%%s\\n' 'Port %d' 'HostKey %s/host_key' "
+				  "'AuthorizedKeysFile %s/authorized_keys' 'UsePAM no' 'StrictModes no' "
+				  "'PasswordAuthentication no' 'KbdInteractiveAuthentication no' "
+				  "'PermitRootLogin prohibit-password' 'UseDNS no' 'PidFile none' "
+				  "'Subsystem sftp internal-sftp' 'LogLevel ERROR' >%s/sshd_config",
+				  PORT, d, d, d));
+	snprintf(self->opts, sizeof(self->opts),
+		 "-F /dev/null -i %s/id -o IdentitiesOnly=yes -o UserKnownHostsFile=%s/known_hosts "
+		 "-o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=30 -o LogLevel=ERROR "
+		 /* Not the default sntrup761 hybrid: costly under TCG. */
+		 "-o KexAlgorithms=curve25519-sha256",
+		 d, d);
+	snprintf(self->proxy, sizeof(self->proxy), "-o 'ProxyCommand=%s connect %%h %%p --key %s'",
+		 knock_bin, self->key);
+	snprintf(self->scp_host, sizeof(self->scp_host), "root@%s:", url_host(variant->family));
+	snprintf(self->big, sizeof(self->big), "%s/big", d);
+	big = malloc(SCP_SIZE);
+	ASSERT_NE(NULL, big);
+	fill(big, SCP_SIZE, 7);
+	ASSERT_EQ(0, put(self->big, big, SCP_SIZE, 0644));
+	free(big);
+	ASSERT_EQ(0, private_root_account(d));
+}
+
+FIXTURE_TEARDOWN_PARENT(ssh)
+{
+	if (self->dir[0])
+		TOOLS_TEARDOWN();
+}
+
+/* Start sshd in b, after @prefix (a wrapper command or ""); wait until it
+ * listens on PORT. */
+static int start_sshd(struct __test_metadata *_metadata, FIXTURE_DATA(ssh) *self,
+		      const char *prefix)
+{
+	int i;
+
+	if (netns_system(self->ns.b, "%s " SSHD " -D -e -f %s/sshd_config 2>%s/sshd.log & "
+			 "echo $! >%s/server.pid", prefix, self->dir, self->dir, self->dir))
+		return -1;
+	for (i = 0; i < 300; i++) {
+		if (listening_in(self->ns.b, PORT))
+			return 0;
+		usleep(100000);
+	}
+	TH_LOG("sshd did not start");
+	netns_system(NULL, "cat %s/sshd.log >&2", self->dir);
+	return -1;
+}
+
+/* Is file @path byte for byte the test's SCP_SIZE bytes? */
+static int same_as_big(FIXTURE_DATA(ssh) *self, const char *path)
+{
+	return !netns_system(NULL, "cmp -s %s %s", self->big, path);
+}
+
+/* A plain ssh, without the knock, finds a closed port. */
+static void ssh_refused(struct __test_metadata *_metadata, FIXTURE_DATA(ssh) *self, int fam)
+{
+	char err[160];
+
+	snprintf(err, sizeof(err), "%s/err", self->dir);
+	EXPECT_EQ(255, netns_system(self->ns.a, "ssh %s -p %d root@%s true 2>%s",
+				    self->opts, PORT, netns_addr_b(fam), err));
+	EXPECT_TRUE(file_has(err, "Connection refused"));
+}
+
+/* A command through ProxyCommand='knock connect ...': its output came. */
+static void ssh_proxy_command(struct __test_metadata *_metadata, FIXTURE_DATA(ssh) *self, int fam)
+{
+	char out[160], got[64];
+
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	unlink(out);
+	EXPECT_EQ(0, netns_system(self->ns.a, "ssh %s %s -p %d root@%s 'echo proxied-$((6*7))' >%s",
+				  self->opts, self->proxy, PORT, netns_addr_b(fam), out));
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_STREQ("proxied-42\n", got);
+}
+
+/*
+ * sshd untouched, its port protected by the administrator's policy: a
+ * command through ProxyCommand, an scp of 2 MB up through it, a command
+ * under the shim (IPv4); a plain ssh is refused.
+ */
+TEST_F_TIMEOUT(ssh, sshd_protected_by_policy, T_TIMEOUT)
+{
+	int fam = variant->family;
+	char out[160], got[64], up[160];
+	long long good = CTR(self->ns.b, "knock_good");
+
+	ASSERT_EQ(0, netns_system(NULL, "%s protect %d --key %s --netns %s",
+				  knock_bin, PORT, self->key, self->ns.b));
+	ASSERT_EQ(0, start_sshd(_metadata, self, ""));
+	ssh_refused(_metadata, self, fam);
+	ssh_proxy_command(_metadata, self, fam);
+
+	snprintf(up, sizeof(up), "%s/big.up", self->dir);
+	EXPECT_EQ(0, netns_system(self->ns.a, "scp -q %s %s -P %d %s %s%s",
+				  self->opts, self->proxy, PORT, self->big, self->scp_host, up));
+	EXPECT_TRUE(same_as_big(self, up));
+
+	/* A client under the shim: over IPv6 in sshd_under_shim's scp only
+	 * (every session costs seconds under TCG). */
+	if (fam == AF_INET) {
+		snprintf(out, sizeof(out), "%s/out", self->dir);
+		unlink(out);
+		EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- ssh %s -p %d root@%s 'echo shimmed-$((6*7))' >%s",
+					  knock_bin, self->key, self->opts, PORT, netns_addr_b(fam), out));
+		ASSERT_LE(0, slurp(out, got, sizeof(got)));
+		EXPECT_STREQ("shimmed-42\n", got);
+		good++;
+	}
+	/* Every connection knocked. */
+	EXPECT_EQ(good + 2, CTR(self->ns.b, "knock_good"));
+	EXPECT_EQ(0, netns_system(NULL, "%s unprotect %d --netns %s", knock_bin, PORT, self->ns.b));
+}
+
+/*
+ * sshd under the shim (`knock exec sshd`): a command through ProxyCommand
+ * (IPv4), an scp of 2 MB down under the shim (scp runs ssh, which inherits
+ * it); a plain ssh is refused.
+ */
+TEST_F_TIMEOUT(ssh, sshd_under_shim, T_TIMEOUT)
+{
+	int fam = variant->family;
+	char prefix[700], down[160];
+	long long good = CTR(self->ns.b, "knock_good");
+
+	snprintf(prefix, sizeof(prefix), "%s exec --key %s --", knock_bin, self->key);
+	ASSERT_EQ(0, start_sshd(_metadata, self, prefix));
+	ssh_refused(_metadata, self, fam);
+	/* Over IPv6 in sshd_protected_by_policy only (time). */
+	if (fam == AF_INET) {
+		ssh_proxy_command(_metadata, self, fam);
+		good++;
+	}
+
+	snprintf(down, sizeof(down), "%s/big.down", self->dir);
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- scp -q %s -P %d %s%s %s",
+				  knock_bin, self->key, self->opts, PORT, self->scp_host, self->big, down));
+	EXPECT_TRUE(same_as_big(self, down));
+	EXPECT_EQ(good + 1, CTR(self->ns.b, "knock_good"));
+}
+
+/* ---- knock connect with host names, -4 and -6 ------------------------ */
+
+/*
+ * Names from a private /etc/hosts: -4 and -6 pick the family of a name
+ * with both, without either one of them is taken; a name without an
+ * address of the wanted family, and a name that does not resolve, are
+ * errors that say so.
+ */
+TEST_F_TIMEOUT(tools, connect_host_names_and_families, T_TIMEOUT)
+{
+	static const struct { const char *flag, *data; int fam; } runs[] = {
+		{ "-4", "over v4", AF_INET }, { "-6", "over v6", AF_INET6 }, { "", "", 0 },
+	};
+	int lfd[2], i, k;
+	struct echo e[2];
+	pthread_t t;
+	char out[160];
+	long long good = CTR(self->ns.b, "knock_good");
+
+	ASSERT_EQ(0, private_mounts());
+	ASSERT_EQ(0, private_hosts(self->dir));
+	lfd[0] = key_listener(self->ns.b, AF_INET, self->secret, self->secret_len, 0);
+	lfd[1] = key_listener(self->ns.b, AF_INET6, self->secret, self->secret_len, 0);
+	ASSERT_LE(0, lfd[0]);
+	ASSERT_LE(0, lfd[1]);
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	for (i = 0; i < 3; i++) {
+		int want = runs[i].fam == AF_INET6;
+
+		if (!runs[i].fam) {
+			/* No flag: either family, whichever getaddrinfo() put
+			 * first; one connection, not one to each. */
+			EXPECT_EQ(0, netns_system(self->ns.a, "printf any | %s connect tsb.test %d --key %s >%s &",
+						  knock_bin, PORT, self->key, out));
+			struct pollfd p[2] = {
+				{ .fd = lfd[0], .events = POLLIN },
+				{ .fd = lfd[1], .events = POLLIN },
+			};
+
+			EXPECT_EQ(1, poll(p, 2, IO_TIMEOUT_MS));
+			for (k = 0; k < 2; k++)
+				if (p[k].revents)
+					close(tcp_accept_timeout(lfd[k], 100));
+			continue;
+		}
+		memset(e, 0, sizeof(e));
+		for (k = 0; k < 2; k++) {
+			e[k].lfd = lfd[k];
+			e[k].rc = 1;	/* set by the server that got it */
+		}
+		e[want].rc = 0;
+		ASSERT_EQ(0, pthread_create(&t, NULL, echo_server, &e[want]));
+		EXPECT_EQ(0, netns_system(self->ns.a, "printf '%s' | %s connect %s tsb.test %d --key %s >%s",
+					  runs[i].data, knock_bin, runs[i].flag, PORT, self->key, out));
+		pthread_join(t, NULL);
+		EXPECT_EQ(0, e[want].rc) TH_LOG("%s", runs[i].flag);
+		EXPECT_STREQ(runs[i].data, e[want].got);
+		EXPECT_EQ(0, pending(lfd[!want], 100)) TH_LOG("%s reached the other family", runs[i].flag);
+	}
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+
+	/* A name without the wanted family, and one that does not resolve. */
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect -6 tsb4.test %d --key %s </dev/null 2>%s",
+				  knock_bin, PORT, self->key, out));
+	EXPECT_TRUE(file_has(out, "tsb4.test: no address of the wanted family"));
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect no-such-host.invalid %d --key %s </dev/null 2>%s",
+				  knock_bin, PORT, self->key, out));
+	EXPECT_TRUE(file_has(out, "no-such-host.invalid"));
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+	close(lfd[0]);
+	close(lfd[1]);
+}
+
+/* ---- fleets: per-server keys from a master --------------------------- */
+
+/* Run one knocking client (@cmd, in a) against an echo server on @lfd:
+ * what the server got, into @got; 0 if the command succeeded and the
+ * server got something. */
+static int echo_through(FIXTURE_DATA(tools) *self, int lfd, const char *cmd, char *got, size_t size)
+{
+	struct echo e = { .lfd = lfd };
+	pthread_t t;
+	int rc;
+
+	if (pthread_create(&t, NULL, echo_server, &e))
+		return -1;
+	rc = netns_system(self->ns.a, "%s", cmd);
+	pthread_join(t, NULL);
+	if ((size_t)e.n >= size)
+		e.n = size - 1;
+	memcpy(got, e.got, e.n);
+	got[e.n] = '\0';
+	/* The echo back may fail: a client like bash's /dev/tcp is gone. */
+	return rc || e.n <= 0 ? -1 : 0;
+}
+
+/*
+ * A server holding only the key derived for its name (knock derive)
+ * accepts clients that derive it on the fly from the master and the name
+ * they typed (knock connect --master, knock exec --master --name), and
+ * refuses keys derived for another name, and the master itself.
+ */
+TEST_F_TIMEOUT(tools, fleet_derived_keys, T_TIMEOUT)
+{
+	const int fam = AF_INET;
+	char master[160], skey[160], cmd[1200], got[128], hex[80], out[160];
+	unsigned char s[TCP_STEALTH_SECRET_MAX + 1];
+	long long good = CTR(self->ns.b, "knock_good");
+	int lfd, n, i;
+
+	ASSERT_EQ(0, private_mounts());
+	ASSERT_EQ(0, private_hosts(self->dir));
+	snprintf(master, sizeof(master), "%s/master", self->dir);
+	snprintf(skey, sizeof(skey), "%s/server.key", self->dir);
+	snprintf(out, sizeof(out), "%s/out", self->dir);
+	ASSERT_EQ(0, netns_system(NULL, "%s keygen %s 2>/dev/null && %s derive --master %s --name tsb.test --out %s 2>/dev/null",
+				  knock_bin, master, knock_bin, master, skey));
+	n = slurp(skey, (char *)s, sizeof(s));
+	ASSERT_EQ(32, n);
+	/* The hex form names the same key; case and a final dot do not count. */
+	ASSERT_EQ(0, netns_system(NULL, "%s derive --master %s --name TSB.Test. >%s", knock_bin, master, out));
+	for (i = 0; i < n; i++)
+		snprintf(hex + 2 * i, sizeof(hex) - 2 * i, "%02x", s[i]);
+	ASSERT_LE(0, slurp(out, got, sizeof(got)));
+	EXPECT_EQ(0, strncmp(got, hex, 64)) TH_LOG("%s vs %s", got, hex);
+
+	lfd = key_listener(self->ns.b, fam, s, n, 0);
+	ASSERT_LE(0, lfd);
+	/* Derived on the fly from the name typed, from --name, under the shim. */
+	snprintf(cmd, sizeof(cmd), "printf typed | %s connect -4 tsb.test %d --master %s >/dev/null",
+		 knock_bin, PORT, master);
+	EXPECT_EQ(0, echo_through(self, lfd, cmd, got, sizeof(got)));
+	EXPECT_STREQ("typed", got);
+	snprintf(cmd, sizeof(cmd), "printf named | %s connect %s %d --master %s --name TSB.TEST >/dev/null",
+		 knock_bin, NETNS_B_IP4, PORT, master);
+	EXPECT_EQ(0, echo_through(self, lfd, cmd, got, sizeof(got)));
+	EXPECT_STREQ("named", got);
+	snprintf(cmd, sizeof(cmd), "%s exec --master %s --name tsb.test -- bash -c 'echo shim >/dev/tcp/%s/%d'",
+		 knock_bin, master, NETNS_B_IP4, PORT);
+	EXPECT_EQ(0, echo_through(self, lfd, cmd, got, sizeof(got)));
+	EXPECT_STREQ("shim\n", got);
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+
+	/* Another name's key (the same address), the master itself: refused
+	 * like a closed port. */
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect -4 TSB-Other.test %d --master %s </dev/null 2>%s",
+				  knock_bin, PORT, master, out));
+	EXPECT_TRUE(file_has(out, "Connection refused"));
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s exec --master %s --name other.test -- bash -c 'echo x >/dev/tcp/%s/%d' 2>%s",
+				  knock_bin, master, NETNS_B_IP4, PORT, out));
+	EXPECT_TRUE(file_has(out, "Connection refused"));
+	EXPECT_EQ(1, netns_system(self->ns.a, "%s connect -4 tsb.test %d --key %s </dev/null 2>%s",
+				  knock_bin, PORT, master, out));
+	EXPECT_TRUE(file_has(out, "Connection refused"));
+	EXPECT_EQ(good + 3, CTR(self->ns.b, "knock_good"));
+	EXPECT_EQ(0, pending(lfd, 100));
 	close(lfd);
 }
 

@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `ReplayCache::check_and_insert` over sequences of knocks, against a
-//! plain model of the set-associative cache (one `Vec` per bucket), and the
-//! property it exists for: a knock it accepted is never accepted as new
-//! again, whatever the skew does meanwhile, and is accepted again at all
-//! only in a copy of its own SYN (same source and sequence number) within
-//! `DUPLICATE_SECS` of the first sighting.
+//! `ReplayCache::check_and_insert` over sequences of knocks of a few keys,
+//! against a plain model of what the cache promises (docs/PROTOCOL.md,
+//! section 8), whatever its tables look like inside:
+//!
+//! - a knock it accepted is never accepted as new again, whatever the skew
+//!   does meanwhile, and is accepted again at all only in a copy of its own
+//!   SYN (same source and sequence number) within `DUPLICATE_SECS` of the
+//!   first sighting;
+//! - a knock never accepted is refused as a replay only if it is no newer
+//!   than some accepted knock that had expired (the cache may have dropped
+//!   that one, and must then refuse every knock it cannot vouch for);
+//! - a knock is refused for want of room (`Full`) only if its own key has
+//!   `key_max` knocks that still verify, or it has none and every table is
+//!   held by other keys with knocks that still verify: one key's knocks
+//!   never crowd out another's.
 //!
 //! A knock's MAC fixes its time (the MAC covers it), so each knock of the
 //! pool gets its time when first sent and keeps it. The clock only moves
@@ -18,16 +27,22 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tcp_stealth_fuzz::proto::{
-    ReplayCache, ReplayVerdict, Skew, Slot, SynSource, DUPLICATE_SECS, MAX_SKEW_SECS, WAYS,
+    KnockKey, ReplayCache, ReplayLimits, ReplayVerdict, Skew, Slot, SynSource, DUPLICATE_SECS,
+    MAX_SKEW_SECS, MIN_KEY_ENTRIES,
 };
+use tcp_stealth_fuzz::Ref;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    buckets: u8,
+    /// Tables: 1 + tables % 3.
+    tables: u8,
+    /// Keys knocking: 1 + keys % 4.
+    keys: u8,
     skew: u16,
     start: u64,
-    /// Pool of MACs the knocks are drawn from.
-    macs: [u64; 8],
+    /// Seed of the pool's MACs.
+    seed: u64,
+    hash_key: [u8; 16],
     ops: Vec<Op>,
 }
 
@@ -35,7 +50,7 @@ struct Input {
 struct Op {
     /// Seconds the clock moves on first.
     advance: u8,
-    /// Which knock of the pool.
+    /// Which knock of the pool (its key: `knock % keys`).
     knock: u8,
     /// Client time minus now, for a knock sent the first time.
     age: i16,
@@ -46,124 +61,59 @@ struct Op {
     new_skew: u16,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    mac: [u8; 8],
-    source: SynSource,
-    seen: u64,
-    /// `t + MAX_SKEW_SECS`.
-    latest: u64,
-}
-
-/// The cache as replay.rs describes it, written plainly: each bucket has
-/// `WAYS` places; a new knock takes the first empty place, else the first
-/// of the free ones (knock no longer verifies) with the oldest time, else
-/// evicts the first of the live ones with the oldest time. Overwriting a
-/// knock raises the bucket's floor to its time.
-struct Model {
-    buckets: Vec<[Option<Entry>; WAYS]>,
-    floors: Vec<u64>,
-    floor: u64,
-    evictions: u64,
-}
-
 const MAX: u64 = MAX_SKEW_SECS as u64;
+const KEY_MAX: u32 = MIN_KEY_ENTRIES;
 
-fn live(e: &Entry, now: u64, skew: u64) -> bool {
-    e.latest - MAX + skew >= now
+fn expired(t: u64, now: u64, skew: u64) -> bool {
+    u128::from(t) + u128::from(skew) < u128::from(now)
 }
 
-impl Model {
-    fn check_and_insert(
-        &mut self,
-        mac: [u8; 8],
-        source: SynSource,
-        t: u64,
-        now: u64,
-        skew: u64,
-    ) -> ReplayVerdict {
-        let latest = t.saturating_add(MAX);
-        if latest > u64::from(u32::MAX) {
-            return ReplayVerdict::Replay;
-        }
-        let b = (u64::from_le_bytes(mac) % self.buckets.len() as u64) as usize;
-        let bucket = &mut self.buckets[b];
-        for e in bucket.iter().flatten() {
-            if e.mac == mac && live(e, now, skew) {
-                return if e.source == source && now - e.seen <= DUPLICATE_SECS {
-                    ReplayVerdict::Duplicate
-                } else {
-                    ReplayVerdict::Replay
-                };
-            }
-        }
-        if latest <= self.floors[b] {
-            return ReplayVerdict::Replay;
-        }
-        let place = match bucket.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                let key = |e: &Entry| (live(e, now, skew), e.latest);
-                let mut best = 0;
-                for i in 1..WAYS {
-                    if key(&bucket[i].unwrap()) < key(&bucket[best].unwrap()) {
-                        best = i;
-                    }
-                }
-                let gone = bucket[best].unwrap();
-                self.floors[b] = self.floors[b].max(gone.latest);
-                if live(&gone, now, skew) {
-                    self.floor = self.floor.max(gone.latest);
-                    self.evictions += 1;
-                }
-                best
-            }
-        };
-        bucket[place] = Some(Entry {
-            mac,
-            source,
-            seen: now,
-            latest,
-        });
-        ReplayVerdict::Fresh
-    }
-
-    fn live(&self, now: u64, skew: u64) -> usize {
-        self.buckets
-            .iter()
-            .flatten()
-            .flatten()
-            .filter(|e| live(e, now, skew))
-            .count()
-    }
+/// What the model knows of a knock of the pool.
+#[derive(Clone, Copy, Default)]
+struct Known {
+    /// Its time, fixed when first sent.
+    t: Option<u64>,
+    /// The SYN and second of its acceptance.
+    accepted: Option<(SynSource, u64)>,
 }
 
 fuzz_target!(|inp: Input| {
-    let buckets = 1 + usize::from(inp.buckets % 8);
+    let tables = 1 + u32::from(inp.tables % 3);
+    let nkeys = 1 + usize::from(inp.keys % 4);
+    let limits = ReplayLimits::new(tables * KEY_MAX, KEY_MAX).unwrap();
+    let mut slots = vec![Slot::EMPTY; limits.slots()];
+    let mut cache = ReplayCache::new(&mut slots[..], limits, inp.hash_key).unwrap();
+    let keys: Vec<KnockKey> = (0..nkeys)
+        .map(|k| KnockKey::from_bytes(&[k as u8 + 1; 32]))
+        .collect();
     let mut skew = 1 + u64::from(inp.skew) % MAX;
-    let mut slots = vec![Slot::EMPTY; buckets * WAYS];
-    let mut cache = ReplayCache::new(&mut slots[..]).unwrap();
-    let mut model = Model {
-        buckets: vec![[None; WAYS]; buckets],
-        floors: vec![0; buckets],
-        floor: 0,
-        evictions: 0,
-    };
-    // Per knock of the pool: its time, and the SYN and second of its
-    // acceptance.
-    let mut time: [Option<u64>; 8] = [None; 8];
-    let mut accepted: [Option<(SynSource, u64)>; 8] = [None; 8];
+    let mut known = [Known::default(); 256];
+    // `t + MAX` of the newest accepted knock seen expired so far.
+    let mut expired_bound = 0u64;
+    // The second in which the skew was last lowered.
+    let mut lowered = None;
     let mut now = inp.start;
-    for op in inp.ops.iter().take(256) {
+    for op in inp.ops.iter().take(512) {
         now = now.saturating_add(u64::from(op.advance));
         if op.new_skew != 0 {
-            skew = 1 + u64::from(op.new_skew) % MAX;
+            let new = 1 + u64::from(op.new_skew) % MAX;
+            if new < skew {
+                lowered = Some(now);
+            }
+            skew = new;
         }
-        let k = usize::from(op.knock % 8);
-        // Two knocks of the pool with the same MAC are the same knock.
-        let k = inp.macs.iter().position(|&m| m == inp.macs[k]).unwrap();
-        let mac = inp.macs[k].to_le_bytes();
-        let t = *time[k]
+        for k in known.iter() {
+            if let (Some(t), Some(_)) = (k.t, k.accepted) {
+                if expired(t, now, skew) {
+                    expired_bound = expired_bound.max(t.saturating_add(MAX));
+                }
+            }
+        }
+        let i = usize::from(op.knock);
+        let key = i % nkeys;
+        let mac = (inp.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes();
+        let t = *known[i]
+            .t
             .get_or_insert_with(|| now.wrapping_add_signed(i64::from(op.age) % (skew as i64 + 1)));
         if (t as i128 - now as i128).abs() > skew as i128 {
             continue; // verify says Stale
@@ -177,23 +127,53 @@ fuzz_target!(|inp: Input| {
         };
         let s = Skew::new(skew).unwrap();
 
-        let got = cache.check_and_insert(&mac, &source, t, now, s);
-        let want = model.check_and_insert(mac, source, t, now, skew);
-        assert_eq!(got, want, "knock {k} t {t} now {now} skew {skew}");
+        let got = cache.check_and_insert(&Ref, &keys[key], &mac, &source, t, now, s);
 
-        if let Some((from, seen)) = accepted[k] {
-            assert_ne!(got, ReplayVerdict::Fresh, "knock {k} accepted twice");
-            if got == ReplayVerdict::Duplicate {
+        // Knocks of each key that still verify.
+        let live = |known: &[Known; 256], k: usize| {
+            (0..256)
+                .filter(|&j| j % nkeys == k)
+                .filter(|&j| known[j].accepted.is_some())
+                .filter(|&j| known[j].t.is_some_and(|t| !expired(t, now, skew)))
+                .count()
+        };
+        match got {
+            ReplayVerdict::Fresh => {
+                assert!(known[i].accepted.is_none(), "knock {i} accepted twice");
+                known[i].accepted = Some((source, now));
+            }
+            ReplayVerdict::Duplicate => {
+                let (from, seen) = known[i].accepted.expect("duplicate of an unknown knock");
                 assert_eq!(from, source, "duplicate of another SYN");
                 assert!(now - seen <= DUPLICATE_SECS, "duplicate too late");
             }
+            ReplayVerdict::Replay => {
+                let latest = t.saturating_add(MAX);
+                if known[i].accepted.is_none() && latest <= u64::from(u32::MAX) {
+                    assert!(
+                        latest <= expired_bound,
+                        "new knock {i} (t {t}) refused as a replay at {now}, skew {skew}"
+                    );
+                }
+            }
+            ReplayVerdict::Full => {
+                assert!(known[i].accepted.is_none(), "known knock {i} said full");
+                if lowered != Some(now) {
+                    let own = live(&known, key);
+                    let others = (0..nkeys)
+                        .filter(|&k| k != key && live(&known, k) > 0)
+                        .count();
+                    // (`own` may count knocks the cache dropped when they
+                    // expired under a smaller skew: they still hold no table.)
+                    assert!(
+                        own >= KEY_MAX as usize || others >= tables as usize,
+                        "knock {i} of key {key} refused for room: own {own} live, {others} other keys, {tables} tables"
+                    );
+                }
+            }
         }
-        if got == ReplayVerdict::Fresh {
-            accepted[k] = Some((source, now));
-        }
-        assert_eq!(cache.floor(), model.floor);
-        assert_eq!(cache.evictions(), model.evictions);
-        assert_eq!(cache.live(now, s), model.live(now, skew));
-        assert!(cache.live(now, s) <= cache.capacity());
+        let total: usize = (0..nkeys).map(|k| live(&known, k)).sum();
+        assert!(cache.live(now, s) <= total);
+        assert!(cache.keys() <= tables as usize);
     }
 });

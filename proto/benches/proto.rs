@@ -8,7 +8,8 @@
 use divan::{black_box, Bencher};
 use tcp_stealth_proto::reference::Ref;
 use tcp_stealth_proto::{
-    build, find_knock, verify, FindResult, Knock, KnockKey, ReplayCache, Skew, Slot, SynSource,
+    build, find_knock, verify, FindResult, Knock, KnockKey, ReplayCache, ReplayLimits, Skew, Slot,
+    SynSource,
 };
 
 fn main() {
@@ -121,8 +122,11 @@ fn verify_stale(b: Bencher<'_, '_>) {
 
 #[divan::bench]
 fn replay_check_and_insert(b: Bencher<'_, '_>) {
-    let mut slots = vec![Slot::EMPTY; 1024];
-    let mut cache = ReplayCache::new(&mut slots[..]).expect("valid size");
+    // Room for a million knocks of one key: every call is a new knock.
+    let limits = ReplayLimits::new(1 << 20, 1 << 20).expect("valid limits");
+    let mut slots = vec![Slot::EMPTY; limits.slots()];
+    let mut cache = ReplayCache::new(&mut slots[..], limits, [7; 16]).expect("valid size");
+    let key = KnockKey::from_bytes(&[1; 32]);
     let src = SynSource {
         addr: [0u8; 16],
         port: 1,
@@ -133,7 +137,7 @@ fn replay_check_and_insert(b: Bencher<'_, '_>) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        cache.check_and_insert(&x.to_le_bytes(), &src, NOW, NOW, Skew::DEFAULT)
+        cache.check_and_insert(&Ref, &key, &x.to_le_bytes(), &src, NOW, NOW, Skew::DEFAULT)
     });
 }
 

@@ -125,6 +125,14 @@ impl SockCommon {
         self.state() == TcpState::Listen
             && unsafe { bindings::tcp_stealth_syncookies_possible(self.as_ptr()) }
     }
+
+    /// Client side: whether this socket sent its SYN again (an RTO fired
+    /// since `connect()`). `false` for a request or timewait socket.
+    pub(crate) fn syn_retransmitted(&self) -> bool {
+        // SAFETY: `is_full()`: the `inet_connection_sock` fields exist; the
+        // helper only reads `icsk_retransmits` (with READ_ONCE).
+        self.is_full() && unsafe { bindings::tcp_stealth_syn_retransmits(self.as_ptr()) } != 0
+    }
 }
 
 impl Sock {

@@ -4,7 +4,7 @@
 
 use super::{bindings, pernet::Net};
 use core::{
-    ffi::c_void,
+    ffi::{c_int, c_void},
     ptr::null_mut,
     sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering},
 };
@@ -16,6 +16,9 @@ pub(crate) struct IntSetting {
     value: AtomicI32,
     min: i32,
     max: i32,
+    /// Called in process context after a write changed the value; if it
+    /// fails, the old value is put back and the write fails with its error.
+    on_change: Option<fn(&Net) -> Result>,
 }
 
 impl IntSetting {
@@ -25,6 +28,22 @@ impl IntSetting {
             value: AtomicI32::new(default),
             min,
             max,
+            on_change: None,
+        }
+    }
+
+    /// A setting whose writes call `on_change` (see [`IntSetting`]).
+    pub(crate) const fn with_hook(
+        default: i32,
+        min: i32,
+        max: i32,
+        on_change: fn(&Net) -> Result,
+    ) -> Self {
+        Self {
+            value: AtomicI32::new(default),
+            min,
+            max,
+            on_change: Some(on_change),
         }
     }
 
@@ -35,7 +54,58 @@ impl IntSetting {
 }
 
 /// Most entries in one table.
-const MAX_ENTRIES: usize = 4;
+const MAX_ENTRIES: usize = 8;
+
+/// The handler of a setting with a hook: `proc_dointvec_minmax` on a copy
+/// of the value, then the hook.
+///
+/// # Safety
+///
+/// Called by the sysctl core for an entry that [`SysctlTable::register`]
+/// filled for a setting with a hook: `extra1` points to the
+/// [`IntSetting`], `extra2` to its live namespace (both outlive the
+/// registration, and the core waits for handlers before unregistering).
+unsafe extern "C" fn hooked_handler(
+    table: *const bindings::ctl_table,
+    write: c_int,
+    buffer: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut bindings::loff_t,
+) -> c_int {
+    // SAFETY: See the function's safety section: `table` is the entry,
+    // `extra1` the setting.
+    let (setting, net) = unsafe {
+        (
+            &*(*table).extra1.cast::<IntSetting>(),
+            (*table).extra2.cast::<bindings::net>(),
+        )
+    };
+    let mut v = setting.get();
+    // SAFETY: `table` is valid; the copy is a plain struct.
+    let mut tmp: bindings::ctl_table = unsafe { core::ptr::read(table) };
+    tmp.data = (&mut v as *mut i32).cast();
+    tmp.extra1 = (&setting.min as *const i32).cast_mut().cast();
+    tmp.extra2 = (&setting.max as *const i32).cast_mut().cast();
+    // SAFETY: `tmp` is a valid integer entry whose data, min and max live
+    // through the call; the buffer arguments come from the core as they are.
+    let ret = unsafe { bindings::proc_dointvec_minmax(&tmp, write, buffer, lenp, ppos) };
+    if ret != 0 || write == 0 {
+        return ret;
+    }
+    let old = setting.value.swap(v, Ordering::Relaxed);
+    if old == v {
+        return 0;
+    }
+    if let Some(hook) = setting.on_change {
+        // SAFETY: The namespace is alive while its table is registered.
+        let net = unsafe { Net::from_raw(net) };
+        if let Err(e) = hook(net) {
+            setting.value.store(old, Ordering::Relaxed);
+            return e.to_errno();
+        }
+    }
+    0
+}
 
 /// A table of [`IntSetting`]s under one path, in one namespace.
 ///
@@ -93,9 +163,17 @@ impl SysctlTable {
                 e.data = s.value.as_ptr().cast::<c_void>();
                 e.maxlen = core::mem::size_of::<i32>() as i32;
                 e.mode = 0o644;
-                e.proc_handler = Some(bindings::proc_dointvec_minmax);
-                e.extra1 = (&s.min as *const i32).cast_mut().cast();
-                e.extra2 = (&s.max as *const i32).cast_mut().cast();
+                if s.on_change.is_some() {
+                    // INVARIANT: `hooked_handler`'s contract: the setting
+                    // and the namespace, which outlive the registration.
+                    e.proc_handler = Some(hooked_handler);
+                    e.extra1 = (*s as *const IntSetting).cast_mut().cast();
+                    e.extra2 = net.as_ptr().cast();
+                } else {
+                    e.proc_handler = Some(bindings::proc_dointvec_minmax);
+                    e.extra1 = (&s.min as *const i32).cast_mut().cast();
+                    e.extra2 = (&s.max as *const i32).cast_mut().cast();
+                }
             }
         }
         // SAFETY: `net` is alive; the table and the settings it points to stay

@@ -64,7 +64,10 @@ pub use policy::{
     MAX_POLICY_INTEGRITY_LEN, POLICY_A_INTEGRITY_LEN, POLICY_A_PORT, POLICY_A_SECRET,
 };
 #[allow(unused_imports)]
-pub use replay::{ReplayCache, ReplayVerdict, Slot, SynSource, DUPLICATE_SECS, WAYS};
+pub use replay::{
+    ReplayCache, ReplayLimits, ReplayVerdict, Slot, SynSource, DEFAULT_KEY_ENTRIES,
+    DEFAULT_MAX_ENTRIES, DUPLICATE_SECS, MAX_ENTRIES, MAX_TABLES, MIN_KEY_ENTRIES,
+};
 #[allow(unused_imports)]
 pub use wire::{
     build, compute_mac, find_knock, is_fresh, mac_words, needs_knock, option_fits,
@@ -83,8 +86,9 @@ pub enum Error {
     SkewRange,
     /// The integrity length must be 1 to [`MAX_INTEGRITY_LEN`] bytes.
     IntegrityLength,
-    /// The replay cache needs a non-empty multiple of [`WAYS`] slots (the
-    /// admission table of [`ADMIT_WAYS`]).
+    /// The replay cache's bounds are out of range or its storage does not
+    /// fit them; the admission table needs a non-empty multiple of
+    /// [`ADMIT_WAYS`] slots.
     SlotCount,
     /// A benchmark request must be 1 to [`MAX_BENCH_ITERATIONS`] in decimal.
     BenchRequest,

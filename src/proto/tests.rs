@@ -547,11 +547,11 @@ fn wipe_zeroes() {
     assert!(k.iter().all(|&b| b == 0));
 }
 
-/// Found by the `replay` fuzz target: a bucket's eviction floor is kept in
-/// 32 bits, and an evicted knock that expires after `u32::MAX` (a clock
-/// past 2106) came back as new once it had left the bucket. The cache now
-/// keeps all its times in 32 bits and refuses every knock it cannot store;
-/// up to that point an evicted knock stays refused.
+/// Found by the `replay` fuzz target (against the set-associative cache
+/// of before): an evicted knock that expires after `u32::MAX` (a clock past
+/// 2106) came back as new. The cache keeps all its times in 32 bits and
+/// refuses every knock it cannot store; up to that point a dropped knock
+/// stays refused.
 #[test]
 fn replay_floor_saturated_refuses() {
     let a = SynSource {
@@ -565,21 +565,24 @@ fn replay_floor_saturated_refuses() {
         isn: 2,
     };
     let skew = Skew::DEFAULT;
+    let key = KnockKey::from_bytes(&[3; 32]);
     // The last knock times the cache can store.
     let now = u64::from(u32::MAX) - u64::from(MAX_SKEW_SECS);
-    let mut slots = [Slot::EMPTY; WAYS];
-    let mut c = ReplayCache::new(&mut slots[..]).unwrap();
-    for i in 0..=WAYS as u64 {
-        let v = c.check_and_insert(&i.to_le_bytes(), &a, now - 5 + i, now, skew);
-        assert_eq!(v, ReplayVerdict::Fresh, "knock {i}");
-    }
-    assert_eq!(c.evictions(), 1);
-    // Knock 0 was evicted and still verifies: never new again.
-    let v = c.check_and_insert(&0u64.to_le_bytes(), &b, now - 5, now, skew);
+    let limits = ReplayLimits::new(MIN_KEY_ENTRIES, MIN_KEY_ENTRIES).unwrap();
+    let mut slots = std::vec![Slot::EMPTY; limits.slots()];
+    let mut c = ReplayCache::new(&mut slots[..], limits, [9; 16]).unwrap();
+    let v = c.check_and_insert(&Ref, &key, &[0; 8], &a, now - 200, now - 200, skew);
+    assert_eq!(v, ReplayVerdict::Fresh);
+    // Knock 0 expires and its table is dropped; under a wider skew it
+    // would verify again: never new again.
+    let v = c.check_and_insert(&Ref, &key, &[1; 8], &a, now, now, skew);
+    assert_eq!(v, ReplayVerdict::Fresh);
+    let wide = Skew::new(600).unwrap();
+    let v = c.check_and_insert(&Ref, &key, &[0; 8], &b, now - 200, now, wide);
     assert_eq!(v, ReplayVerdict::Replay);
     // Past that, no knock is new.
     for now in [now + 1, 5_000_000_000] {
-        let v = c.check_and_insert(&9u64.to_le_bytes(), &b, now, now, skew);
+        let v = c.check_and_insert(&Ref, &key, &[9; 8], &b, now, now, skew);
         assert_eq!(v, ReplayVerdict::Replay);
     }
 }

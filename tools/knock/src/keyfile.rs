@@ -138,6 +138,12 @@ pub fn random_bytes(buf: &mut [u8]) -> io::Result<()> {
 pub fn keygen(path: &Path) -> Result<(), KeyError> {
     let mut key = [0u8; KEYGEN_LEN];
     random_bytes(&mut key).map_err(|e| KeyError::Io(path.to_owned(), e))?;
+    write_new(path, &key)
+}
+
+/// Writes `key`, raw, to a new file of mode 0600 (`keygen`, `derive`).
+/// Refuses to overwrite anything (a dangling symlink included).
+pub fn write_new(path: &Path, key: &[u8]) -> Result<(), KeyError> {
     let mut f: File = match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -154,7 +160,7 @@ pub fn keygen(path: &Path) -> Result<(), KeyError> {
     let res = (|| {
         // The umask can only remove bits; make sure of 0600 anyway.
         f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        f.write_all(&key)?;
+        f.write_all(key)?;
         f.sync_all()
     })();
     if let Err(e) = res {

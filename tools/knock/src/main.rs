@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `knock`: the userspace side of tcp_stealth. See docs/knock.1.md.
 
+mod completions;
 mod config;
+mod derive;
 mod keyfile;
+mod pipe;
 mod policy;
 mod sock;
 mod stats;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -88,6 +90,25 @@ enum Cmd {
     /// says (see policy.conf(5)): protect the ports it lists, stop
     /// protecting the others
     Apply(ApplyArgs),
+    /// Fleets: derive server NAME's own secret from the master secret
+    /// (docs/PROTOCOL.md, section 14); hex on stdout, or a key file
+    Derive {
+        /// The master key file (raw secret, 1..64 bytes, mode 0600 or stricter)
+        #[arg(long, value_name = "FILE")]
+        master: PathBuf,
+        /// The server's host name (case and one trailing dot do not count)
+        #[arg(long, value_name = "HOST")]
+        name: String,
+        /// Write the secret to this new key file (mode 0600) instead
+        #[arg(long, short, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh or fish) on stdout
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -114,8 +135,10 @@ struct ConnectArgs {
     /// TCP port
     port: u16,
     /// Key file (raw secret, 1..64 bytes, mode 0600 or stricter)
-    #[arg(long, short, value_name = "FILE")]
-    key: PathBuf,
+    #[arg(long, short, value_name = "FILE", required_unless_present = "master")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    fleet: FleetArgs,
     /// Commit the knock to this file's bytes, and send them first
     #[arg(long, value_name = "F", conflicts_with = "integrity_stdin_bytes")]
     integrity_file: Option<PathBuf>,
@@ -131,11 +154,29 @@ struct ConnectArgs {
     ipv6: bool,
 }
 
+/// Fleets: the key derived from a master key file and a host name.
+#[derive(Args, Debug)]
+struct FleetArgs {
+    /// Fleet master key file: knock with the key derived from it for the
+    /// server's name (HOST, or --name), instead of --key
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    master: Option<PathBuf>,
+    /// With --master: derive for this name instead of HOST
+    #[arg(long, value_name = "HOST", requires = "master")]
+    name: Option<String>,
+}
+
 #[derive(Args, Debug)]
 struct ExecArgs {
     /// Key file (default: $TCP_STEALTH_KEY_FILE)
     #[arg(long, short, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// Fleet master key file: the program gets the key derived for --name
+    #[arg(long, value_name = "FILE", conflicts_with = "key", requires = "name")]
+    master: Option<PathBuf>,
+    /// With --master: the server's host name to derive the key for
+    #[arg(long, value_name = "HOST", requires = "master")]
+    name: Option<String>,
     /// Clients: commit every connection's knock to this file's bytes (the
     /// program must send exactly them first)
     #[arg(long, value_name = "F")]
@@ -220,6 +261,12 @@ fn main() -> ExitCode {
             };
             enter.and_then(|()| config::apply(&a.config, a.check, a.quiet))
         }
+        Cmd::Derive { master, name, out } => derive_cmd(&master, &name, out.as_deref()),
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            completions::write(shell, &mut Cli::command(), &mut std::io::stdout());
+            Ok(())
+        }
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -230,14 +277,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Reads exactly `n` bytes of stdin.
+/// Reads exactly `n` bytes of stdin, and not one more (the rest is for the
+/// connection).
 fn read_stdin_exact(n: usize) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::with_capacity(n);
-    io::stdin()
-        .lock()
-        .take(n as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("reading stdin: {e}"))?;
+    let buf = pipe::read_upto(libc::STDIN_FILENO, n).map_err(|e| format!("reading stdin: {e}"))?;
     if buf.len() != n {
         return Err(format!(
             "stdin ended after {} of the {} bytes to commit to",
@@ -248,8 +291,49 @@ fn read_stdin_exact(n: usize) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
+/// `knock derive`.
+fn derive_cmd(master: &Path, name: &str, out: Option<&Path>) -> Result<(), String> {
+    let m = keyfile::read_key(master).map_err(|e| e.to_string())?;
+    let secret = derive::derive(&m, name)?;
+    match out {
+        Some(f) => keyfile::write_new(f, &secret)
+            .map(|()| eprintln!("knock: wrote the key of {name} to {}", f.display()))
+            .map_err(|e| e.to_string()),
+        None => {
+            println!("{}", derive::hex(&secret));
+            Ok(())
+        }
+    }
+}
+
+/// `--name` goes with `--master` only (clap's `requires` does not catch
+/// `--key K --name N` here).
+fn check_name_needs_master(master: Option<&Path>, name: Option<&str>) -> Result<(), String> {
+    match (master, name) {
+        (None, Some(_)) => Err("--name goes with --master (the name to derive the key for)".into()),
+        _ => Ok(()),
+    }
+}
+
+/// The secret of `--key`, or derived from `--master` for `name`.
+fn secret_of(key: Option<&Path>, master: Option<&Path>, name: &str) -> Result<Vec<u8>, String> {
+    match (key, master) {
+        (Some(k), _) => keyfile::read_key(k).map_err(|e| e.to_string()),
+        (None, Some(m)) => {
+            let m = keyfile::read_key(m).map_err(|e| e.to_string())?;
+            derive::derive(&m, name).map(|s| s.to_vec())
+        }
+        (None, None) => Err("no key: give --key FILE or --master FILE".into()),
+    }
+}
+
 fn connect(a: ConnectArgs) -> Result<(), String> {
-    let secret = keyfile::read_key(&a.key).map_err(|e| e.to_string())?;
+    check_name_needs_master(a.fleet.master.as_deref(), a.fleet.name.as_deref())?;
+    let secret = secret_of(
+        a.key.as_deref(),
+        a.fleet.master.as_deref(),
+        a.fleet.name.as_deref().unwrap_or(&a.host),
+    )?;
     let commit = match (&a.integrity_file, a.integrity_stdin_bytes) {
         (Some(f), _) => Some(keyfile::read_integrity(f)?),
         (None, Some(n)) => Some(read_stdin_exact(n as usize)?),
@@ -286,35 +370,7 @@ fn connect(a: ConnectArgs) -> Result<(), String> {
             ));
         }
     };
-    pump(stream, commit.as_deref())
-}
-
-/// Sends `first` (if any), then stdin until EOF (then shuts the sending side
-/// down), while copying the connection to stdout until EOF.
-fn pump(stream: TcpStream, first: Option<&[u8]>) -> Result<(), String> {
-    let mut tx = stream.try_clone().map_err(|e| format!("socket: {e}"))?;
-    if let Some(b) = first {
-        tx.write_all(b).map_err(|e| format!("sending: {e}"))?;
-    }
-    let sender = std::thread::spawn(move || -> Result<(), String> {
-        let mut stdin = io::stdin().lock();
-        let r = io::copy(&mut stdin, &mut tx);
-        // Let the peer see EOF even if stdin failed.
-        let _ = tx.shutdown(Shutdown::Write);
-        r.map(|_| ()).map_err(|e| format!("sending stdin: {e}"))
-    });
-    let mut rx = stream;
-    let mut stdout = io::stdout().lock();
-    io::copy(&mut rx, &mut stdout).map_err(|e| format!("receiving: {e}"))?;
-    stdout.flush().map_err(|e| format!("stdout: {e}"))?;
-    // The peer is done. If we are still sending, wait for stdin only if it
-    // already finished; otherwise exit like netcat does on remote EOF.
-    if sender.is_finished() {
-        sender
-            .join()
-            .map_err(|_| "sender thread panicked".to_string())??;
-    }
-    Ok(())
+    pipe::run(stream, commit.as_deref())
 }
 
 fn module_loaded() -> bool {
@@ -362,6 +418,16 @@ fn status() -> Result<(), String> {
         (Err(e), _) => format!("unknown (probe failed: {e})"),
     };
     println!("kernel patch: {patch}");
+    println!(
+        "kernel path: {}",
+        match &p.path {
+            sock::KernelPath::Patched =>
+                "patched (TCP_STEALTH attaches the \"stealth\" ULP by itself)".to_string(),
+            sock::KernelPath::Ulp =>
+                "TCP_ULP (no patch: knock and the shim set TCP_ULP \"stealth\" first)".to_string(),
+            sock::KernelPath::Unknown(why) => format!("unknown ({why})"),
+        }
+    );
     if loaded {
         println!(
             "modes: {}",
@@ -411,15 +477,33 @@ fn absolute(p: &Path) -> Result<PathBuf, String> {
 }
 
 fn exec(a: ExecArgs) -> Result<(), String> {
-    let key = match a
-        .key
-        .or_else(|| std::env::var_os("TCP_STEALTH_KEY_FILE").map(PathBuf::from))
-    {
-        Some(k) => k,
-        None => return Err("no key: give --key FILE or set TCP_STEALTH_KEY_FILE".into()),
+    // Fleets: the derived key goes to the shim in a memfd the program
+    // inherits (kept open until exec).
+    check_name_needs_master(a.master.as_deref(), a.name.as_deref())?;
+    let mut _derived = None;
+    let key = match (&a.master, &a.name) {
+        (Some(m), Some(n)) => {
+            let secret = secret_of(None, Some(m), n)?;
+            let fd = derive::memfd_key(&secret).map_err(|e| format!("memfd for the key: {e}"))?;
+            let path = PathBuf::from(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&fd)
+            ));
+            _derived = Some(fd);
+            path
+        }
+        _ => match a
+            .key
+            .or_else(|| std::env::var_os("TCP_STEALTH_KEY_FILE").map(PathBuf::from))
+        {
+            Some(k) => {
+                // Checked here for a clear message now; the shim checks again.
+                keyfile::read_key(&k).map_err(|e| e.to_string())?;
+                absolute(&k)?
+            }
+            None => return Err("no key: give --key FILE or set TCP_STEALTH_KEY_FILE".into()),
+        },
     };
-    // Checked here for a clear message now; the shim checks again.
-    keyfile::read_key(&key).map_err(|e| e.to_string())?;
     if let Some(f) = &a.integrity_file {
         keyfile::read_integrity(f)?;
     }
@@ -444,7 +528,7 @@ fn exec(a: ExecArgs) -> Result<(), String> {
     let mut cmd = std::process::Command::new(&a.prog[0]);
     cmd.args(&a.prog[1..])
         .env("LD_PRELOAD", preload)
-        .env("TCP_STEALTH_KEY_FILE", absolute(&key)?);
+        .env("TCP_STEALTH_KEY_FILE", &key);
     match &a.integrity_file {
         Some(f) => cmd.env("TCP_STEALTH_INTEGRITY_FILE", absolute(f)?),
         None => cmd.env_remove("TCP_STEALTH_INTEGRITY_FILE"),
@@ -462,7 +546,7 @@ fn exec(a: ExecArgs) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use clap::{CommandFactory, ValueEnum};
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("knock").chain(args.iter().copied()))
@@ -480,7 +564,7 @@ mod tests {
             Cmd::Connect(a) => {
                 assert_eq!(a.host, "example.org");
                 assert_eq!(a.port, 22);
-                assert_eq!(a.key, PathBuf::from("k"));
+                assert_eq!(a.key, Some(PathBuf::from("k")));
                 assert!(a.integrity_file.is_none() && a.integrity_stdin_bytes.is_none());
             }
             _ => panic!(),
@@ -569,6 +653,63 @@ mod tests {
         for bad in ["", "0", "65536", "a", "22,", "10-5", "1-", "-3", "1-2-3"] {
             assert!(parse_ports(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn fleet_args() {
+        match parse(&["connect", "h", "22", "--master", "m"]).unwrap().cmd {
+            Cmd::Connect(a) => {
+                assert!(a.key.is_none());
+                assert_eq!(a.fleet.master, Some(PathBuf::from("m")));
+                assert!(a.fleet.name.is_none());
+            }
+            _ => panic!(),
+        }
+        assert!(parse(&["connect", "h", "22", "--master", "m", "--name", "n"]).is_ok());
+        // One key source, exactly; --name only with --master.
+        assert!(parse(&["connect", "h", "22", "--master", "m", "--key", "k"]).is_err());
+        assert!(check_name_needs_master(None, Some("n")).is_err());
+        assert!(check_name_needs_master(Some(Path::new("m")), Some("n")).is_ok());
+        assert!(check_name_needs_master(None, None).is_ok());
+        assert!(parse(&["exec", "--master", "m", "--name", "n", "--", "x"]).is_ok());
+        assert!(parse(&["exec", "--master", "m", "--", "x"]).is_err());
+        assert!(parse(&["exec", "--key", "k", "--master", "m", "--name", "n", "--", "x"]).is_err());
+        match parse(&["derive", "--master", "m", "--name", "h.example"])
+            .unwrap()
+            .cmd
+        {
+            Cmd::Derive { master, name, out } => {
+                assert_eq!(master, PathBuf::from("m"));
+                assert_eq!(name, "h.example");
+                assert!(out.is_none());
+            }
+            _ => panic!(),
+        }
+        assert!(parse(&["derive", "--master", "m"]).is_err());
+    }
+
+    #[test]
+    fn completions_cover_the_real_cli() {
+        for sh in ["bash", "zsh", "fish"] {
+            assert!(matches!(
+                parse(&["completions", sh]).unwrap().cmd,
+                Cmd::Completions { .. }
+            ));
+            let shell = completions::Shell::from_str(sh, false).unwrap();
+            let mut out = Vec::new();
+            completions::write(shell, &mut Cli::command(), &mut out);
+            let s = String::from_utf8(out).unwrap();
+            for word in [
+                "keygen",
+                "connect",
+                "protect",
+                "unprotect",
+                "integrity-file",
+            ] {
+                assert!(s.contains(word), "{sh}: no {word}");
+            }
+        }
+        assert!(parse(&["completions", "tcsh"]).is_err());
     }
 
     #[test]

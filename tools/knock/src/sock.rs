@@ -194,10 +194,48 @@ pub fn knock_connect(
     Ok(TcpStream::from(fd))
 }
 
+/// Which way a socket gets the module's ULP on this kernel.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KernelPath {
+    /// The kernel patch: TCP_STEALTH attached the "stealth" ULP itself
+    /// (seen with getsockopt(TCP_ULP) on the probe socket).
+    Patched,
+    /// No patch: TCP_STEALTH alone fails with ENOPROTOOPT, and works after
+    /// TCP_ULP "stealth", which knock and the shim set first.
+    Ulp,
+    /// Not found out (the reason).
+    Unknown(String),
+}
+
+/// getsockopt(fd, IPPROTO_TCP, TCP_ULP): the name of the socket's ULP
+/// ("" if none).
+pub fn ulp_name(fd: &OwnedFd) -> io::Result<String> {
+    let mut buf = [0u8; 16];
+    let mut len = buf.len() as libc::socklen_t;
+    // SAFETY: `buf` and `len` are valid for writing, `len` is buf's size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            TCP_ULP,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let name = &buf[..(len as usize).min(buf.len())];
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    Ok(String::from_utf8_lossy(&name[..end]).into_owned())
+}
+
 /// What a probe of the running kernel found.
 pub struct Probe {
     /// TCP_STEALTH worked on a fresh socket without TCP_ULP.
     pub patched: Result<(), io::Error>,
+    /// Which way sockets get the ULP.
+    pub path: KernelPath,
     /// Knock modes the module accepted.
     pub modes: Vec<&'static str>,
 }
@@ -209,6 +247,32 @@ pub struct Probe {
 pub fn probe(module_loaded: bool) -> io::Result<Probe> {
     let fd = tcp_socket(libc::AF_INET)?;
     let patched = set_tcp_opt(&fd, TCP_STEALTH, b"knock status probe");
+    let path = match &patched {
+        // Accepted: the ULP must be on the socket now.
+        Ok(()) => match ulp_name(&fd) {
+            Ok(n) if n == "stealth" => KernelPath::Patched,
+            Ok(n) => KernelPath::Unknown(format!(
+                "TCP_STEALTH accepted, but the socket's ULP is {n:?}"
+            )),
+            Err(e) => KernelPath::Unknown(format!("getsockopt(TCP_ULP): {e}")),
+        },
+        Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) && !module_loaded => {
+            KernelPath::Unknown("module not loaded".into())
+        }
+        // No patch: TCP_ULP first must make TCP_STEALTH work.
+        Err(e) if e.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+            let fd = tcp_socket(libc::AF_INET)?;
+            match set_tcp_opt(&fd, TCP_ULP, ULP_NAME)
+                .and_then(|()| set_tcp_opt(&fd, TCP_STEALTH, b"knock status probe"))
+            {
+                Ok(()) => KernelPath::Ulp,
+                Err(e) => {
+                    KernelPath::Unknown(format!("TCP_ULP \"stealth\", then TCP_STEALTH: {e}"))
+                }
+            }
+        }
+        Err(e) => KernelPath::Unknown(format!("TCP_STEALTH: {e}")),
+    };
     let mut modes = Vec::new();
     if module_loaded {
         for (v, name) in [
@@ -221,7 +285,11 @@ pub fn probe(module_loaded: bool) -> io::Result<Probe> {
             }
         }
     }
-    Ok(Probe { patched, modes })
+    Ok(Probe {
+        patched,
+        path,
+        modes,
+    })
 }
 
 #[cfg(test)]
