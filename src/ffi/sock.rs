@@ -119,19 +119,42 @@ impl SockCommon {
     /// Whether this listener may answer a SYN with a SYN cookie now (or has
     /// lately, so that TCP takes cookie ACKs): `false` for any other socket.
     pub(crate) fn syncookies_possible(&self) -> bool {
-        // SAFETY: A listener is a full socket, alive (type invariant); the
-        // helper only reads sysctls and the listener's queue fields with
-        // READ_ONCE.
+        // SAFETY: A TCP listener is a full `tcp_sock` (`is_full_tcp()`),
+        // alive (type invariant); the helper only reads sysctls and the
+        // listener's queue fields with READ_ONCE.
         self.state() == TcpState::Listen
+            && self.is_full_tcp()
             && unsafe { bindings::tcp_stealth_syncookies_possible(self.as_ptr()) }
     }
 
+    /// Whether this is a full TCP socket (a `tcp_sock`, so an
+    /// `inet_connection_sock`): not a request or timewait socket, and not a
+    /// raw or MPTCP socket, which a packet's `skb->sk` may be as well.
+    fn is_full_tcp(&self) -> bool {
+        if !self.is_full() {
+            return false;
+        }
+        // SAFETY: A full socket is a whole `struct sock`, alive (type
+        // invariant); `sk_type` and `sk_protocol` are set when it is made and
+        // never change.
+        let (ty, proto) = unsafe {
+            let sk = self.as_ptr();
+            (
+                addr_of!((*sk).sk_type).read(),
+                addr_of!((*sk).sk_protocol).read(),
+            )
+        };
+        u32::from(ty) == bindings::sock_type_SOCK_STREAM
+            && u32::from(proto) == bindings::IPPROTO_TCP
+    }
+
     /// Client side: whether this socket sent its SYN again (an RTO fired
-    /// since `connect()`). `false` for a request or timewait socket.
+    /// since `connect()`). `false` for any socket but a full TCP one.
     pub(crate) fn syn_retransmitted(&self) -> bool {
-        // SAFETY: `is_full()`: the `inet_connection_sock` fields exist; the
-        // helper only reads `icsk_retransmits` (with READ_ONCE).
-        self.is_full() && unsafe { bindings::tcp_stealth_syn_retransmits(self.as_ptr()) } != 0
+        // SAFETY: `is_full_tcp()`: a `tcp_sock`, so the
+        // `inet_connection_sock` fields exist; the helper only reads
+        // `icsk_retransmits` (with READ_ONCE).
+        self.is_full_tcp() && unsafe { bindings::tcp_stealth_syn_retransmits(self.as_ptr()) } != 0
     }
 }
 

@@ -296,6 +296,38 @@ pub fn probe(module_loaded: bool) -> io::Result<Probe> {
 mod tests {
     use super::*;
 
+    /// The value of `#define NAME value` in the module's uapi header.
+    fn uapi_define(name: &str) -> i64 {
+        let header = include_str!("../../../include/uapi/linux/tcp_stealth.h");
+        let value = header
+            .lines()
+            .filter_map(|l| l.strip_prefix("#define "))
+            .find_map(|l| {
+                let mut words = l.split_whitespace();
+                (words.next() == Some(name)).then(|| words.next().unwrap_or("").to_owned())
+            })
+            .unwrap_or_else(|| panic!("{name} is not in the uapi header"));
+        match value.strip_prefix("0x") {
+            Some(hex) => i64::from_str_radix(hex, 16).unwrap(),
+            None => value.parse().unwrap(),
+        }
+    }
+
+    /// The header is the one source of these numbers: the CLI's copies
+    /// must match it.
+    #[test]
+    fn constants_match_the_uapi_header() {
+        for (name, ours) in [
+            ("TCP_STEALTH", TCP_STEALTH),
+            ("TCP_STEALTH_INTEGRITY", TCP_STEALTH_INTEGRITY),
+            ("TCP_STEALTH_MODE", TCP_STEALTH_MODE),
+            ("TCP_STEALTH_MODE_OPTION", TCP_STEALTH_MODE_OPTION),
+            ("TCP_STEALTH_MODE_ISN", TCP_STEALTH_MODE_ISN),
+        ] {
+            assert_eq!(uapi_define(name), i64::from(ours), "{name}");
+        }
+    }
+
     #[test]
     fn raw_addresses() {
         let a: SocketAddr = "10.0.1.2:4242".parse().unwrap();
