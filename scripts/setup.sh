@@ -47,8 +47,10 @@ if [ "${1:-}" = --fuzz ]; then
 fi
 
 # openssh-server/-client: tcp_stealth_tools's ssh fixture runs sshd, ssh and
-# scp in the VM (Debian enables ssh.service on install; `systemctl disable
-# --now ssh` if this machine should not serve ssh itself).
+# scp in the VM. Debian enables and starts ssh.service when it installs
+# openssh-server; if this run installs it, the service is disabled and
+# stopped again, so that setting up the tests does not open an ssh server
+# on this machine (`systemctl enable --now ssh` if you want one).
 packages=(
 	linux-source-6.12 build-essential bc bison flex cpio kmod xz-utils rsync
 	libelf-dev libssl-dev libclang-dev clang lld llvm
@@ -66,6 +68,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
 	$sudo apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+	if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null &&
+		[ -d /run/systemd/system ]; then
+		log "openssh-server was installed for the tests only: disabling ssh.service"
+		$sudo systemctl disable --now ssh.service || true
+	fi
 fi
 
 if ! command -v rustup >/dev/null; then
