@@ -54,7 +54,9 @@ fmt() {
 
 # The module, in a copy of its sources: the kernel's CLIPPY=1 build writes
 # its tcp_stealth.ko there. The copy keeps its build products between runs,
-# so only what changed (and the crate, always) is rebuilt.
+# so only what changed (and the crate, always) is rebuilt; with nothing
+# changed since a clean run (a hash of the sources, the kernel and this
+# script), that run's verdict is kept and nothing is rebuilt.
 module() {
 	local kdir=${KDIR:-$(scripts/kernel.sh --kdir)}
 	local args
@@ -67,6 +69,18 @@ module() {
 		--exclude='Module.symvers' --exclude='modules.order' \
 		--exclude='.*.d' --exclude='*.rmeta' \
 		Kbuild Makefile include src "$copy/" || return 1
+	# Unchanged sources, kernel and rules since the last clean run: that
+	# run's verdict stands (clippy would say the same again).
+	local stamp=$logs/module.clean sum
+	sum=$( (cd "$copy" && find Kbuild Makefile include src -type f \
+		\( -name '*.rs' -o -name '*.[ch]' -o -name Kbuild -o -name Makefile \
+		-o -name bindgen_parameters \) -print0 | sort -z | xargs -0 sha256sum;
+		echo "$kdir $args"; sha256sum "$0") | sha256sum)
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
+		echo "module: unchanged since the last clean clippy run ($stamp)"
+		return 0
+	fi
+	rm -f "$stamp"
 	local bench rc=0
 	for bench in 0 1; do
 		# Clippy speaks only when the crate is compiled.
@@ -77,6 +91,7 @@ module() {
 		cat "$logs/module-build.log"
 		! grep -qE '^(warning|error)(\[|:)' "$logs/module-build.log" || rc=1
 	done
+	[ "$rc" != 0 ] || echo "$sum" >"$stamp"
 	return $rc
 }
 
