@@ -75,7 +75,7 @@ module() {
 	sum=$( (cd "$copy" && find Kbuild Makefile include src -type f \
 		\( -name '*.rs' -o -name '*.[ch]' -o -name Kbuild -o -name Makefile \
 		-o -name bindgen_parameters \) -print0 | sort -z | xargs -0 sha256sum;
-		echo "$kdir $args"; sha256sum "$0") | sha256sum)
+		echo "$kdir $args"; sha256sum "$top/scripts/lint.sh") | sha256sum)
 	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
 		echo "module: unchanged since the last clean clippy run ($stamp)"
 		return 0
