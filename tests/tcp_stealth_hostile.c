@@ -1412,17 +1412,20 @@ static bool parse_answer(int family, uint8_t *p, int len, struct ans *a,
 			tg = get32(q) & 0xfffff;
 			q[1] &= 0xf0;
 			q[2] = q[3] = 0;
-			/*
-			 * Fragment headers carry the tag as their ID, also
-			 * where a header that lies about its length keeps
-			 * v6_tcp_off() from reaching them.
-			 */
-			for (int o = 40; o + 4 <= qlen; o += 4)
-				if (get32(q + o) == tg)
-					memset(q + o, 0, 4);
 			toff = v6_tcp_off(q, qlen);
-			if (toff < 0)
+			if (toff < 0) {
+				/*
+				 * A header that lies about its length kept
+				 * v6_tcp_off() from the fragment headers: they
+				 * carry the tag as their ID (never a small
+				 * number, see hostile_run(), so no address
+				 * word is taken for one).
+				 */
+				for (int o = 44; o + 4 <= qlen; o += 4)
+					if (get32(q + o) == tg && q[o - 3] == 0)
+						memset(q + o, 0, 4);
 				toff = v6_tcp_off_by_port(q, qlen);
+			}
 		}
 		*role = (tg & 3) - 1;
 		*idx_low = tg >> 2;
@@ -2123,6 +2126,8 @@ static int connections_on(const char *ns, int family, uint16_t port)
 /* The first number of a table's probes: above every random run's, and
  * (with the tag's two role bits) within the 20 bits of a flow label. */
 #define TABLE_FIRST	(1L << 17)
+/* The first number of a random run's probes. */
+#define RANDOM_FIRST	64
 
 static void hostile_run(struct __test_metadata *_metadata,
 			FIXTURE_DATA(hostile) *self, enum phase ph,
@@ -2158,7 +2163,13 @@ static void hostile_run(struct __test_metadata *_metadata,
 	good0 = stealth_counter(self->ns.b, "knock_good");
 	ASSERT_LE(0, good0);
 
-	first = only >= 0 ? only : env_long("TCP_STEALTH_HOSTILE_FIRST", 0);
+	/*
+	 * Probe numbers start at RANDOM_FIRST: a tag (number and role) then
+	 * never looks like the last word of an address such as fd00::1 in an
+	 * ICMP quote.
+	 */
+	first = only >= 0 ? only :
+		env_long("TCP_STEALTH_HOSTILE_FIRST", RANDOM_FIRST);
 	if (table && only < 0) {
 		/*
 		 * A table's probes are numbered apart from the random ones
