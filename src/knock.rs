@@ -176,11 +176,16 @@ const MAX_IPV6_CHAIN: usize = 256;
 /// follow the chain `ipv6_find_hdr()` reads, the packet is not parsed (and
 /// dropped if the namespace protects listeners).
 fn ipv6_tcp_header(skb: &SkBuff, dst_multicast: bool) -> Result<(usize, bool), NotParsed> {
+    let resume = skb.ipv6_resume().ok_or(NotParsed::Truncated)?;
+    // No extension header at all (the fixed header names TCP): the common
+    // case needs neither `ipv6_find_hdr()` nor a walk.
+    if resume.offset == 40 && resume.nexthdr == IPPROTO_TCP {
+        return Ok((40, false));
+    }
     let found = skb.ipv6_tcp();
     if let Ipv6Tcp::Fragment = found {
         return Err(NotParsed::Fragment);
     }
-    let resume = skb.ipv6_resume().ok_or(NotParsed::Truncated)?;
     let walk = if resume.nexthdr == IPPROTO_TCP {
         proto::Walk::Tcp(0)
     } else {
