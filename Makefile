@@ -29,8 +29,11 @@ include $(src)/Kbuild
 else
 
 KDIR ?= $(shell scripts/kernel.sh --kdir)
-# The cached test kernel records how it was built (LLVM=1); reuse that.
-KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
+# The cached test kernel records how it was built (LLVM=1); reuse that. A
+# kernel from elsewhere (a headers package, for DKMS) says in its config
+# whether clang built it, and then the module must be built with LLVM=1 too.
+KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null || \
+	{ grep -qs '^CONFIG_CC_IS_CLANG=y' $(KDIR)/include/config/auto.conf && echo LLVM=1; })
 # Computed once: sub-makes and the test scripts inherit it.
 export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
