@@ -46,6 +46,12 @@ if [ "${1:-}" = --fuzz ]; then
 	exit 0
 fi
 
+# dpkg-dev, debhelper, dkms: scripts/packages.sh makes Debian packages of the
+# test kernel with bindeb-pkg, and scripts/dkms-test.sh installs the module
+# through DKMS against them in the VM (make check-dkms), which also tries
+# scripts/distro-kernel.sh --config-only on Debian's own configuration
+# (linux-config-6.12).
+#
 # openssh-server/-client: tcp_stealth_tools's ssh fixture runs sshd, ssh and
 # scp in the VM. Debian enables and starts ssh.service when it installs
 # openssh-server; if this run installs it, the service is disabled and
@@ -57,6 +63,7 @@ packages=(
 	qemu-system-x86 python3-venv
 	iproute2 nftables tcpdump socat busybox-static ethtool curl
 	nmap liburing-dev openssh-server openssh-client
+	dpkg-dev debhelper dkms linux-config-6.12
 )
 
 missing=()
