@@ -1,9 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Guest half of scripts/dkms-test.sh (run by vm-run --no-module, with /usr,
-# /var, /boot and /root writable overlays): the Debian way of installing
-# tcp_stealth on a kernel with Rust, end to end.
+# Guest half of scripts/dkms-test.sh (run by vm-run --no-module): the
+# Debian way of installing tcp_stealth on a kernel with Rust, end to end.
 #
 #   scripts/dkms-guest.sh KERNEL_DEBS_DIR DKMS_DEB
 set -euo pipefail
@@ -17,6 +16,29 @@ version=$(dpkg-deb -f "$dkms_deb" Version)
 export PATH=/root/.cargo/bin:$PATH
 step() { echo "dkms-guest: $*"; }
 fail() { echo "dkms-guest: FAIL: $*" >&2; exit 1; }
+
+# The guest's root is the host's, read-only (9p). Give dpkg and DKMS
+# throwaway tmpfs copies of the directories they write. (An overlay would
+# be simpler, but dpkg renames each directory it unpacks into place, and
+# overlayfs refuses that with EXDEV unless its upper layer has xattrs, which
+# the test kernel's tmpfs lacks.)
+writable() {	# DIR [copy]: DIR becomes a tmpfs directory, with DIR's files if "copy"
+	local dir=$1 tmp=/run/dkms-rw$1
+	mkdir -p "$tmp" "$dir"
+	if [ "${2:-}" = copy ]; then
+		cp -a "$dir/." "$tmp/"
+	fi
+	mount --bind "$tmp" "$dir" || fail "cannot make $dir writable"
+}
+mountpoint -q /run || mount -t tmpfs tmpfs /run
+writable /var/lib/dpkg copy
+writable /var/lib/dkms copy
+writable /etc/kernel copy
+writable /var/log
+writable /boot
+writable /usr/lib/modules
+writable /usr/src
+writable /usr/share/doc
 
 [ "$rel" = "$(cat "$debs/release")" ] ||
 	fail "booted $rel, but the packages are for $(cat "$debs/release")"

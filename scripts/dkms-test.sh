@@ -35,8 +35,6 @@ debs=$("$top/scripts/packages.sh")
 dkms_deb=$("$top/scripts/deb-dkms.sh")
 make -s -C "$top/tests" >/dev/null
 
-# dpkg and dkms write under /usr, /var, /boot and /root (rustup): give the
-# guest throwaway overlays there; the compiler needs more than 1 GiB.
-export TCP_STEALTH_VM_OVERLAYS="/usr /var /boot /root /etc"
+# The compiler needs more than the VM's default 1 GiB.
 export TCP_STEALTH_VM_MEMORY=${TCP_STEALTH_VM_MEMORY:-3G}
 exec "$top/scripts/vm-run" --no-module -- scripts/dkms-guest.sh "$debs" "$dkms_deb"
