@@ -28,10 +28,9 @@
 #                   DKMS, modprobe and a knock (scripts/dkms-test.sh)
 #   make clean
 
-ifneq ($(KERNELRELEASE),)
-# Called by kbuild: everything is in Kbuild.
-include $(src)/Kbuild
-else
+# kbuild reads Kbuild, never this file (scripts/Makefile.build prefers
+# Kbuild). No "ifneq ($(KERNELRELEASE),)" test either: DKMS runs this
+# Makefile with KERNELRELEASE set in the environment.
 
 KDIR ?= $(shell scripts/kernel.sh --kdir)
 # The cached test kernel records how it was built (LLVM=1); reuse that. A
@@ -133,5 +132,3 @@ clean: clean-module
 	-$(MAKE) -C bench clean
 	-$(MAKE) -C tools/shim clean
 	cargo clean
-
-endif

@@ -52,7 +52,10 @@ hdr=/lib/modules/$rel/build
 	fail "the headers package has no Rust metadata under $hdr/rust"
 
 step "dpkg -i $(basename "$dkms_deb") (DKMS builds the module here)"
-dpkg -i "$dkms_deb"
+if ! dpkg -i "$dkms_deb"; then
+	cat /var/lib/dkms/$name/"$version"/build/make.log >&2 || true
+	fail "dpkg -i $(basename "$dkms_deb")"
+fi
 status=$(dkms status -m $name -v "$version" -k "$rel")
 echo "$status"
 case $status in *installed*) ;; *) fail "dkms status: '$status'" ;; esac
