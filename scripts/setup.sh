@@ -46,6 +46,9 @@ if [ "${1:-}" = --fuzz ]; then
 	exit 0
 fi
 
+# go-md2man, groff-base, man-db, dpkg-dev: the man pages (make man) and the
+# tools package (make deb-tools), which scripts/pkg-check.sh renders, reads
+# and installs with dpkg --root.
 # openssh-server/-client: tcp_stealth_tools's ssh fixture runs sshd, ssh and
 # scp in the VM. Debian enables and starts ssh.service when it installs
 # openssh-server; if this run installs it, the service is disabled and
@@ -57,6 +60,7 @@ packages=(
 	qemu-system-x86 python3-venv
 	iproute2 nftables tcpdump socat busybox-static ethtool curl
 	nmap liburing-dev openssh-server openssh-client
+	go-md2man groff-base man-db dpkg-dev
 )
 
 missing=()

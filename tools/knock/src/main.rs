@@ -192,7 +192,8 @@ struct ExecArgs {
     #[arg(long, value_name = "LIST", value_parser = parse_ports)]
     ports: Option<String>,
     /// The shim (default: $TCP_STEALTH_SHIM, then next to the build tree,
-    /// then /usr/local/lib and /usr/lib)
+    /// then ../lib/tcp-stealth/ of knock's directory, then /usr/local/lib
+    /// and /usr/lib)
     #[arg(long, value_name = "PATH")]
     shim: Option<PathBuf>,
     /// The program and its arguments
@@ -477,6 +478,9 @@ fn find_shim() -> Option<PathBuf> {
         }
         if let Some(dir) = exe.parent() {
             cands.push(dir.join("libtcpstealth.so"));
+            // Installed (make install-tools, the package):
+            // PREFIX/bin/knock -> PREFIX/lib/tcp-stealth/.
+            cands.push(dir.join("../lib/tcp-stealth/libtcpstealth.so"));
         }
     }
     cands.push("/usr/local/lib/libtcpstealth.so".into());
