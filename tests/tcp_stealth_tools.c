@@ -47,18 +47,24 @@
 static char knock_bin[512], shim_so[512];
 
 /* Repo top from this file's absolute path (the Makefile compiles with it). */
-static void find_tools(void)
+static void repo_top(char *top, size_t size)
 {
-	const char *k = getenv("TCP_STEALTH_KNOCK"), *s = getenv("TCP_STEALTH_SHIM");
-	char top[400];
 	char *p;
 
-	snprintf(top, sizeof(top), "%s", __FILE__);
+	snprintf(top, size, "%s", __FILE__);
 	p = strstr(top, "/tests/tcp_stealth_tools.c");
 	if (p)
 		*p = '\0';
 	else
-		snprintf(top, sizeof(top), "..");
+		snprintf(top, size, "..");
+}
+
+static void find_tools(void)
+{
+	const char *k = getenv("TCP_STEALTH_KNOCK"), *s = getenv("TCP_STEALTH_SHIM");
+	char top[400];
+
+	repo_top(top, sizeof(top));
 	snprintf(knock_bin, sizeof(knock_bin), "%s", k ? k : "");
 	if (!k)
 		snprintf(knock_bin, sizeof(knock_bin), "%s/target/release/knock", top);
@@ -1248,6 +1254,59 @@ TEST_F_TIMEOUT(tools, apply_policy_file, T_TIMEOUT)
 	EXPECT_EQ(0, exchange(cfd, lfd));
 	close(cfd);
 	close(lfd);
+}
+
+/*
+ * The tools package (make deb-tools) as scripts/pkg-check.sh installed it
+ * with dpkg --root into build/pkgroot (or $TCP_STEALTH_PKGROOT): its knock
+ * applies a policy file whose port is protected for IPv4 only (the port
+ * stays open over IPv6), and knock exec finds the package's shim by itself
+ * and gets an unmodified client through.
+ */
+TEST_F_TIMEOUT(tools, installed_package, T_TIMEOUT)
+{
+	const char *env = getenv("TCP_STEALTH_PKGROOT");
+	char root[400], pk[450], conf[200], text[300];
+	int l4, l6, cfd = -1;
+
+	if (env) {
+		snprintf(root, sizeof(root), "%s", env);
+	} else {
+		repo_top(root, sizeof(root) - 16);
+		strcat(root, "/build/pkgroot");
+	}
+	snprintf(pk, sizeof(pk), "%s/usr/bin/knock", root);
+	if (access(pk, X_OK))
+		SKIP(return, "no package installed in %s: scripts/pkg-check.sh installs it", root);
+	/* The shim as knock exec finds it, not as the other tests give it. */
+	snprintf(pk, sizeof(pk), "env -u TCP_STEALTH_SHIM %s/usr/bin/knock", root);
+
+	snprintf(conf, sizeof(conf), "%s/policy.conf", self->dir);
+	snprintf(text, sizeof(text), "port %d key %s family ipv4\n", PORT, self->key);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
+	ASSERT_EQ(0, netns_system(NULL, "%s apply -q -c %s --netns %s", pk, conf, self->ns.b));
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0 family ipv4"));
+
+	l4 = listener(self->ns.b, AF_INET, netns_addr_b(AF_INET), NULL);
+	l6 = listener(self->ns.b, AF_INET6, netns_addr_b(AF_INET6), NULL);
+	ASSERT_LE(0, l4);
+	ASSERT_LE(0, l6);
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, AF_INET, netns_addr_b(AF_INET), NULL, NULL));
+	ASSERT_EQ(0, client(self->ns.a, AF_INET6, netns_addr_b(AF_INET6), NULL, &cfd));
+	EXPECT_EQ(0, exchange(cfd, l6));
+	close(cfd);
+
+	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- bash -c 'echo pkg >/dev/tcp/%s/%d'",
+				  pk, self->key, netns_addr_b(AF_INET), PORT));
+	cfd = tcp_accept_timeout(l4, IO_TIMEOUT_MS);
+	EXPECT_LE(0, cfd);
+	if (cfd >= 0)
+		close(cfd);
+
+	EXPECT_EQ(0, netns_system(NULL, "%s unprotect --all --netns %s 2>/dev/null", pk, self->ns.b));
+	EXPECT_EQ(0, netns_system(self->ns.b, "test ! -s /proc/net/tcp_stealth_policy"));
+	close(l4);
+	close(l6);
 }
 
 /*
