@@ -150,5 +150,5 @@ EOF
 
 # Root-owned files whatever builds it; times no later than the commit.
 find "$root" -newermt "@$SOURCE_DATE_EPOCH" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-dpkg-deb --root-owner-group -Zxz --build "$root" "$out" >&2
+dpkg-deb --root-owner-group -Zgzip --build "$root" "$out" >&2
 echo "$out"

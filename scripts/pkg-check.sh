@@ -21,6 +21,10 @@
 #              purging removes it
 #   systemd    systemd-analyze verify of the installed unit, no warning
 #              (skipped without systemd-analyze)
+#   install-tools  make install-tools DESTDIR=... (PREFIX /usr/local): the
+#              same files, the unit running /usr/local/bin/knock, the shim
+#              found from there; a second install keeps a changed
+#              policy.conf; uninstall-tools removes everything else
 #
 #   scripts/pkg-check.sh
 #
@@ -33,7 +37,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export PATH=$HOME/.cargo/bin:$PATH
 passed=0 failed=0 skipped=0
-tmp=$(mktemp -d /tmp/pkg-check.XXXXXX)
+tmp=$(mktemp -d /tmp/pkg-check.XXXXXX) && [ -d "$tmp" ] || { echo "pkg: no temporary directory" >&2; exit 1; }
 trap 'rm -rf "$tmp"' EXIT
 
 ok() { echo "pkg: $1: ok"; passed=$((passed + 1)); }
@@ -202,5 +206,46 @@ else
 	done
 	check systemd
 fi
+
+# --- make install-tools / uninstall-tools -----------------------------------
+d=$tmp/dest
+if ! make -s install-tools DESTDIR="$d" >"$tmp/inst.log" 2>&1; then
+	err "make install-tools: $(tail -n 3 "$tmp/inst.log" | tr '\n' ' ')"
+else
+	(cd "$d" && find . ! -type d | sed 's|^\.||' | sort) >"$tmp/inst"
+	sort >"$tmp/want" <<'EOF'
+/etc/tcp-stealth/policy.conf
+/usr/local/bin/knock
+/usr/local/lib/systemd/system/tcp-stealth.service
+/usr/local/lib/tcp-stealth/libtcpstealth.so
+/usr/local/share/bash-completion/completions/knock
+/usr/local/share/fish/vendor_completions.d/knock.fish
+/usr/local/share/man/man1/knock.1
+/usr/local/share/man/man5/policy.conf.5
+/usr/local/share/man/man7/tcp_stealth.7
+/usr/local/share/zsh/site-functions/_knock
+EOF
+	diff -u "$tmp/want" "$tmp/inst" >"$tmp/diff" ||
+		err "installed files differ: $(grep '^[-+]/' "$tmp/diff" | tr '\n' ' ')"
+	unit=$d/usr/local/lib/systemd/system/tcp-stealth.service
+	grep -qx 'ExecStart=/usr/local/bin/knock apply -c /etc/tcp-stealth/policy.conf' "$unit" ||
+		err "the unit does not run /usr/local/bin/knock"
+	grep -q '/usr/bin/knock' "$unit" && err "the unit still names /usr/bin/knock"
+	[ "$(stat -c %a "$d/etc/tcp-stealth")" = 700 ] || err "/etc/tcp-stealth is $(stat -c %a "$d/etc/tcp-stealth")"
+	preload=$(env -u TCP_STEALTH_SHIM "$d/usr/local/bin/knock" exec --key "$tmp/key" -- \
+		sh -c 'printf %s "$LD_PRELOAD"' 2>&1)
+	[ "$(realpath -m "$preload")" = "$d/usr/local/lib/tcp-stealth/libtcpstealth.so" ] ||
+		err "installed knock exec preloads \"$preload\""
+	echo "port 22 key ssh.key" >>"$d/etc/tcp-stealth/policy.conf"
+	make -s install-tools DESTDIR="$d" >"$tmp/inst.log" 2>&1 || err "second make install-tools failed"
+	grep -qx 'port 22 key ssh.key' "$d/etc/tcp-stealth/policy.conf" || err "install-tools overwrote policy.conf"
+	make -s uninstall-tools DESTDIR="$d" >"$tmp/inst.log" 2>&1 || err "make uninstall-tools failed"
+	left=$(cd "$d" && find . ! -type d | sed 's|^\.||')
+	[ "$left" = /etc/tcp-stealth/policy.conf ] || err "after uninstall-tools: $(echo "$left" | tr '\n' ' ')"
+	cp tools/knock/policy.conf.example "$d/etc/tcp-stealth/policy.conf"
+	make -s uninstall-tools DESTDIR="$d" >"$tmp/inst.log" 2>&1 || err "make uninstall-tools failed"
+	[ ! -e "$d/etc/tcp-stealth" ] || err "uninstall-tools left the unchanged example"
+fi
+check install-tools
 
 summary
