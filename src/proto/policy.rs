@@ -222,6 +222,18 @@ fn same_key(a: &[u8], b: &[u8]) -> bool {
     (0..n).all(|i| a.get(i).copied().unwrap_or(0) == b.get(i).copied().unwrap_or(0))
 }
 
+/// Checks an attribute that only protect takes, and at most once; `seen`
+/// records that it came.
+fn protect_once(cmd: PolicyCmd, seen: &mut bool) -> Result<(), PolicyReject> {
+    if cmd != PolicyCmd::Protect {
+        return Err(PolicyReject::NotForCommand);
+    }
+    if core::mem::replace(seen, true) {
+        return Err(PolicyReject::Twice);
+    }
+    Ok(())
+}
+
 /// Parses the attributes of a policy request (the generic netlink
 /// message's payload after the genl header) for command `cmd`.
 ///
@@ -290,13 +302,9 @@ pub fn parse_policy_request(
                 req.n_secrets += 1;
             }
             POLICY_A_INTEGRITY_LEN => {
-                if cmd != PolicyCmd::Protect {
-                    return fail(PolicyReject::NotForCommand, here);
+                if let Err(r) = protect_once(cmd, &mut integrity_seen) {
+                    return fail(r, here);
                 }
-                if integrity_seen {
-                    return fail(PolicyReject::Twice, here);
-                }
-                integrity_seen = true;
                 let n: [u8; 4] = match payload.try_into() {
                     Ok(n) => n,
                     Err(_) => return fail(PolicyReject::IntegritySize, here),
@@ -307,13 +315,9 @@ pub fn parse_policy_request(
                 }
             }
             POLICY_A_FAMILY => {
-                if cmd != PolicyCmd::Protect {
-                    return fail(PolicyReject::NotForCommand, here);
+                if let Err(r) = protect_once(cmd, &mut family_seen) {
+                    return fail(r, here);
                 }
-                if family_seen {
-                    return fail(PolicyReject::Twice, here);
-                }
-                family_seen = true;
                 let f: [u8; 2] = match payload.try_into() {
                     Ok(f) => f,
                     Err(_) => return fail(PolicyReject::FamilySize, here),
