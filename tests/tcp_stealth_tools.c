@@ -1257,16 +1257,58 @@ TEST_F_TIMEOUT(tools, apply_policy_file, T_TIMEOUT)
 }
 
 /*
+ * The command of line @key= (ExecStart, ExecReload, ExecStop) of unit file
+ * @unit, with the package root @root before /usr/bin/knock and @conf for
+ * /etc/tcp-stealth/policy.conf, into @out: 0, or -1 (no such line, too long).
+ */
+static int unit_command(const char *unit, const char *key, const char *root,
+			const char *conf, char *out, size_t size)
+{
+	static const char knock[] = "/usr/bin/knock", policy[] = "/etc/tcp-stealth/policy.conf";
+	static char text[8192];
+	const char *line, *end, *p;
+	size_t klen = strlen(key), n = 0;
+
+	if (slurp(unit, text, sizeof(text)) < 0)
+		return -1;
+	for (line = text; *line; line = *end ? end + 1 : end) {
+		end = strchrnul(line, '\n');
+		if (strncmp(line, key, klen) || line[klen] != '=')
+			continue;
+		for (p = line + klen + 1; p < end && n + 1 < size;) {
+			if (!strncmp(p, knock, sizeof(knock) - 1)) {
+				n += snprintf(out + n, size - n, "%s%s", root, knock);
+				p += sizeof(knock) - 1;
+			} else if (!strncmp(p, policy, sizeof(policy) - 1)) {
+				n += snprintf(out + n, size - n, "%s", conf);
+				p += sizeof(policy) - 1;
+			} else {
+				out[n++] = *p++;
+			}
+		}
+		if (n + 1 >= size)
+			return -1;
+		out[n] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/*
  * The tools package (make deb-tools) as scripts/pkg-check.sh installed it
- * with dpkg --root into build/pkgroot (or $TCP_STEALTH_PKGROOT): its knock
- * applies a policy file whose port is protected for IPv4 only (the port
- * stays open over IPv6), and knock exec finds the package's shim by itself
- * and gets an unmodified client through.
+ * with dpkg --root into build/pkgroot (or $TCP_STEALTH_PKGROOT). The
+ * commands of its systemd unit (the paths moved into the package root and
+ * the test's directory; ExecStartPre's modprobe left out, the module is
+ * loaded) run in the server's namespace: ExecStart applies a policy file
+ * whose port is protected for IPv4 only (the port stays open over IPv6),
+ * ExecReload applies it changed to both families, ExecStop removes the
+ * policy. In between, knock exec finds the package's shim by itself and
+ * gets an unmodified client through.
  */
 TEST_F_TIMEOUT(tools, installed_package, T_TIMEOUT)
 {
 	const char *env = getenv("TCP_STEALTH_PKGROOT");
-	char root[400], pk[450], conf[200], text[300];
+	char root[400], pk[450], unit[450], conf[200], text[300], cmd[1200];
 	int l4, l6, cfd = -1;
 
 	if (env) {
@@ -1278,32 +1320,41 @@ TEST_F_TIMEOUT(tools, installed_package, T_TIMEOUT)
 	snprintf(pk, sizeof(pk), "%s/usr/bin/knock", root);
 	if (access(pk, X_OK))
 		SKIP(return, "no package installed in %s: scripts/pkg-check.sh installs it", root);
-	/* The shim as knock exec finds it, not as the other tests give it. */
-	snprintf(pk, sizeof(pk), "env -u TCP_STEALTH_SHIM %s/usr/bin/knock", root);
-
+	snprintf(unit, sizeof(unit), "%s/lib/systemd/system/tcp-stealth.service", root);
 	snprintf(conf, sizeof(conf), "%s/policy.conf", self->dir);
-	snprintf(text, sizeof(text), "port %d key %s family ipv4\n", PORT, self->key);
-	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
-	ASSERT_EQ(0, netns_system(NULL, "%s apply -q -c %s --netns %s", pk, conf, self->ns.b));
-	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0 family ipv4"));
-
 	l4 = listener(self->ns.b, AF_INET, netns_addr_b(AF_INET), NULL);
 	l6 = listener(self->ns.b, AF_INET6, netns_addr_b(AF_INET6), NULL);
 	ASSERT_LE(0, l4);
 	ASSERT_LE(0, l6);
+
+	snprintf(text, sizeof(text), "port %d key %s family ipv4\n", PORT, self->key);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
+	ASSERT_EQ(0, unit_command(unit, "ExecStart", root, conf, cmd, sizeof(cmd)));
+	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecStart: %s", cmd);
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0 family ipv4"));
 	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, AF_INET, netns_addr_b(AF_INET), NULL, NULL));
 	ASSERT_EQ(0, client(self->ns.a, AF_INET6, netns_addr_b(AF_INET6), NULL, &cfd));
 	EXPECT_EQ(0, exchange(cfd, l6));
 	close(cfd);
 
-	EXPECT_EQ(0, netns_system(self->ns.a, "%s exec --key %s -- bash -c 'echo pkg >/dev/tcp/%s/%d'",
+	/* The shim as knock exec finds it, not as the other tests give it. */
+	EXPECT_EQ(0, netns_system(self->ns.a, "env -u TCP_STEALTH_SHIM %s exec --key %s -- "
+				  "bash -c 'echo pkg >/dev/tcp/%s/%d'",
 				  pk, self->key, netns_addr_b(AF_INET), PORT));
 	cfd = tcp_accept_timeout(l4, IO_TIMEOUT_MS);
 	EXPECT_LE(0, cfd);
 	if (cfd >= 0)
 		close(cfd);
 
-	EXPECT_EQ(0, netns_system(NULL, "%s unprotect --all --netns %s 2>/dev/null", pk, self->ns.b));
+	snprintf(text, sizeof(text), "port %d key %s\n", PORT, self->key);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
+	ASSERT_EQ(0, unit_command(unit, "ExecReload", root, conf, cmd, sizeof(cmd)));
+	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecReload: %s", cmd);
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, AF_INET6, netns_addr_b(AF_INET6), NULL, NULL));
+
+	ASSERT_EQ(0, unit_command(unit, "ExecStop", root, conf, cmd, sizeof(cmd)));
+	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecStop: %s", cmd);
 	EXPECT_EQ(0, netns_system(self->ns.b, "test ! -s /proc/net/tcp_stealth_policy"));
 	close(l4);
 	close(l6);
