@@ -99,7 +99,9 @@ mode() { awk -v f="./${1#/}" '$6 == f || $6 == f "/" { print $1 }' "$tmp/content
 [ "$(mode /usr/bin/knock)" = -rwxr-xr-x ] || err "knock is $(mode /usr/bin/knock)"
 [ "$(mode /usr/lib/tcp-stealth/libtcpstealth.so)" = -rw-r--r-- ] || err "the shim is $(mode /usr/lib/tcp-stealth/libtcpstealth.so)"
 dpkg-deb -x "$deb" "$tmp/x"
-file -b "$tmp/x/usr/bin/knock" 2>/dev/null | grep -q 'not stripped' && err "knock is not stripped"
+for f in usr/bin/knock usr/lib/tcp-stealth/libtcpstealth.so; do
+	readelf -S "$tmp/x/$f" | grep -q '\.symtab' && err "$f is not stripped"
+done
 check files
 
 dpkg-deb -e "$deb" "$tmp/ctl"
