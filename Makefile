@@ -31,7 +31,7 @@
 #                   then sudo make install-tools)
 #   make uninstall-tools [PREFIX=...]   remove them again (the policy file
 #                   only if it is still the example)
-#   make deb-tools  build/tcp-stealth-tools_VERSION_ARCH.deb of the same
+#   make deb-tools  build/deb/tcp-stealth-tools_VERSION_ARCH.deb of the same
 #                   files, laid out the Debian way (scripts/deb-tools.sh)
 #   make clean
 
@@ -185,7 +185,7 @@ clean: clean-module
 	-$(MAKE) -C tests clean
 	-$(MAKE) -C bench clean
 	-$(MAKE) -C tools/shim clean
-	rm -rf build/man build/completions build/deb build/pkgroot build/tcp-stealth-tools_*.deb
+	rm -rf build/man build/completions build/pkgroot build/deb/tcp-stealth-tools_*.deb
 	cargo clean
 
 endif

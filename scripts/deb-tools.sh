@@ -20,7 +20,10 @@
 # The kernel module is another package (DKMS or a kernel build): the tools
 # say so clearly when it is not loaded.
 #
-# Output: build/tcp-stealth-tools_VERSION_ARCH.deb (its path on stdout).
+#   scripts/deb-tools.sh [OUTDIR]   print the path of the .deb it made:
+#                                   OUTDIR/tcp-stealth-tools_VERSION_ARCH.deb
+#                                   (OUTDIR default: build/deb)
+#
 # Environment: DEB_MAINTAINER (default: the author of the last commit),
 # SOURCE_DATE_EPOCH (default: the time of the last commit), for the
 # changelog's date, the man pages' and the files' times.
@@ -31,9 +34,13 @@ cd "$top"
 pkg=tcp-stealth-tools
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' tools/knock/Cargo.toml | head -n 1)
 arch=$(dpkg --print-architecture)
-work=$top/build/deb
+outdir=${1:-$top/build/deb}
+out=$outdir/${pkg}_${version}_${arch}.deb
+# dpkg-shlibdeps wants the files in debian/PACKAGE/ under a directory with
+# debian/control.
+work=$(mktemp -d "${TMPDIR:-/tmp}/tcp-stealth-tools-deb.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 root=$work/debian/$pkg
-out=$top/build/${pkg}_${version}_${arch}.deb
 
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
@@ -42,8 +49,7 @@ export SOURCE_DATE_EPOCH
 maintainer=${DEB_MAINTAINER:-$(git log -1 --format='%an <%ae>' 2>/dev/null || true)}
 [ -n "$maintainer" ] || maintainer="tcp_stealth maintainers <root@localhost>"
 
-rm -rf "$work"
-mkdir -p "$root"
+mkdir -p "$root" "$outdir"
 make -s install-tools DESTDIR="$root" PREFIX=/usr UNITDIR=/lib/systemd/system \
 	ZSHCOMPDIR=/usr/share/zsh/vendor-completions SYSCONFDIR=/etc >&2
 
@@ -116,9 +122,7 @@ EOF
 chmod 755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm"
 find "$root/etc" -type f | sed "s|^$root||" | sort >"$root/DEBIAN/conffiles"
 
-# Depends from the libraries the binaries link (dpkg-shlibdeps reads
-# debian/control of the directory it runs in).
-mkdir -p "$work/debian"
+# Depends from the libraries the binaries link.
 printf 'Source: tcp-stealth\n\nPackage: %s\nArchitecture: any\n' "$pkg" >"$work/debian/control"
 depends=$(cd "$work" && dpkg-shlibdeps -O -e"debian/$pkg/usr/bin/knock" \
 	-e"debian/$pkg/usr/lib/tcp-stealth/libtcpstealth.so" | sed -n 's/^shlibs:Depends=//p')
