@@ -33,6 +33,11 @@
 #                   only if it is still the example)
 #   make deb-tools  build/deb/tcp-stealth-tools_VERSION_ARCH.deb of the same
 #                   files, laid out the Debian way (scripts/deb-tools.sh)
+#   make deb-kernel Debian packages of the test kernel and its headers
+#                   (bindeb-pkg; scripts/packages.sh)
+#   make deb-dkms   the tcp-stealth-dkms package (build/deb/)
+#   make check-dkms both installed in the VM, the module built there by
+#                   DKMS, modprobe and a knock (scripts/dkms-test.sh)
 #   make clean
 
 ifneq ($(KERNELRELEASE),)
@@ -41,13 +46,17 @@ include $(src)/Kbuild
 else
 
 KDIR ?= $(shell scripts/kernel.sh --kdir)
-# The cached test kernel records how it was built (LLVM=1); reuse that.
-KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null)
+# The cached test kernel records how it was built (LLVM=1); reuse that. A
+# kernel from elsewhere (a headers package, for DKMS) says in its config
+# whether clang built it, and then the module must be built with LLVM=1 too.
+KMAKE_ARGS ?= $(shell cat $(KDIR)/.tcp_stealth_make_args 2>/dev/null || \
+	{ grep -qs '^CONFIG_CC_IS_CLANG=y' $(KDIR)/include/config/auto.conf && echo LLVM=1; })
 # Computed once: sub-makes and the test scripts inherit it.
 export KDIR
 RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
-.PHONY: all modules setup kernel check demo vm bench fuzz fmt fmt-check lint clean clean-module install tools
+.PHONY: all modules setup kernel check demo vm bench fuzz fmt fmt-check lint clean clean-module install tools \
+	dkms-source deb-dkms deb-kernel check-dkms
 .PHONY: man install-tools uninstall-tools deb-tools
 
 all: modules
@@ -175,6 +184,33 @@ fmt-check:
 
 lint:
 	scripts/lint.sh
+
+# The module's sources as DKMS wants them in /usr/src/tcp_stealth-VERSION:
+# what Kbuild compiles, nothing built.
+DKMS_SOURCES := Kbuild Makefile dkms.conf LICENSE rust-toolchain.toml \
+	$(wildcard include/*.h include/uapi/linux/*.h) \
+	$(filter-out src/ffi/bindings_generated.rs, \
+		$(wildcard src/*.rs src/*.c src/ffi/*.rs src/proto/*.rs)) \
+	src/ffi/bindgen_parameters
+
+dkms-source:
+	@test -n "$(DESTDIR)" || { echo "make dkms-source needs DESTDIR=" >&2; exit 2; }
+	mkdir -p $(DESTDIR)
+	tar -cf - $(DKMS_SOURCES) | tar -xf - -C $(DESTDIR)
+
+# The Debian packages: tcp-stealth-dkms (build/deb/), and the test kernel's
+# image and headers made by bindeb-pkg (in the kernel cache).
+deb-dkms:
+	scripts/deb-dkms.sh
+
+deb-kernel: setup
+	scripts/packages.sh
+
+# DKMS end to end in the VM: the kernel's packages and tcp-stealth-dkms
+# installed with dpkg, the module built by DKMS there, modprobe, a knock.
+check-dkms: setup
+	$(MAKE) tools
+	scripts/dkms-test.sh
 
 # Only the module's build products (what DKMS cleans).
 clean-module:

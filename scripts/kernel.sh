@@ -12,6 +12,14 @@
 #   scripts/kernel.sh            build if needed, print the kernel tree
 #   scripts/kernel.sh --kdir     only print where the tree for these inputs is
 #   scripts/kernel.sh --key      print the cache key and its inputs
+#   scripts/kernel.sh --unpatched  print the unpatched kernel image's path
+#
+# The test kernel is built twice from one tree: first without the patches
+# (its image is kept as unpatched/bzImage, so the tests can boot a kernel
+# where an application must attach the ULP itself), then with them, which
+# rebuilds only net/ipv4/tcp.c. The tree is left patched, and modules are
+# built against it; the patch changes no structure or symbol, so the same
+# module binary loads on both kernels.
 #
 # TCP_STEALTH_KERNEL=bench selects the benchmark kernel instead: the same
 # plus scripts/tcp_stealth-bench.config (no KASAN, lockdep, kmemleak), kept
@@ -50,6 +58,7 @@ kdir=$cache/$prefix$key
 case "${1:-}" in
 --kdir) echo "$kdir"; exit 0 ;;
 --key) key_inputs; echo "key: $key"; exit 0 ;;
+--unpatched) echo "$kdir/unpatched/bzImage"; exit 0 ;;
 esac
 
 if [ -f "$kdir/.tcp_stealth_built" ]; then
@@ -60,17 +69,14 @@ fi
 log() { echo "kernel.sh: $*" >&2; }
 
 mkdir -p "$cache"
-rm -rf "$kdir.tmp"
+# Built in place (absolute paths recorded by the build, e.g. objtool's, must
+# stay valid so that later incremental builds such as bindeb-pkg stay
+# incremental); .tcp_stealth_built marks a complete tree.
+rm -rf "$kdir"
 log "unpacking $tarball (key $key)"
-mkdir "$kdir.tmp"
-tar -C "$kdir.tmp" --strip-components=1 -xf "$tarball"
-
-cd "$kdir.tmp"
-while read -r p; do
-	case "$p" in ''|'#'*) continue ;; esac
-	log "applying $p"
-	patch -p1 --quiet --forward < "$top/patches/$p"
-done < "$top/patches/series"
+mkdir "$kdir"
+tar -C "$kdir" --strip-components=1 -xf "$tarball"
+cd "$kdir"
 
 make_args=(ARCH=x86_64)
 [ "$llvm" = 1 ] && make_args+=(LLVM=1)
@@ -105,18 +111,33 @@ done < "$fragment"
 [ $missing = 0 ] || { log "config fragment not satisfied"; exit 1; }
 
 jobs=$(( $(nproc) + 1 ))
-log "building with -j$jobs (a few minutes)"
-make "${make_args[@]}" -j"$jobs" >build.log 2>&1 || { tail -40 build.log >&2; exit 1; }
+build() {
+	make "${make_args[@]}" -j"$jobs" >>build.log 2>&1 || { tail -40 build.log >&2; exit 1; }
+}
+if [ "$variant" = test ]; then
+	log "building the unpatched kernel with -j$jobs (a few minutes)"
+	build
+	mkdir -p unpatched
+	cp arch/x86/boot/bzImage System.map unpatched/
+fi
+while read -r p; do
+	case "$p" in ''|'#'*) continue ;; esac
+	log "applying $p"
+	patch -p1 --quiet --forward < "$top/patches/$p"
+done < "$top/patches/series"
+log "building the patched kernel with -j$jobs"
+build
 echo "${make_args[*]}" > .tcp_stealth_make_args
 touch .tcp_stealth_built
 cd /
-# One kernel of each variant is kept: drop this variant's older builds.
+# One kernel of each variant is kept: drop this variant's older builds
+# (unless TCP_STEALTH_KEEP_OLD=1, for work trees still using them).
+[ "${TCP_STEALTH_KEEP_OLD:-0}" = 1 ] ||
 for old in "$cache/$prefix"*; do
 	case ${old#"$cache/$prefix"} in
 	bench-*) continue ;;	# the test variant's prefix matches these too
 	esac
-	[ "$old" = "$kdir.tmp" ] || rm -rf "$old"
+	[ "$old" = "$kdir" ] || rm -rf "$old"
 done
-mv "$kdir.tmp" "$kdir"
 log "built $kdir"
 echo "$kdir"

@@ -46,9 +46,16 @@ if [ "${1:-}" = --fuzz ]; then
 	exit 0
 fi
 
-# go-md2man, groff-base, man-db, dpkg-dev: the man pages (make man) and the
-# tools package (make deb-tools), which scripts/pkg-check.sh renders, reads
-# and installs with dpkg --root.
+# dpkg-dev, debhelper, dkms: scripts/packages.sh makes Debian packages of the
+# test kernel with bindeb-pkg, and scripts/dkms-test.sh installs the module
+# through DKMS against them in the VM (make check-dkms), which also tries
+# scripts/distro-kernel.sh --config-only on Debian's own configuration
+# (linux-config-6.12).
+#
+# go-md2man, groff-base, man-db (and dpkg-dev): the man pages (make man) and
+# the tools package (make deb-tools), which scripts/pkg-check.sh renders,
+# reads and installs with dpkg --root.
+#
 # openssh-server/-client: tcp_stealth_tools's ssh fixture runs sshd, ssh and
 # scp in the VM. Debian enables and starts ssh.service when it installs
 # openssh-server; if this run installs it, the service is disabled and
@@ -60,7 +67,8 @@ packages=(
 	qemu-system-x86 python3-venv
 	iproute2 nftables tcpdump socat busybox-static ethtool curl
 	nmap liburing-dev openssh-server openssh-client
-	go-md2man groff-base man-db dpkg-dev
+	dpkg-dev debhelper dkms linux-config-6.12
+	go-md2man groff-base man-db
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -25,6 +26,13 @@ int set_secret(int fd, const char *secret, int single)
 	if (setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, secret, strlen(secret)))
 		return -errno;
 	return 0;
+}
+
+int kernel_patched(void)
+{
+	const char *u = getenv("TCP_STEALTH_UNPATCHED");
+
+	return !(u && strcmp(u, "1") == 0);
 }
 
 int key_op(int fd, __u32 flags, const char *secret)

@@ -18,6 +18,11 @@
 /* Attach the ULP (unless @single, which relies on the kernel patch) and set
  * @secret. 0, or -errno of the call that failed. */
 int set_secret(int fd, const char *secret, int single);
+/* 1 on the patched kernel, 0 where vm-run --unpatched booted the kernel
+ * built without patches/ (TCP_STEALTH_UNPATCHED=1): there, an application
+ * must attach the ULP with TCP_ULP before the first TCP_STEALTH option.
+ */
+int kernel_patched(void);
 
 /* TCP_STEALTH_KEY with @flags for @secret: 0 or -errno. */
 int key_op(int fd, __u32 flags, const char *secret);

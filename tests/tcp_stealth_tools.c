@@ -738,6 +738,9 @@ TEST_F_TIMEOUT(plain, status_matches_kernel, T_TIMEOUT)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ASSERT_LE(0, fd);
 	patched = !setsockopt(fd, IPPROTO_TCP, TCP_STEALTH, "probe", 5);
+	/* The kernel vm-run booted: patched unless --unpatched. */
+	if (loaded)
+		ASSERT_EQ(kernel_patched(), patched);
 	/* The patch's way: TCP_STEALTH attached the ULP itself. */
 	if (patched) {
 		char ulp[16] = "";
