@@ -221,7 +221,7 @@ clean: clean-module
 	-$(MAKE) -C tests clean
 	-$(MAKE) -C bench clean
 	-$(MAKE) -C tools/shim clean
-	rm -rf build/man build/completions build/pkgroot build/deb/tcp-stealth-tools_*.deb
+	rm -rf build/man build/completions build/deb/tcp-stealth-tools_*.deb
 	cargo clean
 
 endif

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Host-side checks of the tools package (make deb-tools), then its
-# installation into build/pkgroot, which tests/tcp_stealth_tools.c
-# (installed_package) uses in the VM:
+# Host-side checks of the tools package (make deb-tools), which
+# tests/tcp_stealth_tools.c (installed_package) then installs with dpkg -i
+# in the VM and uses with the module:
 #
 #   control    the control fields: name, version = `knock --version`,
 #              architecture, Depends (libc6 from dpkg-shlibdeps), maintainer
@@ -30,7 +30,7 @@
 #
 # One line per check, "pkg: NAME: ok|FAIL|skipped ..." and a last line
 # "pkg: N passed, N failed, N skipped". Exits non-zero if one failed.
-# Leaves the package installed in build/pkgroot.
+# Leaves the package in build/deb/ for the VM test.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -152,7 +152,7 @@ bash -c ". '$tmp/x/usr/share/bash-completion/completions/knock' && complete -p k
 check completions
 
 # --- install into an empty root ---------------------------------------------
-root=$top/build/pkgroot
+root=$tmp/root
 dpkgr() { dpkg --root="$root" --log=/dev/null --force-depends --force-script-chrootless "$@"; }
 rm -rf "$root"
 mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"

@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -1261,16 +1262,13 @@ TEST_F_TIMEOUT(tools, apply_policy_file, T_TIMEOUT)
 
 /*
  * The command of line @key= (ExecStart, ExecReload, ExecStop) of unit file
- * @unit, with the package root @root before /usr/bin/knock and @conf for
- * /etc/tcp-stealth/policy.conf, into @out: 0, or -1 (no such line, too long).
+ * @unit into @out: 0, or -1 (no such line, too long).
  */
-static int unit_command(const char *unit, const char *key, const char *root,
-			const char *conf, char *out, size_t size)
+static int unit_command(const char *unit, const char *key, char *out, size_t size)
 {
-	static const char knock[] = "/usr/bin/knock", policy[] = "/etc/tcp-stealth/policy.conf";
 	static char text[8192];
-	const char *line, *end, *p;
-	size_t klen = strlen(key), n = 0;
+	const char *line, *end;
+	size_t klen = strlen(key);
 
 	if (slurp(unit, text, sizeof(text)) < 0)
 		return -1;
@@ -1278,61 +1276,79 @@ static int unit_command(const char *unit, const char *key, const char *root,
 		end = strchrnul(line, '\n');
 		if (strncmp(line, key, klen) || line[klen] != '=')
 			continue;
-		for (p = line + klen + 1; p < end && n + 1 < size;) {
-			if (!strncmp(p, knock, sizeof(knock) - 1)) {
-				n += snprintf(out + n, size - n, "%s%s", root, knock);
-				p += sizeof(knock) - 1;
-			} else if (!strncmp(p, policy, sizeof(policy) - 1)) {
-				n += snprintf(out + n, size - n, "%s", conf);
-				p += sizeof(policy) - 1;
-			} else {
-				out[n++] = *p++;
-			}
-		}
-		if (n + 1 >= size)
+		line += klen + 1;
+		if ((size_t)(end - line) >= size)
 			return -1;
-		out[n] = '\0';
+		memcpy(out, line, end - line);
+		out[end - line] = '\0';
 		return 0;
 	}
 	return -1;
 }
 
 /*
- * The tools package (make deb-tools) as scripts/pkg-check.sh installed it
- * with dpkg --root into build/pkgroot (or $TCP_STEALTH_PKGROOT). The
- * commands of its systemd unit (the paths moved into the package root and
- * the test's directory; ExecStartPre's modprobe left out, the module is
- * loaded) run in the server's namespace: ExecStart applies a policy file
- * whose port is protected for IPv4 only (the port stays open over IPv6),
- * ExecReload applies it changed to both families, ExecStop removes the
- * policy. In between, knock exec finds the package's shim by itself and
- * gets an unmodified client through.
+ * The tools package (make deb-tools, build/deb/tcp-stealth-tools_*.deb, or
+ * $TCP_STEALTH_TOOLS_DEB), installed for real with dpkg -i: the guest's
+ * /usr, /etc and /var are throwaway overlays over the host's root (dpkg
+ * keeps its records in a directory of the test's, so as not to read the
+ * host's whole database under TCG). The systemd unit's commands run as
+ * they are written (ExecStartPre's modprobe aside: the module is loaded
+ * already) in the server's namespace, with the installed
+ * /etc/tcp-stealth/policy.conf: ExecStart applies a port protected for IPv4
+ * only (the port stays open over IPv6), ExecReload the file changed to both
+ * families, ExecStop removes the policy. In between, the installed knock
+ * exec finds the installed shim by itself and gets an unmodified client
+ * through. dpkg -r then removes it, all but the changed conffile.
  */
 TEST_F_TIMEOUT(tools, installed_package, T_TIMEOUT)
 {
-	const char *env = getenv("TCP_STEALTH_PKGROOT");
-	char root[400], pk[450], unit[450], conf[200], text[300], cmd[1200];
+	static const char unit[] = "/lib/systemd/system/tcp-stealth.service";
+	static const char conf[] = "/etc/tcp-stealth/policy.conf";
+	const char *env = getenv("TCP_STEALTH_TOOLS_DEB");
+	char deb[500], admin[200], text[300], cmd[600];
 	int l4, l6, cfd = -1;
+	glob_t g;
 
 	if (env) {
-		snprintf(root, sizeof(root), "%s", env);
+		snprintf(deb, sizeof(deb), "%s", env);
 	} else {
-		repo_top(root, sizeof(root) - 16);
-		strcat(root, "/build/pkgroot");
+		repo_top(deb, sizeof(deb) - 64);
+		strcat(deb, "/build/deb/tcp-stealth-tools_*.deb");
+		if (glob(deb, 0, NULL, &g) == 0) {
+			snprintf(deb, sizeof(deb), "%s", g.gl_pathv[g.gl_pathc - 1]);
+			globfree(&g);
+		}
 	}
-	snprintf(pk, sizeof(pk), "%s/usr/bin/knock", root);
-	if (access(pk, X_OK))
-		SKIP(return, "no package installed in %s: scripts/pkg-check.sh installs it", root);
-	snprintf(unit, sizeof(unit), "%s/lib/systemd/system/tcp-stealth.service", root);
-	snprintf(conf, sizeof(conf), "%s/policy.conf", self->dir);
+	if (access(deb, R_OK))
+		SKIP(return, "no package %s: make deb-tools (scripts/pkg-check.sh) builds it", deb);
+	ASSERT_NE(0, access("/usr/bin/knock", F_OK)) TH_LOG("/usr/bin/knock is there before dpkg -i");
+	snprintf(admin, sizeof(admin), "%s/dpkg", self->dir);
+	ASSERT_EQ(0, netns_system(NULL, "mkdir -p %s/info %s/updates && : >%s/status",
+				  admin, admin, admin));
+	/*
+	 * The guest's overlays refuse to rename a new directory (EXDEV), which
+	 * is how dpkg puts one in place: the package's new directories are
+	 * made first, with its modes (a real root has no such limit).
+	 */
+	ASSERT_EQ(0, netns_system(NULL, "dpkg-deb --fsys-tarfile %s | tar -tv | awk '$1 ~ /^d/ { "
+				  "p = substr($1, 2); m = 0; for (i = 1; i <= 9; i++) "
+				  "m = m * 2 + (substr(p, i, 1) != \"-\"); printf \"%%o %%s\\n\", m, $6 }' | "
+				  "while read -r m d; do d=${d#.}; [ -e \"$d\" ] || mkdir -m \"$m\" \"$d\" || "
+				  "exit 1; done", deb));
+	ASSERT_EQ(0, netns_system(NULL, "dpkg --admindir=%s --log=/dev/null --force-depends -i %s >/dev/null",
+				  admin, deb));
+	ASSERT_EQ(0, access("/usr/bin/knock", X_OK));
+	ASSERT_EQ(0, access(conf, R_OK));
+	ASSERT_EQ(0, unit_command(unit, "ExecStartPre", cmd, sizeof(cmd)));
+	EXPECT_STREQ("/sbin/modprobe tcp_stealth", cmd);
+
 	l4 = listener(self->ns.b, AF_INET, netns_addr_b(AF_INET), NULL);
 	l6 = listener(self->ns.b, AF_INET6, netns_addr_b(AF_INET6), NULL);
 	ASSERT_LE(0, l4);
 	ASSERT_LE(0, l6);
-
 	snprintf(text, sizeof(text), "port %d key %s family ipv4\n", PORT, self->key);
-	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
-	ASSERT_EQ(0, unit_command(unit, "ExecStart", root, conf, cmd, sizeof(cmd)));
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0644));
+	ASSERT_EQ(0, unit_command(unit, "ExecStart", cmd, sizeof(cmd)));
 	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecStart: %s", cmd);
 	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0 family ipv4"));
 	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, AF_INET, netns_addr_b(AF_INET), NULL, NULL));
@@ -1341,26 +1357,34 @@ TEST_F_TIMEOUT(tools, installed_package, T_TIMEOUT)
 	close(cfd);
 
 	/* The shim as knock exec finds it, not as the other tests give it. */
-	EXPECT_EQ(0, netns_system(self->ns.a, "env -u TCP_STEALTH_SHIM %s exec --key %s -- "
+	EXPECT_EQ(0, netns_system(self->ns.a, "env -u TCP_STEALTH_SHIM /usr/bin/knock exec --key %s -- "
 				  "bash -c 'echo pkg >/dev/tcp/%s/%d'",
-				  pk, self->key, netns_addr_b(AF_INET), PORT));
+				  self->key, netns_addr_b(AF_INET), PORT));
 	cfd = tcp_accept_timeout(l4, IO_TIMEOUT_MS);
 	EXPECT_LE(0, cfd);
 	if (cfd >= 0)
 		close(cfd);
 
 	snprintf(text, sizeof(text), "port %d key %s\n", PORT, self->key);
-	ASSERT_EQ(0, put(conf, text, strlen(text), 0600));
-	ASSERT_EQ(0, unit_command(unit, "ExecReload", root, conf, cmd, sizeof(cmd)));
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0644));
+	ASSERT_EQ(0, unit_command(unit, "ExecReload", cmd, sizeof(cmd)));
 	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecReload: %s", cmd);
 	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0"));
 	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, AF_INET6, netns_addr_b(AF_INET6), NULL, NULL));
 
-	ASSERT_EQ(0, unit_command(unit, "ExecStop", root, conf, cmd, sizeof(cmd)));
+	ASSERT_EQ(0, unit_command(unit, "ExecStop", cmd, sizeof(cmd)));
 	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecStop: %s", cmd);
 	EXPECT_EQ(0, netns_system(self->ns.b, "test ! -s /proc/net/tcp_stealth_policy"));
 	close(l4);
 	close(l6);
+
+	/* (Purging, scripts/pkg-check.sh tries: here dpkg's empty records
+	 * would have it remove /etc, which the guest cannot.) */
+	EXPECT_EQ(0, netns_system(NULL, "dpkg --admindir=%s --log=/dev/null -r tcp-stealth-tools "
+				  ">/dev/null 2>&1", admin));
+	EXPECT_NE(0, access("/usr/bin/knock", F_OK));
+	EXPECT_NE(0, access("/usr/lib/tcp-stealth/libtcpstealth.so", F_OK));
+	EXPECT_TRUE(file_has(conf, "family") == 0 && file_has(conf, "port 4242"));
 }
 
 /*
