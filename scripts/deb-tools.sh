@@ -24,7 +24,7 @@
 #                                   OUTDIR/tcp-stealth-tools_VERSION_ARCH.deb
 #                                   (OUTDIR default: build/deb)
 #
-# Environment: DEB_MAINTAINER (default: the author of the last commit),
+# Environment: DEB_MAINTAINER (default: tcp-stealth-dkms's maintainer),
 # SOURCE_DATE_EPOCH (default: the time of the last commit), for the
 # changelog's date, the man pages' and the files' times.
 set -euo pipefail
@@ -46,8 +46,8 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s)
 fi
 export SOURCE_DATE_EPOCH
-maintainer=${DEB_MAINTAINER:-$(git log -1 --format='%an <%ae>' 2>/dev/null || true)}
-[ -n "$maintainer" ] || maintainer="tcp_stealth maintainers <root@localhost>"
+# The same as tcp-stealth-dkms's (scripts/deb-dkms.sh).
+maintainer=${DEB_MAINTAINER:-tcp_stealth developers <tcp-stealth@localhost>}
 
 mkdir -p "$root" "$outdir"
 make -s install-tools DESTDIR="$root" PREFIX=/usr UNITDIR=/lib/systemd/system \
@@ -136,7 +136,7 @@ Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
 Depends: $depends
-Suggests: openssh-client
+Suggests: tcp-stealth-dkms, openssh-client
 Section: net
 Priority: optional
 Description: user tools of tcp_stealth, stealth port knocking for TCP
