@@ -21,6 +21,18 @@
 #   make install    install the module into KDIR's modules (modules_install)
 #   make tools      build the knock CLI (target/release/knock) and the shim
 #                   (tools/shim/libtcpstealth.so)
+#   make man        render the man pages of docs/ into build/man/
+#                   (scripts/md2man, go-md2man)
+#   make install-tools [PREFIX=/usr/local] [DESTDIR=]
+#                   install knock, the shim, the man pages, shell completions,
+#                   the systemd unit and, if there is none yet, a policy file
+#                   of comments only (/etc/tcp-stealth/policy.conf); builds
+#                   what is missing first (make tools man, as your user,
+#                   then sudo make install-tools)
+#   make uninstall-tools [PREFIX=...]   remove them again (the policy file
+#                   only if it is still the example)
+#   make deb-tools  build/deb/tcp-stealth-tools_VERSION_ARCH.deb of the same
+#                   files, laid out the Debian way (scripts/deb-tools.sh)
 #   make deb-kernel Debian packages of the test kernel and its headers
 #                   (bindeb-pkg; scripts/packages.sh)
 #   make deb-dkms   the tcp-stealth-dkms package (build/deb/)
@@ -44,6 +56,7 @@ RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
 .PHONY: all modules setup kernel check demo vm bench fuzz fmt fmt-check lint clean clean-module install tools \
 	dkms-source deb-dkms deb-kernel check-dkms
+.PHONY: man install-tools uninstall-tools deb-tools
 
 all: modules
 
@@ -70,6 +83,82 @@ demo: setup
 tools:
 	cargo build --release -p knock
 	$(MAKE) -C tools/shim
+
+# --- the user tools, installed ------------------------------------------------
+# The version of the tools: knock's (what `knock --version` says).
+TOOLS_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' tools/knock/Cargo.toml | head -n 1)
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+# knock exec finds the shim at ../lib/tcp-stealth/ from knock's directory.
+SHIMDIR ?= $(PREFIX)/lib/tcp-stealth
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# systemd looks in /usr/local/lib/systemd/system and /usr/lib/systemd/system.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# knock apply reads /etc/tcp-stealth/policy.conf, whatever the prefix.
+SYSCONFDIR ?= /etc
+
+KNOCK_BIN := target/release/knock
+SHIM_SO := tools/shim/libtcpstealth.so
+MAN_PAGES := build/man/knock.1 build/man/policy.conf.5 build/man/tcp_stealth.7
+COMPLETIONS := build/completions/knock.bash build/completions/_knock build/completions/knock.fish
+
+# Built only if missing: `make tools` rebuilds them when the sources change.
+$(KNOCK_BIN) $(SHIM_SO):
+	$(MAKE) tools
+
+man: $(MAN_PAGES)
+
+build/man/%: docs/%.md scripts/md2man tools/knock/Cargo.toml
+	scripts/md2man $< $@ $(TOOLS_VERSION)
+
+build/completions/knock.bash: $(KNOCK_BIN)
+	@mkdir -p $(@D)
+	$(KNOCK_BIN) completions bash >$@
+build/completions/_knock: $(KNOCK_BIN)
+	@mkdir -p $(@D)
+	$(KNOCK_BIN) completions zsh >$@
+build/completions/knock.fish: $(KNOCK_BIN)
+	@mkdir -p $(@D)
+	$(KNOCK_BIN) completions fish >$@
+
+install-tools: $(KNOCK_BIN) $(SHIM_SO) $(MAN_PAGES) $(COMPLETIONS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHIMDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 755 $(KNOCK_BIN) $(DESTDIR)$(BINDIR)/knock
+	install -m 644 $(SHIM_SO) $(DESTDIR)$(SHIMDIR)/libtcpstealth.so
+	install -m 644 build/man/knock.1 $(DESTDIR)$(MANDIR)/man1/knock.1
+	install -m 644 build/man/policy.conf.5 $(DESTDIR)$(MANDIR)/man5/policy.conf.5
+	install -m 644 build/man/tcp_stealth.7 $(DESTDIR)$(MANDIR)/man7/tcp_stealth.7
+	install -m 644 build/completions/knock.bash $(DESTDIR)$(BASHCOMPDIR)/knock
+	install -m 644 build/completions/_knock $(DESTDIR)$(ZSHCOMPDIR)/_knock
+	install -m 644 build/completions/knock.fish $(DESTDIR)$(FISHCOMPDIR)/knock.fish
+	sed 's|/usr/bin/knock|$(BINDIR)/knock|g' tools/knock/systemd/tcp-stealth.service \
+		>$(DESTDIR)$(UNITDIR)/tcp-stealth.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/tcp-stealth.service
+	[ -d $(DESTDIR)$(SYSCONFDIR)/tcp-stealth ] || install -d -m 700 $(DESTDIR)$(SYSCONFDIR)/tcp-stealth
+	[ -e $(DESTDIR)$(SYSCONFDIR)/tcp-stealth/policy.conf ] || \
+		install -m 644 tools/knock/policy.conf.example $(DESTDIR)$(SYSCONFDIR)/tcp-stealth/policy.conf
+
+uninstall-tools:
+	rm -f $(DESTDIR)$(BINDIR)/knock $(DESTDIR)$(SHIMDIR)/libtcpstealth.so \
+		$(DESTDIR)$(MANDIR)/man1/knock.1 $(DESTDIR)$(MANDIR)/man5/policy.conf.5 \
+		$(DESTDIR)$(MANDIR)/man7/tcp_stealth.7 $(DESTDIR)$(BASHCOMPDIR)/knock \
+		$(DESTDIR)$(ZSHCOMPDIR)/_knock $(DESTDIR)$(FISHCOMPDIR)/knock.fish \
+		$(DESTDIR)$(UNITDIR)/tcp-stealth.service
+	rmdir $(DESTDIR)$(SHIMDIR) 2>/dev/null || true
+	! cmp -s tools/knock/policy.conf.example $(DESTDIR)$(SYSCONFDIR)/tcp-stealth/policy.conf || \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/tcp-stealth/policy.conf
+	rmdir $(DESTDIR)$(SYSCONFDIR)/tcp-stealth 2>/dev/null || true
+
+# Always from fresh binaries (cargo and make -C tools/shim do nothing when
+# they are up to date).
+deb-tools: tools
+	$(MAKE) man
+	scripts/deb-tools.sh
 
 vm: modules
 	scripts/vm-run -- $(CMD)
@@ -131,4 +220,5 @@ clean: clean-module
 	-$(MAKE) -C tests clean
 	-$(MAKE) -C bench clean
 	-$(MAKE) -C tools/shim clean
+	rm -rf build/man build/completions build/deb/tcp-stealth-tools_*.deb
 	cargo clean

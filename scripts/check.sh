@@ -47,6 +47,7 @@ if ! make tools >"$logs/tools-build.log" 2>&1; then
 	add "tools build" 0 1 0 "make tools failed"
 fi
 
+scripts/pkg-check.sh >"$logs/pkg.log" 2>&1 || cat "$logs/pkg.log"; read -r p f s < <(sed -n 's/^pkg: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$logs/pkg.log") || true; add "tools package (scripts/pkg-check.sh)" "${p:-0}" "${f:-1}" "${s:-0}"
 # --- 1. host unit tests, in the background while the VM runs -------------
 cargo_pid=
 if [ -f Cargo.toml ]; then

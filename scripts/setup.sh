@@ -52,6 +52,10 @@ fi
 # scripts/distro-kernel.sh --config-only on Debian's own configuration
 # (linux-config-6.12).
 #
+# go-md2man, groff-base, man-db (and dpkg-dev): the man pages (make man) and
+# the tools package (make deb-tools), which scripts/pkg-check.sh renders,
+# reads and installs with dpkg --root.
+#
 # openssh-server/-client: tcp_stealth_tools's ssh fixture runs sshd, ssh and
 # scp in the VM. Debian enables and starts ssh.service when it installs
 # openssh-server; if this run installs it, the service is disabled and
@@ -64,6 +68,7 @@ packages=(
 	iproute2 nftables tcpdump socat busybox-static ethtool curl
 	nmap liburing-dev openssh-server openssh-client
 	dpkg-dev debhelper dkms linux-config-6.12
+	go-md2man groff-base man-db
 )
 
 missing=()

@@ -345,7 +345,7 @@ impl NetState {
             .and_then(|ctx| Some((ctx, ctx.keys(args.rcu())?)));
         let (keys, mode, integrity_len, by_policy) = match own {
             Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len(), false),
-            None => match self.policy.port(sk.local_port(), args.rcu()) {
+            None => match self.policy.port(sk.local_port(), family, args.rcu()) {
                 Some(e) => (e.keys(), Mode::Option, e.integrity_len(), true),
                 None => return Verdict::Accept,
             },

@@ -22,11 +22,12 @@
 //! byte that was not checked.
 
 use crate::ffi::{
-    crypto::KernelBlake2s, genl::GenlRequest, now_secs, rcu::RcuBox, seq::SeqFile, RcuSection,
+    crypto::KernelBlake2s, genl::GenlRequest, now_secs, rcu::RcuBox, seq::SeqFile, skb::Family,
+    RcuSection,
 };
 use crate::proto::{
     self, IntegrityStatus, IntegrityVerifier, KnockKey, PayloadVerifier, PolicyCmd, PolicyErrno,
-    MAX_KEYS,
+    PolicyFamily, MAX_KEYS,
 };
 use crate::sockopt::KeySet;
 use core::fmt::Write;
@@ -46,6 +47,8 @@ pub(crate) struct Entry {
     port: u16,
     keys: KeySet,
     integrity_len: u16,
+    /// The families whose segments to the port it protects.
+    family: PolicyFamily,
 }
 
 impl Entry {
@@ -136,10 +139,17 @@ impl Policy {
         !self.table.is_set()
     }
 
-    /// The policy of `port`, if it is protected.
-    pub(crate) fn port<'a>(&'a self, port: u16, rcu: &'a RcuSection) -> Option<&'a Entry> {
+    /// The policy of `port` for segments of `family`, if it protects them.
+    pub(crate) fn port<'a>(
+        &'a self,
+        port: u16,
+        family: Family,
+        rcu: &'a RcuSection,
+    ) -> Option<&'a Entry> {
         let table = self.table.read(rcu)?;
-        table.iter().find(|e| e.port == port)
+        table
+            .iter()
+            .find(|e| e.port == port && e.family.covers(family == Family::Ipv6))
     }
 
     /// Handles a netlink request: the attribute stream is checked by
@@ -161,7 +171,7 @@ impl Policy {
             }
         };
         let res = match cmd {
-            PolicyCmd::Protect => self.protect(r.port, r.secrets(), r.integrity_len),
+            PolicyCmd::Protect => self.protect(r.port, r.secrets(), r.integrity_len, r.family),
             PolicyCmd::Unprotect => self.unprotect(r.port),
         };
         match res {
@@ -173,9 +183,9 @@ impl Policy {
     }
 
     /// Protects `port` with `secrets` (1 to [`MAX_KEYS`], each 1 to 64
-    /// bytes, the newest first) and integrity length `n` (0: none), or
-    /// replaces what protects it.
-    fn protect(&self, port: u16, secrets: &[&[u8]], n: u16) -> Result {
+    /// bytes, the newest first) and integrity length `n` (0: none) for
+    /// segments of `family`, or replaces what protects it.
+    fn protect(&self, port: u16, secrets: &[&[u8]], n: u16, family: PolicyFamily) -> Result {
         if port == 0 || secrets.is_empty() || secrets.len() > MAX_KEYS {
             return Err(EINVAL);
         }
@@ -187,6 +197,7 @@ impl Policy {
             port,
             keys,
             integrity_len: n,
+            family,
         };
         let mut master = self.master.lock();
         let len = master.len();
@@ -395,16 +406,18 @@ impl Policy {
     }
 
     /// Writes the protected ports, one per line (never the secrets):
-    /// `port P keys K integrity N`.
+    /// `port P keys K integrity N`, then ` family ipv4` or ` family ipv6`
+    /// for a port protected for one family only.
     pub(crate) fn show(&self, m: &mut SeqFile) {
         let master = self.master.lock();
         for e in master.iter() {
             let _ = writeln!(
                 m,
-                "port {} keys {} integrity {}",
+                "port {} keys {} integrity {}{}",
                 e.port,
                 e.keys.keys().len(),
-                e.integrity_len
+                e.integrity_len,
+                e.family.listing_suffix()
             );
         }
     }

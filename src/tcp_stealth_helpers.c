@@ -948,6 +948,7 @@ static const struct nla_policy tcp_stealth_nl_policy[TCP_STEALTH_A_MAX + 1] = {
 				   .len = TCP_STEALTH_SECRET_MAX },
 	[TCP_STEALTH_A_INTEGRITY_LEN] =
 		NLA_POLICY_MAX(NLA_U32, TCP_STEALTH_POLICY_INTEGRITY_MAX),
+	[TCP_STEALTH_A_FAMILY] = { .type = NLA_U16 },
 };
 
 /*

@@ -97,6 +97,7 @@ static int listed_count(const char *ns)
 #define A_PORT(p) ATTR(TCP_STEALTH_A_PORT, p, sizeof(__u16))
 #define A_SECRET(s) ATTR(TCP_STEALTH_A_SECRET, s, strlen(s))
 #define A_INT(n) ATTR(TCP_STEALTH_A_INTEGRITY_LEN, n, sizeof(__u32))
+#define A_FAMILY(f) ATTR(TCP_STEALTH_A_FAMILY, f, sizeof(__u16))
 
 /* Protect PORT in @ns with the @n secrets and integrity length @ilen. */
 static int protect_keys(const char *ns, const char *const *secrets, int n, __u32 ilen)
@@ -341,9 +342,46 @@ TEST_F_TIMEOUT(core, policy_integrity, T_TIMEOUT)
 }
 
 /* Bad attributes: a clear errno, and the extended ACK says why. */
+/*
+ * A port protected for the variant's family only (TCP_STEALTH_A_FAMILY)
+ * wants the knock over that family and stays open over the other; protected
+ * again without the attribute, it wants it over both.
+ */
+TEST_F_TIMEOUT(core, policy_one_family, T_TIMEOUT)
+{
+	static __u16 port = PORT;
+	int fam = variant->family, other = fam == AF_INET ? AF_INET6 : AF_INET;
+	__u16 af = fam;
+	struct policy_attr a[] = { A_PORT(&port), A_SECRET(SECRET), A_FAMILY(&af) };
+	int lfd, lo, cfd = -1;
+
+	lfd = listener(self->ns.b, fam, netns_addr_b(fam), NULL);
+	lo = listener(self->ns.b, other, netns_addr_b(other), NULL);
+	ASSERT_LE(0, lfd);
+	ASSERT_LE(0, lo);
+	ASSERT_EQ(0, policy_call(self->ns.b, TCP_STEALTH_CMD_PROTECT, a, 3, NULL, 0));
+	EXPECT_TRUE(listed_as(self->ns.b, fam == AF_INET ?
+			      "port 4242 keys 1 integrity 0 family ipv4" :
+			      "port 4242 keys 1 integrity 0 family ipv6"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+	ASSERT_EQ(0, client(self->ns.a, other, netns_addr_b(other), NULL, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lo));
+	close(cfd);
+	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET, &cfd));
+	EXPECT_EQ(0, exchange(cfd, lfd));
+	close(cfd);
+
+	ASSERT_EQ(0, protect(self->ns.b, PORT, SECRET));
+	EXPECT_TRUE(listed_as(self->ns.b, "port 4242 keys 1 integrity 0"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, other, netns_addr_b(other), NULL, NULL));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, fam, netns_addr_b(fam), NULL, NULL));
+	close(lfd);
+	close(lo);
+}
+
 TEST_F_TIMEOUT(core, policy_bad_attributes, T_TIMEOUT)
 {
-	static __u16 port = PORT, zero;
+	static __u16 port = PORT, zero, af_bad = 99, af4 = AF_INET;
 	static __u32 n16 = 16, n_big = TCP_STEALTH_POLICY_INTEGRITY_MAX + 1;
 	const char *b = self->ns.b;
 	char msg[128];
@@ -358,6 +396,8 @@ TEST_F_TIMEOUT(core, policy_bad_attributes, T_TIMEOUT)
 	struct policy_attr unp[] = { A_PORT(&port), A_INT(&n16) };
 	struct policy_attr zport[] = { A_PORT(&zero), A_SECRET("k1") };
 	struct policy_attr empty[] = { A_PORT(&port), A_SECRET("k1"), ATTR(TCP_STEALTH_A_SECRET, "", 0) };
+	struct policy_attr fbad[] = { A_PORT(&port), A_SECRET("k1"), A_FAMILY(&af_bad) };
+	struct policy_attr funp[] = { A_PORT(&port), A_FAMILY(&af4) };
 	struct policy_attr four[] = {
 		A_PORT(&port), A_SECRET("k1"), A_SECRET("k2"), A_SECRET("k3"),
 		A_SECRET("k4"), A_INT(&n16),
@@ -377,6 +417,8 @@ TEST_F_TIMEOUT(core, policy_bad_attributes, T_TIMEOUT)
 		{ TCP_STEALTH_CMD_PROTECT, -ERANGE, 2, zport, NULL },
 		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 3, empty, "empty secret" },
 		{ TCP_STEALTH_CMD_UNPROTECT, -ENOENT, 1, unp, "port is not protected" },
+		{ TCP_STEALTH_CMD_PROTECT, -EINVAL, 3, fbad, "family must be AF_INET or AF_INET6" },
+		{ TCP_STEALTH_CMD_UNPROTECT, -EINVAL, 2, funp, "attribute not taken by this command" },
 	};
 	unsigned int i;
 

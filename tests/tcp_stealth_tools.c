@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -47,18 +48,24 @@
 static char knock_bin[512], shim_so[512];
 
 /* Repo top from this file's absolute path (the Makefile compiles with it). */
-static void find_tools(void)
+static void repo_top(char *top, size_t size)
 {
-	const char *k = getenv("TCP_STEALTH_KNOCK"), *s = getenv("TCP_STEALTH_SHIM");
-	char top[400];
 	char *p;
 
-	snprintf(top, sizeof(top), "%s", __FILE__);
+	snprintf(top, size, "%s", __FILE__);
 	p = strstr(top, "/tests/tcp_stealth_tools.c");
 	if (p)
 		*p = '\0';
 	else
-		snprintf(top, sizeof(top), "..");
+		snprintf(top, size, "..");
+}
+
+static void find_tools(void)
+{
+	const char *k = getenv("TCP_STEALTH_KNOCK"), *s = getenv("TCP_STEALTH_SHIM");
+	char top[400];
+
+	repo_top(top, sizeof(top));
 	snprintf(knock_bin, sizeof(knock_bin), "%s", k ? k : "");
 	if (!k)
 		snprintf(knock_bin, sizeof(knock_bin), "%s/target/release/knock", top);
@@ -1251,6 +1258,135 @@ TEST_F_TIMEOUT(tools, apply_policy_file, T_TIMEOUT)
 	EXPECT_EQ(0, exchange(cfd, lfd));
 	close(cfd);
 	close(lfd);
+}
+
+/*
+ * The command of line @key= (ExecStart, ExecReload, ExecStop) of unit file
+ * @unit into @out: 0, or -1 (no such line, too long).
+ */
+static int unit_command(const char *unit, const char *key, char *out, size_t size)
+{
+	static char text[8192];
+	const char *line, *end;
+	size_t klen = strlen(key);
+
+	if (slurp(unit, text, sizeof(text)) < 0)
+		return -1;
+	for (line = text; *line; line = *end ? end + 1 : end) {
+		end = strchrnul(line, '\n');
+		if (strncmp(line, key, klen) || line[klen] != '=')
+			continue;
+		line += klen + 1;
+		if ((size_t)(end - line) >= size)
+			return -1;
+		memcpy(out, line, end - line);
+		out[end - line] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * The tools package (make deb-tools, build/deb/tcp-stealth-tools_*.deb, or
+ * $TCP_STEALTH_TOOLS_DEB), installed for real with dpkg -i: the guest's
+ * /usr, /etc and /var are throwaway overlays over the host's root (dpkg
+ * keeps its records in a directory of the test's, so as not to read the
+ * host's whole database under TCG). The systemd unit's commands run as
+ * they are written (ExecStartPre's modprobe aside: the module is loaded
+ * already) in the server's namespace, with the installed
+ * /etc/tcp-stealth/policy.conf: ExecStart applies a port protected for IPv4
+ * only (the port stays open over IPv6), ExecReload the file changed to both
+ * families, ExecStop removes the policy. In between, the installed knock
+ * exec finds the installed shim by itself and gets an unmodified client
+ * through. dpkg -r then removes it, all but the changed conffile.
+ */
+TEST_F_TIMEOUT(tools, installed_package, T_TIMEOUT)
+{
+	static const char unit[] = "/lib/systemd/system/tcp-stealth.service";
+	static const char conf[] = "/etc/tcp-stealth/policy.conf";
+	const char *env = getenv("TCP_STEALTH_TOOLS_DEB");
+	char deb[500], admin[200], text[300], cmd[600];
+	int l4, l6, cfd = -1;
+	glob_t g;
+
+	if (env) {
+		snprintf(deb, sizeof(deb), "%s", env);
+	} else {
+		repo_top(deb, sizeof(deb) - 64);
+		strcat(deb, "/build/deb/tcp-stealth-tools_*.deb");
+		if (glob(deb, 0, NULL, &g) == 0) {
+			snprintf(deb, sizeof(deb), "%s", g.gl_pathv[g.gl_pathc - 1]);
+			globfree(&g);
+		}
+	}
+	if (access(deb, R_OK))
+		SKIP(return, "no package %s: make deb-tools (scripts/pkg-check.sh) builds it", deb);
+	ASSERT_NE(0, access("/usr/bin/knock", F_OK)) TH_LOG("/usr/bin/knock is there before dpkg -i");
+	snprintf(admin, sizeof(admin), "%s/dpkg", self->dir);
+	ASSERT_EQ(0, netns_system(NULL, "mkdir -p %s/info %s/updates && : >%s/status",
+				  admin, admin, admin));
+	/*
+	 * The guest's overlays refuse to rename a new directory (EXDEV), which
+	 * is how dpkg puts one in place: the package's new directories are
+	 * made first, with its modes (a real root has no such limit).
+	 */
+	ASSERT_EQ(0, netns_system(NULL, "dpkg-deb --fsys-tarfile %s | tar -tv | awk '$1 ~ /^d/ { "
+				  "p = substr($1, 2); m = 0; for (i = 1; i <= 9; i++) "
+				  "m = m * 2 + (substr(p, i, 1) != \"-\"); printf \"%%o %%s\\n\", m, $6 }' | "
+				  "while read -r m d; do d=${d#.}; [ -e \"$d\" ] || mkdir -m \"$m\" \"$d\" || "
+				  "exit 1; done", deb));
+	/* (Its dependencies are the host's, not in these records.) */
+	ASSERT_EQ(0, netns_system(NULL, "dpkg --admindir=%s --log=/dev/null --force-depends -i %s "
+				  ">%s/dpkg.log 2>&1 || { cat %s/dpkg.log; exit 1; }",
+				  admin, deb, self->dir, self->dir));
+	ASSERT_EQ(0, access("/usr/bin/knock", X_OK));
+	ASSERT_EQ(0, access(conf, R_OK));
+	ASSERT_EQ(0, unit_command(unit, "ExecStartPre", cmd, sizeof(cmd)));
+	EXPECT_STREQ("/sbin/modprobe tcp_stealth", cmd);
+
+	l4 = listener(self->ns.b, AF_INET, netns_addr_b(AF_INET), NULL);
+	l6 = listener(self->ns.b, AF_INET6, netns_addr_b(AF_INET6), NULL);
+	ASSERT_LE(0, l4);
+	ASSERT_LE(0, l6);
+	snprintf(text, sizeof(text), "port %d key %s family ipv4\n", PORT, self->key);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0644));
+	ASSERT_EQ(0, unit_command(unit, "ExecStart", cmd, sizeof(cmd)));
+	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecStart: %s", cmd);
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0 family ipv4"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, AF_INET, netns_addr_b(AF_INET), NULL, NULL));
+	ASSERT_EQ(0, client(self->ns.a, AF_INET6, netns_addr_b(AF_INET6), NULL, &cfd));
+	EXPECT_EQ(0, exchange(cfd, l6));
+	close(cfd);
+
+	/* The shim as knock exec finds it, not as the other tests give it. */
+	EXPECT_EQ(0, netns_system(self->ns.a, "env -u TCP_STEALTH_SHIM /usr/bin/knock exec --key %s -- "
+				  "bash -c 'echo pkg >/dev/tcp/%s/%d'",
+				  self->key, netns_addr_b(AF_INET), PORT));
+	cfd = tcp_accept_timeout(l4, IO_TIMEOUT_MS);
+	EXPECT_LE(0, cfd);
+	if (cfd >= 0)
+		close(cfd);
+
+	snprintf(text, sizeof(text), "port %d key %s\n", PORT, self->key);
+	ASSERT_EQ(0, put(conf, text, strlen(text), 0644));
+	ASSERT_EQ(0, unit_command(unit, "ExecReload", cmd, sizeof(cmd)));
+	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecReload: %s", cmd);
+	EXPECT_TRUE(policy_has(self->ns.b, "port 4242 keys 1 integrity 0"));
+	EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, AF_INET6, netns_addr_b(AF_INET6), NULL, NULL));
+
+	ASSERT_EQ(0, unit_command(unit, "ExecStop", cmd, sizeof(cmd)));
+	ASSERT_EQ(0, netns_system(self->ns.b, "%s 2>/dev/null", cmd)) TH_LOG("ExecStop: %s", cmd);
+	EXPECT_EQ(0, netns_system(self->ns.b, "test ! -s /proc/net/tcp_stealth_policy"));
+	close(l4);
+	close(l6);
+
+	/* (Purging, scripts/pkg-check.sh tries: here dpkg's empty records
+	 * would have it remove /etc, which the guest cannot.) */
+	EXPECT_EQ(0, netns_system(NULL, "dpkg --admindir=%s --log=/dev/null -r tcp-stealth-tools "
+				  ">/dev/null 2>&1", admin));
+	EXPECT_NE(0, access("/usr/bin/knock", F_OK));
+	EXPECT_NE(0, access("/usr/lib/tcp-stealth/libtcpstealth.so", F_OK));
+	EXPECT_TRUE(file_has(conf, "family") == 0 && file_has(conf, "port 4242"));
 }
 
 /*

@@ -10,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tcp_stealth_fuzz::policy_model;
-use tcp_stealth_fuzz::proto::{parse_policy_request, PolicyCmd, PolicyError};
+use tcp_stealth_fuzz::proto::{parse_policy_request, PolicyCmd, PolicyError, PolicyFamily};
 
 fuzz_target!(|raw: &[u8]| {
     let Some((&first, attrs)) = raw.split_first() else {
@@ -24,9 +24,15 @@ fuzz_target!(|raw: &[u8]| {
     };
     let got = parse_policy_request(cmd, attrs);
     match policy_model(protect, attrs) {
-        Ok((port, secrets, n)) => {
+        Ok((port, secrets, n, family)) => {
             let r = got.expect("the model accepts it");
             assert_eq!((r.port, r.integrity_len), (port, n));
+            let want = match family {
+                0 => PolicyFamily::Both,
+                2 => PolicyFamily::Ipv4,
+                _ => PolicyFamily::Ipv6,
+            };
+            assert_eq!(r.family, want);
             assert_eq!(r.secrets().len(), secrets.len());
             for (a, b) in r.secrets().iter().zip(&secrets) {
                 assert_eq!(a, &&b[..]);

@@ -404,9 +404,10 @@ pub fn pieces<'a>(data: &'a [u8], cuts: &[u16]) -> Vec<&'a [u8]> {
 
 // --- Policy requests (generic netlink) ---------------------------------------
 
-/// What a policy request should give: (port, secrets, integrity length), or
-/// the reason and the offset of the attribute at fault.
-pub type PolicyModel = Result<(u16, Vec<Vec<u8>>, u16), (proto::PolicyReject, Option<usize>)>;
+/// What a policy request should give: (port, secrets, integrity length,
+/// family: 0 for both, else `AF_INET` or `AF_INET6`), or the reason and the
+/// offset of the attribute at fault.
+pub type PolicyModel = Result<(u16, Vec<Vec<u8>>, u16, u16), (proto::PolicyReject, Option<usize>)>;
 
 /// The policy request parser written from the uapi header's description:
 /// the attributes are split first, then each one judged in order.
@@ -434,6 +435,7 @@ pub fn policy_model(protect: bool, attrs: &[u8]) -> PolicyModel {
     let mut port: Option<u16> = None;
     let mut secrets: Vec<Vec<u8>> = Vec::new();
     let mut integrity: Option<u16> = None;
+    let mut family: Option<u16> = None;
     for (at, ty, p) in list {
         let at = Some(at);
         let Some(ty) = ty else {
@@ -454,7 +456,7 @@ pub fn policy_model(protect: bool, attrs: &[u8]) -> PolicyModel {
                 return Err((R::PortZero, at));
             }
             port = Some(v);
-        } else if ty == 2 || ty == 3 {
+        } else if ty == 2 || ty == 3 || ty == 4 {
             if !protect {
                 return Err((R::NotForCommand, at));
             }
@@ -478,6 +480,19 @@ pub fn policy_model(protect: bool, attrs: &[u8]) -> PolicyModel {
                     }
                 }
                 secrets.push(p);
+            } else if ty == 4 {
+                if family.is_some() {
+                    return Err((R::Twice, at));
+                }
+                if p.len() != 2 {
+                    return Err((R::FamilySize, at));
+                }
+                let f = u16::from_ne_bytes([p[0], p[1]]);
+                // AF_INET, AF_INET6.
+                if f != 2 && f != 10 {
+                    return Err((R::FamilyValue, at));
+                }
+                family = Some(f);
             } else {
                 if integrity.is_some() {
                     return Err((R::Twice, at));
@@ -501,5 +516,5 @@ pub fn policy_model(protect: bool, attrs: &[u8]) -> PolicyModel {
     if protect && secrets.is_empty() {
         return Err((R::NoSecret, None));
     }
-    Ok((port, secrets, integrity.unwrap_or(0)))
+    Ok((port, secrets, integrity.unwrap_or(0), family.unwrap_or(0)))
 }

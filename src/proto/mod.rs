@@ -60,8 +60,9 @@ pub use key::{
 };
 #[allow(unused_imports)]
 pub use policy::{
-    parse_policy_request, PolicyCmd, PolicyErrno, PolicyError, PolicyReject, PolicyRequest,
-    MAX_POLICY_INTEGRITY_LEN, POLICY_A_INTEGRITY_LEN, POLICY_A_PORT, POLICY_A_SECRET,
+    parse_policy_request, PolicyCmd, PolicyErrno, PolicyError, PolicyFamily, PolicyReject,
+    PolicyRequest, MAX_POLICY_INTEGRITY_LEN, POLICY_A_FAMILY, POLICY_A_INTEGRITY_LEN,
+    POLICY_A_PORT, POLICY_A_SECRET,
 };
 #[allow(unused_imports)]
 pub use replay::{

@@ -22,6 +22,13 @@ pub const POLICY_A_PORT: u16 = 1;
 pub const POLICY_A_SECRET: u16 = 2;
 /// `TCP_STEALTH_A_INTEGRITY_LEN`: `u32`, 0 to [`MAX_POLICY_INTEGRITY_LEN`].
 pub const POLICY_A_INTEGRITY_LEN: u16 = 3;
+/// `TCP_STEALTH_A_FAMILY`: `u16`, `AF_INET` or `AF_INET6`; absent: both.
+pub const POLICY_A_FAMILY: u16 = 4;
+
+/// Linux's `AF_INET`.
+const AF_INET: u16 = 2;
+/// Linux's `AF_INET6`.
+const AF_INET6: u16 = 10;
 
 /// Longest integrity length of a policy port. The input hook checks the
 /// first bytes of a connection to a policy port in the segment that
@@ -42,6 +49,38 @@ pub enum PolicyCmd {
     Unprotect,
 }
 
+/// The address families a policy port is protected for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyFamily {
+    /// IPv4 and IPv6 (no `TCP_STEALTH_A_FAMILY`).
+    Both,
+    /// IPv4 only: the port stays open over IPv6.
+    Ipv4,
+    /// IPv6 only: the port stays open over IPv4.
+    Ipv6,
+}
+
+impl PolicyFamily {
+    /// Whether a segment over IPv6 (`true`) or IPv4 (`false`) is covered.
+    pub fn covers(self, ipv6: bool) -> bool {
+        match self {
+            Self::Both => true,
+            Self::Ipv4 => !ipv6,
+            Self::Ipv6 => ipv6,
+        }
+    }
+
+    /// What the policy listing appends to a port's line: `""` for both,
+    /// else `" family ipv4"` or `" family ipv6"`.
+    pub fn listing_suffix(self) -> &'static str {
+        match self {
+            Self::Both => "",
+            Self::Ipv4 => " family ipv4",
+            Self::Ipv6 => " family ipv6",
+        }
+    }
+}
+
 /// A request that passed [`parse_policy_request`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PolicyRequest<'a> {
@@ -53,6 +92,9 @@ pub struct PolicyRequest<'a> {
     /// [`MAX_POLICY_INTEGRITY_LEN`]. Always 0 for
     /// [`PolicyCmd::Unprotect`].
     pub integrity_len: u16,
+    /// The families it protects ([`PolicyFamily::Both`] for
+    /// [`PolicyCmd::Unprotect`]).
+    pub family: PolicyFamily,
 }
 
 impl<'a> PolicyRequest<'a> {
@@ -76,7 +118,7 @@ pub enum PolicyReject {
     AttributeFlags,
     /// An attribute that this command does not take.
     NotForCommand,
-    /// The port or the integrity length twice.
+    /// The port, the integrity length or the family twice.
     Twice,
     /// No `TCP_STEALTH_A_PORT`.
     NoPort,
@@ -98,6 +140,10 @@ pub enum PolicyReject {
     IntegritySize,
     /// An integrity length over [`MAX_POLICY_INTEGRITY_LEN`].
     IntegrityRange,
+    /// A family attribute that is not 2 bytes.
+    FamilySize,
+    /// A family other than `AF_INET` and `AF_INET6`.
+    FamilyValue,
 }
 
 /// The errno class of a [`PolicyReject`], as the uapi header documents it.
@@ -143,6 +189,8 @@ impl PolicyReject {
             Self::SameSecret => b"the same secret twice\0",
             Self::IntegritySize => b"integrity length must be a u32\0",
             Self::IntegrityRange => b"integrity length over 512\0",
+            Self::FamilySize => b"family must be a u16\0",
+            Self::FamilyValue => b"family must be AF_INET or AF_INET6\0",
         }
     }
 
@@ -174,11 +222,24 @@ fn same_key(a: &[u8], b: &[u8]) -> bool {
     (0..n).all(|i| a.get(i).copied().unwrap_or(0) == b.get(i).copied().unwrap_or(0))
 }
 
+/// Checks an attribute that only protect takes, and at most once; `seen`
+/// records that it came.
+fn protect_once(cmd: PolicyCmd, seen: &mut bool) -> Result<(), PolicyReject> {
+    if cmd != PolicyCmd::Protect {
+        return Err(PolicyReject::NotForCommand);
+    }
+    if core::mem::replace(seen, true) {
+        return Err(PolicyReject::Twice);
+    }
+    Ok(())
+}
+
 /// Parses the attributes of a policy request (the generic netlink
 /// message's payload after the genl header) for command `cmd`.
 ///
-/// Protect takes one port, 1 to [`MAX_KEYS`] distinct secrets and at most
-/// one integrity length; unprotect takes one port only. The secrets are
+/// Protect takes one port, 1 to [`MAX_KEYS`] distinct secrets, at most
+/// one integrity length and at most one family; unprotect takes one port
+/// only. The secrets are
 /// borrowed from `attrs`.
 pub fn parse_policy_request(
     cmd: PolicyCmd,
@@ -189,8 +250,9 @@ pub fn parse_policy_request(
         secrets: [&[]; MAX_KEYS],
         n_secrets: 0,
         integrity_len: 0,
+        family: PolicyFamily::Both,
     };
-    let (mut port_seen, mut integrity_seen) = (false, false);
+    let (mut port_seen, mut integrity_seen, mut family_seen) = (false, false, false);
     let mut at = 0usize;
     while at < attrs.len() {
         let here = Some(at);
@@ -240,13 +302,9 @@ pub fn parse_policy_request(
                 req.n_secrets += 1;
             }
             POLICY_A_INTEGRITY_LEN => {
-                if cmd != PolicyCmd::Protect {
-                    return fail(PolicyReject::NotForCommand, here);
+                if let Err(r) = protect_once(cmd, &mut integrity_seen) {
+                    return fail(r, here);
                 }
-                if integrity_seen {
-                    return fail(PolicyReject::Twice, here);
-                }
-                integrity_seen = true;
                 let n: [u8; 4] = match payload.try_into() {
                     Ok(n) => n,
                     Err(_) => return fail(PolicyReject::IntegritySize, here),
@@ -255,6 +313,20 @@ pub fn parse_policy_request(
                     Ok(n) if usize::from(n) <= MAX_POLICY_INTEGRITY_LEN => req.integrity_len = n,
                     _ => return fail(PolicyReject::IntegrityRange, here),
                 }
+            }
+            POLICY_A_FAMILY => {
+                if let Err(r) = protect_once(cmd, &mut family_seen) {
+                    return fail(r, here);
+                }
+                let f: [u8; 2] = match payload.try_into() {
+                    Ok(f) => f,
+                    Err(_) => return fail(PolicyReject::FamilySize, here),
+                };
+                req.family = match u16::from_ne_bytes(f) {
+                    AF_INET => PolicyFamily::Ipv4,
+                    AF_INET6 => PolicyFamily::Ipv6,
+                    _ => return fail(PolicyReject::FamilyValue, here),
+                };
             }
             _ => return fail(PolicyReject::UnknownAttribute, here),
         }

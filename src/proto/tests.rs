@@ -737,6 +737,39 @@ fn policy_request_good() {
     let a = policy_attrs(&[(POLICY_A_PORT, &65535u16.to_ne_bytes())]);
     let r = parse_policy_request(PolicyCmd::Unprotect, &a).unwrap();
     assert_eq!((r.port, r.secrets().len()), (65535, 0));
+    assert_eq!(r.family, PolicyFamily::Both);
+}
+
+#[test]
+fn policy_request_family() {
+    let port = 22u16.to_ne_bytes();
+    let family = |af: Option<u16>| {
+        let af = af.map(u16::to_ne_bytes);
+        let mut list = std::vec![(POLICY_A_PORT, &port[..]), (POLICY_A_SECRET, &b"k"[..])];
+        if let Some(af) = &af {
+            list.insert(1, (POLICY_A_FAMILY, &af[..]));
+        }
+        parse_policy_request(PolicyCmd::Protect, &policy_attrs(&list))
+            .unwrap()
+            .family
+    };
+    assert_eq!(family(None), PolicyFamily::Both);
+    assert_eq!(family(Some(2)), PolicyFamily::Ipv4);
+    assert_eq!(family(Some(10)), PolicyFamily::Ipv6);
+    // Which segments each covers (true: IPv6), and how the listing says it.
+    let f = [PolicyFamily::Both, PolicyFamily::Ipv4, PolicyFamily::Ipv6];
+    let covers: std::vec::Vec<_> = f
+        .iter()
+        .map(|f| (f.covers(false), f.covers(true)))
+        .collect();
+    assert_eq!(covers, [(true, true), (true, false), (false, true)]);
+    let suffix: std::vec::Vec<_> = f.iter().map(|f| f.listing_suffix()).collect();
+    assert_eq!(suffix, ["", " family ipv4", " family ipv6"]);
+    assert_eq!(
+        PolicyReject::FamilyValue.message(),
+        "family must be AF_INET or AF_INET6"
+    );
+    assert_eq!(PolicyReject::FamilyValue.errno(), PolicyErrno::Inval);
 }
 
 #[test]
@@ -840,11 +873,41 @@ fn policy_request_refused() {
             R::NotForCommand,
             Some(8),
         ),
+        // The first type after TCP_STEALTH_A_FAMILY.
         (
             PolicyCmd::Protect,
-            &[p, s, (4, &[])],
+            &[p, s, (POLICY_A_FAMILY + 1, &[])],
             R::UnknownAttribute,
             Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, s, (POLICY_A_FAMILY, &[2])],
+            R::FamilySize,
+            Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[p, s, (POLICY_A_FAMILY, &2u32.to_ne_bytes())],
+            R::FamilySize,
+            Some(16),
+        ),
+        (
+            PolicyCmd::Protect,
+            &[
+                p,
+                s,
+                (POLICY_A_FAMILY, &2u16.to_ne_bytes()),
+                (POLICY_A_FAMILY, &2u16.to_ne_bytes()),
+            ],
+            R::Twice,
+            Some(24),
+        ),
+        (
+            PolicyCmd::Unprotect,
+            &[p, (POLICY_A_FAMILY, &2u16.to_ne_bytes())],
+            R::NotForCommand,
+            Some(8),
         ),
         (
             PolicyCmd::Protect,
@@ -875,6 +938,12 @@ fn policy_request_refused() {
             }),
             "{list:?}"
         );
+    }
+    // AF_UNSPEC, AF_UNIX, AF_PACKET: only AF_INET and AF_INET6.
+    for af in [0u16, 1, 17] {
+        let a = policy_attrs(&[p, s, (POLICY_A_FAMILY, &af.to_ne_bytes())]);
+        let e = parse_policy_request(PolicyCmd::Protect, &a).unwrap_err();
+        assert_eq!((e.reason, e.offset), (R::FamilyValue, Some(16)), "{af}");
     }
     // Broken headers: cut short, length below 4, length past the end.
     let good = policy_attrs(&[p, s]);
@@ -921,6 +990,8 @@ fn policy_reject_messages() {
         R::SameSecret,
         R::IntegritySize,
         R::IntegrityRange,
+        R::FamilySize,
+        R::FamilyValue,
     ] {
         let m = r.message_nul();
         // One NUL, at the end: the kernel hands it on as a C string.

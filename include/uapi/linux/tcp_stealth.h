@@ -178,9 +178,15 @@ struct tcp_stealth_info {
  * TCP_STEALTH_CMD_PROTECT: TCP_STEALTH_A_PORT, TCP_STEALTH_A_SECRET once per
  *	key (1 to TCP_STEALTH_MAX_KEYS, e.g. the current key and the next one
  *	while clients move over; a knock made with any of them is accepted),
- *	and optionally TCP_STEALTH_A_INTEGRITY_LEN: protects the port, or
- *	replaces its keys and integrity length.
+ *	and optionally TCP_STEALTH_A_INTEGRITY_LEN and TCP_STEALTH_A_FAMILY:
+ *	protects the port, or replaces its keys, integrity length and family.
  * TCP_STEALTH_CMD_UNPROTECT: TCP_STEALTH_A_PORT.
+ *
+ * TCP_STEALTH_A_FAMILY (AF_INET or AF_INET6) restricts the protection to
+ * segments of that family: the port of the other family stays open as if
+ * it were not protected. Without it, both families are protected (as by
+ * modules older than the attribute, which refuse it as unknown). The policy
+ * listing ends a restricted port's line with "family ipv4" or "family ipv6".
  *
  * With an integrity length n > 0, a client's knock must commit to its first
  * n bytes (TCP_STEALTH_INTEGRITY); knocks without a commitment are refused.
@@ -194,7 +200,8 @@ struct tcp_stealth_info {
  * knock that finds no room is refused (integrity_lost counter).
  *
  * Errors: EINVAL (missing, repeated or malformed attribute, empty secret,
- * attribute the command does not take), ERANGE (port 0, secret over
+ * attribute the command does not take, a family other than AF_INET or
+ * AF_INET6), ERANGE (port 0, secret over
  * TCP_STEALTH_SECRET_MAX bytes, integrity length over
  * TCP_STEALTH_POLICY_INTEGRITY_MAX), E2BIG (more than TCP_STEALTH_MAX_KEYS
  * secrets), EEXIST (two secrets giving the same key), ENOENT (unprotect of
@@ -219,6 +226,7 @@ enum {
 	TCP_STEALTH_A_PORT,	/* u16, host byte order */
 	TCP_STEALTH_A_SECRET,	/* binary, 1..TCP_STEALTH_SECRET_MAX bytes */
 	TCP_STEALTH_A_INTEGRITY_LEN, /* u32, 0..TCP_STEALTH_POLICY_INTEGRITY_MAX */
+	TCP_STEALTH_A_FAMILY,	/* u16, AF_INET or AF_INET6; absent: both */
 	__TCP_STEALTH_A_MAX,
 };
 #define TCP_STEALTH_A_MAX	(__TCP_STEALTH_A_MAX - 1)

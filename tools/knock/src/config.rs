@@ -8,15 +8,17 @@
 //! ```text
 //! # comment
 //! port 22 key /etc/tcp-stealth/ssh.key key /etc/tcp-stealth/ssh-next.key integrity 32
+//! port 53 key dns.key family ipv4
 //! ```
 //!
-//! `port N` first, then `key FILE` (1 to 4 times) and `integrity N` (0 to
-//! 512, at most once) in any order. `#` at the start of a word starts a
+//! `port N` first, then `key FILE` (1 to 4 times), `integrity N` (0 to
+//! 512, at most once) and `family ipv4|ipv6|both` (default both, at most
+//! once) in any order. `#` at the start of a word starts a
 //! comment; blank lines are ignored. Relative key paths are relative to the
 //! file's directory.
 
 use crate::keyfile;
-use crate::policy::{self, Listed, MAX_INTEGRITY_LEN, MAX_KEYS};
+use crate::policy::{self, Family, Listed, Protection, MAX_INTEGRITY_LEN, MAX_KEYS};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -38,6 +40,7 @@ pub struct PortRule {
     /// directory).
     pub keys: Vec<PathBuf>,
     pub integrity: u32,
+    pub family: Family,
 }
 
 /// Parses the text of a policy file; `name` prefixes the messages
@@ -82,8 +85,9 @@ pub fn parse(text: &str, name: &str, dir: &Path) -> Result<Vec<PortRule>, String
             port,
             keys: Vec::new(),
             integrity: 0,
+            family: Family::Both,
         };
-        let mut integrity_seen = false;
+        let (mut integrity_seen, mut family_seen) = (false, false);
         while let Some(&kw) = it.next() {
             let mut value = || {
                 it.next()
@@ -117,6 +121,16 @@ pub fn parse(text: &str, name: &str, dir: &Path) -> Result<Vec<PortRule>, String
                         }
                     };
                 }
+                "family" => {
+                    let v = value()?;
+                    if family_seen {
+                        return Err(err("\"family\" given twice".into()));
+                    }
+                    family_seen = true;
+                    rule.family = Family::from_name(v).ok_or_else(|| {
+                        err(format!("bad family {v:?} (want ipv4, ipv6 or both)"))
+                    })?;
+                }
                 "port" => {
                     return Err(err(
                         "a second \"port\" on one line (one port per line)".into()
@@ -124,7 +138,7 @@ pub fn parse(text: &str, name: &str, dir: &Path) -> Result<Vec<PortRule>, String
                 }
                 _ => {
                     return Err(err(format!(
-                        "unknown keyword {kw:?} (want \"key\" or \"integrity\")"
+                        "unknown keyword {kw:?} (want \"key\", \"integrity\" or \"family\")"
                     )))
                 }
             }
@@ -220,21 +234,27 @@ pub fn apply(path: &Path, check_only: bool, quiet: bool) -> Result<(), String> {
     let before: BTreeMap<u16, &Listed> = have.iter().map(|l| (l.port, l)).collect();
     for w in &want {
         let r = &w.rule;
-        policy::request(policy::CMD_PROTECT, r.port, &w.secrets, r.integrity)?;
+        let p = Protection {
+            secrets: &w.secrets,
+            integrity: r.integrity,
+            family: r.family,
+        };
+        policy::request(policy::CMD_PROTECT, r.port, &p)?;
         let verb = if before.contains_key(&r.port) {
             "updated"
         } else {
             "protected"
         };
         say(format!(
-            "{verb} port {} ({} key(s), integrity {})",
+            "{verb} port {} ({} key(s), integrity {}, family {})",
             r.port,
             w.secrets.len(),
-            r.integrity
+            r.integrity,
+            r.family.name()
         ));
     }
     for port in plan(&want, &have) {
-        policy::request(policy::CMD_UNPROTECT, port, &[], 0)?;
+        policy::request(policy::CMD_UNPROTECT, port, &Protection::default())?;
         say(format!("removed port {port}"));
     }
     Ok(())
@@ -243,7 +263,7 @@ pub fn apply(path: &Path, check_only: bool, quiet: bool) -> Result<(), String> {
 /// `knock unprotect --all`: stops protecting every port of the namespace.
 pub fn unprotect_all(quiet: bool) -> Result<(), String> {
     for l in policy::listing()? {
-        policy::request(policy::CMD_UNPROTECT, l.port, &[], 0)?;
+        policy::request(policy::CMD_UNPROTECT, l.port, &Protection::default())?;
         if !quiet {
             eprintln!("knock: removed port {}", l.port);
         }
@@ -279,10 +299,39 @@ mod tests {
         );
         assert_eq!(r[0].integrity, 32);
         assert_eq!((r[1].port, r[1].integrity, r[1].keys.len()), (443, 0, 1));
+        assert_eq!((r[0].family, r[1].family), (Family::Both, Family::Both));
         assert_eq!(p("").unwrap(), vec![]);
         assert_eq!(p("# nothing\n   \n").unwrap(), vec![]);
         // Four keys and the largest integrity length are fine.
         assert!(p("port 1 key a key b key c key d integrity 512").is_ok());
+    }
+
+    #[test]
+    fn family_keyword() {
+        let r = p(
+            "port 22 family ipv4 key k\nport 23 key k family ipv6 integrity 8\n\
+                   port 24 key k family both\n",
+        )
+        .unwrap();
+        let f: Vec<Family> = r.iter().map(|r| r.family).collect();
+        assert_eq!(f, vec![Family::Ipv4, Family::Ipv6, Family::Both]);
+        assert_eq!(r[1].integrity, 8);
+    }
+
+    #[test]
+    fn example_file_is_valid() {
+        // The file `make install-tools` and the package put in /etc: all
+        // comments, and its commented examples valid once uncommented.
+        let text = include_str!("../policy.conf.example");
+        assert_eq!(p(text).unwrap(), vec![]);
+        let examples: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("#port "))
+            .map(|l| format!("port {l}\n"))
+            .collect();
+        let r = p(&examples).unwrap();
+        assert!(r.len() >= 2, "{examples}");
+        assert!(r.iter().any(|r| r.family != Family::Both));
     }
 
     #[test]
@@ -319,6 +368,19 @@ mod tests {
                 "more than 4 keys",
             ),
             ("port 22 key k keys j", 1, "unknown keyword \"keys\""),
+            ("port 22 key k family", 1, "\"family\" needs a value"),
+            (
+                "port 22 key k family ipv5",
+                1,
+                "bad family \"ipv5\" (want ipv4, ipv6 or both)",
+            ),
+            ("port 22 key k family IPv4", 1, "bad family \"IPv4\""),
+            ("port 22 key k family inet", 1, "bad family \"inet\""),
+            (
+                "\nport 22 key k family ipv4 family ipv6",
+                2,
+                "\"family\" given twice",
+            ),
             ("port 22 key k port 23", 1, "a second \"port\""),
             (
                 "port 22 key a\n# x\nport 22 key b",
@@ -409,6 +471,7 @@ mod tests {
                 port,
                 keys: vec![],
                 integrity: 0,
+                family: Family::Both,
             },
             secrets: vec![],
         };
@@ -416,6 +479,7 @@ mod tests {
             port,
             keys: 1,
             integrity: 0,
+            family: Family::Ipv4,
         };
         let want = [rule(22), rule(443)];
         assert_eq!(

@@ -69,6 +69,10 @@ enum Cmd {
         #[arg(long, value_name = "N", default_value_t = 0,
               value_parser = clap::value_parser!(u32).range(0..=512))]
         integrity: u32,
+        /// Protect the port over this address family only (the other one
+        /// stays open)
+        #[arg(long, value_enum, default_value_t = policy::Family::Both)]
+        family: policy::Family,
         /// Network namespace (a name under /run/netns, or a path)
         #[arg(long, value_name = "NAME")]
         netns: Option<String>,
@@ -188,7 +192,8 @@ struct ExecArgs {
     #[arg(long, value_name = "LIST", value_parser = parse_ports)]
     ports: Option<String>,
     /// The shim (default: $TCP_STEALTH_SHIM, then next to the build tree,
-    /// then /usr/local/lib and /usr/lib)
+    /// then ../lib/tcp-stealth/ of knock's directory, then /usr/local/lib
+    /// and /usr/lib)
     #[arg(long, value_name = "PATH")]
     shim: Option<PathBuf>,
     /// The program and its arguments
@@ -236,6 +241,7 @@ fn main() -> ExitCode {
             port,
             key,
             integrity,
+            family,
             netns,
         } => key
             .iter()
@@ -243,11 +249,18 @@ fn main() -> ExitCode {
             .collect::<Result<Vec<_>, _>>()
             .and_then(|secrets| {
                 stats::in_netns(netns.as_deref())?;
-                policy::request(policy::CMD_PROTECT, port, &secrets, integrity)
+                let p = policy::Protection {
+                    secrets: &secrets,
+                    integrity,
+                    family,
+                };
+                policy::request(policy::CMD_PROTECT, port, &p)
             }),
         Cmd::Unprotect { port, all, netns } => {
             stats::in_netns(netns.as_deref()).and_then(|()| match port {
-                Some(port) if !all => policy::request(policy::CMD_UNPROTECT, port, &[], 0),
+                Some(port) if !all => {
+                    policy::request(policy::CMD_UNPROTECT, port, &policy::Protection::default())
+                }
                 _ => config::unprotect_all(false),
             })
         }
@@ -465,6 +478,9 @@ fn find_shim() -> Option<PathBuf> {
         }
         if let Some(dir) = exe.parent() {
             cands.push(dir.join("libtcpstealth.so"));
+            // Installed (make install-tools, the package):
+            // PREFIX/bin/knock -> PREFIX/lib/tcp-stealth/.
+            cands.push(dir.join("../lib/tcp-stealth/libtcpstealth.so"));
         }
     }
     cands.push("/usr/local/lib/libtcpstealth.so".into());

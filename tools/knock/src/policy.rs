@@ -25,11 +25,52 @@ pub const CMD_UNPROTECT: u8 = 2;
 const A_PORT: u16 = 1;
 const A_SECRET: u16 = 2;
 const A_INTEGRITY_LEN: u16 = 3;
+const A_FAMILY: u16 = 4;
 /// Most keys per port (`TCP_STEALTH_MAX_KEYS`).
 pub const MAX_KEYS: usize = 4;
 /// Longest integrity length of a policy port
 /// (`TCP_STEALTH_POLICY_INTEGRITY_MAX`).
 pub const MAX_INTEGRITY_LEN: u32 = 512;
+
+/// The address families a policy port is protected for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Family {
+    /// IPv4 and IPv6
+    #[default]
+    Both,
+    /// IPv4 only: the port stays open over IPv6
+    Ipv4,
+    /// IPv6 only: the port stays open over IPv4
+    Ipv6,
+}
+
+impl Family {
+    /// The word of the policy file, the listing and `--family`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Both => "both",
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+
+    /// The family named `word` (`ipv4`, `ipv6` or `both`).
+    pub fn from_name(word: &str) -> Option<Self> {
+        [Family::Both, Family::Ipv4, Family::Ipv6]
+            .into_iter()
+            .find(|f| f.name() == word)
+    }
+
+    /// `TCP_STEALTH_A_FAMILY`'s value (`AF_INET`/`AF_INET6`); none for
+    /// both, which modules older than the attribute understand too.
+    fn attr(self) -> Option<u16> {
+        match self {
+            Family::Both => None,
+            Family::Ipv4 => Some(libc::AF_INET as u16),
+            Family::Ipv6 => Some(libc::AF_INET6 as u16),
+        }
+    }
+}
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -183,20 +224,39 @@ fn family_id(s: &Socket) -> Result<u16, String> {
     }
 }
 
-/// Sends one policy command: for `CMD_PROTECT`, the port's secrets (1 to
-/// [`MAX_KEYS`]) and integrity length (0: none).
-pub fn request(cmd: u8, port: u16, secrets: &[Vec<u8>], integrity: u32) -> Result<(), String> {
+/// What to protect a port with: 1 to [`MAX_KEYS`] secrets, an integrity
+/// length (0: none) and the families.
+#[derive(Default)]
+pub struct Protection<'a> {
+    pub secrets: &'a [Vec<u8>],
+    pub integrity: u32,
+    pub family: Family,
+}
+
+/// The attributes of a policy request: for `CMD_PROTECT`, `p`'s.
+fn request_attrs(cmd: u8, port: u16, p: &Protection<'_>) -> Vec<(u16, Vec<u8>)> {
+    let mut attrs = vec![(A_PORT, port.to_ne_bytes().to_vec())];
+    if cmd != CMD_PROTECT {
+        return attrs;
+    }
+    for secret in p.secrets {
+        attrs.push((A_SECRET, secret.clone()));
+    }
+    if p.integrity > 0 {
+        attrs.push((A_INTEGRITY_LEN, p.integrity.to_ne_bytes().to_vec()));
+    }
+    if let Some(af) = p.family.attr() {
+        attrs.push((A_FAMILY, af.to_ne_bytes().to_vec()));
+    }
+    attrs
+}
+
+/// Sends one policy command for `port`: for `CMD_PROTECT`, with `p`.
+pub fn request(cmd: u8, port: u16, p: &Protection<'_>) -> Result<(), String> {
     let s = Socket::open().map_err(|e| format!("netlink socket: {e}"))?;
     let id = family_id(&s)?;
-    let port_b = port.to_ne_bytes();
-    let n_b = integrity.to_ne_bytes();
-    let mut attrs: Vec<(u16, &[u8])> = vec![(A_PORT, &port_b)];
-    for secret in secrets {
-        attrs.push((A_SECRET, secret));
-    }
-    if cmd == CMD_PROTECT && integrity > 0 {
-        attrs.push((A_INTEGRITY_LEN, &n_b));
-    }
+    let owned = request_attrs(cmd, port, p);
+    let attrs: Vec<(u16, &[u8])> = owned.iter().map(|(t, v)| (*t, &v[..])).collect();
     match s.call(&message(id, cmd, VERSION, true, &attrs))? {
         Reply::Error(0, _) | Reply::Attrs(_) => Ok(()),
         Reply::Error(e, msg) => {
@@ -206,11 +266,17 @@ pub fn request(cmd: u8, port: u16, secrets: &[Vec<u8>], integrity: u32) -> Resul
                 "unprotect"
             };
             let mut m = format!("{what} port {port}: {}", io::Error::from_raw_os_error(-e));
+            let unknown = msg
+                .as_deref()
+                .is_some_and(|t| t.to_ascii_lowercase().contains("unknown attribute"));
             if let Some(msg) = msg {
                 m.push_str(&format!(" ({msg})"));
             }
             if e == -libc::EPERM {
                 m.push_str(" (needs CAP_NET_ADMIN in the namespace)");
+            }
+            if unknown && p.family != Family::Both {
+                m.push_str(" (this module predates `family`: it protects both families only)");
             }
             Err(m)
         }
@@ -223,10 +289,12 @@ pub struct Listed {
     pub port: u16,
     pub keys: usize,
     pub integrity: u32,
+    pub family: Family,
 }
 
-/// Parses /proc/net/tcp_stealth_policy: `port P keys K integrity N` lines
-/// (an older module writes `port P` only).
+/// Parses /proc/net/tcp_stealth_policy: `port P keys K integrity N` lines,
+/// ending in `family ipv4` or `family ipv6` for a port protected for one
+/// family (an older module writes `port P` only).
 pub fn parse_listing(text: &str) -> Result<Vec<Listed>, String> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -236,18 +304,27 @@ pub fn parse_listing(text: &str) -> Result<Vec<Listed>, String> {
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| format!("unexpected line in the policy listing: {line:?}"))
         };
+        let bad = || format!("unexpected line in the policy listing: {line:?}");
         let listed = match w.as_slice() {
             ["port", _] => Listed {
                 port: num(1)? as u16,
                 keys: 1,
                 integrity: 0,
+                family: Family::Both,
             },
-            ["port", _, "keys", _, "integrity", _] => Listed {
+            ["port", _, "keys", _, "integrity", _, rest @ ..] => Listed {
                 port: u16::try_from(num(1)?).map_err(|e| e.to_string())?,
                 keys: num(3)? as usize,
                 integrity: num(5)?,
+                family: match rest {
+                    [] => Family::Both,
+                    ["family", f] => Family::from_name(f)
+                        .filter(|f| *f != Family::Both)
+                        .ok_or_else(bad)?,
+                    _ => return Err(bad()),
+                },
             },
-            _ => return Err(format!("unexpected line in the policy listing: {line:?}")),
+            _ => return Err(bad()),
         };
         out.push(listed);
     }
@@ -294,6 +371,30 @@ mod tests {
     }
 
     #[test]
+    fn family_attribute() {
+        let secrets = [b"k".to_vec()];
+        let with = |family| Protection {
+            secrets: &secrets,
+            integrity: 0,
+            family,
+        };
+        // Both families: no attribute, as modules before it expect.
+        let a = request_attrs(CMD_PROTECT, 22, &with(Family::Both));
+        assert!(a.iter().all(|(t, _)| *t != A_FAMILY));
+        let a = request_attrs(CMD_PROTECT, 22, &with(Family::Ipv4));
+        assert_eq!(a.last().unwrap(), &(A_FAMILY, 2u16.to_ne_bytes().to_vec()));
+        let a = request_attrs(CMD_PROTECT, 22, &with(Family::Ipv6));
+        assert_eq!(a.last().unwrap(), &(A_FAMILY, 10u16.to_ne_bytes().to_vec()));
+        // Unprotect takes the port only.
+        let a = request_attrs(CMD_UNPROTECT, 22, &with(Family::Ipv6));
+        assert_eq!(a, vec![(A_PORT, 22u16.to_ne_bytes().to_vec())]);
+        for f in [Family::Both, Family::Ipv4, Family::Ipv6] {
+            assert_eq!(Family::from_name(f.name()), Some(f));
+        }
+        assert_eq!(Family::from_name("inet"), None);
+    }
+
+    #[test]
     fn error_reply_with_message() {
         let mut r = vec![0u8; 36];
         r[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
@@ -321,16 +422,24 @@ mod tests {
                 Listed {
                     port: 22,
                     keys: 2,
-                    integrity: 32
+                    integrity: 32,
+                    family: Family::Both
                 },
                 Listed {
                     port: 80,
                     keys: 1,
-                    integrity: 0
+                    integrity: 0,
+                    family: Family::Both
                 }
             ]
         );
+        let l = parse_listing("port 53 keys 1 integrity 0 family ipv6\n").unwrap();
+        assert_eq!((l[0].port, l[0].family), (53, Family::Ipv6));
         assert!(parse_listing("port x\n").is_err());
         assert!(parse_listing("ports 22\n").is_err());
+        for bad in ["family both", "family ipv5", "family", "family ipv4 x", "x"] {
+            let line = format!("port 22 keys 1 integrity 0 {bad}\n");
+            assert!(parse_listing(&line).is_err(), "{line:?}");
+        }
     }
 }
