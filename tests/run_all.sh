@@ -45,23 +45,33 @@ fi
 # variant. A unit is PROG[.FIXTURE][.ipv4|.ipv6] (the fixture is named
 # only for programs with more than one), its harness arguments in args[].
 units=()
-declare -A args=() size=() alone=()
+declare -A args=() size=() alone=() headers=()
 for prog in "${progs[@]}"; do
 	name=${prog##*/}
 	src=
 	[ -r "$here/$name.c" ] && read -r -d '' src <"$here/$name.c" || true
+	# The program's text plus that of any lib/ header it includes that
+	# declares a fixture (lib/pair_fixture.h).
+	text=$src rest=$src
+	while [[ $rest =~ \#include\ \"([a-z0-9_]+\.h)\" ]]; do
+		rest=${rest#*"${BASH_REMATCH[0]}"}
+		hdr=${BASH_REMATCH[1]}
+		if [ -z "${headers[$hdr]+x}" ]; then
+			headers[$hdr]=
+			[ -r "$here/lib/$hdr" ] &&
+				read -r -d '' "headers[$hdr]" <"$here/lib/$hdr" || true
+		fi
+		[[ ${headers[$hdr]} != *$'\n'FIXTURE\(* ]] || text+=$'\n'${headers[$hdr]}
+	done
 	fixtures=()
-	if [[ $src == *'#include "stealth_fixture.h"'* ]]; then
-		fixtures+=(core)
-	fi
-	rest=$src
+	rest=$text
 	while [[ $rest =~ (^|$'\n')FIXTURE\(([a-z0-9_]+)\) ]]; do
 		fixtures+=("${BASH_REMATCH[2]}")
 		rest=${rest#*"${BASH_REMATCH[0]}"}
 	done
 	# Tests outside a fixture (TEST(), TEST_SIGNAL()) are the harness's
 	# fixture "global".
-	if [[ $src =~ (^|$'\n')TEST(_SIGNAL)?\( ]]; then
+	if [[ $text =~ (^|$'\n')TEST(_SIGNAL)?\( ]]; then
 		fixtures+=(global)
 	fi
 	[ ${#fixtures[@]} -gt 0 ] || fixtures=("")
@@ -75,8 +85,7 @@ for prog in "${progs[@]}"; do
 				[ "$f" = "$fix" ] || others+=(-F "$f")
 			done
 		fi
-		if [ "$fix" = core ] ||
-		   [[ -n $fix && $src == *"FIXTURE_VARIANT_ADD($fix, ipv6)"* ]]; then
+		if [[ -n $fix && $text == *"FIXTURE_VARIANT_ADD($fix, ipv6)"* ]]; then
 			units+=("$unit.ipv4" "$unit.ipv6")
 			args[$unit.ipv4]="${others[*]} -V ipv6"
 			args[$unit.ipv6]="${others[*]} -v ipv6"

@@ -17,10 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define STEALTH_NS_TAG "tsc"
-#include "stealth_fixture.h"
+#define PAIR_NS_TAG "tsc"
+#include "pair_fixture.h"
 
-TEST_F_TIMEOUT(core, valid_knock_connects, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, valid_knock_connects, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	long long good = CTR(self->ns.b, "knock_good");
@@ -37,7 +37,7 @@ TEST_F_TIMEOUT(core, valid_knock_connects, T_TIMEOUT)
 	close(lfd);
 }
 
-TEST_F_TIMEOUT(core, no_knock_is_refused, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, no_knock_is_refused, T_TIMEOUT)
 {
 	int fam = variant->family, lfd;
 	long long missing = CTR(self->ns.b, "knock_missing");
@@ -52,7 +52,7 @@ TEST_F_TIMEOUT(core, no_knock_is_refused, T_TIMEOUT)
 	close(lfd);
 }
 
-TEST_F_TIMEOUT(core, wrong_secret_is_refused, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, wrong_secret_is_refused, T_TIMEOUT)
 {
 	int fam = variant->family, lfd;
 	long long bad = CTR(self->ns.b, "knock_bad_mac");
@@ -68,7 +68,7 @@ TEST_F_TIMEOUT(core, wrong_secret_is_refused, T_TIMEOUT)
 }
 
 /* The administrator may prefer silence: then nothing answers at all. */
-TEST_F_TIMEOUT(core, drop_mode_is_silent, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, drop_mode_is_silent, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd;
 	long long dropped = CTR(self->ns.b, "dropped");
@@ -95,7 +95,7 @@ TEST_F_TIMEOUT(core, drop_mode_is_silent, T_TIMEOUT)
 }
 
 /* An IPv6 listener without V6ONLY takes knocks from IPv4 clients too. */
-TEST_F_TIMEOUT(core, dual_stack_listener, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, dual_stack_listener, T_TIMEOUT)
 {
 	int lfd, cfd = -1;
 
@@ -111,7 +111,7 @@ TEST_F_TIMEOUT(core, dual_stack_listener, T_TIMEOUT)
 }
 
 /* The first SYN is lost; the retransmission (with a fresh knock) gets in. */
-TEST_F_TIMEOUT(core, syn_retransmit_connects, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, syn_retransmit_connects, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd, i, ret;
 	long long sent = CTR(self->ns.a, "knock_sent");
@@ -156,7 +156,7 @@ TEST_F_TIMEOUT(core, syn_retransmit_connects, T_TIMEOUT)
 	close(lfd);
 }
 
-TEST_F_TIMEOUT(core, syn_cookies, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, syn_cookies, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 
@@ -176,7 +176,7 @@ TEST_F_TIMEOUT(core, syn_cookies, T_TIMEOUT)
  * A client behind masquerading NAT: its source address and port change on
  * the way, which the knock does not cover.
  */
-TEST_F_TIMEOUT(core, client_behind_masquerade, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, client_behind_masquerade, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	char c[80];
@@ -218,7 +218,7 @@ TEST_F_TIMEOUT(core, client_behind_masquerade, T_TIMEOUT)
  * A server behind destination NAT: the client dials b's public address, b
  * forwards the port to a private address of its own.
  */
-TEST_F_TIMEOUT(core, server_behind_dnat, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, server_behind_dnat, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	const char *priv = fam == AF_INET ? "10.9.9.9" : "fd09::9";
@@ -245,7 +245,7 @@ TEST_F_TIMEOUT(core, server_behind_dnat, T_TIMEOUT)
  * to offload (CHECKSUM_PARTIAL, veth's default) or computed in full: turn
  * transmit checksum offload off and the SYN must still verify.
  */
-TEST_F_TIMEOUT(core, knock_without_checksum_offload, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, knock_without_checksum_offload, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	long long good = CTR(self->ns.b, "knock_good");
@@ -294,7 +294,7 @@ static int client_from_port(const char *ns, int fam, int sport, const char *secr
  * would take a new SYN on that 4-tuple straight to the listener. Without a
  * knock it must still get the closed port's answer.
  */
-TEST_F_TIMEOUT(core, time_wait_reuse_needs_knock, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, time_wait_reuse_needs_knock, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd, sport = 40000 + getpid() % 20000;
 	long long missing = CTR(self->ns.b, "knock_missing");

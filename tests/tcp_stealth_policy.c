@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STEALTH_NS_TAG "tsp"
-#include "stealth_fixture.h"
+#define PAIR_NS_TAG "tsp"
+#include "pair_fixture.h"
 
 static int protect(const char *ns, int port, const char *secret)
 {
@@ -122,7 +122,7 @@ static int read_err(int fd, void *buf, int len)
 
 
 /* A daemon nobody touches: a plain listener, protected by policy alone. */
-TEST_F_TIMEOUT(core, policy_protects_plain_listener, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_protects_plain_listener, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	long long missing = CTR(self->ns.b, "knock_missing");
@@ -162,7 +162,7 @@ TEST_F_TIMEOUT(core, policy_protects_plain_listener, T_TIMEOUT)
 }
 
 /* Policy belongs to one namespace: the other one is not affected. */
-TEST_F_TIMEOUT(core, policy_is_per_netns, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_is_per_netns, T_TIMEOUT)
 {
 	int fam = variant->family, la, lb;
 
@@ -180,7 +180,7 @@ TEST_F_TIMEOUT(core, policy_is_per_netns, T_TIMEOUT)
 }
 
 /* A listener's own secret wins over the policy for its port. */
-TEST_F_TIMEOUT(core, own_secret_wins, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, own_secret_wins, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 
@@ -196,7 +196,7 @@ TEST_F_TIMEOUT(core, own_secret_wins, T_TIMEOUT)
 }
 
 /* Bad requests get a clear errno and change nothing. */
-TEST_F_TIMEOUT(core, policy_bad_requests, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_bad_requests, T_TIMEOUT)
 {
 	static char big[TCP_STEALTH_SECRET_MAX + 1];
 	const char *b = self->ns.b;
@@ -237,7 +237,7 @@ TEST_F_TIMEOUT(core, policy_bad_requests, T_TIMEOUT)
 }
 
 /* Key rotation: a port with two keys takes knocks made with either. */
-TEST_F_TIMEOUT(core, policy_two_keys, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_two_keys, T_TIMEOUT)
 {
 	const char *const keys[] = { SECRET2, SECRET };
 	int fam = variant->family, lfd, cfd = -1;
@@ -270,7 +270,7 @@ TEST_F_TIMEOUT(core, policy_two_keys, T_TIMEOUT)
  * must commit to its first n bytes; the right bytes reach the application,
  * other bytes reset the connection before it reads any of them.
  */
-TEST_F_TIMEOUT(core, policy_integrity, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_integrity, T_TIMEOUT)
 {
 	const char *const keys[] = { SECRET2, SECRET };
 	int fam = variant->family, lfd, cfd = -1, afd;
@@ -341,7 +341,7 @@ TEST_F_TIMEOUT(core, policy_integrity, T_TIMEOUT)
 }
 
 /* Bad attributes: a clear errno, and the extended ACK says why. */
-TEST_F_TIMEOUT(core, policy_bad_attributes, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_bad_attributes, T_TIMEOUT)
 {
 	static __u16 port = PORT, zero;
 	static __u32 n16 = 16, n_big = TCP_STEALTH_POLICY_INTEGRITY_MAX + 1;

@@ -12,7 +12,7 @@
  *
  * Namespaces are created the way `ip netns add` does it (bind-mounted under
  * /run/netns, so `ip -n NAME` works on them) but in-process, over
- * rtnetlink (tests/rtnl.c), and destroyed with netns_pair_destroy(). Every function that enters a namespace returns to
+ * rtnetlink (tests/lib/rtnl.c), and destroyed with netns_pair_destroy(). Every function that enters a namespace returns to
  * the namespace the caller was in.
  *
  * Functions return 0 (or a fd / value >= 0) on success and -1 on failure,
@@ -74,7 +74,7 @@ int netns_system(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * In-process set-up (tests/rtnl.c), each 0 or -1 with a message and errno:
+ * In-process set-up (tests/lib/rtnl.c), each 0 or -1 with a message and errno:
  *   netns_add()            a new named namespace, like `ip netns add NAME`;
  *   netns_del()            remove it again (0 if it does not exist);
  *   netns_link_up()        `ip -n NS link set IFNAME up`;
