@@ -10,7 +10,8 @@
 # Meant to run as root in the test VM, with the module loaded:
 #   scripts/vm-run -- tests/run_all.sh
 # Environment: OUTPUT (where the binaries are, default tests/),
-# TCP_STEALTH_TEST_TIMEOUT (seconds per unit, default 1200),
+# TCP_STEALTH_TEST_TIMEOUT (seconds per unit, default: timeout= in
+# tests/settings),
 # TCP_STEALTH_TEST_JOBS (units run at once, default 2 per CPU),
 # TCP_STEALTH_TEST_ORDER (unit names, longest first: scripts/check.sh passes
 # the order of the previous run's times), TCP_STEALTH_TEST_LIST=1 (only
@@ -26,7 +27,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUTPUT:-$here}
-per_unit_timeout=${TCP_STEALTH_TEST_TIMEOUT:-1200}
+# The limit per unit: TCP_STEALTH_TEST_TIMEOUT, else settings' timeout=
+# (kselftest's per-program limit; TCG with KASAN is slow), else 1200 s.
+per_unit_timeout=1200
+if [ -r "$here/settings" ]; then
+	while IFS='=' read -r key val; do
+		[ "$key" != timeout ] || per_unit_timeout=$val
+	done <"$here/settings"
+fi
+per_unit_timeout=${TCP_STEALTH_TEST_TIMEOUT:-$per_unit_timeout}
 
 if [ $# -gt 0 ]; then
 	progs=("$@")
