@@ -39,6 +39,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
+#include "counters.h"
 #include "netns.h"
 #include "raw.h"
 #include "stealth.h"
@@ -359,13 +360,7 @@ TEST_F_TIMEOUT(bypass, tproxy_assigned_listener, T_TIMEOUT)
 		EXPECT_EQ(0, connect_to(cfd, variant->family,
 					netns_addr_b(variant->family), PORT_R,
 					NETNS_TIMEOUT_MS)) {
-			static const char *const c[] = {
-				"knock_good", "knock_bad_mac", "knock_replay",
-				"knock_missing", "ack_refused", "probe_rejected",
-			};
-			for (size_t i = 0; i < ARRAY_SIZE(c); i++)
-				TH_LOG("b: %s %lld", c[i],
-				       stealth_counter(self->ns.b, c[i]));
+			stealth_counters_log("b", self->ns.b);
 		}
 		afd = tcp_accept_timeout(self->lfd, NETNS_TIMEOUT_MS);
 		EXPECT_LE(0, afd);
