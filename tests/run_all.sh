@@ -164,17 +164,41 @@ done </proc/cpuinfo
 jobs=${TCP_STEALTH_TEST_JOBS:-$(( (ncpu > 0 ? ncpu : 1) * 2 ))}
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
-now() { local up _; read -r up _ </proc/uptime; echo "${up%.*}"; }
+# Seconds of uptime, into the variable named $1 (no subshell).
+now() { local up _; read -r up _ </proc/uptime; printf -v "$1" %s "${up%.*}"; }
+# Centiseconds of CPU time the guest's CPUs spent busy and idle, into
+# cpu_busy and cpu_idle (/proc/stat's first line, USER_HZ = 100).
+cpu_read() {
+	local _cpu user nice sys idle iowait irq softirq steal _rest
+	read -r _cpu user nice sys idle iowait irq softirq steal _rest </proc/stat
+	cpu_busy=$((user + nice + sys + irq + softirq + steal))
+	cpu_idle=$((idle + iowait))
+}
+# "XmY.ZZZs" from `times` as centiseconds, added to the variable named $1.
+cs_add() {
+	local m=${2%%m*} s=${2#*m}
+	s=${s%s}
+	printf -v "$1" %d $(( ${!1} + 10#$m * 6000 + 10#${s%.*} * 100 + 10#${s#*.} / 10 ))
+}
+# Run one unit in a subshell of its own, so that `times` there counts
+# only the unit's processes: its wall time and CPU time (user + system,
+# what its processes ran; not softirq work done for them elsewhere) go to
+# $logdir/UNIT.rc and .times.
 run_one() {
-	local unit=$1 prog rc=0 t0
+	local unit=$1 prog rc=0 t0 t1
 	prog=${unit%%.*}
-	t0=$(now)
+	now t0
 	cd "$out"
 	# shellcheck disable=SC2086 # args[] is a list of words
 	timeout -k 10 "$per_unit_timeout" "./$prog" ${args[$unit]} \
 		>"$logdir/$unit.log" 2>&1 || rc=$?
-	echo "$rc $(( $(now) - t0 ))" >"$logdir/$unit.rc"
+	now t1
+	times >"$logdir/$unit.times"
+	echo "$rc $(( t1 - t0 ))" >"$logdir/$unit.rc"
 }
+now run_t0
+cpu_read
+cpu_busy0=$cpu_busy cpu_idle0=$cpu_idle
 running=0
 for unit in "${order[@]}"; do
 	[ -x "$out/${unit%%.*}" ] || continue
@@ -189,8 +213,11 @@ done
 wait
 for unit in "${order[@]}"; do
 	[ -x "$out/${unit%%.*}" ] && [ -n "${alone[$unit]+x}" ] || continue
-	run_one "$unit"
+	run_one "$unit" &
+	wait $! || true
 done
+now run_t1
+cpu_read
 
 n=0 failed=0
 for unit in "${units[@]}"; do
@@ -207,7 +234,12 @@ for unit in "${units[@]}"; do
 		echo "# $line"
 	done <"$logdir/$unit.log"
 	read -r rc secs <"$logdir/$unit.rc"
+	{ read -r _ _; read -r cu cs; } <"$logdir/$unit.times"
+	cpu=0
+	cs_add cpu "$cu"
+	cs_add cpu "$cs"
 	echo "# $unit: $secs s"
+	printf '# %s: cpu %d.%02d s\n' "$unit" $((cpu / 100)) $((cpu % 100))
 	case $rc in
 	0) echo "ok $n selftests: tcp_stealth: $unit" ;;
 	4) echo "ok $n selftests: tcp_stealth: $unit # SKIP" ;;
@@ -217,4 +249,8 @@ for unit in "${units[@]}"; do
 	   failed=$((failed + 1)) ;;
 	esac
 done
+busy=$((cpu_busy - cpu_busy0)) idle=$((cpu_idle - cpu_idle0))
+printf '# run_all: %d units in %d s; guest CPUs busy %d.%02d s, idle %d.%02d s\n' \
+	"${#units[@]}" $((run_t1 - run_t0)) $((busy / 100)) $((busy % 100)) \
+	$((idle / 100)) $((idle % 100))
 [ "$failed" -eq 0 ]
