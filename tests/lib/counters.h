@@ -29,7 +29,8 @@ struct counter_delta {
 #define COUNTER_ANY (-1000)
 
 /*
- * Every counter must have moved from @c0 to @c1 by what @exp (@nexp
+ * Every counter (and gauge: stealth_sockets, the sockets that hold keys)
+ * must have moved from @c0 to @c1 by what @exp (@nexp
  * entries) says (entries for the same name add up), all others not at all.
  * A name in @exp that the module does not have is a problem too, as are
  * snapshots that list different counters. Returns the number of problems,
