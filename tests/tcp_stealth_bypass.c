@@ -4,7 +4,7 @@
  * cannot see whole, or judges by a socket other than the one TCP delivers
  * them to.
  *
- * Namespace a sends hand-built segments (tests/raw.c) to namespace b, where
+ * Namespace a sends hand-built segments (tests/lib/raw.c) to namespace b, where
  * port P has a listener protected with a secret and port Q has none. Each
  * test shows an attack that worked before its fix: the protected port must
  * never answer a knockless SYN with a SYN-ACK, and never give a connection
