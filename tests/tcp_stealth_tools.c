@@ -840,39 +840,14 @@ TEST_F_TIMEOUT(tools, stats_shows_every_counter, T_TIMEOUT)
 
 /* ---- the shim with unmodified programs ------------------------------ */
 
-/* Start python3 -m http.server in b, on PORT, serving self->dir/www, with
- * @env before it (the shim's variables); wait until it listens. */
-/* Is something in namespace @ns listening on TCP port @port? Reads
- * /proc/net/tcp{,6} there (no process to spawn: they are slow under TCG). */
+/* Is something in namespace @ns listening on TCP port @port? */
 static int listening_in(const char *ns, int port)
 {
-	static const char *files[] = { "/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6" };
-	char line[256], want[16];
-	int saved = netns_enter(ns), found = 0;
-	unsigned int i;
-
-	if (saved < 0)
-		return 0;
-	snprintf(want, sizeof(want), ":%04X ", port);
-	for (i = 0; i < 2 && !found; i++) {
-		FILE *f = fopen(files[i], "r");
-
-		while (f && !found && fgets(line, sizeof(line), f)) {
-			char *local = strchr(line, ':');	/* "sl:" */
-
-			/* local_address rem_address st: "... :10A2 ... 0A" */
-			if (local && (local = strchr(local + 1, ':')) &&
-			    !strncmp(local, want, strlen(want)) &&
-			    strstr(local, " 0A "))
-				found = 1;
-		}
-		if (f)
-			fclose(f);
-	}
-	netns_leave(saved);
-	return found;
+	return tcp_port_state_in(ns, port, TCP_LISTEN) == 1;
 }
 
+/* Start python3 -m http.server in b, on PORT, serving self->dir/www, with
+ * @env before it (the shim's variables); wait until it listens. */
 static int start_http(struct __test_metadata *_metadata, const char *nsb,
 		      const char *dir, int fam, const char *env)
 {

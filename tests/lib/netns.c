@@ -583,6 +583,86 @@ long long stealth_counter(const char *ns, const char *name)
 	return ret;
 }
 
+int tcp_port_state_in(const char *ns, int port, int state)
+{
+	static const char *const files[] = {
+		"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6",
+	};
+	int saved = -1, found = 0, read_any = 0;
+	char line[256];
+
+	if (ns) {
+		saved = netns_enter(ns);
+		if (saved < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && !found; i++) {
+		FILE *f = fopen(files[i], "re");
+
+		if (!f)
+			continue;
+		read_any = 1;
+		/* "  sl  local_address rem_address   st ...": hex fields */
+		while (!found && fgets(line, sizeof(line), f)) {
+			unsigned int lport, rport, st;
+
+			if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x",
+				   &lport, &rport, &st) == 3 &&
+			    (int)st == state &&
+			    ((int)lport == port || (int)rport == port))
+				found = 1;
+		}
+		fclose(f);
+	}
+	if (ns && netns_leave(saved))
+		return -1;
+	return read_any ? found : -1;
+}
+
+long long netstat_counter(const char *ns, const char *group, const char *name)
+{
+	char names[4096], values[4096], *n, *v, *sn, *sv;
+	size_t glen = strlen(group);
+	long long ret = -1;
+	int saved = -1;
+	FILE *f;
+
+	if (ns) {
+		saved = netns_enter(ns);
+		if (saved < 0)
+			return -1;
+	}
+	f = fopen("/proc/thread-self/net/netstat", "re");
+	if (ns && netns_leave(saved)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	if (!f)
+		return -1;
+	/* Pairs of lines: "TcpExt: Name1 Name2 ..." then "TcpExt: 1 2 ...". */
+	while (ret < 0 && fgets(names, sizeof(names), f) &&
+	       fgets(values, sizeof(values), f)) {
+		if (strncmp(names, group, glen) || names[glen] != ':')
+			continue;
+		n = strtok_r(names + glen + 1, " \n", &sn);
+		v = strtok_r(values + glen + 1, " \n", &sv);
+		while (n && v) {
+			if (!strcmp(n, name)) {
+				ret = strtoll(v, NULL, 10);
+				break;
+			}
+			n = strtok_r(NULL, " \n", &sn);
+			v = strtok_r(NULL, " \n", &sv);
+		}
+	}
+	fclose(f);
+	if (ret < 0)
+		warn("no %s%s in /proc/net/netstat%s%s", group, name,
+		     ns ? " in " : "", ns ? ns : "");
+	return ret;
+}
+
 /*
  * A third namespace @c (named @tag-c-PID) behind @router, which masquerades
  * what @c sends out of its veth0:

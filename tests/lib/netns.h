@@ -145,6 +145,20 @@ int read_all(int fd, void *buf, size_t len);
 long long stealth_counter(const char *ns, const char *name);
 
 /*
+ * Whether namespace @ns (NULL: the caller's) has a TCP socket in state
+ * @state (TCP_LISTEN, TCP_TIME_WAIT, ... of <netinet/tcp.h>) with @port as
+ * its local or remote port, from /proc/net/tcp and tcp6 as seen there (no
+ * ss to spawn: every exec is slow under TCG). 1, 0, or -1 if unreadable.
+ */
+int tcp_port_state_in(const char *ns, int port, int state);
+
+/*
+ * Counter @name of group @group ("TcpExt", "IpExt") in /proc/net/netstat
+ * as seen in namespace @ns (what nstat shows as GROUPNAME), or -1.
+ */
+long long netstat_counter(const char *ns, const char *group, const char *name);
+
+/*
  * A third namespace (its name into @c) behind @router, which masquerades it
  * out of veth0: c (10.0.2.2, fd02::2) -- router -- peer. 0 or -1.
  */
