@@ -73,14 +73,14 @@ fi
 # build/check/LOG.log, and record the result as suite NAME. The units that
 # took longest in LOG's previous run start first.
 vm_suite() {
-	local name=$1 log=$logs/$2.log rc=0 p f s progs notes note
+	local name=$1 log=$logs/$2.log rc=0 order p f s progs notes note
 	shift 2
 	echo "=== $name (scripts/vm-run $* -- tests/run_all.sh)"
 	# "# UNIT: N s" lines of the previous run, longest first.
-	TCP_STEALTH_TEST_ORDER=$(awk '/^# [a-z0-9_.]+: [0-9]+ s$/ {
+	order=$(awk '/^# [a-z0-9_.]+: [0-9]+ s$/ {
 		sub(/:$/, "", $2); print $3, $2 }' "$log" 2>/dev/null |
 		sort -rn | awk '{ printf "%s ", $2 }') || true
-	TCP_STEALTH_TEST_ORDER=$TCP_STEALTH_TEST_ORDER \
+	TCP_STEALTH_TEST_ORDER=$order \
 		scripts/vm-run "$@" -- tests/run_all.sh 2>&1 | tee "$log" ||
 		rc=${PIPESTATUS[0]}
 	read -r p f s progs notes < <(kselftest_totals "$log")
