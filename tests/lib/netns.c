@@ -619,6 +619,35 @@ int tcp_port_state_in(const char *ns, int port, int state)
 	return read_any ? found : -1;
 }
 
+int netns_read_file(const char *ns, const char *path, char *buf, size_t size)
+{
+	int saved = -1, fd, len = 0;
+	ssize_t n;
+
+	if (ns) {
+		saved = netns_enter(ns);
+		if (saved < 0)
+			return -1;
+	}
+	/* /proc/net follows the netns of the opening thread. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns && netns_leave(saved)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (fd < 0) {
+		warn("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((size_t)len + 1 < size &&
+	       (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = 0;
+	return len;
+}
+
 long long netstat_counter(const char *ns, const char *group, const char *name)
 {
 	char names[4096], values[4096], *n, *v, *sn, *sv;

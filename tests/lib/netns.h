@@ -153,6 +153,12 @@ long long stealth_counter(const char *ns, const char *name);
 int tcp_port_state_in(const char *ns, int port, int state);
 
 /*
+ * Read file @path (a /proc/net file, say) as seen from namespace @ns (NULL:
+ * the caller's) into @buf, NUL-terminated: its length, or -1.
+ */
+int netns_read_file(const char *ns, const char *path, char *buf, size_t size);
+
+/*
  * Counter @name of group @group ("TcpExt", "IpExt") in /proc/net/netstat
  * as seen in namespace @ns (what nstat shows as GROUPNAME), or -1.
  */
