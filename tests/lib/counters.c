@@ -15,42 +15,34 @@ int stealth_counters_read(const char *ns, struct stealth_counters *c)
 {
 	char key[sizeof(c->name[0]) + 1];
 	long long val;
-	int saved, ret = 0;
-	FILE *f;
+	int ret = 0;
+	FILE *f = netns_fopen(ns, TCP_STEALTH_STATS);
 
 	c->n = 0;
-	saved = netns_enter(ns);
-	if (saved < 0)
-		return -1;
-	/* /proc/net follows the netns of the reading thread. */
-	f = fopen(TCP_STEALTH_STATS, "re");
 	if (!f) {
 		fprintf(stderr, "# open " TCP_STEALTH_STATS " in %s: %s\n", ns,
 			strerror(errno));
-		ret = -1;
-	} else {
-		/* %32s: one more than a name may have, to catch a long one. */
-		while (fscanf(f, "%32s %lld", key, &val) == 2) {
-			if (strlen(key) >= sizeof(c->name[0]) ||
-			    c->n == STEALTH_COUNTERS_MAX) {
-				fprintf(stderr, "# %s: counter '%s' (or more than "
-					"%d): the tests' table is too small\n",
-					ns, key, STEALTH_COUNTERS_MAX);
-				ret = -1;
-				break;
-			}
-			strcpy(c->name[c->n], key);
-			c->val[c->n++] = val;
-		}
-		if (!ret && (!feof(f) || !c->n)) {
-			fprintf(stderr, "# %s: cannot parse " TCP_STEALTH_STATS
-				" after %d counters\n", ns, c->n);
-			ret = -1;
-		}
-		fclose(f);
+		return -1;
 	}
-	if (netns_leave(saved))
+	/* %32s: one more than a name may have, to catch a long one. */
+	while (fscanf(f, "%32s %lld", key, &val) == 2) {
+		if (strlen(key) >= sizeof(c->name[0]) ||
+		    c->n == STEALTH_COUNTERS_MAX) {
+			fprintf(stderr, "# %s: counter '%s' (or more than %d): "
+				"the tests' table is too small\n", ns, key,
+				STEALTH_COUNTERS_MAX);
+			ret = -1;
+			break;
+		}
+		strcpy(c->name[c->n], key);
+		c->val[c->n++] = val;
+	}
+	if (!ret && (!feof(f) || !c->n)) {
+		fprintf(stderr, "# %s: cannot parse " TCP_STEALTH_STATS
+			" after %d counters\n", ns, c->n);
 		ret = -1;
+	}
+	fclose(f);
 	return ret;
 }
 

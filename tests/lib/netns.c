@@ -553,51 +553,34 @@ long long stealth_counter(const char *ns, const char *name)
 {
 	char key[128];
 	long long val, ret = -2;
-	int saved = -1;
-	FILE *f;
+	FILE *f = netns_fopen(ns, TCP_STEALTH_STATS);
 
-	if (ns) {
-		saved = netns_enter(ns);
-		if (saved < 0)
-			return -2;
-	}
-	/* /proc/net follows the netns of the reading thread. */
-	f = fopen(TCP_STEALTH_STATS, "re");
 	if (!f) {
 		ret = errno == ENOENT ? -1 : -2;
 		warn("open " TCP_STEALTH_STATS "%s%s: %s", ns ? " in " : "",
 		     ns ? ns : "", strerror(errno));
-	} else {
-		while (fscanf(f, "%127s %lld", key, &val) == 2) {
-			if (!strcmp(key, name)) {
-				ret = val;
-				break;
-			}
-		}
-		if (ret == -2)
-			warn("no counter '%s' in " TCP_STEALTH_STATS, name);
-		fclose(f);
+		return ret;
 	}
-	if (ns && netns_leave(saved))
-		return -2;
+	while (fscanf(f, "%127s %lld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			ret = val;
+			break;
+		}
+	}
+	if (ret == -2)
+		warn("no counter '%s' in " TCP_STEALTH_STATS, name);
+	fclose(f);
 	return ret;
 }
 
 int tcp_port_state_in(const char *ns, int port, int state)
 {
-	static const char *const files[] = {
-		"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6",
-	};
-	int saved = -1, found = 0, read_any = 0;
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	int found = 0, read_any = 0;
 	char line[256];
 
-	if (ns) {
-		saved = netns_enter(ns);
-		if (saved < 0)
-			return -1;
-	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && !found; i++) {
-		FILE *f = fopen(files[i], "re");
+		FILE *f = netns_fopen(ns, files[i]);
 
 		if (!f)
 			continue;
@@ -614,37 +597,51 @@ int tcp_port_state_in(const char *ns, int port, int state)
 		}
 		fclose(f);
 	}
-	if (ns && netns_leave(saved))
-		return -1;
 	return read_any ? found : -1;
+}
+
+FILE *netns_fopen(const char *ns, const char *path)
+{
+	static const char proc_net[] = "/proc/net/";
+	char thread_path[256];
+	int saved = -1, err;
+	FILE *f;
+
+	/* /proc/net is /proc/self/net: the thread group leader's namespace. */
+	if (!strncmp(path, proc_net, strlen(proc_net))) {
+		snprintf(thread_path, sizeof(thread_path), "/proc/thread-self/net/%s",
+			 path + strlen(proc_net));
+		path = thread_path;
+	}
+	if (ns) {
+		saved = netns_enter(ns);
+		if (saved < 0)
+			return NULL;
+	}
+	f = fopen(path, "re");
+	err = errno;
+	if (ns && netns_leave(saved)) {
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	errno = err;
+	return f;
 }
 
 int netns_read_file(const char *ns, const char *path, char *buf, size_t size)
 {
-	int saved = -1, fd, len = 0;
-	ssize_t n;
+	FILE *f = netns_fopen(ns, path);
+	size_t len;
 
-	if (ns) {
-		saved = netns_enter(ns);
-		if (saved < 0)
-			return -1;
-	}
-	/* /proc/net follows the netns of the opening thread. */
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ns && netns_leave(saved)) {
-		if (fd >= 0)
-			close(fd);
+	if (!f) {
+		warn("open %s%s%s: %s", path, ns ? " in " : "", ns ? ns : "",
+		     strerror(errno));
 		return -1;
 	}
-	if (fd < 0) {
-		warn("open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	while ((size_t)len + 1 < size &&
-	       (n = read(fd, buf + len, size - 1 - len)) > 0)
-		len += n;
-	close(fd);
+	len = fread(buf, 1, size - 1, f);
 	buf[len] = 0;
+	fclose(f);
 	return len;
 }
 
@@ -653,20 +650,8 @@ long long netstat_counter(const char *ns, const char *group, const char *name)
 	char names[4096], values[4096], *n, *v, *sn, *sv;
 	size_t glen = strlen(group);
 	long long ret = -1;
-	int saved = -1;
-	FILE *f;
+	FILE *f = netns_fopen(ns, "/proc/net/netstat");
 
-	if (ns) {
-		saved = netns_enter(ns);
-		if (saved < 0)
-			return -1;
-	}
-	f = fopen("/proc/thread-self/net/netstat", "re");
-	if (ns && netns_leave(saved)) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
 	if (!f)
 		return -1;
 	/* Pairs of lines: "TcpExt: Name1 Name2 ..." then "TcpExt: 1 2 ...". */

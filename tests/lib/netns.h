@@ -22,6 +22,7 @@
 #define TCP_STEALTH_TESTS_NETNS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -153,8 +154,16 @@ long long stealth_counter(const char *ns, const char *name);
 int tcp_port_state_in(const char *ns, int port, int state);
 
 /*
- * Read file @path (a /proc/net file, say) as seen from namespace @ns (NULL:
- * the caller's) into @buf, NUL-terminated: its length, or -1.
+ * fopen(@path, "re") from namespace @ns (NULL: the caller's): a /proc/net
+ * file then shows that namespace (a path under /proc/net/ is opened under
+ * /proc/thread-self/net/, which follows the calling thread's namespace).
+ * The stream, or NULL with errno set.
+ */
+FILE *netns_fopen(const char *ns, const char *path);
+
+/*
+ * Read file @path as netns_fopen() opens it into @buf, NUL-terminated: its
+ * length, or -1 with a message.
  */
 int netns_read_file(const char *ns, const char *path, char *buf, size_t size);
 
