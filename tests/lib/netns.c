@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,17 +512,17 @@ int tcp_accept_timeout(int lfd, int timeout_ms)
 	return fd;
 }
 
-int write_all(int fd, const void *buf, size_t len)
+/* send() (@out) or recv() exactly @len bytes at @p: 0, or -1 with a message. */
+static int move_all(int fd, char *p, size_t len, bool out)
 {
-	const char *p = buf;
-
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			warn("send: %s", n ? strerror(errno) : "wrote nothing");
+			warn("%s: %s", out ? "send" : "recv",
+			     n ? strerror(errno) : out ? "wrote nothing" : "unexpected EOF");
 			return -1;
 		}
 		p += n;
@@ -530,23 +531,14 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int write_all(int fd, const void *buf, size_t len)
+{
+	return move_all(fd, (char *)buf, len, true);
+}
+
 int read_all(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			warn("recv: %s", n ? strerror(errno) : "unexpected EOF");
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return move_all(fd, buf, len, false);
 }
 
 long long stealth_counter(const char *ns, const char *name)
