@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../tests/knock_mac.h"
+#include "../tests/lib/knock_mac.h"
 
 #define BATCH 64
 #define PKT_LEN 60	/* IPv4 20 + TCP 20 + knock 20 */

@@ -8,8 +8,9 @@
 #      a Cargo.toml), and the lints (scripts/lint.sh: rustfmt and clippy,
 #      each lint one pass or failure), in the background while the VM runs;
 #   2. the kselftests in tests/, built on the host and run in one VM boot:
-#      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built);
-#   3. after the VM (not to slow it down), every fuzz target of fuzz/ for
+#      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built),
+#      by vm_suite (one call per kernel to test);
+#   3. at nice 19 while the VM runs, every fuzz target of fuzz/ for
 #      FUZZ_CHECK_SECONDS (default 2; 0: none) each: scripts/fuzz.sh. A
 #      target that ran without a crash is one pass, a crashing target one
 #      failure (its input is saved under build/fuzz/artifacts/), a failed
@@ -58,26 +59,54 @@ fi
 scripts/lint.sh >"$logs/lint.log" 2>&1 &
 lint_pid=$!
 
+# --- 3. fuzz targets, niced, while the VM runs ----------------------------
+# The VM keeps both CPUs busy most of the time; at nice 19 the fuzzers take
+# what it leaves (boot, its idle moments) and add little to its time.
+fuzz_pid=
+if [ "${FUZZ_CHECK_SECONDS:-2}" != 0 ]; then
+	nice -n 19 scripts/fuzz.sh "${FUZZ_CHECK_SECONDS:-2}" >"$logs/fuzz.log" 2>&1 &
+	fuzz_pid=$!
+fi
+
 # --- 2. kselftests in the VM ----------------------------------------------
-echo "=== kselftests (make -C tests; scripts/vm-run -- tests/run_all.sh)"
-if ! make -C tests >"$logs/tests-build.log" 2>&1; then
-	cat "$logs/tests-build.log"
-	add "kselftests" 0 1 0 "make -C tests failed"
-else
-	rc=0
-	# Start the units that took longest last time first ("# UNIT: N s").
-	TCP_STEALTH_TEST_ORDER=$(awk '/^# [a-z0-9_.]+: [0-9]+ s$/ {
-		sub(/:$/, "", $2); print $3, $2 }' "$logs/kselftest.log" 2>/dev/null |
+# vm_suite NAME LOG [VM-RUN-OPTION...]: run tests/run_all.sh in one VM boot
+# (scripts/vm-run OPTION... -- tests/run_all.sh), its output in
+# build/check/LOG.log, and record the result as suite NAME. The units that
+# took longest in LOG's previous run start first.
+vm_suite() {
+	local name=$1 log=$logs/$2.log rc=0 order p f s progs notes note
+	shift 2
+	echo "=== $name (scripts/vm-run $* -- tests/run_all.sh)"
+	# "# UNIT: N s" lines of the previous run, longest first.
+	order=$(awk '/^# [a-z0-9_.]+: [0-9]+ s$/ {
+		sub(/:$/, "", $2); print $3, $2 }' "$log" 2>/dev/null |
 		sort -rn | awk '{ printf "%s ", $2 }') || true
-	export TCP_STEALTH_TEST_ORDER
-	scripts/vm-run -- tests/run_all.sh 2>&1 | tee "$logs/kselftest.log" ||
+	TCP_STEALTH_TEST_ORDER=$order \
+		scripts/vm-run "$@" -- tests/run_all.sh 2>&1 | tee "$log" ||
 		rc=${PIPESTATUS[0]}
-	# Per program (between "# selftests: tcp_stealth: NAME" and its
-	# "ok/not ok N selftests: ..." line) add up its "# Totals" line. A
-	# program without one (crash, timeout) counts its "# ok"/"# not ok"
-	# lines instead, plus one failure; "not ok" with no failure counted is
-	# one failure too.
-	read -r p f s progs notes < <(awk '
+	read -r p f s progs notes < <(kselftest_totals "$log")
+	note="$progs program(s)"
+	[ "$notes" = - ] || note+=", ${notes%,}"
+	case $rc in
+	0) ;;
+	125) f=$((f + 1)) note+=", kernel detector report (see build/vm-dmesg.log)" ;;
+	124) f=$((f + 1)) note+=", VM timed out" ;;
+	123) f=$((f + 1)) note+=", insmod/rmmod failed" ;;
+	122) f=$((f + 1)) note+=", VM failed or guest died" ;;
+	*) if [ "$f" = 0 ]; then
+		f=1 note+=", vm-run exited $rc"
+	   fi ;;
+	esac
+	add "$name" "$p" "$f" "$s" "$note"
+}
+
+# kselftest_totals LOG: "PASSED FAILED SKIPPED UNITS NOTES" of run_all.sh's
+# TAP in LOG. Per unit (between "# selftests: tcp_stealth: NAME" and its
+# "ok/not ok N selftests: ..." line) add up its "# Totals" line. A unit
+# without one (crash, timeout) counts its "# ok"/"# not ok" lines instead,
+# plus one failure; "not ok" with no failure counted is one failure too.
+kselftest_totals() {
+	awk '
 		/^# selftests: tcp_stealth: / {
 			totals = 0; bad = 0; np = 0; nf = 0; ns = 0
 			next
@@ -109,20 +138,15 @@ else
 			}
 		}
 		END { print p + 0, f + 0, s + 0, progs + 0, (notes ? notes : "-") }
-	' "$logs/kselftest.log")
-	note="$progs program(s)"
-	[ "$notes" = - ] || note+=", ${notes%,}"
-	case $rc in
-	0) ;;
-	125) f=$((f + 1)) note+=", kernel detector report (see build/vm-dmesg.log)" ;;
-	124) f=$((f + 1)) note+=", VM timed out" ;;
-	123) f=$((f + 1)) note+=", insmod/rmmod failed" ;;
-	122) f=$((f + 1)) note+=", VM failed or guest died" ;;
-	*) if [ "$f" = 0 ]; then
-		f=1 note+=", vm-run exited $rc"
-	   fi ;;
-	esac
-	add "kselftests" "$p" "$f" "$s" "$note"
+	' "$1"
+}
+
+echo "=== build: make -C tests"
+if ! make -C tests >"$logs/tests-build.log" 2>&1; then
+	cat "$logs/tests-build.log"
+	add "kselftests" 0 1 0 "make -C tests failed"
+else
+	vm_suite kselftests kselftest
 fi
 
 # --- 1. (continued) collect the host unit tests ---------------------------
@@ -164,14 +188,14 @@ if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 fi
 add "lint" "$p" "$f" "$s" "$note"
 
-# --- 3. fuzz targets, a few seconds each -------------------------------------
-if [ "${FUZZ_CHECK_SECONDS:-2}" = 0 ]; then
+# --- 3. (continued) collect the fuzz targets --------------------------------
+if [ -z "$fuzz_pid" ]; then
 	add "fuzz" 0 0 0 "not run: FUZZ_CHECK_SECONDS=0"
 else
-	echo "=== fuzz (scripts/fuzz.sh ${FUZZ_CHECK_SECONDS:-2})"
+	echo "=== fuzz (nice scripts/fuzz.sh ${FUZZ_CHECK_SECONDS:-2}, during the VM)"
 	rc=0
-	scripts/fuzz.sh "${FUZZ_CHECK_SECONDS:-2}" 2>&1 | tee "$logs/fuzz.log" ||
-		rc=${PIPESTATUS[0]}
+	wait "$fuzz_pid" || rc=$?
+	cat "$logs/fuzz.log"
 	p=$(grep -c '^fuzz: [a-z0-9_]*: ok' "$logs/fuzz.log") || true
 	f=$(grep -c '^fuzz: [a-z0-9_]*: CRASH' "$logs/fuzz.log") || true
 	note=$(sed -n 's/^fuzz: \([0-9]* runs in total\).*/\1/p' "$logs/fuzz.log")

@@ -10,7 +10,8 @@
 # Meant to run as root in the test VM, with the module loaded:
 #   scripts/vm-run -- tests/run_all.sh
 # Environment: OUTPUT (where the binaries are, default tests/),
-# TCP_STEALTH_TEST_TIMEOUT (seconds per unit, default 1200),
+# TCP_STEALTH_TEST_TIMEOUT (seconds per unit, default: timeout= in
+# tests/settings),
 # TCP_STEALTH_TEST_JOBS (units run at once, default 2 per CPU),
 # TCP_STEALTH_TEST_ORDER (unit names, longest first: scripts/check.sh passes
 # the order of the previous run's times), TCP_STEALTH_TEST_LIST=1 (only
@@ -26,7 +27,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 out=${OUTPUT:-$here}
-per_unit_timeout=${TCP_STEALTH_TEST_TIMEOUT:-1200}
+# The limit per unit: TCP_STEALTH_TEST_TIMEOUT, else settings' timeout=
+# (kselftest's per-program limit; TCG with KASAN is slow), else 1200 s.
+per_unit_timeout=1200
+if [ -r "$here/settings" ]; then
+	while IFS='=' read -r key val; do
+		[ "$key" != timeout ] || per_unit_timeout=$val
+	done <"$here/settings"
+fi
+per_unit_timeout=${TCP_STEALTH_TEST_TIMEOUT:-$per_unit_timeout}
 
 if [ $# -gt 0 ]; then
 	progs=("$@")
@@ -45,23 +54,33 @@ fi
 # variant. A unit is PROG[.FIXTURE][.ipv4|.ipv6] (the fixture is named
 # only for programs with more than one), its harness arguments in args[].
 units=()
-declare -A args=() size=() alone=()
+declare -A args=() size=() alone=() headers=()
 for prog in "${progs[@]}"; do
 	name=${prog##*/}
 	src=
 	[ -r "$here/$name.c" ] && read -r -d '' src <"$here/$name.c" || true
+	# The program's text plus that of any lib/ header it includes that
+	# declares a fixture (lib/pair_fixture.h).
+	text=$src rest=$src
+	while [[ $rest =~ \#include\ \"([a-z0-9_]+\.h)\" ]]; do
+		rest=${rest#*"${BASH_REMATCH[0]}"}
+		hdr=${BASH_REMATCH[1]}
+		if [ -z "${headers[$hdr]+x}" ]; then
+			headers[$hdr]=
+			[ -r "$here/lib/$hdr" ] &&
+				read -r -d '' "headers[$hdr]" <"$here/lib/$hdr" || true
+		fi
+		[[ ${headers[$hdr]} != *$'\n'FIXTURE\(* ]] || text+=$'\n'${headers[$hdr]}
+	done
 	fixtures=()
-	if [[ $src == *'#include "stealth_fixture.h"'* ]]; then
-		fixtures+=(core)
-	fi
-	rest=$src
+	rest=$text
 	while [[ $rest =~ (^|$'\n')FIXTURE\(([a-z0-9_]+)\) ]]; do
 		fixtures+=("${BASH_REMATCH[2]}")
 		rest=${rest#*"${BASH_REMATCH[0]}"}
 	done
 	# Tests outside a fixture (TEST(), TEST_SIGNAL()) are the harness's
 	# fixture "global".
-	if [[ $src =~ (^|$'\n')TEST(_SIGNAL)?\( ]]; then
+	if [[ $text =~ (^|$'\n')TEST(_SIGNAL)?\( ]]; then
 		fixtures+=(global)
 	fi
 	[ ${#fixtures[@]} -gt 0 ] || fixtures=("")
@@ -75,8 +94,7 @@ for prog in "${progs[@]}"; do
 				[ "$f" = "$fix" ] || others+=(-F "$f")
 			done
 		fi
-		if [ "$fix" = core ] ||
-		   [[ -n $fix && $src == *"FIXTURE_VARIANT_ADD($fix, ipv6)"* ]]; then
+		if [[ -n $fix && $text == *"FIXTURE_VARIANT_ADD($fix, ipv6)"* ]]; then
 			units+=("$unit.ipv4" "$unit.ipv6")
 			args[$unit.ipv4]="${others[*]} -V ipv6"
 			args[$unit.ipv6]="${others[*]} -v ipv6"
@@ -146,17 +164,41 @@ done </proc/cpuinfo
 jobs=${TCP_STEALTH_TEST_JOBS:-$(( (ncpu > 0 ? ncpu : 1) * 2 ))}
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
-now() { local up _; read -r up _ </proc/uptime; echo "${up%.*}"; }
+# Seconds of uptime, into the variable named $1 (no subshell).
+now() { local up _; read -r up _ </proc/uptime; printf -v "$1" %s "${up%.*}"; }
+# Centiseconds of CPU time the guest's CPUs spent busy and idle, into
+# cpu_busy and cpu_idle (/proc/stat's first line, USER_HZ = 100).
+cpu_read() {
+	local _cpu user nice sys idle iowait irq softirq steal _rest
+	read -r _cpu user nice sys idle iowait irq softirq steal _rest </proc/stat
+	cpu_busy=$((user + nice + sys + irq + softirq + steal))
+	cpu_idle=$((idle + iowait))
+}
+# "XmY.ZZZs" from `times` as centiseconds, added to the variable named $1.
+cs_add() {
+	local m=${2%%m*} s=${2#*m}
+	s=${s%s}
+	printf -v "$1" %d $(( ${!1} + 10#$m * 6000 + 10#${s%.*} * 100 + 10#${s#*.} / 10 ))
+}
+# Run one unit in a subshell of its own, so that `times` there counts
+# only the unit's processes: its wall time and CPU time (user + system,
+# what its processes ran; not softirq work done for them elsewhere) go to
+# $logdir/UNIT.rc and .times.
 run_one() {
-	local unit=$1 prog rc=0 t0
+	local unit=$1 prog rc=0 t0 t1
 	prog=${unit%%.*}
-	t0=$(now)
+	now t0
 	cd "$out"
 	# shellcheck disable=SC2086 # args[] is a list of words
 	timeout -k 10 "$per_unit_timeout" "./$prog" ${args[$unit]} \
 		>"$logdir/$unit.log" 2>&1 || rc=$?
-	echo "$rc $(( $(now) - t0 ))" >"$logdir/$unit.rc"
+	now t1
+	times >"$logdir/$unit.times"
+	echo "$rc $(( t1 - t0 ))" >"$logdir/$unit.rc"
 }
+now run_t0
+cpu_read
+cpu_busy0=$cpu_busy cpu_idle0=$cpu_idle
 running=0
 for unit in "${order[@]}"; do
 	[ -x "$out/${unit%%.*}" ] || continue
@@ -171,8 +213,11 @@ done
 wait
 for unit in "${order[@]}"; do
 	[ -x "$out/${unit%%.*}" ] && [ -n "${alone[$unit]+x}" ] || continue
-	run_one "$unit"
+	run_one "$unit" &
+	wait $! || true
 done
+now run_t1
+cpu_read
 
 n=0 failed=0
 for unit in "${units[@]}"; do
@@ -189,7 +234,12 @@ for unit in "${units[@]}"; do
 		echo "# $line"
 	done <"$logdir/$unit.log"
 	read -r rc secs <"$logdir/$unit.rc"
+	{ read -r _ _; read -r cu cs; } <"$logdir/$unit.times"
+	cpu=0
+	cs_add cpu "$cu"
+	cs_add cpu "$cs"
 	echo "# $unit: $secs s"
+	printf '# %s: cpu %d.%02d s\n' "$unit" $((cpu / 100)) $((cpu % 100))
 	case $rc in
 	0) echo "ok $n selftests: tcp_stealth: $unit" ;;
 	4) echo "ok $n selftests: tcp_stealth: $unit # SKIP" ;;
@@ -199,4 +249,8 @@ for unit in "${units[@]}"; do
 	   failed=$((failed + 1)) ;;
 	esac
 done
+busy=$((cpu_busy - cpu_busy0)) idle=$((cpu_idle - cpu_idle0))
+printf '# run_all: %d units in %d s; guest CPUs busy %d.%02d s, idle %d.%02d s\n' \
+	"${#units[@]}" $((run_t1 - run_t0)) $((busy / 100)) $((busy % 100)) \
+	$((idle / 100)) $((idle % 100))
 [ "$failed" -eq 0 ]

@@ -4,7 +4,7 @@
  * cannot see whole, or judges by a socket other than the one TCP delivers
  * them to.
  *
- * Namespace a sends hand-built segments (tests/raw.c) to namespace b, where
+ * Namespace a sends hand-built segments (tests/lib/raw.c) to namespace b, where
  * port P has a listener protected with a secret and port Q has none. Each
  * test shows an attack that worked before its fix: the protected port must
  * never answer a knockless SYN with a SYN-ACK, and never give a connection
@@ -39,6 +39,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
+#include "counters.h"
 #include "netns.h"
 #include "raw.h"
 #include "stealth.h"
@@ -359,13 +360,7 @@ TEST_F_TIMEOUT(bypass, tproxy_assigned_listener, T_TIMEOUT)
 		EXPECT_EQ(0, connect_to(cfd, variant->family,
 					netns_addr_b(variant->family), PORT_R,
 					NETNS_TIMEOUT_MS)) {
-			static const char *const c[] = {
-				"knock_good", "knock_bad_mac", "knock_replay",
-				"knock_missing", "ack_refused", "probe_rejected",
-			};
-			for (size_t i = 0; i < ARRAY_SIZE(c); i++)
-				TH_LOG("b: %s %lld", c[i],
-				       stealth_counter(self->ns.b, c[i]));
+			stealth_counters_log("b", self->ns.b);
 		}
 		afd = tcp_accept_timeout(self->lfd, NETNS_TIMEOUT_MS);
 		EXPECT_LE(0, afd);

@@ -32,8 +32,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define STEALTH_NS_TAG "tsh"
-#include "stealth_fixture.h"
+#define PAIR_NS_TAG "tsh"
+#include "pair_fixture.h"
 
 #define PAYLOAD "SSH-2.0-tcp_stealth hold test\r\n"
 #define N ((int)sizeof(PAYLOAD) - 1)
@@ -235,7 +235,7 @@ static void expect_nothing(struct __test_metadata *_metadata, int fd, int err)
  * also after SO_RCVLOWAT changes (which makes TCP re-check readiness). Then
  * the last byte and more come, and each way reads its part of the stream.
  */
-TEST_F_TIMEOUT(core, pending_then_every_way_reads, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, pending_then_every_way_reads, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd = -1, one = 1, v, inq, got = 0;
 	char buf[256], all[N + TLEN];
@@ -276,7 +276,7 @@ TEST_F_TIMEOUT(core, pending_then_every_way_reads, T_TIMEOUT)
 
 /* After a failed check (mismatch, FIN too early, deadline) every way reports
  * the documented errno. */
-TEST_F_TIMEOUT(core, failed_every_way_reports, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, failed_every_way_reports, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd[3] = { -1, -1, -1 }, afd[3] = { -1, -1, -1 }, i;
 	long long bad = CTR(self->ns.b, "integrity_mismatch");
@@ -310,7 +310,7 @@ TEST_F_TIMEOUT(core, failed_every_way_reports, T_TIMEOUT)
  * sockets complete only once the bytes are verified, with those bytes; a
  * recv on a socket whose check fails completes with EBADMSG.
  */
-TEST_F_TIMEOUT(core, io_uring_waits_for_verification, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, io_uring_waits_for_verification, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd[4], afd[4], i, seen = 0;
 	struct __kernel_timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
@@ -402,7 +402,7 @@ TEST_F_TIMEOUT(core, io_uring_waits_for_verification, T_TIMEOUT)
  * ones. 1: the last committed byte urgent; 2: the first, then another
  * urgent pointer.
  */
-TEST_F_TIMEOUT(core, urgent_byte_in_commitment_fails, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, urgent_byte_in_commitment_fails, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd[2] = { -1, -1 }, afd[2] = { -1, -1 }, i;
 	long long bad = CTR(self->ns.b, "integrity_mismatch");
@@ -437,7 +437,7 @@ TEST_F_TIMEOUT(core, urgent_byte_in_commitment_fails, T_TIMEOUT)
  * is dropped twice, so the urgent byte after it arrives out of order while
  * the committed bytes are still missing.
  */
-TEST_F_TIMEOUT(core, urgent_after_commitment_waits, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, urgent_after_commitment_waits, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd, n = 1000, i, ev, one = 1;
 	char *data = malloc(n), *buf = malloc(n), c = 0;
@@ -502,7 +502,7 @@ static int tfo_client(const char *ns, int fam, const char *data, int *fd_out)
  * deadline (10 s here): the bytes are readable, or the error is there, at
  * once.
  */
-TEST_F_TIMEOUT(core, fast_open_data_in_syn, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, fast_open_data_in_syn, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd[2] = { -1, -1 }, afd[2] = { -1, -1 }, qlen = 8, i;
 	char buf[64], wrong[] = PAYLOAD;
@@ -559,7 +559,7 @@ static int rp_listener(const char *ns, int fam, int n)
  * splice and poll would show the unverified bytes. The connection stays
  * held there, and is readable once verified.
  */
-TEST_F_TIMEOUT(core, reuseport_migration_keeps_hold, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, reuseport_migration_keeps_hold, T_TIMEOUT)
 {
 	int fam = variant->family, la, lb, cfd = -1, afd;
 	char buf[64];
@@ -596,7 +596,7 @@ static void *accept_thread(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(core, accept_before_integrity_len, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, accept_before_integrity_len, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, fd[2] = { -1, -1 }, n = N;
 	pthread_t t;

@@ -22,8 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STEALTH_NS_TAG "tsi"
-#include "stealth_fixture.h"
+#define PAIR_NS_TAG "tsi"
+#include "pair_fixture.h"
 
 #define PAYLOAD "SSH-2.0-tcp_stealth integrity test\r\n"
 #define PAYLOAD_LEN ((int)sizeof(PAYLOAD) - 1)
@@ -50,7 +50,7 @@ static long long now_ms(void)
 
 #define wait_ctr wait_counter
 
-TEST_F_TIMEOUT(core, matching_payload, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, matching_payload, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd;
 	long long ok = CTR(self->ns.b, "integrity_ok");
@@ -73,7 +73,7 @@ TEST_F_TIMEOUT(core, matching_payload, T_TIMEOUT)
 	close(lfd);
 }
 
-TEST_F_TIMEOUT(core, one_byte_changed_is_reset, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, one_byte_changed_is_reset, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd;
 	long long bad = CTR(self->ns.b, "integrity_mismatch");
@@ -97,7 +97,7 @@ TEST_F_TIMEOUT(core, one_byte_changed_is_reset, T_TIMEOUT)
 	close(lfd);
 }
 
-TEST_F_TIMEOUT(core, short_payload_then_close, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, short_payload_then_close, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd;
 	long long sh = CTR(self->ns.b, "integrity_short");
@@ -118,7 +118,7 @@ TEST_F_TIMEOUT(core, short_payload_then_close, T_TIMEOUT)
 	close(lfd);
 }
 
-TEST_F_TIMEOUT(core, bytes_never_come, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, bytes_never_come, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd;
 	long long to = CTR(self->ns.b, "integrity_timeout");
@@ -144,7 +144,7 @@ TEST_F_TIMEOUT(core, bytes_never_come, T_TIMEOUT)
 }
 
 /* Segmentation is the sender's business: one byte per segment. */
-TEST_F_TIMEOUT(core, one_byte_at_a_time, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, one_byte_at_a_time, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd, one = 1, i;
 	long long ok = CTR(self->ns.b, "integrity_ok");
@@ -172,7 +172,7 @@ TEST_F_TIMEOUT(core, one_byte_at_a_time, T_TIMEOUT)
  * The first data segment is lost once: the next ones arrive out of order,
  * then the retransmission fills the hole.
  */
-TEST_F_TIMEOUT(core, lost_segment_retransmitted, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, lost_segment_retransmitted, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd, n = 4000, i;
 	long long ok = CTR(self->ns.b, "integrity_ok");
@@ -203,7 +203,7 @@ TEST_F_TIMEOUT(core, lost_segment_retransmitted, T_TIMEOUT)
 	free(buf);
 }
 
-TEST_F_TIMEOUT(core, largest_n, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, largest_n, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd;
 	int n = TCP_STEALTH_INTEGRITY_MAX, i;
@@ -230,13 +230,13 @@ TEST_F_TIMEOUT(core, largest_n, T_TIMEOUT)
 	free(buf);
 }
 
-TEST_F_TIMEOUT(core, client_behind_nat, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, client_behind_nat, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd;
 	long long ok = CTR(self->ns.b, "integrity_ok");
 	char c[80], buf[PAYLOAD_LEN];
 
-	ASSERT_EQ(0, netns_masq_client(self->ns.a, STEALTH_NS_TAG, c, sizeof(c)));
+	ASSERT_EQ(0, netns_masq_client(self->ns.a, PAIR_NS_TAG, c, sizeof(c)));
 	lfd = int_listener(self->ns.b, fam, PAYLOAD_LEN);
 	ASSERT_LE(0, lfd);
 	EXPECT_EQ(0, int_client(c, fam, PAYLOAD, PAYLOAD_LEN, &cfd));
@@ -258,7 +258,7 @@ TEST_F_TIMEOUT(core, client_behind_nat, T_TIMEOUT)
  * A non-blocking server with epoll: nothing is readable, by any measure,
  * until the last committed byte is in; then everything is.
  */
-TEST_F_TIMEOUT(core, epoll_sees_nothing_unverified, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, epoll_sees_nothing_unverified, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd, ep, inq = -1;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP }, out;
@@ -297,7 +297,7 @@ TEST_F_TIMEOUT(core, epoll_sees_nothing_unverified, T_TIMEOUT)
 }
 
 /* Mode mismatch 1: the client commits, the listener does not check. */
-TEST_F_TIMEOUT(core, commit_to_plain_listener, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, commit_to_plain_listener, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	long long un = CTR(self->ns.b, "integrity_unchecked");
@@ -312,7 +312,7 @@ TEST_F_TIMEOUT(core, commit_to_plain_listener, T_TIMEOUT)
 }
 
 /* Mode mismatch 2: the listener requires a commitment the client lacks. */
-TEST_F_TIMEOUT(core, no_commitment_is_refused, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, no_commitment_is_refused, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	long long miss = CTR(self->ns.b, "integrity_missing");
@@ -328,7 +328,7 @@ TEST_F_TIMEOUT(core, no_commitment_is_refused, T_TIMEOUT)
 }
 
 /* The server's n must equal the client's: n is part of the commitment. */
-TEST_F_TIMEOUT(core, different_n_is_reset, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, different_n_is_reset, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd;
 	long long bad = CTR(self->ns.b, "integrity_mismatch");
@@ -348,7 +348,7 @@ TEST_F_TIMEOUT(core, different_n_is_reset, T_TIMEOUT)
 }
 
 /* Bad arguments get a clear errno and change nothing. */
-TEST_F_TIMEOUT(core, integrity_sockopt_errors, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, integrity_sockopt_errors, T_TIMEOUT)
 {
 	int fam = variant->family, fd, lfd, v, cfd = -1;
 	socklen_t len = sizeof(v);
@@ -413,7 +413,7 @@ TEST_F_TIMEOUT(core, integrity_sockopt_errors, T_TIMEOUT)
  * none at all) cannot check a commitment: TCP_STEALTH_INTEGRITY_LEN is
  * refused with ENOKEY instead of being accepted and ignored.
  */
-TEST_F_TIMEOUT(core, integrity_len_needs_own_keys, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, integrity_len_needs_own_keys, T_TIMEOUT)
 {
 	int fam = variant->family, fd, n = PAYLOAD_LEN, len = sizeof(n);
 
@@ -438,7 +438,7 @@ TEST_F_TIMEOUT(core, integrity_len_needs_own_keys, T_TIMEOUT)
  * wants no knock any more, but connections are not let through unchecked.
  * Each one fails as one without a commitment (EBADMSG) and is reset.
  */
-TEST_F_TIMEOUT(core, keys_removed_fails_closed, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, keys_removed_fails_closed, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1, afd;
 	long long lost = CTR(self->ns.b, "integrity_lost");

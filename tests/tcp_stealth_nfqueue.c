@@ -28,8 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define STEALTH_NS_TAG "tsq"
-#include "stealth_fixture.h"
+#define PAIR_NS_TAG "tsq"
+#include "pair_fixture.h"
 
 #define QNUM		7
 #define CLIENTS		4	/* threads per port */
@@ -174,7 +174,7 @@ static void *knocker(void *arg)
 	return NULL;
 }
 
-TEST_F_TIMEOUT(core, knocks_through_nfqueue, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, knocks_through_nfqueue, T_TIMEOUT)
 {
 	int fam = variant->family, lq, ls, i, j, started = 0, ok = 0;
 	struct knocker k[2 * CLIENTS];

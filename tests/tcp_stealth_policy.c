@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define STEALTH_NS_TAG "tsp"
-#include "stealth_fixture.h"
+#define PAIR_NS_TAG "tsp"
+#include "pair_fixture.h"
 
 static int protect(const char *ns, int port, const char *secret)
 {
@@ -123,7 +123,7 @@ static int read_err(int fd, void *buf, int len)
 
 
 /* A daemon nobody touches: a plain listener, protected by policy alone. */
-TEST_F_TIMEOUT(core, policy_protects_plain_listener, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_protects_plain_listener, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	long long missing = CTR(self->ns.b, "knock_missing");
@@ -163,7 +163,7 @@ TEST_F_TIMEOUT(core, policy_protects_plain_listener, T_TIMEOUT)
 }
 
 /* Policy belongs to one namespace: the other one is not affected. */
-TEST_F_TIMEOUT(core, policy_is_per_netns, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_is_per_netns, T_TIMEOUT)
 {
 	int fam = variant->family, la, lb;
 
@@ -181,7 +181,7 @@ TEST_F_TIMEOUT(core, policy_is_per_netns, T_TIMEOUT)
 }
 
 /* A listener's own secret wins over the policy for its port. */
-TEST_F_TIMEOUT(core, own_secret_wins, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, own_secret_wins, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 
@@ -197,7 +197,7 @@ TEST_F_TIMEOUT(core, own_secret_wins, T_TIMEOUT)
 }
 
 /* Bad requests get a clear errno and change nothing. */
-TEST_F_TIMEOUT(core, policy_bad_requests, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_bad_requests, T_TIMEOUT)
 {
 	static char big[TCP_STEALTH_SECRET_MAX + 1];
 	const char *b = self->ns.b;
@@ -238,7 +238,7 @@ TEST_F_TIMEOUT(core, policy_bad_requests, T_TIMEOUT)
 }
 
 /* Key rotation: a port with two keys takes knocks made with either. */
-TEST_F_TIMEOUT(core, policy_two_keys, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_two_keys, T_TIMEOUT)
 {
 	const char *const keys[] = { SECRET2, SECRET };
 	int fam = variant->family, lfd, cfd = -1;
@@ -271,7 +271,7 @@ TEST_F_TIMEOUT(core, policy_two_keys, T_TIMEOUT)
  * must commit to its first n bytes; the right bytes reach the application,
  * other bytes reset the connection before it reads any of them.
  */
-TEST_F_TIMEOUT(core, policy_integrity, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_integrity, T_TIMEOUT)
 {
 	const char *const keys[] = { SECRET2, SECRET };
 	int fam = variant->family, lfd, cfd = -1, afd;
@@ -347,7 +347,7 @@ TEST_F_TIMEOUT(core, policy_integrity, T_TIMEOUT)
  * wants the knock over that family and stays open over the other; protected
  * again without the attribute, it wants it over both.
  */
-TEST_F_TIMEOUT(core, policy_one_family, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_one_family, T_TIMEOUT)
 {
 	static __u16 port = PORT;
 	int fam = variant->family, other = fam == AF_INET ? AF_INET6 : AF_INET;
@@ -379,7 +379,7 @@ TEST_F_TIMEOUT(core, policy_one_family, T_TIMEOUT)
 	close(lo);
 }
 
-TEST_F_TIMEOUT(core, policy_bad_attributes, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, policy_bad_attributes, T_TIMEOUT)
 {
 	static __u16 port = PORT, zero, af_bad = 99, af4 = AF_INET;
 	static __u32 n16 = 16, n_big = TCP_STEALTH_POLICY_INTEGRITY_MAX + 1;

@@ -9,45 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "kselftest_harness.h"
-#include "netns.h"
+#define PAIR_NS_TAG "tss"
+#include "pair_fixture.h"
 
 /* Generous: TCG + KASAN + lockdep makes every fork/exec slow. */
 #define SMOKE_TIMEOUT 120
 
-FIXTURE(pair) {
-	struct netns_pair ns;
-};
-
-FIXTURE_VARIANT(pair) {
-	int family;
-	const char *ping;	/* busybox ping flag for the family */
-};
-
-FIXTURE_VARIANT_ADD(pair, ipv4) {
-	.family = AF_INET,
-	.ping = "-4",
-};
-
-FIXTURE_VARIANT_ADD(pair, ipv6) {
-	.family = AF_INET6,
-	.ping = "-6",
-};
-
-FIXTURE_SETUP(pair)
+/* busybox ping's flag for @family. */
+static const char *ping_flag(int family)
 {
-	/* netns_pair_create() cleans up after itself if it fails. */
-	ASSERT_EQ(0, netns_pair_create(&self->ns, "tss"));
-}
-
-/*
- * In the parent: it runs even if the test process crashed, and the 6.12
- * harness skips child-side teardown after a failed ASSERT at -O2 (its
- * "child" local is clobbered by longjmp).
- */
-FIXTURE_TEARDOWN_PARENT(pair)
-{
-	netns_pair_destroy(&self->ns);
+	return family == AF_INET6 ? "-6" : "-4";
 }
 
 /* Send @msg over @from and check it arrives on @to. */
@@ -71,9 +42,9 @@ TEST_F_TIMEOUT(pair, veth_plumbing, SMOKE_TIMEOUT)
 	uint16_t port;
 
 	ASSERT_EQ(0, netns_system(self->ns.a, "busybox ping %s -c 1 -W 5 %s",
-				  variant->ping, netns_addr_b(fam)));
+				  ping_flag(fam), netns_addr_b(fam)));
 	ASSERT_EQ(0, netns_system(self->ns.b, "busybox ping %s -c 1 -W 5 %s",
-				  variant->ping, netns_addr_a(fam)));
+				  ping_flag(fam), netns_addr_a(fam)));
 
 	lfd = tcp_listen_in(self->ns.b, fam, netns_addr_b(fam), 0, &port);
 	ASSERT_LE(0, lfd);

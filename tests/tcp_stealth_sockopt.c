@@ -17,14 +17,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define STEALTH_NS_TAG "tso"
-#include "stealth_fixture.h"
+#define PAIR_NS_TAG "tso"
+#include "pair_fixture.h"
 
 /* With the kernel patch, TCP_STEALTH alone attaches the ULP. Without it,
  * TCP_STEALTH alone fails with ENOPROTOOPT and attaches nothing, and
  * TCP_ULP first is the way.
  */
-TEST_F_TIMEOUT(core, single_setsockopt, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, single_setsockopt, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd, one = 1, patched = kernel_patched();
 	struct sockaddr_storage ss;
@@ -56,7 +56,7 @@ TEST_F_TIMEOUT(core, single_setsockopt, T_TIMEOUT)
 	close(lfd);
 }
 
-TEST_F_TIMEOUT(core, key_rotation, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, key_rotation, T_TIMEOUT)
 {
 	int fam = variant->family, lfd, cfd = -1;
 	const char *b = netns_addr_b(fam);
@@ -86,7 +86,7 @@ TEST_F_TIMEOUT(core, key_rotation, T_TIMEOUT)
 }
 
 /* Every bad call fails with its errno and leaves the socket as it was. */
-TEST_F_TIMEOUT(core, setsockopt_errors, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, setsockopt_errors, T_TIMEOUT)
 {
 	int fam = variant->family, fd, cfd = -1, lfd, udp;
 	char big[TCP_STEALTH_SECRET_MAX + 1];
@@ -196,7 +196,7 @@ TEST_F_TIMEOUT(core, setsockopt_errors, T_TIMEOUT)
  * TCP-MD5 needs 20 bytes of the SYN's option space, as does the knock: the
  * two cannot be combined, whichever comes first.
  */
-TEST_F_TIMEOUT(core, md5_and_knock_exclude_each_other, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, md5_and_knock_exclude_each_other, T_TIMEOUT)
 {
 	int fam = variant->family, fd;
 	struct tcp_md5sig md5 = { .tcpm_keylen = 6 };
@@ -218,7 +218,7 @@ TEST_F_TIMEOUT(core, md5_and_knock_exclude_each_other, T_TIMEOUT)
 }
 
 /* A protected socket pins the module: rmmod is refused, nothing breaks. */
-TEST_F_TIMEOUT(core, unload_refused_while_in_use, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, unload_refused_while_in_use, T_TIMEOUT)
 {
 	int fam = variant->family, lfd;
 
@@ -235,7 +235,7 @@ TEST_F_TIMEOUT(core, unload_refused_while_in_use, T_TIMEOUT)
  * namespace (the input hook skips its socket lookup while there are none):
  * setting, deleting and closing move it, and nothing leaks.
  */
-TEST_F_TIMEOUT(core, stealth_sockets_gauge, T_TIMEOUT)
+TEST_F_TIMEOUT(pair, stealth_sockets_gauge, T_TIMEOUT)
 {
 	int fam = variant->family, fd, fd2, i;
 	long long n0 = CTR(self->ns.b, "stealth_sockets");

@@ -48,6 +48,7 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
+#include "counters.h"
 #include "netns.h"
 #include "raw.h"
 #include <linux/tcp_stealth.h>
@@ -68,22 +69,6 @@
 #define KNOCK_EXID	0x4B4E
 
 #define note(fmt, ...) fprintf(stderr, "# " fmt "\n", ##__VA_ARGS__)
-
-/* A TCP segment to send: everything but the addresses. */
-/* What /proc/net/tcp_stealth_stats has (src/stats.rs). */
-static const char *const counter_names[] = {
-	"syn_in", "knock_good", "knock_retransmit", "knock_missing",
-	"knock_malformed", "knock_bad_mac", "knock_stale", "knock_replay",
-	"probe_rejected", "rst_sent", "dropped", "knock_sent",
-	"knock_no_space", "ack_refused",
-};
-#define NCOUNTERS (int)(sizeof(counter_names) / sizeof(counter_names[0]))
-#define IGNORE (-1000)	/* expected delta: not checked */
-
-struct expect {
-	const char *name;
-	long long delta;
-};
 
 /* ---- packets ------------------------------------------------------------ */
 
@@ -199,78 +184,6 @@ static int compare_replies(const struct wire *w, const char *what,
 		     "not compared", what, rp->flow, rq->flow);
 	}
 	return n;
-}
-
-/* ---- counters ----------------------------------------------------------- */
-
-static int read_counters(const char *ns, long long *v)
-{
-	char key[64];
-	long long val;
-	int saved, i, ret = 0;
-	FILE *f;
-
-	for (i = 0; i < NCOUNTERS; i++)
-		v[i] = -1;
-	saved = netns_enter(ns);
-	if (saved < 0)
-		return -1;
-	f = fopen(TCP_STEALTH_STATS, "re");
-	if (f) {
-		while (fscanf(f, "%63s %lld", key, &val) == 2)
-			for (i = 0; i < NCOUNTERS; i++)
-				if (!strcmp(key, counter_names[i]))
-					v[i] = val;
-		fclose(f);
-	} else {
-		note("open " TCP_STEALTH_STATS " in %s: %s", ns,
-		     strerror(errno));
-	}
-	netns_leave(saved);
-	for (i = 0; i < NCOUNTERS; i++) {
-		if (v[i] < 0) {
-			note("counter %s missing in %s", counter_names[i], ns);
-			ret = -1;
-		}
-	}
-	return ret;
-}
-
-/*
- * Every counter must have moved by what @exp says (entries for the same name
- * add up; IGNORE: not checked), all others not at all. Returns the number of
- * counters that did otherwise.
- */
-static int check_deltas(const char *what, const long long *c0,
-			const long long *c1, const struct expect *exp, int nexp)
-{
-	int i, j, bad = 0;
-
-	for (i = 0; i < NCOUNTERS; i++) {
-		long long want = 0, got = c1[i] - c0[i];
-		bool ignore = false;
-
-		for (j = 0; j < nexp; j++) {
-			if (!exp[j].name || strcmp(exp[j].name, counter_names[i]))
-				continue;
-			if (exp[j].delta == IGNORE)
-				ignore = true;
-			else
-				want += exp[j].delta;
-		}
-		if (c0[i] < 0 || c1[i] < 0) {
-			bad++;
-		} else if (ignore) {
-			if (got)
-				note("%s: %s moved by %lld (not checked)",
-				     what, counter_names[i], got);
-		} else if (got != want) {
-			note("%s: counter %s moved by %lld, expected %lld",
-			     what, counter_names[i], got, want);
-			bad++;
-		}
-	}
-	return bad;
 }
 
 /* ---- sockets and namespaces --------------------------------------------- */
@@ -601,7 +514,7 @@ static void make_seg(struct wire *w, struct seg *s, const struct probe *pr,
 static int run_probe(struct wire *w, const struct probe *pr, bool drop,
 		     const struct reply *raw)
 {
-	long long c0[NCOUNTERS], c1[NCOUNTERS];
+	struct stealth_counters c0, c1;
 	const char *counter = pr->counter;
 	struct seg sp, sq;
 	struct reply rp, rq;
@@ -624,10 +537,10 @@ static int run_probe(struct wire *w, const struct probe *pr, bool drop,
 	memcpy(sq.opts, sp.opts, sp.optlen);
 	sq.optlen = sp.optlen;
 
-	if (read_counters(w->nsb, c0))
+	if (stealth_counters_read(w->nsb, &c0))
 		return 1;
 	exchange(w, &sp, &sq, &rp, &rq);
-	if (read_counters(w->nsb, c1))
+	if (stealth_counters_read(w->nsb, &c1))
 		return 1;
 
 	if (pr->q_reply >= 0 && rq.present != pr->q_reply) {
@@ -658,16 +571,30 @@ static int run_probe(struct wire *w, const struct probe *pr, bool drop,
 		 * whether the protected port really answered (nf_send_reset
 		 * sends nothing for e.g. a bad checksum).
 		 */
-		struct expect exp[] = {
+		struct counter_delta exp[] = {
 			{ "syn_in", is_syn(pr->flags) ? 2 : 0 },
-			{ counter, pr->bad_csum ? IGNORE : 1 },
+			{ counter, pr->bad_csum ? COUNTER_ANY : 1 },
 			{ "rst_sent", counter && !drop ? rp.present : 0 },
 			{ "dropped", counter && drop ? 1 : 0 },
 		};
 
-		bad += check_deltas(pr->name, c0, c1, exp, 4);
+		bad += stealth_counters_check(pr->name, &c0, &c1, exp, 4);
 	}
 	return bad;
+}
+
+/*
+ * run_probe() for each of the @n @probes (@drop: in drop mode); each one
+ * with a problem fails the test, and the others still run.
+ */
+static void run_probes(struct __test_metadata *_metadata, struct wire *w,
+		       const struct probe *probes, size_t n, bool drop)
+{
+	for (size_t i = 0; i < n; i++) {
+		EXPECT_EQ(0, run_probe(w, &probes[i], drop, NULL)) {
+			TH_LOG("probe %s", probes[i].name);
+		}
+	}
 }
 
 /*
@@ -705,15 +632,15 @@ static int resend_refused(struct wire *w, const char *what,
 			  const struct reply *syn, uint32_t seq,
 			  const char *counter)
 {
-	long long c0[NCOUNTERS], c1[NCOUNTERS];
+	struct stealth_counters c0, c1;
 	struct seg sp, sq;
 	struct reply rp, rq;
 	int bad;
 
-	if (read_counters(w->nsb, c0))
+	if (stealth_counters_read(w->nsb, &c0))
 		return 1;
 	resend_syn(w, syn, seq, &sp, &sq, &rp, &rq);
-	if (read_counters(w->nsb, c1))
+	if (stealth_counters_read(w->nsb, &c1))
 		return 1;
 	bad = !rq.present;
 	if (bad)
@@ -724,11 +651,11 @@ static int resend_refused(struct wire *w, const char *what,
 		print_reply(w, "both     ", &sp, &rp);
 	}
 	{
-		struct expect exp[] = {
+		struct counter_delta exp[] = {
 			{ "syn_in", 2 }, { counter, 1 }, { "rst_sent", 1 },
 		};
 
-		bad += check_deltas(what, c0, c1, exp, 3);
+		bad += stealth_counters_check(what, &c0, &c1, exp, 3);
 	}
 	return bad;
 }
@@ -755,31 +682,13 @@ FIXTURE_VARIANT_ADD(wire, ipv6) {
 FIXTURE_SETUP(wire)
 {
 	struct wire *w = &self->w;
-	struct probe warm = { "warm-up", TH_SYN, .q_reply = 1 };
-	struct seg s;
-	struct reply r;
-	struct match m = { .out = &r };
 
 	w->raw = w->cap = w->lfd = -1;
 	ASSERT_EQ(0, netns_pair_create(&self->ns, "tsw"));
 	ASSERT_EQ(0, raw_wire_open(w, &self->ns, variant->family));
-
 	w->lfd = stealth_listen(w, PORT_P);
 	ASSERT_LE(0, w->lfd);
-
-	/*
-	 * The closed port must answer a plain SYN: proves that sending and
-	 * capturing work (else "no reply" everywhere would pass) and resolves
-	 * the neighbours both ways.
-	 */
-	make_seg(w, &s, &warm, PORT_Q);
-	m.sport = PORT_Q;
-	m.dport = s.sport;
-	ASSERT_EQ(0, send_seg(w, &s));
-	ASSERT_EQ(1, capture(w, &m, 1, 5000)) {
-		TH_LOG("no answer from the closed port: capture broken?");
-	}
-	ASSERT_EQ(TH_RST | TH_ACK, r.flags);
+	ASSERT_EQ(0, raw_wire_check(w, PORT_Q));
 }
 
 FIXTURE_TEARDOWN_PARENT(wire)
@@ -832,13 +741,7 @@ static void closed_port_probes(struct __test_metadata *_metadata,
 		{ "rst", TH_RST, 0, OPT_NONE, 0, false, NULL, 0 },
 		{ "rst_ack", TH_RST | TH_ACK, 0, OPT_NONE, 0, false, NULL, 0 },
 	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
-			TH_LOG("probe %s", probes[i].name);
-		}
-	}
+	run_probes(_metadata, &self->w, probes, ARRAY_SIZE(probes), false);
 }
 
 /*
@@ -858,13 +761,7 @@ static void closed_port_dscp(struct __test_metadata *_metadata,
 		{ "syn_ecn_ce_only", TH_SYN, 0x03, OPT_NONE, 0, false,
 		  "knock_missing", 1 },
 	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
-			TH_LOG("probe %s", probes[i].name);
-		}
-	}
+	run_probes(_metadata, &self->w, probes, ARRAY_SIZE(probes), false);
 }
 
 /*
@@ -884,13 +781,7 @@ static void closed_port_auth_options(struct __test_metadata *_metadata,
 		  "knock_missing", -1 },
 		{ "syn_ao", TH_SYN, 0, OPT_AO, 0, false, "knock_missing", -1 },
 	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
-			TH_LOG("probe %s", probes[i].name);
-		}
-	}
+	run_probes(_metadata, &self->w, probes, ARRAY_SIZE(probes), false);
 }
 
 /*
@@ -909,13 +800,7 @@ static void closed_port_bad_checksum(struct __test_metadata *_metadata,
 		{ "fin_bad_csum", TH_FIN, 0, OPT_NONE, 0, true,
 		  "probe_rejected", 0 },
 	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
-			TH_LOG("probe %s", probes[i].name);
-		}
-	}
+	run_probes(_metadata, &self->w, probes, ARRAY_SIZE(probes), false);
 }
 
 /*
@@ -933,16 +818,10 @@ static void closed_port_flowlabel(struct __test_metadata *_metadata,
 		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, "probe_rejected", 1 },
 		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, "ack_refused", 1 },
 	};
-	size_t i;
-
 	if (family != AF_INET6)
 		return;		/* flow labels are IPv6 only */
 	self->w.check_flow = true;
-	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		EXPECT_EQ(0, run_probe(&self->w, &probes[i], false, NULL)) {
-			TH_LOG("probe %s", probes[i].name);
-		}
-	}
+	run_probes(_metadata, &self->w, probes, ARRAY_SIZE(probes), false);
 }
 
 /*
@@ -956,12 +835,12 @@ TEST_F_TIMEOUT(wire, replay_from_other_source, T_TIMEOUT)
 		"replayed_knock", TH_SYN, 0, OPT_RAW, 0, false,
 		"knock_replay", 1,
 	};
-	long long a0[NCOUNTERS], a1[NCOUNTERS], b0[NCOUNTERS], b1[NCOUNTERS];
+	struct stealth_counters a0, a1, b0, b1;
 	struct reply syn;
 	int cfd, afd;
 
-	ASSERT_EQ(0, read_counters(w->nsa, a0));
-	ASSERT_EQ(0, read_counters(w->nsb, b0));
+	ASSERT_EQ(0, stealth_counters_read(w->nsa, &a0));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &b0));
 	cfd = knock_connect(w, PORT_P, &syn);
 	ASSERT_LE(0, cfd);
 	ASSERT_EQ(0, connect_wait(cfd, 5000));
@@ -971,14 +850,19 @@ TEST_F_TIMEOUT(wire, replay_from_other_source, T_TIMEOUT)
 		TH_LOG("the client's SYN carries no knock (%d option bytes)",
 		       syn.optlen);
 	}
-	ASSERT_EQ(0, read_counters(w->nsa, a1));
-	ASSERT_EQ(0, read_counters(w->nsb, b1));
+	ASSERT_EQ(0, stealth_counters_read(w->nsa, &a1));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &b1));
 	{
-		struct expect ea[] = { { "knock_sent", 1 } };
-		struct expect eb[] = { { "syn_in", 1 }, { "knock_good", 1 } };
+		/* The client's socket holds a key (a gauge) while it is open. */
+		struct counter_delta ea[] = {
+			{ "knock_sent", 1 }, { "stealth_sockets", 1 },
+		};
+		struct counter_delta eb[] = { { "syn_in", 1 }, { "knock_good", 1 } };
 
-		EXPECT_EQ(0, check_deltas("client (a)", a0, a1, ea, 1));
-		EXPECT_EQ(0, check_deltas("knocked (b)", b0, b1, eb, 2));
+		EXPECT_EQ(0, stealth_counters_check("client (a)", &a0, &a1,
+						    ea, 2));
+		EXPECT_EQ(0, stealth_counters_check("knocked (b)", &b0, &b1,
+						    eb, 2));
 	}
 	note("client's SYN from port %u, %d option bytes, knock at %d",
 	     syn.sport, syn.optlen, find_knock(syn.opts, syn.optlen));
@@ -996,7 +880,7 @@ TEST_F_TIMEOUT(wire, replay_from_other_source, T_TIMEOUT)
 TEST_F_TIMEOUT(wire, stale_knock, T_TIMEOUT)
 {
 	struct wire *w = &self->w;
-	long long b0[NCOUNTERS], b1[NCOUNTERS];
+	struct stealth_counters b0, b1;
 	struct reply syn, syn2;
 	int cfd, afd;
 
@@ -1006,18 +890,19 @@ TEST_F_TIMEOUT(wire, stale_knock, T_TIMEOUT)
 		"add chain inet tsw in { type filter hook input priority -10; }; "
 		"add rule inet tsw in tcp dport %u tcp flags & (syn|ack) == syn drop'",
 		PORT_P));
-	ASSERT_EQ(0, read_counters(w->nsb, b0));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &b0));
 	cfd = knock_connect(w, PORT_P, &syn);
 	ASSERT_LE(0, cfd);
 	close(cfd);	/* in SYN-SENT: goes away without a word */
 	ASSERT_EQ(0, netns_system(w->nsb, "nft delete table inet tsw"));
 	ASSERT_LE(0, find_knock(syn.opts, syn.optlen));
-	ASSERT_EQ(0, read_counters(w->nsb, b1));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &b1));
 	{
 		/* nft ran first: the module never saw the knock. */
-		struct expect none[] = { { NULL, 0 } };
+		struct counter_delta none[] = { { NULL, 0 } };
 
-		ASSERT_EQ(0, check_deltas("dropped by nft", b0, b1, none, 1));
+		ASSERT_EQ(0, stealth_counters_check("dropped by nft", &b0, &b1,
+						    none, 1));
 	}
 
 	/* t counts whole seconds: now at least 2 more than t; skew is 1 s */
@@ -1083,7 +968,7 @@ TEST_F_TIMEOUT(wire, replay_same_syn_after_close, T_TIMEOUT)
 TEST_F_TIMEOUT(wire, duplicate_syn, T_TIMEOUT)
 {
 	struct wire *w = &self->w;
-	long long b0[NCOUNTERS], b1[NCOUNTERS];
+	struct stealth_counters b0, b1;
 	struct seg sp, sq;
 	struct reply syn, rp, rq;
 	int cfd;
@@ -1094,7 +979,7 @@ TEST_F_TIMEOUT(wire, duplicate_syn, T_TIMEOUT)
 		"add chain inet tsw in { type filter hook input priority 0; }; "
 		"add rule inet tsw in tcp sport %u tcp flags & (syn|ack) == syn|ack drop'",
 		PORT_P));
-	ASSERT_EQ(0, read_counters(w->nsb, b0));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &b0));
 	cfd = knock_connect(w, PORT_P, &syn);
 	ASSERT_LE(0, cfd);
 	close(cfd);	/* in SYN-SENT: goes away without a word */
@@ -1102,17 +987,17 @@ TEST_F_TIMEOUT(wire, duplicate_syn, T_TIMEOUT)
 
 	/* The same segment again at once: the network duplicated it. */
 	resend_syn(w, &syn, syn.seq, &sp, &sq, &rp, &rq);
-	ASSERT_EQ(0, read_counters(w->nsb, b1));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &b1));
 	EXPECT_TRUE(rp.present && rp.flags == (TH_SYN | TH_ACK)) {
 		print_reply(w, "protected", &sp, &rp);
 	}
 	{
-		struct expect exp[] = {
+		struct counter_delta exp[] = {
 			{ "syn_in", 3 }, { "knock_good", 1 },
 			{ "knock_retransmit", 1 },
 		};
 
-		EXPECT_EQ(0, check_deltas("duplicate", b0, b1, exp, 3));
+		EXPECT_EQ(0, stealth_counters_check("duplicate", &b0, &b1, exp, 3));
 	}
 
 	/* Its knock from the same port with another sequence number. */
@@ -1153,14 +1038,9 @@ static void drop_mode(struct __test_metadata *_metadata,
 		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false,
 		  "probe_rejected", 1 },
 	};
-	size_t i;
 
 	ASSERT_EQ(0, write_sysctl(self->w.nsb, "reject", 1));
-	for (i = 0; i < ARRAY_SIZE(probes); i++) {
-		EXPECT_EQ(0, run_probe(&self->w, &probes[i], true, NULL)) {
-			TH_LOG("probe %s", probes[i].name);
-		}
-	}
+	run_probes(_metadata, &self->w, probes, ARRAY_SIZE(probes), true);
 }
 
 /*

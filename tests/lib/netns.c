@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,17 +512,17 @@ int tcp_accept_timeout(int lfd, int timeout_ms)
 	return fd;
 }
 
-int write_all(int fd, const void *buf, size_t len)
+/* send() (@out) or recv() exactly @len bytes at @p: 0, or -1 with a message. */
+static int move_all(int fd, char *p, size_t len, bool out)
 {
-	const char *p = buf;
-
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			warn("send: %s", n ? strerror(errno) : "wrote nothing");
+			warn("%s: %s", out ? "send" : "recv",
+			     n ? strerror(errno) : out ? "wrote nothing" : "unexpected EOF");
 			return -1;
 		}
 		p += n;
@@ -530,56 +531,141 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int write_all(int fd, const void *buf, size_t len)
+{
+	return move_all(fd, (char *)buf, len, true);
+}
+
 int read_all(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			warn("recv: %s", n ? strerror(errno) : "unexpected EOF");
-			return -1;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return move_all(fd, buf, len, false);
 }
 
 long long stealth_counter(const char *ns, const char *name)
 {
 	char key[128];
 	long long val, ret = -2;
-	int saved = -1;
-	FILE *f;
+	FILE *f = netns_fopen(ns, TCP_STEALTH_STATS);
 
-	if (ns) {
-		saved = netns_enter(ns);
-		if (saved < 0)
-			return -2;
-	}
-	/* /proc/net follows the netns of the reading thread. */
-	f = fopen(TCP_STEALTH_STATS, "re");
 	if (!f) {
 		ret = errno == ENOENT ? -1 : -2;
 		warn("open " TCP_STEALTH_STATS "%s%s: %s", ns ? " in " : "",
 		     ns ? ns : "", strerror(errno));
-	} else {
-		while (fscanf(f, "%127s %lld", key, &val) == 2) {
-			if (!strcmp(key, name)) {
-				ret = val;
-				break;
-			}
+		return ret;
+	}
+	while (fscanf(f, "%127s %lld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			ret = val;
+			break;
 		}
-		if (ret == -2)
-			warn("no counter '%s' in " TCP_STEALTH_STATS, name);
+	}
+	if (ret == -2)
+		warn("no counter '%s' in " TCP_STEALTH_STATS, name);
+	fclose(f);
+	return ret;
+}
+
+int tcp_port_state_in(const char *ns, int port, int state)
+{
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	int found = 0, read_any = 0;
+	char line[256];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && !found; i++) {
+		FILE *f = netns_fopen(ns, files[i]);
+
+		if (!f)
+			continue;
+		read_any = 1;
+		/* "  sl  local_address rem_address   st ...": hex fields */
+		while (!found && fgets(line, sizeof(line), f)) {
+			unsigned int lport, rport, st;
+
+			if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %x",
+				   &lport, &rport, &st) == 3 &&
+			    (int)st == state &&
+			    ((int)lport == port || (int)rport == port))
+				found = 1;
+		}
 		fclose(f);
 	}
-	if (ns && netns_leave(saved))
-		return -2;
+	return read_any ? found : -1;
+}
+
+FILE *netns_fopen(const char *ns, const char *path)
+{
+	static const char proc_net[] = "/proc/net/";
+	char thread_path[256];
+	int saved = -1, err;
+	FILE *f;
+
+	/* /proc/net is /proc/self/net: the thread group leader's namespace. */
+	if (!strncmp(path, proc_net, strlen(proc_net))) {
+		snprintf(thread_path, sizeof(thread_path), "/proc/thread-self/net/%s",
+			 path + strlen(proc_net));
+		path = thread_path;
+	}
+	if (ns) {
+		saved = netns_enter(ns);
+		if (saved < 0)
+			return NULL;
+	}
+	f = fopen(path, "re");
+	err = errno;
+	if (ns && netns_leave(saved)) {
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	errno = err;
+	return f;
+}
+
+int netns_read_file(const char *ns, const char *path, char *buf, size_t size)
+{
+	FILE *f = netns_fopen(ns, path);
+	size_t len;
+
+	if (!f) {
+		warn("open %s%s%s: %s", path, ns ? " in " : "", ns ? ns : "",
+		     strerror(errno));
+		return -1;
+	}
+	len = fread(buf, 1, size - 1, f);
+	buf[len] = 0;
+	fclose(f);
+	return len;
+}
+
+long long netstat_counter(const char *ns, const char *group, const char *name)
+{
+	char names[4096], values[4096], *n, *v, *sn, *sv;
+	size_t glen = strlen(group);
+	long long ret = -1;
+	FILE *f = netns_fopen(ns, "/proc/net/netstat");
+
+	if (!f)
+		return -1;
+	/* Pairs of lines: "TcpExt: Name1 Name2 ..." then "TcpExt: 1 2 ...". */
+	while (ret < 0 && fgets(names, sizeof(names), f) &&
+	       fgets(values, sizeof(values), f)) {
+		if (strncmp(names, group, glen) || names[glen] != ':')
+			continue;
+		n = strtok_r(names + glen + 1, " \n", &sn);
+		v = strtok_r(values + glen + 1, " \n", &sv);
+		while (n && v) {
+			if (!strcmp(n, name)) {
+				ret = strtoll(v, NULL, 10);
+				break;
+			}
+			n = strtok_r(NULL, " \n", &sn);
+			v = strtok_r(NULL, " \n", &sv);
+		}
+	}
+	fclose(f);
+	if (ret < 0)
+		warn("no %s%s in /proc/net/netstat%s%s", group, name,
+		     ns ? " in " : "", ns ? ns : "");
 	return ret;
 }
 

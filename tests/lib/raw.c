@@ -73,6 +73,33 @@ void raw_wire_close(struct wire *w)
 	w->raw = w->cap = -1;
 }
 
+int raw_wire_check(struct wire *w, uint16_t closed_port)
+{
+	struct seg s = {
+		.sport = w->next_port++, .dport = closed_port,
+		.seq = rand32(), .flags = TH_SYN, .win = 64240,
+	};
+	struct reply r = { 0 };
+	struct match m = {
+		.sport = closed_port, .dport = s.sport, .out = &r,
+	};
+	char f[40];
+
+	if (send_seg(w, &s))
+		return -1;
+	if (capture(w, &m, 1, 5000) != 1) {
+		note("no answer from closed port %u: capture broken?",
+		     closed_port);
+		return -1;
+	}
+	if (r.flags != (TH_RST | TH_ACK)) {
+		note("closed port %u answered a SYN with %s, not RST|ACK",
+		     closed_port, flag_str(r.flags, f));
+		return -1;
+	}
+	return 0;
+}
+
 uint32_t rand32(void)
 {
 	uint32_t v;

@@ -12,7 +12,7 @@
  *
  * Namespaces are created the way `ip netns add` does it (bind-mounted under
  * /run/netns, so `ip -n NAME` works on them) but in-process, over
- * rtnetlink (tests/rtnl.c), and destroyed with netns_pair_destroy(). Every function that enters a namespace returns to
+ * rtnetlink (tests/lib/rtnl.c), and destroyed with netns_pair_destroy(). Every function that enters a namespace returns to
  * the namespace the caller was in.
  *
  * Functions return 0 (or a fd / value >= 0) on success and -1 on failure,
@@ -22,6 +22,7 @@
 #define TCP_STEALTH_TESTS_NETNS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -74,7 +75,7 @@ int netns_system(const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * In-process set-up (tests/rtnl.c), each 0 or -1 with a message and errno:
+ * In-process set-up (tests/lib/rtnl.c), each 0 or -1 with a message and errno:
  *   netns_add()            a new named namespace, like `ip netns add NAME`;
  *   netns_del()            remove it again (0 if it does not exist);
  *   netns_link_up()        `ip -n NS link set IFNAME up`;
@@ -143,6 +144,34 @@ int read_all(int fd, void *buf, size_t len);
  * the file can't be parsed.
  */
 long long stealth_counter(const char *ns, const char *name);
+
+/*
+ * Whether namespace @ns (NULL: the caller's) has a TCP socket in state
+ * @state (TCP_LISTEN, TCP_TIME_WAIT, ... of <netinet/tcp.h>) with @port as
+ * its local or remote port, from /proc/net/tcp and tcp6 as seen there (no
+ * ss to spawn: every exec is slow under TCG). 1, 0, or -1 if unreadable.
+ */
+int tcp_port_state_in(const char *ns, int port, int state);
+
+/*
+ * fopen(@path, "re") from namespace @ns (NULL: the caller's): a /proc/net
+ * file then shows that namespace (a path under /proc/net/ is opened under
+ * /proc/thread-self/net/, which follows the calling thread's namespace).
+ * The stream, or NULL with errno set.
+ */
+FILE *netns_fopen(const char *ns, const char *path);
+
+/*
+ * Read file @path as netns_fopen() opens it into @buf, NUL-terminated: its
+ * length, or -1 with a message.
+ */
+int netns_read_file(const char *ns, const char *path, char *buf, size_t size);
+
+/*
+ * Counter @name of group @group ("TcpExt", "IpExt") in /proc/net/netstat
+ * as seen in namespace @ns (what nstat shows as GROUPNAME), or -1.
+ */
+long long netstat_counter(const char *ns, const char *group, const char *name);
 
 /*
  * A third namespace (its name into @c) behind @router, which masquerades it

@@ -85,6 +85,13 @@ struct match {
  */
 int raw_wire_open(struct wire *w, const struct netns_pair *ns, int family);
 void raw_wire_close(struct wire *w);
+/*
+ * A plain SYN from a to @closed_port, where nothing listens in b, must come
+ * back as RST|ACK: proves that sending and capturing work (else "no answer"
+ * everywhere would pass) and resolves the neighbours both ways. 0, or -1
+ * with a message.
+ */
+int raw_wire_check(struct wire *w, uint16_t closed_port);
 
 uint32_t rand32(void);
 void rand_bytes(void *p, size_t len);
