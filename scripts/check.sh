@@ -9,7 +9,9 @@
 #      each lint one pass or failure), in the background while the VM runs;
 #   2. the kselftests in tests/, built on the host and run in one VM boot:
 #      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built),
-#      by vm_suite (one call per kernel to test);
+#      by vm_suite (one call per kernel to test); then a second boot, of the
+#      unpatched kernel (vm-run --unpatched), for the socket-option API,
+#      the CLI and the shim;
 #   3. at nice 19 while the VM runs, every fuzz target of fuzz/ for
 #      FUZZ_CHECK_SECONDS (default 2; 0: none) each: scripts/fuzz.sh. A
 #      target that ran without a crash is one pass, a crashing target one
@@ -48,7 +50,14 @@ if ! make tools >"$logs/tools-build.log" 2>&1; then
 	add "tools build" 0 1 0 "make tools failed"
 fi
 
-scripts/pkg-check.sh >"$logs/pkg.log" 2>&1 || cat "$logs/pkg.log"; read -r p f s < <(sed -n 's/^pkg: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$logs/pkg.log") || true; add "tools package (scripts/pkg-check.sh)" "${p:-0}" "${f:-1}" "${s:-0}"
+# The tools' Debian package and make install-tools, checked on the host
+# (a missing summary line counts as one failure).
+scripts/pkg-check.sh >"$logs/pkg.log" 2>&1 || cat "$logs/pkg.log"
+p= f= s=
+read -r p f s < <(sed -n 's/^pkg: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
+	"$logs/pkg.log") || true
+add "tools package (scripts/pkg-check.sh)" "${p:-0}" "${f:-1}" "${s:-0}"
+
 # --- 1. host unit tests, in the background while the VM runs -------------
 cargo_pid=
 if [ -f Cargo.toml ]; then
@@ -69,27 +78,34 @@ if [ "${FUZZ_CHECK_SECONDS:-2}" != 0 ]; then
 fi
 
 # --- 2. kselftests in the VM ----------------------------------------------
-# vm_suite NAME LOG [VM-RUN-OPTION...]: run tests/run_all.sh in one VM boot
-# (scripts/vm-run OPTION... -- tests/run_all.sh), its output in
-# build/check/LOG.log, and record the result as suite NAME. The units that
-# took longest in LOG's previous run start first.
+# vm_suite NAME LOG [VM-RUN-OPTION...] [-- PROG...]: run tests/run_all.sh
+# (all programs, or PROG...) in one VM boot (scripts/vm-run OPTION... --
+# tests/run_all.sh PROG...), its output in build/check/LOG.log and the
+# guest's dmesg in build/check/LOG-dmesg.log, and record the result as
+# suite NAME. The units that took longest in LOG's previous run start first.
 vm_suite() {
-	local name=$1 log=$logs/$2.log rc=0 order p f s progs notes note
+	local name=$1 log=$logs/$2.log dmesg=$logs/$2-dmesg.log rc=0 order p f s progs notes note
+	local opts=() run=()
 	shift 2
-	echo "=== $name (scripts/vm-run $* -- tests/run_all.sh)"
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	[ $# -eq 0 ] || { shift; run=("$@"); }
+	echo "=== $name (scripts/vm-run ${opts[*]} -- tests/run_all.sh ${run[*]})"
 	# "# UNIT: N s" lines of the previous run, longest first.
 	order=$(awk '/^# [a-z0-9_.]+: [0-9]+ s$/ {
 		sub(/:$/, "", $2); print $3, $2 }' "$log" 2>/dev/null |
 		sort -rn | awk '{ printf "%s ", $2 }') || true
-	TCP_STEALTH_TEST_ORDER=$order \
-		scripts/vm-run "$@" -- tests/run_all.sh 2>&1 | tee "$log" ||
+	TCP_STEALTH_TEST_ORDER=$order TCP_STEALTH_DMESG=$dmesg \
+		scripts/vm-run "${opts[@]}" -- tests/run_all.sh "${run[@]}" 2>&1 | tee "$log" ||
 		rc=${PIPESTATUS[0]}
 	read -r p f s progs notes < <(kselftest_totals "$log")
 	note="$progs program(s)"
 	[ "$notes" = - ] || note+=", ${notes%,}"
 	case $rc in
 	0) ;;
-	125) f=$((f + 1)) note+=", kernel detector report (see build/vm-dmesg.log)" ;;
+	125) f=$((f + 1)) note+=", kernel detector report (see ${dmesg#"$top"/})" ;;
 	124) f=$((f + 1)) note+=", VM timed out" ;;
 	123) f=$((f + 1)) note+=", insmod/rmmod failed" ;;
 	122) f=$((f + 1)) note+=", VM failed or guest died" ;;
@@ -147,6 +163,14 @@ if ! make -C tests >"$logs/tests-build.log" 2>&1; then
 	add "kselftests" 0 1 0 "make -C tests failed"
 else
 	vm_suite kselftests kselftest
+	# The same kernel built without patches/ (scripts/kernel.sh keeps its
+	# image): the socket-option API, the knock CLI and the shim, where an
+	# application must attach the ULP with TCP_ULP itself. The ssh fixture
+	# goes through the same CLI and shim paths; for time, it runs on the
+	# patched kernel only.
+	TCP_STEALTH_TEST_SKIP="tcp_stealth_tools.ssh.*" \
+		vm_suite "kselftests, unpatched kernel" kselftest-unpatched --unpatched -- \
+		tcp_stealth_sockopt tcp_stealth_tools
 fi
 
 # --- 1. (continued) collect the host unit tests ---------------------------

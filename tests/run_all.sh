@@ -14,8 +14,9 @@
 # tests/settings),
 # TCP_STEALTH_TEST_JOBS (units run at once, default 2 per CPU),
 # TCP_STEALTH_TEST_ORDER (unit names, longest first: scripts/check.sh passes
-# the order of the previous run's times), TCP_STEALTH_TEST_LIST=1 (only
-# print the units and their harness arguments).
+# the order of the previous run's times), TCP_STEALTH_TEST_SKIP (unit names
+# or glob patterns to leave out, e.g. "tcp_stealth_tools.ssh.*"),
+# TCP_STEALTH_TEST_LIST=1 (only print the units and their harness arguments).
 # Exits 0 only if every unit passed (or skipped).
 #
 # A program whose source has a line "/* run_all.sh: alone */" (it unloads the
@@ -108,6 +109,21 @@ for prog in "${progs[@]}"; do
 		fi
 	done
 done
+
+# TCP_STEALTH_TEST_SKIP: units (glob patterns) this run leaves out.
+if [ -n "${TCP_STEALTH_TEST_SKIP:-}" ]; then
+	read -r -a skip_pats <<<"$TCP_STEALTH_TEST_SKIP"
+	kept=()
+	for u in "${units[@]}"; do
+		keep=1
+		for pat in "${skip_pats[@]}"; do
+			# shellcheck disable=SC2053 # a pattern on purpose
+			[[ $u != $pat ]] || keep=
+		done
+		[ -z "$keep" ] || kept+=("$u")
+	done
+	units=("${kept[@]}")
+fi
 
 if [ "${TCP_STEALTH_TEST_LIST:-0}" = 1 ]; then
 	for u in "${units[@]}"; do
