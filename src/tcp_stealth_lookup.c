@@ -17,7 +17,9 @@
  *
  * It also says where IPv6 will take up the header chain after the hook, so
  * that a segment IPv6 is going to drop in an extension header is left to it
- * (a closed port never answers those).
+ * (a closed port never answers those), and whether the listener may answer
+ * the SYN with a SYN cookie (the knock of a cookie's ACK is remembered only
+ * then).
  */
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
@@ -272,4 +274,27 @@ bool tcp_stealth_ipv6_handles(u8 nexthdr)
 #else
 	return false;
 #endif
+}
+
+/**
+ * tcp_stealth_syncookies_possible() - whether a listener may use SYN cookies
+ * @sk: a listener, under RCU
+ *
+ * tcp_conn_request() answers with a SYN cookie when
+ * net.ipv4.tcp_syncookies is 2, or when the SYN queue is full; the cookie
+ * ACK is taken while a cookie was sent recently (tcp_synq_no_recent_overflow()).
+ * This errs towards yes: from half a full queue on, a concurrent SYN may fill
+ * it before TCP decides.
+ *
+ * Return: true if TCP may answer a SYN to @sk with a cookie now, or take a
+ * cookie ACK.
+ */
+bool tcp_stealth_syncookies_possible(const struct sock *sk)
+{
+	int mode = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_syncookies);
+
+	if (!mode)
+		return false;
+	return mode == 2 || !tcp_synq_no_recent_overflow(sk) ||
+	       2 * inet_csk_reqsk_queue_len(sk) >= READ_ONCE(sk->sk_max_ack_backlog);
 }

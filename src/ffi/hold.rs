@@ -178,13 +178,12 @@ impl<C: HoldCheck> Hold<C> {
             addr_of_mut!((*self.sk).sk_data_ready).write(Some(self.ours_data_ready));
             addr_of_mut!((*self.sk).sk_state_change).write(Some(self.ours_state_change));
         }
-        // SAFETY: `deadline` is valid (type invariant); plain arithmetic.
-        unsafe {
-            bindings::tcp_stealth_deadline_set(
-                self.deadline,
-                bindings::tcp_stealth_secs_to_jiffies(timeout_secs),
-            )
-        };
+        let delay = kernel::time::msecs_to_jiffies(timeout_secs.saturating_mul(1000));
+        // SAFETY: `deadline` is valid (type invariant). The helper wants the
+        // socket locked: the ULP's `clone` runs with the child bh-locked by
+        // `sk_clone_lock()`, before anybody else sees it (the caller's
+        // guarantee).
+        unsafe { bindings::tcp_stealth_deadline_set(self.deadline, delay) };
     }
 
     /// The socket is being destroyed: no more deadline, and no more calls

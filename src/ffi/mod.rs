@@ -101,8 +101,7 @@ pub(crate) fn now_secs() -> u64 {
 #[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// A monotonic clock in nanoseconds (`ktime_get_ns()`).
 pub(crate) fn now_ns() -> u64 {
-    // SAFETY: Always safe to call.
-    unsafe { bindings::tcp_stealth_ktime_ns() }
+    u64::try_from(kernel::time::Ktime::ktime_get().to_ns()).unwrap_or(0)
 }
 
 #[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
