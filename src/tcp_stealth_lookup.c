@@ -47,11 +47,21 @@
 #error "tcp_stealth needs CONFIG_NF_DEFRAG_IPV6 (selected by NF_CONNTRACK or NF_SOCKET_IPV6)"
 #endif
 
-/*
+/**
+ * tcp_stealth_assigned() - the socket TCP takes from a packet's skb->sk
+ * @net: the namespace the packet arrived in
+ * @skb: the packet, its data at the TCP header
+ * @doff: the TCP header's length
+ * @th: the TCP header
+ * @ipv6: whether it is IPv6
+ *
  * What inet_steal_sock()/inet6_steal_sock() make of a socket assigned to the
  * skb, without taking it from the skb: a prefetched listener in a reuseport
  * group is replaced by the group member the hash (or the group's BPF program)
- * selects. NULL where TCP would find no socket.
+ * selects.
+ *
+ * Context: under RCU.
+ * Return: the socket, or NULL where TCP would find no socket.
  */
 static struct sock *tcp_stealth_assigned(struct net *net, struct sk_buff *skb,
 					 int doff, const struct tcphdr *th,
