@@ -522,15 +522,30 @@ pub(super) unsafe fn is_held<T: Ulp>(s: &Sock) -> bool {
 }
 
 /// Makes the workqueue of the deadlines.
-pub(super) fn wq_init() -> Result {
-    // SAFETY: Called once per ULP registration, of which there is one at a
-    // time (`ulp::REGISTERED`), before the ULP is published.
+///
+/// # Safety
+///
+/// Called at most once per load of the module, before any deadline can be
+/// armed (the ULP registration, which consumed the module's one
+/// `ulp::Token`, before the ULP is published).
+pub(super) unsafe fn wq_init() -> Result {
+    // SAFETY: The workqueue is a C static that only this call writes, once
+    // (the function's safety section), before any reader exists.
     to_result(unsafe { bindings::tcp_stealth_wq_init() })
 }
 
 /// Destroys the workqueue, once no socket uses the module any more. Waits
 /// for deadlines that still run.
-pub(super) fn wq_exit() {
-    // SAFETY: `wq_init` made the workqueue; nothing queues work any more.
+///
+/// # Safety
+///
+/// [`wq_init`] succeeded, this is called once, and no deadline can be armed
+/// any more: no socket holds a ULP context (the ULP is unregistered and an
+/// RCU barrier has freed every context).
+pub(super) unsafe fn wq_exit() {
+    // SAFETY: The function's safety section: the workqueue exists, and no
+    // deadline is pending or can be queued again (`tcp_stealth_wq_exit()`'s
+    // kernel-doc: each socket stopped its deadline before its ULP context
+    // went); `destroy_workqueue()` waits for one that still runs.
     unsafe { bindings::tcp_stealth_wq_exit() };
 }

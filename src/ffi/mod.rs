@@ -39,7 +39,46 @@ pub(crate) mod sysctl;
 pub(crate) mod uapi;
 pub(crate) mod ulp;
 
-use core::{cell::UnsafeCell, marker::PhantomData};
+use core::{
+    cell::UnsafeCell,
+    marker::PhantomData,
+    sync::atomic::{AtomicBool, Ordering},
+};
+use kernel::prelude::*;
+
+/// The rights to make the module's one-time registrations: the
+/// per-namespace state, the ULP and the generic netlink family. Each
+/// registration consumes its token by value, so none can happen twice; one
+/// set of tokens exists per load of the module.
+pub(crate) struct Tokens {
+    /// For [`pernet::Registration::new`].
+    pub(crate) pernet: pernet::Token,
+    /// For [`ulp::UlpRegistration::new`].
+    pub(crate) ulp: ulp::Token,
+    /// For [`genl::GenlRegistration::new`].
+    pub(crate) genl: genl::Token,
+}
+
+impl Tokens {
+    /// The module's tokens: the first call of this load of the module gets
+    /// them (the module's `init`), any later one `EBUSY`.
+    pub(crate) fn take() -> Result<Self> {
+        static TAKEN: AtomicBool = AtomicBool::new(false);
+        if TAKEN.swap(true, Ordering::Relaxed) {
+            return Err(EBUSY);
+        }
+        // SAFETY: `TAKEN` was false and is true now, so this is the one call
+        // that makes the tokens in this load of the module (statics start
+        // afresh with each load).
+        Ok(unsafe {
+            Self {
+                pernet: pernet::Token::new(),
+                ulp: ulp::Token::new(),
+                genl: genl::Token::new(),
+            }
+        })
+    }
+}
 
 /// A C structure that the kernel keeps a pointer to for as long as it is
 /// registered, such as a `pernet_operations`. It lives in a `static`, as its C
@@ -48,15 +87,16 @@ use core::{cell::UnsafeCell, marker::PhantomData};
 /// # Invariants
 ///
 /// The value is written only through [`KernelStatic::get`], and only while
-/// the writer has it to itself: before the kernel is given the pointer
-/// (registration, which a flag or the module's init makes exclusive). While
-/// the kernel has the pointer, Rust code only reads the value, through the
-/// raw pointer.
+/// the writer has it to itself: before the kernel is given the pointer, by
+/// the registration that consumed the module's one token of its kind
+/// ([`Tokens`]). While the kernel has the pointer, Rust code only reads the
+/// value, through the raw pointer.
 pub(crate) struct KernelStatic<T>(UnsafeCell<T>);
 
 // SAFETY: By the type invariant, writes happen only while the writer has the
-// value to itself, and everybody else reads it; the kernel synchronises its
-// own accesses.
+// value to itself (the one registration of its kind, before publishing it),
+// and everybody else only reads it; the kernel synchronises its own
+// accesses.
 unsafe impl<T> Sync for KernelStatic<T> {}
 
 impl<T> KernelStatic<T> {

@@ -77,8 +77,9 @@ impl OpsCopies {
 ///
 /// # Safety
 ///
-/// The caller must own `copies` exclusively (ULP registration, before the
-/// ULP is published).
+/// The caller must own `copies` exclusively, and call this at most once per
+/// load of the module: the ULP registration, which consumed the module's one
+/// `ulp::Token`, before the ULP is published.
 pub(super) unsafe fn build<T: Ulp>(copies: &OpsCopies, owner: *mut bindings::module) -> Result {
     for (i, family) in [AF_INET, AF_INET6].into_iter().enumerate() {
         let mut sock: *mut bindings::socket = null_mut();
@@ -117,13 +118,22 @@ pub(super) unsafe fn build<T: Ulp>(copies: &OpsCopies, owner: *mut bindings::mod
             bindings::sock_release(sock);
         }
     }
-    hold::wq_init()
+    // SAFETY: Once per load of the module, before the ULP is published (the
+    // function's safety section).
+    unsafe { hold::wq_init() }
 }
 
 /// Undoes [`build`]'s workqueue, once no socket uses the module any more.
 /// Waits for deadlines that still run.
-pub(super) fn teardown() {
-    hold::wq_exit();
+///
+/// # Safety
+///
+/// [`build`] succeeded, this is called once, and no socket has a ULP
+/// context any more (the ULP is unregistered and, after an RCU barrier,
+/// every context is freed), or the ULP was never published.
+pub(super) unsafe fn teardown() {
+    // SAFETY: The function's safety section is `wq_exit`'s.
+    unsafe { hold::wq_exit() };
 }
 
 /// Gives the listener's socket our `proto_ops`, so that the sockets accept()
