@@ -140,8 +140,10 @@ impl<C: HoldCheck> Hold<C> {
         start: u32,
         gfp: u32,
     ) -> Result<Self> {
-        // SAFETY: `sk` is a valid socket; the deadline only keeps a pointer,
-        // and takes a reference on the socket whenever it is queued.
+        // SAFETY: `sk` is a valid socket (the function's safety section);
+        // the deadline only keeps a pointer, and takes a reference on the
+        // socket whenever it is queued. `deadline_fn::<T>` stays valid while
+        // a deadline exists (`ops::teardown` waits for the last one).
         let deadline =
             unsafe { bindings::tcp_stealth_deadline_new(sk, Some(deadline_fn::<T>), gfp) };
         if deadline.is_null() {
@@ -155,9 +157,11 @@ impl<C: HoldCheck> Hold<C> {
             deadline,
             sk,
             start,
-            // SAFETY: The child is not visible to anybody else yet.
+            // SAFETY: `sk` is a valid child that nobody else sees yet (the
+            // function's safety section), so reading its callbacks races
+            // with no writer.
             base_data_ready: unsafe { (*sk).sk_data_ready },
-            // SAFETY: As above.
+            // SAFETY: Likewise: `sk` is valid and not visible to anybody else.
             base_state_change: unsafe { (*sk).sk_state_change },
             ours_data_ready: data_ready::<T>,
             ours_state_change: state_change::<T>,
@@ -426,7 +430,8 @@ unsafe extern "C" fn deadline_fn<T: Ulp>(sk: *mut bindings::sock) -> c_int {
 /// for [`Sock::ulp_state`]): a socket call of its owner, or the socket lock.
 unsafe fn gate<T: Ulp>(s: &Sock) -> Gate {
     use super::ulp::UlpState;
-    // SAFETY: The caller's guarantee.
+    // SAFETY: `ulp_state` needs the socket kept from being destroyed during
+    // the call, which is this function's own `# Safety` requirement.
     match unsafe { s.ulp_state::<T>() } {
         UlpState::None => Gate::Open,
         UlpState::NoContext => Gate::Failed(ENOMEM),
@@ -441,7 +446,8 @@ unsafe fn gate<T: Ulp>(s: &Sock) -> Gate {
 ///
 /// As for [`gate`].
 pub(super) unsafe fn readable<T: Ulp>(s: &Sock) -> Result {
-    // SAFETY: The caller's guarantee.
+    // SAFETY: `gate` has the same `# Safety` requirement as this function
+    // (the socket is kept alive for the call), which the caller meets.
     match unsafe { gate::<T>(s) } {
         Gate::Open => Ok(()),
         Gate::Pending => Err(EAGAIN),
@@ -456,7 +462,8 @@ pub(super) unsafe fn readable<T: Ulp>(s: &Sock) -> Result {
 ///
 /// As for [`gate`].
 pub(super) unsafe fn poll_mask<T: Ulp>(s: &Sock, mask: u32, read: u32, err: u32) -> u32 {
-    // SAFETY: The caller's guarantee.
+    // SAFETY: `gate` has the same `# Safety` requirement as this function
+    // (the socket is kept alive for the call), which the caller meets.
     match unsafe { gate::<T>(s) } {
         Gate::Open => mask,
         Gate::Pending => mask & !read,
@@ -473,7 +480,9 @@ pub(super) unsafe fn poll_mask<T: Ulp>(s: &Sock, mask: u32, read: u32, err: u32)
 /// take it and sleep).
 pub(super) unsafe fn wait_verified<T: Ulp>(s: &Sock, nonblock: bool) -> Result {
     use super::ulp::UlpState;
-    // SAFETY: The caller's guarantee.
+    // SAFETY: `ulp_state` needs the socket kept from being destroyed during
+    // the call, which this function's `# Safety` section requires of the
+    // caller.
     let hold = match unsafe { s.ulp_state::<T>() } {
         UlpState::None => return Ok(()),
         UlpState::NoContext => return Err(ENOMEM),
@@ -507,7 +516,8 @@ pub(super) unsafe fn wait_verified<T: Ulp>(s: &Sock, nonblock: bool) -> Result {
 ///
 /// As for [`gate`].
 pub(super) unsafe fn hide_inq<T: Ulp>(s: &Sock, cmd: c_int) -> bool {
-    // SAFETY: The caller's guarantee.
+    // SAFETY: `gate` has the same `# Safety` requirement as this function
+    // (the socket is kept alive for the call), which the caller meets.
     (cmd == SIOCINQ || cmd == SIOCATMARK) && !matches!(unsafe { gate::<T>(s) }, Gate::Open)
 }
 
@@ -517,7 +527,8 @@ pub(super) unsafe fn hide_inq<T: Ulp>(s: &Sock, cmd: c_int) -> bool {
 ///
 /// As for [`gate`].
 pub(super) unsafe fn is_held<T: Ulp>(s: &Sock) -> bool {
-    // SAFETY: The caller's guarantee.
+    // SAFETY: `hold_of` has `ulp_state`'s requirement, the socket kept alive
+    // for the call, which is this function's `# Safety` section too.
     unsafe { s.hold_of::<T>() }.is_some()
 }
 

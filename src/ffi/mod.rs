@@ -133,7 +133,8 @@ impl RcuSection {
 
 /// The current UNIX time in seconds.
 pub(crate) fn now_secs() -> u64 {
-    // SAFETY: Always safe to call.
+    // SAFETY: `ktime_get_real_seconds()` has no precondition: it reads the
+    // timekeeper from any context.
     let t = unsafe { bindings::ktime_get_real_seconds() };
     u64::try_from(t).unwrap_or(0)
 }

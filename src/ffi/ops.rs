@@ -201,7 +201,9 @@ pub(super) unsafe fn adopt<T: Ulp>(s: &Sock) {
     if socket.is_null() {
         return;
     }
-    // SAFETY: As above.
+    // SAFETY: `socket` is the live `struct socket` the owned socket is
+    // grafted on (see above); its `ops` change only under the socket lock,
+    // which the caller owns.
     let cur = unsafe { (*socket).ops };
     for (i, base) in copies.base.iter().enumerate() {
         let Some(ours) = copies.ours(i) else {
@@ -263,7 +265,9 @@ unsafe extern "C" fn setsockopt<T: Ulp>(
     let Some(f) = base.setsockopt else {
         return super::errno::eopnotsupp().to_errno();
     };
-    // SAFETY: The original setsockopt, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `setsockopt` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     let ret = unsafe { f(sock, level, optname, optval, optlen) };
     if ret == 0 && level == SOL_IPV6 && optname == IPV6_ADDRFORM {
         let copies = &T::vtable().ops;
@@ -299,7 +303,9 @@ unsafe extern "C" fn poll<T: Ulp>(
     let Some(f) = base.poll else {
         return EPOLLERR;
     };
-    // SAFETY: The original poll, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `poll` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     let mask = unsafe { f(file, sock, wait) };
     if sk.is_null() {
         return mask;
@@ -323,7 +329,9 @@ unsafe extern "C" fn splice_read<T: Ulp>(
 ) -> isize {
     // SAFETY: The caller holds the socket; its ops are ours.
     let (base, sk) = unsafe { (base_ops::<T>((*sock).ops), (*sock).sk) };
-    // SAFETY: As above.
+    // SAFETY: The socket layer passes a live socket, held by its file for
+    // the call (the function's safety section); the helper reads its file's
+    // flags.
     let nonblock =
         flags & SPLICE_F_NONBLOCK != 0 || unsafe { bindings::tcp_stealth_file_nonblock(sock) };
     // SAFETY: The socket lives while its file is in use (a socket call of
@@ -334,7 +342,9 @@ unsafe extern "C" fn splice_read<T: Ulp>(
     let Some(f) = base.splice_read else {
         return super::errno::eopnotsupp().to_errno() as isize;
     };
-    // SAFETY: The original splice_read, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `splice_read` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     unsafe { f(sock, ppos, pipe, len, flags) }
 }
 
@@ -360,7 +370,9 @@ unsafe extern "C" fn read_sock<T: Ulp>(
     let Some(f) = base.read_sock else {
         return super::errno::eopnotsupp().to_errno();
     };
-    // SAFETY: The original read_sock, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `read_sock` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     unsafe { f(sk, desc, actor) }
 }
 
@@ -379,6 +391,8 @@ unsafe extern "C" fn peek_len<T: Ulp>(sock: *mut bindings::socket) -> c_int {
     let Some(f) = base.peek_len else {
         return 0;
     };
-    // SAFETY: The original peek_len, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `peek_len` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     unsafe { f(sock) }
 }

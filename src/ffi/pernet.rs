@@ -186,8 +186,10 @@ unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int 
     // aligned by kmalloc, once `T::pernet()` was registered; nothing else
     // uses it yet.
     let slot = unsafe { slot(net, T::pernet()) };
-    // SAFETY: See above; the fields are disjoint, so these references do not
-    // alias.
+    // SAFETY: `slot` is valid, aligned and used by nothing else yet (just
+    // above); the three fields are disjoint, so these references do not
+    // alias, and all-zero bytes are valid for `ops` (C structs) while
+    // `data` and `state` are `MaybeUninit`.
     let (ops, data, state_slot) =
         unsafe { (&mut (*slot).ops, &mut (*slot).data, &mut (*slot).state) };
     let state: &T = state_slot.write(state);
@@ -259,7 +261,9 @@ unsafe extern "C" fn net_exit<T: PernetState>(net: *mut bindings::net) {
     // would not call `exit`), so by the invariant of `Slot` the state is
     // initialised and the hooks registered.
     let slot = unsafe { slot(net, T::pernet()) };
-    // SAFETY: See above.
+    // SAFETY: By the invariant of `Slot` (the state of a namespace whose
+    // `net_init` succeeded), all `T::HOOKS.len()` hooks are registered in
+    // `net`.
     unsafe { unregister_hooks(net, slot, T::HOOKS.len()) };
     if T::WHOLE_IPV6 {
         // SAFETY: `net_init` enabled it for this namespace and succeeded;

@@ -312,7 +312,8 @@ impl Sock {
     ///
     /// As for [`Sock::ulp_state`].
     pub(super) unsafe fn hold_of<T: Ulp>(&self) -> Option<&Hold<T::Check>> {
-        // SAFETY: The caller's guarantee.
+        // SAFETY: This function's `# Safety` section is `ulp_state`'s: the
+        // caller keeps the socket from being destroyed during the call.
         match unsafe { self.ulp_state::<T>() } {
             UlpState::Ctx(ctx) => ctx.hold(),
             _ => None,
@@ -576,8 +577,10 @@ impl<T: Ulp> Adapter<T> {
             // before it drops the ULP's module reference.
             unsafe { hold.stop() };
         }
-        // SAFETY: As above; RCU readers that still see `data` are done before
-        // `free_data` runs.
+        // SAFETY: `data` is the live `UlpData` of this socket (above), now
+        // unpublished (the pointer is cleared), and nothing frees it but this
+        // callback; RCU readers that still see it are done before
+        // `free_data` runs, after a grace period.
         unsafe { bindings::call_rcu((*data).rcu.get(), Some(Self::free_data)) };
     }
 
@@ -630,7 +633,9 @@ impl<T: Ulp> Adapter<T> {
                 let headers = unsafe { core::slice::from_raw_parts(syn, len as usize) };
                 (headers, ip_len as usize)
             });
-            // SAFETY: See above: the listener's context is alive.
+            // SAFETY: `listener` is not NULL (checked above) and its context
+            // is alive for this call: it is freed only through `call_rcu`,
+            // and this runs inside TCP's RCU read-side section (see above).
             unsafe { &(*listener).ctx }.clone_check(syn, &rcu)
         };
         // The child was allocated for the listener's proto. If that was
@@ -766,7 +771,9 @@ impl<T: Ulp> Adapter<T> {
         let Some(f) = base.setsockopt else {
             return super::errno::eopnotsupp().to_errno();
         };
-        // SAFETY: TCP's own setsockopt, with the caller's arguments.
+        // SAFETY: The base proto is TCP's (`base_of`), whose `setsockopt` takes
+        // what the kernel passes to ours: the same socket and arguments,
+        // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, level, optname, optval, optlen) }
     }
 
@@ -807,7 +814,9 @@ impl<T: Ulp> Adapter<T> {
         let Some(f) = base.getsockopt else {
             return super::errno::eopnotsupp().to_errno();
         };
-        // SAFETY: TCP's own getsockopt, with the caller's arguments.
+        // SAFETY: The base proto is TCP's (`base_of`), whose `getsockopt` takes
+        // what the kernel passes to ours: the same socket and arguments,
+        // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, level, optname, optval, optlen) }
     }
 
@@ -837,7 +846,9 @@ impl<T: Ulp> Adapter<T> {
         let Some(f) = base.recvmsg else {
             return super::errno::eopnotsupp().to_errno();
         };
-        // SAFETY: TCP's own recvmsg, with the caller's arguments.
+        // SAFETY: The base proto is TCP's (`base_of`), whose `recvmsg` takes
+        // what the kernel passes to ours: the same socket and arguments,
+        // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, msg, len, flags, addr_len) }
     }
 
@@ -862,7 +873,9 @@ impl<T: Ulp> Adapter<T> {
         let Some(f) = base.ioctl else {
             return super::errno::eopnotsupp().to_errno();
         };
-        // SAFETY: TCP's own ioctl, with the caller's arguments.
+        // SAFETY: The base proto is TCP's (`base_of`), whose `ioctl` takes
+        // what the kernel passes to ours: the same socket and arguments,
+        // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, cmd, karg) }
     }
 
@@ -877,7 +890,9 @@ impl<T: Ulp> Adapter<T> {
         // SAFETY: The socket has our proto and the caller holds it.
         let base = unsafe { Self::base_of(sk) };
         if let Some(f) = base.release_cb {
-            // SAFETY: TCP's own release_cb, with the caller's argument.
+            // SAFETY: The base proto is TCP's (`base_of`), whose `release_cb` takes
+            // what the kernel passes to ours: the same socket and arguments,
+            // unchanged, in the same context and with the same locks held.
             unsafe { f(sk) };
         }
         // SAFETY: The caller owns the socket.
