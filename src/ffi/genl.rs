@@ -5,7 +5,7 @@
 //! `src/tcp_stealth_genl.c`; each request's attribute stream lands here and
 //! is parsed by the glue (its [`GenlPolicy`]).
 
-use super::{bindings, pernet::Net};
+use super::{bindings, net::Net};
 use crate::proto::PolicyCmd;
 use core::{ffi::c_int, marker::PhantomData};
 use kernel::{error::to_result, prelude::*, str::CStr};

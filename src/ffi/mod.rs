@@ -6,7 +6,9 @@
 //! Each submodule wraps one kernel C API that the `kernel` crate of Linux 6.12
 //! lacks, and offers the glue a safe interface to it:
 //!
-//! - [`pernet`]: per network namespace state (`register_pernet_subsys`).
+//! - [`net`]: network namespaces (`struct net`).
+//! - [`pernet`]: per network namespace state (`register_pernet_subsys`), its
+//!   sysctl table ([`sysctl`]) and its netfilter hooks ([`netfilter`]).
 //! - [`netfilter`]: netfilter hooks (`nf_register_net_hook`).
 //! - [`skb`]: read-only access to packet headers (`skb_header_pointer`).
 //! - [`seq`]: `/proc/net` files backed by a `seq_file`.
@@ -28,6 +30,7 @@ mod bindings;
 pub(crate) mod crypto;
 pub(crate) mod genl;
 pub(crate) mod hold;
+pub(crate) mod net;
 pub(crate) mod netfilter;
 mod ops;
 pub(crate) mod pernet;

@@ -23,33 +23,11 @@ use core::{
     ptr::{addr_of_mut, null_mut},
     sync::atomic::{AtomicU32, Ordering},
 };
-use kernel::{error::to_result, prelude::*, types::Opaque};
+use kernel::{error::to_result, prelude::*};
 
-/// A network namespace (`struct net`).
-///
-/// # Invariants
-///
-/// References to this type only exist while the namespace is alive.
-#[repr(transparent)]
-pub(crate) struct Net(Opaque<bindings::net>);
+pub(crate) use super::net::Net;
 
 impl Net {
-    /// Creates a reference from a raw pointer.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must point to a live namespace that outlives `'a`.
-    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::net) -> &'a Self {
-        // SAFETY: `Net` is a transparent wrapper and the caller guarantees the
-        // pointer is valid for `'a`.
-        unsafe { &*ptr.cast::<Self>() }
-    }
-
-    /// Returns the raw pointer.
-    pub(super) fn as_ptr(&self) -> *mut bindings::net {
-        self.0.get()
-    }
-
     /// Returns this namespace's state of type `T`.
     pub(crate) fn state<T: PernetState>(&self) -> &T {
         let pernet = T::pernet();

@@ -3,7 +3,7 @@
 //! `/proc/net` files, one per network namespace: read-only ones, and ones
 //! that also take short writes from a namespace administrator.
 
-use super::{bindings, pernet::Net};
+use super::{bindings, net::Net};
 use core::ffi::{c_int, c_void};
 use kernel::{prelude::*, str::CStr};
 

@@ -5,7 +5,7 @@
 //! ([`OptVal`], [`OptOut`]). The ULP that the module attaches to them is in
 //! [`super::ulp`].
 
-use super::{bindings, pernet::Net};
+use super::{bindings, net::Net};
 use core::{ops::Deref, ptr::addr_of};
 use kernel::{
     prelude::*,

@@ -2,7 +2,7 @@
 
 //! Per network namespace integer sysctls (`register_net_sysctl_sz`).
 
-use super::{bindings, pernet::Net};
+use super::{bindings, net::Net};
 use core::{
     ffi::{c_int, c_void},
     ptr::null_mut,

@@ -22,8 +22,8 @@
 use super::{
     bindings,
     hold::{Hold, HoldCheck},
+    net::Net,
     ops::{self, OpsCopies},
-    pernet::Net,
     sock::{LockedSock, OptOut, OptVal, Sock, SockCommon, TcpState, SOL_TCP},
     KernelStatic, RcuSection,
 };
