@@ -2,7 +2,7 @@
 
 //! Connections held until their first bytes pass a check.
 //!
-//! A ULP whose [`Ulp::clone_check`](super::ulp::Ulp::clone_check) returns a
+//! A ULP whose `Ulp::clone_check` (in [`super::ulp`]) returns a
 //! check for a child gives it a [`Hold`]: until the check ([`HoldCheck`])
 //! succeeds, the application can neither read nor see readable data:
 //!
@@ -20,7 +20,7 @@
 //! TCP itself still receives, acknowledges and queues the bytes; they just
 //! stay in the receive queue, invisible, until they are verified.
 
-use super::{bindings, sock::Sock, ulp::Ulp};
+use super::{bindings, sock::Sock};
 use core::{
     cell::UnsafeCell,
     ffi::c_int,
@@ -40,6 +40,48 @@ const VERIFIED: u32 = 1;
 const SIOCINQ: c_int = 0x541b;
 /// `SIOCATMARK`: whether urgent data is next.
 const SIOCATMARK: c_int = 0x8905;
+
+/// How the hold's callbacks find the hold of a socket: implemented for every
+/// ULP by [`super::ulp`] (whose context carries the hold), so that this
+/// module does not depend on it.
+pub(super) trait HoldOf: 'static {
+    /// The check the holds run.
+    type Check: HoldCheck;
+
+    /// Where socket `s` stands.
+    ///
+    /// # Safety
+    ///
+    /// The caller must keep the socket from being destroyed while it uses the
+    /// result: by holding its lock, or as the owner of a socket call (whose
+    /// file holds the socket, which TCP destroys only after it is closed).
+    unsafe fn hold_state(s: &Sock) -> HoldState<'_, Self::Check>;
+
+    /// The hold of `s`, if it has one.
+    ///
+    /// # Safety
+    ///
+    /// As for [`HoldOf::hold_state`].
+    unsafe fn hold_of(s: &Sock) -> Option<&Hold<Self::Check>> {
+        // SAFETY: This function's `# Safety` section is `hold_state`'s: the
+        // caller keeps the socket from being destroyed during the call.
+        match unsafe { Self::hold_state(s) } {
+            HoldState::Ctx(hold) => hold,
+            _ => None,
+        }
+    }
+}
+
+/// Where a socket stands, for [`HoldOf`].
+pub(super) enum HoldState<'a, C> {
+    /// Not a socket of the ULP.
+    NotOurs,
+    /// A socket of the ULP whose context could not be allocated: fail
+    /// closed.
+    NoContext,
+    /// A socket of the ULP with its context, and the context's hold, if any.
+    Ctx(Option<&'a Hold<C>>),
+}
 
 /// The check a held connection runs on its first bytes.
 pub(crate) trait HoldCheck: Send + 'static {
@@ -134,7 +176,7 @@ impl<C: HoldCheck> Hold<C> {
     ///
     /// `sk` must be a child socket being cloned, not visible to anybody
     /// else, whose ULP `T` context the hold will be part of.
-    pub(super) unsafe fn new<T: Ulp<Check = C>>(
+    pub(super) unsafe fn new<T: HoldOf<Check = C>>(
         sk: *mut bindings::sock,
         check: C,
         start: u32,
@@ -365,11 +407,11 @@ impl RxQueue<'_> {
 ///
 /// Only TCP calls it, with the socket locked (bh lock, or owned by the
 /// caller processing its backlog), for a socket with ULP `T`'s hold.
-unsafe extern "C" fn data_ready<T: Ulp>(sk: *mut bindings::sock) {
+unsafe extern "C" fn data_ready<T: HoldOf>(sk: *mut bindings::sock) {
     // SAFETY: TCP calls `sk_data_ready` for a live socket.
     let s = unsafe { Sock::from_raw(sk) };
     // SAFETY: The socket is locked, so its ULP context stays.
-    if let Some(hold) = unsafe { s.hold_of::<T>() } {
+    if let Some(hold) = unsafe { T::hold_of(s) } {
         // SAFETY: The socket is locked (our caller).
         unsafe { hold.advance(false) };
     }
@@ -386,11 +428,11 @@ unsafe extern "C" fn data_ready<T: Ulp>(sk: *mut bindings::sock) {
 ///
 /// Only TCP calls it, with the socket locked, for a socket with ULP `T`'s
 /// hold.
-unsafe extern "C" fn state_change<T: Ulp>(sk: *mut bindings::sock) {
+unsafe extern "C" fn state_change<T: HoldOf>(sk: *mut bindings::sock) {
     // SAFETY: TCP calls `sk_state_change` for a live socket.
     let s = unsafe { Sock::from_raw(sk) };
     // SAFETY: The socket is locked, so its ULP context stays.
-    if let Some(hold) = unsafe { s.hold_of::<T>() } {
+    if let Some(hold) = unsafe { T::hold_of(s) } {
         if let Some(f) = hold.base_state_change {
             // SAFETY: The socket's own state_change, as TCP would call it.
             unsafe { f(sk) };
@@ -410,12 +452,12 @@ unsafe extern "C" fn state_change<T: Ulp>(sk: *mut bindings::sock) {
 ///
 /// Only the deadline work calls it, holding a reference on the socket and
 /// its lock (bh lock, not owned by a user).
-unsafe extern "C" fn deadline_fn<T: Ulp>(sk: *mut bindings::sock) -> c_int {
+unsafe extern "C" fn deadline_fn<T: HoldOf>(sk: *mut bindings::sock) -> c_int {
     // SAFETY: The work holds a reference on the socket.
     let s = unsafe { Sock::from_raw(sk) };
     // SAFETY: The socket is locked, so its ULP context cannot go away; after
     // TCP destroyed the socket it has none.
-    match unsafe { s.hold_of::<T>() } {
+    match unsafe { T::hold_of(s) } {
         // SAFETY: The socket is locked.
         Some(hold) => unsafe { hold.advance(true) }.map_or(0, |e| e as c_int),
         None => 0,
@@ -427,15 +469,15 @@ unsafe extern "C" fn deadline_fn<T: Ulp>(sk: *mut bindings::sock) -> c_int {
 /// # Safety
 ///
 /// The caller must keep the socket from being destroyed during the call (as
-/// for [`Sock::ulp_state`]): a socket call of its owner, or the socket lock.
-unsafe fn gate<T: Ulp>(s: &Sock) -> Gate {
-    use super::ulp::UlpState;
-    // SAFETY: `ulp_state` needs the socket kept from being destroyed during
+/// for [`HoldOf::hold_state`]): a socket call of its owner, or the socket
+/// lock.
+unsafe fn gate<T: HoldOf>(s: &Sock) -> Gate {
+    // SAFETY: `hold_state` needs the socket kept from being destroyed during
     // the call, which is this function's own `# Safety` requirement.
-    match unsafe { s.ulp_state::<T>() } {
-        UlpState::None => Gate::Open,
-        UlpState::NoContext => Gate::Failed(ENOMEM),
-        UlpState::Ctx(ctx) => ctx.hold().map_or(Gate::Open, Hold::gate),
+    match unsafe { T::hold_state(s) } {
+        HoldState::NotOurs => Gate::Open,
+        HoldState::NoContext => Gate::Failed(ENOMEM),
+        HoldState::Ctx(hold) => hold.map_or(Gate::Open, Hold::gate),
     }
 }
 
@@ -445,7 +487,7 @@ unsafe fn gate<T: Ulp>(s: &Sock) -> Gate {
 /// # Safety
 ///
 /// As for [`gate`].
-pub(super) unsafe fn readable<T: Ulp>(s: &Sock) -> Result {
+pub(super) unsafe fn readable<T: HoldOf>(s: &Sock) -> Result {
     // SAFETY: `gate` has the same `# Safety` requirement as this function
     // (the socket is kept alive for the call), which the caller meets.
     match unsafe { gate::<T>(s) } {
@@ -461,7 +503,7 @@ pub(super) unsafe fn readable<T: Ulp>(s: &Sock) -> Result {
 /// # Safety
 ///
 /// As for [`gate`].
-pub(super) unsafe fn poll_mask<T: Ulp>(s: &Sock, mask: u32, read: u32, err: u32) -> u32 {
+pub(super) unsafe fn poll_mask<T: HoldOf>(s: &Sock, mask: u32, read: u32, err: u32) -> u32 {
     // SAFETY: `gate` has the same `# Safety` requirement as this function
     // (the socket is kept alive for the call), which the caller meets.
     match unsafe { gate::<T>(s) } {
@@ -478,18 +520,14 @@ pub(super) unsafe fn poll_mask<T: Ulp>(s: &Sock, mask: u32, read: u32, err: u32)
 ///
 /// As for [`gate`], and the caller must not hold the socket lock (this may
 /// take it and sleep).
-pub(super) unsafe fn wait_verified<T: Ulp>(s: &Sock, nonblock: bool) -> Result {
-    use super::ulp::UlpState;
-    // SAFETY: `ulp_state` needs the socket kept from being destroyed during
+pub(super) unsafe fn wait_verified<T: HoldOf>(s: &Sock, nonblock: bool) -> Result {
+    // SAFETY: `hold_state` needs the socket kept from being destroyed during
     // the call, which this function's `# Safety` section requires of the
     // caller.
-    let hold = match unsafe { s.ulp_state::<T>() } {
-        UlpState::None => return Ok(()),
-        UlpState::NoContext => return Err(ENOMEM),
-        UlpState::Ctx(ctx) => match ctx.hold() {
-            None => return Ok(()),
-            Some(h) => h,
-        },
+    let hold = match unsafe { T::hold_state(s) } {
+        HoldState::NotOurs | HoldState::Ctx(None) => return Ok(()),
+        HoldState::NoContext => return Err(ENOMEM),
+        HoldState::Ctx(Some(h)) => h,
     };
     if let Gate::Pending = hold.gate() {
         // SAFETY: The socket is alive and not locked by us (the caller's
@@ -515,7 +553,7 @@ pub(super) unsafe fn wait_verified<T: Ulp>(s: &Sock, nonblock: bool) -> Result {
 /// # Safety
 ///
 /// As for [`gate`].
-pub(super) unsafe fn hide_inq<T: Ulp>(s: &Sock, cmd: c_int) -> bool {
+pub(super) unsafe fn hide_inq<T: HoldOf>(s: &Sock, cmd: c_int) -> bool {
     // SAFETY: `gate` has the same `# Safety` requirement as this function
     // (the socket is kept alive for the call), which the caller meets.
     (cmd == SIOCINQ || cmd == SIOCATMARK) && !matches!(unsafe { gate::<T>(s) }, Gate::Open)
@@ -526,10 +564,10 @@ pub(super) unsafe fn hide_inq<T: Ulp>(s: &Sock, cmd: c_int) -> bool {
 /// # Safety
 ///
 /// As for [`gate`].
-pub(super) unsafe fn is_held<T: Ulp>(s: &Sock) -> bool {
-    // SAFETY: `hold_of` has `ulp_state`'s requirement, the socket kept alive
+pub(super) unsafe fn is_held<T: HoldOf>(s: &Sock) -> bool {
+    // SAFETY: `hold_of` has `hold_state`'s requirement, the socket kept alive
     // for the call, which is this function's `# Safety` section too.
-    unsafe { s.hold_of::<T>() }.is_some()
+    unsafe { T::hold_of(s) }.is_some()
 }
 
 /// Makes the workqueue of the deadlines.

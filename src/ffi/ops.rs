@@ -5,9 +5,9 @@
 //! not be polled, spliced or peeked at before its first bytes are verified.
 
 use super::{
-    bindings, hold,
-    sock::{LockedSock, Sock, SOL_TCP},
-    ulp::Ulp,
+    bindings,
+    hold::{self, HoldOf},
+    sock::{LockedSock, Sock, SockCommon, SOL_TCP},
     KernelStatic,
 };
 use core::{
@@ -37,6 +37,16 @@ const SOL_IPV6: c_int = 41;
 const TCP_ULP: c_int = 31;
 const AF_INET: c_int = 2;
 const AF_INET6: c_int = 10;
+
+/// How the `proto_ops` callbacks find their ULP's copies: implemented for
+/// every ULP by [`super::ulp`], whose vtable holds them, so that this module
+/// does not depend on it.
+pub(super) trait OpsOf: HoldOf {
+    /// The ULP's `proto_ops` copies.
+    fn copies() -> &'static OpsCopies;
+    /// Whether the full socket `sk` has the ULP.
+    fn owns(sk: &SockCommon) -> bool;
+}
 
 /// Our copies of the stream `proto_ops` of IPv4 and IPv6 sockets, and the
 /// originals.
@@ -80,7 +90,7 @@ impl OpsCopies {
 /// The caller must own `copies` exclusively, and call this at most once per
 /// load of the module: the ULP registration, which consumed the module's one
 /// `ulp::Token`, before the ULP is published.
-pub(super) unsafe fn build<T: Ulp>(copies: &OpsCopies, owner: *mut bindings::module) -> Result {
+pub(super) unsafe fn build<T: OpsOf>(copies: &OpsCopies, owner: *mut bindings::module) -> Result {
     for (i, family) in [AF_INET, AF_INET6].into_iter().enumerate() {
         let mut sock: *mut bindings::socket = null_mut();
         // SAFETY: `init_net` always exists; `sock` receives the new socket.
@@ -189,12 +199,12 @@ pub(super) fn install(copies: &OpsCopies, sk: &LockedSock<'_>) -> Result {
 /// # Safety
 ///
 /// Only the ULP's `release_cb` calls it, with the socket owned.
-pub(super) unsafe fn adopt<T: Ulp>(s: &Sock) {
+pub(super) unsafe fn adopt<T: OpsOf>(s: &Sock) {
     // SAFETY: The caller owns the socket, so its ULP context stays.
     if !unsafe { hold::is_held::<T>(s) } {
         return;
     }
-    let copies = &T::vtable().ops;
+    let copies = T::copies();
     // SAFETY: The socket is owned: `sk_socket` changes under its lock only,
     // and the `struct socket` lives while the socket is grafted on it.
     let socket = unsafe { (*s.as_ptr()).sk_socket };
@@ -223,8 +233,8 @@ pub(super) unsafe fn adopt<T: Ulp>(s: &Sock) {
 /// # Safety
 ///
 /// `ops` must be one of ULP `T`'s copies (the socket has our ops).
-unsafe fn base_ops<T: Ulp>(ops: *const bindings::proto_ops) -> &'static bindings::proto_ops {
-    let copies = &T::vtable().ops;
+unsafe fn base_ops<T: OpsOf>(ops: *const bindings::proto_ops) -> &'static bindings::proto_ops {
+    let copies = T::copies();
     let i = usize::from(ops != copies.ops.get().cast::<bindings::proto_ops>());
     // SAFETY: Our copies exist only for families whose base is set
     // (invariant of `OpsCopies`), and the kernel's ops are statics.
@@ -247,7 +257,7 @@ unsafe fn base_ops<T: Ulp>(ops: *const bindings::proto_ops) -> &'static bindings
 ///
 /// Only the socket layer calls it, for a socket with our ops, with `optval`
 /// valid for `optlen` bytes.
-unsafe extern "C" fn setsockopt<T: Ulp>(
+unsafe extern "C" fn setsockopt<T: OpsOf>(
     sock: *mut bindings::socket,
     level: c_int,
     optname: c_int,
@@ -258,7 +268,7 @@ unsafe extern "C" fn setsockopt<T: Ulp>(
     let (base, sk) = unsafe { (base_ops::<T>((*sock).ops), (*sock).sk) };
     if level == SOL_TCP && optname == TCP_ULP {
         // SAFETY: The socket lives while its file is in use.
-        if !T::vtable().owns(unsafe { Sock::from_raw(sk) }) {
+        if !T::owns(unsafe { Sock::from_raw(sk) }) {
             return EBUSY.to_errno();
         }
     }
@@ -270,7 +280,7 @@ unsafe extern "C" fn setsockopt<T: Ulp>(
     // socket and arguments, unchanged, in the same context.
     let ret = unsafe { f(sock, level, optname, optval, optlen) };
     if ret == 0 && level == SOL_IPV6 && optname == IPV6_ADDRFORM {
-        let copies = &T::vtable().ops;
+        let copies = T::copies();
         let inet = copies.base[0].load(Ordering::Acquire);
         // SAFETY: `sock` is held by the caller, and the socket layer cannot
         // release it during the call. `ipv6_setsockopt` replaced the ops
@@ -293,7 +303,7 @@ unsafe extern "C" fn setsockopt<T: Ulp>(
 /// # Safety
 ///
 /// Only the socket layer calls it, for a socket with our ops.
-unsafe extern "C" fn poll<T: Ulp>(
+unsafe extern "C" fn poll<T: OpsOf>(
     file: *mut bindings::file,
     sock: *mut bindings::socket,
     wait: *mut bindings::poll_table_struct,
@@ -320,7 +330,7 @@ unsafe extern "C" fn poll<T: Ulp>(
 /// # Safety
 ///
 /// Only the socket layer calls it, for a socket with our ops.
-unsafe extern "C" fn splice_read<T: Ulp>(
+unsafe extern "C" fn splice_read<T: OpsOf>(
     sock: *mut bindings::socket,
     ppos: *mut bindings::loff_t,
     pipe: *mut bindings::pipe_inode_info,
@@ -354,7 +364,7 @@ unsafe extern "C" fn splice_read<T: Ulp>(
 /// # Safety
 ///
 /// Only the kernel calls it, for a locked socket with our ops.
-unsafe extern "C" fn read_sock<T: Ulp>(
+unsafe extern "C" fn read_sock<T: OpsOf>(
     sk: *mut bindings::sock,
     desc: *mut bindings::read_descriptor_t,
     actor: bindings::sk_read_actor_t,
@@ -381,7 +391,7 @@ unsafe extern "C" fn read_sock<T: Ulp>(
 /// # Safety
 ///
 /// Only the kernel calls it, for a socket with our ops.
-unsafe extern "C" fn peek_len<T: Ulp>(sock: *mut bindings::socket) -> c_int {
+unsafe extern "C" fn peek_len<T: OpsOf>(sock: *mut bindings::socket) -> c_int {
     // SAFETY: The caller holds the socket; its ops are ours.
     let (base, sk) = unsafe { (base_ops::<T>((*sock).ops), (*sock).sk) };
     // SAFETY: The socket lives while the caller holds it.

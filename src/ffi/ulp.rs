@@ -21,9 +21,9 @@
 
 use super::{
     bindings,
-    hold::{Hold, HoldCheck},
+    hold::{Hold, HoldCheck, HoldOf, HoldState},
     net::Net,
-    ops::{self, OpsCopies},
+    ops::{self, OpsCopies, OpsOf},
     sock::{LockedSock, OptOut, OptVal, Sock, SockCommon, TcpState, SOL_TCP},
     KernelStatic, RcuSection,
 };
@@ -305,19 +305,31 @@ impl Sock {
             Some(d) => UlpState::Ctx(&d.ctx),
         }
     }
+}
 
-    /// The hold of a connection whose first bytes are checked.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Sock::ulp_state`].
-    pub(super) unsafe fn hold_of<T: Ulp>(&self) -> Option<&Hold<T::Check>> {
+// The hold and the `proto_ops` copies find a socket's hold and the ULP's
+// copies through these, without naming `Ulp`.
+impl<T: Ulp> HoldOf for T {
+    type Check = T::Check;
+
+    unsafe fn hold_state(s: &Sock) -> HoldState<'_, T::Check> {
         // SAFETY: This function's `# Safety` section is `ulp_state`'s: the
         // caller keeps the socket from being destroyed during the call.
-        match unsafe { self.ulp_state::<T>() } {
-            UlpState::Ctx(ctx) => ctx.hold(),
-            _ => None,
+        match unsafe { s.ulp_state::<T>() } {
+            UlpState::None => HoldState::NotOurs,
+            UlpState::NoContext => HoldState::NoContext,
+            UlpState::Ctx(ctx) => HoldState::Ctx(ctx.hold()),
         }
+    }
+}
+
+impl<T: Ulp> OpsOf for T {
+    fn copies() -> &'static OpsCopies {
+        &T::vtable().ops
+    }
+
+    fn owns(sk: &SockCommon) -> bool {
+        T::vtable().owns(sk)
     }
 }
 
