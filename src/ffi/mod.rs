@@ -7,10 +7,11 @@
 //! lacks, and offers the glue a safe interface to it:
 //!
 //! - [`net`]: network namespaces (`struct net`).
-//! - [`pernet`]: per network namespace state (`register_pernet_subsys`), its
-//!   sysctl table ([`sysctl`]) and its netfilter hooks ([`netfilter`]).
-//! - [`netfilter`]: netfilter hooks (`nf_register_net_hook`).
-//! - [`skb`]: read-only access to packet headers (`skb_header_pointer`).
+//! - [`pernet`]: per network namespace state (`register_pernet_subsys`), with
+//!   its sysctl table ([`sysctl`], `register_net_sysctl_sz`) and its
+//!   netfilter hooks ([`netfilter`], `nf_register_net_hook`).
+//! - [`skb`]: access to packet headers (`skb_header_pointer`), and the two
+//!   changes the output hook makes to a SYN.
 //! - [`seq`]: `/proc/net` files backed by a `seq_file`.
 //! - [`sock`]: sockets, locked sockets, socket option values.
 //! - [`ulp`]: a TCP upper-layer protocol ([`ulp::Ulp`], implemented by the
@@ -18,13 +19,21 @@
 //! - [`hold`]: connections held until their first bytes pass a check
 //!   ([`hold::HoldCheck`], implemented by the glue).
 //! - [`ops`]: the ULP's `proto_ops` copies, for held connections.
+//! - [`genl`]: the generic netlink family of the policy
+//!   ([`genl::GenlPolicy`], implemented by the glue).
 //! - [`rcu`]: values read under RCU.
+//! - [`crypto`]: the kernel's SipHash and BLAKE2s.
 //! - [`uapi`]: the module's uapi header, through bindgen.
+//!
+//! The import graph has no cycle: [`ulp`] uses [`hold`] and [`ops`], which
+//! reach the ULP only through traits it implements ([`hold::HoldOf`],
+//! [`ops::OpsOf`]), and [`pernet`] uses [`netfilter`] and [`sysctl`].
+//! Registrations that may happen only once consume a token of [`Tokens`].
 //!
 //! Nothing here names a type of the glue: the glue implements the traits
 //! ([`ulp::Ulp`], [`hold::HoldCheck`], [`pernet::PernetState`],
-//! [`netfilter::HookState`], [`seq::Show`], ...) and the callbacks here are
-//! generic over them.
+//! [`netfilter::HookState`], [`sysctl::SysctlSettings`], [`genl::GenlPolicy`],
+//! [`seq::Show`]) and the callbacks here are generic over them.
 
 mod bindings;
 pub(crate) mod crypto;
