@@ -20,6 +20,10 @@
  * (a closed port never answers those), and whether the listener may answer
  * the SYN with a SYN cookie (the knock of a cookie's ACK is remembered only
  * then).
+ *
+ * This is C because TCP's own lookup is inline functions over the socket
+ * hash tables (__inet_lookup_skb() and its parts, inet_steal_sock(),
+ * inet_csk_reqsk_queue_len()), which the 6.12 kernel crate does not wrap.
  */
 #include <linux/skbuff.h>
 #include <linux/tcp.h>

@@ -29,6 +29,10 @@
  *   have one) and nf_ct_set_closing() (TCP's own reset does not close the
  *   conntrack entry either);
  * - the result: whether a reset was sent, so that the caller can count it.
+ *
+ * This is C because it is made of the nf_reject helpers, routing and
+ * struct ip_options, with inline accessors (ip_hdr(), IPCB(), skb_rtable(),
+ * ip6_make_flowlabel()) that the 6.12 kernel crate does not wrap.
  */
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv6.h>
