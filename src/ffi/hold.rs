@@ -284,7 +284,9 @@ impl<C: HoldCheck> Hold<C> {
         // INVARIANT: The socket lock is held (caller) for as long as `rx`
         // lives.
         let rx = RxQueue {
-            // SAFETY: The socket lives while we run (the caller locked it).
+            // SAFETY: `self.sk` is the full socket whose context holds this
+            // hold (type invariant), alive while the caller holds its lock
+            // (this function's `# Safety` section), which bounds `rx`.
             sk: unsafe { Sock::from_raw(self.sk) },
             start: self.start,
             _locked: PhantomData,
@@ -296,7 +298,9 @@ impl<C: HoldCheck> Hold<C> {
             Outcome::Pending => None,
             Outcome::Verified => {
                 self.state.store(VERIFIED, Ordering::Release);
-                // SAFETY: `deadline` is valid (type invariant).
+                // SAFETY: `deadline` is valid (type invariant); cancelling
+                // needs no lock (the helper drops the references of a
+                // pending work only if it took the work off the queue).
                 unsafe { bindings::tcp_stealth_deadline_cancel(self.deadline) };
                 // SAFETY: Socket locked (caller): TCP calls `sk_data_ready`
                 // and `sk_state_change` with the lock held only, so restoring
@@ -317,7 +321,9 @@ impl<C: HoldCheck> Hold<C> {
                 self.state.store(e, Ordering::Release);
                 if !deadline {
                     // Reset from process context, as soon as possible.
-                    // SAFETY: `deadline` is valid (type invariant).
+                    // SAFETY: `deadline` is valid (type invariant), and the
+                    // socket is locked (this function's `# Safety` section),
+                    // as `tcp_stealth_deadline_set()` requires.
                     unsafe { bindings::tcp_stealth_deadline_set(self.deadline, 0) };
                 }
                 Some(e)
