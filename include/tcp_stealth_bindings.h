@@ -5,6 +5,7 @@
  * src/ffi/bindings_generated.rs; src/ffi/bindgen_parameters limits the output
  * to what the module actually calls.
  */
+#include <linux/capability.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>

@@ -10,6 +10,10 @@
 #           with any warning counted as a failure. It builds a copy of the
 #           module's sources under build/lint/module, so that the
 #           tcp_stealth.ko a VM may be loading at the same time is left alone;
+#   kdoc    the kernel's scripts/kernel-doc -Wall on the C files (no
+#           warning allowed), and a kernel-doc comment on every function of
+#           the topic files (all of src/*.c but tcp_stealth_helpers.c, whose
+#           wrappers are named after what they wrap);
 #   host    cargo clippy --workspace --all-targets -D warnings (proto and
 #           tools/knock);
 #   fuzz    cargo +nightly clippy -D warnings on fuzz/ (skipped without the
@@ -95,6 +99,33 @@ module() {
 	return $rc
 }
 
+# kernel-doc: no warning from the kernel's checker, and in the topic files
+# no function without a kernel-doc comment right above it.
+kdoc() {
+	local kdir=${KDIR:-$(scripts/kernel.sh --kdir)} rc=0 out f
+	out=$("$kdir/scripts/kernel-doc" -none -Wall src/*.c 2>&1) || rc=1
+	[ -z "$out" ] || { echo "$out"; rc=1; }
+	for f in src/*.c; do
+		[ "$f" != src/tcp_stealth_helpers.c ] || continue
+		# A definition starts at column 0 with a name and "(" and has no
+		# ";" on that line; its comment ends right above it (or above
+		# its return type's own line).
+		awk -v f="$f" '
+			/^\/\*\*/ { doc = 1 }
+			/^\/\*[^*]/ || /^\/\*$/ { doc = 0 }
+			/^ \*\/$/ { end = NR; next }
+			/^(static |const |struct |unsigned |bool |int |u8 |u32 |void |__sum16 )[^;=]*$/ && !/\(/ { if (end == NR - 1) end = NR; next }
+			/^[a-z_].*[a-z0-9_]+\(/ && !/;$/ && !/^#/ && !/=/ {
+				if (!(doc && end == NR - 1)) {
+					print f ":" NR ": no kernel-doc comment: " $0; bad = 1
+				}
+				doc = 0
+			}
+			END { exit bad }' "$f" || rc=1
+	done
+	return $rc
+}
+
 host() {
 	cargo clippy --workspace --all-targets -- -D warnings
 }
@@ -105,6 +136,7 @@ fuzz() {
 
 run fmt fmt
 run module module
+run kdoc kdoc
 run host host
 if rustup run nightly true >/dev/null 2>&1; then
 	run fuzz fuzz

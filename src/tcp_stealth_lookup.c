@@ -17,7 +17,13 @@
  *
  * It also says where IPv6 will take up the header chain after the hook, so
  * that a segment IPv6 is going to drop in an extension header is left to it
- * (a closed port never answers those).
+ * (a closed port never answers those), and whether the listener may answer
+ * the SYN with a SYN cookie (the knock of a cookie's ACK is remembered only
+ * then).
+ *
+ * This is C because TCP's own lookup is inline functions over the socket
+ * hash tables (__inet_lookup_skb() and its parts, inet_steal_sock(),
+ * inet_csk_reqsk_queue_len()), which the 6.12 kernel crate does not wrap.
  */
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
@@ -45,11 +51,21 @@
 #error "tcp_stealth needs CONFIG_NF_DEFRAG_IPV6 (selected by NF_CONNTRACK or NF_SOCKET_IPV6)"
 #endif
 
-/*
+/**
+ * tcp_stealth_assigned() - the socket TCP takes from a packet's skb->sk
+ * @net: the namespace the packet arrived in
+ * @skb: the packet, its data at the TCP header
+ * @doff: the TCP header's length
+ * @th: the TCP header
+ * @ipv6: whether it is IPv6
+ *
  * What inet_steal_sock()/inet6_steal_sock() make of a socket assigned to the
  * skb, without taking it from the skb: a prefetched listener in a reuseport
  * group is replaced by the group member the hash (or the group's BPF program)
- * selects. NULL where TCP would find no socket.
+ * selects.
+ *
+ * Context: under RCU.
+ * Return: the socket, or NULL where TCP would find no socket.
  */
 static struct sock *tcp_stealth_assigned(struct net *net, struct sk_buff *skb,
 					 int doff, const struct tcphdr *th,
@@ -272,4 +288,27 @@ bool tcp_stealth_ipv6_handles(u8 nexthdr)
 #else
 	return false;
 #endif
+}
+
+/**
+ * tcp_stealth_syncookies_possible() - whether a listener may use SYN cookies
+ * @sk: a listener, under RCU
+ *
+ * tcp_conn_request() answers with a SYN cookie when
+ * net.ipv4.tcp_syncookies is 2, or when the SYN queue is full; the cookie
+ * ACK is taken while a cookie was sent recently (tcp_synq_no_recent_overflow()).
+ * This errs towards yes: from half a full queue on, a concurrent SYN may fill
+ * it before TCP decides.
+ *
+ * Return: true if TCP may answer a SYN to @sk with a cookie now, or take a
+ * cookie ACK.
+ */
+bool tcp_stealth_syncookies_possible(const struct sock *sk)
+{
+	int mode = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_syncookies);
+
+	if (!mode)
+		return false;
+	return mode == 2 || !tcp_synq_no_recent_overflow(sk) ||
+	       2 * inet_csk_reqsk_queue_len(sk) >= READ_ONCE(sk->sk_max_ack_backlog);
 }

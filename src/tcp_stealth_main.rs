@@ -48,7 +48,7 @@ use ffi::{
     pernet::{Net, Pernet, PernetState},
     seq,
     skb::{Family, SkBuff},
-    sysctl::{IntSetting, SysctlTable},
+    sysctl::{IntSetting, SysctlSettings, SysctlTable},
 };
 use proto::{Admitted, ReplayCache, ReplayLimits, Slot};
 use stats::Counters;
@@ -106,7 +106,8 @@ const fn hook(family: Family, point: HookPoint, priority: i32) -> HookSpec {
     }
 }
 
-/// Settings of a namespace, under `net.tcp_stealth`.
+/// Settings of a namespace, under `net.tcp_stealth` (see
+/// [`SysctlSettings`]).
 pub(crate) struct Settings {
     /// `skew_secs`: how far a knock's time may be from ours.
     skew: IntSetting,
@@ -128,8 +129,8 @@ pub(crate) struct NetState {
     /// nothing to look up.
     stealth_sockets: AtomicUsize,
     counters: Counters,
-    settings: Settings,
-    sysctl: SysctlTable,
+    /// The settings, and their sysctl table in this namespace.
+    settings: SysctlTable<Settings>,
     replay: Pin<KBox<SpinLock<Replay>>>,
     /// Key of the replay cache's fingerprints; kept across resizes.
     replay_hash_key: [u8; 16],
@@ -163,6 +164,8 @@ impl PernetState for NetState {
     // A SYN split into IPv6 fragments must be judged whole.
     const WHOLE_IPV6: bool = true;
 
+    type Settings = Settings;
+
     fn new() -> Result<Self> {
         let mut replay_hash_key = [0u8; 16];
         ffi::random_bytes(&mut replay_hash_key);
@@ -176,7 +179,7 @@ impl PernetState for NetState {
         Ok(Self {
             stealth_sockets: AtomicUsize::new(0),
             counters: Counters::new(),
-            settings: Settings {
+            settings: SysctlTable::new(Settings {
                 skew: IntSetting::new(
                     proto::DEFAULT_SKEW_SECS as i32,
                     1,
@@ -200,8 +203,7 @@ impl PernetState for NetState {
                     proto::MAX_ENTRIES as i32,
                     resize_replay,
                 ),
-            },
-            sysctl: SysctlTable::new(),
+            }),
             replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
             replay_hash_key,
             replay_warned: AtomicU64::new(0),
@@ -213,28 +215,14 @@ impl PernetState for NetState {
         })
     }
 
+    fn sysctl(&self) -> &SysctlTable<Settings> {
+        &self.settings
+    }
+
     fn start(&self, net: &Net) -> Result {
-        self.sysctl.register(
-            net,
-            c_str!("net/tcp_stealth"),
-            &[
-                (c_str!("skew_secs"), &self.settings.skew),
-                (c_str!("reject"), &self.settings.reject),
-                (
-                    c_str!("integrity_timeout_secs"),
-                    &self.settings.integrity_timeout,
-                ),
-                (c_str!("replay_max"), &self.settings.replay_max),
-                (c_str!("replay_key_max"), &self.settings.replay_key_max),
-            ],
-        )?;
-        if let Err(e) = seq::create::<Self>(net, STATS_FILE) {
-            self.sysctl.unregister();
-            return Err(e);
-        }
+        seq::create::<Self>(net, STATS_FILE)?;
         if let Err(e) = seq::create::<PolicyFile>(net, POLICY_FILE) {
             seq::remove(net, STATS_FILE);
-            self.sysctl.unregister();
             return Err(e);
         }
         #[cfg(tcp_stealth_bench)]
@@ -243,7 +231,6 @@ impl PernetState for NetState {
         {
             seq::remove(net, POLICY_FILE);
             seq::remove(net, STATS_FILE);
-            self.sysctl.unregister();
             return Err(e);
         }
         Ok(())
@@ -254,7 +241,18 @@ impl PernetState for NetState {
         seq::remove(net, bench::BENCH_FILE);
         seq::remove(net, POLICY_FILE);
         seq::remove(net, STATS_FILE);
-        self.sysctl.unregister();
+    }
+}
+
+impl SysctlSettings for Settings {
+    const PATH: &'static CStr = c_str!("net/tcp_stealth");
+
+    fn entries(&self, f: &mut dyn FnMut(&'static CStr, &IntSetting)) {
+        f(c_str!("skew_secs"), &self.skew);
+        f(c_str!("reject"), &self.reject);
+        f(c_str!("integrity_timeout_secs"), &self.integrity_timeout);
+        f(c_str!("replay_max"), &self.replay_max);
+        f(c_str!("replay_key_max"), &self.replay_key_max);
     }
 }
 
@@ -402,10 +400,11 @@ struct TcpStealth {
 
 impl kernel::Module for TcpStealth {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        let tokens = ffi::Tokens::take()?;
         // Namespaces first: once the ULP is registered, sockets can use it.
-        let pernet = ffi::pernet::Registration::new()?;
-        let ulp = ffi::ulp::UlpRegistration::new(module)?;
-        let genl = ffi::genl::GenlRegistration::new()?;
+        let pernet = ffi::pernet::Registration::new(tokens.pernet)?;
+        let ulp = ffi::ulp::UlpRegistration::new(tokens.ulp, module)?;
+        let genl = ffi::genl::GenlRegistration::new(tokens.genl)?;
         pr_info!("loaded\n");
         Ok(Self {
             _genl: genl,

@@ -81,6 +81,8 @@ impl Drop for KernelBlake2s {
 /// number of a passive IPv4 connection (addresses and ports in network byte
 /// order). Used as the benchmark's reference cost of a per-SYN MAC.
 pub(crate) fn secure_tcp_seq(saddr: u32, daddr: u32, sport: u16, dport: u16) -> u32 {
-    // SAFETY: Always safe to call; it only reads the kernel's net_secret.
+    // SAFETY: `secure_tcp_seq()` has no precondition: it takes its
+    // arguments by value and reads the kernel's net_secret (initialising it
+    // once, with `net_get_random_once()`) from any context.
     unsafe { bindings::tcp_stealth_secure_tcp_seq(saddr, daddr, sport, dport) }
 }

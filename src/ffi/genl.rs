@@ -2,10 +2,10 @@
 
 //! The generic netlink family of the administrator's policy. The family and
 //! its attribute policy (a first check of the attribute types) are C, in
-//! `tcp_stealth_helpers.c`; each request's attribute stream lands here and
+//! `src/tcp_stealth_genl.c`; each request's attribute stream lands here and
 //! is parsed by the glue (its [`GenlPolicy`]).
 
-use super::{bindings, pernet::Net};
+use super::{bindings, net::Net};
 use crate::proto::PolicyCmd;
 use core::{ffi::c_int, marker::PhantomData};
 use kernel::{error::to_result, prelude::*, str::CStr};
@@ -21,23 +21,50 @@ pub(crate) trait GenlPolicy {
     fn request(net: &Net, req: &GenlRequest<'_>, cmd: PolicyCmd) -> Result;
 }
 
+/// The right to register the family, once: one exists per load of the
+/// module (in [`super::Tokens`]), and [`GenlRegistration::new`] consumes it.
+/// The family is a single C static (`src/tcp_stealth_genl.c`).
+pub(crate) struct Token(());
+
+impl Token {
+    /// # Safety
+    ///
+    /// Only [`super::Tokens::take`] makes one, once per load of the module.
+    pub(super) const unsafe fn new() -> Self {
+        Self(())
+    }
+}
+
 /// The registered family, its requests handled by `T`; dropping it
 /// unregisters it.
+///
+/// # Invariants
+///
+/// The family is registered, by this registration, the only one of this
+/// load of the module (it consumed the [`Token`]), with `policy_request::<T>`
+/// as its handler.
 pub(crate) struct GenlRegistration<T: GenlPolicy>(PhantomData<T>);
 
 impl<T: GenlPolicy> GenlRegistration<T> {
     /// Registers the family. Every namespace must have its state already.
-    pub(crate) fn new() -> Result<Self> {
-        // SAFETY: The callback stays valid while the module is loaded; the
-        // family is unregistered in `drop`.
+    pub(crate) fn new(token: Token) -> Result<Self> {
+        // Consumed: no other registration of this load touches the family.
+        let Token(()) = token;
+        // SAFETY: `tcp_stealth_genl_register()` stores the handler in a C
+        // static and registers the single family: this call consumed the
+        // module's one `Token`, so nothing else writes the static or
+        // registers the family. The handler is a function of this module,
+        // valid until `drop` unregisters the family.
         to_result(unsafe { bindings::tcp_stealth_genl_register(Some(policy_request::<T>)) })?;
+        // INVARIANT: Registered above, with the module's one token.
         Ok(Self(PhantomData))
     }
 }
 
 impl<T: GenlPolicy> Drop for GenlRegistration<T> {
     fn drop(&mut self) {
-        // SAFETY: Registered in `new`; waits for running requests.
+        // SAFETY: The family is registered, by this registration only (type
+        // invariant); `genl_unregister_family()` waits for running requests.
         unsafe { bindings::tcp_stealth_genl_unregister() };
     }
 }

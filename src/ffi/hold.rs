@@ -2,7 +2,7 @@
 
 //! Connections held until their first bytes pass a check.
 //!
-//! A ULP whose [`Ulp::clone_check`](super::ulp::Ulp::clone_check) returns a
+//! A ULP whose `Ulp::clone_check` (in [`super::ulp`]) returns a
 //! check for a child gives it a [`Hold`]: until the check ([`HoldCheck`])
 //! succeeds, the application can neither read nor see readable data:
 //!
@@ -20,7 +20,7 @@
 //! TCP itself still receives, acknowledges and queues the bytes; they just
 //! stay in the receive queue, invisible, until they are verified.
 
-use super::{bindings, sock::Sock, ulp::Ulp};
+use super::{bindings, sock::Sock};
 use core::{
     cell::UnsafeCell,
     ffi::c_int,
@@ -40,6 +40,48 @@ const VERIFIED: u32 = 1;
 const SIOCINQ: c_int = 0x541b;
 /// `SIOCATMARK`: whether urgent data is next.
 const SIOCATMARK: c_int = 0x8905;
+
+/// How the hold's callbacks find the hold of a socket: implemented for every
+/// ULP by [`super::ulp`] (whose context carries the hold), so that this
+/// module does not depend on it.
+pub(super) trait HoldOf: 'static {
+    /// The check the holds run.
+    type Check: HoldCheck;
+
+    /// Where socket `s` stands.
+    ///
+    /// # Safety
+    ///
+    /// The caller must keep the socket from being destroyed while it uses the
+    /// result: by holding its lock, or as the owner of a socket call (whose
+    /// file holds the socket, which TCP destroys only after it is closed).
+    unsafe fn hold_state(s: &Sock) -> HoldState<'_, Self::Check>;
+
+    /// The hold of `s`, if it has one.
+    ///
+    /// # Safety
+    ///
+    /// As for [`HoldOf::hold_state`].
+    unsafe fn hold_of(s: &Sock) -> Option<&Hold<Self::Check>> {
+        // SAFETY: This function's `# Safety` section is `hold_state`'s: the
+        // caller keeps the socket from being destroyed during the call.
+        match unsafe { Self::hold_state(s) } {
+            HoldState::Ctx(hold) => hold,
+            _ => None,
+        }
+    }
+}
+
+/// Where a socket stands, for [`HoldOf`].
+pub(super) enum HoldState<'a, C> {
+    /// Not a socket of the ULP.
+    NotOurs,
+    /// A socket of the ULP whose context could not be allocated: fail
+    /// closed.
+    NoContext,
+    /// A socket of the ULP with its context, and the context's hold, if any.
+    Ctx(Option<&'a Hold<C>>),
+}
 
 /// The check a held connection runs on its first bytes.
 pub(crate) trait HoldCheck: Send + 'static {
@@ -134,14 +176,16 @@ impl<C: HoldCheck> Hold<C> {
     ///
     /// `sk` must be a child socket being cloned, not visible to anybody
     /// else, whose ULP `T` context the hold will be part of.
-    pub(super) unsafe fn new<T: Ulp<Check = C>>(
+    pub(super) unsafe fn new<T: HoldOf<Check = C>>(
         sk: *mut bindings::sock,
         check: C,
         start: u32,
         gfp: u32,
     ) -> Result<Self> {
-        // SAFETY: `sk` is a valid socket; the deadline only keeps a pointer,
-        // and takes a reference on the socket whenever it is queued.
+        // SAFETY: `sk` is a valid socket (the function's safety section);
+        // the deadline only keeps a pointer, and takes a reference on the
+        // socket whenever it is queued. `deadline_fn::<T>` stays valid while
+        // a deadline exists (`ops::teardown` waits for the last one).
         let deadline =
             unsafe { bindings::tcp_stealth_deadline_new(sk, Some(deadline_fn::<T>), gfp) };
         if deadline.is_null() {
@@ -155,9 +199,11 @@ impl<C: HoldCheck> Hold<C> {
             deadline,
             sk,
             start,
-            // SAFETY: The child is not visible to anybody else yet.
+            // SAFETY: `sk` is a valid child that nobody else sees yet (the
+            // function's safety section), so reading its callbacks races
+            // with no writer.
             base_data_ready: unsafe { (*sk).sk_data_ready },
-            // SAFETY: As above.
+            // SAFETY: Likewise: `sk` is valid and not visible to anybody else.
             base_state_change: unsafe { (*sk).sk_state_change },
             ours_data_ready: data_ready::<T>,
             ours_state_change: state_change::<T>,
@@ -178,13 +224,12 @@ impl<C: HoldCheck> Hold<C> {
             addr_of_mut!((*self.sk).sk_data_ready).write(Some(self.ours_data_ready));
             addr_of_mut!((*self.sk).sk_state_change).write(Some(self.ours_state_change));
         }
-        // SAFETY: `deadline` is valid (type invariant); plain arithmetic.
-        unsafe {
-            bindings::tcp_stealth_deadline_set(
-                self.deadline,
-                bindings::tcp_stealth_secs_to_jiffies(timeout_secs),
-            )
-        };
+        let delay = kernel::time::msecs_to_jiffies(timeout_secs.saturating_mul(1000));
+        // SAFETY: `deadline` is valid (type invariant). The helper wants the
+        // socket locked: the ULP's `clone` runs with the child bh-locked by
+        // `sk_clone_lock()`, before anybody else sees it (the caller's
+        // guarantee).
+        unsafe { bindings::tcp_stealth_deadline_set(self.deadline, delay) };
     }
 
     /// The socket is being destroyed: no more deadline, and no more calls
@@ -239,7 +284,9 @@ impl<C: HoldCheck> Hold<C> {
         // INVARIANT: The socket lock is held (caller) for as long as `rx`
         // lives.
         let rx = RxQueue {
-            // SAFETY: The socket lives while we run (the caller locked it).
+            // SAFETY: `self.sk` is the full socket whose context holds this
+            // hold (type invariant), alive while the caller holds its lock
+            // (this function's `# Safety` section), which bounds `rx`.
             sk: unsafe { Sock::from_raw(self.sk) },
             start: self.start,
             _locked: PhantomData,
@@ -251,7 +298,9 @@ impl<C: HoldCheck> Hold<C> {
             Outcome::Pending => None,
             Outcome::Verified => {
                 self.state.store(VERIFIED, Ordering::Release);
-                // SAFETY: `deadline` is valid (type invariant).
+                // SAFETY: `deadline` is valid (type invariant); cancelling
+                // needs no lock (the helper drops the references of a
+                // pending work only if it took the work off the queue).
                 unsafe { bindings::tcp_stealth_deadline_cancel(self.deadline) };
                 // SAFETY: Socket locked (caller): TCP calls `sk_data_ready`
                 // and `sk_state_change` with the lock held only, so restoring
@@ -272,7 +321,9 @@ impl<C: HoldCheck> Hold<C> {
                 self.state.store(e, Ordering::Release);
                 if !deadline {
                     // Reset from process context, as soon as possible.
-                    // SAFETY: `deadline` is valid (type invariant).
+                    // SAFETY: `deadline` is valid (type invariant), and the
+                    // socket is locked (this function's `# Safety` section),
+                    // as `tcp_stealth_deadline_set()` requires.
                     unsafe { bindings::tcp_stealth_deadline_set(self.deadline, 0) };
                 }
                 Some(e)
@@ -362,11 +413,11 @@ impl RxQueue<'_> {
 ///
 /// Only TCP calls it, with the socket locked (bh lock, or owned by the
 /// caller processing its backlog), for a socket with ULP `T`'s hold.
-unsafe extern "C" fn data_ready<T: Ulp>(sk: *mut bindings::sock) {
+unsafe extern "C" fn data_ready<T: HoldOf>(sk: *mut bindings::sock) {
     // SAFETY: TCP calls `sk_data_ready` for a live socket.
     let s = unsafe { Sock::from_raw(sk) };
     // SAFETY: The socket is locked, so its ULP context stays.
-    if let Some(hold) = unsafe { s.hold_of::<T>() } {
+    if let Some(hold) = unsafe { T::hold_of(s) } {
         // SAFETY: The socket is locked (our caller).
         unsafe { hold.advance(false) };
     }
@@ -383,11 +434,11 @@ unsafe extern "C" fn data_ready<T: Ulp>(sk: *mut bindings::sock) {
 ///
 /// Only TCP calls it, with the socket locked, for a socket with ULP `T`'s
 /// hold.
-unsafe extern "C" fn state_change<T: Ulp>(sk: *mut bindings::sock) {
+unsafe extern "C" fn state_change<T: HoldOf>(sk: *mut bindings::sock) {
     // SAFETY: TCP calls `sk_state_change` for a live socket.
     let s = unsafe { Sock::from_raw(sk) };
     // SAFETY: The socket is locked, so its ULP context stays.
-    if let Some(hold) = unsafe { s.hold_of::<T>() } {
+    if let Some(hold) = unsafe { T::hold_of(s) } {
         if let Some(f) = hold.base_state_change {
             // SAFETY: The socket's own state_change, as TCP would call it.
             unsafe { f(sk) };
@@ -407,12 +458,12 @@ unsafe extern "C" fn state_change<T: Ulp>(sk: *mut bindings::sock) {
 ///
 /// Only the deadline work calls it, holding a reference on the socket and
 /// its lock (bh lock, not owned by a user).
-unsafe extern "C" fn deadline_fn<T: Ulp>(sk: *mut bindings::sock) -> c_int {
+unsafe extern "C" fn deadline_fn<T: HoldOf>(sk: *mut bindings::sock) -> c_int {
     // SAFETY: The work holds a reference on the socket.
     let s = unsafe { Sock::from_raw(sk) };
     // SAFETY: The socket is locked, so its ULP context cannot go away; after
     // TCP destroyed the socket it has none.
-    match unsafe { s.hold_of::<T>() } {
+    match unsafe { T::hold_of(s) } {
         // SAFETY: The socket is locked.
         Some(hold) => unsafe { hold.advance(true) }.map_or(0, |e| e as c_int),
         None => 0,
@@ -424,14 +475,15 @@ unsafe extern "C" fn deadline_fn<T: Ulp>(sk: *mut bindings::sock) -> c_int {
 /// # Safety
 ///
 /// The caller must keep the socket from being destroyed during the call (as
-/// for [`Sock::ulp_state`]): a socket call of its owner, or the socket lock.
-unsafe fn gate<T: Ulp>(s: &Sock) -> Gate {
-    use super::ulp::UlpState;
-    // SAFETY: The caller's guarantee.
-    match unsafe { s.ulp_state::<T>() } {
-        UlpState::None => Gate::Open,
-        UlpState::NoContext => Gate::Failed(ENOMEM),
-        UlpState::Ctx(ctx) => ctx.hold().map_or(Gate::Open, Hold::gate),
+/// for [`HoldOf::hold_state`]): a socket call of its owner, or the socket
+/// lock.
+unsafe fn gate<T: HoldOf>(s: &Sock) -> Gate {
+    // SAFETY: `hold_state` needs the socket kept from being destroyed during
+    // the call, which is this function's own `# Safety` requirement.
+    match unsafe { T::hold_state(s) } {
+        HoldState::NotOurs => Gate::Open,
+        HoldState::NoContext => Gate::Failed(ENOMEM),
+        HoldState::Ctx(hold) => hold.map_or(Gate::Open, Hold::gate),
     }
 }
 
@@ -441,8 +493,9 @@ unsafe fn gate<T: Ulp>(s: &Sock) -> Gate {
 /// # Safety
 ///
 /// As for [`gate`].
-pub(super) unsafe fn readable<T: Ulp>(s: &Sock) -> Result {
-    // SAFETY: The caller's guarantee.
+pub(super) unsafe fn readable<T: HoldOf>(s: &Sock) -> Result {
+    // SAFETY: `gate` has the same `# Safety` requirement as this function
+    // (the socket is kept alive for the call), which the caller meets.
     match unsafe { gate::<T>(s) } {
         Gate::Open => Ok(()),
         Gate::Pending => Err(EAGAIN),
@@ -456,8 +509,9 @@ pub(super) unsafe fn readable<T: Ulp>(s: &Sock) -> Result {
 /// # Safety
 ///
 /// As for [`gate`].
-pub(super) unsafe fn poll_mask<T: Ulp>(s: &Sock, mask: u32, read: u32, err: u32) -> u32 {
-    // SAFETY: The caller's guarantee.
+pub(super) unsafe fn poll_mask<T: HoldOf>(s: &Sock, mask: u32, read: u32, err: u32) -> u32 {
+    // SAFETY: `gate` has the same `# Safety` requirement as this function
+    // (the socket is kept alive for the call), which the caller meets.
     match unsafe { gate::<T>(s) } {
         Gate::Open => mask,
         Gate::Pending => mask & !read,
@@ -472,16 +526,14 @@ pub(super) unsafe fn poll_mask<T: Ulp>(s: &Sock, mask: u32, read: u32, err: u32)
 ///
 /// As for [`gate`], and the caller must not hold the socket lock (this may
 /// take it and sleep).
-pub(super) unsafe fn wait_verified<T: Ulp>(s: &Sock, nonblock: bool) -> Result {
-    use super::ulp::UlpState;
-    // SAFETY: The caller's guarantee.
-    let hold = match unsafe { s.ulp_state::<T>() } {
-        UlpState::None => return Ok(()),
-        UlpState::NoContext => return Err(ENOMEM),
-        UlpState::Ctx(ctx) => match ctx.hold() {
-            None => return Ok(()),
-            Some(h) => h,
-        },
+pub(super) unsafe fn wait_verified<T: HoldOf>(s: &Sock, nonblock: bool) -> Result {
+    // SAFETY: `hold_state` needs the socket kept from being destroyed during
+    // the call, which this function's `# Safety` section requires of the
+    // caller.
+    let hold = match unsafe { T::hold_state(s) } {
+        HoldState::NotOurs | HoldState::Ctx(None) => return Ok(()),
+        HoldState::NoContext => return Err(ENOMEM),
+        HoldState::Ctx(Some(h)) => h,
     };
     if let Gate::Pending = hold.gate() {
         // SAFETY: The socket is alive and not locked by us (the caller's
@@ -507,8 +559,9 @@ pub(super) unsafe fn wait_verified<T: Ulp>(s: &Sock, nonblock: bool) -> Result {
 /// # Safety
 ///
 /// As for [`gate`].
-pub(super) unsafe fn hide_inq<T: Ulp>(s: &Sock, cmd: c_int) -> bool {
-    // SAFETY: The caller's guarantee.
+pub(super) unsafe fn hide_inq<T: HoldOf>(s: &Sock, cmd: c_int) -> bool {
+    // SAFETY: `gate` has the same `# Safety` requirement as this function
+    // (the socket is kept alive for the call), which the caller meets.
     (cmd == SIOCINQ || cmd == SIOCATMARK) && !matches!(unsafe { gate::<T>(s) }, Gate::Open)
 }
 
@@ -517,21 +570,37 @@ pub(super) unsafe fn hide_inq<T: Ulp>(s: &Sock, cmd: c_int) -> bool {
 /// # Safety
 ///
 /// As for [`gate`].
-pub(super) unsafe fn is_held<T: Ulp>(s: &Sock) -> bool {
-    // SAFETY: The caller's guarantee.
-    unsafe { s.hold_of::<T>() }.is_some()
+pub(super) unsafe fn is_held<T: HoldOf>(s: &Sock) -> bool {
+    // SAFETY: `hold_of` has `hold_state`'s requirement, the socket kept alive
+    // for the call, which is this function's `# Safety` section too.
+    unsafe { T::hold_of(s) }.is_some()
 }
 
 /// Makes the workqueue of the deadlines.
-pub(super) fn wq_init() -> Result {
-    // SAFETY: Called once per ULP registration, of which there is one at a
-    // time (`ulp::REGISTERED`), before the ULP is published.
+///
+/// # Safety
+///
+/// Called at most once per load of the module, before any deadline can be
+/// armed (the ULP registration, which consumed the module's one
+/// `ulp::Token`, before the ULP is published).
+pub(super) unsafe fn wq_init() -> Result {
+    // SAFETY: The workqueue is a C static that only this call writes, once
+    // (the function's safety section), before any reader exists.
     to_result(unsafe { bindings::tcp_stealth_wq_init() })
 }
 
 /// Destroys the workqueue, once no socket uses the module any more. Waits
 /// for deadlines that still run.
-pub(super) fn wq_exit() {
-    // SAFETY: `wq_init` made the workqueue; nothing queues work any more.
+///
+/// # Safety
+///
+/// [`wq_init`] succeeded, this is called once, and no deadline can be armed
+/// any more: no socket holds a ULP context (the ULP is unregistered and an
+/// RCU barrier has freed every context).
+pub(super) unsafe fn wq_exit() {
+    // SAFETY: The function's safety section: the workqueue exists, and no
+    // deadline is pending or can be queued again (`tcp_stealth_wq_exit()`'s
+    // kernel-doc: each socket stopped its deadline before its ULP context
+    // went); `destroy_workqueue()` waits for one that still runs.
     unsafe { bindings::tcp_stealth_wq_exit() };
 }

@@ -6,9 +6,12 @@
 //! Each submodule wraps one kernel C API that the `kernel` crate of Linux 6.12
 //! lacks, and offers the glue a safe interface to it:
 //!
-//! - [`pernet`]: per network namespace state (`register_pernet_subsys`).
-//! - [`netfilter`]: netfilter hooks (`nf_register_net_hook`).
-//! - [`skb`]: read-only access to packet headers (`skb_header_pointer`).
+//! - [`net`]: network namespaces (`struct net`).
+//! - [`pernet`]: per network namespace state (`register_pernet_subsys`), with
+//!   its sysctl table ([`sysctl`], `register_net_sysctl_sz`) and its
+//!   netfilter hooks ([`netfilter`], `nf_register_net_hook`).
+//! - [`skb`]: access to packet headers (`skb_header_pointer`), and the two
+//!   changes the output hook makes to a SYN.
 //! - [`seq`]: `/proc/net` files backed by a `seq_file`.
 //! - [`sock`]: sockets, locked sockets, socket option values.
 //! - [`ulp`]: a TCP upper-layer protocol ([`ulp::Ulp`], implemented by the
@@ -16,18 +19,27 @@
 //! - [`hold`]: connections held until their first bytes pass a check
 //!   ([`hold::HoldCheck`], implemented by the glue).
 //! - [`ops`]: the ULP's `proto_ops` copies, for held connections.
+//! - [`genl`]: the generic netlink family of the policy
+//!   ([`genl::GenlPolicy`], implemented by the glue).
 //! - [`rcu`]: values read under RCU.
+//! - [`crypto`]: the kernel's SipHash and BLAKE2s.
 //! - [`uapi`]: the module's uapi header, through bindgen.
+//!
+//! The import graph has no cycle: [`ulp`] uses [`hold`] and [`ops`], which
+//! reach the ULP only through traits it implements ([`hold::HoldOf`],
+//! [`ops::OpsOf`]), and [`pernet`] uses [`netfilter`] and [`sysctl`].
+//! Registrations that may happen only once consume a token of [`Tokens`].
 //!
 //! Nothing here names a type of the glue: the glue implements the traits
 //! ([`ulp::Ulp`], [`hold::HoldCheck`], [`pernet::PernetState`],
-//! [`netfilter::HookState`], [`seq::Show`], ...) and the callbacks here are
-//! generic over them.
+//! [`netfilter::HookState`], [`sysctl::SysctlSettings`], [`genl::GenlPolicy`],
+//! [`seq::Show`]) and the callbacks here are generic over them.
 
 mod bindings;
 pub(crate) mod crypto;
 pub(crate) mod genl;
 pub(crate) mod hold;
+pub(crate) mod net;
 pub(crate) mod netfilter;
 mod ops;
 pub(crate) mod pernet;
@@ -39,7 +51,46 @@ pub(crate) mod sysctl;
 pub(crate) mod uapi;
 pub(crate) mod ulp;
 
-use core::{cell::UnsafeCell, marker::PhantomData};
+use core::{
+    cell::UnsafeCell,
+    marker::PhantomData,
+    sync::atomic::{AtomicBool, Ordering},
+};
+use kernel::prelude::*;
+
+/// The rights to make the module's one-time registrations: the
+/// per-namespace state, the ULP and the generic netlink family. Each
+/// registration consumes its token by value, so none can happen twice; one
+/// set of tokens exists per load of the module.
+pub(crate) struct Tokens {
+    /// For [`pernet::Registration::new`].
+    pub(crate) pernet: pernet::Token,
+    /// For [`ulp::UlpRegistration::new`].
+    pub(crate) ulp: ulp::Token,
+    /// For [`genl::GenlRegistration::new`].
+    pub(crate) genl: genl::Token,
+}
+
+impl Tokens {
+    /// The module's tokens: the first call of this load of the module gets
+    /// them (the module's `init`), any later one `EBUSY`.
+    pub(crate) fn take() -> Result<Self> {
+        static TAKEN: AtomicBool = AtomicBool::new(false);
+        if TAKEN.swap(true, Ordering::Relaxed) {
+            return Err(EBUSY);
+        }
+        // SAFETY: `TAKEN` was false and is true now, so this is the one call
+        // that makes the tokens in this load of the module (statics start
+        // afresh with each load).
+        Ok(unsafe {
+            Self {
+                pernet: pernet::Token::new(),
+                ulp: ulp::Token::new(),
+                genl: genl::Token::new(),
+            }
+        })
+    }
+}
 
 /// A C structure that the kernel keeps a pointer to for as long as it is
 /// registered, such as a `pernet_operations`. It lives in a `static`, as its C
@@ -48,15 +99,16 @@ use core::{cell::UnsafeCell, marker::PhantomData};
 /// # Invariants
 ///
 /// The value is written only through [`KernelStatic::get`], and only while
-/// the writer has it to itself: before the kernel is given the pointer
-/// (registration, which a flag or the module's init makes exclusive). While
-/// the kernel has the pointer, Rust code only reads the value, through the
-/// raw pointer.
+/// the writer has it to itself: before the kernel is given the pointer, by
+/// the registration that consumed the module's one token of its kind
+/// ([`Tokens`]). While the kernel has the pointer, Rust code only reads the
+/// value, through the raw pointer.
 pub(crate) struct KernelStatic<T>(UnsafeCell<T>);
 
 // SAFETY: By the type invariant, writes happen only while the writer has the
-// value to itself, and everybody else reads it; the kernel synchronises its
-// own accesses.
+// value to itself (the one registration of its kind, before publishing it),
+// and everybody else only reads it; the kernel synchronises its own
+// accesses.
 unsafe impl<T> Sync for KernelStatic<T> {}
 
 impl<T> KernelStatic<T> {
@@ -93,7 +145,8 @@ impl RcuSection {
 
 /// The current UNIX time in seconds.
 pub(crate) fn now_secs() -> u64 {
-    // SAFETY: Always safe to call.
+    // SAFETY: `ktime_get_real_seconds()` has no precondition: it reads the
+    // timekeeper from any context.
     let t = unsafe { bindings::ktime_get_real_seconds() };
     u64::try_from(t).unwrap_or(0)
 }
@@ -101,8 +154,7 @@ pub(crate) fn now_secs() -> u64 {
 #[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.
 /// A monotonic clock in nanoseconds (`ktime_get_ns()`).
 pub(crate) fn now_ns() -> u64 {
-    // SAFETY: Always safe to call.
-    unsafe { bindings::tcp_stealth_ktime_ns() }
+    u64::try_from(kernel::time::Ktime::ktime_get().to_ns()).unwrap_or(0)
 }
 
 #[cfg(tcp_stealth_bench)] // Only the benchmark file uses it.

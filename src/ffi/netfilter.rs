@@ -83,11 +83,14 @@ unsafe extern "C" fn trampoline<S: HookState>(
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
 ) -> core::ffi::c_uint {
-    // SAFETY: `priv` is the `HookData` given to `fill_ops`; `pernet` keeps it
-    // and the state it points to alive and in place while the hook is
-    // registered, which is the only time netfilter calls it.
+    // SAFETY: By the function's safety section `priv` is the `HookData`
+    // given to `fill_ops`; `pernet` keeps it alive and in place while the
+    // hook is registered (invariant of its `Slot`), which is the only time
+    // netfilter calls it.
     let data = unsafe { &*priv_.cast::<HookData<S>>() };
-    // SAFETY: As above.
+    // SAFETY: `data.state` points to the namespace's state in the same
+    // `Slot`, initialised for as long as the hook is registered (invariant
+    // of `Slot`).
     let st = unsafe { &*data.state };
     // SAFETY: Netfilter passes a valid skb that it owns for this call.
     let skb = unsafe { SkBuff::from_raw(skb) };
@@ -95,7 +98,8 @@ unsafe extern "C" fn trampoline<S: HookState>(
     // `rcu_read_lock()`.
     let args = HookArgs {
         state,
-        // SAFETY: See above.
+        // SAFETY: Netfilter runs every hook inside `rcu_read_lock()`, which
+        // lasts for the whole call, and `args` does not outlive the call.
         rcu: unsafe { RcuSection::assume() },
         _p: core::marker::PhantomData,
     };
@@ -182,7 +186,9 @@ impl HookArgs<'_> {
         // (`skb_set_owner_w()`/`skb_set_owner_edemux()`) until it is freed,
         // so for as long as `skb` is borrowed.
         let sk = unsafe { (*skb.as_ptr()).sk };
-        // SAFETY: See above.
+        // SAFETY: A non-NULL `sk` is a socket that the skb holds a reference
+        // on for as long as `skb` is borrowed (see above), which bounds the
+        // returned reference.
         (!sk.is_null()).then(|| unsafe { SockCommon::from_raw(sk) })
     }
 

@@ -5,9 +5,9 @@
 //! not be polled, spliced or peeked at before its first bytes are verified.
 
 use super::{
-    bindings, hold,
-    sock::{LockedSock, Sock, SOL_TCP},
-    ulp::Ulp,
+    bindings,
+    hold::{self, HoldOf},
+    sock::{LockedSock, Sock, SockCommon, SOL_TCP},
     KernelStatic,
 };
 use core::{
@@ -37,6 +37,16 @@ const SOL_IPV6: c_int = 41;
 const TCP_ULP: c_int = 31;
 const AF_INET: c_int = 2;
 const AF_INET6: c_int = 10;
+
+/// How the `proto_ops` callbacks find their ULP's copies: implemented for
+/// every ULP by [`super::ulp`], whose vtable holds them, so that this module
+/// does not depend on it.
+pub(super) trait OpsOf: HoldOf {
+    /// The ULP's `proto_ops` copies.
+    fn copies() -> &'static OpsCopies;
+    /// Whether the full socket `sk` has the ULP.
+    fn owns(sk: &SockCommon) -> bool;
+}
 
 /// Our copies of the stream `proto_ops` of IPv4 and IPv6 sockets, and the
 /// originals.
@@ -77,9 +87,10 @@ impl OpsCopies {
 ///
 /// # Safety
 ///
-/// The caller must own `copies` exclusively (ULP registration, before the
-/// ULP is published).
-pub(super) unsafe fn build<T: Ulp>(copies: &OpsCopies, owner: *mut bindings::module) -> Result {
+/// The caller must own `copies` exclusively, and call this at most once per
+/// load of the module: the ULP registration, which consumed the module's one
+/// `ulp::Token`, before the ULP is published.
+pub(super) unsafe fn build<T: OpsOf>(copies: &OpsCopies, owner: *mut bindings::module) -> Result {
     for (i, family) in [AF_INET, AF_INET6].into_iter().enumerate() {
         let mut sock: *mut bindings::socket = null_mut();
         // SAFETY: `init_net` always exists; `sock` receives the new socket.
@@ -117,13 +128,22 @@ pub(super) unsafe fn build<T: Ulp>(copies: &OpsCopies, owner: *mut bindings::mod
             bindings::sock_release(sock);
         }
     }
-    hold::wq_init()
+    // SAFETY: Once per load of the module, before the ULP is published (the
+    // function's safety section).
+    unsafe { hold::wq_init() }
 }
 
 /// Undoes [`build`]'s workqueue, once no socket uses the module any more.
 /// Waits for deadlines that still run.
-pub(super) fn teardown() {
-    hold::wq_exit();
+///
+/// # Safety
+///
+/// [`build`] succeeded, this is called once, and no socket has a ULP
+/// context any more (the ULP is unregistered and, after an RCU barrier,
+/// every context is freed), or the ULP was never published.
+pub(super) unsafe fn teardown() {
+    // SAFETY: The function's safety section is `wq_exit`'s.
+    unsafe { hold::wq_exit() };
 }
 
 /// Gives the listener's socket our `proto_ops`, so that the sockets accept()
@@ -179,19 +199,21 @@ pub(super) fn install(copies: &OpsCopies, sk: &LockedSock<'_>) -> Result {
 /// # Safety
 ///
 /// Only the ULP's `release_cb` calls it, with the socket owned.
-pub(super) unsafe fn adopt<T: Ulp>(s: &Sock) {
+pub(super) unsafe fn adopt<T: OpsOf>(s: &Sock) {
     // SAFETY: The caller owns the socket, so its ULP context stays.
     if !unsafe { hold::is_held::<T>(s) } {
         return;
     }
-    let copies = &T::vtable().ops;
+    let copies = T::copies();
     // SAFETY: The socket is owned: `sk_socket` changes under its lock only,
     // and the `struct socket` lives while the socket is grafted on it.
     let socket = unsafe { (*s.as_ptr()).sk_socket };
     if socket.is_null() {
         return;
     }
-    // SAFETY: As above.
+    // SAFETY: `socket` is the live `struct socket` the owned socket is
+    // grafted on (see above); its `ops` change only under the socket lock,
+    // which the caller owns.
     let cur = unsafe { (*socket).ops };
     for (i, base) in copies.base.iter().enumerate() {
         let Some(ours) = copies.ours(i) else {
@@ -211,8 +233,8 @@ pub(super) unsafe fn adopt<T: Ulp>(s: &Sock) {
 /// # Safety
 ///
 /// `ops` must be one of ULP `T`'s copies (the socket has our ops).
-unsafe fn base_ops<T: Ulp>(ops: *const bindings::proto_ops) -> &'static bindings::proto_ops {
-    let copies = &T::vtable().ops;
+unsafe fn base_ops<T: OpsOf>(ops: *const bindings::proto_ops) -> &'static bindings::proto_ops {
+    let copies = T::copies();
     let i = usize::from(ops != copies.ops.get().cast::<bindings::proto_ops>());
     // SAFETY: Our copies exist only for families whose base is set
     // (invariant of `OpsCopies`), and the kernel's ops are statics.
@@ -235,7 +257,7 @@ unsafe fn base_ops<T: Ulp>(ops: *const bindings::proto_ops) -> &'static bindings
 ///
 /// Only the socket layer calls it, for a socket with our ops, with `optval`
 /// valid for `optlen` bytes.
-unsafe extern "C" fn setsockopt<T: Ulp>(
+unsafe extern "C" fn setsockopt<T: OpsOf>(
     sock: *mut bindings::socket,
     level: c_int,
     optname: c_int,
@@ -246,17 +268,19 @@ unsafe extern "C" fn setsockopt<T: Ulp>(
     let (base, sk) = unsafe { (base_ops::<T>((*sock).ops), (*sock).sk) };
     if level == SOL_TCP && optname == TCP_ULP {
         // SAFETY: The socket lives while its file is in use.
-        if !T::vtable().owns(unsafe { Sock::from_raw(sk) }) {
+        if !T::owns(unsafe { Sock::from_raw(sk) }) {
             return EBUSY.to_errno();
         }
     }
     let Some(f) = base.setsockopt else {
         return super::errno::eopnotsupp().to_errno();
     };
-    // SAFETY: The original setsockopt, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `setsockopt` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     let ret = unsafe { f(sock, level, optname, optval, optlen) };
     if ret == 0 && level == SOL_IPV6 && optname == IPV6_ADDRFORM {
-        let copies = &T::vtable().ops;
+        let copies = T::copies();
         let inet = copies.base[0].load(Ordering::Acquire);
         // SAFETY: `sock` is held by the caller, and the socket layer cannot
         // release it during the call. `ipv6_setsockopt` replaced the ops
@@ -279,7 +303,7 @@ unsafe extern "C" fn setsockopt<T: Ulp>(
 /// # Safety
 ///
 /// Only the socket layer calls it, for a socket with our ops.
-unsafe extern "C" fn poll<T: Ulp>(
+unsafe extern "C" fn poll<T: OpsOf>(
     file: *mut bindings::file,
     sock: *mut bindings::socket,
     wait: *mut bindings::poll_table_struct,
@@ -289,7 +313,9 @@ unsafe extern "C" fn poll<T: Ulp>(
     let Some(f) = base.poll else {
         return EPOLLERR;
     };
-    // SAFETY: The original poll, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `poll` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     let mask = unsafe { f(file, sock, wait) };
     if sk.is_null() {
         return mask;
@@ -304,7 +330,7 @@ unsafe extern "C" fn poll<T: Ulp>(
 /// # Safety
 ///
 /// Only the socket layer calls it, for a socket with our ops.
-unsafe extern "C" fn splice_read<T: Ulp>(
+unsafe extern "C" fn splice_read<T: OpsOf>(
     sock: *mut bindings::socket,
     ppos: *mut bindings::loff_t,
     pipe: *mut bindings::pipe_inode_info,
@@ -313,7 +339,9 @@ unsafe extern "C" fn splice_read<T: Ulp>(
 ) -> isize {
     // SAFETY: The caller holds the socket; its ops are ours.
     let (base, sk) = unsafe { (base_ops::<T>((*sock).ops), (*sock).sk) };
-    // SAFETY: As above.
+    // SAFETY: The socket layer passes a live socket, held by its file for
+    // the call (the function's safety section); the helper reads its file's
+    // flags.
     let nonblock =
         flags & SPLICE_F_NONBLOCK != 0 || unsafe { bindings::tcp_stealth_file_nonblock(sock) };
     // SAFETY: The socket lives while its file is in use (a socket call of
@@ -324,7 +352,9 @@ unsafe extern "C" fn splice_read<T: Ulp>(
     let Some(f) = base.splice_read else {
         return super::errno::eopnotsupp().to_errno() as isize;
     };
-    // SAFETY: The original splice_read, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `splice_read` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     unsafe { f(sock, ppos, pipe, len, flags) }
 }
 
@@ -334,7 +364,7 @@ unsafe extern "C" fn splice_read<T: Ulp>(
 /// # Safety
 ///
 /// Only the kernel calls it, for a locked socket with our ops.
-unsafe extern "C" fn read_sock<T: Ulp>(
+unsafe extern "C" fn read_sock<T: OpsOf>(
     sk: *mut bindings::sock,
     desc: *mut bindings::read_descriptor_t,
     actor: bindings::sk_read_actor_t,
@@ -350,7 +380,9 @@ unsafe extern "C" fn read_sock<T: Ulp>(
     let Some(f) = base.read_sock else {
         return super::errno::eopnotsupp().to_errno();
     };
-    // SAFETY: The original read_sock, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `read_sock` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     unsafe { f(sk, desc, actor) }
 }
 
@@ -359,7 +391,7 @@ unsafe extern "C" fn read_sock<T: Ulp>(
 /// # Safety
 ///
 /// Only the kernel calls it, for a socket with our ops.
-unsafe extern "C" fn peek_len<T: Ulp>(sock: *mut bindings::socket) -> c_int {
+unsafe extern "C" fn peek_len<T: OpsOf>(sock: *mut bindings::socket) -> c_int {
     // SAFETY: The caller holds the socket; its ops are ours.
     let (base, sk) = unsafe { (base_ops::<T>((*sock).ops), (*sock).sk) };
     // SAFETY: The socket lives while the caller holds it.
@@ -369,6 +401,8 @@ unsafe extern "C" fn peek_len<T: Ulp>(sock: *mut bindings::socket) -> c_int {
     let Some(f) = base.peek_len else {
         return 0;
     };
-    // SAFETY: The original peek_len, with the caller's arguments.
+    // SAFETY: `base` is the ops the socket had before ours (`base_ops`),
+    // whose `peek_len` accepts what the socket layer passes to ours: the same
+    // socket and arguments, unchanged, in the same context.
     unsafe { f(sock) }
 }

@@ -4,14 +4,16 @@
 //!
 //! The kernel allocates a [`Slot`] for every namespace, existing and future;
 //! the user's [`PernetState`] is built in place there when the namespace (or
-//! the module) comes up, its netfilter hooks are registered next to it, and
-//! both go away with the namespace (or the module). The user declares one
-//! `static` [`Pernet`] for its state type (`Pernet::new()`, a `const fn` that
-//! fills the `pernet_operations`) and registers it with [`Registration`].
+//! the module) comes up, its sysctl table and netfilter hooks are registered
+//! next to it, and all go away with the namespace (or the module). The user
+//! declares one `static` [`Pernet`] for its state type (`Pernet::new()`, a
+//! `const fn` that fills the `pernet_operations`) and registers it with
+//! [`Registration`], which takes the module's one [`Token`].
 
 use super::{
     bindings,
     netfilter::{self, HookData, HookSpec, HookState},
+    sysctl::{SysctlSettings, SysctlTable},
     KernelStatic,
 };
 use core::{
@@ -19,35 +21,13 @@ use core::{
     marker::PhantomData,
     mem::MaybeUninit,
     ptr::{addr_of_mut, null_mut},
-    sync::atomic::{AtomicBool, AtomicU32, Ordering},
+    sync::atomic::{AtomicU32, Ordering},
 };
-use kernel::{error::to_result, prelude::*, types::Opaque};
+use kernel::{error::to_result, prelude::*};
 
-/// A network namespace (`struct net`).
-///
-/// # Invariants
-///
-/// References to this type only exist while the namespace is alive.
-#[repr(transparent)]
-pub(crate) struct Net(Opaque<bindings::net>);
+pub(crate) use super::net::Net;
 
 impl Net {
-    /// Creates a reference from a raw pointer.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must point to a live namespace that outlives `'a`.
-    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::net) -> &'a Self {
-        // SAFETY: `Net` is a transparent wrapper and the caller guarantees the
-        // pointer is valid for `'a`.
-        unsafe { &*ptr.cast::<Self>() }
-    }
-
-    /// Returns the raw pointer.
-    pub(super) fn as_ptr(&self) -> *mut bindings::net {
-        self.0.get()
-    }
-
     /// Returns this namespace's state of type `T`.
     pub(crate) fn state<T: PernetState>(&self) -> &T {
         let pernet = T::pernet();
@@ -73,11 +53,20 @@ pub(crate) trait PernetState: HookState + Sized + Send + 'static {
     /// them first, as it does for conntrack and the socket match; this turns
     /// it on in every namespace for as long as the hooks are registered.
     const WHOLE_IPV6: bool;
+    /// The settings of the state's sysctl table.
+    type Settings: SysctlSettings;
     /// Builds the state of a new namespace.
     fn new() -> Result<Self>;
-    /// Starts work in `net`; the hooks are registered right after.
+    /// The state's sysctl table: registered in the namespace once the state
+    /// is in place there, before [`PernetState::start`], and unregistered
+    /// after [`PernetState::stop`]. It must return the same table every
+    /// time (a field of the state).
+    fn sysctl(&self) -> &SysctlTable<Self::Settings>;
+    /// Starts work in `net`; the sysctl table is registered already, the
+    /// hooks are registered right after.
     fn start(&self, net: &Net) -> Result;
-    /// Stops work in `net`; the hooks are already unregistered.
+    /// Stops work in `net`; the hooks are already unregistered, the sysctl
+    /// table is unregistered right after.
     fn stop(&self, net: &Net);
 }
 
@@ -88,10 +77,13 @@ const MAX_HOOKS: usize = 4;
 ///
 /// # Invariants
 ///
-/// Between `net_init` and `net_exit`, `state` is initialised, and for each
+/// Between `net_init` and `net_exit`, `state` is initialised, its sysctl
+/// table is registered in the namespace, and for each
 /// `i < T::HOOKS.len()` `ops[i]` is registered with netfilter in the
 /// namespace, with `priv` pointing to `data[i]`, which points to `state`.
-/// The slot never moves: the kernel frees it only after `net_exit`.
+/// The slot never moves: the kernel frees it only after `net_exit`. Only
+/// `net_init` and `net_exit` register and unregister the sysctl table, and
+/// the kernel calls them once per namespace, one after the other.
 struct Slot<T> {
     ops: [bindings::nf_hook_ops; MAX_HOOKS],
     data: [MaybeUninit<HookData<T>>; MAX_HOOKS],
@@ -102,8 +94,9 @@ struct Slot<T> {
 ///
 /// # Invariants
 ///
-/// `ops` is written (its `id`) only by [`Registration::new`] while it holds
-/// [`REGISTERED`], before `register_pernet_subsys` publishes it.
+/// `ops` is written (its `id`) only by [`Registration::new`], which consumes
+/// the module's one [`Token`] (so it runs at most once per load of the
+/// module), before `register_pernet_subsys` publishes it.
 pub(crate) struct Pernet<T: PernetState> {
     ops: KernelStatic<bindings::pernet_operations>,
     id: AtomicU32,
@@ -171,14 +164,28 @@ unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int 
     // aligned by kmalloc, once `T::pernet()` was registered; nothing else
     // uses it yet.
     let slot = unsafe { slot(net, T::pernet()) };
-    // SAFETY: See above; the fields are disjoint, so these references do not
-    // alias.
+    // SAFETY: `slot` is valid, aligned and used by nothing else yet (just
+    // above); the three fields are disjoint, so these references do not
+    // alias, and all-zero bytes are valid for `ops` (C structs) while
+    // `data` and `state` are `MaybeUninit`.
     let (ops, data, state_slot) =
         unsafe { (&mut (*slot).ops, &mut (*slot).data, &mut (*slot).state) };
     let state: &T = state_slot.write(state);
-    if let Err(e) = state.start(netref) {
+    // SAFETY: Only this call and `net_exit` of this namespace register and
+    // unregister the table, one after the other (invariant of `Slot`), and
+    // it is not registered yet; it is a field of the state, which stays in
+    // place in the slot until `net_exit` (or the error paths below)
+    // unregisters it, while `net` lives.
+    if let Err(e) = unsafe { state.sysctl().register(netref) } {
         // SAFETY: `state` was initialised above and is not used after this.
         unsafe { state_slot.assume_init_drop() };
+        return e.to_errno();
+    }
+    if let Err(e) = state.start(netref) {
+        // SAFETY: Registered above, by this call; nothing else registers it.
+        unsafe { state.sysctl().unregister() };
+        // SAFETY: `state` was initialised above and is not used after this.
+        unsafe { (*slot).state.assume_init_drop() };
         return e.to_errno();
     }
     if T::WHOLE_IPV6 {
@@ -187,6 +194,8 @@ unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int 
         let ret = unsafe { bindings::tcp_stealth_defrag_enable(net) };
         if ret != 0 {
             state.stop(netref);
+            // SAFETY: Registered above, by this call.
+            unsafe { state.sysctl().unregister() };
             // SAFETY: No hook refers to the state.
             unsafe { (*slot).state.assume_init_drop() };
             return ret;
@@ -206,6 +215,8 @@ unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int 
                 unsafe { bindings::tcp_stealth_defrag_disable(net) };
             }
             state.stop(netref);
+            // SAFETY: Registered above, by this call.
+            unsafe { state.sysctl().unregister() };
             // SAFETY: No hook refers to the state any more.
             unsafe { (*slot).state.assume_init_drop() };
             return ret;
@@ -228,7 +239,9 @@ unsafe extern "C" fn net_exit<T: PernetState>(net: *mut bindings::net) {
     // would not call `exit`), so by the invariant of `Slot` the state is
     // initialised and the hooks registered.
     let slot = unsafe { slot(net, T::pernet()) };
-    // SAFETY: See above.
+    // SAFETY: By the invariant of `Slot` (the state of a namespace whose
+    // `net_init` succeeded), all `T::HOOKS.len()` hooks are registered in
+    // `net`.
     unsafe { unregister_hooks(net, slot, T::HOOKS.len()) };
     if T::WHOLE_IPV6 {
         // SAFETY: `net_init` enabled it for this namespace and succeeded;
@@ -238,47 +251,59 @@ unsafe extern "C" fn net_exit<T: PernetState>(net: *mut bindings::net) {
     // SAFETY: The state is initialised; no hook uses it any more.
     let state = unsafe { (*slot).state.assume_init_ref() };
     state.stop(netref);
+    // SAFETY: `net_init` registered the table and nothing else registers it
+    // (invariant of `Slot`); `net` is still alive.
+    unsafe { state.sysctl().unregister() };
     // SAFETY: The state is initialised and not used after this.
     unsafe { (*slot).state.assume_init_drop() };
 }
 
-/// Whether a per-namespace state of this module is registered: one at a
-/// time, so that a registration owns the `Pernet` it registers.
-static REGISTERED: AtomicBool = AtomicBool::new(false);
+/// The right to register the module's per-namespace state, once: one
+/// exists per load of the module (in [`super::Tokens`]), and
+/// [`Registration::new`] consumes it.
+pub(crate) struct Token(());
+
+impl Token {
+    /// # Safety
+    ///
+    /// Only [`super::Tokens::take`] makes one, once per load of the module.
+    pub(super) const unsafe fn new() -> Self {
+        Self(())
+    }
+}
 
 /// The registration of the per-namespace state `T`; dropping it unregisters
 /// it, which stops and drops the state of every namespace.
 ///
 /// # Invariants
 ///
-/// This registration holds [`REGISTERED`], and `T::pernet()` is registered.
+/// `T::pernet()` is registered, by this registration, the only one of this
+/// load of the module (it consumed the [`Token`]).
 pub(crate) struct Registration<T: PernetState>(PhantomData<T>);
 
 impl<T: PernetState> Registration<T> {
     /// Registers the subsystem; this builds and starts a state in every
-    /// existing namespace. `EBUSY` while one is registered already.
-    pub(crate) fn new() -> Result<Self> {
-        if REGISTERED.swap(true, Ordering::Acquire) {
-            return Err(EBUSY);
-        }
+    /// existing namespace.
+    pub(crate) fn new(token: Token) -> Result<Self> {
+        // Consumed: no other registration of this load can write the ops.
+        let Token(()) = token;
         let pernet = T::pernet();
-        // SAFETY: We hold `REGISTERED`, so nothing else writes the ops, and
-        // the kernel reads them only once they are registered below.
+        // SAFETY: This call consumed the module's one `Token`, so no other
+        // call writes the ops (invariant of `Pernet`), and the kernel reads
+        // them only once they are registered below.
         unsafe { (*pernet.ops.get()).id = pernet.id.as_ptr() };
-        // SAFETY: The ops are a static, fully initialised.
-        if let Err(e) = to_result(unsafe { bindings::register_pernet_subsys(pernet.ops.get()) }) {
-            REGISTERED.store(false, Ordering::Release);
-            return Err(e);
-        }
-        // INVARIANT: Claimed and registered above.
+        // SAFETY: The ops are a static, fully initialised, and not
+        // registered (the `Token`: this is the only registration).
+        to_result(unsafe { bindings::register_pernet_subsys(pernet.ops.get()) })?;
+        // INVARIANT: Registered above, with the module's one token.
         Ok(Self(PhantomData))
     }
 }
 
 impl<T: PernetState> Drop for Registration<T> {
     fn drop(&mut self) {
-        // SAFETY: `T::pernet()` was registered by `new` (type invariant).
+        // SAFETY: `T::pernet()` was registered by `new` (type invariant), and
+        // only this registration unregisters it.
         unsafe { bindings::unregister_pernet_subsys(T::pernet().ops.get()) };
-        REGISTERED.store(false, Ordering::Release);
     }
 }

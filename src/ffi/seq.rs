@@ -3,7 +3,7 @@
 //! `/proc/net` files, one per network namespace: read-only ones, and ones
 //! that also take short writes from a namespace administrator.
 
-use super::{bindings, pernet::Net};
+use super::{bindings, net::Net};
 use core::ffi::{c_int, c_void};
 use kernel::{prelude::*, str::CStr};
 
@@ -127,11 +127,14 @@ unsafe extern "C" fn write_trampoline<S: Store>(
     buf: *mut kernel::ffi::c_char,
     size: usize,
 ) -> c_int {
-    // SAFETY: The file was opened by `single_open_net` (see `create_writable`),
-    // which holds a reference on the namespace while the file is open.
-    let net = unsafe { Net::from_raw(bindings::tcp_stealth_file_net(file)) };
-    // SAFETY: `net` is alive (see above).
-    if !unsafe { bindings::tcp_stealth_net_admin(net.as_ptr()) } {
+    // SAFETY: The function's safety section: the file was opened by
+    // `single_open_net` (see `create_writable`), so its seq_file holds a
+    // reference on the namespace while the file is open, which outlasts
+    // this call.
+    let net = unsafe { Net::from_raw(bindings::tcp_stealth_seq_file_single_net(file)) };
+    // SAFETY: `net` is alive for this call (see above); `ns_capable` only
+    // reads its user namespace.
+    if !unsafe { bindings::tcp_stealth_net_capable(net.as_ptr(), bindings::CAP_NET_ADMIN as i32) } {
         return EPERM.to_errno();
     }
     // SAFETY: `proc_simple_write` passes a kernel buffer of `size` bytes (plus

@@ -151,7 +151,8 @@ impl SkBuff {
         if ret != bindings::IPPROTO_TCP as i32 {
             return Ipv6Tcp::Malformed;
         }
-        // SAFETY: As above.
+        // SAFETY: By the type invariant the skb is valid; the helper only
+        // reads its header offsets.
         let base = unsafe { bindings::tcp_stealth_skb_network_offset(self.as_ptr()) };
         match usize::try_from(i64::from(offset) - i64::from(base)) {
             Ok(off) => Ipv6Tcp::At(off),
@@ -229,7 +230,8 @@ impl SkBuff {
         if ret != NEXTHDR_FRAGMENT {
             return false;
         }
-        // SAFETY: As above.
+        // SAFETY: By the type invariant the skb is valid; the helper only
+        // reads its header offsets.
         let base = unsafe { bindings::tcp_stealth_skb_network_offset(self.as_ptr()) };
         let Ok(rel) = usize::try_from(i64::from(offset) - i64::from(base)) else {
             return false;
@@ -276,16 +278,18 @@ impl SkBuff {
         if span > len {
             return Err(EINVAL);
         }
-        // SAFETY: As above; `skb_ensure_writable` makes the first `span`
-        // bytes linear and not shared (copying a clone's header if needed).
+        // SAFETY: By the type invariant the skb is valid and ours to modify
+        // on this hook; `skb_ensure_writable` makes the first `span` bytes
+        // linear and not shared (copying a clone's header if needed).
         if unsafe { bindings::skb_ensure_writable(skb, span as u32) } != 0 {
             return Err(ENOMEM);
         }
         // SAFETY: The first `span` bytes at `data` are linear and writable
         // (above), and the TCP header starts at `th_abs`.
         let tcp = unsafe { (*skb).data.add(th_abs) };
-        // SAFETY: See above: byte 12 is within the header (`span` covers at
-        // least 20 bytes of it).
+        // SAFETY: `tcp` points to the first of `span - th_abs >= 20` linear,
+        // readable bytes (`span = th_abs + max(last, 20)`), so byte 12 is in
+        // range.
         let hdr = usize::from(unsafe { *tcp.add(12) } >> 4) * 4;
         if end > hdr || th_abs + hdr > len {
             return Err(EINVAL);
@@ -332,15 +336,16 @@ impl SkBuff {
         if add % 4 != 0 {
             return Err(EINVAL);
         }
-        // SAFETY: By the type invariant the skb is valid and, on a netfilter
-        // hook, ours to modify. `skb_ensure_writable` makes its first `len`
-        // bytes (all of it) linear and not shared.
+        // SAFETY: By the type invariant the skb is valid for reads.
         let len = unsafe { (*skb).len };
-        // SAFETY: See above.
+        // SAFETY: By the type invariant the skb is valid and, on a netfilter
+        // hook, ours to modify; `skb_ensure_writable` makes its first `len`
+        // bytes (all of it) linear and not shared.
         if unsafe { bindings::skb_ensure_writable(skb, len) } != 0 {
             return Err(ENOMEM);
         }
-        // SAFETY: See above.
+        // SAFETY: The skb is valid (type invariant); the helper only reads
+        // its header offsets.
         let nh = unsafe { bindings::tcp_stealth_skb_network_offset(skb) };
         let nh = usize::try_from(nh).map_err(|_| EINVAL)?;
         let len = len as usize;
@@ -364,21 +369,28 @@ impl SkBuff {
         // Preferably the headers move into the headroom, which a SYN has
         // plenty of: no copy of the packet, and TCP's transmit clone keeps
         // sharing its data. Else the packet grows at its tail.
-        // SAFETY: See above; `th_abs + 20 <= len` bytes are the headers to
-        // move. On success the data starts `add` bytes earlier.
+        // SAFETY: The skb is valid and ours to modify (type invariant); the
+        // helper itself refuses (EINVAL) unless the data starts at the
+        // network header and the `th_abs + 20` bytes to move are linear. On
+        // success the data starts `add` bytes earlier; no pointer into it is
+        // held across the call.
         let gap =
             unsafe { bindings::tcp_stealth_skb_open_gap(skb, (th_abs + 20) as u32, add as u32) };
         if gap != 0 {
-            // SAFETY: See above.
+            // SAFETY: The skb is valid (type invariant); the helper reads
+            // its buffer offsets.
             let tailroom = unsafe { bindings::tcp_stealth_skb_tailroom(skb) } as usize;
             // A clone (TCP transmits clones of the SYN it keeps for
             // retransmission) shares its data, tail included: give it its
             // own.
-            // SAFETY: See above.
+            // SAFETY: The skb is valid (type invariant); the helper reads
+            // its clone flag and the shared info's data reference count.
             let cloned = unsafe { bindings::tcp_stealth_skb_cloned(skb) };
             if cloned || tailroom < add {
-                // SAFETY: See above; on success the data moves, so nothing
-                // below uses pointers taken before this.
+                // SAFETY: The skb is valid and ours to modify (type
+                // invariant), in atomic context (GFP_ATOMIC); on success the
+                // data moves, so nothing below uses pointers taken before
+                // this.
                 let ret = unsafe {
                     bindings::pskb_expand_head(
                         skb,
@@ -403,12 +415,14 @@ impl SkBuff {
         // SAFETY: Either way, `add` writable bytes follow the fixed TCP
         // header now, and the header itself is writable.
         let data = unsafe { (*skb).data };
-        // SAFETY: See above.
+        // SAFETY: `data` has `th_abs + 20 + add` linear, writable bytes (just
+        // above), and `opt` (the caller's slice) cannot overlap the packet.
         unsafe {
             core::ptr::copy_nonoverlapping(opt.as_ptr(), data.add(th_abs + 20), add);
             *data.add(th_abs + 12) = ((((hdr + add) / 4) as u8) << 4) | (doff_byte & 0x0f);
         }
-        // SAFETY: See above.
+        // SAFETY: Bytes `th_abs + 12` and `+ 13` are within the writable TCP
+        // header (`th_abs + 20 <= len`).
         let new_word =
             unsafe { u16::from_ne_bytes([*data.add(th_abs + 12), *data.add(th_abs + 13)]) };
         // SAFETY: The TCP checksum field lies within the writable header.

@@ -5,7 +5,7 @@
 //! ([`OptVal`], [`OptOut`]). The ULP that the module attaches to them is in
 //! [`super::ulp`].
 
-use super::{bindings, pernet::Net};
+use super::{bindings, net::Net};
 use core::{ops::Deref, ptr::addr_of};
 use kernel::{
     prelude::*,
@@ -163,7 +163,9 @@ impl Sock {
     ///
     /// `ptr` must be a live full socket for `'a`.
     pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
-        // SAFETY: Transparent wrapper; the caller guarantees validity.
+        // SAFETY: `Sock` is a transparent wrapper of `struct sock`, and the
+        // caller guarantees (`# Safety`) a live full socket for `'a`.
+        // INVARIANT: Hence the reference only exists while it is alive.
         unsafe { &*ptr.cast::<Self>() }
     }
 
@@ -183,13 +185,20 @@ impl Deref for Sock {
 }
 
 /// A socket locked with `lock_sock`; unlocks when dropped.
+///
+/// # Invariants
+///
+/// This guard locked the live full socket with `lock_sock` and releases it
+/// when dropped, once.
 pub(crate) struct LockedSock<'a>(&'a Sock);
 
 impl<'a> LockedSock<'a> {
     pub(crate) fn lock(sk: &'a Sock) -> Self {
-        // SAFETY: The socket is alive; `lock_sock` may sleep, and socket
-        // option calls run in process context.
+        // SAFETY: `sk` is a live full socket for `'a` (type invariant of
+        // `Sock`); `lock_sock` may sleep, and socket option calls run in
+        // process context.
         unsafe { bindings::lock_sock_nested(sk.as_ptr(), 0) };
+        // INVARIANT: Locked just above, by this guard.
         Self(sk)
     }
 
@@ -217,7 +226,8 @@ impl<'a> LockedSock<'a> {
 
 impl Drop for LockedSock<'_> {
     fn drop(&mut self) {
-        // SAFETY: Locked in `lock`.
+        // SAFETY: By the type invariant this guard locked the socket, which
+        // is still alive (`'a`), and nothing else releases its lock.
         unsafe { bindings::release_sock(self.0.as_ptr()) };
     }
 }

@@ -2,11 +2,11 @@
 
 //! Per network namespace integer sysctls (`register_net_sysctl_sz`).
 
-use super::{bindings, pernet::Net};
+use super::{bindings, net::Net};
 use core::{
     ffi::{c_int, c_void},
     ptr::null_mut,
-    sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering},
+    sync::atomic::{AtomicI32, AtomicPtr, Ordering},
 };
 use kernel::{prelude::*, str::CStr, types::Opaque};
 
@@ -54,7 +54,7 @@ impl IntSetting {
 }
 
 /// Most entries in one table.
-const MAX_ENTRIES: usize = 8;
+pub(crate) const MAX_ENTRIES: usize = 8;
 
 /// The handler of a setting with a hook: `proc_dointvec_minmax` on a copy
 /// of the value, then the hook.
@@ -64,7 +64,8 @@ const MAX_ENTRIES: usize = 8;
 /// Called by the sysctl core for an entry that [`SysctlTable::register`]
 /// filled for a setting with a hook: `extra1` points to the
 /// [`IntSetting`], `extra2` to its live namespace (both outlive the
-/// registration, and the core waits for handlers before unregistering).
+/// registration, by the type invariant of [`SysctlTable`], and the core
+/// waits for running handlers before unregistering returns).
 unsafe extern "C" fn hooked_handler(
     table: *const bindings::ctl_table,
     write: c_int,
@@ -72,8 +73,9 @@ unsafe extern "C" fn hooked_handler(
     lenp: *mut usize,
     ppos: *mut bindings::loff_t,
 ) -> c_int {
-    // SAFETY: See the function's safety section: `table` is the entry,
-    // `extra1` the setting.
+    // SAFETY: By the function's safety section, `table` is a valid entry
+    // for this call, whose `extra1` points to a live `IntSetting` and
+    // `extra2` to the namespace (only kept as a pointer here).
     let (setting, net) = unsafe {
         (
             &*(*table).extra1.cast::<IntSetting>(),
@@ -81,13 +83,17 @@ unsafe extern "C" fn hooked_handler(
         )
     };
     let mut v = setting.get();
-    // SAFETY: `table` is valid; the copy is a plain struct.
+    // SAFETY: `table` is valid for reads (the function's safety section);
+    // `ctl_table` is plain old data without `Drop`, so a bitwise copy is a
+    // valid, independent value.
     let mut tmp: bindings::ctl_table = unsafe { core::ptr::read(table) };
     tmp.data = (&mut v as *mut i32).cast();
     tmp.extra1 = (&setting.min as *const i32).cast_mut().cast();
     tmp.extra2 = (&setting.max as *const i32).cast_mut().cast();
-    // SAFETY: `tmp` is a valid integer entry whose data, min and max live
-    // through the call; the buffer arguments come from the core as they are.
+    // SAFETY: `tmp` is a valid integer entry whose `data`, `extra1` and
+    // `extra2` point to `v` and the setting's bounds, all alive through the
+    // call; the buffer arguments are the core's own, passed on unchanged,
+    // which is what `proc_dointvec_minmax` expects of a handler.
     let ret = unsafe { bindings::proc_dointvec_minmax(&tmp, write, buffer, lenp, ppos) };
     if ret != 0 || write == 0 {
         return ret;
@@ -97,7 +103,9 @@ unsafe extern "C" fn hooked_handler(
         return 0;
     }
     if let Some(hook) = setting.on_change {
-        // SAFETY: The namespace is alive while its table is registered.
+        // SAFETY: `extra2` is the namespace the table is registered in (the
+        // function's safety section), which outlives the registration (type
+        // invariant of `SysctlTable`); handlers run only while registered.
         let net = unsafe { Net::from_raw(net) };
         if let Err(e) = hook(net) {
             setting.value.store(old, Ordering::Relaxed);
@@ -107,103 +115,143 @@ unsafe extern "C" fn hooked_handler(
     0
 }
 
-/// A table of [`IntSetting`]s under one path, in one namespace.
+/// The settings of a [`SysctlTable`]: what they are called and where.
+pub(crate) trait SysctlSettings: Send + Sync + 'static {
+    /// Where the table appears, such as `net/tcp_stealth`.
+    const PATH: &'static CStr;
+    /// Calls `f` with the name and the setting of each entry, in the order
+    /// they appear; at most [`MAX_ENTRIES`].
+    fn entries(&self, f: &mut dyn FnMut(&'static CStr, &IntSetting));
+}
+
+/// A sysctl table of the settings `S` in one namespace. It owns the
+/// settings, so they live as long as the table; [`super::pernet`] registers
+/// it in the namespace whose state holds it, for as long as that state
+/// lives there (see [`super::pernet::PernetState::sysctl`]), and nothing
+/// else can.
 ///
 /// # Invariants
 ///
-/// While `header` is not NULL, `table` is registered with the sysctl core and
-/// points to settings that outlive the registration (they live next to the
-/// table, in the same namespace state, which never moves once registered).
-/// `table` is written only by the [`SysctlTable::register`] call that set
-/// `claimed`, before it registers the table.
-pub(crate) struct SysctlTable {
+/// While `header` is not NULL, `table` is registered with the sysctl core,
+/// its entries point to `settings` (and, for hooked settings, to the
+/// namespace it is registered in), and `self` does not move; the namespace
+/// outlives the registration. `table` is written only by
+/// [`SysctlTable::register`], while it is not registered.
+pub(crate) struct SysctlTable<S: SysctlSettings> {
+    settings: S,
     table: Opaque<[bindings::ctl_table; MAX_ENTRIES]>,
     header: AtomicPtr<bindings::ctl_table_header>,
-    claimed: AtomicBool,
 }
 
-impl SysctlTable {
-    /// An unregistered table.
-    pub(crate) fn new() -> Self {
+impl<S: SysctlSettings> SysctlTable<S> {
+    /// A table of `settings`, not registered.
+    pub(crate) fn new(settings: S) -> Self {
         Self {
+            settings,
             // SAFETY: All-zero `ctl_table`s are valid (NULL pointers, no
             // handler).
             table: Opaque::new(unsafe { core::mem::zeroed() }),
             header: AtomicPtr::new(null_mut()),
-            claimed: AtomicBool::new(false),
         }
     }
 
-    /// Registers `entries` under `path` (such as `net/tcp_stealth`) in `net`.
+    /// Registers the table in `net`.
     ///
-    /// `self` and the settings must stay in place until [`Self::unregister`];
-    /// both live in the namespace state, which does.
-    pub(crate) fn register(
-        &self,
-        net: &Net,
-        path: &'static CStr,
-        entries: &[(&'static CStr, &IntSetting)],
-    ) -> Result {
-        if entries.len() > MAX_ENTRIES {
+    /// # Safety
+    ///
+    /// The caller has the table to itself: nothing else calls
+    /// [`Self::register`] or [`Self::unregister`] at the same time, and the
+    /// table is not registered. `self` stays in place until
+    /// [`Self::unregister`] is called, which the caller does before `net`
+    /// goes away (a registered table is also unregistered when it is
+    /// dropped).
+    pub(super) unsafe fn register(&self, net: &Net) -> Result {
+        let table = self.table.get().cast::<bindings::ctl_table>();
+        let mut n = 0;
+        let mut too_many = false;
+        self.settings.entries(&mut |name, s| {
+            if n == MAX_ENTRIES {
+                too_many = true;
+                return;
+            }
+            // SAFETY: `n < MAX_ENTRIES`, so `table.add(n)` is in the array;
+            // the table is not registered and the caller has it to itself
+            // (the function's safety section), so nothing else accesses it.
+            let e = unsafe { &mut *table.add(n) };
+            e.procname = name.as_char_ptr();
+            e.data = s.value.as_ptr().cast::<c_void>();
+            e.maxlen = core::mem::size_of::<i32>() as i32;
+            e.mode = 0o644;
+            if s.on_change.is_some() {
+                // `hooked_handler`'s contract: the setting and the
+                // namespace, which outlive the registration.
+                e.proc_handler = Some(hooked_handler);
+                e.extra1 = (s as *const IntSetting).cast_mut().cast();
+                e.extra2 = net.as_ptr().cast();
+            } else {
+                e.proc_handler = Some(bindings::proc_dointvec_minmax);
+                e.extra1 = (&s.min as *const i32).cast_mut().cast();
+                e.extra2 = (&s.max as *const i32).cast_mut().cast();
+            }
+            n += 1;
+        });
+        if too_many {
             return Err(EINVAL);
         }
-        // One registration at a time owns the table (a second call, even a
-        // concurrent one through `&self`, gets EBUSY).
-        if self.claimed.swap(true, Ordering::Acquire) {
-            return Err(EBUSY);
-        }
-        let table = self.table.get().cast::<bindings::ctl_table>();
-        for (i, (name, s)) in entries.iter().enumerate() {
-            // SAFETY: `table` has `MAX_ENTRIES` entries, is not registered
-            // yet, and this call owns it (`claimed`, type invariant), so
-            // nothing else accesses it.
-            unsafe {
-                let e = &mut *table.add(i);
-                e.procname = name.as_char_ptr();
-                e.data = s.value.as_ptr().cast::<c_void>();
-                e.maxlen = core::mem::size_of::<i32>() as i32;
-                e.mode = 0o644;
-                if s.on_change.is_some() {
-                    // INVARIANT: `hooked_handler`'s contract: the setting
-                    // and the namespace, which outlive the registration.
-                    e.proc_handler = Some(hooked_handler);
-                    e.extra1 = (*s as *const IntSetting).cast_mut().cast();
-                    e.extra2 = net.as_ptr().cast();
-                } else {
-                    e.proc_handler = Some(bindings::proc_dointvec_minmax);
-                    e.extra1 = (&s.min as *const i32).cast_mut().cast();
-                    e.extra2 = (&s.max as *const i32).cast_mut().cast();
-                }
-            }
-        }
-        // SAFETY: `net` is alive; the table and the settings it points to stay
-        // in place until `unregister` (see above).
+        // SAFETY: `net` is alive; the entries point to `self.settings` (or
+        // `net`), which stay in place with `self` until `unregister`, before
+        // `net` goes (the function's safety section).
         let header = unsafe {
-            bindings::register_net_sysctl_sz(net.as_ptr(), path.as_char_ptr(), table, entries.len())
+            bindings::register_net_sysctl_sz(net.as_ptr(), S::PATH.as_char_ptr(), table, n)
         };
         if header.is_null() {
-            self.claimed.store(false, Ordering::Release);
             return Err(ENOMEM);
         }
-        // INVARIANT: Registered.
+        // INVARIANT: Registered, with the entries filled in above; the
+        // caller keeps `self` in place and `net` alive until `unregister`.
         self.header.store(header, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Unregisters the table; waits until no handler runs.
-    pub(crate) fn unregister(&self) {
+    /// Unregisters the table, if it is registered; waits until no handler
+    /// runs.
+    ///
+    /// # Safety
+    ///
+    /// Nothing calls [`Self::register`] at the same time.
+    pub(super) unsafe fn unregister(&self) {
         let header = self.header.swap(null_mut(), Ordering::Relaxed);
         if !header.is_null() {
-            // SAFETY: `header` was returned by `register_net_sysctl_sz`.
+            // SAFETY: By the type invariant, a non-NULL `header` was returned
+            // by `register_net_sysctl_sz` and not unregistered since (the
+            // swap above took it, so only this call unregisters it).
             unsafe { bindings::unregister_net_sysctl_table(header) };
-            self.claimed.store(false, Ordering::Release);
         }
     }
 }
 
-// SAFETY: The table is only written before registration, by the one
-// `register` call that claimed it (type invariant), and then only read by
-// the sysctl core.
-unsafe impl Sync for SysctlTable {}
-// SAFETY: As above.
-unsafe impl Send for SysctlTable {}
+impl<S: SysctlSettings> core::ops::Deref for SysctlTable<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.settings
+    }
+}
+
+impl<S: SysctlSettings> Drop for SysctlTable<S> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: nothing else calls `register`. A table that
+        // is still registered is unregistered here, before its settings and
+        // entries are freed.
+        unsafe { self.unregister() };
+    }
+}
+
+// SAFETY: `table` is written only by `register`, whose caller has the table
+// to itself (its safety section), and read by the sysctl core while it is
+// registered; `header` is atomic and `settings` is `Sync` (its values are
+// atomics).
+unsafe impl<S: SysctlSettings> Sync for SysctlTable<S> {}
+// SAFETY: The raw pointers in `table` point into `self` or to the
+// namespace, neither tied to a thread; `S` is `Send`.
+unsafe impl<S: SysctlSettings> Send for SysctlTable<S> {}

@@ -21,9 +21,9 @@
 
 use super::{
     bindings,
-    hold::{Hold, HoldCheck},
-    ops::{self, OpsCopies},
-    pernet::Net,
+    hold::{Hold, HoldCheck, HoldOf, HoldState},
+    net::Net,
+    ops::{self, OpsCopies, OpsOf},
     sock::{LockedSock, OptOut, OptVal, Sock, SockCommon, TcpState, SOL_TCP},
     KernelStatic, RcuSection,
 };
@@ -32,7 +32,7 @@ use core::{
     marker::PhantomData,
     mem::MaybeUninit,
     ptr::{addr_of, addr_of_mut, null_mut},
-    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    sync::atomic::{AtomicPtr, Ordering},
 };
 use kernel::{
     error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
@@ -123,8 +123,8 @@ pub(crate) const fn data_bytes<T: Ulp>() -> usize {
 /// # Invariants
 ///
 /// `protos` and `ops` are written only by [`UlpRegistration::new`], which
-/// owns every vtable while it holds [`REGISTERED`] (it takes it first),
-/// before `tcp_register_ulp` publishes it. Once published, only the kernel reads
+/// consumes the module's one [`Token`] (so it runs at most once per load of
+/// the module), before `tcp_register_ulp` publishes them. Once published, only the kernel reads
 /// them until the registration is dropped. A socket whose proto is one of
 /// `protos` has our ULP, and its `icsk_ulp_data` is NULL or points to an
 /// `UlpData<T>`.
@@ -305,18 +305,31 @@ impl Sock {
             Some(d) => UlpState::Ctx(&d.ctx),
         }
     }
+}
 
-    /// The hold of a connection whose first bytes are checked.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Sock::ulp_state`].
-    pub(super) unsafe fn hold_of<T: Ulp>(&self) -> Option<&Hold<T::Check>> {
-        // SAFETY: The caller's guarantee.
-        match unsafe { self.ulp_state::<T>() } {
-            UlpState::Ctx(ctx) => ctx.hold(),
-            _ => None,
+// The hold and the `proto_ops` copies find a socket's hold and the ULP's
+// copies through these, without naming `Ulp`.
+impl<T: Ulp> HoldOf for T {
+    type Check = T::Check;
+
+    unsafe fn hold_state(s: &Sock) -> HoldState<'_, T::Check> {
+        // SAFETY: This function's `# Safety` section is `ulp_state`'s: the
+        // caller keeps the socket from being destroyed during the call.
+        match unsafe { s.ulp_state::<T>() } {
+            UlpState::None => HoldState::NotOurs,
+            UlpState::NoContext => HoldState::NoContext,
+            UlpState::Ctx(ctx) => HoldState::Ctx(ctx.hold()),
         }
+    }
+}
+
+impl<T: Ulp> OpsOf for T {
+    fn copies() -> &'static OpsCopies {
+        &T::vtable().ops
+    }
+
+    fn owns(sk: &SockCommon) -> bool {
+        T::vtable().owns(sk)
     }
 }
 
@@ -371,33 +384,43 @@ impl<'a> LockedSock<'a> {
     }
 }
 
-/// Whether a ULP of this module is registered: one at a time, so that a
-/// registration owns the vtables and the deadlines' workqueue.
-static REGISTERED: AtomicBool = AtomicBool::new(false);
+/// The right to register the module's ULP, once: one exists per load of
+/// the module (in [`super::Tokens`]), and [`UlpRegistration::new`] consumes
+/// it. The registration owns every [`UlpVtable`] and the deadlines'
+/// workqueue.
+pub(crate) struct Token(());
+
+impl Token {
+    /// # Safety
+    ///
+    /// Only [`super::Tokens::take`] makes one, once per load of the module.
+    pub(super) const unsafe fn new() -> Self {
+        Self(())
+    }
+}
 
 /// The registration of ULP `T`; dropping it unregisters the ULP.
 ///
 /// # Invariants
 ///
-/// This registration holds [`REGISTERED`], and the ULP is registered with
-/// TCP.
+/// The ULP is registered with TCP, by this registration, the only ULP
+/// registration of this load of the module (it consumed the [`Token`]).
 pub(crate) struct UlpRegistration<T: Ulp> {
     vtable: &'static UlpVtable<T>,
 }
 
 impl<T: Ulp> UlpRegistration<T> {
     /// Builds the protos and `proto_ops` copies of `T::vtable()` and
-    /// registers the ULP. `EBUSY` while a ULP of this module is registered:
-    /// one registration at a time owns the vtables.
-    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
+    /// registers the ULP.
+    pub(crate) fn new(token: Token, module: &'static ThisModule) -> Result<Self> {
+        // Consumed: no other registration of this load writes the vtables.
+        let Token(()) = token;
         let vt = T::vtable();
-        if REGISTERED.swap(true, Ordering::Acquire) {
-            return Err(EBUSY);
-        }
         let protos = vt.protos.get();
-        // SAFETY: We own the vtable (we took `REGISTERED` above), and the
-        // kernel reads the copies only after `tcp_register_ulp` below (type
-        // invariant of `UlpVtable`), so these writes race with nothing.
+        // SAFETY: This call consumed the module's one `Token`, so nothing
+        // else writes the vtable (type invariant of `UlpVtable`), and the
+        // kernel reads the copies only after `tcp_register_ulp` below, so
+        // these writes race with nothing.
         // `tcp_prot` and `tcpv6_prot` are initialised statics of the kernel;
         // copying them is how kTLS builds its protos too.
         unsafe {
@@ -423,18 +446,19 @@ impl<T: Ulp> UlpRegistration<T> {
             (*vt.ulp.get()).owner = module.as_ptr().cast();
         }
         vt.owner.store(module.as_ptr().cast(), Ordering::Relaxed);
-        // SAFETY: As above: we own the vtable and it is not published yet.
-        if let Err(e) = unsafe { ops::build::<T>(&vt.ops, module.as_ptr().cast()) } {
-            REGISTERED.store(false, Ordering::Release);
-            return Err(e);
-        }
-        // SAFETY: The `tcp_ulp_ops` is fully initialised and static.
+        // SAFETY: `ops::build`'s contract: this call consumed the module's
+        // one `Token`, so it alone writes the copies, and nothing is
+        // published yet.
+        unsafe { ops::build::<T>(&vt.ops, module.as_ptr().cast()) }?;
+        // SAFETY: The `tcp_ulp_ops` is a static, fully initialised above,
+        // and not registered (the `Token`: this is the only registration).
         if let Err(e) = to_result(unsafe { bindings::tcp_register_ulp(vt.ulp.get()) }) {
-            ops::teardown();
-            REGISTERED.store(false, Ordering::Release);
+            // SAFETY: `build` succeeded above and the ULP was never
+            // published, so no socket has a context.
+            unsafe { ops::teardown() };
             return Err(e);
         }
-        // INVARIANT: Claimed and registered above.
+        // INVARIANT: Registered above, with the module's one token.
         Ok(Self { vtable: vt })
     }
 }
@@ -463,8 +487,9 @@ impl<T: Ulp> Drop for UlpRegistration<T> {
         // SAFETY: `rcu_barrier` has no precondition but process context,
         // which module unload is.
         unsafe { bindings::rcu_barrier() };
-        ops::teardown();
-        REGISTERED.store(false, Ordering::Release);
+        // SAFETY: `new` built the copies (type invariant: registered); the
+        // ULP is unregistered and the barrier above freed every context.
+        unsafe { ops::teardown() };
     }
 }
 
@@ -564,8 +589,10 @@ impl<T: Ulp> Adapter<T> {
             // before it drops the ULP's module reference.
             unsafe { hold.stop() };
         }
-        // SAFETY: As above; RCU readers that still see `data` are done before
-        // `free_data` runs.
+        // SAFETY: `data` is the live `UlpData` of this socket (above), now
+        // unpublished (the pointer is cleared), and nothing frees it but this
+        // callback; RCU readers that still see it are done before
+        // `free_data` runs, after a grace period.
         unsafe { bindings::call_rcu((*data).rcu.get(), Some(Self::free_data)) };
     }
 
@@ -618,7 +645,9 @@ impl<T: Ulp> Adapter<T> {
                 let headers = unsafe { core::slice::from_raw_parts(syn, len as usize) };
                 (headers, ip_len as usize)
             });
-            // SAFETY: See above: the listener's context is alive.
+            // SAFETY: `listener` is not NULL (checked above) and its context
+            // is alive for this call: it is freed only through `call_rcu`,
+            // and this runs inside TCP's RCU read-side section (see above).
             unsafe { &(*listener).ctx }.clone_check(syn, &rcu)
         };
         // The child was allocated for the listener's proto. If that was
@@ -754,7 +783,9 @@ impl<T: Ulp> Adapter<T> {
         let Some(f) = base.setsockopt else {
             return super::errno::eopnotsupp().to_errno();
         };
-        // SAFETY: TCP's own setsockopt, with the caller's arguments.
+        // SAFETY: The base proto is TCP's (`base_of`), whose `setsockopt` takes
+        // what the kernel passes to ours: the same socket and arguments,
+        // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, level, optname, optval, optlen) }
     }
 
@@ -795,7 +826,9 @@ impl<T: Ulp> Adapter<T> {
         let Some(f) = base.getsockopt else {
             return super::errno::eopnotsupp().to_errno();
         };
-        // SAFETY: TCP's own getsockopt, with the caller's arguments.
+        // SAFETY: The base proto is TCP's (`base_of`), whose `getsockopt` takes
+        // what the kernel passes to ours: the same socket and arguments,
+        // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, level, optname, optval, optlen) }
     }
 
@@ -825,7 +858,9 @@ impl<T: Ulp> Adapter<T> {
         let Some(f) = base.recvmsg else {
             return super::errno::eopnotsupp().to_errno();
         };
-        // SAFETY: TCP's own recvmsg, with the caller's arguments.
+        // SAFETY: The base proto is TCP's (`base_of`), whose `recvmsg` takes
+        // what the kernel passes to ours: the same socket and arguments,
+        // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, msg, len, flags, addr_len) }
     }
 
@@ -850,7 +885,9 @@ impl<T: Ulp> Adapter<T> {
         let Some(f) = base.ioctl else {
             return super::errno::eopnotsupp().to_errno();
         };
-        // SAFETY: TCP's own ioctl, with the caller's arguments.
+        // SAFETY: The base proto is TCP's (`base_of`), whose `ioctl` takes
+        // what the kernel passes to ours: the same socket and arguments,
+        // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, cmd, karg) }
     }
 
@@ -865,7 +902,9 @@ impl<T: Ulp> Adapter<T> {
         // SAFETY: The socket has our proto and the caller holds it.
         let base = unsafe { Self::base_of(sk) };
         if let Some(f) = base.release_cb {
-            // SAFETY: TCP's own release_cb, with the caller's argument.
+            // SAFETY: The base proto is TCP's (`base_of`), whose `release_cb` takes
+            // what the kernel passes to ours: the same socket and arguments,
+            // unchanged, in the same context and with the same locks held.
             unsafe { f(sk) };
         }
         // SAFETY: The caller owns the socket.

@@ -1,0 +1,415 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Closed-port resets: the RST that a rejected SYN (or any other segment the
+ * module refuses) gets, built so that it cannot be told from the one TCP
+ * sends for a port without a listener (tcp_v4_send_reset() and
+ * tcp_v6_send_reset() called without a socket).
+ *
+ * Why not nf_send_reset() / nf_send_reset6() (net/ipv4/netfilter/
+ * nf_reject_ipv4.c, net/ipv6/netfilter/nf_reject_ipv6.c), which the REJECT
+ * targets use: their segment is the same as TCP's, but the IP header around
+ * it is not, and a prober that compares a closed port's answer with ours
+ * would see the difference. These functions build the reset from the same
+ * nf_reject helpers (nf_reject_iphdr_put(), nf_reject_ip_tcphdr_put() and
+ * their IPv6 twins) and differ from nf_send_reset()/nf_send_reset6() in:
+ *
+ * - which packets are answered: only those TCP answers, i.e. addressed to
+ *   a local unicast address (RTN_LOCAL, ipv6_unicast_destination(); not an
+ *   anycast one), with a TCP checksum that is right as TCP sums it
+ *   (tcp_stealth_checksum() below), and for IPv6 at the TCP header the
+ *   hook found by walking the extension headers as IPv6 will, not where
+ *   nf_reject_ip6_tcphdr_get() finds it again;
+ * - the IP header: the probe's TOS / traffic class is reflected (less
+ *   ECN), IPv4 options are echoed as ip_send_unicast_reply() echoes them,
+ *   the TTL is the reply route's, and an IPv6 reset carries TCP's flow
+ *   label (the probe's with net.ipv6.flowlabel_reflect, else the automatic
+ *   one); nf_reject_iphdr_put() sets TOS 0 and nf_send_reset6() no label;
+ * - what they leave out: the bridge path (the hook runs at LOCAL_IN, on
+ *   routed packets only), filling in a missing route (LOCAL_IN packets
+ *   have one) and nf_ct_set_closing() (TCP's own reset does not close the
+ *   conntrack entry either);
+ * - the result: whether a reset was sent, so that the caller can count it.
+ *
+ * This is C because it is made of the nf_reject helpers, routing and
+ * struct ip_options, with inline accessors (ip_hdr(), IPCB(), skb_rtable(),
+ * ip6_make_flowlabel()) that the 6.12 kernel crate does not wrap.
+ */
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/skbuff.h>
+#include <linux/tcp.h>
+#include <net/inet_ecn.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/l3mdev.h>
+#include <net/netfilter/ipv4/nf_reject.h>
+#include <net/netfilter/ipv6/nf_reject.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/route.h>
+#include <net/tcp.h>
+#include <net/xfrm.h>
+
+#include "tcp_stealth_helpers.h"
+
+/**
+ * tcp_stealth_pkt_for_host() - whether the link layer addressed a packet to
+ * this host
+ * @skb: a received packet
+ *
+ * TCP discards everything else (tcp_v4_rcv(), tcp_v6_rcv()), even a unicast
+ * IP packet in a broadcast or multicast frame, and so answers nothing else.
+ *
+ * Return: true if @skb->pkt_type is PACKET_HOST.
+ */
+bool tcp_stealth_pkt_for_host(const struct sk_buff *skb)
+{
+	return skb->pkt_type == PACKET_HOST;
+}
+
+/**
+ * tcp_stealth_local_unicast_dst() - whether a packet is addressed to a local
+ * unicast address
+ * @skb: a received packet, routed (LOCAL_IN)
+ * @ipv6: whether it is IPv6
+ *
+ * The condition under which TCP answers a closed port: not a broadcast,
+ * multicast or anycast destination. nf_send_reset() only rules out
+ * broadcast and multicast routes, nf_send_reset6() only non-unicast
+ * address types (an anycast address is one).
+ *
+ * Return: true if @skb is for one of this host's unicast addresses.
+ */
+static bool tcp_stealth_local_unicast_dst(const struct sk_buff *skb, bool ipv6)
+{
+	if (!skb_dst(skb))
+		return false;
+	if (ipv6)
+		return ipv6_unicast_destination(skb);
+	return skb_rtable(skb)->rt_type == RTN_LOCAL;
+}
+
+/**
+ * tcp_stealth_echo_opts() - the IPv4 options of the reset to a packet
+ * @net: the namespace the packet arrived in
+ * @skb: the packet, at LOCAL_IN, its options parsed by IP (IPCB()->opt)
+ * @d: where the options of the reset go
+ * @faddr: set to a reversed source route's first hop, if there is one
+ *
+ * Computed as TCP's reply path computes them (ip_send_unicast_reply() with
+ * the received options; __ip_options_echo() is not exported): record route
+ * and timestamps copied, with room claimed for this hop where the sender
+ * left some, a source route reversed, CIPSO copied; padded with EOL to a
+ * multiple of 4. nf_send_reset() sends no options at all.
+ *
+ * Return: 0, or -EINVAL where TCP sends no reset at all.
+ */
+static int tcp_stealth_echo_opts(struct net *net, const struct sk_buff *skb,
+				 struct ip_options *d, __be32 *faddr)
+{
+	const struct ip_options *s = &IPCB(skb)->opt;
+	const unsigned char *in = skb_network_header(skb);
+	unsigned char *out = d->__data;
+	int len, ptr;
+
+	memset(d, 0, sizeof(*d));
+	if (!s->optlen)
+		return 0;
+	if (s->rr) {
+		len = in[s->rr + 1];
+		ptr = in[s->rr + 2];
+		memcpy(out + d->optlen, in + s->rr, len);
+		d->rr = sizeof(struct iphdr) + d->optlen;
+		if (s->rr_needaddr && ptr <= len) {
+			/* A slot for our address: the next one. */
+			if (ptr + 3 > len)
+				return -EINVAL;
+			out[d->optlen + 2] = ptr + 4;
+			d->rr_needaddr = 1;
+		}
+		d->optlen += len;
+	}
+	if (s->ts) {
+		unsigned char *ts = out + d->optlen;
+
+		len = in[s->ts + 1];
+		ptr = in[s->ts + 2];
+		memcpy(ts, in + s->ts, len);
+		d->ts = sizeof(struct iphdr) + d->optlen;
+		if (ptr <= len) {
+			if (s->ts_needaddr) {
+				if (ptr + 3 > len)
+					return -EINVAL;
+				d->ts_needaddr = 1;
+				ptr += 4;
+			}
+			if (s->ts_needtime) {
+				if (ptr + 3 > len)
+					return -EINVAL;
+				if ((ts[3] & 0xf) != IPOPT_TS_PRESPEC) {
+					d->ts_needtime = 1;
+					ptr += 4;
+				} else if (ptr + 7 <= len) {
+					/* Prespecified: stamp only if the
+					 * next address is not one of ours. */
+					__be32 addr;
+
+					memcpy(&addr, ts + ptr - 1, 4);
+					if (inet_addr_type(net, addr) !=
+					    RTN_UNICAST) {
+						d->ts_needtime = 1;
+						ptr += 8;
+					}
+				}
+			}
+			ts[2] = ptr;
+		}
+		d->optlen += len;
+	}
+	if (s->srr) {
+		const unsigned char *sr = in + s->srr;
+		unsigned char *o = out + d->optlen;
+		int from, to = 0;
+
+		len = sr[1];
+		from = sr[2] > len ? len + 1 : sr[2];
+		from -= 4;	/* the last address passed */
+		if (from > 3) {
+			memcpy(faddr, sr + from - 1, 4);
+			/* The addresses passed, last first. */
+			for (from -= 4, to = 4; from > 3; from -= 4, to += 4)
+				memcpy(o + to - 1, sr + from - 1, 4);
+			/* Not back through the sender itself (RFC 1812). */
+			if (!memcmp(&ip_hdr(skb)->saddr, sr + from + 3, 4))
+				to -= 4;
+		}
+		if (to > 3) {
+			o[0] = sr[0];
+			o[1] = to + 3;
+			o[2] = 4;
+			d->srr = sizeof(struct iphdr) + d->optlen;
+			d->is_strictroute = s->is_strictroute;
+			d->optlen += to + 3;
+		}
+	}
+	if (s->cipso) {
+		len = in[s->cipso + 1];
+		memcpy(out + d->optlen, in + s->cipso, len);
+		d->cipso = sizeof(struct iphdr) + d->optlen;
+		d->optlen += len;
+	}
+	while (d->optlen & 3)
+		out[d->optlen++] = IPOPT_END;
+	return 0;
+}
+
+/**
+ * tcp_stealth_build_opts() - fill in this hop's part of the echoed options
+ * @nskb: the reset, IP header at its network header, routed
+ * @d: its options, as tcp_stealth_echo_opts() made them
+ *
+ * What ip_options_build() does on output: our address in record route and
+ * timestamps, the time where a timestamp is asked for.
+ */
+static void tcp_stealth_build_opts(struct sk_buff *nskb,
+				   const struct ip_options *d)
+{
+	unsigned char *iph = skb_network_header(nskb);
+	__be32 src = ip_hdr(nskb)->saddr, now;
+
+	if (d->rr_needaddr)
+		memcpy(iph + d->rr + iph[d->rr + 2] - 5, &src, 4);
+	if (d->ts_needaddr)
+		memcpy(iph + d->ts + iph[d->ts + 2] - 9, &src, 4);
+	if (d->ts_needtime) {
+		now = inet_current_timestamp();
+		memcpy(iph + d->ts + iph[d->ts + 2] - 5, &now, 4);
+	}
+}
+
+/**
+ * tcp_stealth_send_reset4() - answer an IPv4 packet as TCP answers it for a
+ * closed port
+ * @net: the namespace it arrived in
+ * @oldskb: the packet, at LOCAL_IN
+ * @hook: the netfilter hook (for the checksum check)
+ *
+ * Context: softirq (the netfilter hook), under RCU.
+ * Return: whether a reset was sent (TCP sends none for a bad checksum, an
+ * RST, a destination that is not a local unicast address or options it
+ * cannot echo).
+ */
+bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
+{
+	struct ip_options_data opts;
+	const struct tcphdr *oth;
+	struct tcphdr _oth;
+	struct sk_buff *nskb;
+	struct iphdr *niph;
+	__be32 daddr, faddr = 0;
+
+	if (!tcp_stealth_local_unicast_dst(oldskb, false))
+		return false;
+	/* As nf_reject_ip_tcphdr_get(), with TCP's view of the checksum. */
+	if (ip_hdr(oldskb)->frag_off & htons(IP_OFFSET) ||
+	    ip_hdr(oldskb)->protocol != IPPROTO_TCP)
+		return false;
+	oth = skb_header_pointer(oldskb, ip_hdrlen(oldskb), sizeof(_oth), &_oth);
+	if (!oth || oth->rst ||
+	    tcp_stealth_checksum(oldskb, hook, ip_hdrlen(oldskb), false))
+		return false;
+	if (tcp_stealth_echo_opts(net, oldskb, &opts.opt.opt, &faddr))
+		return false;
+
+	nskb = alloc_skb(LL_MAX_HEADER + sizeof(struct iphdr) +
+			 opts.opt.opt.optlen + sizeof(struct tcphdr),
+			 GFP_ATOMIC);
+	if (!nskb)
+		return false;
+	skb_dst_set_noref(nskb, skb_dst(oldskb));
+	nskb->mark = IP4_REPLY_MARK(net, oldskb->mark);
+	skb_reserve(nskb, LL_MAX_HEADER);
+	niph = nf_reject_iphdr_put(nskb, oldskb, IPPROTO_TCP,
+				   ip4_dst_hoplimit(skb_dst(nskb)));
+	niph->tos = ip_hdr(oldskb)->tos & ~INET_ECN_MASK;
+	if (opts.opt.opt.optlen) {
+		skb_put_data(nskb, opts.opt.opt.__data, opts.opt.opt.optlen);
+		niph->ihl += opts.opt.opt.optlen / 4;
+	}
+	/* The checksum covers the final destination, the header names the
+	 * source route's first hop, whose last slot gets the final one. */
+	nf_reject_ip_tcphdr_put(nskb, oldskb, oth);
+	if (opts.opt.opt.srr) {
+		unsigned char *sr = (unsigned char *)niph + opts.opt.opt.srr;
+
+		daddr = niph->daddr;
+		memcpy(sr + sr[1] - 4, &daddr, 4);
+		niph->daddr = faddr;
+	}
+	if (ip_route_me_harder(net, NULL, nskb, RTN_UNSPEC) ||
+	    nskb->len > dst_mtu(skb_dst(nskb))) {
+		kfree_skb(nskb);
+		return false;
+	}
+	/* TCP's TTL is the route back's (ip route ... hoplimit N), not the
+	 * input route's; ip_local_out() sums the header. */
+	niph->ttl = ip4_dst_hoplimit(skb_dst(nskb));
+	tcp_stealth_build_opts(nskb, &opts.opt.opt);
+	nf_ct_attach(nskb, oldskb);
+	ip_local_out(net, NULL, nskb);
+	return true;
+}
+
+/**
+ * tcp_stealth_send_reset6() - answer an IPv6 packet as TCP answers it for a
+ * closed port
+ * @net: the namespace it arrived in
+ * @oldskb: the packet, at LOCAL_IN
+ * @hook: the netfilter hook (for the checksum check)
+ * @thoff: where TCP reads the TCP header, from the network header, as the
+ * input check found it by walking the extension headers the way IPv6 will
+ * (nf_reject_ip6_tcphdr_get() would look for it again, from the fixed
+ * header).
+ *
+ * Context: softirq (the netfilter hook), under RCU.
+ * Return: whether a reset was sent (none for a bad checksum, an RST, or a
+ * destination that is not a local unicast address, e.g. an anycast one).
+ */
+bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
+			     unsigned int thoff)
+{
+	const struct ipv6hdr *oip6h = ipv6_hdr(oldskb);
+	const struct tcphdr *oth;
+	struct tcphdr _oth;
+	unsigned int otcplen;
+	struct dst_entry *dst;
+	struct sk_buff *nskb;
+	struct ipv6hdr *ip6h;
+	struct flowi6 fl6;
+	__be32 label = 0;
+
+	if (!(ipv6_addr_type(&oip6h->saddr) & IPV6_ADDR_UNICAST) ||
+	    !tcp_stealth_local_unicast_dst(oldskb, true))
+		return false;
+	thoff += skb_network_offset(oldskb);
+	if (thoff > oldskb->len ||
+	    oldskb->len - thoff < sizeof(struct tcphdr))
+		return false;
+	otcplen = oldskb->len - thoff;
+	oth = skb_header_pointer(oldskb, thoff, sizeof(_oth), &_oth);
+	if (!oth || oth->rst || nf_ip6_checksum(oldskb, hook, thoff, IPPROTO_TCP))
+		return false;
+
+	/* As tcp_v6_send_reset() without a socket: the probe's own flow
+	 * label with net.ipv6.flowlabel_reflect bit 2, else a hash. */
+	if (READ_ONCE(net->ipv6.sysctl.flowlabel_reflect) &
+	    FLOWLABEL_REFLECT_TCP_RESET)
+		label = ip6_flowlabel(oip6h);
+
+	memset(&fl6, 0, sizeof(fl6));
+	fl6.flowlabel = label;
+	fl6.flowi6_proto = IPPROTO_TCP;
+	fl6.saddr = oip6h->daddr;
+	fl6.daddr = oip6h->saddr;
+	fl6.fl6_sport = oth->dest;
+	fl6.fl6_dport = oth->source;
+	fl6.flowi6_oif = l3mdev_master_ifindex(skb_dst(oldskb)->dev);
+	fl6.flowi6_mark = IP6_REPLY_MARK(net, oldskb->mark);
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		return false;
+	}
+	dst = xfrm_lookup(net, dst, flowi6_to_flowi(&fl6), NULL, 0);
+	if (IS_ERR(dst))
+		return false;
+
+	nskb = alloc_skb(LL_MAX_HEADER + sizeof(struct ipv6hdr) +
+			 sizeof(struct tcphdr) + dst->trailer_len, GFP_ATOMIC);
+	if (!nskb) {
+		dst_release(dst);
+		return false;
+	}
+	skb_dst_set(nskb, dst);
+	nskb->mark = fl6.flowi6_mark;
+	skb_reserve(nskb, LL_MAX_HEADER);
+	ip6h = nf_reject_ip6hdr_put(nskb, oldskb, IPPROTO_TCP,
+				    ip6_dst_hoplimit(dst));
+	ip6_flow_hdr(ip6h, ipv6_get_dsfield(oip6h) & ~INET_ECN_MASK,
+		     ip6_make_flowlabel(net, nskb, label,
+					ip6_default_np_autolabel(net), &fl6));
+	nf_reject_ip6_tcphdr_put(nskb, oldskb, oth, otcplen);
+	nf_ct_attach(nskb, oldskb);
+	ip6_local_out(net, NULL, nskb);
+	return true;
+}
+
+/**
+ * tcp_stealth_checksum() - check the TCP checksum of a received packet as
+ * TCP will
+ * @skb: the packet, at LOCAL_IN (data at the network header)
+ * @hook: the netfilter hook
+ * @dataoff: offset of the TCP header from @skb->data
+ * @ipv6: whether it is IPv6
+ *
+ * nf_checksum() sums an IPv4 packet without a checksum from the device
+ * (CHECKSUM_NONE) from its IP header, relying on that header to sum to
+ * zero; but IP has already filled in record-route and timestamp options
+ * for this hop without updating the header checksum. TCP sums from its own
+ * header, and so does this.
+ *
+ * Return: 0 if the checksum is right (or was verified already).
+ */
+__sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
+			     unsigned int dataoff, bool ipv6)
+{
+	if (!ipv6 && skb->ip_summed == CHECKSUM_NONE && dataoff <= skb->len) {
+		unsigned int len = skb->len - dataoff;
+
+		return csum_tcpudp_magic(ip_hdr(skb)->saddr, ip_hdr(skb)->daddr,
+					 len, IPPROTO_TCP,
+					 skb_checksum(skb, dataoff, len, 0));
+	}
+	return nf_checksum(skb, hook, dataoff, IPPROTO_TCP,
+			   ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+}
