@@ -17,6 +17,7 @@
 //!   ([`hold::HoldCheck`], implemented by the glue).
 //! - [`ops`]: the ULP's `proto_ops` copies, for held connections.
 //! - [`rcu`]: values read under RCU.
+//! - [`percpu`]: per-CPU counters.
 //! - [`uapi`]: the module's uapi header, through bindgen.
 //!
 //! Nothing here names a type of the glue: the glue implements the traits
@@ -30,6 +31,7 @@ pub(crate) mod genl;
 pub(crate) mod hold;
 pub(crate) mod netfilter;
 mod ops;
+pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod rcu;
 pub(crate) mod seq;
