@@ -2,8 +2,8 @@
 
 //! Per network namespace counters, shown in `/proc/net/tcp_stealth_stats`.
 
-use core::fmt::Write;
 use crate::ffi::percpu::PerCpuCounters;
+use core::fmt::Write;
 use kernel::prelude::*;
 
 /// Generates the counter enum, its names and the table in one place, so that
