@@ -24,7 +24,9 @@
  * is retried and counted (there should be none: docs/PROTOCOL.md, section
  * 8). A short warm-up round comes first. Prints per case the median over the
  * rounds of microseconds per connection (and every round's, sorted), the
- * refusals, and the mean time per phase of the loop.
+ * refusals, and the mean time per phase of the loop; and per protected
+ * case its connection rate relative to plain, round by round (plain's time
+ * over the case's in the same round): median, lowest and highest.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -176,7 +178,7 @@ static int cmp(const void *a, const void *b)
 
 static int run(int n, int rounds, int intlen)
 {
-	double us[NCASES][MAX_ROUNDS];
+	double us[NCASES][MAX_ROUNDS], ratio[NCASES][MAX_ROUNDS];
 	long refused[NCASES] = { 0 };
 	char payload[4096];
 	int lfd[NCASES];
@@ -224,6 +226,9 @@ static int run(int n, int rounds, int intlen)
 			else
 				us[c][r] = sum[c] / n;
 		}
+		/* Connection rate relative to plain, within the round. */
+		for (int c = 0; c < NCASES && r >= 0; c++)
+			ratio[c][r] = sum[PLAIN] / sum[c];
 	}
 	for (int c = 0; c < NCASES; c++) {
 		qsort(us[c], rounds, sizeof(double), cmp);
@@ -232,6 +237,13 @@ static int run(int n, int rounds, int intlen)
 		for (int r = 0; r < rounds; r++)
 			printf(" %.1f", us[c][r]);
 		printf("\n");
+	}
+	for (int c = 1; c < NCASES; c++) {
+		qsort(ratio[c], rounds, sizeof(double), cmp);
+		printf("conn_ratio %s median %.3f min %.3f max %.3f rounds %d\n", names[c],
+		       rounds % 2 ? ratio[c][rounds / 2] :
+		       (ratio[c][rounds / 2 - 1] + ratio[c][rounds / 2]) / 2,
+		       ratio[c][0], ratio[c][rounds - 1], rounds);
 	}
 	for (int c = 0; c < NCASES; c++) {
 		printf("phases %s", names[c]);
