@@ -22,7 +22,8 @@
 #   TCP_STEALTH_BENCH_KITER       in-kernel iterations (1000000)
 #   TCP_STEALTH_BENCH_KROUNDS     runs of the in-kernel operations (5)
 #   TCP_STEALTH_BENCH_PERF        1: perf profiles of flood cases a and c and
-#                                 of the connection loop (1)
+#                                 of the connection loop (0: a profile takes
+#                                 minutes under TCG)
 #   TCP_STEALTH_BENCH_RST_PROBES  knockless SYNs to each of the protected and the
 #                                 closed port for the answer-time comparison (2000)
 #   TCP_STEALTH_BENCH_ISO_KNOCKS  key-B knocks of the isolation flood (20000)
@@ -48,7 +49,7 @@ rounds=${TCP_STEALTH_BENCH_ROUNDS:-5}
 intlen=${TCP_STEALTH_BENCH_INTLEN:-64}
 kiter=${TCP_STEALTH_BENCH_KITER:-1000000}
 krounds=${TCP_STEALTH_BENCH_KROUNDS:-5}
-do_perf=${TCP_STEALTH_BENCH_PERF:-1}
+do_perf=${TCP_STEALTH_BENCH_PERF:-0}
 rst_probes=${TCP_STEALTH_BENCH_RST_PROBES:-2000}
 iso_knocks=${TCP_STEALTH_BENCH_ISO_KNOCKS:-20000}
 iso_conns=${TCP_STEALTH_BENCH_ISO_CONNS:-200}

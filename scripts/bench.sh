@@ -29,10 +29,12 @@ if [ "${1:-}" != --table-only ]; then
 	case $kernel in
 	bench)
 		KDIR=$(TCP_STEALTH_KERNEL=bench scripts/kernel.sh)
-		# 200k SYNs per flood case and round take a few seconds here.
-		export TCP_STEALTH_BENCH_SYNS=${TCP_STEALTH_BENCH_SYNS:-200000}
-		# And the memory flood can have its million knocks on the wire.
-		export TCP_STEALTH_BENCH_MEM_KNOCKS=${TCP_STEALTH_BENCH_MEM_KNOCKS:-1000000}
+		# 50k SYNs per flood case and round: 50 ticks of softirq time
+		# each under icount (below), some 10 s of host time.
+		export TCP_STEALTH_BENCH_SYNS=${TCP_STEALTH_BENCH_SYNS:-50000}
+		# The in-kernel replay flood has its million knocks; on the
+		# wire (single-threaded under icount) 200k, or set it.
+		export TCP_STEALTH_BENCH_MEM_KNOCKS=${TCP_STEALTH_BENCH_MEM_KNOCKS:-200000}
 		;;
 	test) KDIR=${KDIR:-$(scripts/kernel.sh --kdir)} ;;
 	*) echo "bench: TCP_STEALTH_BENCH_KERNEL must be bench or test" >&2; exit 2 ;;
@@ -40,6 +42,16 @@ if [ "${1:-}" != --table-only ]; then
 	# The module with the benchmark file (TCP_STEALTH_BENCH=1, see
 	# Kbuild), built from a copy of the sources: the work tree's own
 	# build is for the test kernel and has no benchmark file.
+	# Guest time counts instructions (QEMU -icount, 1 ns each, idle time
+	# skipped), not host time: on a shared host the figures then do not
+	# move with the host's load, and rounds repeat to within a few per
+	# cent. The price: one host thread for all vCPUs, and every instruction
+	# costs the same (cache misses, atomics and cache-line bouncing are
+	# not seen). TCP_STEALTH_BENCH_ICOUNT=0 measures host time instead.
+	icount=${TCP_STEALTH_BENCH_ICOUNT:-1}
+	if [ "$icount" = 1 ]; then
+		export TCP_STEALTH_VM_QEMU_OPTS="-icount shift=0,sleep=off"
+	fi
 	mod=$out/module
 	rm -rf "$mod"
 	mkdir -p "$mod"
@@ -53,7 +65,7 @@ if [ "${1:-}" != --table-only ]; then
 	# What the table's header says of the kernel: its detectors, from its
 	# config (TCP_STEALTH_BENCH_KERNEL=test KDIR=... may name any tree).
 	grep -q '^CONFIG_KASAN=y' "$KDIR/.config" && detectors=detectors || detectors=nodetectors
-	echo "kernel $kernel $detectors" > "$out/vm.log"
+	echo "kernel $kernel $detectors icount $icount" > "$out/vm.log"
 	scripts/vm-run -- bench/guest.sh >> "$out/vm.log" || rc=$?
 	# Scaling with cores: the floods (a), (c) and the connection loop
 	# again on 1 vCPU, beside the full run's 2 (TCP_STEALTH_BENCH_SCALE=0
@@ -61,7 +73,7 @@ if [ "${1:-}" != --table-only ]; then
 	rm -f "$out/vm1.log"
 	if [ "$rc" = 0 ] && [ "${TCP_STEALTH_BENCH_SCALE:-1}" = 1 ] &&
 		[ -z "${TCP_STEALTH_BENCH_ONLY:-}" ]; then
-		echo "kernel $kernel $detectors" > "$out/vm1.log"
+		echo "kernel $kernel $detectors icount $icount" > "$out/vm1.log"
 		TCP_STEALTH_VM_CPUS=1 TCP_STEALTH_BENCH_ONLY=scale \
 			scripts/vm-run -- bench/guest.sh >> "$out/vm1.log" || rc=$?
 		if [ "$rc" != 0 ] || ! grep -q '^bench done' "$out/vm1.log"; then
@@ -82,7 +94,7 @@ scale_log=/dev/null
 host_cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 {
 	echo "tcp_stealth benchmarks: make bench, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench scripts || echo +dirty)"
-	echo "host: $host_cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(grep -m1 '^machine' "$out/vm.log" | cut -d' ' -f2-) (QEMU TCG: absolute costs are inflated, ratios count); $(grep -q '^kernel [a-z]* detectors' "$out/vm.log" && echo 'test kernel: KASAN, lockdep, kmemleak on' || echo 'bench kernel: the test config without KASAN, lockdep, kmemleak')"
+	echo "host: $host_cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(grep -m1 '^machine' "$out/vm.log" | cut -d' ' -f2-) $(grep -q '^kernel .* icount 1' "$out/vm.log" && echo '(QEMU TCG -icount: guest time = instructions, 1 ns each; ratios count)' || echo '(QEMU TCG: absolute costs are inflated, ratios count)'); $(grep -q '^kernel [a-z]* detectors' "$out/vm.log" && echo 'test kernel: KASAN, lockdep, kmemleak on' || echo 'bench kernel: the test config without KASAN, lockdep, kmemleak')"
 	awk -f - "$out/vm.log" "$scale_log" <<'AWK'
 function r2(x) { return sprintf("%.2f", x) }
 # The second file: the 1-vCPU run (floods a and c, the connection loop).
