@@ -110,6 +110,7 @@ file == 2 && /^conn / { s1us[$2] = $4; next }
 file == 2 && /^conn_ratio / { s1cr[$2] = $4; s1crmin[$2] = $6; s1crmax[$2] = $8; next }
 file == 2 { next }
 /^machine / { cpus = $5 }
+/^kernel .* icount 1/ { icount = 1 }
 /^kbench_round / {
 	++nkr
 	for (i = 3; i < NF; i += 2) kbr[$i, nkr] = $(i + 1)
@@ -235,8 +236,13 @@ END {
 			printf "   %-40s %18s %18s %8s\n", "rate " n "/plain, median (range)", r2(s1cr[n]) " (" r2(s1crmin[n]) "-" r2(s1crmax[n]) ")", r2(cr[n]) " (" r2(crmin[n]) "-" r2(crmax[n]) ")", r2(cr[n] / s1cr[n])
 		}
 		print "   (ratio: the " cpus "-vCPU value over the " s1cpus "-vCPU one. Costs above 1.00: dearer per SYN or connection with more vCPUs; (c)/(a) above"
-		print "   1.00 or a rate ratio below 1.00: the module's share grew. On 1 vCPU the flooder or the client shares the server's CPU; the two"
-		print "   boots ran one after the other, so absolute figures move with the host's load, the within-boot ratios much less)"
+		print "   1.00 or a rate ratio below 1.00: the module's share grew. On 1 vCPU the flooder or the client shares the server's CPU."
+		if (icount)
+			print "   Under -icount the vCPUs take turns on one host thread and every instruction costs 1 ns: this counts work; contention"
+		if (icount)
+			print "   (cache lines moving between CPUs, such as shared counters) does not show. Without it, the two boots' host load differs)"
+		if (!icount)
+			print "   The two boots ran one after the other: absolute figures move with the host's load, the within-boot ratios much less)"
 		print ""
 	}
 	print "Goals (issue 14)"
