@@ -17,6 +17,7 @@
 #include <net/netns/generic.h>
 
 #include "tcp_stealth_helpers.h"
+#include "tcp_stealth_percpu.h"
 #include "uapi/linux/tcp_stealth.h"
 #include <net/ipv6.h>
 #include <crypto/blake2s.h>

@@ -16,6 +16,8 @@
 //! - `siphash_3u64_ns`: the kernel's `siphash_3u64()` alone;
 //! - `secure_tcp_seq_ns`: the kernel's `secure_tcp_seq()`, the SipHash every
 //!   SYN to a listener already costs, as the reference;
+//! - `derive_key_ns`: `KnockKey::derive` (BLAKE2s of the padded secret), what
+//!   setting a secret on a socket costs in hashing (`N / 16` iterations);
 //! - `ulp_ctx_bytes`, `keyset_bytes`: what one protected socket allocates
 //!   (its ULP context, and its keys once it has a secret);
 //! - `replay_*`: the namespace's replay cache: bytes per entry, its limits
@@ -72,16 +74,22 @@ enum Op {
     VerifyBadMac4Keys,
     Siphash,
     SecureTcpSeq,
+    DeriveKey,
 }
 
-const OPS: usize = 5;
+const OPS: usize = 6;
 const OP_NAMES: [&str; OPS] = [
     "verify_ok_ns",
     "verify_bad_mac_ns",
     "verify_bad_mac_4keys_ns",
     "siphash_3u64_ns",
     "secure_tcp_seq_ns",
+    "derive_key_ns",
 ];
+
+/// [`Op::DeriveKey`] runs this many times fewer iterations (a BLAKE2s of
+/// two blocks costs tens of SipHashes).
+const DERIVE_DIVISOR: u32 = 16;
 
 /// Results of the last run in a namespace: the iteration count and the cost
 /// per operation in hundredths of a nanosecond.
@@ -164,6 +172,11 @@ fn run(n: u32) -> [u64; OPS] {
     });
     out[Op::SecureTcpSeq as usize] = time_op(n, |i| {
         black_box(secure_tcp_seq(i, 0x0200_000a, 0x1234, 0x9210));
+    });
+    // What a socket's `TCP_STEALTH` option costs in BLAKE2s.
+    out[Op::DeriveKey as usize] = time_op(n.div_ceil(DERIVE_DIVISOR), |i| {
+        let secret = i.to_le_bytes();
+        black_box(KnockKey::derive(black_box(&secret), &crypto).is_ok());
     });
     out
 }

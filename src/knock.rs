@@ -508,6 +508,11 @@ impl NetState {
         let Some(sk) = args.output_sock(skb) else {
             return Verdict::Accept;
         };
+        // TCP sends a SYN (first or again) only in SYN_SENT: the segments
+        // of a connection that is up are not even parsed.
+        if sk.state() != TcpState::SynSent {
+            return Verdict::Accept;
+        }
         let Some(ctx) = sk.ulp::<SockCtx>(args.rcu()) else {
             return Verdict::Accept;
         };

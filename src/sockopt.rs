@@ -269,8 +269,11 @@ impl SockCtx {
         (v & ISN_IH_SET != 0).then_some(v as u16)
     }
 
-    /// Recomputes the commitments (both modes') after the keys or the bytes
-    /// changed.
+    /// Recomputes the commitment after the keys, the bytes or the mode
+    /// changed: the socket's mode's only (the option mode's `C32`, a
+    /// BLAKE2s, or the ISN mode's `IH`, an MD5), the other one cleared.
+    /// The mode cannot change once the SYN is out (`check_state`), and a
+    /// change recomputes it.
     fn update_commitment(&self, sk: &CtxLock<'_, Self>) -> Result {
         let keys = self.keys.get(sk);
         let (c, ih) = match (keys, self.commit_bytes.get(sk)) {
@@ -278,9 +281,17 @@ impl SockCtx {
                 let (Some(key), Some(secret)) = (keys.keys().first(), keys.isn().first()) else {
                     return Ok(());
                 };
-                let c32 = proto::commitment(&KernelCrypto, key, bytes).map_err(|_| EINVAL)?;
-                let ih = proto::isn_integrity_hash(secret, bytes);
-                (COMMIT_SET | u64::from(c32), ISN_IH_SET | u32::from(ih))
+                match self.mode() {
+                    Mode::Option => {
+                        let c32 =
+                            proto::commitment(&KernelCrypto, key, bytes).map_err(|_| EINVAL)?;
+                        (COMMIT_SET | u64::from(c32), 0)
+                    }
+                    Mode::Isn => {
+                        let ih = proto::isn_integrity_hash(secret, bytes);
+                        (0, ISN_IH_SET | u32::from(ih))
+                    }
+                }
             }
             _ => (0, 0),
         };
@@ -429,6 +440,9 @@ impl SockCtx {
                 let mode = Mode::from_raw(i32::from_ne_bytes(raw)).ok_or(EINVAL)?;
                 check_state(sk)?;
                 self.mode.store(mode as u8, Ordering::Relaxed);
+                // Cannot fail: the committed bytes were checked when they
+                // were set.
+                let _ = self.update_commitment(sk);
                 Ok(())
             }
             _ => Err(errno::enoprotoopt()),

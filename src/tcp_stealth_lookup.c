@@ -93,6 +93,18 @@ static struct sock *tcp_stealth_assigned(struct net *net, struct sk_buff *skb,
 	return reuse ?: sk;
 }
 
+/*
+ * Hands @sk, found in the established hash with a reference, to @skb (which
+ * has no socket), as early demux does: TCP takes it from there.
+ */
+static void tcp_stealth_assign(struct sk_buff *skb, struct sock *sk)
+{
+	if (!sk)
+		return;
+	skb->sk = sk;
+	skb->destructor = sock_edemux;
+}
+
 /**
  * tcp_stealth_lookup() - the socket a segment at LOCAL_IN will be given to
  * @net: the namespace of the hook
@@ -102,13 +114,23 @@ static struct sock *tcp_stealth_assigned(struct net *net, struct sk_buff *skb,
  * @listener_only: skip an assigned socket and the established hash, as TCP
  *	does for a SYN that finds a TIME_WAIT socket (TCP_TW_SYN)
  * @refcounted: set to true if the caller owns a reference on the result,
- *	to drop with sock_gen_put()
+ *	to drop with sock_gen_put() (today never: see below)
  *
  * Mirrors __inet_lookup_skb()/__inet6_lookup_skb(): an assigned socket
  * first, then the established hash (full, request and timewait sockets),
  * then the listeners with reuseport selection. Listeners come without a
  * reference (they are freed after an RCU grace period), as do sockets
  * assigned to the skb, which the skb holds for the whole hook.
+ *
+ * A socket found in the established hash is assigned to the skb with the
+ * reference the lookup took, as early demux does (tcp_v4_early_demux(),
+ * tcp_v6_early_demux(): skb->sk, sock_edemux()), and comes without a
+ * reference too: TCP takes it from the skb (skb_steal_sock()) instead of
+ * looking it up a second time, and freeing the skb drops it. Early demux
+ * does not run where the skb has a route already (loopback), nor with
+ * net.ipv4.ip_early_demux=0; without this, every segment of every
+ * connection in a namespace with protected listeners would pay two lookups
+ * and two atomic reference counts.
  *
  * The headers up to the end of the TCP header are made linear (TCP does the
  * same right after). Context: softirq, or process context with BHs enabled
@@ -151,7 +173,7 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 							ntohs(th->dest),
 							inet6_iif(skb),
 							inet6_sdif(skb));
-			*refcounted = !!sk;
+			tcp_stealth_assign(skb, sk);
 		}
 		if (!sk)
 			sk = inet6_lookup_listener(net, hinfo, skb, doff,
@@ -171,7 +193,7 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 						       ntohs(th->dest),
 						       inet_iif(skb),
 						       inet_sdif(skb));
-			*refcounted = !!sk;
+			tcp_stealth_assign(skb, sk);
 		}
 		if (!sk)
 			sk = __inet_lookup_listener(net, hinfo, skb, doff,

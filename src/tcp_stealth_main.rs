@@ -178,7 +178,7 @@ impl PernetState for NetState {
         ffi::random_bytes(&mut admit_key);
         Ok(Self {
             stealth_sockets: AtomicUsize::new(0),
-            counters: Counters::new(),
+            counters: Counters::new()?,
             settings: SysctlTable::new(Settings {
                 skew: IntSetting::new(
                     proto::DEFAULT_SKEW_SECS as i32,

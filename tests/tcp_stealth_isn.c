@@ -739,17 +739,23 @@ TEST_F_TIMEOUT(isn, client_server, T_TIMEOUT)
 #define PAYLOAD "Protected payload goes here."
 #define PAYLOAD_LEN ((int)sizeof(PAYLOAD) - 1)
 
-/* An ISN-mode client in a committing to PAYLOAD; 0 or -errno. */
-static int isn_int_client(const struct wire *w, int nonblock, int *fd_out)
+/*
+ * An ISN-mode client in a committing to PAYLOAD; 0 or -errno. With
+ * mode_last, the mode is set after the bytes (the commitment is recomputed
+ * for the new mode).
+ */
+static int isn_int_client(const struct wire *w, int nonblock, bool mode_last,
+			  int *fd_out)
 {
 	int fd = sock_in(w->nsa, w->family), ret;
 
 	if (fd < 0)
 		return -EBADF;
 	if ((ret = set_secret(fd, SECRET, 0)) ||
-	    (ret = set_mode(fd, TCP_STEALTH_MODE_ISN)) ||
+	    (!mode_last && (ret = set_mode(fd, TCP_STEALTH_MODE_ISN))) ||
 	    (setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, PAYLOAD,
-			PAYLOAD_LEN) && (ret = -errno))) {
+			PAYLOAD_LEN) && (ret = -errno)) ||
+	    (mode_last && (ret = set_mode(fd, TCP_STEALTH_MODE_ISN)))) {
 		close(fd);
 		return ret;
 	}
@@ -773,13 +779,15 @@ static int isn_int_listener(const struct wire *w)
 
 /*
  * The client's ISN carries IH, computed here from the payload, and the
- * connection's first bytes are checked against it.
+ * connection's first bytes are checked against it; the same with the mode
+ * set after the bytes.
  */
 TEST_F_TIMEOUT(isn, integrity_round_trip, T_TIMEOUT)
 {
 	struct wire *w = &self->w;
 	int fam = w->family, lfd, cfd, afd;
 	long long ok = CTR(w->nsb, "integrity_ok");
+	bool mode_last;
 	struct sockaddr_storage ss;
 	socklen_t sl = netns_sockaddr(fam, netns_addr_b(fam), PORT_P, &ss);
 	struct reply syn;
@@ -793,25 +801,29 @@ TEST_F_TIMEOUT(isn, integrity_round_trip, T_TIMEOUT)
 
 	lfd = isn_int_listener(w);
 	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, isn_int_client(w, 1, &cfd));
-	drain(w);
-	ASSERT_TRUE(connect(cfd, (struct sockaddr *)&ss, sl) == 0 ||
-		    errno == EINPROGRESS);
-	m.sport = local_port(cfd);
-	ASSERT_EQ(1, capture(w, &m, 1, 3000));
-	EXPECT_EQ(knock_isn_ih(SECRET, w->addr_b, alen(fam), PORT_P,
-			       reply_tsval(&syn, &has_ts), ih), syn.seq) {
-		TH_LOG("ih %04x", ih);
+	for (mode_last = false; ; mode_last = true) {
+		ASSERT_EQ(0, isn_int_client(w, 1, mode_last, &cfd));
+		drain(w);
+		ASSERT_TRUE(connect(cfd, (struct sockaddr *)&ss, sl) == 0 ||
+			    errno == EINPROGRESS);
+		m.sport = local_port(cfd);
+		ASSERT_EQ(1, capture(w, &m, 1, 3000));
+		EXPECT_EQ(knock_isn_ih(SECRET, w->addr_b, alen(fam), PORT_P,
+				       reply_tsval(&syn, &has_ts), ih), syn.seq) {
+			TH_LOG("ih %04x", ih);
+		}
+		ASSERT_EQ(0, wait_connected(cfd, 5000));
+		ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+		afd = tcp_accept_timeout(lfd, 4000);
+		ASSERT_LE(0, afd);
+		ASSERT_EQ(0, read_all(afd, buf, sizeof(buf)));
+		EXPECT_EQ(0, memcmp(buf, PAYLOAD, sizeof(buf)));
+		EXPECT_EQ(++ok, CTR(w->nsb, "integrity_ok"));
+		close(afd);
+		close(cfd);
+		if (mode_last)
+			break;
 	}
-	ASSERT_EQ(0, wait_connected(cfd, 5000));
-	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
-	afd = tcp_accept_timeout(lfd, 4000);
-	ASSERT_LE(0, afd);
-	ASSERT_EQ(0, read_all(afd, buf, sizeof(buf)));
-	EXPECT_EQ(0, memcmp(buf, PAYLOAD, sizeof(buf)));
-	EXPECT_EQ(ok + 1, CTR(w->nsb, "integrity_ok"));
-	close(afd);
-	close(cfd);
 	close(lfd);
 }
 
@@ -826,7 +838,7 @@ TEST_F_TIMEOUT(isn, integrity_tampered, T_TIMEOUT)
 
 	lfd = isn_int_listener(w);
 	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, isn_int_client(w, 0, &cfd));
+	ASSERT_EQ(0, isn_int_client(w, 0, false, &cfd));
 	ASSERT_EQ(0, connect(cfd, (struct sockaddr *)&ss, sl));
 	ASSERT_EQ(0, sock_set_timeouts(cfd, 5000));
 	sent[0] ^= 0x20;

@@ -23,6 +23,7 @@
 //!   ([`genl::GenlPolicy`], implemented by the glue).
 //! - [`rcu`]: values read under RCU.
 //! - [`crypto`]: the kernel's SipHash and BLAKE2s.
+//! - [`percpu`]: per-CPU counters.
 //! - [`uapi`]: the module's uapi header, through bindgen.
 //!
 //! The import graph has no cycle: [`ulp`] uses [`hold`] and [`ops`], which
@@ -42,6 +43,7 @@ pub(crate) mod hold;
 pub(crate) mod net;
 pub(crate) mod netfilter;
 mod ops;
+pub(crate) mod percpu;
 pub(crate) mod pernet;
 pub(crate) mod rcu;
 pub(crate) mod seq;

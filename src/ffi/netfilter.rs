@@ -135,6 +135,8 @@ impl HookArgs<'_> {
     /// BPF program, over the same bytes, as for TCP. `th` is the TCP header's
     /// offset from the network header. With `listener_only`, only the
     /// listener (what TCP asks for a SYN that finds a TIME_WAIT socket).
+    /// A socket found in the established hash is assigned to the skb, as
+    /// early demux does, so that TCP does not look it up again.
     pub(crate) fn lookup(
         &self,
         skb: &SkBuff,
