@@ -93,9 +93,15 @@ static struct sock *tcp_stealth_assigned(struct net *net, struct sk_buff *skb,
 	return reuse ?: sk;
 }
 
-/*
- * Hands @sk, found in the established hash with a reference, to @skb (which
- * has no socket), as early demux does: TCP takes it from there.
+/**
+ * tcp_stealth_assign() - give a socket from the established hash to a segment
+ * @skb: the segment, which has no socket yet
+ * @sk: what the established-hash lookup returned (with a reference), or NULL
+ *
+ * As early demux does (tcp_v4_early_demux(), tcp_v6_early_demux()): @skb
+ * takes over the reference, TCP takes @sk from @skb (skb_steal_sock())
+ * instead of looking it up again, and freeing @skb first drops it
+ * (sock_edemux()).
  */
 static void tcp_stealth_assign(struct sk_buff *skb, struct sock *sk)
 {
