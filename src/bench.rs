@@ -54,10 +54,10 @@ use crate::ffi::{
     pernet::Net,
     seq,
 };
+use crate::keys::KeySet;
 use crate::proto::{
     self, BenchRequest, Crypto, KnockKey, ReplayVerdict, Skew, Slot, SynSource, MAX_KEYS,
 };
-use crate::sockopt::KeySet;
 
 /// Name of the benchmark file in `/proc/net`.
 pub(crate) const BENCH_FILE: &CStr = c_str!("tcp_stealth_bench");

@@ -10,9 +10,10 @@ use crate::ffi::{
     sock::{SockCommon, TcpState},
     with_bh_disabled,
 };
+use crate::keys::KeySet;
 use crate::policy::{CutReason, FlowId, Segment};
 use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, Skew, SynSource};
-use crate::sockopt::{KeySet, Mode, SockCtx};
+use crate::sockopt::{Mode, SockCtx};
 use crate::stats::Counter;
 use crate::NetState;
 

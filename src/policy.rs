@@ -25,11 +25,11 @@ use crate::ffi::{
     crypto::KernelBlake2s, genl::GenlRequest, now_secs, rcu::RcuBox, seq::SeqFile, skb::Family,
     RcuSection,
 };
+use crate::keys::KeySet;
 use crate::proto::{
     self, IntegrityStatus, IntegrityVerifier, KnockKey, PayloadVerifier, PolicyCmd, PolicyErrno,
     PolicyFamily, MAX_KEYS,
 };
-use crate::sockopt::KeySet;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{c_str, new_mutex, new_spinlock, prelude::*, str::CStr, sync::Mutex, sync::SpinLock};

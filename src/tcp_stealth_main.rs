@@ -12,7 +12,7 @@
 //! - [`ffi`]: the abstractions over the kernel C APIs that the `kernel` crate
 //!   lacks, generic over traits the glue implements (it names no glue type),
 //!   which hold all `unsafe` code;
-//! - the glue between them: this file, `bench`, [`integrity`], [`knock`],
+//! - the glue between them: this file, `bench`, [`integrity`], [`keys`], [`knock`],
 //!   [`policy`], [`sockopt`] and [`stats`]. It has no `unsafe` code: the
 //!   crate denies it, and only [`ffi`] is allowed it (bindings included,
 //!   which are private to [`ffi`]).
@@ -33,6 +33,7 @@ mod bench;
 #[allow(unsafe_code)]
 mod ffi;
 mod integrity;
+mod keys;
 mod knock;
 mod policy;
 // `proto` is also the host crate of the knock CLI, the fuzz targets and the
