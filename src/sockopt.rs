@@ -17,10 +17,11 @@ use crate::ffi::{
     ulp::{CtxLock, Ulp, UlpVtable, SOCK_GFP},
     RcuSection,
 };
-use crate::integrity::Check;
+use crate::integrity::{from_isn, from_knock, Check};
 use crate::keys::{derive, KeySet};
 use crate::proto::{
-    self, KeyOp, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS, MAX_SECRET_LEN,
+    self, KeyOp, SecretBytes, SynHeaders, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
+    MAX_SECRET_LEN,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{alloc::KVVec, prelude::*};
@@ -102,7 +103,7 @@ impl Ulp for SockCtx {
     }
 
     fn clone_check(&self, syn: Option<(&[u8], usize)>, rcu: &RcuSection) -> Option<Check> {
-        crate::integrity::child_check(self, syn, rcu)
+        child_check(self, syn, rcu)
     }
 
     fn hold_timeout_secs(net: &Net) -> u32 {
@@ -422,4 +423,26 @@ fn read_int(val: &OptVal) -> Result<i32> {
     let mut raw = [0u8; 4];
     val.read(&mut raw)?;
     Ok(i32::from_ne_bytes(raw))
+}
+
+/// The check for a new child of `listener`, made from the headers of the
+/// SYN it came from (`syn`: IP and TCP headers, and the IP headers' length);
+/// `None` if the listener does not require integrity (the child is an
+/// ordinary connection). A listener that requires integrity but has lost its
+/// keys (setting the length needs keys, removing them later does not) fails
+/// closed: the child has nothing to check against ([`Check::Lost`]).
+fn child_check(listener: &SockCtx, syn: Option<(&[u8], usize)>, rcu: &RcuSection) -> Option<Check> {
+    let n = listener.integrity_len();
+    if n == 0 {
+        return None;
+    }
+    let Some(keys) = listener.keys(rcu) else {
+        return Some(Check::Lost);
+    };
+    let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
+    let check = match listener.mode() {
+        Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),
+        Mode::Isn => syn.and_then(|syn| from_isn(keys.isn(), &syn, n)),
+    };
+    Some(check.unwrap_or(Check::Lost))
 }
