@@ -98,7 +98,7 @@ impl HoldCheck for Check {
             Check::Commit { verifier, n } => feed(verifier, *n, rx, deadline),
             Check::Isn { verifier, n } => feed(verifier, *n, rx, deadline),
         };
-        let counters = &rx.sock().net().state::<crate::NetState>().counters;
+        let counters = &rx.sock().net().state::<crate::netns::NetState>().counters;
         match outcome {
             Outcome::Pending => {}
             Outcome::Verified => counters.inc(Counter::IntegrityOk),

@@ -107,12 +107,12 @@ impl Ulp for SockCtx {
     }
 
     fn hold_timeout_secs(net: &Net) -> u32 {
-        net.state::<crate::NetState>().integrity_timeout()
+        net.state::<crate::netns::NetState>().integrity_timeout()
     }
 
     fn release(&self, net: &Net) {
         if self.keys.is_set() {
-            net.state::<crate::NetState>().stealth_socket(false);
+            net.state::<crate::netns::NetState>().stealth_socket(false);
         }
     }
 }
@@ -266,7 +266,7 @@ impl SockCtx {
         if was != now {
             sk.sock()
                 .net()
-                .state::<crate::NetState>()
+                .state::<crate::netns::NetState>()
                 .stealth_socket(now);
         }
         // Cannot fail: the committed bytes were checked when they were set.
