@@ -17,7 +17,10 @@
 #   host    cargo clippy --workspace --all-targets -D warnings (proto and
 #           tools/knock);
 #   fuzz    cargo +nightly clippy -D warnings on fuzz/ (skipped without the
-#           nightly toolchain, which `make fuzz` installs).
+#           nightly toolchain, which `make fuzz` installs);
+#   modgraph  scripts/modgraph.py: the module graph of src/ has no cycle,
+#           nothing uses the crate root, ffi uses no glue, proto nothing
+#           outside proto.
 # make check runs it in the background while the VM runs.
 #
 #   scripts/lint.sh
@@ -135,6 +138,7 @@ fuzz() {
 }
 
 run fmt fmt
+run modgraph python3 scripts/modgraph.py
 run module module
 run kdoc kdoc
 run host host
