@@ -164,24 +164,35 @@ impl seq::Show for PolicyFile {
 /// The module: while loaded, every network namespace has a [`NetState`] and
 /// sockets can attach the "stealth" ULP.
 struct TcpStealth {
-    // Dropped in this order: no more requests, then no more sockets, then
-    // no more namespace state.
-    _genl: ffi::genl::GenlRegistration<PolicyFile>,
+    // Dropped in this order, the reverse of `init`'s: no more sockets, then
+    // no more requests, then no more namespace state.
     _ulp: ffi::ulp::UlpRegistration<sockopt::SockCtx>,
+    _genl: ffi::genl::GenlRegistration<PolicyFile>,
     _pernet: ffi::pernet::Registration<NetState>,
 }
 
 impl kernel::Module for TcpStealth {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let tokens = ffi::Tokens::take()?;
-        // Namespaces first: once the ULP is registered, sockets can use it.
+        // Namespaces first: sockets and requests use their state.
         let pernet = ffi::pernet::Registration::new(tokens.pernet)?;
-        let ulp = ffi::ulp::UlpRegistration::new(tokens.ulp, module)?;
+        // If a later step fails, dropping these unwinds safely: each
+        // unregistration waits for its users (running requests; packets in
+        // the hooks, readers of the proc files and sysctls), and none of
+        // them keeps a pointer into the module after it.
         let genl = ffi::genl::GenlRegistration::new(tokens.genl)?;
+        // The ULP last, and nothing that can fail after it: from here on,
+        // sockets can attach it, and they keep pointers into the module
+        // (its protos, ops, callbacks) for as long as they live, covered
+        // only by a module reference. If `init` failed after this, the
+        // module loader would free the module whatever its references
+        // (`do_init_module()`), under those sockets; dropping the
+        // registration cannot wait for them.
+        let ulp = ffi::ulp::UlpRegistration::new(tokens.ulp, module)?;
         pr_info!("loaded\n");
         Ok(Self {
-            _genl: genl,
             _ulp: ulp,
+            _genl: genl,
             _pernet: pernet,
         })
     }
