@@ -34,8 +34,8 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{c_str, new_mutex, new_spinlock, prelude::*, str::CStr, sync::Mutex, sync::SpinLock};
 
-/// Ports one namespace can protect this way.
-pub(crate) const MAX_PORTS: usize = 64;
+/// Ports one namespace can protect this way (`TCP_STEALTH_POLICY_MAX`).
+pub(crate) const MAX_PORTS: usize = crate::ffi::uapi::POLICY_MAX;
 
 /// Connections to ports with integrity whose first bytes one namespace
 /// checks at a time. A knock that finds no room is refused.
