@@ -73,13 +73,21 @@ setup:
 kernel:
 	scripts/kernel.sh
 
-check: setup
-	$(MAKE) modules
-	scripts/check.sh
+# After setup: KDIR is handed on only if it was given (command line or
+# environment). The default above was computed before setup installed what
+# the kernel's cache key names (bindgen, rustc, clang), so on a fresh machine
+# it names the wrong tree; the commands below compute it again.
+AFTER_SETUP := $(if $(filter file,$(origin KDIR)),env -u KDIR)
+
+# check.sh builds the kernel itself (beside the host-side checks), then the
+# module.
+check:
+	scripts/setup.sh --no-kernel
+	$(AFTER_SETUP) scripts/check.sh
 
 demo: setup
-	$(MAKE) modules tools
-	scripts/demo.sh
+	$(AFTER_SETUP) $(MAKE) modules tools
+	$(AFTER_SETUP) scripts/demo.sh
 
 tools:
 	cargo build --release -p knock
@@ -165,7 +173,7 @@ vm: modules
 	scripts/vm-run -- $(CMD)
 
 bench: setup
-	scripts/bench.sh
+	$(AFTER_SETUP) scripts/bench.sh
 
 FUZZ_SECONDS ?= 60
 
@@ -204,13 +212,12 @@ deb-dkms:
 	scripts/deb-dkms.sh
 
 deb-kernel: setup
-	scripts/packages.sh
+	$(AFTER_SETUP) scripts/packages.sh
 
 # DKMS end to end in the VM: the kernel's packages and tcp-stealth-dkms
 # installed with dpkg, the module built by DKMS there, modprobe, a knock.
 check-dkms: setup
-	$(MAKE) tools
-	scripts/dkms-test.sh
+	$(AFTER_SETUP) scripts/dkms-test.sh
 
 # Only the module's build products (what DKMS cleans).
 clean-module:

@@ -1,22 +1,28 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Everything `make check` runs, with one summary:
-#   0. build the userspace tools (make tools: target/release/knock and
-#      tools/shim/libtcpstealth.so), which tests/tcp_stealth_tools uses;
-#   1. host unit tests: cargo test --workspace --no-fail-fast (if there is
-#      a Cargo.toml), and the lints (scripts/lint.sh: rustfmt and clippy,
-#      each lint one pass or failure), in the background while the VM runs;
-#   2. the kselftests in tests/, built on the host and run in one VM boot:
-#      scripts/vm-run -- tests/run_all.sh (tcp_stealth.ko must be built),
-#      by vm_suite (one call per kernel to test); then a second boot, of the
-#      unpatched kernel (vm-run --unpatched), for the socket-option API,
-#      the CLI and the shim;
-#   3. at nice 19 while the VM runs, every fuzz target of fuzz/ for
-#      FUZZ_CHECK_SECONDS (default 2; 0: none) each: scripts/fuzz.sh. A
-#      target that ran without a crash is one pass, a crashing target one
-#      failure (its input is saved under build/fuzz/artifacts/), a failed
-#      build one failure.
+# Everything `make check` runs (after scripts/setup.sh --no-kernel), with one
+# summary:
+#   0. the test kernel (scripts/kernel.sh), in the background: with the
+#      kernel cached it only prints its path, otherwise it builds while the
+#      host-side steps below run at nice 19 in the CPU it leaves idle;
+#   1. host-side, all at nice 19 and in the background: the userspace tools
+#      (make tools: target/release/knock and tools/shim/libtcpstealth.so,
+#      which tests/tcp_stealth_tools uses) and their package's checks
+#      (scripts/pkg-check.sh); cargo test --workspace --no-fail-fast (if
+#      there is a Cargo.toml); the lints that need no kernel
+#      (scripts/lint.sh fmt modgraph host fuzz), then, once the kernel and the
+#      module are built, the others (scripts/lint.sh module kdoc); each lint
+#      is one pass or failure;
+#   2. the kselftests in tests/, built on the host (make -C tests) once the
+#      module is, and run in two VM boots side by side (vm_start/vm_finish):
+#      scripts/vm-run -- tests/run_all.sh (every program), and the
+#      unpatched kernel (vm-run --unpatched) for the socket-option API, the
+#      CLI and the shim; the tools and their package are finished first;
+#   3. every fuzz target of fuzz/ for FUZZ_CHECK_SECONDS (default 2; 0:
+#      none) each: scripts/fuzz.sh. A target that ran without a crash is one
+#      pass, a crashing target one failure (its input is saved under
+#      build/fuzz/artifacts/), a failed build one failure.
 # A kselftest program that crashes or prints no "# Totals" line, and a VM
 # that reports a kernel detector hit (scripts/vm-run exit 125) or fails
 # otherwise, each count as one failure.
@@ -44,47 +50,103 @@ add() {
 	summaries+=("$1: $2 passed, $3 failed, $4 skipped${5:+ ($5)}")
 }
 
-# --- 0. the userspace tools, before cargo test runs in the background ------
-if ! make tools >"$logs/tools-build.log" 2>&1; then
-	cat "$logs/tools-build.log"
-	add "tools build" 0 1 0 "make tools failed"
+# --- 0. the kernel, built in the background if it is not yet --------------
+# Everything host-side (tools, package, cargo test, most lints, fuzz) needs
+# no kernel: on a cold run it is built at nice 19 while the kernel builds,
+# filling the CPU the kernel build leaves idle (its serial Rust crates and
+# link steps). With the kernel cached, kernel.sh only prints its path.
+kernel_pid=
+if [ -z "${KDIR:-}" ]; then
+	scripts/kernel.sh >"$logs/kernel.log" 2>&1 &
+	kernel_pid=$!
 fi
 
-# The tools' Debian package and make install-tools, checked on the host
-# (a missing summary line counts as one failure).
-scripts/pkg-check.sh >"$logs/pkg.log" 2>&1 || cat "$logs/pkg.log"
-p= f= s=
-read -r p f s < <(sed -n 's/^pkg: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
-	"$logs/pkg.log") || true
-add "tools package (scripts/pkg-check.sh)" "${p:-0}" "${f:-1}" "${s:-0}"
+# bg VAR LOG CMD...: CMD (a command or a function) in the background at
+# nice 19, its output in LOG, its pid in VAR.
+bg() {
+	local var=$1 out=$2
+	shift 2
+	(
+		renice -n 19 -p "$BASHPID" >/dev/null
+		"$@"
+	) >"$out" 2>&1 &
+	printf -v "$var" %s $!
+}
 
-# --- 1. host unit tests, in the background while the VM runs -------------
+# --- 1. host-side: tools and their package, unit tests, lints ---------------
+# The tools (target/release/knock, the shim) and their Debian package, which
+# tests/tcp_stealth_tools uses in the VM: done before the VM starts. The
+# package is checked on the host too (a missing summary line counts as one
+# failure).
+tools_job() {
+	make tools >"$logs/tools-build.log" 2>&1 || return 10
+	scripts/pkg-check.sh
+}
+bg tools_pid "$logs/pkg.log" tools_job
+
 cargo_pid=
 if [ -f Cargo.toml ]; then
-	cargo test --workspace --no-fail-fast >"$logs/cargo.log" 2>&1 &
-	cargo_pid=$!
+	bg cargo_pid "$logs/cargo.log" cargo test --workspace --no-fail-fast
 fi
 
-scripts/lint.sh >"$logs/lint.log" 2>&1 &
-lint_pid=$!
+# The lints that need no kernel now; module and kdoc once it is built.
+bg lint_pid "$logs/lint.log" scripts/lint.sh fmt modgraph host fuzz
 
 # --- 3. fuzz targets, niced, while the VM runs ----------------------------
 # The VM keeps both CPUs busy most of the time; at nice 19 the fuzzers take
 # what it leaves (boot, its idle moments) and add little to its time.
 fuzz_pid=
 if [ "${FUZZ_CHECK_SECONDS:-2}" != 0 ]; then
-	nice -n 19 scripts/fuzz.sh "${FUZZ_CHECK_SECONDS:-2}" >"$logs/fuzz.log" 2>&1 &
-	fuzz_pid=$!
+	bg fuzz_pid "$logs/fuzz.log" scripts/fuzz.sh "${FUZZ_CHECK_SECONDS:-2}"
+fi
+
+# --- the kernel, then the module and the lints that need them -----------------
+kernel_ok=1
+if [ -n "$kernel_pid" ]; then
+	echo "=== kernel (scripts/kernel.sh, log in build/check/kernel.log)"
+	if ! wait "$kernel_pid"; then
+		kernel_ok=0
+		tail -40 "$logs/kernel.log"
+		add "kernel build" 0 1 0 "scripts/kernel.sh failed"
+	fi
+fi
+module_ok=0
+if [ $kernel_ok = 1 ]; then
+	echo "=== make modules"
+	if make modules >"$logs/module-build.log" 2>&1; then
+		module_ok=1
+	else
+		cat "$logs/module-build.log"
+		add "module build" 0 1 0 "make modules failed"
+	fi
+	bg lint2_pid "$logs/lint-kernel.log" scripts/lint.sh module kdoc
+fi
+
+echo "=== tools (make tools, scripts/pkg-check.sh)"
+rc=0
+wait "$tools_pid" || rc=$?
+if [ "$rc" = 10 ]; then
+	cat "$logs/tools-build.log"
+	add "tools build" 0 1 0 "make tools failed"
+else
+	[ "$rc" = 0 ] || cat "$logs/pkg.log"
+	p= f= s=
+	read -r p f s < <(sed -n 's/^pkg: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
+		"$logs/pkg.log") || true
+	add "tools package (scripts/pkg-check.sh)" "${p:-0}" "${f:-1}" "${s:-0}"
 fi
 
 # --- 2. kselftests in the VM ----------------------------------------------
-# vm_suite NAME LOG [VM-RUN-OPTION...] [-- PROG...]: run tests/run_all.sh
+# vm_start NAME LOG [VM-RUN-OPTION...] [-- PROG...]: start tests/run_all.sh
 # (all programs, or PROG...) in one VM boot (scripts/vm-run OPTION... --
-# tests/run_all.sh PROG...), its output in build/check/LOG.log and the
-# guest's dmesg in build/check/LOG-dmesg.log, and record the result as
-# suite NAME. The units that took longest in LOG's previous run start first.
-vm_suite() {
-	local name=$1 log=$logs/$2.log dmesg=$logs/$2-dmesg.log rc=0 order p f s progs notes note
+# tests/run_all.sh PROG...) in the background, its output going to
+# build/check/LOG.log and the guest's dmesg to build/check/LOG-dmesg.log.
+# The units that took longest in LOG's previous run start first.
+# vm_finish LOG then waits for it, prints its output and records the result
+# as suite NAME.
+declare -A vm_pid=() vm_name=()
+vm_start() {
+	local name=$1 log=$logs/$2.log dmesg=$logs/$2-dmesg.log order
 	local opts=() run=()
 	shift 2
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
@@ -92,14 +154,23 @@ vm_suite() {
 		shift
 	done
 	[ $# -eq 0 ] || { shift; run=("$@"); }
-	echo "=== $name (scripts/vm-run ${opts[*]} -- tests/run_all.sh ${run[*]})"
+	echo "=== $name started (scripts/vm-run ${opts[*]} -- tests/run_all.sh ${run[*]}; output in ${log#"$top"/})"
 	# "# UNIT: N s" lines of the previous run, longest first.
 	order=$(awk '/^# [a-z0-9_.]+: [0-9]+ s$/ {
 		sub(/:$/, "", $2); print $3, $2 }' "$log" 2>/dev/null |
 		sort -rn | awk '{ printf "%s ", $2 }') || true
 	TCP_STEALTH_TEST_ORDER=$order TCP_STEALTH_DMESG=$dmesg \
-		scripts/vm-run "${opts[@]}" -- tests/run_all.sh "${run[@]}" 2>&1 | tee "$log" ||
-		rc=${PIPESTATUS[0]}
+		scripts/vm-run "${opts[@]}" -- tests/run_all.sh "${run[@]}" >"$log" 2>&1 &
+	vm_pid[$log]=$!
+	vm_name[$log]=$name
+}
+
+vm_finish() {
+	local log=$logs/$1.log dmesg=$logs/$1-dmesg.log rc=0 p f s progs notes note name
+	name=${vm_name[$log]}
+	wait "${vm_pid[$log]}" || rc=$?
+	echo "=== $name (${log#"$top"/})"
+	cat "$log"
 	read -r p f s progs notes < <(kselftest_totals "$log")
 	note="$progs program(s)"
 	[ "$notes" = - ] || note+=", ${notes%,}"
@@ -157,20 +228,26 @@ kselftest_totals() {
 	' "$1"
 }
 
-echo "=== build: make -C tests"
-if ! make -C tests >"$logs/tests-build.log" 2>&1; then
-	cat "$logs/tests-build.log"
-	add "kselftests" 0 1 0 "make -C tests failed"
-else
-	vm_suite kselftests kselftest
-	# The same kernel built without patches/ (scripts/kernel.sh keeps its
-	# image): the socket-option API, the knock CLI and the shim, where an
-	# application must attach the ULP with TCP_ULP itself. The ssh fixture
-	# goes through the same CLI and shim paths; for time, it runs on the
-	# patched kernel only.
-	TCP_STEALTH_TEST_SKIP="tcp_stealth_tools.ssh.*" \
-		vm_suite "kselftests, unpatched kernel" kselftest-unpatched --unpatched -- \
-		tcp_stealth_sockopt tcp_stealth_tools
+# The two boots run side by side: each leaves CPU idle at times (its boot,
+# waits in the tests, the serial units at the end) that the other takes.
+if [ $module_ok = 1 ]; then
+	echo "=== build: make -C tests"
+	if ! make -C tests >"$logs/tests-build.log" 2>&1; then
+		cat "$logs/tests-build.log"
+		add "kselftests" 0 1 0 "make -C tests failed"
+	else
+		vm_start kselftests kselftest
+		# The same kernel built without patches/ (scripts/kernel.sh keeps
+		# its image): the socket-option API, the knock CLI and the shim,
+		# where an application must attach the ULP with TCP_ULP itself.
+		# The ssh fixture goes through the same CLI and shim paths; for
+		# time, it runs on the patched kernel only.
+		TCP_STEALTH_TEST_SKIP="tcp_stealth_tools.ssh.*" \
+			vm_start "kselftests, unpatched kernel" kselftest-unpatched --unpatched -- \
+			tcp_stealth_sockopt tcp_stealth_tools
+		vm_finish kselftest
+		vm_finish kselftest-unpatched
+	fi
 fi
 
 # --- 1. (continued) collect the host unit tests ---------------------------
@@ -199,18 +276,22 @@ else
 fi
 
 # --- 1. (continued) collect the lints --------------------------------------
+# lint_collect LOG PID: one suite "lint" per lint.sh run.
+lint_collect() {
+	local log=$1 rc=0 p f s note=
+	wait "$2" || rc=$?
+	cat "$log"
+	p=$(grep -c '^lint: [a-z]*: ok' "$log") || true
+	f=$(grep -c '^lint: [a-z]*: FAIL' "$log") || true
+	s=$(grep -c '^lint: [a-z]*: skipped' "$log") || true
+	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+		f=1 note="scripts/lint.sh exited $rc without a failed lint"
+	fi
+	add "lint (${log##*/})" "$p" "$f" "$s" "$note"
+}
 echo "=== lint (scripts/lint.sh)"
-rc=0
-wait "$lint_pid" || rc=$?
-cat "$logs/lint.log"
-p=$(grep -c '^lint: [a-z]*: ok' "$logs/lint.log") || true
-f=$(grep -c '^lint: [a-z]*: FAIL' "$logs/lint.log") || true
-s=$(grep -c '^lint: [a-z]*: skipped' "$logs/lint.log") || true
-note=
-if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-	f=1 note="scripts/lint.sh exited $rc without a failed lint"
-fi
-add "lint" "$p" "$f" "$s" "$note"
+lint_collect "$logs/lint.log" "$lint_pid"
+[ -z "${lint2_pid:-}" ] || lint_collect "$logs/lint-kernel.log" "$lint2_pid"
 
 # --- 3. (continued) collect the fuzz targets --------------------------------
 if [ -z "$fuzz_pid" ]; then

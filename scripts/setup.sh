@@ -14,6 +14,8 @@
 #
 #   scripts/setup.sh           everything
 #   scripts/setup.sh --fuzz    only what `make fuzz` needs (nightly, cargo-fuzz)
+#   scripts/setup.sh --no-kernel   everything but the kernel (scripts/check.sh
+#                              builds it while the host-side checks run)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -113,5 +115,9 @@ if [ "$("$cache/venv/bin/vng" --version 2>/dev/null | awk '{print $2}')" != "$VI
 	"$cache/venv/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
 fi
 
+if [ "${1:-}" = --no-kernel ]; then
+	log "ready (the kernel is left to scripts/kernel.sh)"
+	exit 0
+fi
 "$top/scripts/kernel.sh" >/dev/null
 log "ready: kernel in $("$top/scripts/kernel.sh" --kdir)"
