@@ -343,7 +343,7 @@ impl SockCtx {
                     // Only the socket's own keys can check a commitment (an
                     // administrator's policy key does not count). Keys
                     // removed later make each connection fail the check
-                    // instead (`integrity::child_check`).
+                    // instead (`child_check` below).
                     return Err(errno::enokey());
                 }
                 if n > 0 {
