@@ -16,8 +16,9 @@
 #                   FUZZ_SECONDS (default 60) each; make check runs them for
 #                   FUZZ_CHECK_SECONDS (default 2) each
 #   make fmt        rustfmt the module sources
-#   make lint       rustfmt --check, clippy on the module, the host crates
-#                   and fuzz/ (scripts/lint.sh; make check runs it too)
+#   make lint       rustfmt --check, the module graph (scripts/modgraph.py),
+#                   clippy on the module, the host crates and fuzz/
+#                   (scripts/lint.sh; make check runs it too)
 #   make install    install the module into KDIR's modules (modules_install)
 #   make tools      build the knock CLI (target/release/knock) and the shim
 #                   (tools/shim/libtcpstealth.so)

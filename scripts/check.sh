@@ -11,7 +11,7 @@
 #      which tests/tcp_stealth_tools uses) and their package's checks
 #      (scripts/pkg-check.sh); cargo test --workspace --no-fail-fast (if
 #      there is a Cargo.toml); the lints that need no kernel
-#      (scripts/lint.sh fmt host fuzz), then, once the kernel and the
+#      (scripts/lint.sh fmt modgraph host fuzz), then, once the kernel and the
 #      module are built, the others (scripts/lint.sh module kdoc); each lint
 #      is one pass or failure;
 #   2. the kselftests in tests/, built on the host (make -C tests) once the
@@ -90,7 +90,7 @@ if [ -f Cargo.toml ]; then
 fi
 
 # The lints that need no kernel now; module and kdoc once it is built.
-bg lint_pid "$logs/lint.log" scripts/lint.sh fmt host fuzz
+bg lint_pid "$logs/lint.log" scripts/lint.sh fmt modgraph host fuzz
 
 # --- 3. fuzz targets, niced, while the VM runs ----------------------------
 # The VM keeps both CPUs busy most of the time; at nice 19 the fuzzers take

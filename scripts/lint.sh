@@ -17,11 +17,14 @@
 #   host    cargo clippy --workspace --all-targets -D warnings (proto and
 #           tools/knock);
 #   fuzz    cargo +nightly clippy -D warnings on fuzz/ (skipped without the
-#           nightly toolchain, which `make fuzz` installs).
-# make check runs fmt, host and fuzz in the background from the start (they
-# need no kernel), module and kdoc once the kernel is built.
+#           nightly toolchain, which `make fuzz` installs);
+#   modgraph  scripts/modgraph.py: the module graph of src/ has no cycle,
+#           nothing uses the crate root, ffi uses no glue, proto nothing
+#           outside proto.
+# make check runs fmt, modgraph, host and fuzz in the background from the
+# start (they need no kernel), module and kdoc once the kernel is built.
 #
-#   scripts/lint.sh [LINT...]     default: all five, in this order
+#   scripts/lint.sh [LINT...]     default: all six, in this order
 #
 # Logs go to build/lint/NAME.log. Exits 1 if any lint failed.
 set -euo pipefail
@@ -135,10 +138,14 @@ fuzz() {
 	cargo +nightly clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 }
 
-[ $# -gt 0 ] || set -- fmt module kdoc host fuzz
+modgraph() {
+	python3 scripts/modgraph.py
+}
+
+[ $# -gt 0 ] || set -- fmt modgraph module kdoc host fuzz
 for step in "$@"; do
 	case $step in
-	fmt | module | kdoc | host) run "$step" "$step" ;;
+	fmt | modgraph | module | kdoc | host) run "$step" "$step" ;;
 	fuzz)
 		if rustup run nightly true >/dev/null 2>&1; then
 			run fuzz fuzz
@@ -147,7 +154,7 @@ for step in "$@"; do
 		fi
 		;;
 	*)
-		echo "lint.sh: no lint named '$step' (fmt, module, kdoc, host, fuzz)" >&2
+		echo "lint.sh: no lint named '$step' (fmt, modgraph, module, kdoc, host, fuzz)" >&2
 		exit 2
 		;;
 	esac

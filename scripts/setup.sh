@@ -6,7 +6,8 @@
 #
 #   - Debian packages (kernel source, compilers, QEMU, network tools)
 #   - the Rust toolchain pinned in rust-toolchain.toml, with rust-src
-#   - bindgen-cli at the version the kernel build is keyed on
+#   - bindgen-cli at the version the kernel build is keyed on (the module and
+#     the knock CLI read include/uapi/linux/tcp_stealth.h with it)
 #   - virtme-ng in a virtualenv under the cache directory
 #   - the nightly toolchain and cargo-fuzz, for the fuzz targets in fuzz/
 #   - the test kernel (scripts/kernel.sh), cached outside the work tree

@@ -41,11 +41,7 @@
 //! the namespace, the work per write is bounded, and it touches no packet,
 //! socket or namespace replay state (it only reads the replay cache's size).
 
-use core::{
-    fmt::Write,
-    hint::black_box,
-    sync::atomic::{AtomicU64, Ordering},
-};
+use core::{fmt::Write, hint::black_box, sync::atomic::Ordering};
 use kernel::{c_str, prelude::*, str::CStr};
 
 use crate::ffi::{
@@ -54,10 +50,11 @@ use crate::ffi::{
     pernet::Net,
     seq,
 };
+use crate::keys::KeySet;
+use crate::netns::{FLOOD_FIGURES, OPS};
 use crate::proto::{
     self, BenchRequest, Crypto, KnockKey, ReplayVerdict, Skew, Slot, SynSource, MAX_KEYS,
 };
-use crate::sockopt::KeySet;
 
 /// Name of the benchmark file in `/proc/net`.
 pub(crate) const BENCH_FILE: &CStr = c_str!("tcp_stealth_bench");
@@ -77,7 +74,6 @@ enum Op {
     DeriveKey,
 }
 
-const OPS: usize = 6;
 const OP_NAMES: [&str; OPS] = [
     "verify_ok_ns",
     "verify_bad_mac_ns",
@@ -91,16 +87,6 @@ const OP_NAMES: [&str; OPS] = [
 /// two blocks costs tens of SipHashes).
 const DERIVE_DIVISOR: u32 = 16;
 
-/// Results of the last run in a namespace: the iteration count and the cost
-/// per operation in hundredths of a nanosecond.
-pub(crate) struct BenchResults {
-    iterations: AtomicU64,
-    centi_ns: [AtomicU64; OPS],
-    /// The last replay flood, in [`FLOOD_NAMES`] order.
-    flood: [AtomicU64; FLOOD_FIGURES],
-}
-
-const FLOOD_FIGURES: usize = 6;
 const FLOOD_NAMES: [&str; FLOOD_FIGURES] = [
     "flood_knocks",
     "flood_fresh",
@@ -109,17 +95,6 @@ const FLOOD_NAMES: [&str; FLOOD_FIGURES] = [
     "flood_full",
     "flood_ns_per_knock",
 ];
-
-impl BenchResults {
-    /// No run yet.
-    pub(crate) fn new() -> Self {
-        Self {
-            iterations: AtomicU64::new(0),
-            centi_ns: [const { AtomicU64::new(0) }; OPS],
-            flood: [const { AtomicU64::new(0) }; FLOOD_FIGURES],
-        }
-    }
-}
 
 /// Times `n` calls of `f(i)` and returns the mean in hundredths of a ns.
 /// The clock is read around chunks of [`proto::BENCH_YIELD_EVERY`] calls and
@@ -196,7 +171,7 @@ fn replay_flood(n: u32) -> Result<[u64; FLOOD_FIGURES]> {
     let limits = proto::ReplayLimits::new(room, room).map_err(|_| EINVAL)?;
     let mut hash_key = [0u8; 16];
     ffi::random_bytes(&mut hash_key);
-    let mut cache = crate::new_replay_cache(limits, hash_key)?;
+    let mut cache = crate::netns::new_replay_cache(limits, hash_key)?;
     let skew = Skew::DEFAULT;
     let dport = 4242;
     let start = ffi::now_secs();
@@ -258,7 +233,7 @@ pub(crate) struct Bench;
 
 impl seq::Store for Bench {
     fn store(net: &Net, input: &[u8]) -> Result {
-        let r = &net.state::<crate::NetState>().bench;
+        let r = &net.state::<crate::netns::NetState>().bench;
         match proto::parse_bench_request(input).map_err(|_| EINVAL)? {
             BenchRequest::Ops(n) => {
                 let costs = run(n);
@@ -279,7 +254,7 @@ impl seq::Store for Bench {
 
 impl seq::Show for Bench {
     fn show(net: &Net, m: &mut seq::SeqFile) {
-        let state = net.state::<crate::NetState>();
+        let state = net.state::<crate::netns::NetState>();
         let r = &state.bench;
         let _ = writeln!(m, "iterations {}", r.iterations.load(Ordering::Relaxed));
         for (name, v) in OP_NAMES.iter().zip(r.centi_ns.iter()) {

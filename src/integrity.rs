@@ -14,13 +14,12 @@
 use crate::ffi::{
     crypto::KernelBlake2s,
     hold::{Failure, HoldCheck, Outcome, RxQueue},
-    now_secs, RcuSection,
+    now_secs,
 };
 use crate::proto::{
     self, FindResult, IntegrityStatus, IntegrityVerifier, IsnVerifier, PayloadVerifier, Skew,
     SynHeaders,
 };
-use crate::sockopt::{Mode, SockCtx};
 use crate::stats::Counter;
 
 /// What a held connection must prove.
@@ -47,33 +46,14 @@ fn failure_counter(f: Failure) -> Counter {
         Failure::Lost => Counter::IntegrityLost,
     }
 }
-/// The check for a new child of `listener`, made from the headers of the
-/// SYN it came from (`syn`: IP and TCP headers, and the IP headers' length);
-/// `None` if the listener does not require integrity (the child is an
-/// ordinary connection). A listener that requires integrity but has lost its
-/// keys (setting the length needs keys, removing them later does not) fails
-/// closed: the child has nothing to check against ([`Check::Lost`]).
-pub(crate) fn child_check(
-    listener: &SockCtx,
-    syn: Option<(&[u8], usize)>,
-    rcu: &RcuSection,
+/// ISN mode: the check of the first `n` bytes against the integrity hash in
+/// `syn`'s ISN, with the first of `secrets` whose token that ISN carries;
+/// `None` if none does.
+pub(crate) fn from_isn(
+    secrets: &[proto::IsnSecret],
+    syn: &SynHeaders<'_>,
+    n: usize,
 ) -> Option<Check> {
-    let n = listener.integrity_len();
-    if n == 0 {
-        return None;
-    }
-    let Some(keys) = listener.keys(rcu) else {
-        return Some(Check::Lost);
-    };
-    let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
-    let check = match listener.mode() {
-        Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),
-        Mode::Isn => syn.and_then(|syn| from_isn(keys.isn(), &syn, n)),
-    };
-    Some(check.unwrap_or(Check::Lost))
-}
-
-fn from_isn(secrets: &[proto::IsnSecret], syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
     let tsval = proto::find_tsval(syn.options).map_or(0, |(_, v)| v);
     let secret = secrets
         .iter()
@@ -82,7 +62,14 @@ fn from_isn(secrets: &[proto::IsnSecret], syn: &SynHeaders<'_>, n: usize) -> Opt
     Some(Check::Isn { verifier, n })
 }
 
-fn from_knock(keys: &[proto::KnockKey], syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
+/// The check of the first `n` bytes against the commitment of `syn`'s
+/// knock, with the one of `keys` that made it; `None` without a valid knock
+/// that commits.
+pub(crate) fn from_knock(
+    keys: &[proto::KnockKey],
+    syn: &SynHeaders<'_>,
+    n: usize,
+) -> Option<Check> {
     let dport = syn.dport;
     let FindResult::Found { option, .. } = proto::find_knock(syn.options) else {
         return None;
@@ -111,7 +98,7 @@ impl HoldCheck for Check {
             Check::Commit { verifier, n } => feed(verifier, *n, rx, deadline),
             Check::Isn { verifier, n } => feed(verifier, *n, rx, deadline),
         };
-        let counters = &rx.sock().net().state::<crate::NetState>().counters;
+        let counters = &rx.sock().net().state::<crate::netns::NetState>().counters;
         match outcome {
             Outcome::Pending => {}
             Outcome::Verified => counters.inc(Counter::IntegrityOk),

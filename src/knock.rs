@@ -4,17 +4,18 @@
 
 use crate::ffi::{
     crypto::KernelCrypto,
-    netfilter::{HookArgs, HookPoint, Verdict},
+    netfilter::{HookArgs, HookPoint, HookSpec, HookState, Verdict},
     now_secs, random_bytes,
     skb::{Family, Ipv6Tcp, SkBuff},
     sock::{SockCommon, TcpState},
     with_bh_disabled,
 };
+use crate::keys::KeySet;
+use crate::netns::NetState;
 use crate::policy::{CutReason, FlowId, Segment};
-use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, Skew, SynSource};
-use crate::sockopt::{KeySet, Mode, SockCtx};
+use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, SynSource};
+use crate::sockopt::{Mode, SockCtx};
 use crate::stats::Counter;
-use crate::NetState;
 
 const TCP_FIN: u8 = 0x01;
 const TCP_SYN: u8 = 0x02;
@@ -820,11 +821,13 @@ impl NetState {
             ports,
         )
     }
+}
 
-    pub(crate) fn skew(&self) -> Skew {
-        u64::try_from(self.settings.skew.get())
-            .ok()
-            .and_then(|s| Skew::new(s).ok())
-            .unwrap_or(Skew::DEFAULT)
+impl HookState for NetState {
+    fn hook(&self, spec: &HookSpec, skb: &SkBuff, args: &HookArgs<'_>) -> Verdict {
+        match spec.point {
+            HookPoint::LocalIn => self.local_in(skb, spec.family, args),
+            HookPoint::LocalOut => self.local_out(skb, spec.family, args),
+        }
     }
 }

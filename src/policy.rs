@@ -25,17 +25,17 @@ use crate::ffi::{
     crypto::KernelBlake2s, genl::GenlRequest, now_secs, rcu::RcuBox, seq::SeqFile, skb::Family,
     RcuSection,
 };
+use crate::keys::KeySet;
 use crate::proto::{
     self, IntegrityStatus, IntegrityVerifier, KnockKey, PayloadVerifier, PolicyCmd, PolicyErrno,
     PolicyFamily, MAX_KEYS,
 };
-use crate::sockopt::KeySet;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{c_str, new_mutex, new_spinlock, prelude::*, str::CStr, sync::Mutex, sync::SpinLock};
 
-/// Ports one namespace can protect this way.
-pub(crate) const MAX_PORTS: usize = 64;
+/// Ports one namespace can protect this way (`TCP_STEALTH_POLICY_MAX`).
+pub(crate) const MAX_PORTS: usize = crate::ffi::uapi::POLICY_MAX;
 
 /// Connections to ports with integrity whose first bytes one namespace
 /// checks at a time. A knock that finds no room is refused.

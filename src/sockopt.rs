@@ -17,9 +17,10 @@ use crate::ffi::{
     ulp::{CtxLock, Ulp, UlpVtable, SOCK_GFP},
     RcuSection,
 };
-use crate::integrity::Check;
+use crate::integrity::{from_isn, from_knock, Check};
+use crate::keys::{derive, KeySet};
 use crate::proto::{
-    self, IsnSecret, KeyOp, KnockKey, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
+    self, KeyOp, SecretBytes, SynHeaders, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
     MAX_SECRET_LEN,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -102,16 +103,16 @@ impl Ulp for SockCtx {
     }
 
     fn clone_check(&self, syn: Option<(&[u8], usize)>, rcu: &RcuSection) -> Option<Check> {
-        crate::integrity::child_check(self, syn, rcu)
+        child_check(self, syn, rcu)
     }
 
     fn hold_timeout_secs(net: &Net) -> u32 {
-        net.state::<crate::NetState>().integrity_timeout()
+        net.state::<crate::netns::NetState>().integrity_timeout()
     }
 
     fn release(&self, net: &Net) {
         if self.keys.is_set() {
-            net.state::<crate::NetState>().stealth_socket(false);
+            net.state::<crate::netns::NetState>().stealth_socket(false);
         }
     }
 }
@@ -140,83 +141,6 @@ impl Mode {
             Self::Option => uapi::TCP_STEALTH_MODE_OPTION,
             Self::Isn => uapi::TCP_STEALTH_MODE_ISN,
         }
-    }
-}
-
-/// The keys of a socket. A client knocks with the first; a listener accepts
-/// a knock made with any.
-///
-/// Each key is held in both forms: the derived v1 key of the option mode,
-/// and the zero-padded raw secret that the ISN mode uses as is, so that the
-/// mode can change independently of the keys.
-#[derive(Clone)]
-pub(crate) struct KeySet {
-    keys: [KnockKey; MAX_KEYS],
-    isn: [IsnSecret; MAX_KEYS],
-    n: usize,
-}
-
-impl KeySet {
-    /// The key set of 1 to [`MAX_KEYS`] secrets (1 to 64 bytes each), in
-    /// the order given.
-    pub(crate) fn from_secrets(secrets: &[&[u8]]) -> Result<Self> {
-        if secrets.is_empty() || secrets.len() > MAX_KEYS {
-            return Err(EINVAL);
-        }
-        let mut set = Self::empty();
-        for secret in secrets.iter().rev() {
-            let (key, isn) = derive(secret)?;
-            set.push_front(key, isn);
-        }
-        Ok(set)
-    }
-
-    fn one(key: KnockKey, isn: IsnSecret) -> Self {
-        let mut set = Self::empty();
-        set.push_front(key, isn);
-        set
-    }
-
-    fn empty() -> Self {
-        Self {
-            keys: core::array::from_fn(|_| KnockKey::from_bytes(&[0; 32])),
-            isn: core::array::from_fn(|_| IsnSecret::default()),
-            n: 0,
-        }
-    }
-
-    /// The keys held (option mode).
-    pub(crate) fn keys(&self) -> &[KnockKey] {
-        &self.keys[..self.n]
-    }
-
-    /// The same keys as raw secrets (ISN mode), in the same order.
-    pub(crate) fn isn(&self) -> &[IsnSecret] {
-        &self.isn[..self.n]
-    }
-
-    /// Makes `key` the first (newest) key; the caller checks there is room.
-    fn push_front(&mut self, key: KnockKey, isn: IsnSecret) {
-        let n = self.n;
-        self.keys[..=n].rotate_right(1);
-        self.isn[..=n].rotate_right(1);
-        self.keys[0] = key;
-        self.isn[0] = isn;
-        self.n += 1;
-    }
-
-    /// Removes the key at `i`.
-    fn remove(&mut self, i: usize) {
-        let n = self.n;
-        self.keys[i..n].rotate_left(1);
-        self.isn[i..n].rotate_left(1);
-        self.n -= 1;
-    }
-
-    fn position(&self, key: &KnockKey) -> Option<usize> {
-        self.keys()
-            .iter()
-            .position(|k| crate::proto::ct_eq(k.mac_key(), key.mac_key()))
     }
 }
 
@@ -342,7 +266,7 @@ impl SockCtx {
         if was != now {
             sk.sock()
                 .net()
-                .state::<crate::NetState>()
+                .state::<crate::netns::NetState>()
                 .stealth_socket(now);
         }
         // Cannot fail: the committed bytes were checked when they were set.
@@ -419,7 +343,7 @@ impl SockCtx {
                     // Only the socket's own keys can check a commitment (an
                     // administrator's policy key does not count). Keys
                     // removed later make each connection fail the check
-                    // instead (`integrity::child_check`).
+                    // instead (`child_check` below).
                     return Err(errno::enokey());
                 }
                 if n > 0 {
@@ -501,9 +425,24 @@ fn read_int(val: &OptVal) -> Result<i32> {
     Ok(i32::from_ne_bytes(raw))
 }
 
-/// Both forms of a key: the v1 key and the original's padded secret.
-fn derive(secret: &[u8]) -> Result<(KnockKey, IsnSecret)> {
-    let key = KnockKey::derive(secret, &KernelCrypto).map_err(|_| EINVAL)?;
-    let isn = IsnSecret::new(secret).map_err(|_| EINVAL)?;
-    Ok((key, isn))
+/// The check for a new child of `listener`, made from the headers of the
+/// SYN it came from (`syn`: IP and TCP headers, and the IP headers' length);
+/// `None` if the listener does not require integrity (the child is an
+/// ordinary connection). A listener that requires integrity but has lost its
+/// keys (setting the length needs keys, removing them later does not) fails
+/// closed: the child has nothing to check against ([`Check::Lost`]).
+fn child_check(listener: &SockCtx, syn: Option<(&[u8], usize)>, rcu: &RcuSection) -> Option<Check> {
+    let n = listener.integrity_len();
+    if n == 0 {
+        return None;
+    }
+    let Some(keys) = listener.keys(rcu) else {
+        return Some(Check::Lost);
+    };
+    let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
+    let check = match listener.mode() {
+        Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),
+        Mode::Isn => syn.and_then(|syn| from_isn(keys.isn(), &syn, n)),
+    };
+    Some(check.unwrap_or(Check::Lost))
 }

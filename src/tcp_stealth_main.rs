@@ -12,19 +12,15 @@
 //! - [`ffi`]: the abstractions over the kernel C APIs that the `kernel` crate
 //!   lacks, generic over traits the glue implements (it names no glue type),
 //!   which hold all `unsafe` code;
-//! - the glue between them: this file, `bench`, [`integrity`], [`knock`],
-//!   [`policy`], [`sockopt`] and [`stats`]. It has no `unsafe` code: the
+//! - the glue between them: this file, `bench`, [`integrity`], [`keys`], [`knock`],
+//!   [`netns`], [`policy`], [`sockopt`] and [`stats`]. It has no `unsafe` code: the
 //!   crate denies it, and only [`ffi`] is allowed it (bindings included,
 //!   which are private to [`ffi`]).
 
 #![deny(unsafe_code)]
 
-use core::{
-    fmt::Write,
-    pin::Pin,
-    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
-};
-use kernel::{c_str, new_spinlock, prelude::*, sync::SpinLock};
+use core::{fmt::Write, sync::atomic::Ordering};
+use kernel::{c_str, prelude::*};
 
 // The test-only benchmark file, only in a build with TCP_STEALTH_BENCH=1
 // (`make bench`; see Kbuild).
@@ -33,7 +29,9 @@ mod bench;
 #[allow(unsafe_code)]
 mod ffi;
 mod integrity;
+mod keys;
 mod knock;
+mod netns;
 mod policy;
 // `proto` is also the host crate of the knock CLI, the fuzz targets and the
 // host tests (proto/), which use parts of it the module does not (and so
@@ -44,14 +42,13 @@ mod sockopt;
 mod stats;
 
 use ffi::{
-    netfilter::{HookArgs, HookPoint, HookSpec, HookState, Verdict},
+    netfilter::{HookPoint, HookSpec},
     pernet::{Net, Pernet, PernetState},
     seq,
-    skb::{Family, SkBuff},
-    sysctl::{IntSetting, SysctlSettings, SysctlTable},
+    skb::Family,
+    sysctl::SysctlTable,
 };
-use proto::{Admitted, ReplayCache, ReplayLimits, Slot};
-use stats::Counters;
+use netns::{NetState, Settings};
 
 module! {
     type: TcpStealth,
@@ -74,77 +71,12 @@ const PRI_LOCAL_IN: i32 = 10;
 /// table, so the knock covers the port the SYN really goes to.
 const PRI_LOCAL_OUT: i32 = 300;
 
-/// Default and largest `net.tcp_stealth.integrity_timeout_secs`.
-const DEFAULT_INTEGRITY_TIMEOUT_SECS: i32 = 10;
-const MAX_INTEGRITY_TIMEOUT_SECS: i32 = 600;
-
-/// Seconds between two "replay cache full" warnings of a namespace.
-const REPLAY_WARN_SECS: u64 = 10;
-
-/// Slots of the table of peers that knocked, per namespace (8 bytes each;
-/// see `proto::Admitted`). Only listeners that may answer with SYN cookies
-/// record into it.
-const ADMIT_SLOTS: usize = 1024;
-
-/// A namespace's replay cache: its slots are one `kvmalloc()` allocation,
-/// made in process context (namespace creation, or a write of the
-/// `replay_max` / `replay_key_max` sysctls), never in the packet path.
-pub(crate) type Replay = ReplayCache<KVVec<Slot>>;
-
-/// An empty replay cache for `limits`, as a namespace has (charged to the
-/// caller's memory cgroup).
-pub(crate) fn new_replay_cache(limits: ReplayLimits, hash_key: [u8; 16]) -> Result<Replay> {
-    let slots = KVVec::from_elem(Slot::EMPTY, limits.slots(), GFP_KERNEL_ACCOUNT)?;
-    ReplayCache::new(slots, limits, hash_key).map_err(|_| EINVAL)
-}
-
 const fn hook(family: Family, point: HookPoint, priority: i32) -> HookSpec {
     HookSpec {
         family,
         point,
         priority,
     }
-}
-
-/// Settings of a namespace, under `net.tcp_stealth` (see
-/// [`SysctlSettings`]).
-pub(crate) struct Settings {
-    /// `skew_secs`: how far a knock's time may be from ours.
-    skew: IntSetting,
-    /// `reject`: 0 answers failed knocks as a closed port (RST), 1 drops them.
-    reject: IntSetting,
-    /// `integrity_timeout_secs`: how long a connection may take to send the
-    /// first bytes it committed to.
-    integrity_timeout: IntSetting,
-    /// `replay_max`: knocks the replay cache remembers at most.
-    replay_max: IntSetting,
-    /// `replay_key_max`: knocks of one key it remembers at most (at most
-    /// `replay_max`; `replay_max / replay_key_max` keys at once).
-    replay_key_max: IntSetting,
-}
-
-/// The module's state in one network namespace.
-pub(crate) struct NetState {
-    /// Sockets with keys here; while there are none, the input hook has
-    /// nothing to look up.
-    stealth_sockets: AtomicUsize,
-    counters: Counters,
-    /// The settings, and their sysctl table in this namespace.
-    settings: SysctlTable<Settings>,
-    replay: Pin<KBox<SpinLock<Replay>>>,
-    /// Key of the replay cache's fingerprints; kept across resizes.
-    replay_hash_key: [u8; 16],
-    /// Second of the last "replay cache full" warning.
-    replay_warned: AtomicU64,
-    /// Peers that knocked just now, whose ACK may complete a SYN cookie.
-    admitted: Admitted<KVec<AtomicU64>>,
-    /// Key of the hash [`Admitted`] files 4-tuples under.
-    admit_key: [u8; 16],
-    /// Ports the administrator protects.
-    policy: policy::Policy,
-    /// Results of the test-only benchmark file (see `bench`).
-    #[cfg(tcp_stealth_bench)]
-    bench: bench::BenchResults,
 }
 
 /// The `pernet_operations` of [`NetState`].
@@ -167,52 +99,8 @@ impl PernetState for NetState {
     type Settings = Settings;
 
     fn new() -> Result<Self> {
-        let mut replay_hash_key = [0u8; 16];
-        ffi::random_bytes(&mut replay_hash_key);
-        let cache = new_replay_cache(ReplayLimits::DEFAULT, replay_hash_key)?;
-        let mut admit_slots = KVec::with_capacity(ADMIT_SLOTS, GFP_KERNEL)?;
-        for _ in 0..ADMIT_SLOTS {
-            admit_slots.push(AtomicU64::new(0), GFP_KERNEL)?;
-        }
-        let mut admit_key = [0u8; 16];
-        ffi::random_bytes(&mut admit_key);
-        Ok(Self {
-            stealth_sockets: AtomicUsize::new(0),
-            counters: Counters::new()?,
-            settings: SysctlTable::new(Settings {
-                skew: IntSetting::new(
-                    proto::DEFAULT_SKEW_SECS as i32,
-                    1,
-                    proto::MAX_SKEW_SECS as i32,
-                ),
-                reject: IntSetting::new(0, 0, 1),
-                integrity_timeout: IntSetting::new(
-                    DEFAULT_INTEGRITY_TIMEOUT_SECS,
-                    1,
-                    MAX_INTEGRITY_TIMEOUT_SECS,
-                ),
-                replay_max: IntSetting::with_hook(
-                    proto::DEFAULT_MAX_ENTRIES as i32,
-                    proto::MIN_KEY_ENTRIES as i32,
-                    proto::MAX_ENTRIES as i32,
-                    resize_replay,
-                ),
-                replay_key_max: IntSetting::with_hook(
-                    proto::DEFAULT_KEY_ENTRIES as i32,
-                    proto::MIN_KEY_ENTRIES as i32,
-                    proto::MAX_ENTRIES as i32,
-                    resize_replay,
-                ),
-            }),
-            replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
-            replay_hash_key,
-            replay_warned: AtomicU64::new(0),
-            admitted: Admitted::new(admit_slots).map_err(|_| EINVAL)?,
-            admit_key,
-            policy: policy::Policy::new()?,
-            #[cfg(tcp_stealth_bench)]
-            bench: bench::BenchResults::new(),
-        })
+        // The inherent constructor (netns.rs), not this function again.
+        NetState::new()
     }
 
     fn sysctl(&self) -> &SysctlTable<Settings> {
@@ -241,112 +129,6 @@ impl PernetState for NetState {
         seq::remove(net, bench::BENCH_FILE);
         seq::remove(net, POLICY_FILE);
         seq::remove(net, STATS_FILE);
-    }
-}
-
-impl SysctlSettings for Settings {
-    const PATH: &'static CStr = c_str!("net/tcp_stealth");
-
-    fn entries(&self, f: &mut dyn FnMut(&'static CStr, &IntSetting)) {
-        f(c_str!("skew_secs"), &self.skew);
-        f(c_str!("reject"), &self.reject);
-        f(c_str!("integrity_timeout_secs"), &self.integrity_timeout);
-        f(c_str!("replay_max"), &self.replay_max);
-        f(c_str!("replay_key_max"), &self.replay_key_max);
-    }
-}
-
-/// The replay limits the sysctls ask for (`replay_key_max` no larger than
-/// `replay_max`).
-fn replay_limits(settings: &Settings) -> Result<ReplayLimits> {
-    let max = u32::try_from(settings.replay_max.get()).map_err(|_| EINVAL)?;
-    let key_max = u32::try_from(settings.replay_key_max.get()).map_err(|_| EINVAL)?;
-    ReplayLimits::new(max, key_max.min(max)).map_err(|_| EINVAL)
-}
-
-/// A write of `replay_max` or `replay_key_max`: a new cache for the new
-/// limits, allocated here in process context; every knock the old one
-/// remembers moves over under the lock (what no longer fits is dropped
-/// and from then on refused as too old to tell). Fails with ENOMEM, and
-/// the setting keeps its old value, if the allocation fails.
-fn resize_replay(net: &Net) -> Result {
-    let state = net.state::<NetState>();
-    loop {
-        let limits = replay_limits(&state.settings)?;
-        let mut new = Some(new_replay_cache(limits, state.replay_hash_key)?);
-        let (now, skew) = (ffi::now_secs(), state.skew());
-        let old = ffi::with_bh_disabled(|| {
-            let mut cur = state.replay.lock();
-            // A concurrent write changed the limits meanwhile: again.
-            if replay_limits(&state.settings).ok() != Some(limits) || cur.limits() == limits {
-                return None;
-            }
-            let mut next = new.take()?;
-            let dropped = cur.move_into(&mut next, now, skew);
-            Some((core::mem::replace(&mut *cur, next), dropped))
-        });
-        // Freed outside the lock.
-        drop(new);
-        match old {
-            Some((old, dropped)) => {
-                drop(old);
-                if dropped != 0 {
-                    pr_info!(
-                        "replay cache resized: {} remembered knocks did not fit and are refused until stale\n",
-                        dropped
-                    );
-                }
-                return Ok(());
-            }
-            None => {
-                if replay_limits(&state.settings).ok() == Some(limits) {
-                    return Ok(());
-                }
-            }
-        }
-    }
-}
-
-impl NetState {
-    /// A valid knock was refused for want of room in the replay cache: a
-    /// warning at most every [`REPLAY_WARN_SECS`].
-    pub(crate) fn warn_replay_full(&self, now: u64) {
-        let last = self.replay_warned.load(Ordering::Relaxed);
-        if now >= last.saturating_add(REPLAY_WARN_SECS)
-            && self
-                .replay_warned
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            pr_warn!(
-                "replay cache full: valid knocks refused (knock_replay_full); raise net.tcp_stealth.replay_key_max or replay_max\n"
-            );
-        }
-    }
-
-    fn drop_silently(&self) -> bool {
-        self.settings.reject.get() == 1
-    }
-
-    /// A socket here got its first key (`true`) or lost its last.
-    pub(crate) fn stealth_socket(&self, added: bool) {
-        if added {
-            self.stealth_sockets.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.stealth_sockets.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Seconds a held connection has to send its committed bytes.
-    pub(crate) fn integrity_timeout(&self) -> u32 {
-        u32::try_from(self.settings.integrity_timeout.get())
-            .unwrap_or(DEFAULT_INTEGRITY_TIMEOUT_SECS as u32)
-    }
-
-    /// Whether any socket in this namespace has keys, or any port is
-    /// protected by the administrator.
-    fn has_stealth_sockets(&self) -> bool {
-        self.stealth_sockets.load(Ordering::Relaxed) != 0 || !self.policy.is_empty()
     }
 }
 
@@ -379,36 +161,38 @@ impl seq::Show for PolicyFile {
     }
 }
 
-impl HookState for NetState {
-    fn hook(&self, spec: &HookSpec, skb: &SkBuff, args: &HookArgs<'_>) -> Verdict {
-        match spec.point {
-            HookPoint::LocalIn => self.local_in(skb, spec.family, args),
-            HookPoint::LocalOut => self.local_out(skb, spec.family, args),
-        }
-    }
-}
-
 /// The module: while loaded, every network namespace has a [`NetState`] and
 /// sockets can attach the "stealth" ULP.
 struct TcpStealth {
-    // Dropped in this order: no more requests, then no more sockets, then
-    // no more namespace state.
-    _genl: ffi::genl::GenlRegistration<PolicyFile>,
+    // Dropped in this order, the reverse of `init`'s: no more sockets, then
+    // no more requests, then no more namespace state.
     _ulp: ffi::ulp::UlpRegistration<sockopt::SockCtx>,
+    _genl: ffi::genl::GenlRegistration<PolicyFile>,
     _pernet: ffi::pernet::Registration<NetState>,
 }
 
 impl kernel::Module for TcpStealth {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let tokens = ffi::Tokens::take()?;
-        // Namespaces first: once the ULP is registered, sockets can use it.
+        // Namespaces first: sockets and requests use their state.
         let pernet = ffi::pernet::Registration::new(tokens.pernet)?;
-        let ulp = ffi::ulp::UlpRegistration::new(tokens.ulp, module)?;
+        // If a later step fails, dropping these unwinds safely: each
+        // unregistration waits for its users (running requests; packets in
+        // the hooks, readers of the proc files and sysctls), and none of
+        // them keeps a pointer into the module after it.
         let genl = ffi::genl::GenlRegistration::new(tokens.genl)?;
+        // The ULP last, and nothing that can fail after it: from here on,
+        // sockets can attach it, and they keep pointers into the module
+        // (its protos, ops, callbacks) for as long as they live, covered
+        // only by a module reference. If `init` failed after this, the
+        // module loader would free the module whatever its references
+        // (`do_init_module()`), under those sockets; dropping the
+        // registration cannot wait for them.
+        let ulp = ffi::ulp::UlpRegistration::new(tokens.ulp, module)?;
         pr_info!("loaded\n");
         Ok(Self {
-            _genl: genl,
             _ulp: ulp,
+            _genl: genl,
             _pernet: pernet,
         })
     }

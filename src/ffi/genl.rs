@@ -11,9 +11,9 @@ use core::{ffi::c_int, marker::PhantomData};
 use kernel::{error::to_result, prelude::*, str::CStr};
 
 /// `TCP_STEALTH_CMD_PROTECT`.
-const CMD_PROTECT: u8 = 1;
+const CMD_PROTECT: u8 = bindings::TCP_STEALTH_CMD_PROTECT as u8;
 /// `TCP_STEALTH_CMD_UNPROTECT`.
-const CMD_UNPROTECT: u8 = 2;
+const CMD_UNPROTECT: u8 = bindings::TCP_STEALTH_CMD_UNPROTECT as u8;
 
 /// What the family's requests do, in the sender's namespace.
 pub(crate) trait GenlPolicy {

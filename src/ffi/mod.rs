@@ -25,6 +25,7 @@
 //! - [`crypto`]: the kernel's SipHash and BLAKE2s.
 //! - [`percpu`]: per-CPU counters.
 //! - [`uapi`]: the module's uapi header, through bindgen.
+//! - [`tokens`]: the rights to the one-time registrations ([`Tokens`]).
 //!
 //! The import graph has no cycle: [`ulp`] uses [`hold`] and [`ops`], which
 //! reach the ULP only through traits it implements ([`hold::HoldOf`],
@@ -53,46 +54,11 @@ pub(crate) mod sysctl;
 pub(crate) mod uapi;
 pub(crate) mod ulp;
 
-use core::{
-    cell::UnsafeCell,
-    marker::PhantomData,
-    sync::atomic::{AtomicBool, Ordering},
-};
-use kernel::prelude::*;
+mod tokens;
 
-/// The rights to make the module's one-time registrations: the
-/// per-namespace state, the ULP and the generic netlink family. Each
-/// registration consumes its token by value, so none can happen twice; one
-/// set of tokens exists per load of the module.
-pub(crate) struct Tokens {
-    /// For [`pernet::Registration::new`].
-    pub(crate) pernet: pernet::Token,
-    /// For [`ulp::UlpRegistration::new`].
-    pub(crate) ulp: ulp::Token,
-    /// For [`genl::GenlRegistration::new`].
-    pub(crate) genl: genl::Token,
-}
+pub(crate) use tokens::Tokens;
 
-impl Tokens {
-    /// The module's tokens: the first call of this load of the module gets
-    /// them (the module's `init`), any later one `EBUSY`.
-    pub(crate) fn take() -> Result<Self> {
-        static TAKEN: AtomicBool = AtomicBool::new(false);
-        if TAKEN.swap(true, Ordering::Relaxed) {
-            return Err(EBUSY);
-        }
-        // SAFETY: `TAKEN` was false and is true now, so this is the one call
-        // that makes the tokens in this load of the module (statics start
-        // afresh with each load).
-        Ok(unsafe {
-            Self {
-                pernet: pernet::Token::new(),
-                ulp: ulp::Token::new(),
-                genl: genl::Token::new(),
-            }
-        })
-    }
-}
+use core::{cell::UnsafeCell, marker::PhantomData};
 
 /// A C structure that the kernel keeps a pointer to for as long as it is
 /// registered, such as a `pernet_operations`. It lives in a `static`, as its C

@@ -32,6 +32,8 @@ pub(crate) const TCP_STEALTH_MODE_OPTION: i32 = bindings::TCP_STEALTH_MODE_OPTIO
 pub(crate) const TCP_STEALTH_MODE_ISN: i32 = bindings::TCP_STEALTH_MODE_ISN as i32;
 /// `TCP_STEALTH_INFO_ENABLED`: `struct tcp_stealth_info.flags` bit.
 pub(crate) const TCP_STEALTH_INFO_ENABLED: u32 = bindings::TCP_STEALTH_INFO_ENABLED;
+/// `TCP_STEALTH_POLICY_MAX`: ports a namespace's policy protects at most.
+pub(crate) const POLICY_MAX: usize = bindings::TCP_STEALTH_POLICY_MAX as usize;
 /// `sizeof(struct tcp_stealth_info)`.
 pub(crate) const INFO_LEN: usize = core::mem::size_of::<bindings::tcp_stealth_info>();
 
@@ -43,5 +45,10 @@ const _: () = {
     assert!(proto::KEY_ADD == bindings::TCP_STEALTH_KEY_ADD);
     assert!(proto::KEY_DEL == bindings::TCP_STEALTH_KEY_DEL);
     assert!(proto::KEY_REQUEST_LEN == core::mem::size_of::<bindings::tcp_stealth_key>());
+    assert!(proto::POLICY_A_PORT as u32 == bindings::TCP_STEALTH_A_PORT);
+    assert!(proto::POLICY_A_SECRET as u32 == bindings::TCP_STEALTH_A_SECRET);
+    assert!(proto::POLICY_A_INTEGRITY_LEN as u32 == bindings::TCP_STEALTH_A_INTEGRITY_LEN);
+    assert!(proto::POLICY_A_FAMILY as u32 == bindings::TCP_STEALTH_A_FAMILY);
+    assert!(proto::MAX_POLICY_INTEGRITY_LEN == bindings::TCP_STEALTH_POLICY_INTEGRITY_MAX as usize);
     assert!(INFO_LEN == 8);
 };

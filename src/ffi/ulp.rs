@@ -412,6 +412,12 @@ pub(crate) struct UlpRegistration<T: Ulp> {
 impl<T: Ulp> UlpRegistration<T> {
     /// Builds the protos and `proto_ops` copies of `T::vtable()` and
     /// registers the ULP.
+    ///
+    /// It must be the last step of the module's `init` that can fail: once
+    /// the ULP is registered, sockets can attach it (`try_module_get()`
+    /// succeeds on a module still in its `init`), and if `init` then
+    /// failed, `do_init_module()` would free the module under them, which
+    /// dropping this registration cannot prevent.
     pub(crate) fn new(token: Token, module: &'static ThisModule) -> Result<Self> {
         // Consumed: no other registration of this load writes the vtables.
         let Token(()) = token;

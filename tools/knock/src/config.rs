@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_PATH: &str = "/etc/tcp-stealth/policy.conf";
 
 /// Most ports one namespace can protect (`TCP_STEALTH_POLICY_MAX`).
-pub const MAX_PORTS: usize = 64;
+pub use crate::uapi::POLICY_MAX as MAX_PORTS;
 
 /// One `port` line.
 #[derive(Debug, Clone, PartialEq, Eq)]

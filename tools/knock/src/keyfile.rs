@@ -9,8 +9,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The module takes secrets of 1..=64 bytes (`TCP_STEALTH_SECRET_MAX`).
-pub const SECRET_MAX: usize = 64;
+/// The module takes secrets of 1..=`TCP_STEALTH_SECRET_MAX` bytes.
+pub use crate::uapi::SECRET_MAX;
 /// How many random bytes `keygen` writes.
 pub const KEYGEN_LEN: usize = 32;
 
@@ -180,8 +180,8 @@ pub fn read_integrity(path: &Path) -> Result<Vec<u8>, String> {
     Ok(buf)
 }
 
-/// The module accepts 1..=65535 committed bytes.
-pub const INTEGRITY_MAX: usize = 65535;
+/// The module accepts 1..=`TCP_STEALTH_INTEGRITY_MAX` committed bytes.
+pub use crate::uapi::INTEGRITY_MAX;
 
 /// Checks a number of committed bytes.
 pub fn check_integrity_len(n: usize) -> Result<(), String> {

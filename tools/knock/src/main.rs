@@ -9,6 +9,7 @@ mod pipe;
 mod policy;
 mod sock;
 mod stats;
+mod uapi;
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;

@@ -17,20 +17,12 @@ const NLM_F_ACK: u16 = 4;
 const NLM_F_ACK_TLVS: u16 = 0x200;
 const NLMSGERR_ATTR_MSG: u16 = 1;
 
-const FAMILY: &str = "tcp_stealth";
-const VERSION: u8 = 1;
-/// `TCP_STEALTH_CMD_PROTECT` / `_UNPROTECT`.
-pub const CMD_PROTECT: u8 = 1;
-pub const CMD_UNPROTECT: u8 = 2;
-const A_PORT: u16 = 1;
-const A_SECRET: u16 = 2;
-const A_INTEGRITY_LEN: u16 = 3;
-const A_FAMILY: u16 = 4;
-/// Most keys per port (`TCP_STEALTH_MAX_KEYS`).
-pub const MAX_KEYS: usize = 4;
-/// Longest integrity length of a policy port
-/// (`TCP_STEALTH_POLICY_INTEGRITY_MAX`).
-pub const MAX_INTEGRITY_LEN: u32 = 512;
+use crate::uapi::{
+    A_FAMILY, A_INTEGRITY_LEN, A_PORT, A_SECRET, GENL_NAME as FAMILY, GENL_VERSION as VERSION,
+};
+pub use crate::uapi::{
+    CMD_PROTECT, CMD_UNPROTECT, MAX_KEYS, POLICY_INTEGRITY_MAX as MAX_INTEGRITY_LEN,
+};
 
 /// The address families a policy port is protected for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -6,13 +6,12 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+pub use crate::uapi::{
+    TCP_STEALTH, TCP_STEALTH_INTEGRITY, TCP_STEALTH_MODE, TCP_STEALTH_MODE_ISN,
+    TCP_STEALTH_MODE_OPTION, ULP_NAME,
+};
+
 pub const TCP_ULP: libc::c_int = 31;
-pub const TCP_STEALTH: libc::c_int = 0x5354;
-pub const TCP_STEALTH_INTEGRITY: libc::c_int = 0x5355;
-pub const TCP_STEALTH_MODE: libc::c_int = 0x5358;
-pub const TCP_STEALTH_MODE_OPTION: libc::c_int = 0;
-pub const TCP_STEALTH_MODE_ISN: libc::c_int = 1;
-pub const ULP_NAME: &[u8] = b"stealth";
 
 /// A new TCP socket (close-on-exec).
 pub fn tcp_socket(family: libc::c_int) -> io::Result<OwnedFd> {
@@ -295,38 +294,6 @@ pub fn probe(module_loaded: bool) -> io::Result<Probe> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The value of `#define NAME value` in the module's uapi header.
-    fn uapi_define(name: &str) -> i64 {
-        let header = include_str!("../../../include/uapi/linux/tcp_stealth.h");
-        let value = header
-            .lines()
-            .filter_map(|l| l.strip_prefix("#define "))
-            .find_map(|l| {
-                let mut words = l.split_whitespace();
-                (words.next() == Some(name)).then(|| words.next().unwrap_or("").to_owned())
-            })
-            .unwrap_or_else(|| panic!("{name} is not in the uapi header"));
-        match value.strip_prefix("0x") {
-            Some(hex) => i64::from_str_radix(hex, 16).unwrap(),
-            None => value.parse().unwrap(),
-        }
-    }
-
-    /// The header is the one source of these numbers: the CLI's copies
-    /// must match it.
-    #[test]
-    fn constants_match_the_uapi_header() {
-        for (name, ours) in [
-            ("TCP_STEALTH", TCP_STEALTH),
-            ("TCP_STEALTH_INTEGRITY", TCP_STEALTH_INTEGRITY),
-            ("TCP_STEALTH_MODE", TCP_STEALTH_MODE),
-            ("TCP_STEALTH_MODE_OPTION", TCP_STEALTH_MODE_OPTION),
-            ("TCP_STEALTH_MODE_ISN", TCP_STEALTH_MODE_ISN),
-        ] {
-            assert_eq!(uapi_define(name), i64::from(ours), "{name}");
-        }
-    }
 
     #[test]
     fn raw_addresses() {

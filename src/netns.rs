@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The module's state in one network namespace ([`NetState`]): its
+//! settings (the `net.tcp_stealth` sysctls), counters, replay cache, the
+//! peers that just knocked, the administrator's policy, and, in a
+//! `TCP_STEALTH_BENCH=1` build, the benchmark file's last results. The
+//! crate root registers it per namespace (`ffi::pernet`); the hooks
+//! (`knock`), the socket options (`sockopt`), the integrity check and the
+//! proc files use it.
+
+use core::{
+    pin::Pin,
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+};
+use kernel::{c_str, new_spinlock, prelude::*, str::CStr, sync::SpinLock};
+
+use crate::ffi::{
+    self,
+    pernet::Net,
+    sysctl::{IntSetting, SysctlSettings, SysctlTable},
+};
+use crate::policy::Policy;
+use crate::proto::{self, Admitted, ReplayCache, ReplayLimits, Skew, Slot};
+use crate::stats::Counters;
+
+/// Default and largest `net.tcp_stealth.integrity_timeout_secs`.
+const DEFAULT_INTEGRITY_TIMEOUT_SECS: i32 = 10;
+const MAX_INTEGRITY_TIMEOUT_SECS: i32 = 600;
+
+/// Seconds between two "replay cache full" warnings of a namespace.
+const REPLAY_WARN_SECS: u64 = 10;
+
+/// Slots of the table of peers that knocked, per namespace (8 bytes each;
+/// see `proto::Admitted`). Only listeners that may answer with SYN cookies
+/// record into it.
+const ADMIT_SLOTS: usize = 1024;
+
+/// A namespace's replay cache: its slots are one `kvmalloc()` allocation,
+/// made in process context (namespace creation, or a write of the
+/// `replay_max` / `replay_key_max` sysctls), never in the packet path.
+pub(crate) type Replay = ReplayCache<KVVec<Slot>>;
+
+/// An empty replay cache for `limits`, as a namespace has (charged to the
+/// caller's memory cgroup).
+pub(crate) fn new_replay_cache(limits: ReplayLimits, hash_key: [u8; 16]) -> Result<Replay> {
+    let slots = KVVec::from_elem(Slot::EMPTY, limits.slots(), GFP_KERNEL_ACCOUNT)?;
+    ReplayCache::new(slots, limits, hash_key).map_err(|_| EINVAL)
+}
+
+/// Settings of a namespace, under `net.tcp_stealth` (see
+/// [`SysctlSettings`]).
+pub(crate) struct Settings {
+    /// `skew_secs`: how far a knock's time may be from ours.
+    pub(crate) skew: IntSetting,
+    /// `reject`: 0 answers failed knocks as a closed port (RST), 1 drops them.
+    pub(crate) reject: IntSetting,
+    /// `integrity_timeout_secs`: how long a connection may take to send the
+    /// first bytes it committed to.
+    pub(crate) integrity_timeout: IntSetting,
+    /// `replay_max`: knocks the replay cache remembers at most.
+    pub(crate) replay_max: IntSetting,
+    /// `replay_key_max`: knocks of one key it remembers at most (at most
+    /// `replay_max`; `replay_max / replay_key_max` keys at once).
+    pub(crate) replay_key_max: IntSetting,
+}
+
+/// The module's state in one network namespace.
+pub(crate) struct NetState {
+    /// Sockets with keys here; while there are none, the input hook has
+    /// nothing to look up.
+    pub(crate) stealth_sockets: AtomicUsize,
+    pub(crate) counters: Counters,
+    /// The settings, and their sysctl table in this namespace.
+    pub(crate) settings: SysctlTable<Settings>,
+    pub(crate) replay: Pin<KBox<SpinLock<Replay>>>,
+    /// Key of the replay cache's fingerprints; kept across resizes.
+    pub(crate) replay_hash_key: [u8; 16],
+    /// Second of the last "replay cache full" warning.
+    pub(crate) replay_warned: AtomicU64,
+    /// Peers that knocked just now, whose ACK may complete a SYN cookie.
+    pub(crate) admitted: Admitted<KVec<AtomicU64>>,
+    /// Key of the hash [`Admitted`] files 4-tuples under.
+    pub(crate) admit_key: [u8; 16],
+    /// Ports the administrator protects.
+    pub(crate) policy: Policy,
+    /// Results of the test-only benchmark file (see `bench`).
+    #[cfg(tcp_stealth_bench)]
+    pub(crate) bench: BenchResults,
+}
+
+impl NetState {
+    /// The state of a new namespace.
+    pub(crate) fn new() -> Result<Self> {
+        let mut replay_hash_key = [0u8; 16];
+        ffi::random_bytes(&mut replay_hash_key);
+        let cache = new_replay_cache(ReplayLimits::DEFAULT, replay_hash_key)?;
+        let mut admit_slots = KVec::with_capacity(ADMIT_SLOTS, GFP_KERNEL)?;
+        for _ in 0..ADMIT_SLOTS {
+            admit_slots.push(AtomicU64::new(0), GFP_KERNEL)?;
+        }
+        let mut admit_key = [0u8; 16];
+        ffi::random_bytes(&mut admit_key);
+        Ok(Self {
+            stealth_sockets: AtomicUsize::new(0),
+            counters: Counters::new()?,
+            settings: SysctlTable::new(Settings {
+                skew: IntSetting::new(
+                    proto::DEFAULT_SKEW_SECS as i32,
+                    1,
+                    proto::MAX_SKEW_SECS as i32,
+                ),
+                reject: IntSetting::new(0, 0, 1),
+                integrity_timeout: IntSetting::new(
+                    DEFAULT_INTEGRITY_TIMEOUT_SECS,
+                    1,
+                    MAX_INTEGRITY_TIMEOUT_SECS,
+                ),
+                replay_max: IntSetting::with_hook(
+                    proto::DEFAULT_MAX_ENTRIES as i32,
+                    proto::MIN_KEY_ENTRIES as i32,
+                    proto::MAX_ENTRIES as i32,
+                    resize_replay,
+                ),
+                replay_key_max: IntSetting::with_hook(
+                    proto::DEFAULT_KEY_ENTRIES as i32,
+                    proto::MIN_KEY_ENTRIES as i32,
+                    proto::MAX_ENTRIES as i32,
+                    resize_replay,
+                ),
+            }),
+            replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
+            replay_hash_key,
+            replay_warned: AtomicU64::new(0),
+            admitted: Admitted::new(admit_slots).map_err(|_| EINVAL)?,
+            admit_key,
+            policy: Policy::new()?,
+            #[cfg(tcp_stealth_bench)]
+            bench: BenchResults::new(),
+        })
+    }
+}
+
+impl SysctlSettings for Settings {
+    const PATH: &'static CStr = c_str!("net/tcp_stealth");
+
+    fn entries(&self, f: &mut dyn FnMut(&'static CStr, &IntSetting)) {
+        f(c_str!("skew_secs"), &self.skew);
+        f(c_str!("reject"), &self.reject);
+        f(c_str!("integrity_timeout_secs"), &self.integrity_timeout);
+        f(c_str!("replay_max"), &self.replay_max);
+        f(c_str!("replay_key_max"), &self.replay_key_max);
+    }
+}
+
+/// The replay limits the sysctls ask for (`replay_key_max` no larger than
+/// `replay_max`).
+fn replay_limits(settings: &Settings) -> Result<ReplayLimits> {
+    let max = u32::try_from(settings.replay_max.get()).map_err(|_| EINVAL)?;
+    let key_max = u32::try_from(settings.replay_key_max.get()).map_err(|_| EINVAL)?;
+    ReplayLimits::new(max, key_max.min(max)).map_err(|_| EINVAL)
+}
+
+/// A write of `replay_max` or `replay_key_max`: a new cache for the new
+/// limits, allocated here in process context; every knock the old one
+/// remembers moves over under the lock (what no longer fits is dropped
+/// and from then on refused as too old to tell). Fails with ENOMEM, and
+/// the setting keeps its old value, if the allocation fails.
+fn resize_replay(net: &Net) -> Result {
+    let state = net.state::<NetState>();
+    loop {
+        let limits = replay_limits(&state.settings)?;
+        let mut new = Some(new_replay_cache(limits, state.replay_hash_key)?);
+        let (now, skew) = (ffi::now_secs(), state.skew());
+        let old = ffi::with_bh_disabled(|| {
+            let mut cur = state.replay.lock();
+            // A concurrent write changed the limits meanwhile: again.
+            if replay_limits(&state.settings).ok() != Some(limits) || cur.limits() == limits {
+                return None;
+            }
+            let mut next = new.take()?;
+            let dropped = cur.move_into(&mut next, now, skew);
+            Some((core::mem::replace(&mut *cur, next), dropped))
+        });
+        // Freed outside the lock.
+        drop(new);
+        match old {
+            Some((old, dropped)) => {
+                drop(old);
+                if dropped != 0 {
+                    pr_info!(
+                        "replay cache resized: {} remembered knocks did not fit and are refused until stale\n",
+                        dropped
+                    );
+                }
+                return Ok(());
+            }
+            None => {
+                if replay_limits(&state.settings).ok() == Some(limits) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+impl NetState {
+    /// A valid knock was refused for want of room in the replay cache: a
+    /// warning at most every [`REPLAY_WARN_SECS`].
+    pub(crate) fn warn_replay_full(&self, now: u64) {
+        let last = self.replay_warned.load(Ordering::Relaxed);
+        if now >= last.saturating_add(REPLAY_WARN_SECS)
+            && self
+                .replay_warned
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            pr_warn!(
+                "replay cache full: valid knocks refused (knock_replay_full); raise net.tcp_stealth.replay_key_max or replay_max\n"
+            );
+        }
+    }
+
+    pub(crate) fn drop_silently(&self) -> bool {
+        self.settings.reject.get() == 1
+    }
+
+    /// A socket here got its first key (`true`) or lost its last.
+    pub(crate) fn stealth_socket(&self, added: bool) {
+        if added {
+            self.stealth_sockets.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stealth_sockets.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Seconds a held connection has to send its committed bytes.
+    pub(crate) fn integrity_timeout(&self) -> u32 {
+        u32::try_from(self.settings.integrity_timeout.get())
+            .unwrap_or(DEFAULT_INTEGRITY_TIMEOUT_SECS as u32)
+    }
+
+    /// Whether any socket in this namespace has keys, or any port is
+    /// protected by the administrator.
+    pub(crate) fn has_stealth_sockets(&self) -> bool {
+        self.stealth_sockets.load(Ordering::Relaxed) != 0 || !self.policy.is_empty()
+    }
+
+    pub(crate) fn skew(&self) -> Skew {
+        u64::try_from(self.settings.skew.get())
+            .ok()
+            .and_then(|s| Skew::new(s).ok())
+            .unwrap_or(Skew::DEFAULT)
+    }
+}
+
+/// Operations the benchmark file times (`bench::Op`).
+#[cfg(tcp_stealth_bench)]
+pub(crate) const OPS: usize = 6;
+/// Figures of its replay flood (`bench::FLOOD_NAMES`).
+#[cfg(tcp_stealth_bench)]
+pub(crate) const FLOOD_FIGURES: usize = 6;
+
+#[cfg(tcp_stealth_bench)]
+/// Results of the benchmark file's last run in a namespace: the iteration
+/// count and the cost per operation in hundredths of a nanosecond.
+pub(crate) struct BenchResults {
+    pub(crate) iterations: AtomicU64,
+    pub(crate) centi_ns: [AtomicU64; OPS],
+    /// The last replay flood, in `bench::FLOOD_NAMES` order.
+    pub(crate) flood: [AtomicU64; FLOOD_FIGURES],
+}
+
+#[cfg(tcp_stealth_bench)]
+impl BenchResults {
+    /// No run yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            iterations: AtomicU64::new(0),
+            centi_ns: [const { AtomicU64::new(0) }; OPS],
+            flood: [const { AtomicU64::new(0) }; FLOOD_FIGURES],
+        }
+    }
+}
