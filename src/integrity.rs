@@ -20,7 +20,7 @@ use crate::proto::{
     self, FindResult, IntegrityStatus, IntegrityVerifier, IsnVerifier, PayloadVerifier, Skew,
     SynHeaders,
 };
-use crate::sockopt::{Mode, SockCtx};
+use crate::sockopt::{KeySet, Mode, SockCtx};
 use crate::stats::Counter;
 
 /// What a held connection must prove.
@@ -67,7 +67,7 @@ pub(crate) fn child_check(
     };
     let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
     let check = match listener.mode() {
-        Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),
+        Mode::Option => syn.and_then(|syn| from_knock(keys, &syn, n)),
         Mode::Isn => syn.and_then(|syn| from_isn(keys.isn(), &syn, n)),
     };
     Some(check.unwrap_or(Check::Lost))
@@ -82,7 +82,8 @@ fn from_isn(secrets: &[proto::IsnSecret], syn: &SynHeaders<'_>, n: usize) -> Opt
     Some(Check::Isn { verifier, n })
 }
 
-fn from_knock(keys: &[proto::KnockKey], syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
+fn from_knock(set: &KeySet, syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
+    let keys = set.keys();
     let dport = syn.dport;
     let FindResult::Found { option, .. } = proto::find_knock(syn.options) else {
         return None;
@@ -98,7 +99,13 @@ fn from_knock(keys: &[proto::KnockKey], syn: &SynHeaders<'_>, n: usize) -> Optio
         Skew::MAX,
     )
     .ok()?;
-    let verifier = IntegrityVerifier::new(&keys[v.key_index], v.integrity?, n).ok()?;
+    let c32 = v.integrity?;
+    // From the listener's prepared start if it has one for `n`: one BLAKE2s
+    // compression (about 1800 instructions) fewer per connection.
+    let verifier = match set.commit_start(v.key_index, n) {
+        Some(start) => IntegrityVerifier::resume(start.clone(), c32),
+        None => IntegrityVerifier::new(&keys[v.key_index], c32, n).ok()?,
+    };
     Some(Check::Commit { verifier, n })
 }
 

@@ -4,7 +4,7 @@
 //! `include/uapi/linux/tcp_stealth.h`).
 
 use crate::ffi::{
-    crypto::KernelCrypto,
+    crypto::{KernelBlake2s, KernelCrypto},
     errno,
     hold::Hold,
     pernet::Net,
@@ -19,8 +19,8 @@ use crate::ffi::{
 };
 use crate::integrity::Check;
 use crate::proto::{
-    self, IsnSecret, KeyOp, KnockKey, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN, MAX_KEYS,
-    MAX_SECRET_LEN,
+    self, CommitStart, IsnSecret, KeyOp, KnockKey, SecretBytes, KEY_REQUEST_LEN, MAX_INTEGRITY_LEN,
+    MAX_KEYS, MAX_SECRET_LEN,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kernel::{alloc::KVVec, prelude::*};
@@ -149,11 +149,31 @@ impl Mode {
 /// Each key is held in both forms: the derived v1 key of the option mode,
 /// and the zero-padded raw secret that the ISN mode uses as is, so that the
 /// mode can change independently of the keys.
-#[derive(Clone)]
 pub(crate) struct KeySet {
     keys: [KnockKey; MAX_KEYS],
     isn: [IsnSecret; MAX_KEYS],
     n: usize,
+    /// A listener that requires integrity: the [`CommitStart`] of each key
+    /// for its length, from which each connection's check starts (one
+    /// BLAKE2s compression fewer per connection). Made from these keys
+    /// only, for this socket's connections only, and wiped with them.
+    starts: Option<KBox<CommitStarts>>,
+}
+
+/// [`KeySet::starts`], in the order of the keys.
+type CommitStarts = [Option<CommitStart<KernelBlake2s>>; MAX_KEYS];
+
+impl Clone for KeySet {
+    /// The same keys, without [`KeySet::starts`] (which
+    /// [`KeySet::prepare`] makes again where wanted).
+    fn clone(&self) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            isn: self.isn.clone(),
+            n: self.n,
+            starts: None,
+        }
+    }
 }
 
 impl KeySet {
@@ -187,7 +207,43 @@ impl KeySet {
             keys: [KnockKey::ZERO; MAX_KEYS],
             isn: [IsnSecret::ZERO; MAX_KEYS],
             n: 0,
+            starts: None,
         }
+    }
+
+    /// The check start of key `i` for commitments over `n` bytes, if
+    /// [`KeySet::prepare`] made it (for that `n`).
+    pub(crate) fn commit_start(&self, i: usize, n: usize) -> Option<&CommitStart<KernelBlake2s>> {
+        self.starts
+            .as_deref()?
+            .get(i)?
+            .as_ref()
+            .filter(|s| s.len() == n)
+    }
+
+    /// The length [`KeySet::starts`] are for (0: none).
+    fn prepared_len(&self) -> usize {
+        self.starts
+            .as_deref()
+            .and_then(|s| s.first()?.as_ref())
+            .map_or(0, |s| s.len())
+    }
+
+    /// Makes [`KeySet::starts`] for connections that commit to `n` first
+    /// bytes (none for 0). Best effort: without them (no memory), each
+    /// check starts from the key.
+    fn prepare(&mut self, n: usize) {
+        self.starts = None;
+        if n == 0 || self.n == 0 {
+            return;
+        }
+        let Ok(mut starts) = KBox::new([const { None }; MAX_KEYS], SOCK_GFP) else {
+            return;
+        };
+        for (start, key) in starts.iter_mut().zip(self.keys()) {
+            *start = CommitStart::new(key, n).ok();
+        }
+        self.starts = Some(starts);
     }
 
     /// The keys held (option mode).
@@ -341,7 +397,10 @@ impl SockCtx {
     }
 
     /// Replaces the keys, keeping the namespace's count of sockets with keys.
-    fn set_keys(&self, sk: &CtxLock<'_, Self>, keys: Option<KBox<KeySet>>) {
+    fn set_keys(&self, sk: &CtxLock<'_, Self>, mut keys: Option<KBox<KeySet>>) {
+        if let Some(keys) = keys.as_mut() {
+            keys.prepare(self.integrity_len());
+        }
         let (was, now) = (self.keys.is_set(), keys.is_some());
         self.keys.replace(sk, keys);
         if was != now {
@@ -427,12 +486,27 @@ impl SockCtx {
                     // instead (`integrity::child_check`).
                     return Err(errno::enokey());
                 }
+                // The keys again, with the check starts for `n` (allocated
+                // first: a failure changes nothing).
+                let prepared = match self.keys.get(sk) {
+                    Some(old) if old.prepared_len() != n as usize => {
+                        let mut set = KBox::new(old.clone(), SOCK_GFP)?;
+                        set.prepare(n as usize);
+                        Some(set)
+                    }
+                    _ => None,
+                };
                 if n > 0 {
                     STEALTH_ULP.install_ops(sk)?;
                     sk.save_syn();
                 }
                 // Release: whoever sees `n` sees our ops on the socket.
                 self.integrity_len.store(n, Ordering::Release);
+                // A check that finds starts for another length (made before
+                // this) starts from the key instead.
+                if prepared.is_some() {
+                    self.keys.replace(sk, prepared);
+                }
                 Ok(())
             }
             TCP_STEALTH_MODE => {
