@@ -218,7 +218,7 @@ impl KeySet {
             .as_deref()?
             .get(i)?
             .as_ref()
-            .filter(|s| s.len() == n)
+            .filter(|s| s.covers() == n)
     }
 
     /// The length [`KeySet::starts`] are for (0: none).
@@ -226,7 +226,7 @@ impl KeySet {
         self.starts
             .as_deref()
             .and_then(|s| s.first()?.as_ref())
-            .map_or(0, |s| s.len())
+            .map_or(0, |s| s.covers())
     }
 
     /// Makes [`KeySet::starts`] for connections that commit to `n` first

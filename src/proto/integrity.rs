@@ -184,8 +184,8 @@ impl<B: Blake2s> CommitStart<B> {
         })
     }
 
-    /// The number of bytes its checks cover.
-    pub fn len(&self) -> usize {
+    /// The number of bytes its checks cover (1 or more).
+    pub fn covers(&self) -> usize {
         usize::from(self.n)
     }
 }

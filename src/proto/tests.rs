@@ -389,7 +389,7 @@ fn integrity_streaming() {
     // A check resumed from a prepared start, cloned as a listener does for
     // each connection, decides as one made from the key: every case above.
     let start = CommitStart::<RefBlake2s>::new(&k, n).unwrap();
-    assert_eq!(start.len(), n);
+    assert_eq!(start.covers(), n);
     for split in [0, 1, n / 2, n] {
         let mut v = IntegrityVerifier::resume(start.clone(), c32);
         v.feed(&V_PAYLOAD[..split]);
