@@ -11,6 +11,7 @@ use core::hash::Hasher;
 pub struct Ref;
 
 /// BLAKE2s-256 from `blake2`, plain or keyed.
+#[derive(Clone)]
 pub enum RefBlake2s {
     /// Unkeyed.
     Plain(blake2::Blake2s256),

@@ -16,6 +16,7 @@ use crate::ffi::{
     hold::{Failure, HoldCheck, Outcome, RxQueue},
     now_secs,
 };
+use crate::keys::KeySet;
 use crate::proto::{
     self, FindResult, IntegrityStatus, IntegrityVerifier, IsnVerifier, PayloadVerifier, Skew,
     SynHeaders,
@@ -63,13 +64,10 @@ pub(crate) fn from_isn(
 }
 
 /// The check of the first `n` bytes against the commitment of `syn`'s
-/// knock, with the one of `keys` that made it; `None` without a valid knock
-/// that commits.
-pub(crate) fn from_knock(
-    keys: &[proto::KnockKey],
-    syn: &SynHeaders<'_>,
-    n: usize,
-) -> Option<Check> {
+/// knock, with the one of `set`'s keys that made it; `None` without a valid
+/// knock that commits.
+pub(crate) fn from_knock(set: &KeySet, syn: &SynHeaders<'_>, n: usize) -> Option<Check> {
+    let keys = set.keys();
     let dport = syn.dport;
     let FindResult::Found { option, .. } = proto::find_knock(syn.options) else {
         return None;
@@ -85,7 +83,13 @@ pub(crate) fn from_knock(
         Skew::MAX,
     )
     .ok()?;
-    let verifier = IntegrityVerifier::new(&keys[v.key_index], v.integrity?, n).ok()?;
+    let c32 = v.integrity?;
+    // From the listener's prepared start if it has one for `n`: one BLAKE2s
+    // compression (about 1800 instructions) fewer per connection.
+    let verifier = match set.commit_start(v.key_index, n) {
+        Some(start) => IntegrityVerifier::resume(start.clone(), c32),
+        None => IntegrityVerifier::new(&keys[v.key_index], c32, n).ok()?,
+    };
     Some(Check::Commit { verifier, n })
 }
 

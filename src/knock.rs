@@ -5,7 +5,7 @@
 use crate::ffi::{
     crypto::KernelCrypto,
     netfilter::{HookArgs, HookPoint, HookSpec, HookState, Verdict},
-    now_secs, random_bytes,
+    now_secs, random_u64,
     skb::{Family, Ipv6Tcp, SkBuff},
     sock::{SockCommon, TcpState},
     with_bh_disabled,
@@ -539,8 +539,10 @@ impl NetState {
             self.counters.inc(Counter::KnockNoSpace);
             return Verdict::Drop;
         }
+        // 48 bits of `get_random_u64()` (its per-CPU batch, not a ChaCha20
+        // block per SYN as `get_random_bytes()`).
         let mut nonce = [0u8; 6];
-        random_bytes(&mut nonce);
+        nonce.copy_from_slice(&random_u64().to_ne_bytes()[..6]);
         let opt = proto::build(
             &KernelCrypto,
             key,

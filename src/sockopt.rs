@@ -260,7 +260,10 @@ impl SockCtx {
     }
 
     /// Replaces the keys, keeping the namespace's count of sockets with keys.
-    fn set_keys(&self, sk: &CtxLock<'_, Self>, keys: Option<KBox<KeySet>>) {
+    fn set_keys(&self, sk: &CtxLock<'_, Self>, mut keys: Option<KBox<KeySet>>) {
+        if let Some(keys) = keys.as_mut() {
+            keys.prepare(self.integrity_len());
+        }
         let (was, now) = (self.keys.is_set(), keys.is_some());
         self.keys.replace(sk, keys);
         if was != now {
@@ -346,12 +349,27 @@ impl SockCtx {
                     // instead (`child_check` below).
                     return Err(errno::enokey());
                 }
+                // The keys again, with the check starts for `n` (allocated
+                // first: a failure changes nothing).
+                let prepared = match self.keys.get(sk) {
+                    Some(old) if old.prepared_len() != n as usize => {
+                        let mut set = KBox::new(old.clone(), SOCK_GFP)?;
+                        set.prepare(n as usize);
+                        Some(set)
+                    }
+                    _ => None,
+                };
                 if n > 0 {
                     STEALTH_ULP.install_ops(sk)?;
                     sk.save_syn();
                 }
                 // Release: whoever sees `n` sees our ops on the socket.
                 self.integrity_len.store(n, Ordering::Release);
+                // A check that finds starts for another length (made before
+                // this) starts from the key instead.
+                if prepared.is_some() {
+                    self.keys.replace(sk, prepared);
+                }
                 Ok(())
             }
             TCP_STEALTH_MODE => {
@@ -441,7 +459,7 @@ fn child_check(listener: &SockCtx, syn: Option<(&[u8], usize)>, rcu: &RcuSection
     };
     let syn = syn.and_then(|(h, ip_len)| SynHeaders::parse(h, ip_len));
     let check = match listener.mode() {
-        Mode::Option => syn.and_then(|syn| from_knock(keys.keys(), &syn, n)),
+        Mode::Option => syn.and_then(|syn| from_knock(keys, &syn, n)),
         Mode::Isn => syn.and_then(|syn| from_isn(keys.isn(), &syn, n)),
     };
     Some(check.unwrap_or(Check::Lost))

@@ -459,4 +459,36 @@ TEST_F_TIMEOUT(pair, keys_removed_fails_closed, T_TIMEOUT)
 	close(lfd);
 }
 
+/*
+ * A listener keeps, per key, where the check of each connection starts, made
+ * for its length: changing the length and adding a key afterwards must leave
+ * every key checking the new length (and neither the old length nor another
+ * key's start).
+ */
+TEST_F_TIMEOUT(pair, length_and_keys_changed_on_listener, T_TIMEOUT)
+{
+	int fam = variant->family, lfd, cfd = -1, afd, n = PAYLOAD_LEN, i;
+	long long ok = CTR(self->ns.b, "integrity_ok");
+	static const char *const secrets[] = { SECRET, "a second key" };
+	char buf[PAYLOAD_LEN];
+
+	lfd = int_listener(self->ns.b, fam, PAYLOAD_LEN - 1);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, setsockopt(lfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY_LEN, &n, sizeof(n)));
+	ASSERT_EQ(0, key_op(lfd, TCP_STEALTH_KEY_ADD, secrets[1]));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, integrity_client(self->ns.a, fam, secrets[i], PAYLOAD, PAYLOAD_LEN,
+					      &cfd));
+		ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+		afd = tcp_accept_timeout(lfd, 4000);
+		ASSERT_LE(0, afd);
+		ASSERT_EQ(0, read_all(afd, buf, sizeof(buf)));
+		EXPECT_EQ(0, memcmp(buf, PAYLOAD, sizeof(buf)));
+		EXPECT_EQ(ok + i + 1, CTR(self->ns.b, "integrity_ok"));
+		close(afd);
+		close(cfd);
+	}
+	close(lfd);
+}
+
 TEST_HARNESS_MAIN

@@ -70,6 +70,13 @@ impl Blake2s for KernelBlake2s {
     }
 }
 
+impl Clone for KernelBlake2s {
+    /// A copy of the state, wiped on its own when dropped.
+    fn clone(&self) -> Self {
+        Self(self.0)
+    }
+}
+
 impl Drop for KernelBlake2s {
     fn drop(&mut self) {
         scrub(&mut self.0);

@@ -152,6 +152,16 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
     unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
 }
 
+/// A random 64-bit word (`get_random_u64()`): from the same CRNG as
+/// [`random_bytes`], through its per-CPU batch of ChaCha20 output, so it
+/// costs a fraction of a `get_random_bytes()` call, which runs a ChaCha20
+/// block every time (about 1400 instructions more).
+pub(crate) fn random_u64() -> u64 {
+    // SAFETY: `get_random_u64()` has no precondition; it may be called from
+    // any context.
+    unsafe { bindings::get_random_u64() }
+}
+
 /// Errors that the `kernel` crate of Linux 6.12 does not name.
 pub(crate) mod errno {
     use super::bindings;

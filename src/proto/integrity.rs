@@ -144,10 +144,48 @@ impl<B: Blake2s> StreamVerifier<CommitDigest<B>> {
     /// Starts checking commitment `c32` over the first `n` payload bytes,
     /// `n` being 1 to [`MAX_INTEGRITY_LEN`].
     pub fn new(key: &KnockKey, c32: u32, n: usize) -> Result<Self, Error> {
-        let digest = CommitDigest {
-            state: start(key, checked_len(n)?),
-            expected: c32.to_be_bytes(),
-        };
-        Self::start(digest, n)
+        Ok(Self::resume(CommitStart::new(key, n)?, c32))
+    }
+
+    /// Starts checking commitment `c32` from a [`CommitStart`] (of the key
+    /// and length it was made for): the same check as [`Self::new`].
+    pub fn resume(start: CommitStart<B>, c32: u32) -> Self {
+        Self {
+            digest: Some(CommitDigest {
+                state: start.state,
+                expected: c32.to_be_bytes(),
+            }),
+            remaining: start.n,
+            status: IntegrityStatus::Pending,
+        }
+    }
+}
+
+/// Where every check of one key's commitments over `n` bytes starts: the
+/// keyed BLAKE2s with `K_int`'s key block and `be16(n)` absorbed, i.e. with
+/// the key block compressed. A receiver that checks many connections with
+/// the same key and length makes it once and starts each check from a copy
+/// ([`IntegrityVerifier::resume`]), one BLAKE2s compression fewer per
+/// connection. It holds key material: keep it with the key it came from.
+#[derive(Clone)]
+pub struct CommitStart<B> {
+    state: B,
+    n: u16,
+}
+
+impl<B: Blake2s> CommitStart<B> {
+    /// The start for commitments of `key` over `n` bytes, 1 to
+    /// [`MAX_INTEGRITY_LEN`].
+    pub fn new(key: &KnockKey, n: usize) -> Result<Self, Error> {
+        let n = checked_len(n)?;
+        Ok(Self {
+            state: start(key, n),
+            n,
+        })
+    }
+
+    /// The number of bytes its checks cover (1 or more).
+    pub fn covers(&self) -> usize {
+        usize::from(self.n)
     }
 }

@@ -152,6 +152,10 @@ impl Drop for Md5 {
 pub struct IsnSecret([u8; MAX_SECRET_LEN]);
 
 impl IsnSecret {
+    /// The all-zero secret, as [`IsnSecret::default`], usable in constant
+    /// expressions (array fillers).
+    pub const ZERO: Self = Self([0; MAX_SECRET_LEN]);
+
     /// Pads `secret` (1 to [`MAX_SECRET_LEN`] bytes) with zeros.
     pub fn new(secret: &[u8]) -> Result<Self, Error> {
         if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
@@ -180,7 +184,7 @@ impl Default for IsnSecret {
     /// The all-zero secret (the same as the one-byte secret `"\0"`): a
     /// filler for unused key slots, never used to knock.
     fn default() -> Self {
-        Self([0; MAX_SECRET_LEN])
+        Self::ZERO
     }
 }
 

@@ -58,6 +58,12 @@ pub struct KnockKey {
 }
 
 impl KnockKey {
+    /// The all-zero key: a filler for unused key slots, never used to knock.
+    pub const ZERO: Self = Self {
+        mac: [0; 16],
+        int: [0; 16],
+    };
+
     /// Derives the keys from a secret of 1 to [`MAX_SECRET_LEN`] bytes.
     ///
     /// The secret is zero-padded to 64 bytes first, so secrets that differ

@@ -43,8 +43,8 @@ pub use bench::{
 pub use crypto::{Blake2s, Crypto};
 #[allow(unused_imports)]
 pub use integrity::{
-    commitment, CommitDigest, IntegrityStatus, IntegrityVerifier, PayloadDigest, PayloadVerifier,
-    StreamVerifier, MAX_INTEGRITY_LEN,
+    commitment, CommitDigest, CommitStart, IntegrityStatus, IntegrityVerifier, PayloadDigest,
+    PayloadVerifier, StreamVerifier, MAX_INTEGRITY_LEN,
 };
 #[allow(unused_imports)]
 pub use ipv6::{ipv6_on_chain, ipv6_walk, Ipv6Context, Walk};

@@ -386,6 +386,29 @@ fn integrity_streaming() {
         assert_eq!(v.status(), IntegrityStatus::Mismatch);
     }
 
+    // A check resumed from a prepared start, cloned as a listener does for
+    // each connection, decides as one made from the key: every case above.
+    let start = CommitStart::<RefBlake2s>::new(&k, n).unwrap();
+    assert_eq!(start.covers(), n);
+    for split in [0, 1, n / 2, n] {
+        let mut v = IntegrityVerifier::resume(start.clone(), c32);
+        v.feed(&V_PAYLOAD[..split]);
+        v.feed(&V_PAYLOAD[split..]);
+        assert_eq!(v.status(), IntegrityStatus::Match);
+    }
+    for (k, c, n, data) in [
+        (key(V_SECRET), c32, n, &bad[..]),
+        (key(V_SECRET), c32 ^ 1, n, V_PAYLOAD),
+        (key(V_SECRET), c32, n - 1, V_PAYLOAD),
+        (key(b"other"), c32, n, V_PAYLOAD),
+    ] {
+        let mut v = IntegrityVerifier::resume(CommitStart::<RefBlake2s>::new(&k, n).unwrap(), c);
+        v.feed(data);
+        assert_eq!(v.status(), IntegrityStatus::Mismatch);
+    }
+    assert!(CommitStart::<RefBlake2s>::new(&k, 0).is_err());
+    assert!(CommitStart::<RefBlake2s>::new(&k, 65536).is_err());
+
     assert!(IntegrityVerifier::<RefBlake2s>::new(&k, 0, 0).is_err());
     assert!(IntegrityVerifier::<RefBlake2s>::new(&k, 0, 65536).is_err());
     assert_eq!(commitment(&Ref, &k, b""), Err(Error::IntegrityLength));
