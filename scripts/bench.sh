@@ -94,7 +94,7 @@ scale_log=/dev/null
 host_cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 {
 	echo "tcp_stealth benchmarks: make bench, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench scripts || echo +dirty)"
-	echo "host: $host_cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(grep -m1 '^machine' "$out/vm.log" | cut -d' ' -f2-) $(grep -q '^kernel .* icount 1' "$out/vm.log" && echo '(QEMU TCG -icount: guest time = instructions, 1 ns each; ratios count)' || echo '(QEMU TCG: absolute costs are inflated, ratios count)'); $(grep -q '^kernel [a-z]* detectors' "$out/vm.log" && echo 'test kernel: KASAN, lockdep, kmemleak on' || echo 'bench kernel: the test config without KASAN, lockdep, kmemleak')"
+	echo "host: $host_cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); $(grep -m1 '^machine' "$out/vm.log" | cut -d' ' -f2-) $(grep -q '^kernel .* icount 1' "$out/vm.log" && echo '(QEMU TCG -icount: guest time = instructions, 1 ns each; ratios count)' || echo '(QEMU TCG: absolute costs are inflated, ratios count)'); $(grep -q '^kernel [a-z]* detectors' "$out/vm.log" && echo 'test kernel: KASAN, lockdep, kmemleak on' || echo 'bench kernel: the test config without KASAN, lockdep, kmemleak, with the x86 BLAKE2s')"
 	awk -f - "$out/vm.log" "$scale_log" <<'AWK'
 function r2(x) { return sprintf("%.2f", x) }
 # The second file: the 1-vCPU run (floods a and c, the connection loop).
