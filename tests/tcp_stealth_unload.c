@@ -69,6 +69,38 @@ static int mod_unload_wait(int ms)
 	return ret;
 }
 
+/* The module's reference count, or -1 if it cannot be read. */
+static int mod_refcnt(void)
+{
+	FILE *f = fopen("/sys/module/" MODNAME "/refcnt", "re");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * Waits up to @ms for the module to have no users. The programs that ran
+ * before this one may leave connections behind in their namespaces, closed
+ * by the test but still finishing (FIN_WAIT, LAST_ACK; their namespace lives
+ * until they are gone), and a socket with the ULP holds the module: this
+ * program's unloads are about its own sockets. Returns the last count.
+ */
+static int mod_wait_unused(int ms)
+{
+	int n;
+
+	while ((n = mod_refcnt()) > 0 && ms > 0) {
+		usleep(100 * 1000);
+		ms -= 100;
+	}
+	return n;
+}
+
 /* The module file: $TCP_STEALTH_MODULE, or ../tcp_stealth.ko from here. */
 static const char *mod_path(void)
 {
@@ -264,6 +296,9 @@ FIXTURE(unload) {
 FIXTURE_SETUP(unload)
 {
 	ASSERT_TRUE(mod_loaded()) TH_LOG("the module must be loaded");
+	/* (Up to 70 s of the tests' 120: TCP's FIN_WAIT2 timeout is 60 s.) */
+	if (mod_wait_unused(70000) != 0)
+		say_refs(-EBUSY);
 	ASSERT_EQ(0, netns_pair_create(&self->ns, "tsu"));
 }
 
