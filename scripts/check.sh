@@ -137,16 +137,14 @@ else
 fi
 
 # --- 2. kselftests in the VM ----------------------------------------------
-# vm_start NAME LOG [VM-RUN-OPTION...] [-- PROG...]: start tests/run_all.sh
+# vm_suite NAME LOG [VM-RUN-OPTION...] [-- PROG...]: run tests/run_all.sh
 # (all programs, or PROG...) in one VM boot (scripts/vm-run OPTION... --
-# tests/run_all.sh PROG...) in the background, its output going to
-# build/check/LOG.log and the guest's dmesg to build/check/LOG-dmesg.log.
-# The units that took longest in LOG's previous run start first.
-# vm_finish LOG then waits for it, prints its output and records the result
-# as suite NAME.
-declare -A vm_pid=() vm_name=()
-vm_start() {
-	local name=$1 log=$logs/$2.log dmesg=$logs/$2-dmesg.log order
+# tests/run_all.sh PROG...), its output shown and kept in
+# build/check/LOG.log and the guest's dmesg in build/check/LOG-dmesg.log,
+# and record the result as suite NAME. The units that took longest in LOG's
+# previous run start first.
+vm_suite() {
+	local name=$1 log=$logs/$2.log dmesg=$logs/$2-dmesg.log rc=0 order p f s progs notes note
 	local opts=() run=()
 	shift 2
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
@@ -154,23 +152,14 @@ vm_start() {
 		shift
 	done
 	[ $# -eq 0 ] || { shift; run=("$@"); }
-	echo "=== $name started (scripts/vm-run ${opts[*]} -- tests/run_all.sh ${run[*]}; output in ${log#"$top"/})"
+	echo "=== $name (scripts/vm-run ${opts[*]} -- tests/run_all.sh ${run[*]})"
 	# "# UNIT: N s" lines of the previous run, longest first.
 	order=$(awk '/^# [a-z0-9_.]+: [0-9]+ s$/ {
 		sub(/:$/, "", $2); print $3, $2 }' "$log" 2>/dev/null |
 		sort -rn | awk '{ printf "%s ", $2 }') || true
 	TCP_STEALTH_TEST_ORDER=$order TCP_STEALTH_DMESG=$dmesg \
-		scripts/vm-run "${opts[@]}" -- tests/run_all.sh "${run[@]}" >"$log" 2>&1 &
-	vm_pid[$log]=$!
-	vm_name[$log]=$name
-}
-
-vm_finish() {
-	local log=$logs/$1.log dmesg=$logs/$1-dmesg.log rc=0 p f s progs notes note name
-	name=${vm_name[$log]}
-	wait "${vm_pid[$log]}" || rc=$?
-	echo "=== $name (${log#"$top"/})"
-	cat "$log"
+		scripts/vm-run "${opts[@]}" -- tests/run_all.sh "${run[@]}" 2>&1 | tee "$log" ||
+		rc=${PIPESTATUS[0]}
 	read -r p f s progs notes < <(kselftest_totals "$log")
 	note="$progs program(s)"
 	[ "$notes" = - ] || note+=", ${notes%,}"
@@ -237,17 +226,15 @@ if [ $module_ok = 1 ]; then
 		cat "$logs/tests-build.log"
 		add "kselftests" 0 1 0 "make -C tests failed"
 	else
-		vm_start kselftests kselftest
-		vm_finish kselftest
+		vm_suite kselftests kselftest
 		# The same kernel built without patches/ (scripts/kernel.sh keeps
 		# its image): the socket-option API, the knock CLI and the shim,
 		# where an application must attach the ULP with TCP_ULP itself.
 		# The ssh fixture goes through the same CLI and shim paths; for
 		# time, it runs on the patched kernel only.
 		TCP_STEALTH_TEST_SKIP="tcp_stealth_tools.ssh.*" \
-			vm_start "kselftests, unpatched kernel" kselftest-unpatched --unpatched -- \
+			vm_suite "kselftests, unpatched kernel" kselftest-unpatched --unpatched -- \
 			tcp_stealth_sockopt tcp_stealth_tools
-		vm_finish kselftest-unpatched
 	fi
 fi
 
