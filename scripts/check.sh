@@ -92,9 +92,9 @@ fi
 # The lints that need no kernel now; module and kdoc once it is built.
 bg lint_pid "$logs/lint.log" scripts/lint.sh fmt modgraph host fuzz
 
-# --- 3. fuzz targets, niced, while the VM runs ----------------------------
-# The VM keeps both CPUs busy most of the time; at nice 19 the fuzzers take
-# what it leaves (boot, its idle moments) and add little to its time.
+# --- 3. fuzz targets, niced, from the start -------------------------------
+# The kernel build and then the VMs keep both CPUs busy most of the time; at
+# nice 19 the fuzzers take what they leave and add little to their time.
 fuzz_pid=
 if [ "${FUZZ_CHECK_SECONDS:-2}" != 0 ]; then
 	bg fuzz_pid "$logs/fuzz.log" scripts/fuzz.sh "${FUZZ_CHECK_SECONDS:-2}"
