@@ -60,7 +60,7 @@ pub(crate) struct Settings {
     /// `replay_max`: knocks the replay cache remembers at most.
     pub(crate) replay_max: IntSetting,
     /// `replay_key_max`: knocks of one key it remembers at most (at most
-    /// `replay_max`; `replay_max / replay_key_max` keys at once).
+    /// `replay_max`; up to `replay_max / 4` keys at once).
     pub(crate) replay_key_max: IntSetting,
 }
 

@@ -212,13 +212,60 @@ TEST_F_TIMEOUT(scale, bound_fails_closed, 120)
 	}
 	EXPECT_EQ(-ECONNREFUSED, knock_connect(a, PORT, SECRET_A));
 	EXPECT_EQ(full0 + 1, CTR(b, "knock_replay_full"));
-	/* Another key has its own table. */
+	/* Another key has room of its own. */
 	EXPECT_EQ(0, knock_connect(a, PORT_B, SECRET_B));
 
-	/* More room: the remembered knocks move to the new table. */
+	/* More room: the remembered knocks move to the new cache. */
 	ASSERT_EQ(0, netns_sysctl_set(b, "net.tcp_stealth.replay_key_max", "32"));
 	EXPECT_EQ(0, knock_connect(a, PORT, SECRET_A));
 	EXPECT_EQ(full0 + 1, CTR(b, "knock_replay_full"));
+}
+
+/*
+ * Many keys knocking at once. The cache used to give each key a table of
+ * replay_key_max knocks, replay_max / replay_key_max tables in all (4 here),
+ * held until every knock in it was stale: the fifth key's valid knocks
+ * were refused (knock_replay_full) for minutes, however little the first
+ * four had stored. Now the keys share one pool: every key up to
+ * replay_max / 4 (16 here) gets room, each within its replay_key_max; the
+ * next key is refused, fail closed and counted, until some key's knocks
+ * are all stale.
+ */
+TEST_F_TIMEOUT(scale, many_keys_at_once, 120)
+{
+	const char *b = self->ns.b, *a = self->ns.a;
+	enum { KEYS = 16, BASE = PORT + 100 };
+	int fds[KEYS + 1];
+	long long full0, good0;
+	char secret[64];
+
+	ASSERT_EQ(0, netns_sysctl_set(b, "net.tcp_stealth.replay_max", "64"));
+	ASSERT_EQ(0, netns_sysctl_set(b, "net.tcp_stealth.replay_key_max", "16"));
+	/* Listeners A and B of the fixture are two keys without knocks yet. */
+	for (int i = 0; i <= KEYS; i++) {
+		snprintf(secret, sizeof(secret), "scale test key %d", i);
+		fds[i] = listener_on(b, AF_INET, netns_addr_b(AF_INET), BASE + i,
+				     secret, 16);
+		ASSERT_LE(0, fds[i]);
+	}
+	full0 = CTR(b, "knock_replay_full");
+	good0 = CTR(b, "knock_good");
+	for (int i = 0; i < KEYS; i++) {
+		snprintf(secret, sizeof(secret), "scale test key %d", i);
+		EXPECT_EQ(0, knock_connect(a, BASE + i, secret)) {
+			TH_LOG("key %d of %d refused", i + 1, KEYS);
+		}
+	}
+	EXPECT_EQ(good0 + KEYS, CTR(b, "knock_good"));
+	EXPECT_EQ(full0, CTR(b, "knock_replay_full"));
+	/* Each key still has room of its own: a second knock of the first. */
+	EXPECT_EQ(0, knock_connect(a, BASE, "scale test key 0"));
+	/* A key beyond the records: refused, counted. */
+	snprintf(secret, sizeof(secret), "scale test key %d", KEYS);
+	EXPECT_EQ(-ECONNREFUSED, knock_connect(a, BASE + KEYS, secret));
+	EXPECT_EQ(full0 + 1, CTR(b, "knock_replay_full"));
+	for (int i = 0; i <= KEYS; i++)
+		close(fds[i]);
 }
 
 /* In namespace @ns, answer the first SYN to @port with nft's RST, before the

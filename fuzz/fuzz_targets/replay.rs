@@ -2,7 +2,7 @@
 
 //! `ReplayCache::check_and_insert` over sequences of knocks of a few keys,
 //! against a plain model of what the cache promises (docs/PROTOCOL.md,
-//! section 8), whatever its tables look like inside:
+//! section 8), whatever its pool looks like inside:
 //!
 //! - a knock it accepted is never accepted as new again, whatever the skew
 //!   does meanwhile, and is accepted again at all only in a copy of its own
@@ -12,9 +12,9 @@
 //!   than some accepted knock that had expired (the cache may have dropped
 //!   that one, and must then refuse every knock it cannot vouch for);
 //! - a knock is refused for want of room (`Full`) only if its own key has
-//!   `key_max` knocks that still verify, or it has none and every table is
-//!   held by other keys with knocks that still verify: one key's knocks
-//!   never crowd out another's.
+//!   `key_max` knocks that still verify, or the cache `max`, or its key has
+//!   none and as many other keys as there are key records have knocks that
+//!   still verify: one key's knocks never crowd out another's.
 //!
 //! A knock's MAC fixes its time (the MAC covers it), so each knock of the
 //! pool gets its time when first sent and keeps it. The clock only moves
@@ -34,9 +34,9 @@ use tcp_stealth_fuzz::Ref;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    /// Tables: 1 + tables % 3.
-    tables: u8,
-    /// Keys knocking: 1 + keys % 4.
+    /// `max`: KEY_MAX * (1 + size % 3).
+    size: u8,
+    /// Keys knocking: 1 + keys % 16 (more than there are key records).
     keys: u8,
     skew: u16,
     start: u64,
@@ -78,9 +78,10 @@ struct Known {
 }
 
 fuzz_target!(|inp: Input| {
-    let tables = 1 + u32::from(inp.tables % 3);
-    let nkeys = 1 + usize::from(inp.keys % 4);
-    let limits = ReplayLimits::new(tables * KEY_MAX, KEY_MAX).unwrap();
+    let max = KEY_MAX * (1 + u32::from(inp.size % 3));
+    let nkeys = 1 + usize::from(inp.keys % 16);
+    let limits = ReplayLimits::new(max, KEY_MAX).unwrap();
+    let records = limits.keys();
     let mut slots = vec![Slot::EMPTY; limits.slots()];
     let mut cache = ReplayCache::new(&mut slots[..], limits, inp.hash_key).unwrap();
     let keys: Vec<KnockKey> = (0..nkeys)
@@ -163,17 +164,21 @@ fuzz_target!(|inp: Input| {
                     let others = (0..nkeys)
                         .filter(|&k| k != key && live(&known, k) > 0)
                         .count();
-                    // (`own` may count knocks the cache dropped when they
-                    // expired under a smaller skew: they still hold no table.)
+                    let total: usize = (0..nkeys).map(|k| live(&known, k)).sum();
+                    // (The model may count knocks the cache dropped when
+                    // they expired under a smaller skew: it only counts
+                    // more than the cache holds. So a key the model has
+                    // live knocks of may have no record in the cache: with
+                    // `others >= records` it has none.)
                     assert!(
-                        own >= KEY_MAX as usize || others >= tables as usize,
-                        "knock {i} of key {key} refused for room: own {own} live, {others} other keys, {tables} tables"
+                        own >= KEY_MAX as usize || total >= max as usize || others >= records,
+                        "knock {i} of key {key} refused for room: own {own} live, {total} in all, {others} other keys, {records} records"
                     );
                 }
             }
         }
         let total: usize = (0..nkeys).map(|k| live(&known, k)).sum();
         assert!(cache.live(now, s) <= total);
-        assert!(cache.keys() <= tables as usize);
+        assert!(cache.keys() <= records);
     }
 });

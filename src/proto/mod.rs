@@ -67,7 +67,7 @@ pub use policy::{
 #[allow(unused_imports)]
 pub use replay::{
     ReplayCache, ReplayLimits, ReplayVerdict, Slot, SynSource, DEFAULT_KEY_ENTRIES,
-    DEFAULT_MAX_ENTRIES, DUPLICATE_SECS, MAX_ENTRIES, MAX_TABLES, MIN_KEY_ENTRIES,
+    DEFAULT_MAX_ENTRIES, DUPLICATE_SECS, MAX_ENTRIES, MAX_REMEMBERED_KEYS, MIN_KEY_ENTRIES,
 };
 #[allow(unused_imports)]
 pub use wire::{

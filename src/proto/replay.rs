@@ -1,36 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Replay cache of accepted knocks: every knock is remembered for as long
-//! as it verifies, each key in a table of its own, within bounds the
+//! as it verifies, in one pool shared by all keys, within bounds the
 //! administrator sets.
 //!
-//! Storage is one caller-provided array of [`Slot`]s (16 bytes each),
-//! divided into [`ReplayLimits::tables`] equal tables of
-//! [`ReplayLimits::table_slots`] slots. A key (identified by a keyed hash
-//! of its `K_mac`) that has knocks to remember holds one table; a table is
-//! free again once every knock in it has expired, and goes to the next key
-//! that needs one. So the knocks made with one key never take the place of
-//! another key's: a flood of valid knocks made with key B can fill B's
-//! table, never A's.
+//! Storage is one caller-provided array of [`Slot`]s (16 bytes each) in
+//! three parts:
+//! - the pool: [`ReplayLimits::pool_slots`] slots, open addressing with
+//!   linear probing, holding at most [`ReplayLimits::max`] knocks (75 %
+//!   full at most, which keeps probe sequences short);
+//! - the key records: [`ReplayLimits::keys`] slots, one per key that has
+//!   knocks in the pool, each counting its key's knocks;
+//! - the key index: open addressing from a key to its record (4 entries of
+//!   32 bits per slot).
 //!
-//! A table is open addressing with linear probing. A slot holds a 48-bit
-//! keyed fingerprint of the knock (of its MAC, its time and its key), the
-//! second it was first seen (modulo 2^16), `t + MAX_SKEW_SECS` (the last
-//! second it could verify under any skew; 0 marks an empty slot) and a
-//! 32-bit keyed hash of the SYN that carried it (source address, port,
-//! sequence number). A knock is found again by its fingerprint and time.
+//! A knock's slot holds a 48-bit keyed fingerprint of the knock (of its
+//! MAC, its time and its key) and the number of its key's record (16 bits)
+//! in 8 bytes, `t + MAX_SKEW_SECS` (the last second it could verify under
+//! any skew; 0 marks an empty slot) and a 32-bit keyed hash of the SYN that
+//! carried it (source address, port, sequence number) and the second it was
+//! first seen. A knock is found again by its fingerprint, key and time.
 //!
-//! Nothing is evicted while it verifies:
-//! - a knock is accepted only if its key's table has room: fewer than
-//!   [`ReplayLimits::key_max`] knocks in it. Slots of expired knocks are
-//!   reused first; when none is at hand and the table is at its bound, the
-//!   expired knocks are removed from it (at most once a second per table:
-//!   within a second no more knocks expire) and the knock is tried again;
-//!   if every knock in the table still verifies, it is refused
-//!   ([`ReplayVerdict::Full`]): the cache fails closed;
-//! - a key without a table gets a free one, or one whose knocks have all
-//!   expired; if every table holds live knocks of other keys, its knock is
-//!   refused ([`ReplayVerdict::Full`]).
+//! Nothing is evicted while it verifies. A knock is accepted only if there
+//! is room: its key has fewer than [`ReplayLimits::key_max`] knocks in the
+//! pool, the pool fewer than [`ReplayLimits::max`], and a key without
+//! knocks a free record. Slots of expired knocks are reused first; when
+//! none is at hand and a bound is reached, the expired knocks are removed
+//! (at most once a second: within a second no more knocks expire) and the
+//! knock is tried again; if it still does not fit, it is refused
+//! ([`ReplayVerdict::Full`]): the cache fails closed. So the knocks made
+//! with one key never take more than `key_max` of the pool: a flood of
+//! valid knocks made with key B fills B's share, never A's; and any number
+//! of keys, up to [`ReplayLimits::keys`], can have knocks remembered at
+//! once.
 //!
 //! Knocks that are dropped from the cache have expired under the skew of
 //! the moment; if the skew is raised later they may verify again. The
@@ -42,8 +44,8 @@
 //! until they are stale.
 //!
 //! A knock seen again is accepted only as a duplicate of the same SYN: same
-//! source address, port and sequence number (by their 32-bit hash), within
-//! [`DUPLICATE_SECS`] of the first sighting (docs/PROTOCOL.md, section 8).
+//! source address, port and sequence number, within [`DUPLICATE_SECS`] of
+//! the first sighting (docs/PROTOCOL.md, section 8).
 //!
 //! Times are kept in 32 bits: from 2106 on (a knock time beyond
 //! `u32::MAX - MAX_SKEW_SECS`) every knock is refused rather than forgotten.
@@ -56,8 +58,13 @@ use core::ops::DerefMut;
 /// duplicated.
 pub const DUPLICATE_SECS: u64 = 2;
 
-/// Most tables (keys with knocks to remember at once) in one cache.
-pub const MAX_TABLES: usize = 64;
+/// Most keys with knocks remembered at once in one cache (a slot names its
+/// key's record in 16 bits).
+pub const MAX_REMEMBERED_KEYS: u32 = 1 << OWNER_BITS;
+
+/// Knocks of `replay_max` per key record: a cache for `max` knocks has
+/// records for `max / KNOCKS_PER_KEY` keys (at most [`MAX_REMEMBERED_KEYS`]).
+pub const KNOCKS_PER_KEY: u32 = 4;
 
 /// Smallest per-key bound.
 pub const MIN_KEY_ENTRIES: u32 = 16;
@@ -71,29 +78,36 @@ pub const DEFAULT_MAX_ENTRIES: u32 = 16384;
 /// Default per-key bound (`net.tcp_stealth.replay_key_max`).
 pub const DEFAULT_KEY_ENTRIES: u32 = 2048;
 
+/// Bits of [`Slot::tag`] naming the key's record (the low ones); the other
+/// 48 are the fingerprint.
+const OWNER_BITS: u32 = 16;
+const OWNER_MASK: u64 = (1 << OWNER_BITS) - 1;
+
 // An entry lives at most `2 * MAX_SKEW_SECS` after its first sighting (from
-// `t - skew` to `t + skew`), so the time of first sight modulo 2^16 is
-// unambiguous while it lives.
+// `t - skew` to `t + skew`), so the second of first sight modulo 2^16, which
+// the SYN hash covers, is unambiguous while it lives.
 const _: () = assert!(2 * MAX_SKEW_SECS as u64 + DUPLICATE_SECS < 1 << 16);
 
-/// The low 16 bits of [`Slot::tag`] hold the second of first sight.
-const SEEN_MASK: u64 = 0xffff;
-
-/// One slot: a remembered knock.
+/// One slot of storage: a remembered knock in the pool, a key record, or
+/// four entries of the key index.
 ///
 /// Invariant: the all-zero bit pattern ([`Slot::EMPTY`], also `Default`) is
-/// an empty slot, because a zero `latest` means empty. So the storage may be
-/// allocated zeroed. Live entries always have `latest >= MAX_SKEW_SECS >= 1`.
+/// an empty pool slot, a free key record and four empty index entries. So
+/// the storage may be allocated zeroed. Live knocks always have
+/// `latest >= MAX_SKEW_SECS >= 1`; key records in use a `tag` (the key's
+/// hash) with its low bit set.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Slot {
-    /// High 48 bits: the knock's fingerprint; low 16: the second of first
-    /// sight modulo 2^16.
+    /// A knock: high 48 bits its fingerprint, low 16 its key's record. A
+    /// key record: the key's hash, or 0 if free.
     tag: u64,
-    /// `t + MAX_SKEW_SECS`; 0 if empty. The knock verifies until `t + skew`.
+    /// A knock: `t + MAX_SKEW_SECS`, or 0 if empty; it verifies until
+    /// `t + skew`. A key record: the next free record plus one (free list).
     latest: u32,
-    /// 32-bit keyed hash of the SYN's source address, port and sequence
-    /// number.
+    /// A knock: 32-bit keyed hash of the SYN's source address, port and
+    /// sequence number and of the second (modulo 2^16) it was first seen.
+    /// A key record: how many slots of the pool hold its key's knocks.
     syn: u32,
 }
 
@@ -107,6 +121,16 @@ impl Slot {
 
     fn is_empty(&self) -> bool {
         self.latest == 0
+    }
+
+    /// The record number of a knock's key.
+    fn owner(&self) -> usize {
+        (self.tag & OWNER_MASK) as usize
+    }
+
+    /// Where a knock's probe sequence starts in a pool of `n` slots.
+    fn home(&self, n: usize) -> usize {
+        index(self.tag >> OWNER_BITS, n)
     }
 }
 
@@ -128,6 +152,17 @@ fn next(i: usize, n: usize) -> usize {
         0
     } else {
         i + 1
+    }
+}
+
+/// Whether an entry at `j` whose probe sequence starts at `home` may stay
+/// when slot `gap` before it is emptied: its home lies cyclically in
+/// `(gap, j]`, so a lookup from there reaches it without the gap.
+fn stays(home: usize, gap: usize, j: usize) -> bool {
+    if gap <= j {
+        gap < home && home <= j
+    } else {
+        gap < home || home <= j
     }
 }
 
@@ -155,8 +190,9 @@ pub enum ReplayVerdict {
     /// the cache dropped, or a knock time the cache cannot store. Reject.
     Replay,
     /// A new knock the cache has no room for: its key already has
-    /// [`ReplayLimits::key_max`] knocks that verify, or every table holds
-    /// knocks of other keys that verify. Reject (fail closed).
+    /// [`ReplayLimits::key_max`] knocks that verify, or the cache
+    /// [`ReplayLimits::max`], or its key has none and
+    /// [`ReplayLimits::keys`] other keys have some. Reject (fail closed).
     Full,
 }
 
@@ -169,9 +205,7 @@ pub struct ReplayLimits {
 
 impl ReplayLimits {
     /// At most `max` knocks per namespace, at most `key_max` of them with
-    /// one key. `MIN_KEY_ENTRIES <= key_max <= max <= MAX_ENTRIES`;
-    /// `max / key_max` keys (at most [`MAX_TABLES`]) can have knocks
-    /// remembered at once.
+    /// one key. `MIN_KEY_ENTRIES <= key_max <= max <= MAX_ENTRIES`.
     pub fn new(max: u32, key_max: u32) -> Result<Self, Error> {
         if key_max < MIN_KEY_ENTRIES || key_max > max || max > MAX_ENTRIES {
             return Err(Error::SlotCount);
@@ -195,35 +229,30 @@ impl ReplayLimits {
         self.key_max
     }
 
-    /// Number of tables: keys with knocks remembered at once.
-    pub fn tables(&self) -> usize {
-        ((self.max / self.key_max) as usize).clamp(1, MAX_TABLES)
+    /// Keys with knocks remembered at once: one per [`KNOCKS_PER_KEY`]
+    /// knocks of `max`, at most [`MAX_REMEMBERED_KEYS`].
+    pub fn keys(&self) -> usize {
+        ((self.max / KNOCKS_PER_KEY) as usize).clamp(1, MAX_REMEMBERED_KEYS as usize)
     }
 
-    /// Slots per table: a third more than `key_max` (at most 75 % full,
-    /// which keeps probe sequences short), and never full.
-    pub fn table_slots(&self) -> usize {
-        let k = self.key_max as usize;
+    /// Slots of the pool: a third more than `max` (at most 75 % full), and
+    /// never full.
+    pub fn pool_slots(&self) -> usize {
+        let n = self.max as usize;
+        n + n / 3 + 1
+    }
+
+    /// Entries of the key index: a third more than [`Self::keys`].
+    fn index_len(&self) -> usize {
+        let k = self.keys();
         k + k / 3 + 1
     }
 
-    /// Slots of storage the cache needs.
+    /// Slots of storage the cache needs: the pool, the key records and the
+    /// key index.
     pub fn slots(&self) -> usize {
-        self.tables() * self.table_slots()
+        self.pool_slots() + self.keys() + self.index_len().div_ceil(4)
     }
-}
-
-/// Bookkeeping of one table.
-#[derive(Clone, Copy, Debug, Default)]
-struct Table {
-    /// Hash of the key whose table it is; 0 if free.
-    key: u64,
-    /// Occupied slots (knocks live or expired but not yet removed).
-    used: u32,
-    /// Largest `latest` ever stored: once that expired, all did.
-    newest: u32,
-    /// The second (modulo 2^32) of the last removal of expired knocks.
-    purged: u32,
 }
 
 /// Domain separation of the cache's hashes (the third word).
@@ -231,25 +260,49 @@ const KEY_DOMAIN: u64 = 0x6b65_795f_7461_6721;
 
 /// The replay cache over caller-provided slot storage `S` (e.g.
 /// `&mut [Slot]` or an owned boxed slice).
+///
+/// Invariants: `slots` has `limits.slots()` slots. Every knock in the pool
+/// names a record in use (a nonzero `tag`) whose count counts it; every
+/// record in use has a nonzero count and exactly one index entry; `used` is
+/// the number of knocks in the pool, `keys_used` of records in use.
 pub struct ReplayCache<S> {
     slots: S,
     limits: ReplayLimits,
     /// SipHash key of the fingerprints (random, never leaves the cache).
     hash_key: [u8; 16],
-    tables: [Table; MAX_TABLES],
+    /// Knocks in the pool (live, or expired but not yet removed).
+    used: u32,
+    /// Key records in use.
+    keys_used: u32,
+    /// Records handed out at least once: the ones from here on are free
+    /// and not on the free list.
+    keys_touched: u32,
+    /// First record of the free list plus one; 0 if empty.
+    free_key: u32,
+    /// The second (modulo 2^32) of the last removal of expired knocks.
+    purged: Option<u32>,
     /// `latest` of the newest knock dropped so far; 0 if none.
     forgotten: u32,
     /// Knocks refused as [`ReplayVerdict::Full`].
     full: u64,
 }
 
-/// What a knock looks like to one table.
+/// A knock as the cache stores it.
 #[derive(Clone, Copy)]
 struct Probe {
+    /// Fingerprint; its key's record is added when stored.
     fp: u64,
     latest: u32,
-    seen: u16,
     syn: u32,
+}
+
+/// What a lookup in the pool found.
+enum Found {
+    /// The knock, at this slot.
+    At(usize),
+    /// Not there: the first empty slot of its probe sequence, and the first
+    /// slot of an expired knock before it, if any.
+    Absent { empty: usize, reuse: Option<usize> },
 }
 
 impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
@@ -260,11 +313,16 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
         if slots.len() != limits.slots() {
             return Err(Error::SlotCount);
         }
+        // INVARIANT: all slots are empty: no knock, no record in use.
         Ok(Self {
             slots,
             limits,
             hash_key,
-            tables: [Table::default(); MAX_TABLES],
+            used: 0,
+            keys_used: 0,
+            keys_touched: 0,
+            free_key: 0,
+            purged: None,
             forgotten: 0,
             full: 0,
         })
@@ -299,33 +357,37 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
         };
         let id = self.key_id(crypto, key);
         let h = crypto.siphash_3u64(&self.hash_key, u64::from_le_bytes(*mac), t, id);
-        let probe = Probe {
-            fp: h & !SEEN_MASK,
+        let p = Probe {
+            fp: h >> OWNER_BITS,
             latest,
-            seen: now as u16,
-            syn: self.syn_hash(crypto, src),
+            syn: self.syn_hash(crypto, src, now),
         };
-        let table = match self.table_of(id, now, skew) {
-            Some(i) => i,
-            None => {
-                // Not in any table (it has none), so never seen, unless
-                // dropped.
-                if latest <= self.forgotten {
-                    return ReplayVerdict::Replay;
-                }
-                match self.claim_table(id, now, skew) {
-                    Some(i) => i,
-                    None => {
-                        self.full = self.full.wrapping_add(1);
-                        return ReplayVerdict::Full;
-                    }
-                }
-            }
-        };
-        self.insert(table, &probe, now, skew)
+        let record = self.find_key(id);
+        let found = self.lookup(record, &p, now, skew);
+        if let Found::At(i) = found {
+            let first = self.slots[i].syn;
+            let duplicate = first == p.syn
+                || (1..=DUPLICATE_SECS)
+                    .any(|d| now >= d && self.syn_hash(crypto, src, now - d) == first);
+            return if duplicate {
+                ReplayVerdict::Duplicate
+            } else {
+                ReplayVerdict::Replay
+            };
+        }
+        // Never seen, unless dropped.
+        if latest <= self.forgotten {
+            return ReplayVerdict::Replay;
+        }
+        if self.store(id, record, &p, now, skew, found) {
+            ReplayVerdict::Fresh
+        } else {
+            self.full = self.full.wrapping_add(1);
+            ReplayVerdict::Full
+        }
     }
 
-    /// 64-bit keyed hash of `key` (never 0, which marks a free table).
+    /// 64-bit keyed hash of `key` (odd: never 0, which marks a free record).
     fn key_id<C: Crypto>(&self, crypto: &C, key: &KnockKey) -> u64 {
         let k = key.mac_key();
         let mut w = [[0u8; 8]; 2];
@@ -339,7 +401,10 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
         ) | 1
     }
 
-    fn syn_hash<C: Crypto>(&self, crypto: &C, src: &SynSource) -> u32 {
+    /// 32-bit keyed hash of the SYN and of the second `seen` it was first
+    /// seen (modulo 2^16: port and sequence number take 48 bits of the
+    /// third word).
+    fn syn_hash<C: Crypto>(&self, crypto: &C, src: &SynSource, seen: u64) -> u32 {
         let mut w = [[0u8; 8]; 2];
         w[0].copy_from_slice(&src.addr[..8]);
         w[1].copy_from_slice(&src.addr[8..]);
@@ -347,125 +412,266 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
             &self.hash_key,
             u64::from_le_bytes(w[0]),
             u64::from_le_bytes(w[1]),
-            u64::from(src.port) << 32 | u64::from(src.isn),
+            (seen & 0xffff) << 48 | u64::from(src.port) << 32 | u64::from(src.isn),
         );
         (h ^ h >> 32) as u32
     }
 
-    /// The table of key `id`, if it has one. A table whose knocks have all
-    /// expired is dropped here, so that an idle key never pins one.
-    fn table_of(&mut self, id: u64, now: u64, skew: Skew) -> Option<usize> {
-        let n = self.limits.tables();
+    /// Offset of the key records in the storage.
+    fn records(&self) -> usize {
+        self.limits.pool_slots()
+    }
+
+    /// Entry `i` of the key index: a record number plus one, or 0.
+    fn index_get(&self, i: usize) -> u32 {
+        let s = &self.slots[self.records() + self.limits.keys() + i / 4];
+        match i % 4 {
+            0 => s.tag as u32,
+            1 => (s.tag >> 32) as u32,
+            2 => s.latest,
+            _ => s.syn,
+        }
+    }
+
+    fn index_set(&mut self, i: usize, v: u32) {
+        let at = self.records() + self.limits.keys() + i / 4;
+        let s = &mut self.slots[at];
+        match i % 4 {
+            0 => s.tag = s.tag & !0xffff_ffff | u64::from(v),
+            1 => s.tag = s.tag & 0xffff_ffff | u64::from(v) << 32,
+            2 => s.latest = v,
+            _ => s.syn = v,
+        }
+    }
+
+    /// The record of key `id`, if it has knocks in the pool.
+    fn find_key(&self, id: u64) -> Option<usize> {
+        let n = self.limits.index_len();
         let mut i = index(id, n);
+        // The index always has an empty entry (more entries than records);
+        // the bound only keeps a broken invariant from looping.
         for _ in 0..n {
-            if self.tables[i].key == id {
-                break;
+            let e = self.index_get(i) as usize;
+            if e == 0 {
+                return None;
+            }
+            if self.slots[self.records() + e - 1].tag == id {
+                return Some(e - 1);
             }
             i = next(i, n);
         }
-        if self.tables.get(i)?.key != id {
-            return None;
-        }
-        if self.tables[i].newest != 0 && expired(self.tables[i].newest, now, skew) {
-            self.drop_table(i);
-            return None;
-        }
-        Some(i)
+        None
     }
 
-    /// Gives key `id` a free table, or one whose knocks have all expired.
-    fn claim_table(&mut self, id: u64, now: u64, skew: Skew) -> Option<usize> {
-        let n = self.limits.tables();
-        let free = |t: &Table| t.key == 0 || t.newest == 0 || expired(t.newest, now, skew);
-        let mut i = index(id, n);
-        for _ in 0..n {
-            if free(&self.tables[i]) {
-                break;
-            }
-            i = next(i, n);
-        }
-        if !free(self.tables.get(i)?) {
+    /// A free record for key `id`, entered in the index; `None` if every
+    /// record is in use.
+    fn add_key(&mut self, id: u64) -> Option<usize> {
+        let r = if self.free_key != 0 {
+            let r = (self.free_key - 1) as usize;
+            self.free_key = self.slots[self.records() + r].latest;
+            r
+        } else if (self.keys_touched as usize) < self.limits.keys() {
+            self.keys_touched += 1;
+            (self.keys_touched - 1) as usize
+        } else {
             return None;
-        }
-        self.drop_table(i);
-        self.tables[i].key = id;
-        Some(i)
-    }
-
-    /// Empties table `i` wholesale (its knocks have all expired).
-    fn drop_table(&mut self, i: usize) {
-        let m = self.limits.table_slots();
-        self.forgotten = self.forgotten.max(self.tables[i].newest);
-        if self.tables[i].used != 0 {
-            if let Some(region) = self.slots.get_mut(i * m..(i + 1) * m) {
-                region.fill(Slot::EMPTY);
-            }
-        }
-        self.tables[i] = Table::default();
-    }
-
-    /// Looks the knock up in table `t`, and records it if it is new and
-    /// there is room.
-    fn insert(&mut self, t: usize, p: &Probe, now: u64, skew: Skew) -> ReplayVerdict {
-        let m = self.limits.table_slots();
-        let key_max = self.limits.key_max;
-        let Some(region) = self.slots.get_mut(t * m..(t + 1) * m) else {
-            // Unreachable: the storage has `tables * m` slots.
-            return ReplayVerdict::Replay;
         };
-        let mut i = index(p.fp >> 16, m);
+        let at = self.records() + r;
+        self.slots[at] = Slot {
+            tag: id,
+            latest: 0,
+            syn: 0,
+        };
+        let n = self.limits.index_len();
+        let mut i = index(id, n);
+        for _ in 0..n {
+            if self.index_get(i) == 0 {
+                break;
+            }
+            i = next(i, n);
+        }
+        self.index_set(i, r as u32 + 1);
+        self.keys_used += 1;
+        Some(r)
+    }
+
+    /// Record `r` counts one knock more (`by` 1) or less (`by` -1); a
+    /// record that counts none is freed.
+    fn count(&mut self, r: usize, by: i32) {
+        let at = self.records() + r;
+        let c = self.slots[at].syn.saturating_add_signed(by);
+        self.slots[at].syn = c;
+        if c == 0 {
+            self.free_record(r);
+        }
+    }
+
+    /// Takes record `r` out of the index (linear probing's deletion) and
+    /// puts it on the free list.
+    fn free_record(&mut self, r: usize) {
+        let id = self.slots[self.records() + r].tag;
+        let n = self.limits.index_len();
+        let mut gap = index(id, n);
+        for _ in 0..n {
+            if self.index_get(gap) as usize == r + 1 {
+                break;
+            }
+            gap = next(gap, n);
+        }
+        self.index_set(gap, 0);
+        let mut j = gap;
+        for _ in 0..n {
+            j = next(j, n);
+            let e = self.index_get(j) as usize;
+            if e == 0 {
+                break;
+            }
+            let home = index(self.slots[self.records() + e - 1].tag, n);
+            if !stays(home, gap, j) {
+                self.index_set(gap, e as u32);
+                self.index_set(j, 0);
+                gap = j;
+            }
+        }
+        let at = self.records() + r;
+        self.slots[at] = Slot {
+            tag: 0,
+            latest: self.free_key,
+            syn: 0,
+        };
+        self.free_key = r as u32 + 1;
+        self.keys_used -= 1;
+    }
+
+    /// Looks knock `p` of record `r` up in the pool (`r` is `None` for a
+    /// key without knocks there, whose knock cannot be found).
+    fn lookup(&self, r: Option<usize>, p: &Probe, now: u64, skew: Skew) -> Found {
+        let n = self.limits.pool_slots();
+        let mut i = index(p.fp, n);
         let mut reuse = None;
-        // The table is never full (`key_max < m`), so this ends at an empty
-        // slot; the bound only keeps a broken invariant from looping.
-        for _ in 0..m {
-            let s = region[i];
+        // The pool is never full (`max < pool_slots`), so this ends at an
+        // empty slot; the bound only keeps a broken invariant from looping.
+        for _ in 0..n {
+            let s = &self.slots[i];
             if s.is_empty() {
                 break;
             }
-            if s.tag & !SEEN_MASK == p.fp && s.latest == p.latest {
-                let duplicate = s.syn == p.syn
-                    && u64::from(p.seen.wrapping_sub(s.tag as u16)) <= DUPLICATE_SECS;
-                return if duplicate {
-                    ReplayVerdict::Duplicate
-                } else {
-                    ReplayVerdict::Replay
-                };
+            if r.is_some_and(|r| s.tag == p.fp << OWNER_BITS | r as u64) && s.latest == p.latest {
+                return Found::At(i);
             }
             if reuse.is_none() && expired(s.latest, now, skew) {
                 reuse = Some(i);
             }
-            i = next(i, m);
+            i = next(i, n);
         }
-        if p.latest <= self.forgotten {
-            return ReplayVerdict::Replay;
-        }
-        let new = Slot {
-            tag: p.fp | u64::from(p.seen),
-            latest: p.latest,
-            syn: p.syn,
-        };
-        let table = &mut self.tables[t];
-        if let Some(r) = reuse {
-            // An expired knock makes room: forget it.
-            self.forgotten = self.forgotten.max(region[r].latest);
-            region[r] = new;
-        } else if table.used < key_max && region[i].is_empty() {
-            region[i] = new;
-            table.used += 1;
-        } else {
-            let second = now as u32;
-            if table.purged == second {
-                self.full = self.full.wrapping_add(1);
-                return ReplayVerdict::Full;
+        Found::Absent { empty: i, reuse }
+    }
+
+    /// Stores knock `p`, new to the cache, of key `id` (whose record is
+    /// `record`, if it has one; `found` is what [`Self::lookup`] found of
+    /// it), if there is room; removes the expired knocks first if that
+    /// makes room. Whether it was stored.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &mut self,
+        id: u64,
+        mut record: Option<usize>,
+        p: &Probe,
+        now: u64,
+        skew: Skew,
+        mut found: Found,
+    ) -> bool {
+        let mut purged = false;
+        loop {
+            let Found::Absent { empty, reuse } = found else {
+                // Unreachable: the caller looked it up.
+                return false;
+            };
+            let own = record.map_or(0, |r| self.slots[self.records() + r].syn);
+            // A slot of an expired knock of the same key frees one of the
+            // key's own; any other takes one more of its share.
+            let own_reuse = reuse.is_some_and(|i| Some(self.slots[i].owner()) == record);
+            let fits = (own_reuse || own < self.limits.key_max)
+                && (reuse.is_some() || self.used < self.limits.max)
+                && (record.is_some() || self.keys_used < self.limits.keys() as u32);
+            if fits {
+                let r = match record {
+                    Some(r) => r,
+                    // Room checked above.
+                    None => match self.add_key(id) {
+                        Some(r) => r,
+                        None => return false,
+                    },
+                };
+                let new = Slot {
+                    tag: p.fp << OWNER_BITS | r as u64,
+                    latest: p.latest,
+                    syn: p.syn,
+                };
+                match reuse {
+                    Some(i) => {
+                        // An expired knock makes room: forget it.
+                        let old = self.slots[i];
+                        self.forgotten = self.forgotten.max(old.latest);
+                        self.slots[i] = new;
+                        self.count(r, 1);
+                        self.count(old.owner(), -1);
+                    }
+                    None => {
+                        self.slots[empty] = new;
+                        self.used += 1;
+                        self.count(r, 1);
+                    }
+                }
+                return true;
             }
-            table.purged = second;
-            let (removed, newest_gone) = purge(region, now, skew);
-            table.used -= removed.min(table.used);
-            self.forgotten = self.forgotten.max(newest_gone);
-            return self.insert(t, p, now, skew);
+            let second = now as u32;
+            if purged || self.purged == Some(second) {
+                return false;
+            }
+            self.purged = Some(second);
+            purged = true;
+            self.purge(now, skew);
+            // The key's record may have gone with its expired knocks.
+            record = self.find_key(id);
+            found = self.lookup(record, p, now, skew);
         }
-        table.newest = table.newest.max(p.latest);
-        ReplayVerdict::Fresh
+    }
+
+    /// Removes the expired knocks from the pool, keeping every live one
+    /// findable: linear probing's deletion, which moves later knocks of the
+    /// same run back into the gap.
+    fn purge(&mut self, now: u64, skew: Skew) {
+        let n = self.limits.pool_slots();
+        for i in 0..n {
+            while !self.slots[i].is_empty() && expired(self.slots[i].latest, now, skew) {
+                let old = self.slots[i];
+                self.forgotten = self.forgotten.max(old.latest);
+                self.remove(i);
+                self.used -= 1;
+                self.count(old.owner(), -1);
+            }
+        }
+    }
+
+    /// Empties pool slot `gap`, moving back the knocks after it (up to the
+    /// next empty slot) that would no longer be found.
+    fn remove(&mut self, mut gap: usize) {
+        let n = self.limits.pool_slots();
+        self.slots[gap] = Slot::EMPTY;
+        let mut j = gap;
+        for _ in 0..n {
+            j = next(j, n);
+            let s = self.slots[j];
+            if s.is_empty() {
+                return;
+            }
+            if !stays(s.home(n), gap, j) {
+                self.slots[gap] = s;
+                self.slots[j] = Slot::EMPTY;
+                gap = j;
+            }
+        }
     }
 
     /// `latest` of the newest knock the cache dropped (0 if none): unknown
@@ -481,18 +687,19 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
 
     /// Number of knocks that still verify at `now` with `skew`.
     pub fn live(&self, now: u64, skew: Skew) -> usize {
-        self.slots
+        self.slots[..self.limits.pool_slots()]
             .iter()
             .filter(|s| !s.is_empty() && !expired(s.latest, now, skew))
             .count()
     }
 
-    /// Number of keys holding a table.
+    /// Number of keys with knocks in the pool (live, or expired but not yet
+    /// removed).
     pub fn keys(&self) -> usize {
-        self.tables.iter().filter(|t| t.key != 0).count()
+        self.keys_used as usize
     }
 
-    /// Number of slots.
+    /// Number of slots of storage.
     pub fn capacity(&self) -> usize {
         self.slots.len()
     }
@@ -507,100 +714,40 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
         now: u64,
         skew: Skew,
     ) -> usize {
-        let m = self.limits.table_slots();
         let mut dropped = 0;
         to.forgotten = to.forgotten.max(self.forgotten);
         to.full = self.full;
-        for t in 0..self.limits.tables() {
-            let id = self.tables[t].key;
-            if id == 0 {
+        for i in 0..self.limits.pool_slots() {
+            let s = self.slots[i];
+            if s.is_empty() {
                 continue;
             }
-            let Some(region) = self.slots.get(t * m..(t + 1) * m) else {
-                continue;
+            let id = self.slots[self.records() + s.owner()].tag;
+            let p = Probe {
+                fp: s.tag >> OWNER_BITS,
+                latest: s.latest,
+                syn: s.syn,
             };
-            let dest = to
-                .table_of(id, now, skew)
-                .or_else(|| to.claim_table(id, now, skew));
-            for s in region.iter().filter(|s| !s.is_empty()) {
-                let p = Probe {
-                    fp: s.tag & !SEEN_MASK,
-                    latest: s.latest,
-                    seen: s.tag as u16,
-                    syn: s.syn,
-                };
-                let kept = !expired(s.latest, now, skew)
-                    && dest.is_some_and(|d| to.place(d, &p, now, skew));
-                if !kept {
-                    to.forgotten = to.forgotten.max(s.latest);
-                    dropped += 1;
-                }
+            let kept = !expired(s.latest, now, skew) && to.place(id, &p, now, skew);
+            if !kept {
+                to.forgotten = to.forgotten.max(s.latest);
+                dropped += 1;
             }
         }
         dropped
     }
 
-    /// Stores an entry moved from another cache into table `t`, if there
-    /// is room.
-    fn place(&mut self, t: usize, p: &Probe, now: u64, skew: Skew) -> bool {
-        let full = self.full;
-        let forgotten = self.forgotten;
-        // `p` is new to this cache and newer than anything it dropped.
-        self.forgotten = 0;
-        let v = self.insert(t, p, now, skew);
-        self.forgotten = self.forgotten.max(forgotten);
-        self.full = full;
-        v == ReplayVerdict::Fresh
+    /// Stores a knock moved from another cache (so new to this one), if
+    /// there is room.
+    fn place(&mut self, id: u64, p: &Probe, now: u64, skew: Skew) -> bool {
+        let record = self.find_key(id);
+        let found = self.lookup(record, p, now, skew);
+        self.store(id, record, p, now, skew, found)
     }
 
     /// Gives the storage back.
     pub fn into_inner(self) -> S {
         self.slots
-    }
-}
-
-/// Removes the expired knocks of a table (`region`), keeping every live one
-/// findable: linear probing's deletion, which moves later knocks of the
-/// same run back into the gap. Returns how many were removed and the
-/// largest `latest` among them.
-fn purge(region: &mut [Slot], now: u64, skew: Skew) -> (u32, u32) {
-    let m = region.len();
-    let (mut removed, mut newest) = (0u32, 0u32);
-    for i in 0..m {
-        while !region[i].is_empty() && expired(region[i].latest, now, skew) {
-            newest = newest.max(region[i].latest);
-            remove(region, i);
-            removed += 1;
-        }
-    }
-    (removed, newest)
-}
-
-/// Empties slot `gap` of a linear-probing table, moving back the knocks
-/// after it (up to the next empty slot) that would no longer be found.
-fn remove(region: &mut [Slot], mut gap: usize) {
-    let m = region.len();
-    region[gap] = Slot::EMPTY;
-    let mut j = gap;
-    for _ in 0..m {
-        j = next(j, m);
-        let s = region[j];
-        if s.is_empty() {
-            return;
-        }
-        let home = index(s.tag >> 16, m);
-        // The knock at `j` may stay if its home lies cyclically in
-        // (gap, j]: a lookup from there reaches it without the gap.
-        let stays = if gap <= j {
-            gap < home && home <= j
-        } else {
-            gap < home || home <= j
-        };
-        if !stays {
-            region[gap] = s;
-            region[j] = Slot::EMPTY;
-            gap = j;
-        }
     }
 }
 
@@ -675,22 +822,28 @@ mod tests {
         assert!(ReplayLimits::new(100, 101).is_err());
         assert!(ReplayLimits::new(MAX_ENTRIES + 1, 100).is_err());
         let l = ReplayLimits::new(1000, 100).unwrap();
-        assert_eq!((l.tables(), l.table_slots()), (10, 134));
-        assert_eq!(l.slots(), 1340);
-        // At most MAX_TABLES tables.
+        assert_eq!((l.pool_slots(), l.keys(), l.index_len()), (1334, 250, 334));
+        assert_eq!(l.slots(), 1334 + 250 + 84);
+        // At most MAX_REMEMBERED_KEYS keys.
         let l = ReplayLimits::new(MAX_ENTRIES, MIN_KEY_ENTRIES).unwrap();
-        assert_eq!(l.tables(), MAX_TABLES);
-        // The default: 8 keys of 2048 knocks, 21.3 bytes per knock of the
-        // bound.
+        assert_eq!(l.keys(), MAX_REMEMBERED_KEYS as usize);
+        // The smallest cache still has room for several keys.
+        let l = ReplayLimits::new(MIN_KEY_ENTRIES, MIN_KEY_ENTRIES).unwrap();
+        assert_eq!(l.keys(), 4);
+        // The default: 16384 knocks of up to 4096 keys, 2048 of one key;
+        // 26.7 bytes per knock of the bound.
         let d = ReplayLimits::DEFAULT;
-        assert_eq!((d.tables(), d.table_slots()), (8, 2731));
-        assert_eq!(d.slots() * core::mem::size_of::<Slot>(), 349_568);
+        assert_eq!(
+            (d.pool_slots(), d.keys(), d.index_len()),
+            (21846, 4096, 5462)
+        );
+        assert_eq!(d.slots() * core::mem::size_of::<Slot>(), 436_928);
         // The storage must fit the limits.
         let l = ReplayLimits::new(64, 16).unwrap();
         assert!(ReplayCache::new(vec![Slot::EMPTY; l.slots() - 1], l, [0; 16]).is_err());
         let c = ReplayCache::new(vec![Slot::EMPTY; l.slots()], l, [0; 16]).unwrap();
-        assert_eq!(c.capacity(), 4 * 22);
-        assert_eq!(c.into_inner().len(), 88);
+        assert_eq!(c.capacity(), 86 + 16 + 6);
+        assert_eq!(c.into_inner().len(), 108);
     }
 
     #[test]
@@ -916,42 +1069,128 @@ mod tests {
         }
     }
 
-    /// With more keys knocking at once than there are tables, a new key is
-    /// refused (fail closed) until some key's knocks have all expired; keys
-    /// holding a table are not affected.
+    /// The defect of the cache of one table per key (`max / key_max`
+    /// tables, 2 here): a third key's valid knock was refused while the
+    /// first two had knocks to remember. Now every key up to
+    /// `max / KNOCKS_PER_KEY` has room, as long as the knocks fit `max`.
     #[test]
-    fn tables_run_out_then_come_back() {
+    fn more_keys_than_max_over_key_max() {
         let mut c = cache(2 * 16, 16);
+        let now = 5_000_000;
+        for kb in 1..=8u8 {
+            assert_eq!(
+                knock(&mut c, &key(kb), 1, &src(A, 1, 1), now, now),
+                ReplayVerdict::Fresh,
+                "key {kb}"
+            );
+        }
+        assert_eq!(c.keys(), 8);
+        // A key's share is still key_max: key 1 takes 15 more, then no more.
+        for i in 2..=16 {
+            assert_eq!(
+                knock(&mut c, &key(1), i, &src(A, 1, 1), now, now),
+                ReplayVerdict::Fresh
+            );
+        }
+        assert_eq!(
+            knock(&mut c, &key(1), 17, &src(A, 1, 1), now, now),
+            ReplayVerdict::Full
+        );
+        // Every knock is still known.
+        for kb in 1..=8u8 {
+            assert_eq!(
+                knock(&mut c, &key(kb), 1, &src(B, 1, 1), now, now + 1),
+                ReplayVerdict::Replay
+            );
+        }
+    }
+
+    /// With more keys knocking at once than there are key records, a new
+    /// key is refused (fail closed) until some key's knocks have all
+    /// expired; keys holding a record are not affected.
+    #[test]
+    fn key_records_run_out_then_come_back() {
+        let mut c = cache(16, 16);
+        assert_eq!(c.limits().keys(), 4);
         let now = 5_000_000;
         let s = src(A, 1, 1);
         assert_eq!(
             knock(&mut c, &key(1), 1, &s, now, now),
             ReplayVerdict::Fresh
         );
-        assert_eq!(
-            knock(&mut c, &key(2), 1, &s, now + SKEW, now),
-            ReplayVerdict::Fresh
-        );
-        assert_eq!(knock(&mut c, &key(3), 1, &s, now, now), ReplayVerdict::Full);
+        for kb in 2..=4u8 {
+            assert_eq!(
+                knock(&mut c, &key(kb), 1, &s, now + SKEW, now),
+                ReplayVerdict::Fresh
+            );
+        }
+        assert_eq!(knock(&mut c, &key(5), 1, &s, now, now), ReplayVerdict::Full);
         assert_eq!(
             knock(&mut c, &key(1), 2, &s, now, now),
             ReplayVerdict::Fresh
         );
-        // Key 1's knocks expire: its table goes to key 3.
+        // Key 1's knocks expire: its record goes to key 5.
         let later = now + SKEW + 1;
         assert_eq!(
-            knock(&mut c, &key(3), 1, &s, later, later),
+            knock(&mut c, &key(5), 1, &s, later, later),
             ReplayVerdict::Fresh
         );
+        assert_eq!(c.keys(), 4);
         assert_eq!(
             knock(&mut c, &key(1), 3, &s, later, later),
             ReplayVerdict::Full
         );
-        // Key 2's knock still verifies and is still refused.
-        assert_eq!(
-            knock(&mut c, &key(2), 1, &src(B, 1, 1), now + SKEW, later),
-            ReplayVerdict::Replay
-        );
+        // The other keys' knocks still verify and are still refused.
+        for kb in 2..=4u8 {
+            assert_eq!(
+                knock(&mut c, &key(kb), 1, &src(B, 1, 1), now + SKEW, later),
+                ReplayVerdict::Replay
+            );
+        }
+        assert_eq!(c.full(), 2);
+    }
+
+    /// Keys come and go (their knocks expire, their records are freed and
+    /// reused, the key index shrinks and grows): every knock remembered is
+    /// found again after every step, and a key's records never leak.
+    #[test]
+    fn keys_come_and_go() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut c = cache(4 * 64, 64);
+        let keys = c.limits().keys();
+        let mut live: Vec<(u8, u64, u64)> = vec![];
+        let mut n = 0;
+        for now in 12_000_000..12_000_000 + 4 * SKEW {
+            live.retain(|&(_, _, t)| t + SKEW >= now);
+            for _ in 0..3 {
+                let kb = (xorshift(&mut x) % 200) as u8;
+                let t = now - xorshift(&mut x) % 30;
+                n += 1;
+                match knock(&mut c, &key(kb), n, &src(A, 1, 1), t, now) {
+                    ReplayVerdict::Fresh => live.push((kb, n, t)),
+                    ReplayVerdict::Full => {
+                        let mut distinct: Vec<u8> = live.iter().map(|k| k.0).collect();
+                        distinct.sort_unstable();
+                        distinct.dedup();
+                        assert!(
+                            distinct.len() >= keys && !distinct.contains(&kb)
+                                || live.len() >= 4 * 64,
+                            "refused with {} keys, {} knocks",
+                            distinct.len(),
+                            live.len()
+                        );
+                    }
+                    v => panic!("{v:?}"),
+                }
+            }
+            for &(kb, i, t) in &live {
+                assert_eq!(
+                    knock(&mut c, &key(kb), i, &src(B, 2, 2), t, now),
+                    ReplayVerdict::Replay
+                );
+            }
+            assert!(c.keys() <= keys);
+        }
     }
 
     /// net.tcp_stealth.skew_secs raised: knocks accepted under the old skew
@@ -973,17 +1212,23 @@ mod tests {
         let v = c.check_and_insert(&Ref, &k, &1u64.to_le_bytes(), &src(B, 2, 2), t, later, wide);
         assert_eq!(v, ReplayVerdict::Replay);
 
-        // Dropped, as the table's knocks had all expired: the cache
-        // remembers that it forgot.
-        let mut c = cache(64, 16);
+        // Dropped, as its knocks had all expired and the key records ran
+        // out (key 5 takes key 1's): the cache remembers that it forgot.
+        let mut c = cache(16, 16);
         assert_eq!(
             knock(&mut c, &k, 1, &src(A, 1, 1), t, t),
             ReplayVerdict::Fresh
         );
-        assert_eq!(
-            knock(&mut c, &k, 2, &src(A, 1, 1), later, later),
-            ReplayVerdict::Fresh
-        );
+        for i in 2..=16 {
+            assert_eq!(
+                knock(&mut c, &key(i as u8), i, &src(A, 1, 1), later, later),
+                if i <= 5 {
+                    ReplayVerdict::Fresh
+                } else {
+                    ReplayVerdict::Full
+                }
+            );
+        }
         assert_eq!(c.forgotten() as u64, t + MAX);
         let v = c.check_and_insert(&Ref, &k, &1u64.to_le_bytes(), &src(B, 2, 2), t, later, wide);
         assert_eq!(v, ReplayVerdict::Replay);
@@ -1048,7 +1293,7 @@ mod tests {
     }
 
     /// Removing expired knocks keeps the live ones findable: many small
-    /// tables, knocks expiring in random order, every remembered knock
+    /// caches, knocks expiring in random order, every remembered knock
     /// checked after every step.
     #[test]
     fn purge_keeps_live_knocks() {
@@ -1128,8 +1373,8 @@ mod tests {
                 ReplayVerdict::Fresh
             );
         }
-        // Smaller: two keys of 16 knocks kept; the rest dropped, yet
-        // refused.
+        // Smaller: 32 knocks kept, 16 of each of two keys (the per-key
+        // bound), then the cache is full; the rest dropped, yet refused.
         let mut small = cache(2 * 16, 16);
         let dropped = big.move_into(&mut small, now, skew());
         assert_eq!(dropped, 164 - 32);

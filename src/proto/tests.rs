@@ -596,7 +596,7 @@ fn replay_floor_saturated_refuses() {
     let mut c = ReplayCache::new(&mut slots[..], limits, [9; 16]).unwrap();
     let v = c.check_and_insert(&Ref, &key, &[0; 8], &a, now - 200, now - 200, skew);
     assert_eq!(v, ReplayVerdict::Fresh);
-    // Knock 0 expires and its table is dropped; under a wider skew it
+    // Knock 0 expires and is dropped to make room; under a wider skew it
     // would verify again: never new again.
     let v = c.check_and_insert(&Ref, &key, &[1; 8], &a, now, now, skew);
     assert_eq!(v, ReplayVerdict::Fresh);
