@@ -4,8 +4,11 @@
  * `make bench`, inside the test VM.
  *
  *   connbench run N ROUNDS INTLEN   connect+send+accept+read+close loops
- *   connbench listen PORT           a protected listener on 0.0.0.0:PORT
- *                                   that never accepts; runs until killed
+ *   connbench listen PORT [NKEYS]   a protected listener on 0.0.0.0:PORT
+ *                                   that never accepts; runs until killed;
+ *                                   with NKEYS (1 to TCP_STEALTH_MAX_KEYS)
+ *                                   keys, NKEYS - 1 of them added with
+ *                                   TCP_STEALTH_KEY
  *   connbench serve PORT SECRET     a listener protected with SECRET that
  *                                   accepts and closes; runs until killed
  *   connbench knock ADDR PORT N SECRET  N connects to ADDR:PORT with SECRET,
@@ -85,6 +88,22 @@ fail:
 	perror("connbench: listener");
 	close(fd);
 	return -1;
+}
+
+/* Adds @n keys to @fd's, with secrets other than SECRET. */
+static int add_keys(int fd, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct tcp_stealth_key k = { .flags = TCP_STEALTH_KEY_ADD };
+
+		k.secret_len = snprintf((char *)k.secret, sizeof(k.secret),
+					"connbench extra key %d", i + 1);
+		if (setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_KEY, &k, sizeof(k))) {
+			perror("connbench: TCP_STEALTH_KEY");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int read_all(int fd, char *buf, int len)
@@ -328,17 +347,23 @@ int main(int argc, char **argv)
 		}
 		return run(n, rounds, intlen);
 	}
-	if (argc == 3 && !strcmp(argv[1], "listen")) {
-		int fd = listener(STEALTH, atoi(argv[2]), 0);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "listen")) {
+		int nkeys = argc == 4 ? atoi(argv[3]) : 1;
+		int fd;
 
-		if (fd < 0)
+		if (nkeys < 1 || nkeys > TCP_STEALTH_MAX_KEYS) {
+			fprintf(stderr, "connbench: NKEYS must be 1 to %d\n", TCP_STEALTH_MAX_KEYS);
+			return 2;
+		}
+		fd = listener(STEALTH, atoi(argv[2]), 0);
+		if (fd < 0 || add_keys(fd, nkeys - 1))
 			return 1;
 		printf("listening\n");
 		fflush(stdout);
 		for (;;)
 			pause();
 	}
-	fprintf(stderr, "usage: %s run N ROUNDS INTLEN | listen PORT | serve PORT SECRET | "
+	fprintf(stderr, "usage: %s run N ROUNDS INTLEN | listen PORT [NKEYS] | serve PORT SECRET | "
 		"knock ADDR PORT N SECRET\n", argv[0]);
 	return 2;
 }

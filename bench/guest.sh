@@ -59,7 +59,7 @@ flood=$here/synflood
 rstlat=$here/rstlat
 connb=$here/connbench
 CLI=10.9.0.1 SRV=10.9.0.2
-P_CLOSED=5001 P_DROP=5002 P_PROT=5003 P_ISO=5004
+P_CLOSED=5001 P_DROP=5002 P_PROT=5003 P_ISO=5004 P_PROT4=5005
 # Key A of the isolation case; the floods' key B is synflood's (PROTOCOL.md,
 # section 12).
 SECRET_A="bench isolation key A"
@@ -100,6 +100,12 @@ nft add rule inet bench in tcp dport $P_DROP drop
 pids+=($!)
 for _ in $(seq 50); do [ -s /tmp/bench-listen.out ] && break; sleep 0.1; done
 [ -s /tmp/bench-listen.out ] || { echo "bench: protected listener did not start" >&2; exit 1; }
+# A listener with TCP_STEALTH_MAX_KEYS keys (section 5: a bad knock's cost
+# must not depend on how many keys the listener has).
+"$connb" listen $P_PROT4 4 > /tmp/bench-listen4.out &
+pids+=($!)
+for _ in $(seq 50); do [ -s /tmp/bench-listen4.out ] && break; sleep 0.1; done
+[ -s /tmp/bench-listen4.out ] || { echo "bench: 4-key listener did not start" >&2; exit 1; }
 # Warm up ARP and the paths.
 ip netns exec bcli "$flood" $CLI $SRV $P_CLOSED 2000 10 badmac > /dev/null
 
@@ -148,6 +154,8 @@ case $only in replay | scale) ;; *) ip netns exec bcli "$rstlat" $CLI $SRV $P_PR
 # The same with a well-formed knock whose MAC is wrong: the protected port
 # verifies it against its keys (SipHash) before it answers.
 case $only in replay | scale) ;; *) ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT $P_CLOSED "$rst_probes" knock ;; esac
+# Again at the listener with four keys.
+case $only in replay | scale) ;; *) ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT4 $P_CLOSED "$rst_probes" knock rstlat_knock4 ;; esac
 if [ "$only" = rstlat ]; then
 	echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
 	echo "bench done"

@@ -4,7 +4,7 @@
  * protected port and at a closed port. Only for `make bench`, inside the
  * test VM's own namespaces; run in the client's namespace.
  *
- *   rstlat SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock]
+ *   rstlat SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock [TAG]]
  *
  * Sends COUNT plain IPv4 SYNs (MSS option, no knock; with "knock", also a
  * well-formed, fresh knock option with a random MAC, which the protected
@@ -22,7 +22,7 @@
  * and U / (n1 n2), the probability that a protected probe takes longer than
  * a closed one):
  *
- *   rstlat[_knock] n_p N n_q N lost_p N lost_q N median_p_us X q1_p_us X q3_p_us X
+ *   rstlat[_knock|TAG] n_p N n_q N lost_p N lost_q N median_p_us X q1_p_us X q3_p_us X
  *     median_q_us X q1_q_us X q3_q_us X U X z X p X auc X
  */
 #define _GNU_SOURCE
@@ -51,6 +51,7 @@
 
 static struct in_addr src, dst;
 static int snd, cap, syn_len = SYN_LEN;
+static const char *tag = "rstlat";
 
 static uint16_t csum(uint32_t sum, const uint8_t *p, size_t len)
 {
@@ -286,13 +287,15 @@ int main(int argc, char **argv)
 	int count, np = 0, nq = 0, lostp = 0, lostq = 0, one = 1;
 	uint16_t pport, qport, sport = 20000;
 
-	if (argc != 6 && !(argc == 7 && !strcmp(argv[6], "knock"))) {
-		fprintf(stderr, "usage: %s SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock]\n",
+	if (argc != 6 && !((argc == 7 || argc == 8) && !strcmp(argv[6], "knock"))) {
+		fprintf(stderr, "usage: %s SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock [TAG]]\n",
 			argv[0]);
 		return 2;
 	}
-	if (argc == 7)
+	if (argc >= 7) {
 		syn_len = SYN_LEN + KNOCK_LEN;
+		tag = argc == 8 ? argv[7] : "rstlat_knock";
+	}
 	if (inet_pton(AF_INET, argv[1], &src) != 1 ||
 	    inet_pton(AF_INET, argv[2], &dst) != 1) {
 		fprintf(stderr, "rstlat: bad address\n");
@@ -361,7 +364,7 @@ int main(int argc, char **argv)
 	       " median_p_us %.1f q1_p_us %.1f q3_p_us %.1f"
 	       " median_q_us %.1f q1_q_us %.1f q3_q_us %.1f"
 	       " U %.1f z %.2f p %.3g auc %.3f\n",
-	       syn_len > SYN_LEN ? "rstlat_knock" : "rstlat", np, nq, lostp, lostq,
+	       tag, np, nq, lostp, lostq,
 	       quantile(tp, np, 0.5), quantile(tp, np, 0.25), quantile(tp, np, 0.75),
 	       quantile(tq, nq, 0.5), quantile(tq, nq, 0.25), quantile(tq, nq, 0.75),
 	       u, z, erfc(fabs(z) / sqrt(2)), u / ((double)np * nq));

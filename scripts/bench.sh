@@ -156,6 +156,7 @@ function s1med(n,    i, v) {
 /^conn_stats / { for (i = 2; i < NF; i += 2) cst[$i] = $(i + 1) }
 /^rstlat / { for (i = 2; i < NF; i += 2) rl[$i] = $(i + 1) }
 /^rstlat_knock / { for (i = 2; i < NF; i += 2) rk[$i] = $(i + 1) }
+/^rstlat_knock4 / { for (i = 2; i < NF; i += 2) rk4[$i] = $(i + 1) }
 END {
 	label["a_closed"] = "(a) closed port"
 	label["b_nft_drop"] = "(b) nftables drop rule"
@@ -215,6 +216,11 @@ END {
 		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (bad-MAC knock)", rk["n_p"], rk["median_p_us"], rk["q1_p_us"], rk["q3_p_us"], rk["lost_p"]
 		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port (same SYN)", rk["n_q"], rk["median_q_us"], rk["q1_q_us"], rk["q3_q_us"], rk["lost_q"]
 		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk["U"], rk["z"], rk["p"], rk["auc"]
+	}
+	if (rk4["n_p"]) {
+		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "4-key listener (bad-MAC knock)", rk4["n_p"], rk4["median_p_us"], rk4["q1_p_us"], rk4["q3_p_us"], rk4["lost_p"]
+		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port (same SYN)", rk4["n_q"], rk4["median_q_us"], rk4["q1_q_us"], rk4["q3_q_us"], rk4["lost_q"]
+		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk4["U"], rk4["z"], rk4["p"], rk4["auc"]
 	}
 	print "   (informational: the two ports take turns in random order; kernel capture timestamps)"
 	print ""
