@@ -361,8 +361,8 @@ int main(int argc, char **argv)
 	qsort(tp, np, sizeof(*tp), cmp_double);
 	qsort(tq, nq, sizeof(*tq), cmp_double);
 	printf("%s n_p %d n_q %d lost_p %d lost_q %d"
-	       " median_p_us %.1f q1_p_us %.1f q3_p_us %.1f"
-	       " median_q_us %.1f q1_q_us %.1f q3_q_us %.1f"
+	       " median_p_us %.3f q1_p_us %.3f q3_p_us %.3f"
+	       " median_q_us %.3f q1_q_us %.3f q3_q_us %.3f"
 	       " U %.1f z %.2f p %.3g auc %.3f\n",
 	       tag, np, nq, lostp, lostq,
 	       quantile(tp, np, 0.5), quantile(tp, np, 0.25), quantile(tp, np, 0.75),

@@ -209,17 +209,17 @@ END {
 	print ""
 	print "5. Time to answer a SYN (no knock; a knock with a bad MAC) with a RST, one SYN at a time (client veth0: SYN out -> RST in)"
 	printf "   %-36s %8s %10s %10s %10s %6s\n", "port", "probes", "median us", "q1 us", "q3 us", "lost"
-	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (no knock)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
-	printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
+	printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "protected listener (no knock)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
+	printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
 	printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s (0.5: indistinguishable)\n", rl["U"], rl["z"], rl["p"], rl["auc"]
 	if (rk["n_p"]) {
-		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "protected listener (bad-MAC knock)", rk["n_p"], rk["median_p_us"], rk["q1_p_us"], rk["q3_p_us"], rk["lost_p"]
-		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port (same SYN)", rk["n_q"], rk["median_q_us"], rk["q1_q_us"], rk["q3_q_us"], rk["lost_q"]
+		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "protected listener (bad-MAC knock)", rk["n_p"], rk["median_p_us"], rk["q1_p_us"], rk["q3_p_us"], rk["lost_p"]
+		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", rk["n_q"], rk["median_q_us"], rk["q1_q_us"], rk["q3_q_us"], rk["lost_q"]
 		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk["U"], rk["z"], rk["p"], rk["auc"]
 	}
 	if (rk4["n_p"]) {
-		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "4-key listener (bad-MAC knock)", rk4["n_p"], rk4["median_p_us"], rk4["q1_p_us"], rk4["q3_p_us"], rk4["lost_p"]
-		printf "   %-36s %8d %10.1f %10.1f %10.1f %6d\n", "closed port (same SYN)", rk4["n_q"], rk4["median_q_us"], rk4["q1_q_us"], rk4["q3_q_us"], rk4["lost_q"]
+		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "4-key listener (bad-MAC knock)", rk4["n_p"], rk4["median_p_us"], rk4["q1_p_us"], rk4["q3_p_us"], rk4["lost_p"]
+		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", rk4["n_q"], rk4["median_q_us"], rk4["q1_q_us"], rk4["q3_q_us"], rk4["lost_q"]
 		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk4["U"], rk4["z"], rk4["p"], rk4["auc"]
 	}
 	print "   (informational: the two ports take turns in random order; kernel capture timestamps)"
