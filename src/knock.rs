@@ -44,6 +44,18 @@ pub(crate) struct TcpPacket {
     left_to_ipv6: bool,
 }
 
+/// A protected listener, as the input hook judges a segment to it.
+struct Guard<'a> {
+    /// The listener.
+    sk: &'a SockCommon,
+    /// Its keys: its own, or the administrator's for its port.
+    keys: &'a KeySet,
+    mode: Mode,
+    integrity_len: usize,
+    /// The keys are the administrator's ([`crate::policy`]).
+    by_policy: bool,
+}
+
 /// Why [`TcpPacket::parse`] found no segment to judge.
 pub(crate) enum NotParsed {
     /// Not TCP: none of the module's business.
@@ -322,8 +334,7 @@ impl NetState {
             }
         }
         let Some(found) = args.lookup(skb, family, pkt.th, false) else {
-            // No socket: TCP answers as a closed port, the reference.
-            return Verdict::Accept;
+            return self.closed_port(skb, family, args, &pkt, drop_mode);
         };
         let listener;
         let sk = match found.sock().state() {
@@ -344,77 +355,150 @@ impl NetState {
         let own = sk
             .ulp::<SockCtx>(args.rcu())
             .and_then(|ctx| Some((ctx, ctx.keys(args.rcu())?)));
-        let (keys, mode, integrity_len, by_policy) = match own {
-            Some((ctx, keys)) => (keys, ctx.mode(), ctx.integrity_len(), false),
+        let guard = match own {
+            Some((ctx, keys)) => Guard {
+                sk,
+                keys,
+                mode: ctx.mode(),
+                integrity_len: ctx.integrity_len(),
+                by_policy: false,
+            },
             None => match self.policy.port(sk.local_port(), family, args.rcu()) {
-                Some(e) => (e.keys(), Mode::Option, e.integrity_len(), true),
+                Some(e) => Guard {
+                    sk,
+                    keys: e.keys(),
+                    mode: Mode::Option,
+                    integrity_len: e.integrity_len(),
+                    by_policy: true,
+                },
                 None => return Verdict::Accept,
             },
         };
+        self.judge(skb, family, args, &pkt, Some(&guard))
+    }
+
+    /// A segment for which TCP finds no socket, in a namespace with
+    /// protected listeners: TCP would answer it as a closed port (an RST,
+    /// or nothing). The module answers it itself instead, on the path of a
+    /// segment refused at a protected listener ([`Self::judge`] with no
+    /// listener: the same checks, the same option walk, the same number of
+    /// MAC computations, the same reset), so that a closed port and a
+    /// protected one take the same time to answer (issue 13: otherwise the
+    /// protected port answered a knockless SYN about 0.5 k instructions
+    /// sooner, and one with a bad knock later, by its number of keys).
+    ///
+    /// In drop mode (`net.tcp_stealth.reject = 1`) a closed port keeps TCP's
+    /// own answer: only protected ports are silent there, by the
+    /// administrator's choice, and silence has no answer time.
+    fn closed_port(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
+        pkt: &TcpPacket,
+        drop_mode: bool,
+    ) -> Verdict {
+        // (What IPv6 drops after the hook only gets here in drop mode.)
+        if drop_mode || pkt.left_to_ipv6 {
+            return Verdict::Accept;
+        }
+        self.counters.inc(Counter::ClosedAnswered);
+        self.judge(skb, family, args, pkt, None)
+    }
+
+    /// Judges a segment to a protected listener (`guard`), or to a closed
+    /// port (`None`, from [`Self::closed_port`]), which is refused on the
+    /// same path whatever it carries. Only a protected listener counts its
+    /// reasons; a closed port counted `closed_answered` already.
+    fn judge(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
+        pkt: &TcpPacket,
+        guard: Option<&Guard<'_>>,
+    ) -> Verdict {
+        let count = |c: Counter| {
+            if guard.is_some() {
+                self.counters.inc(c);
+            }
+        };
         if pkt.left_to_ipv6 {
             // Drop mode: silent, as behind a filter.
-            return self.reject(skb, family, args, pkt.th, true);
+            return self.reject(skb, family, args, pkt, true, guard.is_some());
         }
-        // What a closed port's TCP would do with it: drop a bad checksum or
-        // unexpected authentication options silently, answer the rest.
-        if !args.tcp_checksum_ok(skb, family, pkt.th) {
+        // What a closed port's TCP would do with it: drop it silently if an
+        // IPsec policy refuses it, if its checksum is bad or if it has
+        // unexpected authentication options, answer the rest.
+        if !args.xfrm_policy_ok(skb, family) || !args.tcp_checksum_ok(skb, family, pkt.th) {
             return Verdict::Drop;
         }
         let tcp_silent = proto::tcp_drops_auth_options(pkt.options(), cfg!(CONFIG_TCP_AO));
         if pkt.flags & TCP_ACK != 0 && pkt.flags & TCP_SYN == 0 {
-            if self.admitted(&pkt) {
+            // (At a closed port TCP answers an admitted ACK all the same.)
+            if self.admitted(pkt) {
                 return Verdict::Accept;
             }
-            self.counters.inc(Counter::AckRefused);
-            return self.reject(skb, family, args, pkt.th, tcp_silent);
+            count(Counter::AckRefused);
+            return self.reject(skb, family, args, pkt, tcp_silent, guard.is_some());
         }
         if !pkt.is_syn() {
-            self.counters.inc(Counter::ProbeRejected);
-            return self.reject(skb, family, args, pkt.th, tcp_silent);
+            count(Counter::ProbeRejected);
+            return self.reject(skb, family, args, pkt, tcp_silent, guard.is_some());
         }
-        if mode == Mode::Isn {
-            let integrity = integrity_len > 0;
-            let v = self.isn_in(skb, family, args, (keys, integrity), &pkt, tcp_silent);
-            if v == Verdict::Accept {
-                self.admit(sk, &pkt);
+        let (keys, integrity_len) = match guard {
+            Some(g) if g.mode == Mode::Isn => {
+                let integrity = g.integrity_len > 0;
+                let v = self.isn_in(skb, family, args, (g.keys, integrity), pkt, tcp_silent);
+                if v == Verdict::Accept {
+                    self.admit(g.sk, pkt);
+                }
+                return v;
             }
-            return v;
-        }
+            Some(g) => (g.keys.keys(), g.integrity_len),
+            None => (&[][..], 0),
+        };
         let option = match proto::find_knock(pkt.options()) {
             FindResult::Found { option, .. } => option,
             FindResult::Absent => {
-                self.counters.inc(Counter::KnockMissing);
-                return self.reject(skb, family, args, pkt.th, tcp_silent);
+                count(Counter::KnockMissing);
+                return self.reject(skb, family, args, pkt, tcp_silent, guard.is_some());
             }
             FindResult::Malformed => {
-                self.counters.inc(Counter::KnockMalformed);
-                return self.reject(skb, family, args, pkt.th, tcp_silent);
+                count(Counter::KnockMalformed);
+                return self.reject(skb, family, args, pkt, tcp_silent, guard.is_some());
             }
         };
         if tcp_silent {
             // A knock next to TCP-MD5/AO options: TCP would drop the SYN.
-            self.counters.inc(Counter::KnockMalformed);
-            return self.reject(skb, family, args, pkt.th, true);
+            count(Counter::KnockMalformed);
+            return self.reject(skb, family, args, pkt, true, guard.is_some());
         }
         let now = now_secs();
         let skew = self.skew();
-        let v = match proto::verify(&KernelCrypto, keys.keys(), option, pkt.dport, now, skew) {
+        // As many MACs for a closed port (no keys) as for a listener with
+        // one key or four: `verify` always computes `MAX_KEYS`.
+        let v = match proto::verify(&KernelCrypto, keys, option, pkt.dport, now, skew) {
             Ok(v) => v,
             Err(r) => {
-                self.counters.inc(match r {
+                count(match r {
                     Reject::Malformed => Counter::KnockMalformed,
                     Reject::Stale => Counter::KnockStale,
                     Reject::BadMac => Counter::KnockBadMac,
                 });
-                return self.reject(skb, family, args, pkt.th, false);
+                return self.reject(skb, family, args, pkt, false, guard.is_some());
             }
+        };
+        // No key verifies a knock for a closed port.
+        let Some(g) = guard else {
+            return self.reject(skb, family, args, pkt, false, false);
         };
         match (integrity_len > 0, v.integrity.is_some()) {
             (true, false) => {
                 // The listener wants the first bytes proven; this client
                 // does not commit to any: the port stays closed to it.
                 self.counters.inc(Counter::IntegrityMissing);
-                return self.reject(skb, family, args, pkt.th, false);
+                return self.reject(skb, family, args, pkt, false, true);
             }
             (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
             _ => {}
@@ -427,7 +511,7 @@ impl NetState {
         // Softirq context as a rule, but process context with BHs on when
         // an NFQUEUE verdict reinjects the SYN (nf_reinject()): BHs off, or
         // a softirq on this CPU could spin on the lock it interrupted.
-        let verdict = match keys.keys().get(v.key_index) {
+        let verdict = match keys.get(v.key_index) {
             Some(key) => with_bh_disabled(|| {
                 self.replay.lock().check_and_insert(
                     &KernelCrypto,
@@ -447,21 +531,23 @@ impl NetState {
             ReplayVerdict::Duplicate => self.counters.inc(Counter::KnockRetransmit),
             ReplayVerdict::Replay => {
                 self.counters.inc(Counter::KnockReplay);
-                return self.reject(skb, family, args, pkt.th, false);
+                return self.reject(skb, family, args, pkt, false, true);
             }
             ReplayVerdict::Full => {
                 self.counters.inc(Counter::KnockReplayFull);
                 self.warn_replay_full(now);
-                return self.reject(skb, family, args, pkt.th, false);
+                return self.reject(skb, family, args, pkt, false, true);
             }
         }
         // Only a knock that passed every check takes one of the policy's
         // few connection slots: replayed knocks must not fill them.
-        if by_policy && integrity_len > 0 && !self.policy_expect(skb, &pkt, keys, &v, integrity_len)
+        if g.by_policy
+            && integrity_len > 0
+            && !self.policy_expect(skb, pkt, g.keys, &v, integrity_len)
         {
-            return self.reject(skb, family, args, pkt.th, false);
+            return self.reject(skb, family, args, pkt, false, true);
         }
-        self.admit(sk, &pkt);
+        self.admit(g.sk, pkt);
         Verdict::Accept
     }
 
@@ -580,7 +666,7 @@ impl NetState {
         if tcp_silent {
             // TCP-MD5/AO options: TCP would drop the SYN without an answer.
             self.counters.inc(Counter::IsnBad);
-            return self.reject(skb, family, args, pkt.th, true);
+            return self.reject(skb, family, args, pkt, true, true);
         }
         let tsval = pkt.tsval();
         // With payload integrity the low 16 bits are IH: only the high 16
@@ -591,7 +677,7 @@ impl NetState {
         });
         if !ok {
             self.counters.inc(Counter::IsnBad);
-            return self.reject(skb, family, args, pkt.th, false);
+            return self.reject(skb, family, args, pkt, false, true);
         }
         self.counters.inc(Counter::IsnGood);
         Verdict::Accept
@@ -682,19 +768,27 @@ impl NetState {
 
     /// Answers a rejected packet as a closed port does, or drops it, as the
     /// namespace's `net.tcp_stealth.reject` says. `tcp_silent`: a closed
-    /// port would not answer this packet either.
+    /// port would not answer this packet either. `counted`: counts the
+    /// RST or the drop (a protected listener's refusal; not a closed
+    /// port's answer, see [`Self::closed_port`]).
     fn reject(
         &self,
         skb: &SkBuff,
         family: Family,
         args: &HookArgs<'_>,
-        th: usize,
+        pkt: &TcpPacket,
         tcp_silent: bool,
+        counted: bool,
     ) -> Verdict {
+        let count = |c: Counter| {
+            if counted {
+                self.counters.inc(c);
+            }
+        };
         if self.drop_silently() {
-            self.counters.inc(Counter::Dropped);
-        } else if !tcp_silent && args.send_reset(skb, family, th) {
-            self.counters.inc(Counter::RstSent);
+            count(Counter::Dropped);
+        } else if !tcp_silent && args.send_reset(skb, family, pkt.th) {
+            count(Counter::RstSent);
         }
         Verdict::Drop
     }

@@ -52,6 +52,7 @@ counters! {
     FragmentDropped => "fragment_dropped": "IPv6 fragments that reached the hook unreassembled (dropped).",
     RefusalHidden => "refusal_hidden": "Client side: first RSTs answering a SYN whose knock commits to the payload, dropped so that TCP resends it with a fresh knock (nonce collisions).",
     TruncatedDropped => "truncated_dropped": "TCP packets whose headers run past their end (dropped, as TCP does).",
+    ClosedAnswered => "closed_answered": "Segments to a port without a socket that the module answered itself as TCP would (an RST, or nothing), on the path of a refused knock, so that a protected port and a closed one take as long to answer.",
 }
 
 /// The counters of one namespace, one copy per CPU: every packet bumps

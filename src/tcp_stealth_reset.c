@@ -413,3 +413,25 @@ __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 	return nf_checksum(skb, hook, dataoff, IPPROTO_TCP,
 			   ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 }
+
+/**
+ * tcp_stealth_xfrm_policy_ok() - whether the IPsec policy lets a packet reach
+ * TCP without a socket
+ * @skb: a received TCP packet, at LOCAL_IN
+ * @ipv6: whether it is IPv6
+ *
+ * TCP checks the inbound policy with no socket before it answers a segment
+ * for which it found none (tcp_v4_rcv(), tcp_v6_rcv()), and drops what the
+ * policy refuses without an answer; so does the module before it answers
+ * a segment as a closed port. A refusal is counted (LINUX_MIB_XFRMIN*)
+ * as TCP's own check would count it.
+ *
+ * Context: softirq (the netfilter hook), under RCU.
+ * Return: true if the packet may be answered (always without CONFIG_XFRM).
+ */
+bool tcp_stealth_xfrm_policy_ok(struct sk_buff *skb, bool ipv6)
+{
+	if (ipv6)
+		return xfrm6_policy_check(NULL, XFRM_POLICY_IN, skb);
+	return xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb);
+}

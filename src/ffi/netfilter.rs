@@ -220,6 +220,17 @@ impl HookArgs<'_> {
         }
     }
 
+    /// Whether the namespace's IPsec policy lets the packet reach TCP without
+    /// a socket (`xfrm4_policy_check()` / `xfrm6_policy_check()` with no
+    /// socket, which TCP calls before it answers a closed port). Always true
+    /// on kernels without `CONFIG_XFRM`.
+    pub(crate) fn xfrm_policy_ok(&self, skb: &SkBuff, family: Family) -> bool {
+        // SAFETY: The skb is valid for the hook call (type invariant of
+        // `SkBuff`); the helper only reads it and the policies of its
+        // device's namespace, under the RCU section the hook runs in.
+        unsafe { bindings::tcp_stealth_xfrm_policy_ok(skb.as_ptr(), family == Family::Ipv6) }
+    }
+
     /// Whether the TCP checksum of the packet, whose TCP header is `th` bytes
     /// after the network header, is correct (or already verified).
     pub(crate) fn tcp_checksum_ok(&self, skb: &SkBuff, family: Family, th: usize) -> bool {

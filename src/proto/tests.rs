@@ -241,6 +241,61 @@ fn key_rotation() {
     }
 }
 
+/// A [`Crypto`] that counts its SipHash calls.
+struct Counting(core::cell::Cell<usize>);
+
+impl Crypto for Counting {
+    type Blake2s = RefBlake2s;
+
+    fn siphash_3u64(&self, key: &[u8; 16], a: u64, b: u64, c: u64) -> u64 {
+        self.0.set(self.0.get() + 1);
+        Ref.siphash_3u64(key, a, b, c)
+    }
+}
+
+/// Issue 13: a fresh knock costs MAX_KEYS MACs whatever the number of keys
+/// (none, for a closed port) and whichever matches; the zero key that
+/// fills the empty slots never lets a knock in.
+#[test]
+fn verify_constant_mac_count() {
+    let keys: std::vec::Vec<KnockKey> = (0u8..5).map(|i| key(&[b'c', i])).collect();
+    let now = 1_700_000_000;
+    let crypto = Counting(core::cell::Cell::new(0));
+    let bad = build(&Ref, &key(b"nobody"), 22, now, [7; 6], None);
+    let zero = build(&Ref, &KnockKey::ZERO, 22, now, [7; 6], None);
+    for n in 0..=keys.len() {
+        for opt in [&bad, &zero] {
+            crypto.0.set(0);
+            assert_eq!(
+                verify(&crypto, &keys[..n], opt, 22, now, Skew::DEFAULT),
+                Err(Reject::BadMac),
+                "{n} keys"
+            );
+            assert_eq!(crypto.0.get(), MAX_KEYS, "{n} keys");
+        }
+        for (i, k) in keys[..n.min(MAX_KEYS)].iter().enumerate() {
+            let good = build(&Ref, k, 22, now, [i as u8; 6], None);
+            crypto.0.set(0);
+            let v = verify(&crypto, &keys[..n], &good, 22, now, Skew::DEFAULT);
+            assert_eq!(v.unwrap().key_index, i, "{n} keys");
+            assert_eq!(crypto.0.get(), MAX_KEYS, "{n} keys, key {i}");
+        }
+    }
+    // The first of two equal keys is the one that matched.
+    let twice = [keys[1].clone(), keys[0].clone(), keys[0].clone()];
+    let good = build(&Ref, &keys[0], 22, now, [1; 6], None);
+    let v = verify(&Ref, &twice, &good, 22, now, Skew::DEFAULT);
+    assert_eq!(v.unwrap().key_index, 1);
+    // A stale knock costs no MAC at all, at any port.
+    let stale = build(&Ref, &keys[0], 22, now - 1000, [1; 6], None);
+    crypto.0.set(0);
+    assert_eq!(
+        verify(&crypto, &keys[..1], &stale, 22, now, Skew::DEFAULT),
+        Err(Reject::Stale)
+    );
+    assert_eq!(crypto.0.get(), 0);
+}
+
 #[test]
 fn knock_roundtrip() {
     let opt = build(

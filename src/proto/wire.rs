@@ -224,11 +224,16 @@ pub struct Verified {
 }
 
 /// Verifies a knock option received at time `now` on destination port
-/// `dport`, trying at most the first [`MAX_KEYS`] of `keys` in order.
+/// `dport` against the first [`MAX_KEYS`] of `keys`.
 ///
-/// The checks are done cheapest first: syntax, then freshness, then the MAC
-/// (compared in constant time; only which key matched may show in the
-/// timing). Replay protection is separate, see
+/// The checks are done cheapest first: syntax, then freshness, then the MAC.
+/// The MAC step always computes [`MAX_KEYS`] MACs, whatever the number of
+/// keys (none at all included): slots past the last key are filled with
+/// [`KnockKey::ZERO`], whose matches never count, and a match does not end
+/// the loop. So the time a knock that passes the freshness check takes
+/// tells neither how many keys the port has (or whether it has any: a
+/// closed port is judged with none) nor which key matched. The comparisons
+/// are constant-time. Replay protection is separate, see
 /// [`ReplayCache`](super::ReplayCache).
 pub fn verify<C: Crypto>(
     crypto: &C,
@@ -238,6 +243,8 @@ pub fn verify<C: Crypto>(
     now: u64,
     skew: Skew,
 ) -> Result<Verified, Reject> {
+    /// The filler of the slots past the last key (never dropped).
+    static PAD: KnockKey = KnockKey::ZERO;
     let knock = Knock::parse(option)?;
     let t = reconstruct_time(now, knock.t14);
     if !is_fresh(t, now, skew) {
@@ -245,20 +252,29 @@ pub fn verify<C: Crypto>(
     }
     let [a, b, c] = mac_words(knock.integrity, dport, t, &knock.n48);
     let wire = u64::from_le_bytes(knock.mac);
-    for (key_index, key) in keys.iter().take(MAX_KEYS).enumerate() {
-        // `compute_mac`, compared as one word: the difference goes through
-        // `black_box`, so no early exit on the first differing byte.
+    let n = keys.len().min(MAX_KEYS);
+    // The first matching slot, MAX_KEYS for none; chosen with masks, not
+    // branches.
+    let mut found = MAX_KEYS;
+    for i in 0..MAX_KEYS {
+        let key = keys.get(i).unwrap_or(&PAD);
         let mac = crypto.siphash_3u64(key.mac_key(), a, b, c);
-        if core::hint::black_box(mac ^ wire) == 0 {
-            return Ok(Verified {
-                key_index,
-                t,
-                mac: knock.mac,
-                integrity: knock.commitment(),
-            });
-        }
+        // The difference goes through `black_box`: every MAC is computed
+        // and compared as one word, with no early exit.
+        let hit = u64::from(core::hint::black_box(mac ^ wire) == 0) & u64::from(i < n);
+        let first = hit & u64::from(found == MAX_KEYS);
+        let mask = (first as usize).wrapping_neg();
+        found = (i & mask) | (found & !mask);
     }
-    Err(Reject::BadMac)
+    if found == MAX_KEYS {
+        return Err(Reject::BadMac);
+    }
+    Ok(Verified {
+        key_index: found,
+        t,
+        mac: knock.mac,
+        integrity: knock.commitment(),
+    })
 }
 
 /// Result of [`find_knock`].
