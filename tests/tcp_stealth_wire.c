@@ -75,7 +75,8 @@
 /*
  * Send @sp and @sq and capture the answers to both. A third segment follows
  * them as a fence: an ACK to the closed port from a port of its own, which
- * TCP answers with an RST and the module does not count. The three take the
+ * gets the closed port's RST (from the module, which counts it in
+ * closed_answered, while b has protected listeners). The three take the
  * same queues in order (send_segs_in_order()), so once the fence's answer is
  * in, so are the others: silence costs a round trip, not REPLY_WAIT_MS.
  */
@@ -506,6 +507,20 @@ static void make_seg(struct wire *w, struct seg *s, const struct probe *pr,
 }
 
 /*
+ * What closed_answered counts for a segment with @flags to the closed port,
+ * and the fence after it (an ACK, see exchange()): the module answers (or
+ * drops) both itself, as TCP would, on the path of a refused knock
+ * (src/knock.rs, closed_port()), except an RST, which it leaves to TCP; in
+ * drop mode (@drop) it leaves closed ports to TCP altogether.
+ */
+static int closed_answered(uint8_t flags, bool drop)
+{
+	if (drop)
+		return 0;
+	return 1 + !(flags & TH_RST);
+}
+
+/*
  * Send probe @pr to the protected and the closed port and check the answers
  * and b's counters. With @drop (net.tcp_stealth.reject=1), a probe the module
  * rejects must get no answer at all. @raw: options for OPT_RAW. Returns the
@@ -576,9 +591,10 @@ static int run_probe(struct wire *w, const struct probe *pr, bool drop,
 			{ counter, pr->bad_csum ? COUNTER_ANY : 1 },
 			{ "rst_sent", counter && !drop ? rp.present : 0 },
 			{ "dropped", counter && drop ? 1 : 0 },
+			{ "closed_answered", closed_answered(pr->flags, drop) },
 		};
 
-		bad += stealth_counters_check(pr->name, &c0, &c1, exp, 4);
+		bad += stealth_counters_check(pr->name, &c0, &c1, exp, 5);
 	}
 	return bad;
 }
@@ -653,9 +669,10 @@ static int resend_refused(struct wire *w, const char *what,
 	{
 		struct counter_delta exp[] = {
 			{ "syn_in", 2 }, { counter, 1 }, { "rst_sent", 1 },
+			{ "closed_answered", closed_answered(TH_SYN, false) },
 		};
 
-		bad += stealth_counters_check(what, &c0, &c1, exp, 3);
+		bad += stealth_counters_check(what, &c0, &c1, exp, 4);
 	}
 	return bad;
 }
@@ -995,9 +1012,10 @@ TEST_F_TIMEOUT(wire, duplicate_syn, T_TIMEOUT)
 		struct counter_delta exp[] = {
 			{ "syn_in", 3 }, { "knock_good", 1 },
 			{ "knock_retransmit", 1 },
+			{ "closed_answered", closed_answered(TH_SYN, false) },
 		};
 
-		EXPECT_EQ(0, stealth_counters_check("duplicate", &b0, &b1, exp, 3));
+		EXPECT_EQ(0, stealth_counters_check("duplicate", &b0, &b1, exp, 4));
 	}
 
 	/* Its knock from the same port with another sequence number. */
@@ -1056,6 +1074,165 @@ TEST_F_TIMEOUT(wire, closed_port, T_TIMEOUT)
 	closed_port_bad_checksum(_metadata, self);
 	closed_port_flowlabel(_metadata, self, variant->family);
 	drop_mode(_metadata, self);
+}
+
+/*
+ * Issue 13: while b has a protected listener, the module answers segments to
+ * b's closed port itself, on the path of a refused knock, so that both take
+ * the same time to answer. Its answers must be exactly the kernel's: each
+ * probe goes to the closed port twice while b has the listener (answered by
+ * the module: closed_answered counts them, and TCP's own OutRsts does not
+ * move), then, the listener closed, twice again (answered by TCP:
+ * closed_answered still, OutRsts counts its RSTs), and the answers of the
+ * two rounds must agree in every field compare_replies() looks at (IPv6:
+ * flow label present or not).
+ */
+#define KREF_PROBES 22
+
+/* TCP's counter @name of /proc/net/snmp in namespace @ns, or -1. */
+static long long tcp_mib(const char *ns, const char *name)
+{
+	char hdr[1024], val[1024], *hs, *vs, *h, *v;
+	long long ret = -1;
+	int saved = netns_enter(ns);
+	FILE *f;
+
+	if (saved < 0)
+		return -1;
+	f = fopen("/proc/net/snmp", "re");
+	netns_leave(saved);
+	if (!f)
+		return -1;
+	while (fgets(hdr, sizeof(hdr), f)) {
+		if (strncmp(hdr, "Tcp:", 4) || !fgets(val, sizeof(val), f))
+			continue;
+		for (h = strtok_r(hdr, " \n", &hs), v = strtok_r(val, " \n", &vs);
+		     h && v;
+		     h = strtok_r(NULL, " \n", &hs), v = strtok_r(NULL, " \n", &vs))
+			if (!strcmp(h, name))
+				ret = atoll(v);
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+TEST_F_TIMEOUT(wire, closed_port_kernel_reference, T_TIMEOUT)
+{
+	/* counter: unused here; q_reply: whether the closed port answers. */
+	static const struct probe probes[KREF_PROBES] = {
+		{ "syn", TH_SYN, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "syn_linux_opts", TH_SYN, 0, OPT_LINUX, 0, false, NULL, 1 },
+		{ "syn_data", TH_SYN, 0, OPT_NONE, 16, false, NULL, 1 },
+		{ "syn_ecn_dscp", TH_SYN | TH_ECE | TH_CWR, 0xb8 | 0x02,
+		  OPT_NONE, 0, false, NULL, 1 },
+		{ "syn_wrong_key", TH_SYN, 0, OPT_BAD_MAC, 0, false, NULL, 1 },
+		{ "syn_linux_wrong_key", TH_SYN, 0, OPT_LINUX_BAD_MAC, 0, false,
+		  NULL, 1 },
+		{ "syn_truncated_knock", TH_SYN, 0, OPT_TRUNC, 0, false, NULL, 1 },
+		{ "syn_bad_optlen", TH_SYN, 0, OPT_BAD_OPTLEN, 0, false, NULL, -1 },
+		{ "syn_md5", TH_SYN, 0, OPT_MD5, 0, false, NULL, -1 },
+		{ "syn_ao", TH_SYN, 0, OPT_AO, 0, false, NULL, -1 },
+		{ "ack", TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "ack_linux_opts", TH_ACK, 0, OPT_LINUX, 0, false, NULL, 1 },
+		{ "psh_ack_data", TH_PSH | TH_ACK, 0, OPT_NONE, 16, false, NULL, 1 },
+		{ "fin", TH_FIN, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "fin_ack", TH_FIN | TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "null", 0, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "xmas", TH_FIN | TH_PSH | TH_URG, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "syn_ack", TH_SYN | TH_ACK, 0, OPT_NONE, 0, false, NULL, 1 },
+		{ "syn_bad_csum", TH_SYN, 0, OPT_NONE, 0, true, NULL, 0 },
+		{ "ack_bad_csum", TH_ACK, 0, OPT_NONE, 0, true, NULL, 0 },
+		{ "syn_wrong_key_bad_csum", TH_SYN, 0, OPT_BAD_MAC, 0, true,
+		  NULL, 0 },
+		{ "rst", TH_RST, 0, OPT_NONE, 0, false, NULL, 0 },
+	};
+	struct wire *w = &self->w;
+	struct seg sm[KREF_PROBES], sk, spare;
+	struct reply rm[KREF_PROBES], rk, rspare;
+	struct stealth_counters c0, c1;
+	long long rst0, rst1;
+	int i, syns = 0, answered = 0, taken = 0, bad;
+
+	w->check_flow = w->family == AF_INET6;
+	for (i = 0; i < KREF_PROBES; i++) {
+		syns += is_syn(probes[i].flags);
+		taken += !(probes[i].flags & TH_RST);
+	}
+
+	/* Round 1: b has a protected listener; the module answers. */
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c0));
+	rst0 = tcp_mib(w->nsb, "OutRsts");
+	ASSERT_LE(0, rst0);
+	for (i = 0; i < KREF_PROBES; i++) {
+		make_seg(w, &sm[i], &probes[i], PORT_Q);
+		make_opts(&sm[i], probes[i].opt);
+		make_seg(w, &spare, &probes[i], PORT_Q);
+		memcpy(spare.opts, sm[i].opts, sm[i].optlen);
+		spare.optlen = sm[i].optlen;
+		exchange(w, &sm[i], &spare, &rm[i], &rspare);
+	}
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c1));
+	rst1 = tcp_mib(w->nsb, "OutRsts");
+	{
+		/* Two segments of each probe and the fence. */
+		struct counter_delta exp[] = {
+			{ "syn_in", 2 * syns },
+			{ "closed_answered", 2 * taken + KREF_PROBES },
+		};
+
+		EXPECT_EQ(0, stealth_counters_check("module's round", &c0, &c1,
+						    exp, 2));
+	}
+	EXPECT_EQ(rst0, rst1) {
+		TH_LOG("TCP sent %lld RSTs of its own while b had a protected listener",
+		       rst1 - rst0);
+	}
+
+	/* Round 2: no socket in b holds keys any more; TCP answers. */
+	close(w->lfd);
+	w->lfd = -1;
+	for (i = 0; i < 100 && stealth_counter(w->nsb, "stealth_sockets"); i++)
+		usleep(20000);
+	ASSERT_EQ(0, stealth_counter(w->nsb, "stealth_sockets"));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c0));
+	rst0 = tcp_mib(w->nsb, "OutRsts");
+	for (i = 0; i < KREF_PROBES; i++) {
+		const struct probe *pr = &probes[i];
+
+		make_seg(w, &sk, pr, PORT_Q);
+		memcpy(sk.opts, sm[i].opts, sm[i].optlen);
+		sk.optlen = sm[i].optlen;
+		make_seg(w, &spare, pr, PORT_Q);
+		memcpy(spare.opts, sm[i].opts, sm[i].optlen);
+		spare.optlen = sm[i].optlen;
+		exchange(w, &sk, &spare, &rk, &rspare);
+		bad = compare_replies(w, pr->name, &sm[i], &rm[i], &sk, &rk);
+		if (pr->q_reply >= 0 && rk.present != pr->q_reply) {
+			note("%s: the kernel's closed port %s", pr->name,
+			     rk.present ? "answered" : "did not answer");
+			bad++;
+		}
+		EXPECT_EQ(0, bad) {
+			TH_LOG("probe %s: the module's answer (first) is not the kernel's",
+			       pr->name);
+		}
+		if (!bad) {
+			note("%s: same answer", pr->name);
+			print_reply(w, "module   ", &sm[i], &rm[i]);
+		}
+		answered += rk.present + rspare.present;
+	}
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c1));
+	rst1 = tcp_mib(w->nsb, "OutRsts");
+	{
+		struct counter_delta exp[] = { { "syn_in", 2 * syns } };
+
+		EXPECT_EQ(0, stealth_counters_check("kernel's round", &c0, &c1,
+						    exp, 1));
+	}
+	/* TCP answered the probes and the fences itself. */
+	EXPECT_EQ(answered + KREF_PROBES, rst1 - rst0);
 }
 
 /*
