@@ -227,14 +227,15 @@ pub struct Verified {
 /// `dport` against the first [`MAX_KEYS`] of `keys`.
 ///
 /// The checks are done cheapest first: syntax, then freshness, then the MAC.
-/// The MAC step always computes [`MAX_KEYS`] MACs, whatever the number of
-/// keys (none at all included): slots past the last key are filled with
-/// [`KnockKey::ZERO`], whose matches never count, and a match does not end
-/// the loop. So the time a knock that passes the freshness check takes
-/// tells neither how many keys the port has (or whether it has any: a
-/// closed port is judged with none) nor which key matched. The comparisons
-/// are constant-time. Replay protection is separate, see
-/// [`ReplayCache`](super::ReplayCache).
+/// A knock that passes the freshness check and matches no key costs
+/// [`MAX_KEYS`] MAC computations, whatever the number of keys (none at all
+/// included: a closed port is judged with none): slots past the last key
+/// are filled with [`KnockKey::ZERO`], whose matches never count. So the
+/// time a refused knock takes tells neither how many keys the port has nor
+/// whether it has any. A knock that matches stops at its key: only its
+/// holder can make one, and the timing shows no more than which of the
+/// keys it was. The comparisons are constant-time. Replay protection is
+/// separate, see [`ReplayCache`](super::ReplayCache).
 pub fn verify<C: Crypto>(
     crypto: &C,
     keys: &[KnockKey],
@@ -252,29 +253,22 @@ pub fn verify<C: Crypto>(
     }
     let [a, b, c] = mac_words(knock.integrity, dport, t, &knock.n48);
     let wire = u64::from_le_bytes(knock.mac);
-    let n = keys.len().min(MAX_KEYS);
-    // The first matching slot, MAX_KEYS for none; chosen with masks, not
-    // branches.
-    let mut found = MAX_KEYS;
-    for i in 0..MAX_KEYS {
-        let key = keys.get(i).unwrap_or(&PAD);
-        let mac = crypto.siphash_3u64(key.mac_key(), a, b, c);
-        // The difference goes through `black_box`: every MAC is computed
-        // and compared as one word, with no early exit.
-        let hit = u64::from(core::hint::black_box(mac ^ wire) == 0) & u64::from(i < n);
-        let first = hit & u64::from(found == MAX_KEYS);
-        let mask = (first as usize).wrapping_neg();
-        found = (i & mask) | (found & !mask);
+    for key_index in 0..MAX_KEYS {
+        let key = keys.get(key_index);
+        let mac = crypto.siphash_3u64(key.unwrap_or(&PAD).mac_key(), a, b, c);
+        // Compared as one word: the difference goes through `black_box`,
+        // so no early exit on the first differing byte, and the filler's
+        // MACs are computed all the same.
+        if core::hint::black_box(mac ^ wire) == 0 && key.is_some() {
+            return Ok(Verified {
+                key_index,
+                t,
+                mac: knock.mac,
+                integrity: knock.commitment(),
+            });
+        }
     }
-    if found == MAX_KEYS {
-        return Err(Reject::BadMac);
-    }
-    Ok(Verified {
-        key_index: found,
-        t,
-        mac: knock.mac,
-        integrity: knock.commitment(),
-    })
+    Err(Reject::BadMac)
 }
 
 /// Result of [`find_knock`].
