@@ -270,8 +270,12 @@ impl NetState {
     /// Input: every TCP packet addressed to this namespace.
     ///
     /// The packet is judged by the socket TCP will give it to, found as TCP
-    /// finds it. Packets for a connection, a request or a port without a
-    /// protected listener pass untouched. To a protected listener:
+    /// finds it. Packets for a connection, a request or an unprotected
+    /// listener pass untouched. A packet for which TCP would find no socket
+    /// at all is answered here as TCP would answer it ([`Self::closed_port`]),
+    /// while the namespace has protected listeners, so that a closed port
+    /// answers on the same path, in the same time, as a protected one. To a
+    /// protected listener:
     /// - a SYN must carry a valid, fresh, unreplayed knock;
     /// - a segment with ACK (and not RST) passes only if its 4-tuple knocked
     ///   just before: it may complete a SYN-cookie handshake, which has no
