@@ -138,7 +138,7 @@ run_flood() {
 	read -r t1 _ < /proc/uptime
 	read -r b1 s1 < <(cpu_ticks)
 	r1=$(in_receives)
-	echo "round $name syns $((r1 - r0)) softirq_ticks $((s1 - s0)) busy_ticks $((b1 - b0)) $out"
+	echo "round $name syns $((r1 - r0)) softirq_ticks $((s1 - s0)) busy_ticks $((b1 - b0)) $out wall_cs $((${t1/./} - ${t0/./}))"
 	f_syns[$name]=$((${f_syns[$name]:-0} + r1 - r0))
 	f_soft[$name]=$((${f_soft[$name]:-0} + s1 - s0))
 	f_busy[$name]=$((${f_busy[$name]:-0} + b1 - b0))
