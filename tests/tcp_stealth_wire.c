@@ -24,6 +24,11 @@
  * port, or in the client's own SYN after its connection ended, a SYN the
  * network duplicated, a knock that went stale (net.tcp_stealth.skew_secs=1)
  * and silent-drop mode (net.tcp_stealth.reject=1).
+ *
+ * While b has a protected listener, the module answers Q itself too (issue
+ * 13: so that both ports take as long to answer), so P and Q agreeing says
+ * nothing of the kernel's answer: closed_port_kernel_reference holds both
+ * to what TCP answers once b has no protected listener any more.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
