@@ -268,20 +268,21 @@ impl seq::Show for Bench {
         );
         let _ = writeln!(m, "keyset_bytes {}", core::mem::size_of::<KeySet>());
         let (now, skew) = (ffi::now_secs(), state.skew());
-        let (limits, slots, live, keys, full) = ffi::with_bh_disabled(|| {
-            let cache = state.replay.lock();
-            (
-                cache.limits(),
-                cache.capacity(),
-                cache.live(now, skew),
-                cache.keys(),
-                cache.full(),
-            )
+        // (No cache until the namespace first needs one.)
+        let (slots, live, keys, full) = ffi::with_bh_disabled(|| {
+            state.replay.lock().as_ref().map_or((0, 0, 0, 0), |cache| {
+                (
+                    cache.capacity(),
+                    cache.live(now, skew),
+                    cache.keys(),
+                    cache.full(),
+                )
+            })
         });
         let slot = core::mem::size_of::<Slot>();
         let _ = writeln!(m, "replay_entry_bytes {}", slot);
-        let _ = writeln!(m, "replay_max {}", limits.max());
-        let _ = writeln!(m, "replay_key_max {}", limits.key_max());
+        let _ = writeln!(m, "replay_max {}", state.settings.replay_max.get());
+        let _ = writeln!(m, "replay_key_max {}", state.settings.replay_key_max.get());
         let _ = writeln!(m, "replay_slots {}", slots);
         let _ = writeln!(m, "replay_bytes {}", slots * slot);
         let _ = writeln!(m, "replay_live {}", live);

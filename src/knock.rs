@@ -516,16 +516,12 @@ impl NetState {
         // an NFQUEUE verdict reinjects the SYN (nf_reinject()): BHs off, or
         // a softirq on this CPU could spin on the lock it interrupted.
         let verdict = match keys.get(v.key_index) {
-            Some(key) => with_bh_disabled(|| {
-                self.replay.lock().check_and_insert(
-                    &KernelCrypto,
-                    key,
-                    &v.mac,
-                    &src,
-                    v.t,
-                    now,
-                    skew,
-                )
+            Some(key) => with_bh_disabled(|| match self.replay.lock().as_mut() {
+                Some(cache) => {
+                    cache.check_and_insert(&KernelCrypto, key, &v.mac, &src, v.t, now, skew)
+                }
+                // Keys come only after `ensure_replay`; fail closed if not.
+                None => ReplayVerdict::Full,
             }),
             // The key that verified it is in the list; fail closed if not.
             None => ReplayVerdict::Replay,

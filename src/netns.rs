@@ -10,7 +10,7 @@
 
 use core::{
     pin::Pin,
-    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
 };
 use kernel::{c_str, new_spinlock, prelude::*, str::CStr, sync::SpinLock};
 
@@ -36,7 +36,8 @@ const REPLAY_WARN_SECS: u64 = 10;
 const ADMIT_SLOTS: usize = 1024;
 
 /// A namespace's replay cache: its slots are one `kvmalloc()` allocation,
-/// made in process context (namespace creation, or a write of the
+/// made in process context (when a socket of the namespace first gets a
+/// secret or a port is first protected, or at a write of the
 /// `replay_max` / `replay_key_max` sysctls), never in the packet path.
 pub(crate) type Replay = ReplayCache<KVVec<Slot>>;
 
@@ -72,7 +73,11 @@ pub(crate) struct NetState {
     pub(crate) counters: Counters,
     /// The settings, and their sysctl table in this namespace.
     pub(crate) settings: SysctlTable<Settings>,
-    pub(crate) replay: Pin<KBox<SpinLock<Replay>>>,
+    /// The replay cache; `None` until something here first needs it (see
+    /// [`NetState::ensure_replay`]): most namespaces never do.
+    pub(crate) replay: Pin<KBox<SpinLock<Option<Replay>>>>,
+    /// Set once `replay` holds a cache (it is never taken away).
+    replay_ready: AtomicBool,
     /// Key of the replay cache's fingerprints; kept across resizes.
     pub(crate) replay_hash_key: [u8; 16],
     /// Second of the last "replay cache full" warning.
@@ -93,7 +98,6 @@ impl NetState {
     pub(crate) fn new() -> Result<Self> {
         let mut replay_hash_key = [0u8; 16];
         ffi::random_bytes(&mut replay_hash_key);
-        let cache = new_replay_cache(ReplayLimits::DEFAULT, replay_hash_key)?;
         let mut admit_slots = KVec::with_capacity(ADMIT_SLOTS, GFP_KERNEL)?;
         for _ in 0..ADMIT_SLOTS {
             admit_slots.push(AtomicU64::new(0), GFP_KERNEL)?;
@@ -128,7 +132,8 @@ impl NetState {
                     resize_replay,
                 ),
             }),
-            replay: KBox::pin_init(new_spinlock!(cache, "tcp_stealth_replay"), GFP_KERNEL)?,
+            replay: KBox::pin_init(new_spinlock!(None, "tcp_stealth_replay"), GFP_KERNEL)?,
+            replay_ready: AtomicBool::new(false),
             replay_hash_key,
             replay_warned: AtomicU64::new(0),
             admitted: Admitted::new(admit_slots).map_err(|_| EINVAL)?,
@@ -172,14 +177,16 @@ fn resize_replay(net: &Net) -> Result {
         let mut new = Some(new_replay_cache(limits, state.replay_hash_key)?);
         let (now, skew) = (ffi::now_secs(), state.skew());
         let old = ffi::with_bh_disabled(|| {
-            let mut cur = state.replay.lock();
+            let mut guard = state.replay.lock();
+            // No cache yet: the first one will have the new limits.
+            let cur = guard.as_mut()?;
             // A concurrent write changed the limits meanwhile: again.
             if replay_limits(&state.settings).ok() != Some(limits) || cur.limits() == limits {
                 return None;
             }
             let mut next = new.take()?;
             let dropped = cur.move_into(&mut next, now, skew);
-            Some((core::mem::replace(&mut *cur, next), dropped))
+            Some((core::mem::replace(cur, next), dropped))
         });
         // Freed outside the lock.
         drop(new);
@@ -204,6 +211,40 @@ fn resize_replay(net: &Net) -> Result {
 }
 
 impl NetState {
+    /// Gives the namespace its replay cache, with the limits its sysctls
+    /// set, unless it has one. Called in process context before a socket
+    /// gets keys or a port is protected, so that the packet path finds it;
+    /// fails with ENOMEM if the memory cannot be had.
+    pub(crate) fn ensure_replay(&self) -> Result {
+        while !self.replay_ready.load(Ordering::Acquire) {
+            let limits = replay_limits(&self.settings)?;
+            let new = new_replay_cache(limits, self.replay_hash_key)?;
+            // Freed outside the lock, if not taken.
+            let _spare = ffi::with_bh_disabled(|| {
+                let mut cur = self.replay.lock();
+                if cur.is_some() {
+                    return Some(new);
+                }
+                // A write of the limits meanwhile found no cache to
+                // resize: again, with the new limits.
+                if replay_limits(&self.settings).ok() != Some(limits) {
+                    return Some(new);
+                }
+                *cur = Some(new);
+                self.replay_ready.store(true, Ordering::Release);
+                None
+            });
+        }
+        Ok(())
+    }
+
+    /// Bytes of the replay cache's slots (0 while it has none).
+    pub(crate) fn replay_bytes(&self) -> usize {
+        let slots =
+            ffi::with_bh_disabled(|| self.replay.lock().as_ref().map_or(0, |c| c.capacity()));
+        slots * core::mem::size_of::<Slot>()
+    }
+
     /// A valid knock was refused for want of room in the replay cache: a
     /// warning at most every [`REPLAY_WARN_SECS`].
     pub(crate) fn warn_replay_full(&self, now: u64) {

@@ -289,6 +289,10 @@ impl SockCtx {
                 check_state(sk)?;
                 let (key, isn) = derive(&secret[..val.len()])?;
                 let keys = KBox::new(KeySet::one(key, isn), SOCK_GFP)?;
+                sk.sock()
+                    .net()
+                    .state::<crate::netns::NetState>()
+                    .ensure_replay()?;
                 self.set_keys(sk, Some(keys));
                 Ok(())
             }
@@ -316,7 +320,15 @@ impl SockCtx {
                     (KeyOp::Del, None) => return Err(ENOENT),
                     (KeyOp::Del, Some(i)) => set.remove(i),
                 }
-                let set = if set.n == 0 { None } else { Some(set) };
+                let set = if set.n == 0 {
+                    None
+                } else {
+                    sk.sock()
+                        .net()
+                        .state::<crate::netns::NetState>()
+                        .ensure_replay()?;
+                    Some(set)
+                };
                 self.set_keys(sk, set);
                 Ok(())
             }

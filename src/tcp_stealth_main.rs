@@ -136,12 +136,14 @@ impl seq::Show for NetState {
     fn show(net: &Net, m: &mut seq::SeqFile) {
         let state = net.state::<NetState>();
         state.counters.show(m);
-        // A gauge, not a counter: sockets that hold keys right now.
+        // Gauges, not counters: sockets that hold keys right now, and the
+        // bytes of the replay cache (0 until the namespace needs one).
         let _ = writeln!(
             m,
             "stealth_sockets {}",
             state.stealth_sockets.load(Ordering::Relaxed)
         );
+        let _ = writeln!(m, "replay_cache_bytes {}", state.replay_bytes());
     }
 }
 
@@ -151,7 +153,12 @@ struct PolicyFile;
 
 impl ffi::genl::GenlPolicy for PolicyFile {
     fn request(net: &Net, req: &ffi::genl::GenlRequest<'_>, cmd: proto::PolicyCmd) -> Result {
-        net.state::<NetState>().policy.request(req, cmd)
+        let state = net.state::<NetState>();
+        if cmd == proto::PolicyCmd::Protect {
+            // The port's knocks need the replay cache.
+            state.ensure_replay()?;
+        }
+        state.policy.request(req, cmd)
     }
 }
 

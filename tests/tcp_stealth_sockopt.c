@@ -264,4 +264,41 @@ TEST_F_TIMEOUT(pair, stealth_sockets_gauge, T_TIMEOUT)
 	EXPECT_EQ(0, CTR(self->ns.b, "stealth_sockets"));
 }
 
+/*
+ * A namespace gets its replay cache (436928 bytes by default) when it first
+ * needs one: when a socket there gets a secret, or a port is protected by
+ * policy. Before, every namespace had one from its creation, used or not.
+ * A write of the limits resizes it once it exists, and it stays until the
+ * namespace goes.
+ */
+TEST_F_TIMEOUT(pair, replay_cache_when_needed, T_TIMEOUT)
+{
+	int fam = variant->family, fd;
+	long long bytes;
+
+	EXPECT_EQ(0, CTR(self->ns.b, "replay_cache_bytes"));
+	EXPECT_EQ(0, CTR(self->ns.a, "replay_cache_bytes"));
+	/* A limit written before there is a cache applies to it. */
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.replay_max",
+				      "4096"));
+	EXPECT_EQ(0, CTR(self->ns.b, "replay_cache_bytes"));
+	fd = sock_in(self->ns.b, fam);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
+	bytes = CTR(self->ns.b, "replay_cache_bytes");
+	EXPECT_LT(0, bytes);
+	EXPECT_EQ(0, CTR(self->ns.a, "replay_cache_bytes"));
+	/* Larger limits, a larger cache. */
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.replay_max",
+				      "16384"));
+	EXPECT_LT(bytes, CTR(self->ns.b, "replay_cache_bytes"));
+	bytes = CTR(self->ns.b, "replay_cache_bytes");
+	close(fd);
+	EXPECT_EQ(bytes, CTR(self->ns.b, "replay_cache_bytes"));
+	/* A port protected by policy needs one too. */
+	ASSERT_EQ(0, policy_req(self->ns.a, TCP_STEALTH_CMD_PROTECT, PORT,
+				SECRET, strlen(SECRET)));
+	EXPECT_LT(0, CTR(self->ns.a, "replay_cache_bytes"));
+}
+
 TEST_HARNESS_MAIN

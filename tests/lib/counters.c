@@ -34,6 +34,11 @@ int stealth_counters_read(const char *ns, struct stealth_counters *c)
 			ret = -1;
 			break;
 		}
+		/* The cache's size in bytes, not a count of events: it moves
+		 * when a namespace first needs the cache (tcp_stealth_sockopt's
+		 * replay_cache_when_needed checks it). */
+		if (!strcmp(key, "replay_cache_bytes"))
+			continue;
 		strcpy(c->name[c->n], key);
 		c->val[c->n++] = val;
 	}
