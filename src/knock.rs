@@ -393,7 +393,8 @@ impl NetState {
     ///
     /// In drop mode (`net.tcp_stealth.reject = 1`) a closed port keeps TCP's
     /// own answer: only protected ports are silent there, by the
-    /// administrator's choice, and silence has no answer time.
+    /// administrator's choice, and silence has no answer time. So it does
+    /// with `net.tcp_stealth.answer_closed = 0`.
     fn closed_port(
         &self,
         skb: &SkBuff,
@@ -403,7 +404,7 @@ impl NetState {
         drop_mode: bool,
     ) -> Verdict {
         // (What IPv6 drops after the hook only gets here in drop mode.)
-        if drop_mode || pkt.left_to_ipv6 {
+        if drop_mode || pkt.left_to_ipv6 || !self.answers_closed() {
             return Verdict::Accept;
         }
         self.counters.inc(Counter::ClosedAnswered);

@@ -55,6 +55,10 @@ pub(crate) struct Settings {
     pub(crate) skew: IntSetting,
     /// `reject`: 0 answers failed knocks as a closed port (RST), 1 drops them.
     pub(crate) reject: IntSetting,
+    /// `answer_closed`: 1 (with `reject` 0) has the module answer segments
+    /// to closed ports itself, as fast as a protected port's; 0 leaves them
+    /// to TCP.
+    pub(crate) answer_closed: IntSetting,
     /// `integrity_timeout_secs`: how long a connection may take to send the
     /// first bytes it committed to.
     pub(crate) integrity_timeout: IntSetting,
@@ -114,6 +118,7 @@ impl NetState {
                     proto::MAX_SKEW_SECS as i32,
                 ),
                 reject: IntSetting::new(0, 0, 1),
+                answer_closed: IntSetting::new(1, 0, 1),
                 integrity_timeout: IntSetting::new(
                     DEFAULT_INTEGRITY_TIMEOUT_SECS,
                     1,
@@ -151,6 +156,7 @@ impl SysctlSettings for Settings {
     fn entries(&self, f: &mut dyn FnMut(&'static CStr, &IntSetting)) {
         f(c_str!("skew_secs"), &self.skew);
         f(c_str!("reject"), &self.reject);
+        f(c_str!("answer_closed"), &self.answer_closed);
         f(c_str!("integrity_timeout_secs"), &self.integrity_timeout);
         f(c_str!("replay_max"), &self.replay_max);
         f(c_str!("replay_key_max"), &self.replay_key_max);
@@ -263,6 +269,12 @@ impl NetState {
 
     pub(crate) fn drop_silently(&self) -> bool {
         self.settings.reject.get() == 1
+    }
+
+    /// Whether the module answers segments to closed ports itself
+    /// (`answer_closed`).
+    pub(crate) fn answers_closed(&self) -> bool {
+        self.settings.answer_closed.get() == 1
     }
 
     /// A socket here got its first key (`true`) or lost its last.

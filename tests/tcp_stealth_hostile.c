@@ -36,7 +36,8 @@
  *              local and multicast destinations
  *
  * Test hostile.random_and_fixed runs them with net.tcp_stealth.reject=0,
- * the reference being the closed port Q, then with reject=1, the reference
+ * the reference being the closed port Q (answered by TCP itself:
+ * net.tcp_stealth.answer_closed=0), then with reject=1, the reference
  * being port R, closed and dropped by an nft rule (the protected port must
  * look filtered), then a few fixed probes; test probes.table sends a fixed
  * table (make_table()) in both policies and checks what the reset takes
@@ -2160,6 +2161,15 @@ static void hostile_run(struct __test_metadata *_metadata,
 		     (unsigned long long)seed, (unsigned long long)seed, count);
 	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.reject",
 				      ph == PH_DROP ? "1" : "0"));
+	/*
+	 * The reference ports are TCP's own: with answer_closed=1 (the
+	 * default) the module would answer them on the very path it answers
+	 * the protected port on, and the comparison would only check the
+	 * module against itself. (wire.closed_port_kernel_reference checks
+	 * the module's answers at closed ports against TCP's.)
+	 */
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.answer_closed",
+				      "0"));
 	good0 = stealth_counter(self->ns.b, "knock_good");
 	ASSERT_LE(0, good0);
 

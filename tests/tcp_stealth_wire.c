@@ -1253,6 +1253,67 @@ TEST_F_TIMEOUT(wire, closed_port_kernel_reference, T_TIMEOUT)
 }
 
 /*
+ * net.tcp_stealth.answer_closed=0: the administrator leaves closed ports to
+ * TCP. A SYN to the closed port is answered by TCP's own RST (OutRsts,
+ * closed_answered unmoved), the same as the module's at the protected
+ * port; with answer_closed back at 1, the module answers it again.
+ */
+TEST_F_TIMEOUT(wire, answer_closed_off, T_TIMEOUT)
+{
+	static const struct probe syn = {
+		"syn", TH_SYN, 0, OPT_NONE, 0, false, NULL, 1
+	};
+	struct wire *w = &self->w;
+	struct stealth_counters c0, c1;
+	struct seg sp, sq;
+	struct reply rp, rq;
+	long long rst0, rst1;
+
+	ASSERT_EQ(0, netns_sysctl_set(w->nsb, "net.tcp_stealth.answer_closed", "0"));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c0));
+	rst0 = tcp_mib(w->nsb, "OutRsts");
+	ASSERT_LE(0, rst0);
+	make_seg(w, &sp, &syn, PORT_P);
+	make_seg(w, &sq, &syn, PORT_Q);
+	exchange(w, &sp, &sq, &rp, &rq);
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c1));
+	rst1 = tcp_mib(w->nsb, "OutRsts");
+	EXPECT_TRUE(rp.present);
+	EXPECT_TRUE(rq.present);
+	EXPECT_EQ(0, compare_replies(w, "syn", &sp, &rp, &sq, &rq));
+	{
+		struct counter_delta exp[] = {
+			{ "syn_in", 2 }, { "knock_missing", 1 }, { "rst_sent", 1 },
+		};
+
+		EXPECT_EQ(0, stealth_counters_check("answer_closed=0", &c0, &c1,
+						    exp, ARRAY_SIZE(exp)));
+	}
+	/* The SYN's and the fence's (see exchange()). */
+	EXPECT_EQ(rst0 + 2, rst1);
+
+	ASSERT_EQ(0, netns_sysctl_set(w->nsb, "net.tcp_stealth.answer_closed", "1"));
+	EXPECT_NE(0, netns_sysctl_set(w->nsb, "net.tcp_stealth.answer_closed", "2"));
+	c0 = c1;
+	rst0 = rst1;
+	make_seg(w, &sp, &syn, PORT_P);
+	make_seg(w, &sq, &syn, PORT_Q);
+	exchange(w, &sp, &sq, &rp, &rq);
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c1));
+	EXPECT_TRUE(rq.present);
+	{
+		struct counter_delta exp[] = {
+			{ "syn_in", 2 }, { "knock_missing", 1 }, { "rst_sent", 1 },
+			{ "closed_answered", 2 },	/* the SYN, the fence */
+		};
+
+		EXPECT_EQ(0, stealth_counters_check("answer_closed=1", &c0, &c1,
+						    exp, ARRAY_SIZE(exp)));
+	}
+	EXPECT_EQ(rst0, tcp_mib(w->nsb, "OutRsts"));
+}
+
+/*
  * Hijack attempt against payload integrity. A third namespace m, joined to
  * b by its own veth, has seen the handshake (here: a's capture) and injects
  * a data segment with the client's address, ports and exactly the next
