@@ -17,8 +17,9 @@
 #   2. the kselftests in tests/, built on the host (make -C tests) once the
 #      module is, and run in two VM boots, one after the other:
 #      scripts/vm-run -- tests/run_all.sh (every program), and the
-#      unpatched kernel (vm-run --unpatched) for the socket-option API, the
-#      CLI and the shim; the tools and their package are finished first;
+#      unpatched kernel (vm-run --unpatched) for the tests of the
+#      socket-option API, the CLI and the shim whose path depends on the
+#      kernel patch; the tools and their package are finished first;
 #   3. every fuzz target of fuzz/ for FUZZ_CHECK_SECONDS (default 2; 0:
 #      none) each: scripts/fuzz.sh. A target that ran without a crash is one
 #      pass, a crashing target one failure (its input is saved under
@@ -228,11 +229,21 @@ if [ $module_ok = 1 ]; then
 	else
 		vm_suite kselftests kselftest
 		# The same kernel built without patches/ (scripts/kernel.sh keeps
-		# its image): the socket-option API, the knock CLI and the shim,
-		# where an application must attach the ULP with TCP_ULP itself.
-		# The ssh fixture goes through the same CLI and shim paths; for
-		# time, it runs on the patched kernel only.
+		# its image), where an application must attach the ULP with
+		# TCP_ULP itself: only the tests whose path or expected result
+		# depends on the patch. The socket-option API's single call and
+		# its errors (sockopt); knock status's report (plain); the knock
+		# CLI's and the shim's ENOPROTOOPT fallback for clients and
+		# listeners, blocking and not (dual: connect_round_trip,
+		# shim_http_server_and_clients, shim_nonblocking_...), and the
+		# shim failing closed when the ULP cannot be attached. All other
+		# tests of these programs set TCP_ULP themselves or go through
+		# the module's policy, the same code on both kernels, and run on
+		# the patched one (as does ssh, through the same CLI and shim).
 		TCP_STEALTH_TEST_SKIP="tcp_stealth_tools.ssh.*" \
+		TCP_STEALTH_TEST_ONLY="single_setsockopt setsockopt_errors status_matches_kernel
+			connect_round_trip shim_http_server_and_clients
+			shim_nonblocking_and_setsockopt_errors shim_fails_closed" \
 			vm_suite "kselftests, unpatched kernel" kselftest-unpatched --unpatched -- \
 			tcp_stealth_sockopt tcp_stealth_tools
 	fi

@@ -66,7 +66,8 @@ if [ -f "$kdir/.tcp_stealth_built" ]; then
 	exit 0
 fi
 
-log() { echo "kernel.sh: $*" >&2; }
+# Each line with the seconds since the start, to see where a build's time goes.
+log() { echo "kernel.sh: ${SECONDS} s: $*" >&2; }
 
 mkdir -p "$cache"
 # Built in place (absolute paths recorded by the build, e.g. objtool's, must

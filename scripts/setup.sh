@@ -49,6 +49,8 @@ if [ "${1:-}" = --fuzz ]; then
 	exit 0
 fi
 
+# lz4: the test kernel's image is LZ4-compressed (scripts/tcp_stealth.config).
+#
 # dpkg-dev, debhelper, dkms: scripts/packages.sh makes Debian packages of the
 # test kernel with bindeb-pkg, and scripts/dkms-test.sh installs the module
 # through DKMS against them in the VM (make check-dkms), which also tries
@@ -65,7 +67,7 @@ fi
 # stopped again, so that setting up the tests does not open an ssh server
 # on this machine (`systemctl enable --now ssh` if you want one).
 packages=(
-	linux-source-6.12 build-essential bc bison flex cpio kmod xz-utils rsync
+	linux-source-6.12 build-essential bc bison flex cpio kmod xz-utils lz4 rsync
 	libelf-dev libssl-dev libclang-dev clang lld llvm
 	qemu-system-x86 python3-venv
 	iproute2 nftables tcpdump socat busybox-static ethtool curl

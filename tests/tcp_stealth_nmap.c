@@ -9,9 +9,14 @@
  *   F  filtered: nothing listens and an nft rule drops tcp dport F.
  *
  * b has the default policy (net.tcp_stealth.reject=0), c drop mode
- * (reject=1). Each of nmap's eight TCP scan types (-sS -sT -sA -sW -sM -sN
- * -sF -sX) runs once over both hosts, its grepable output (-oG -) giving
- * each port's state. In b, P must be in the same state as Q for every scan
+ * (reject=1). Five of nmap's eight TCP scan types (-sS -sT -sW -sM -sX) run
+ * once each over both hosts, its grepable output (-oG -) giving each port's
+ * state. The other three make no claim of their own: -sA sends -sW's ACK
+ * probe and reads less of the answer (a reset or none; -sW also reads the
+ * reset's window), and -sN and -sF send -sX's probe with fewer flags (none,
+ * FIN); tcp_stealth_hostile's probes.table sends all 64 combinations of
+ * FIN/SYN/RST/PSH/ACK/URG to the protected port and compares each answer
+ * with a closed port's (reject=0) and a filtered port's (reject=1). In b, P must be in the same state as Q for every scan
  * type; in c, the same as F. As a check that the three ports are told apart
  * at all, Q and F must differ for every scan type. nmap never knocks, so
  * knock_good stays where it was; after the scans a client with the secret
@@ -55,7 +60,7 @@
 #define note(fmt, ...) fprintf(stderr, "# " fmt "\n", ##__VA_ARGS__)
 
 static const char *const scans[] = {
-	"-sS", "-sT", "-sA", "-sW", "-sM", "-sN", "-sF", "-sX",
+	"-sS", "-sT", "-sW", "-sM", "-sX",
 };
 
 /* The state nmap reported for each of P, Q, F ("" if none). */
