@@ -61,7 +61,25 @@ RUSTFMT ?= $(shell rustc --print sysroot)/bin/rustfmt
 
 all: modules
 
+# Kbuild rebuilds an object when its sources or its command line change. The
+# command line names KDIR's files by relative paths, and the recorded
+# dependencies by KDIR's old absolute ones: after KDIR changes (another
+# kernel, or the cached one rebuilt under a new key) every object looks up to
+# date, and the module is linked from objects compiled for the other kernel's
+# config (it loads, and misbehaves). So the kernel the objects were compiled
+# for is recorded in $(KERNEL_STAMP); when it differs, or a build has no
+# record, the objects are cleaned first.
+KERNEL_STAMP := .tcp_stealth_kernel
+kernel_id = $(KDIR) $(KMAKE_ARGS) $$(cat $(KDIR)/.config $(KDIR)/Module.symvers 2>/dev/null | cksum)
+
 modules:
+	@id="$(kernel_id)"; \
+	if [ "$$(cat $(KERNEL_STAMP) 2>/dev/null)" != "$$id" ]; then \
+		echo "  STEALTH objects not known to be built for $(KDIR): cleaning them"; \
+		$(MAKE) -s -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean && \
+		rm -f src/ffi/bindings_generated.rs && \
+		echo "$$id" >$(KERNEL_STAMP); \
+	fi
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) modules
 
 install: modules
@@ -222,7 +240,7 @@ check-dkms: setup
 # Only the module's build products (what DKMS cleans).
 clean-module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean
-	rm -f src/ffi/bindings_generated.rs
+	rm -f src/ffi/bindings_generated.rs $(KERNEL_STAMP)
 
 clean: clean-module
 	-$(MAKE) -C tests clean

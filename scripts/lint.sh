@@ -75,7 +75,7 @@ module() {
 	rsync -rc --delete --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 		--exclude='bindings_generated.rs' --exclude='*.mod*' \
 		--exclude='Module.symvers' --exclude='modules.order' \
-		--exclude='.*.d' --exclude='*.rmeta' \
+		--exclude='.*.d' --exclude='*.rmeta' --exclude='.tcp_stealth_kernel' \
 		Kbuild Makefile include src "$copy/" || return 1
 	# Unchanged sources, kernel and rules since the last clean run: that
 	# run's verdict stands (clippy would say the same again).
@@ -93,9 +93,10 @@ module() {
 	for bench in 0 1; do
 		# Clippy speaks only when the crate is compiled.
 		touch "$copy/src/tcp_stealth_main.rs" || return 1
-		# shellcheck disable=SC2086 # $args is a list of make arguments
-		make -C "$kdir" M="$copy" $args CLIPPY=1 TCP_STEALTH_BENCH=$bench \
-			modules >"$logs/module-build.log" 2>&1 || rc=1
+		# Through the Makefile: it cleans objects built for another
+		# kernel (KERNEL_STAMP there).
+		make -C "$copy" KDIR="$kdir" KMAKE_ARGS="$args" CLIPPY=1 \
+			TCP_STEALTH_BENCH=$bench modules >"$logs/module-build.log" 2>&1 || rc=1
 		cat "$logs/module-build.log"
 		! grep -qE '^(warning|error)(\[|:)' "$logs/module-build.log" || rc=1
 	done
