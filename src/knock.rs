@@ -521,7 +521,7 @@ impl NetState {
                 Some(cache) => {
                     cache.check_and_insert(&KernelCrypto, key, &v.mac, &src, v.t, now, skew)
                 }
-                // Keys come only after `ensure_replay`; fail closed if not.
+                // Keys come only after `netns::prepare`; fail closed if not.
                 None => ReplayVerdict::Full,
             }),
             // The key that verified it is in the list; fail closed if not.

@@ -78,7 +78,7 @@ pub(crate) struct NetState {
     /// The settings, and their sysctl table in this namespace.
     pub(crate) settings: SysctlTable<Settings>,
     /// The replay cache; `None` until something here first needs it (see
-    /// [`NetState::ensure_replay`]): most namespaces never do.
+    /// [`prepare`]): most namespaces never do.
     pub(crate) replay: Pin<KBox<SpinLock<Option<Replay>>>>,
     /// Set once `replay` holds a cache (it is never taken away).
     replay_ready: AtomicBool,
@@ -216,12 +216,20 @@ fn resize_replay(net: &Net) -> Result {
     }
 }
 
+/// Readies `net` for a socket with keys or a port protected by policy, before
+/// it gets them: the module's hooks (until then a namespace's packets never
+/// pass them), then the replay cache. Process context; fails with ENOMEM if
+/// the memory cannot be had. Both stay until the namespace goes.
+pub(crate) fn prepare(net: &Net) -> Result {
+    net.activate::<NetState>()?;
+    net.state::<NetState>().ensure_replay()
+}
+
 impl NetState {
     /// Gives the namespace its replay cache, with the limits its sysctls
-    /// set, unless it has one. Called in process context before a socket
-    /// gets keys or a port is protected, so that the packet path finds it;
-    /// fails with ENOMEM if the memory cannot be had.
-    pub(crate) fn ensure_replay(&self) -> Result {
+    /// set, unless it has one (from [`prepare`], so that the packet path
+    /// finds it).
+    fn ensure_replay(&self) -> Result {
         while !self.replay_ready.load(Ordering::Acquire) {
             let limits = replay_limits(&self.settings)?;
             let new = new_replay_cache(limits, self.replay_hash_key)?;

@@ -289,10 +289,7 @@ impl SockCtx {
                 check_state(sk)?;
                 let (key, isn) = derive(&secret[..val.len()])?;
                 let keys = KBox::new(KeySet::one(key, isn), SOCK_GFP)?;
-                sk.sock()
-                    .net()
-                    .state::<crate::netns::NetState>()
-                    .ensure_replay()?;
+                crate::netns::prepare(sk.sock().net())?;
                 self.set_keys(sk, Some(keys));
                 Ok(())
             }
@@ -323,10 +320,7 @@ impl SockCtx {
                 let set = if set.n == 0 {
                     None
                 } else {
-                    sk.sock()
-                        .net()
-                        .state::<crate::netns::NetState>()
-                        .ensure_replay()?;
+                    crate::netns::prepare(sk.sock().net())?;
                     Some(set)
                 };
                 self.set_keys(sk, set);

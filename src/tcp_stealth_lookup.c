@@ -221,7 +221,7 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
  *
  * Registers (or takes another reference on) nf_defrag_ipv6's hooks in @net,
  * as the socket and TPROXY matches do, so that the LOCAL_IN hook sees whole
- * IPv6 packets. Context: process, from the pernet init.
+ * IPv6 packets. Context: process, may sleep.
  *
  * Return: 0 or a negative errno.
  */

@@ -153,12 +153,11 @@ struct PolicyFile;
 
 impl ffi::genl::GenlPolicy for PolicyFile {
     fn request(net: &Net, req: &ffi::genl::GenlRequest<'_>, cmd: proto::PolicyCmd) -> Result {
-        let state = net.state::<NetState>();
         if cmd == proto::PolicyCmd::Protect {
-            // The port's knocks need the replay cache.
-            state.ensure_replay()?;
+            // The port's knocks need the hooks and the replay cache.
+            netns::prepare(net)?;
         }
-        state.policy.request(req, cmd)
+        net.state::<NetState>().policy.request(req, cmd)
     }
 }
 

@@ -4,11 +4,14 @@
 //!
 //! The kernel allocates a [`Slot`] for every namespace, existing and future;
 //! the user's [`PernetState`] is built in place there when the namespace (or
-//! the module) comes up, its sysctl table and netfilter hooks are registered
-//! next to it, and all go away with the namespace (or the module). The user
-//! declares one `static` [`Pernet`] for its state type (`Pernet::new()`, a
-//! `const fn` that fills the `pernet_operations`) and registers it with
-//! [`Registration`], which takes the module's one [`Token`].
+//! the module) comes up, and its sysctl table is registered next to it. Its
+//! netfilter hooks are registered only when the user first asks for them in
+//! that namespace ([`Net::activate`]): until then the module costs the
+//! namespace's packets nothing. All go away with the namespace (or the
+//! module). The user declares one `static` [`Pernet`] for its state type
+//! (`Pernet::new()`, a `const fn` that fills the `pernet_operations`) and
+//! registers it with [`Registration`], which takes the module's one
+//! [`Token`].
 
 use super::{
     bindings,
@@ -23,7 +26,7 @@ use core::{
     ptr::{addr_of_mut, null_mut},
     sync::atomic::{AtomicU32, Ordering},
 };
-use kernel::{error::to_result, prelude::*};
+use kernel::{error::to_result, new_mutex, prelude::*, sync::Mutex};
 
 pub(crate) use super::net::Net;
 
@@ -38,6 +41,27 @@ impl Net {
         // only sees namespaces between `net_init` and `net_exit`).
         unsafe { (*slot::<T>(self.as_ptr(), pernet)).state.assume_init_ref() }
     }
+
+    /// Registers `T`'s netfilter hooks in this namespace (and, with
+    /// [`PernetState::WHOLE_IPV6`], IPv6 reassembly before them), unless
+    /// they are registered already. They stay until the namespace or the
+    /// module goes. Called before the namespace first needs them: when it
+    /// returns `Ok`, every packet from then on passes them. May sleep.
+    pub(crate) fn activate<T: PernetState>(&self) -> Result {
+        let net = self.as_ptr();
+        // SAFETY: As in `state()`: the id is set, `net` is alive.
+        let slot = unsafe { slot::<T>(net, T::pernet()) };
+        // SAFETY: By the invariant of `Slot`, `active` is initialised while
+        // the namespace lives; it is only read here.
+        let active = unsafe { (*slot).active.assume_init_ref() };
+        let mut on = active.lock();
+        if *on {
+            return Ok(());
+        }
+        // SAFETY: `slot` is this namespace's; `on` is its `active` lock,
+        // held, and says the hooks are not registered.
+        unsafe { register_hooks::<T>(net, slot, &mut on) }
+    }
 }
 
 /// What the module keeps and does in every namespace.
@@ -45,13 +69,14 @@ pub(crate) trait PernetState: HookState + Sized + Send + 'static {
     /// The `pernet_operations` of this state: a `static` made with
     /// [`Pernet::new`].
     fn pernet() -> &'static Pernet<Self>;
-    /// The netfilter hooks to run on the state, in every namespace.
+    /// The netfilter hooks to run on the state, in every namespace where
+    /// [`Net::activate`] asked for them.
     const HOOKS: &'static [HookSpec];
     /// Whether the hooks must see IPv6 packets whole. IPv6 reassembles in
     /// the fragment header's handler, after `NF_INET_LOCAL_IN`, so a hook
     /// there sees each fragment alone unless `nf_defrag_ipv6` reassembles
     /// them first, as it does for conntrack and the socket match; this turns
-    /// it on in every namespace for as long as the hooks are registered.
+    /// it on in a namespace for as long as the hooks are registered there.
     const WHOLE_IPV6: bool;
     /// The settings of the state's sysctl table.
     type Settings: SysctlSettings;
@@ -63,10 +88,10 @@ pub(crate) trait PernetState: HookState + Sized + Send + 'static {
     /// time (a field of the state).
     fn sysctl(&self) -> &SysctlTable<Self::Settings>;
     /// Starts work in `net`; the sysctl table is registered already, the
-    /// hooks are registered right after.
+    /// hooks are not (they come with [`Net::activate`]).
     fn start(&self, net: &Net) -> Result;
-    /// Stops work in `net`; the hooks are already unregistered, the sysctl
-    /// table is unregistered right after.
+    /// Stops work in `net`; the hooks, if any, are already unregistered,
+    /// the sysctl table is unregistered right after.
     fn stop(&self, net: &Net);
 }
 
@@ -77,17 +102,24 @@ const MAX_HOOKS: usize = 4;
 ///
 /// # Invariants
 ///
-/// Between `net_init` and `net_exit`, `state` is initialised, its sysctl
-/// table is registered in the namespace, and for each
-/// `i < T::HOOKS.len()` `ops[i]` is registered with netfilter in the
-/// namespace, with `priv` pointing to `data[i]`, which points to `state`.
-/// The slot never moves: the kernel frees it only after `net_exit`. Only
-/// `net_init` and `net_exit` register and unregister the sysctl table, and
-/// the kernel calls them once per namespace, one after the other.
+/// Between `net_init` and `net_exit`, `state` and `active` are initialised
+/// and the state's sysctl table is registered in the namespace. While
+/// `active` holds `true`, for each `i < T::HOOKS.len()` `ops[i]` is
+/// registered with netfilter in the namespace, with `priv` pointing to
+/// `data[i]`, which points to `state`, and with `T::WHOLE_IPV6` IPv6
+/// reassembly is on (one reference of the namespace's); while it holds
+/// `false`, none of them is. `ops` and `data` are written, and the hooks
+/// registered or unregistered, only with `active` locked (or, in `net_exit`,
+/// when nothing else can use the namespace). The slot never moves: the
+/// kernel frees it only after `net_exit`. Only `net_init` and `net_exit`
+/// register and unregister the sysctl table, and the kernel calls them once
+/// per namespace, one after the other.
 struct Slot<T> {
     ops: [bindings::nf_hook_ops; MAX_HOOKS],
     data: [MaybeUninit<HookData<T>>; MAX_HOOKS],
     state: MaybeUninit<T>,
+    /// Whether the hooks are registered ([`Net::activate`]).
+    active: MaybeUninit<Pin<KBox<Mutex<bool>>>>,
 }
 
 /// The `pernet_operations` of state `T`, and the id the kernel gives it.
@@ -146,6 +178,58 @@ unsafe fn unregister_hooks<T>(net: *mut bindings::net, slot: *mut Slot<T>, n: us
     }
 }
 
+/// Registers the hooks of `slot` in `net`, and IPv6 reassembly before them
+/// (`T::WHOLE_IPV6`), and sets `on`; on failure, none of them is left
+/// registered and `on` stays `false`.
+///
+/// # Safety
+///
+/// `slot` must be the slot of `net`, a live namespace between `net_init` and
+/// `net_exit`, and `on` the value of its `active`, locked by the caller,
+/// `false`.
+unsafe fn register_hooks<T: PernetState>(
+    net: *mut bindings::net,
+    slot: *mut Slot<T>,
+    on: &mut bool,
+) -> Result {
+    // SAFETY: By the invariant of `Slot`, `state` is initialised while the
+    // namespace lives; `ops` and `data` are disjoint from it and from
+    // `active`, and with `active` locked and `false` nothing else reads or
+    // writes them (no hook is registered), so these references alias
+    // nothing.
+    let (ops, data, state) = unsafe {
+        (
+            &mut (*slot).ops,
+            &mut (*slot).data,
+            (*slot).state.assume_init_ref(),
+        )
+    };
+    if T::WHOLE_IPV6 {
+        // SAFETY: `net` is alive; `net_exit` (or the error path below) drops
+        // the reference taken here, after the hooks are gone.
+        to_result(unsafe { bindings::tcp_stealth_defrag_enable(net) })?;
+    }
+    for (i, spec) in T::HOOKS.iter().enumerate() {
+        let hook_data = data[i].write(HookData { spec, state });
+        netfilter::fill_ops(&mut ops[i], spec, hook_data);
+        // SAFETY: `net` is alive and `ops[i]` is filled in and stays in place,
+        // as do `data[i]` and the state, until `net_exit` unregisters it.
+        let ret = unsafe { bindings::nf_register_net_hook(net, &ops[i]) };
+        if ret != 0 {
+            // SAFETY: The hooks before `i` were registered in `net`.
+            unsafe { unregister_hooks(net, slot, i) };
+            if T::WHOLE_IPV6 {
+                // SAFETY: Enabled above; no hook of ours runs any more.
+                unsafe { bindings::tcp_stealth_defrag_disable(net) };
+            }
+            return to_result(ret);
+        }
+    }
+    // INVARIANT: All hooks are registered, and reassembly is on.
+    *on = true;
+    Ok(())
+}
+
 /// `pernet_operations.init`.
 ///
 /// # Safety
@@ -160,16 +244,18 @@ unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int 
         Ok(s) => s,
         Err(e) => return e.to_errno(),
     };
+    let active = match KBox::pin_init(new_mutex!(false, "tcp_stealth_active"), GFP_KERNEL) {
+        Ok(a) => a,
+        Err(e) => return e.to_errno(),
+    };
     // SAFETY: The kernel allocated the slot for this namespace, zeroed and
     // aligned by kmalloc, once `T::pernet()` was registered; nothing else
     // uses it yet.
     let slot = unsafe { slot(net, T::pernet()) };
     // SAFETY: `slot` is valid, aligned and used by nothing else yet (just
-    // above); the three fields are disjoint, so these references do not
-    // alias, and all-zero bytes are valid for `ops` (C structs) while
-    // `data` and `state` are `MaybeUninit`.
-    let (ops, data, state_slot) =
-        unsafe { (&mut (*slot).ops, &mut (*slot).data, &mut (*slot).state) };
+    // above); the two fields are disjoint, so these references do not
+    // alias, and they are `MaybeUninit`.
+    let (state_slot, active_slot) = unsafe { (&mut (*slot).state, &mut (*slot).active) };
     let state: &T = state_slot.write(state);
     // SAFETY: Only this call and `net_exit` of this namespace register and
     // unregister the table, one after the other (invariant of `Slot`), and
@@ -188,41 +274,9 @@ unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int 
         unsafe { (*slot).state.assume_init_drop() };
         return e.to_errno();
     }
-    if T::WHOLE_IPV6 {
-        // SAFETY: `net` is alive; `net_exit` (or the error path below) drops
-        // the reference taken here, after the hooks are gone.
-        let ret = unsafe { bindings::tcp_stealth_defrag_enable(net) };
-        if ret != 0 {
-            state.stop(netref);
-            // SAFETY: Registered above, by this call.
-            unsafe { state.sysctl().unregister() };
-            // SAFETY: No hook refers to the state.
-            unsafe { (*slot).state.assume_init_drop() };
-            return ret;
-        }
-    }
-    for (i, spec) in T::HOOKS.iter().enumerate() {
-        let hook_data = data[i].write(HookData { spec, state });
-        netfilter::fill_ops(&mut ops[i], spec, hook_data);
-        // SAFETY: `net` is alive and `ops[i]` is filled in and stays in place,
-        // as do `data[i]` and the state, until `net_exit` unregisters it.
-        let ret = unsafe { bindings::nf_register_net_hook(net, &ops[i]) };
-        if ret != 0 {
-            // SAFETY: The hooks before `i` were registered in `net`.
-            unsafe { unregister_hooks(net, slot, i) };
-            if T::WHOLE_IPV6 {
-                // SAFETY: Enabled above; no hook of ours runs any more.
-                unsafe { bindings::tcp_stealth_defrag_disable(net) };
-            }
-            state.stop(netref);
-            // SAFETY: Registered above, by this call.
-            unsafe { state.sysctl().unregister() };
-            // SAFETY: No hook refers to the state any more.
-            unsafe { (*slot).state.assume_init_drop() };
-            return ret;
-        }
-    }
-    // INVARIANT: The state is initialised and all hooks are registered.
+    active_slot.write(active);
+    // INVARIANT: The state and `active` are initialised, the sysctl table is
+    // registered, and no hook is (`active` holds `false`).
     0
 }
 
@@ -236,18 +290,24 @@ unsafe extern "C" fn net_exit<T: PernetState>(net: *mut bindings::net) {
     // SAFETY: The kernel calls this with a namespace that is still alive.
     let netref = unsafe { Net::from_raw(net) };
     // SAFETY: `net_init` succeeded for this namespace (otherwise the kernel
-    // would not call `exit`), so by the invariant of `Slot` the state is
-    // initialised and the hooks registered.
+    // would not call `exit`), so by the invariant of `Slot` the state and
+    // `active` are initialised.
     let slot = unsafe { slot(net, T::pernet()) };
-    // SAFETY: By the invariant of `Slot` (the state of a namespace whose
-    // `net_init` succeeded), all `T::HOOKS.len()` hooks are registered in
-    // `net`.
-    unsafe { unregister_hooks(net, slot, T::HOOKS.len()) };
-    if T::WHOLE_IPV6 {
-        // SAFETY: `net_init` enabled it for this namespace and succeeded;
-        // the hooks that needed it are gone.
-        unsafe { bindings::tcp_stealth_defrag_disable(net) };
+    // SAFETY: As just said; `active` is dropped below, after its last use.
+    let active = unsafe { (*slot).active.assume_init_ref() };
+    if *active.lock() {
+        // SAFETY: `active` is `true`: by the invariant of `Slot`, all
+        // `T::HOOKS.len()` hooks are registered in `net`.
+        unsafe { unregister_hooks(net, slot, T::HOOKS.len()) };
+        if T::WHOLE_IPV6 {
+            // SAFETY: Enabled with the hooks (invariant of `Slot`); the
+            // hooks that needed it are gone.
+            unsafe { bindings::tcp_stealth_defrag_disable(net) };
+        }
     }
+    // SAFETY: Initialised (above), and nothing uses it after this: the
+    // namespace is going, and nothing can call `Net::activate` on it.
+    unsafe { (*slot).active.assume_init_drop() };
     // SAFETY: The state is initialised; no hook uses it any more.
     let state = unsafe { (*slot).state.assume_init_ref() };
     state.stop(netref);
