@@ -37,6 +37,9 @@
 #                                 scale: only floods (a) and (c) and the
 #                                 connection loop (scripts/bench.sh runs this
 #                                 on 1 vCPU, to set beside the full run's 2)
+#                                 pingpong: only section 8
+#   TCP_STEALTH_BENCH_PP_RT       round trips per pingpong round (5000)
+#   TCP_STEALTH_BENCH_PP_ROUNDS   pingpong rounds per case (3)
 set -euo pipefail
 
 syns=${TCP_STEALTH_BENCH_SYNS:-4000}
@@ -58,6 +61,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 flood=$here/synflood
 rstlat=$here/rstlat
 connb=$here/connbench
+pingpong=$here/pingpong
+pp_rt=${TCP_STEALTH_BENCH_PP_RT:-5000}
+pp_rounds=${TCP_STEALTH_BENCH_PP_ROUNDS:-3}
 CLI=10.9.0.1 SRV=10.9.0.2
 P_CLOSED=5001 P_DROP=5002 P_PROT=5003 P_ISO=5004 P_PROT4=5005
 # Key A of the isolation case; the floods' key B is synflood's (PROTOCOL.md,
@@ -78,6 +84,8 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	ip netns del bcli 2>/dev/null || true
 	ip netns del bconn 2>/dev/null || true
+	ip netns del bpps 2>/dev/null || true
+	ip netns del bppc 2>/dev/null || true
 	nft delete table inet bench 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -146,6 +154,59 @@ run_flood() {
 	n=${out#sent }
 	f_sent[$name]=$((${f_sent[$name]:-0} + ${n%% *}))
 }
+
+# --- 8. round trips of a connection that is up, over veth ------------------------
+# Two namespaces of their own, bppc (client, 10.11.0.1) and bpps (server,
+# 10.11.0.2), on a veth pair, so that early demux runs as for a device.
+# "untouched": no socket in either has a secret, so the module has no hooks
+# there (before that was made lazy: its hooks parsed every segment);
+# "in_use": each gets a socket with a secret (pingpong secret), which
+# brings the hooks, and the same connection runs again. It comes second:
+# the hooks stay.
+pp_wait_ready() {
+	local f=$1
+	for _ in $(seq 100); do [ -s "$f" ] && return 0; sleep 0.1; done
+	echo "bench: pingpong did not start ($f)" >&2
+	return 1
+}
+pingpong_case() {
+	local name=$1 r out
+	for r in $(seq "$pp_rounds"); do
+		ip netns exec bpps "$pingpong" serve 10.11.0.2 6001 > /tmp/bench-pp-serve.out &
+		pids+=($!)
+		pp_wait_ready /tmp/bench-pp-serve.out
+		out=$(ip netns exec bppc "$pingpong" run 10.11.0.2 6001 "$pp_rt")
+		wait "${pids[-1]}"
+		: > /tmp/bench-pp-serve.out
+		echo "pp_round $name $r ${out#pingpong }"
+	done
+}
+pingpong_section() {
+	ip netns add bpps
+	ip netns add bppc
+	ip link add veth1 netns bpps type veth peer name veth1 netns bppc
+	ip -n bpps addr add 10.11.0.2/24 dev veth1
+	ip -n bppc addr add 10.11.0.1/24 dev veth1
+	ip -n bpps link set veth1 up
+	ip -n bppc link set veth1 up
+	ip -n bpps link set lo up
+	ip -n bppc link set lo up
+	pingpong_case untouched
+	echo "pp_stats untouched $(ip netns exec bpps cat /proc/net/tcp_stealth_stats | tr '\n' ' ')"
+	local ns
+	for ns in bpps bppc; do
+		ip netns exec $ns "$pingpong" secret > /tmp/bench-pp-secret-$ns.out &
+		pids+=($!)
+		pp_wait_ready /tmp/bench-pp-secret-$ns.out
+	done
+	pingpong_case in_use
+	echo "pp_stats in_use $(ip netns exec bpps cat /proc/net/tcp_stealth_stats | tr '\n' ' ')"
+}
+if [ "$only" = pingpong ]; then
+	pingpong_section
+	echo "bench done"
+	exit 0
+fi
 
 # --- 5. time to answer a knockless SYN ------------------------------------------
 # One SYN at a time from bcli, protected and closed port taking turns; the
@@ -282,6 +343,8 @@ ip netns exec bconn sysctl -q net.tcp_stealth.replay_max=65536
 ip netns exec bconn sysctl -q net.tcp_stealth.replay_key_max=65536
 ip netns exec bconn "$connb" run "$conns" "$rounds" "$intlen"
 echo "conn_stats $(ip netns exec bconn cat /proc/net/tcp_stealth_stats | tr '\n' ' ')"
+
+case $only in replay | scale) ;; *) pingpong_section ;; esac
 
 # --- perf profiles ------------------------------------------------------------------
 if [ "$only" != replay ] && [ "$only" != scale ] && [ "$do_perf" = 1 ] && command -v perf > /dev/null; then

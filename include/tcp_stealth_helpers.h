@@ -114,6 +114,7 @@ void tcp_stealth_genl_unregister(void);
 struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 				unsigned int thoff, bool ipv6,
 				bool listener_only, bool *refcounted);
+bool tcp_stealth_skb_connected(const struct sk_buff *skb);
 int tcp_stealth_defrag_enable(struct net *net);
 void tcp_stealth_defrag_disable(struct net *net);
 /* Where IPv6 takes up a packet's header chain after LOCAL_IN. */

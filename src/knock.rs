@@ -296,6 +296,14 @@ impl NetState {
     /// fragment or truncated segment that still gets here, which TCP would
     /// drop or never see whole, is dropped.
     pub(crate) fn local_in(&self, skb: &SkBuff, family: Family, args: &HookArgs<'_>) -> Verdict {
+        // Most segments belong to a connection that is up, and early demux
+        // already gave them to it: TCP takes that socket, no listener, so
+        // there is nothing to judge (or count), unless the policy checks
+        // some connection's first bytes. (Not on loopback, where early
+        // demux does not run: the lookup below stands in for it.)
+        if args.connected(skb) && !self.policy.checking() {
+            return Verdict::Accept;
+        }
         let pkt = match TcpPacket::parse(skb, family, HookPoint::LocalIn) {
             Ok(pkt) => pkt,
             Err(NotParsed::NotTcp) => return Verdict::Accept,

@@ -216,6 +216,27 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 }
 
 /**
+ * tcp_stealth_skb_connected() - whether a segment already has a connection
+ * @skb: a TCP segment at LOCAL_IN
+ *
+ * True if the stack assigned @skb a full TCP socket past its handshake
+ * (early demux, as on every packet from a device; or TPROXY or
+ * bpf_sk_assign() with such a socket): TCP takes that socket from the skb
+ * (skb_steal_sock()) without a lookup, so the segment reaches no listener,
+ * and is no refused client's either (not SYN_SENT). Context: rcu_read_lock()
+ * held; the skb holds the socket for as long as it lives.
+ */
+bool tcp_stealth_skb_connected(const struct sk_buff *skb)
+{
+	const struct sock *sk = skb->sk;
+
+	return sk && sk_fullsock(sk) && sk->sk_protocol == IPPROTO_TCP &&
+	       ((1 << READ_ONCE(sk->sk_state)) &
+		(TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 |
+		 TCPF_CLOSE_WAIT | TCPF_CLOSING | TCPF_LAST_ACK));
+}
+
+/**
  * tcp_stealth_defrag_enable() - reassemble IPv6 before LOCAL_IN in @net
  * @net: the namespace
  *

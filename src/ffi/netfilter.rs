@@ -172,6 +172,18 @@ impl HookArgs<'_> {
         })
     }
 
+    /// Whether the stack already gave the packet to a TCP connection that is
+    /// up: early demux did (as for every packet from a device, when the
+    /// connection exists), or TPROXY or `bpf_sk_assign()` chose such a
+    /// socket. TCP delivers it there without a lookup, so it reaches no
+    /// listener and no connecting client.
+    pub(crate) fn connected(&self, skb: &SkBuff) -> bool {
+        // SAFETY: The skb is valid for the hook call (type invariant of
+        // `SkBuff`) and the hook runs under RCU; the helper only reads the
+        // socket the skb holds.
+        unsafe { bindings::tcp_stealth_skb_connected(skb.as_ptr()) }
+    }
+
     /// The socket that sends the packet, at `NF_INET_LOCAL_OUT` (`None` at
     /// any other hook, where `skb->sk` may be a socket early demux or TPROXY
     /// assigned without a reference the hook could rely on). It may be a
