@@ -180,6 +180,13 @@ fn resize_replay(net: &Net) -> Result {
     let state = net.state::<NetState>();
     loop {
         let limits = replay_limits(&state.settings)?;
+        // No cache yet (the first one will have the new limits), or one
+        // with these limits: nothing to allocate. (Under the lock, which
+        // `ensure_replay` reads the limits again under.)
+        let cur = ffi::with_bh_disabled(|| state.replay.lock().as_ref().map(|c| c.limits()));
+        if cur.is_none_or(|cur| cur == limits) {
+            return Ok(());
+        }
         let mut new = Some(new_replay_cache(limits, state.replay_hash_key)?);
         let (now, skew) = (ffi::now_secs(), state.skew());
         let old = ffi::with_bh_disabled(|| {
