@@ -171,11 +171,12 @@ fn replay_limits(settings: &Settings) -> Result<ReplayLimits> {
     ReplayLimits::new(max, key_max.min(max)).map_err(|_| EINVAL)
 }
 
-/// A write of `replay_max` or `replay_key_max`: a new cache for the new
-/// limits, allocated here in process context; every knock the old one
-/// remembers moves over under the lock (what no longer fits is dropped
-/// and from then on refused as too old to tell). Fails with ENOMEM, and
-/// the setting keeps its old value, if the allocation fails.
+/// A write of `replay_max` or `replay_key_max`: if the namespace has a
+/// cache, a new cache for the new limits, allocated here in process context;
+/// every knock the old one remembers moves over under the lock (what no
+/// longer fits is dropped and from then on refused as too old to tell).
+/// Fails with ENOMEM, and the setting keeps its old value, if the
+/// allocation fails.
 fn resize_replay(net: &Net) -> Result {
     let state = net.state::<NetState>();
     loop {

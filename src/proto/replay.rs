@@ -664,10 +664,7 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
             let s = self.slots[i];
             if !s.is_empty() && expired(s.latest, now, skew) {
                 // The next knock of the run may move into `i`: look again.
-                self.forgotten = self.forgotten.max(s.latest);
-                self.remove(i);
-                self.used -= 1;
-                self.count(s.owner(), -1);
+                self.drop_expired(i);
             } else {
                 self.cursor = next(i, n);
             }
@@ -681,13 +678,20 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
         let n = self.limits.pool_slots();
         for i in 0..n {
             while !self.slots[i].is_empty() && expired(self.slots[i].latest, now, skew) {
-                let old = self.slots[i];
-                self.forgotten = self.forgotten.max(old.latest);
-                self.remove(i);
-                self.used -= 1;
-                self.count(old.owner(), -1);
+                self.drop_expired(i);
             }
         }
+    }
+
+    /// Drops the expired knock in pool slot `i` ([`Self::remove`]): counts
+    /// it out of the pool and its key's record, and remembers that a knock
+    /// this new was forgotten.
+    fn drop_expired(&mut self, i: usize) {
+        let old = self.slots[i];
+        self.forgotten = self.forgotten.max(old.latest);
+        self.remove(i);
+        self.used -= 1;
+        self.count(old.owner(), -1);
     }
 
     /// Empties pool slot `gap`, moving back the knocks after it (up to the
@@ -1172,7 +1176,7 @@ mod tests {
 
     /// H1: a flood of valid knocks made with key B, at any times the window
     /// allows (the edges included), refuses none of key A's knocks, and
-    /// takes none of A's table.
+    /// takes none of A's share.
     #[test]
     fn one_key_cannot_crowd_out_another() {
         let mut c = cache(4 * 256, 256);
