@@ -22,7 +22,8 @@
 //!   (its ULP context, and its keys once it has a secret);
 //! - `replay_*`: the namespace's replay cache: bytes per entry, its limits
 //!   (`replay_max`, `replay_key_max`), slots, total bytes, entries live
-//!   now, keys holding a table, knocks refused for want of room so far.
+//!   now, keys with knocks remembered, knocks refused for want of room so
+//!   far (all but the limits 0 while the namespace has no cache).
 //!
 //!
 //! Writing `replay N` pushes `N` distinct valid knocks of one key, 100000

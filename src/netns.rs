@@ -171,15 +171,23 @@ fn replay_limits(settings: &Settings) -> Result<ReplayLimits> {
     ReplayLimits::new(max, key_max.min(max)).map_err(|_| EINVAL)
 }
 
-/// A write of `replay_max` or `replay_key_max`: a new cache for the new
-/// limits, allocated here in process context; every knock the old one
-/// remembers moves over under the lock (what no longer fits is dropped
-/// and from then on refused as too old to tell). Fails with ENOMEM, and
-/// the setting keeps its old value, if the allocation fails.
+/// A write of `replay_max` or `replay_key_max`: if the namespace has a
+/// cache, a new cache for the new limits, allocated here in process context;
+/// every knock the old one remembers moves over under the lock (what no
+/// longer fits is dropped and from then on refused as too old to tell).
+/// Fails with ENOMEM, and the setting keeps its old value, if the
+/// allocation fails.
 fn resize_replay(net: &Net) -> Result {
     let state = net.state::<NetState>();
     loop {
         let limits = replay_limits(&state.settings)?;
+        // No cache yet (the first one will have the new limits), or one
+        // with these limits: nothing to allocate. (Under the lock, which
+        // `ensure_replay` reads the limits again under.)
+        let cur = ffi::with_bh_disabled(|| state.replay.lock().as_ref().map(|c| c.limits()));
+        if cur.is_none_or(|cur| cur == limits) {
+            return Ok(());
+        }
         let mut new = Some(new_replay_cache(limits, state.replay_hash_key)?);
         let (now, skew) = (ffi::now_secs(), state.skew());
         let old = ffi::with_bh_disabled(|| {

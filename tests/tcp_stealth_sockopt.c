@@ -301,4 +301,32 @@ TEST_F_TIMEOUT(pair, replay_cache_when_needed, T_TIMEOUT)
 	EXPECT_LT(0, CTR(self->ns.a, "replay_cache_bytes"));
 }
 
+/*
+ * A write of the limits in a namespace without a replay cache allocates
+ * nothing: the limits wait for the first cache. It used to allocate a cache
+ * of the new size and free it at once; the largest (replay_max 67108864,
+ * 1.4 GB) then failed with ENOMEM on a machine with less memory (the test
+ * VM has 1 GiB), though nothing needed the memory.
+ */
+TEST_F_TIMEOUT(pair, replay_limits_without_cache, T_TIMEOUT)
+{
+	int fd;
+
+	ASSERT_EQ(0, CTR(self->ns.b, "replay_cache_bytes"));
+	EXPECT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.replay_max",
+				      "67108864")) {
+		TH_LOG("write replay_max: %s", strerror(errno));
+	}
+	EXPECT_EQ(0, CTR(self->ns.b, "replay_cache_bytes"));
+	/* The first cache has the limits in force when it is made: 16384
+	 * knocks, 2048 of one key, 27308 slots of 16 bytes. */
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.replay_max",
+				      "16384"));
+	fd = sock_in(self->ns.b, variant->family);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
+	EXPECT_EQ(436928, CTR(self->ns.b, "replay_cache_bytes"));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN

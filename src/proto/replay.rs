@@ -664,10 +664,7 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
             let s = self.slots[i];
             if !s.is_empty() && expired(s.latest, now, skew) {
                 // The next knock of the run may move into `i`: look again.
-                self.forgotten = self.forgotten.max(s.latest);
-                self.remove(i);
-                self.used -= 1;
-                self.count(s.owner(), -1);
+                self.drop_expired(i);
             } else {
                 self.cursor = next(i, n);
             }
@@ -681,13 +678,20 @@ impl<S: DerefMut<Target = [Slot]>> ReplayCache<S> {
         let n = self.limits.pool_slots();
         for i in 0..n {
             while !self.slots[i].is_empty() && expired(self.slots[i].latest, now, skew) {
-                let old = self.slots[i];
-                self.forgotten = self.forgotten.max(old.latest);
-                self.remove(i);
-                self.used -= 1;
-                self.count(old.owner(), -1);
+                self.drop_expired(i);
             }
         }
+    }
+
+    /// Drops the expired knock in pool slot `i` ([`Self::remove`]): counts
+    /// it out of the pool and its key's record, and remembers that a knock
+    /// this new was forgotten.
+    fn drop_expired(&mut self, i: usize) {
+        let old = self.slots[i];
+        self.forgotten = self.forgotten.max(old.latest);
+        self.remove(i);
+        self.used -= 1;
+        self.count(old.owner(), -1);
     }
 
     /// Empties pool slot `gap`, moving back the knocks after it (up to the
@@ -832,6 +836,83 @@ mod tests {
         now: u64,
     ) -> ReplayVerdict {
         c.check_and_insert(&Ref, k, &i.to_le_bytes(), s, t, now, skew())
+    }
+
+    /// Checks every invariant of the type and of its storage: the counts,
+    /// the records, the key index, and that every knock is found from
+    /// where its probe sequence starts.
+    fn check(c: &Cache) {
+        let n = c.limits.pool_slots();
+        let pool = &c.slots[..n];
+        let used = pool.iter().filter(|s| !s.is_empty()).count();
+        assert_eq!(used, c.used as usize, "used");
+        assert!(used <= c.limits.max as usize);
+        let keys = c.limits.keys();
+        let mut counts = vec![0u32; keys];
+        for (i, s) in pool.iter().enumerate() {
+            if s.is_empty() {
+                continue;
+            }
+            assert!(s.owner() < keys, "slot {i} names record {}", s.owner());
+            counts[s.owner()] += 1;
+            // Reachable from its home without crossing an empty slot.
+            let mut j = s.home(n);
+            while j != i {
+                assert!(!pool[j].is_empty(), "slot {i} cut off at {j}");
+                j = next(j, n);
+            }
+        }
+        let mut in_use = 0;
+        for (r, &count) in counts.iter().enumerate() {
+            let rec = c.slots[n + r];
+            assert_eq!(rec.tag != 0, count != 0, "record {r} with {count} knocks");
+            if rec.tag != 0 {
+                in_use += 1;
+                assert_eq!(rec.syn, count, "record {r}'s count");
+                assert_eq!(c.find_key(rec.tag), Some(r), "record {r} indexed");
+                let entries = (0..c.limits.index_len())
+                    .filter(|&i| c.index_get(i) as usize == r + 1)
+                    .count();
+                assert_eq!(entries, 1, "record {r}'s index entries");
+            }
+        }
+        assert_eq!(in_use, c.keys_used, "keys_used");
+        let indexed = (0..c.limits.index_len())
+            .filter(|&i| c.index_get(i) != 0)
+            .count();
+        assert_eq!(indexed, in_use as usize, "index entries");
+        assert!(c.cursor < n);
+    }
+
+    /// Keys of any number, knocks at any times, the skew changed, the
+    /// limits changed: the counts, the records and the index stay exact
+    /// after every step.
+    #[test]
+    fn invariants_hold_under_churn() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..40u64 {
+            let max = 16 * (1 + round % 4) as u32;
+            let mut c = cache(max, 16);
+            let mut now = 20_000_000 + round * 1000;
+            let mut n = 0u64;
+            for step in 0..600u64 {
+                now += xorshift(&mut x) % 3;
+                let s = Skew::new(1 + xorshift(&mut x) % SKEW).unwrap();
+                let kb = (xorshift(&mut x) % 24) as u8;
+                let t = now + s.secs() - xorshift(&mut x) % (2 * s.secs() + 1);
+                n += 1;
+                let i = if xorshift(&mut x) % 4 == 0 { n / 2 } else { n };
+                c.check_and_insert(&Ref, &key(kb), &i.to_le_bytes(), &src(A, 1, 1), t, now, s);
+                check(&c);
+                if step % 150 == 149 {
+                    let m = 16 * (1 + xorshift(&mut x) % 4) as u32;
+                    let mut to = cache(m, 16);
+                    c.move_into(&mut to, now, s);
+                    check(&to);
+                    c = to;
+                }
+            }
+        }
     }
 
     fn xorshift(x: &mut u64) -> u64 {
@@ -1095,7 +1176,7 @@ mod tests {
 
     /// H1: a flood of valid knocks made with key B, at any times the window
     /// allows (the edges included), refuses none of key A's knocks, and
-    /// takes none of A's table.
+    /// takes none of A's share.
     #[test]
     fn one_key_cannot_crowd_out_another() {
         let mut c = cache(4 * 256, 256);
