@@ -157,6 +157,8 @@ function s1med(n,    i, v) {
 /^rstlat / { for (i = 2; i < NF; i += 2) rl[$i] = $(i + 1) }
 /^rstlat_knock / { for (i = 2; i < NF; i += 2) rk[$i] = $(i + 1) }
 /^rstlat_knock4 / { for (i = 2; i < NF; i += 2) rk4[$i] = $(i + 1) }
+/^pp_round / { ppv[$2, ++ppn[$2]] = $5 }
+/^pp_stats / { for (i = 3; i < NF; i += 2) if ($i == "syn_in") ppsyn[$2] = $(i + 1) }
 END {
 	label["a_closed"] = "(a) closed port"
 	label["b_nft_drop"] = "(b) nftables drop rule"
@@ -249,6 +251,20 @@ END {
 			print "   (cache lines moving between CPUs, such as shared counters) does not show. Without it, the two boots' host load differs)"
 		if (!icount)
 			print "   The two boots ran one after the other: absolute figures move with the host's load, the within-boot ratios much less)"
+		print ""
+	}
+	if (ppn["untouched"]) {
+		print "8. Round trips (64 bytes each way) on one connection that is up, over veth, between two namespaces of their own"
+		printf "   %-44s %8s %10s %14s\n", "case", "rounds", "us/rt", "range"
+		for (i = 1; i <= 2; i++) {
+			n = i == 1 ? "untouched" : "in_use"
+			for (j = 1; j <= ppn[n]; j++) kv[j] = ppv[n, j]
+			m = vmed(kv, ppn[n]); pp[n] = m
+			printf "   %-44s %8d %10.1f %14s\n", (i == 1 ? "no secret in either namespace" : "a socket with a secret in each"), ppn[n], m, sprintf("%.1f-%.1f", kv[1], kv[ppn[n]])
+		}
+		printf "   in_use / untouched: %s; the server namespace's syn_in: %d, then %d (the hooks came with the secret)\n", sprintf("%.3f", pp["in_use"] / pp["untouched"]), ppsyn["untouched"], ppsyn["in_use"]
+		print "   (us/rt: guest time per round trip, median of the rounds; whole guest, both ends. The module's hooks are in a"
+		print "   namespace only once something there has a secret, and pass segments early demux gave to a connection at once)"
 		print ""
 	}
 	print "Goals (issue 14)"
