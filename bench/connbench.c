@@ -4,11 +4,12 @@
  * `make bench`, inside the test VM.
  *
  *   connbench run N ROUNDS INTLEN   connect+send+accept+read+close loops
- *   connbench listen PORT [NKEYS]   a protected listener on 0.0.0.0:PORT
- *                                   that never accepts; runs until killed;
- *                                   with NKEYS (1 to TCP_STEALTH_MAX_KEYS)
- *                                   keys, NKEYS - 1 of them added with
- *                                   TCP_STEALTH_KEY
+ *   connbench listen PORT [NKEYS [isn]]  a protected listener on
+ *                                   0.0.0.0:PORT that never accepts; runs
+ *                                   until killed; with NKEYS (1 to
+ *                                   TCP_STEALTH_MAX_KEYS) keys, NKEYS - 1 of
+ *                                   them added with TCP_STEALTH_KEY; with
+ *                                   "isn", in the original Knock's ISN mode
  *   connbench serve PORT SECRET     a listener protected with SECRET that
  *                                   accepts and closes; runs until killed
  *   connbench knock ADDR PORT N SECRET  N connects to ADDR:PORT with SECRET,
@@ -347,8 +348,9 @@ int main(int argc, char **argv)
 		}
 		return run(n, rounds, intlen);
 	}
-	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "listen")) {
-		int nkeys = argc == 4 ? atoi(argv[3]) : 1;
+	if ((argc == 3 || argc == 4 || (argc == 5 && !strcmp(argv[4], "isn"))) &&
+	    !strcmp(argv[1], "listen")) {
+		int nkeys = argc >= 4 ? atoi(argv[3]) : 1, isn = TCP_STEALTH_MODE_ISN;
 		int fd;
 
 		if (nkeys < 1 || nkeys > TCP_STEALTH_MAX_KEYS) {
@@ -358,12 +360,17 @@ int main(int argc, char **argv)
 		fd = listener(STEALTH, atoi(argv[2]), 0);
 		if (fd < 0 || add_keys(fd, nkeys - 1))
 			return 1;
+		if (argc == 5 &&
+		    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_MODE, &isn, sizeof(isn))) {
+			perror("connbench: TCP_STEALTH_MODE");
+			return 1;
+		}
 		printf("listening\n");
 		fflush(stdout);
 		for (;;)
 			pause();
 	}
-	fprintf(stderr, "usage: %s run N ROUNDS INTLEN | listen PORT [NKEYS] | serve PORT SECRET | "
+	fprintf(stderr, "usage: %s run N ROUNDS INTLEN | listen PORT [NKEYS [isn]] | serve PORT SECRET | "
 		"knock ADDR PORT N SECRET\n", argv[0]);
 	return 2;
 }

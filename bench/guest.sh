@@ -65,7 +65,7 @@ pingpong=$here/pingpong
 pp_rt=${TCP_STEALTH_BENCH_PP_RT:-5000}
 pp_rounds=${TCP_STEALTH_BENCH_PP_ROUNDS:-3}
 CLI=10.9.0.1 SRV=10.9.0.2
-P_CLOSED=5001 P_DROP=5002 P_PROT=5003 P_ISO=5004 P_PROT4=5005
+P_CLOSED=5001 P_DROP=5002 P_PROT=5003 P_ISO=5004 P_PROT4=5005 P_ISN=5006
 # Key A of the isolation case; the floods' key B is synflood's (PROTOCOL.md,
 # section 12).
 SECRET_A="bench isolation key A"
@@ -202,6 +202,20 @@ pingpong_section() {
 	pingpong_case in_use
 	echo "pp_stats in_use $(ip netns exec bpps cat /proc/net/tcp_stealth_stats | tr '\n' ' ')"
 }
+# --- 5b. time to answer a SYN at a port in ISN mode -------------------------------
+# The original Knock's ISN mode: a listener with one key in ISN mode against
+# the closed port, a plain SYN (which an ISN port checks as a knock) and one
+# with a knock option (which an ISN port ignores). Run last: the first socket
+# in ISN mode makes every SYN this namespace judges cost the ISN check too.
+isn_section() {
+	"$connb" listen $P_ISN 1 isn > /tmp/bench-listen-isn.out &
+	pids+=($!)
+	for _ in $(seq 50); do [ -s /tmp/bench-listen-isn.out ] && break; sleep 0.1; done
+	[ -s /tmp/bench-listen-isn.out ] || { echo "bench: ISN listener did not start" >&2; return 1; }
+	ip netns exec bcli "$rstlat" $CLI $SRV $P_ISN $P_CLOSED "$rst_probes" plain rstlat_isn
+	ip netns exec bcli "$rstlat" $CLI $SRV $P_ISN $P_CLOSED "$rst_probes" knock rstlat_isn_knock
+}
+
 if [ "$only" = pingpong ]; then
 	pingpong_section
 	echo "bench done"
@@ -218,6 +232,7 @@ case $only in replay | scale) ;; *) ip netns exec bcli "$rstlat" $CLI $SRV $P_PR
 # Again at the listener with four keys.
 case $only in replay | scale) ;; *) ip netns exec bcli "$rstlat" $CLI $SRV $P_PROT4 $P_CLOSED "$rst_probes" knock rstlat_knock4 ;; esac
 if [ "$only" = rstlat ]; then
+	isn_section
 	echo "stats $(tr '\n' ' ' < /proc/net/tcp_stealth_stats)"
 	echo "bench done"
 	exit 0
@@ -345,6 +360,7 @@ ip netns exec bconn "$connb" run "$conns" "$rounds" "$intlen"
 echo "conn_stats $(ip netns exec bconn cat /proc/net/tcp_stealth_stats | tr '\n' ' ')"
 
 case $only in replay | scale) ;; *) pingpong_section ;; esac
+case $only in replay | scale) ;; *) isn_section ;; esac
 
 # --- perf profiles ------------------------------------------------------------------
 if [ "$only" != replay ] && [ "$only" != scale ] && [ "$do_perf" = 1 ] && command -v perf > /dev/null; then

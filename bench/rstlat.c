@@ -4,7 +4,7 @@
  * protected port and at a closed port. Only for `make bench`, inside the
  * test VM's own namespaces; run in the client's namespace.
  *
- *   rstlat SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock [TAG]]
+ *   rstlat SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock [TAG] | plain TAG]
  *
  * Sends COUNT plain IPv4 SYNs (MSS option, no knock; with "knock", also a
  * well-formed, fresh knock option with a random MAC, which the protected
@@ -287,12 +287,16 @@ int main(int argc, char **argv)
 	int count, np = 0, nq = 0, lostp = 0, lostq = 0, one = 1;
 	uint16_t pport, qport, sport = 20000;
 
-	if (argc != 6 && !((argc == 7 || argc == 8) && !strcmp(argv[6], "knock"))) {
-		fprintf(stderr, "usage: %s SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock [TAG]]\n",
+	if (argc != 6 && !((argc == 7 || argc == 8) && !strcmp(argv[6], "knock")) &&
+	    !(argc == 8 && !strcmp(argv[6], "plain"))) {
+		fprintf(stderr,
+			"usage: %s SRC DST PROTECTED_PORT CLOSED_PORT COUNT [knock [TAG] | plain TAG]\n",
 			argv[0]);
 		return 2;
 	}
-	if (argc >= 7) {
+	if (argc == 8 && !strcmp(argv[6], "plain")) {
+		tag = argv[7];
+	} else if (argc >= 7) {
 		syn_len = SYN_LEN + KNOCK_LEN;
 		tag = argc == 8 ? argv[7] : "rstlat_knock";
 	}

@@ -157,6 +157,8 @@ function s1med(n,    i, v) {
 /^rstlat / { for (i = 2; i < NF; i += 2) rl[$i] = $(i + 1) }
 /^rstlat_knock / { for (i = 2; i < NF; i += 2) rk[$i] = $(i + 1) }
 /^rstlat_knock4 / { for (i = 2; i < NF; i += 2) rk4[$i] = $(i + 1) }
+/^rstlat_isn / { for (i = 2; i < NF; i += 2) ri[$i] = $(i + 1) }
+/^rstlat_isn_knock / { for (i = 2; i < NF; i += 2) rik[$i] = $(i + 1) }
 /^pp_round / { ppv[$2, ++ppn[$2]] = $5 }
 /^pp_stats / { for (i = 3; i < NF; i += 2) if ($i == "syn_in") ppsyn[$2] = $(i + 1) }
 END {
@@ -223,6 +225,16 @@ END {
 		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "4-key listener (bad-MAC knock)", rk4["n_p"], rk4["median_p_us"], rk4["q1_p_us"], rk4["q3_p_us"], rk4["lost_p"]
 		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", rk4["n_q"], rk4["median_q_us"], rk4["q1_q_us"], rk4["q3_q_us"], rk4["lost_q"]
 		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk4["U"], rk4["z"], rk4["p"], rk4["auc"]
+	}
+	if (ri["n_p"]) {
+		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "ISN-mode listener (no knock)", ri["n_p"], ri["median_p_us"], ri["q1_p_us"], ri["q3_p_us"], ri["lost_p"]
+		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", ri["n_q"], ri["median_q_us"], ri["q1_q_us"], ri["q3_q_us"], ri["lost_q"]
+		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", ri["U"], ri["z"], ri["p"], ri["auc"]
+	}
+	if (rik["n_p"]) {
+		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "ISN-mode listener (bad-MAC knock)", rik["n_p"], rik["median_p_us"], rik["q1_p_us"], rik["q3_p_us"], rik["lost_p"]
+		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", rik["n_q"], rik["median_q_us"], rik["q1_q_us"], rik["q3_q_us"], rik["lost_q"]
+		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rik["U"], rik["z"], rik["p"], rik["auc"]
 	}
 	print "   (informational: the two ports take turns in random order; kernel capture timestamps)"
 	print ""

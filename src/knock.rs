@@ -16,6 +16,7 @@ use crate::policy::{CutReason, FlowId, Segment};
 use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, SynSource};
 use crate::sockopt::{Mode, SockCtx};
 use crate::stats::Counter;
+use core::hint::black_box;
 
 const TCP_FIN: u8 = 0x01;
 const TCP_SYN: u8 = 0x02;
@@ -459,6 +460,28 @@ impl NetState {
             count(Counter::ProbeRejected);
             return self.reject(skb, family, args, pkt, tcp_silent, guard.is_some());
         }
+        // A SYN costs the same at every port of a namespace that has ports
+        // in both modes (`isn_used`): a port in ISN mode does the option
+        // mode's work with no keys, any other port the ISN mode's.
+        let isn_port = matches!(guard, Some(g) if g.mode == Mode::Isn);
+        if isn_port {
+            if let FindResult::Found { option, .. } = proto::find_knock(pkt.options()) {
+                if !tcp_silent {
+                    let (now, skew) = (now_secs(), self.skew());
+                    let _ = black_box(proto::verify(
+                        &KernelCrypto,
+                        &[],
+                        option,
+                        pkt.dport,
+                        now,
+                        skew,
+                    ));
+                }
+            }
+        } else if self.isn_used() {
+            let (seq, daddr, dport, tsval) = (pkt.seq, pkt.daddr(), pkt.dport, pkt.tsval());
+            black_box(proto::check_isn_any(&[], seq, daddr, dport, tsval, false));
+        }
         let (keys, integrity_len) = match guard {
             Some(g) if g.mode == Mode::Isn => {
                 let integrity = g.integrity_len > 0;
@@ -672,18 +695,24 @@ impl NetState {
         pkt: &TcpPacket,
         tcp_silent: bool,
     ) -> Verdict {
+        let tsval = pkt.tsval();
+        // With payload integrity the low 16 bits are IH: only the high 16
+        // are checked here, IH when the bytes come (crate::integrity).
+        // As many ISNs computed whatever the keys: the time taken does not
+        // tell how many there are or which matched.
+        let ok = proto::check_isn_any(
+            keys.isn(),
+            pkt.seq,
+            pkt.daddr(),
+            pkt.dport,
+            tsval,
+            integrity,
+        );
         if tcp_silent {
             // TCP-MD5/AO options: TCP would drop the SYN without an answer.
             self.counters.inc(Counter::IsnBad);
             return self.reject(skb, family, args, pkt, true, true);
         }
-        let tsval = pkt.tsval();
-        // With payload integrity the low 16 bits are IH: only the high 16
-        // are checked here, IH when the bytes come (crate::integrity).
-        // Every key is tried, so the time taken does not tell which matched.
-        let ok = keys.isn().iter().fold(false, |ok, secret| {
-            ok | proto::check_isn(secret, pkt.seq, pkt.daddr(), pkt.dport, tsval, integrity)
-        });
         if !ok {
             self.counters.inc(Counter::IsnBad);
             return self.reject(skb, family, args, pkt, false, true);

@@ -74,6 +74,10 @@ pub(crate) struct NetState {
     /// Sockets with keys here; while there are none, the input hook has
     /// nothing to look up.
     pub(crate) stealth_sockets: AtomicUsize,
+    /// Set once a socket here is put in ISN mode (never cleared): from then
+    /// on every SYN judged here costs the ISN check too, so that a port in
+    /// ISN mode answers in the same time as any other.
+    isn_used: AtomicBool,
     pub(crate) counters: Counters,
     /// The settings, and their sysctl table in this namespace.
     pub(crate) settings: SysctlTable<Settings>,
@@ -110,6 +114,7 @@ impl NetState {
         ffi::random_bytes(&mut admit_key);
         Ok(Self {
             stealth_sockets: AtomicUsize::new(0),
+            isn_used: AtomicBool::new(false),
             counters: Counters::new()?,
             settings: SysctlTable::new(Settings {
                 skew: IntSetting::new(
@@ -185,7 +190,7 @@ fn resize_replay(net: &Net) -> Result {
         // with these limits: nothing to allocate. (Under the lock, which
         // `ensure_replay` reads the limits again under.)
         let cur = ffi::with_bh_disabled(|| state.replay.lock().as_ref().map(|c| c.limits()));
-        if cur.is_none_or(|cur| cur == limits) {
+        if cur.map_or(true, |cur| cur == limits) {
             return Ok(());
         }
         let mut new = Some(new_replay_cache(limits, state.replay_hash_key)?);
@@ -285,6 +290,16 @@ impl NetState {
 
     pub(crate) fn drop_silently(&self) -> bool {
         self.settings.reject.get() == 1
+    }
+
+    /// A socket here was put in ISN mode (before it can take a SYN in it).
+    pub(crate) fn isn_mode_used(&self) {
+        self.isn_used.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a socket here was ever put in ISN mode.
+    pub(crate) fn isn_used(&self) -> bool {
+        self.isn_used.load(Ordering::Relaxed)
     }
 
     /// Whether the module answers segments to closed ports itself

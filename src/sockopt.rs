@@ -387,6 +387,13 @@ impl SockCtx {
                 val.read(&mut raw)?;
                 let mode = Mode::from_raw(i32::from_ne_bytes(raw)).ok_or(EINVAL)?;
                 check_state(sk)?;
+                if mode == Mode::Isn {
+                    // Before the listener may judge a SYN in ISN mode.
+                    sk.sock()
+                        .net()
+                        .state::<crate::netns::NetState>()
+                        .isn_mode_used();
+                }
                 self.mode.store(mode as u8, Ordering::Relaxed);
                 // Cannot fail: the committed bytes were checked when they
                 // were set.

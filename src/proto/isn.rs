@@ -333,6 +333,32 @@ pub fn check_isn(
     ct_eq(&expect.to_be_bytes(), &isn.to_be_bytes())
 }
 
+/// Server side: whether `isn` authenticates under any of the first
+/// [`MAX_KEYS`](super::MAX_KEYS) of `secrets` (as [`check_isn`]).
+///
+/// It always computes [`MAX_KEYS`](super::MAX_KEYS) ISNs, the slots past the
+/// last secret filled with [`IsnSecret::ZERO`], whose matches never count,
+/// and never stops at a match: the time it takes tells neither how many
+/// secrets there are, nor which matched, nor whether there are any. With
+/// none it is the work a port that is not in ISN mode does for a SYN in a
+/// namespace where some are, so that the two answer in the same time.
+pub fn check_isn_any(
+    secrets: &[IsnSecret],
+    isn: u32,
+    daddr: &[u8],
+    dport: u16,
+    tsval: u32,
+    integrity: bool,
+) -> bool {
+    const PAD: IsnSecret = IsnSecret::ZERO;
+    (0..super::MAX_KEYS).fold(false, |ok, i| {
+        let secret = secrets.get(i);
+        let hit = check_isn(secret.unwrap_or(&PAD), isn, daddr, dport, tsval, integrity);
+        // No `&&`: the filler's ISNs are computed and compared all the same.
+        ok | (core::hint::black_box(hit) & secret.is_some())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +531,48 @@ mod tests {
             assert_eq!(v.status(), IntegrityStatus::Match, "chunks of {chunk}");
             assert_eq!(v.remaining(), 0);
             assert_eq!(v.feed(b"more"), 0);
+        }
+    }
+
+    #[test]
+    fn check_isn_any_ignores_the_filler() {
+        let daddr = [10, 0, 0, 2];
+        let secrets: [IsnSecret; 5] =
+            core::array::from_fn(|i| IsnSecret::new(&[b'k', i as u8]).unwrap());
+        for integrity in [false, true] {
+            let ih = integrity.then_some(0x1234);
+            // The all-zero secret's ISN: what the filler computes. It must
+            // never let a SYN in, with any number of secrets.
+            let zero = make_isn(&IsnSecret::ZERO, &daddr, 22, 99, ih);
+            for n in 0..=secrets.len() {
+                assert!(!check_isn_any(
+                    &secrets[..n],
+                    zero,
+                    &daddr,
+                    22,
+                    99,
+                    integrity
+                ));
+                for (i, s) in secrets[..n].iter().enumerate() {
+                    let isn = make_isn(s, &daddr, 22, 99, ih);
+                    // Secrets past MAX_KEYS are not tried.
+                    let want = i < super::super::MAX_KEYS;
+                    assert_eq!(
+                        check_isn_any(&secrets[..n], isn, &daddr, 22, 99, integrity),
+                        want,
+                        "{n} secrets, secret {i}, integrity {integrity}"
+                    );
+                    // Another port, another ISN.
+                    assert!(!check_isn_any(
+                        &secrets[..n],
+                        isn,
+                        &daddr,
+                        23,
+                        99,
+                        integrity
+                    ));
+                }
+            }
         }
     }
 

@@ -50,8 +50,8 @@ pub use integrity::{
 pub use ipv6::{ipv6_on_chain, ipv6_walk, Ipv6Context, Walk};
 #[allow(unused_imports)]
 pub use isn::{
-    check_isn, find_tsval, isn_integrity_hash, make_isn, md5_compress, IsnDigest, IsnSecret,
-    IsnVerifier, Md5, SynHeaders,
+    check_isn, check_isn_any, find_tsval, isn_integrity_hash, make_isn, md5_compress, IsnDigest,
+    IsnSecret, IsnVerifier, Md5, SynHeaders,
 };
 #[allow(unused_imports)]
 pub use key::{
