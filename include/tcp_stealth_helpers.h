@@ -65,7 +65,7 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 			     unsigned int thoff);
 __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 			     unsigned int dataoff, bool ipv6);
-bool tcp_stealth_xfrm_policy_ok(struct sk_buff *skb, bool ipv6);
+bool tcp_stealth_xfrm_policy_ok(struct sock *sk, struct sk_buff *skb, bool ipv6);
 
 /* src/tcp_stealth_syn.c: a knocking client's SYN. */
 bool tcp_stealth_syn_options_busy(const struct sock *sk);

@@ -441,10 +441,13 @@ impl NetState {
             // Drop mode: silent, as behind a filter.
             return self.reject(skb, family, args, pkt, true, guard.is_some());
         }
-        // What a closed port's TCP would do with it: drop it silently if an
-        // IPsec policy refuses it, if its checksum is bad or if it has
-        // unexpected authentication options, answer the rest.
-        if !args.xfrm_policy_ok(skb, family) || !args.tcp_checksum_ok(skb, family, pkt.th) {
+        // What TCP would do with it, at this listener or a closed port: drop
+        // it silently if an IPsec policy refuses it (the listener's own, or
+        // the namespace's), if its checksum is bad or if it has unexpected
+        // authentication options, answer the rest.
+        if !args.xfrm_policy_ok(skb, family, guard.map(|g| g.sk))
+            || !args.tcp_checksum_ok(skb, family, pkt.th)
+        {
             return Verdict::Drop;
         }
         let tcp_silent = proto::tcp_drops_auth_options(pkt.options(), cfg!(CONFIG_TCP_AO));

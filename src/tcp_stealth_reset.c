@@ -416,22 +416,24 @@ __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 
 /**
  * tcp_stealth_xfrm_policy_ok() - whether the IPsec policy lets a packet reach
- * TCP without a socket
+ * TCP
+ * @sk: the listener TCP will give the packet to, or NULL for none
  * @skb: a received TCP packet, at LOCAL_IN
  * @ipv6: whether it is IPv6
  *
- * TCP checks the inbound policy with no socket before it answers a segment
- * for which it found none (tcp_v4_rcv(), tcp_v6_rcv()), and drops what the
- * policy refuses without an answer; so does the module before it answers
- * a segment as a closed port. A refusal is counted (LINUX_MIB_XFRMIN*)
- * as TCP's own check would count it.
+ * TCP checks the inbound policy, with the socket it found (a listener's own
+ * policy may allow what the namespace's refuses) or with none, before it
+ * answers a segment (tcp_v4_rcv(), tcp_v6_rcv()), and drops what the policy
+ * refuses without an answer; so does the module before it judges a segment
+ * at a protected listener or answers one as a closed port. A refusal is
+ * counted (LINUX_MIB_XFRMIN*) as TCP's own check would count it.
  *
- * Context: softirq (the netfilter hook), under RCU.
+ * Context: softirq (the netfilter hook), under RCU, which keeps a listener.
  * Return: true if the packet may be answered (always without CONFIG_XFRM).
  */
-bool tcp_stealth_xfrm_policy_ok(struct sk_buff *skb, bool ipv6)
+bool tcp_stealth_xfrm_policy_ok(struct sock *sk, struct sk_buff *skb, bool ipv6)
 {
 	if (ipv6)
-		return xfrm6_policy_check(NULL, XFRM_POLICY_IN, skb);
-	return xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb);
+		return xfrm6_policy_check(sk, XFRM_POLICY_IN, skb);
+	return xfrm4_policy_check(sk, XFRM_POLICY_IN, skb);
 }

@@ -232,15 +232,22 @@ impl HookArgs<'_> {
         }
     }
 
-    /// Whether the namespace's IPsec policy lets the packet reach TCP without
-    /// a socket (`xfrm4_policy_check()` / `xfrm6_policy_check()` with no
-    /// socket, which TCP calls before it answers a closed port). Always true
-    /// on kernels without `CONFIG_XFRM`.
-    pub(crate) fn xfrm_policy_ok(&self, skb: &SkBuff, family: Family) -> bool {
+    /// Whether the IPsec policy lets the packet reach TCP at `listener`, or
+    /// with no socket (`xfrm4_policy_check()` / `xfrm6_policy_check()`,
+    /// which TCP calls with the socket it found, or none, before it answers
+    /// a segment). Always true on kernels without `CONFIG_XFRM`.
+    pub(crate) fn xfrm_policy_ok(
+        &self,
+        skb: &SkBuff,
+        family: Family,
+        listener: Option<&SockCommon>,
+    ) -> bool {
+        let sk = listener.map_or(core::ptr::null_mut(), |l| l.as_ptr());
         // SAFETY: The skb is valid for the hook call (type invariant of
-        // `SkBuff`); the helper only reads it and the policies of its
-        // device's namespace, under the RCU section the hook runs in.
-        unsafe { bindings::tcp_stealth_xfrm_policy_ok(skb.as_ptr(), family == Family::Ipv6) }
+        // `SkBuff`), and so is a listener borrowed for it (the hook's RCU
+        // section keeps it); the helper only reads them and the policies,
+        // under that section.
+        unsafe { bindings::tcp_stealth_xfrm_policy_ok(sk, skb.as_ptr(), family == Family::Ipv6) }
     }
 
     /// Whether the TCP checksum of the packet, whose TCP header is `th` bytes
