@@ -130,6 +130,14 @@ file == 2 { next }
 	if (!($2 in rmax) || rr > rmax[$2]) rmax[$2] = rr
 	rv[$2, ++rn[$2]] = rr
 }
+# rstlat's comparison r of a protected port (named p) with the closed one,
+# if it ran: three lines of section 5
+function rpair(p, r) {
+	if (!r["n_p"]) return
+	printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", p, r["n_p"], r["median_p_us"], r["q1_p_us"], r["q3_p_us"], r["lost_p"]
+	printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", r["n_q"], r["median_q_us"], r["q1_q_us"], r["q3_q_us"], r["lost_q"]
+	printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", r["U"], r["z"], r["p"], r["auc"]
+}
 # median of v[1..k] (sorts v)
 function vmed(v, k,    i, j, t) {
 	for (i = 2; i <= k; i++)
@@ -216,26 +224,10 @@ END {
 	printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "protected listener (no knock)", rl["n_p"], rl["median_p_us"], rl["q1_p_us"], rl["q3_p_us"], rl["lost_p"]
 	printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port", rl["n_q"], rl["median_q_us"], rl["q1_q_us"], rl["q3_q_us"], rl["lost_q"]
 	printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s (0.5: indistinguishable)\n", rl["U"], rl["z"], rl["p"], rl["auc"]
-	if (rk["n_p"]) {
-		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "protected listener (bad-MAC knock)", rk["n_p"], rk["median_p_us"], rk["q1_p_us"], rk["q3_p_us"], rk["lost_p"]
-		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", rk["n_q"], rk["median_q_us"], rk["q1_q_us"], rk["q3_q_us"], rk["lost_q"]
-		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk["U"], rk["z"], rk["p"], rk["auc"]
-	}
-	if (rk4["n_p"]) {
-		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "4-key listener (bad-MAC knock)", rk4["n_p"], rk4["median_p_us"], rk4["q1_p_us"], rk4["q3_p_us"], rk4["lost_p"]
-		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", rk4["n_q"], rk4["median_q_us"], rk4["q1_q_us"], rk4["q3_q_us"], rk4["lost_q"]
-		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rk4["U"], rk4["z"], rk4["p"], rk4["auc"]
-	}
-	if (ri["n_p"]) {
-		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "ISN-mode listener (no knock)", ri["n_p"], ri["median_p_us"], ri["q1_p_us"], ri["q3_p_us"], ri["lost_p"]
-		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", ri["n_q"], ri["median_q_us"], ri["q1_q_us"], ri["q3_q_us"], ri["lost_q"]
-		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", ri["U"], ri["z"], ri["p"], ri["auc"]
-	}
-	if (rik["n_p"]) {
-		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "ISN-mode listener (bad-MAC knock)", rik["n_p"], rik["median_p_us"], rik["q1_p_us"], rik["q3_p_us"], rik["lost_p"]
-		printf "   %-36s %8d %10.3f %10.3f %10.3f %6d\n", "closed port (same SYN)", rik["n_q"], rik["median_q_us"], rik["q1_q_us"], rik["q3_q_us"], rik["lost_q"]
-		printf "   Mann-Whitney U %.0f, z %s, two-sided p %s; P(protected slower than closed) %s\n", rik["U"], rik["z"], rik["p"], rik["auc"]
-	}
+	rpair("protected listener (bad-MAC knock)", rk)
+	rpair("4-key listener (bad-MAC knock)", rk4)
+	rpair("ISN-mode listener (no knock)", ri)
+	rpair("ISN-mode listener (bad-MAC knock)", rik)
 	print "   (informational: the two ports take turns in random order; kernel capture timestamps)"
 	print ""
 	if (s1cpus) {
