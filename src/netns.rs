@@ -129,18 +129,22 @@ impl NetState {
                     1,
                     MAX_INTEGRITY_TIMEOUT_SECS,
                 ),
+                // The cache's memory, and the time its full scans take
+                // with bottom halves off: the host's to choose.
                 replay_max: IntSetting::with_hook(
                     proto::DEFAULT_MAX_ENTRIES as i32,
                     proto::MIN_KEY_ENTRIES as i32,
                     proto::MAX_ENTRIES as i32,
                     resize_replay,
-                ),
+                )
+                .host_only(),
                 replay_key_max: IntSetting::with_hook(
                     proto::DEFAULT_KEY_ENTRIES as i32,
                     proto::MIN_KEY_ENTRIES as i32,
                     proto::MAX_ENTRIES as i32,
                     resize_replay,
-                ),
+                )
+                .host_only(),
             }),
             replay: KBox::pin_init(new_spinlock!(None, "tcp_stealth_replay"), GFP_KERNEL)?,
             replay_ready: AtomicBool::new(false),

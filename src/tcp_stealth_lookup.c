@@ -225,6 +225,8 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
  * (skb_steal_sock()) without a lookup, so the segment reaches no listener,
  * and is no refused client's either (not SYN_SENT). Context: rcu_read_lock()
  * held; the skb holds the socket for as long as it lives.
+ *
+ * Return: true if so; false if @skb has no socket yet, or another kind.
  */
 bool tcp_stealth_skb_connected(const struct sk_buff *skb)
 {

@@ -9,12 +9,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PAIR_NS_TAG "tso"
@@ -327,6 +329,75 @@ TEST_F_TIMEOUT(pair, replay_limits_without_cache, T_TIMEOUT)
 	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
 	EXPECT_EQ(436928, CTR(self->ns.b, "replay_cache_bytes"));
 	close(fd);
+}
+
+/* Writes @val to /proc/sys/net/tcp_stealth/@name: 0 or -errno. */
+static int write_setting(const char *name, const char *val)
+{
+	char path[96];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/tcp_stealth/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), err = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		err = -1;
+	close(fd);
+	return err;
+}
+
+/*
+ * The replay cache's limits bound the host's memory (up to 1.4 GB per
+ * namespace) and the time its full scans take with bottom halves off. The
+ * root of a network namespace owned by a user namespace (a container's,
+ * which any user may make) may write the other settings there, but not
+ * these: EPERM. Before, it could set replay_max to 67108864 and have the
+ * host allocate and scan a cache of that size.
+ */
+TEST(container_root_cannot_size_the_replay_cache)
+{
+	int status;
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int r;
+
+		/* Root of a user namespace of its own, then a netns it owns. */
+		if (unshare(CLONE_NEWUSER) ||
+		    write_file("/proc/self/setgroups", "deny") ||
+		    write_file("/proc/self/uid_map", "0 0 1") ||
+		    write_file("/proc/self/gid_map", "0 0 1") ||
+		    unshare(CLONE_NEWNET))
+			_exit(100);
+		if (write_setting("skew_secs", "60"))
+			_exit(101);
+		r = write_setting("replay_max", "67108864");
+		if (r != -EPERM)
+			_exit(r ? 103 : 102);
+		r = write_setting("replay_key_max", "1024");
+		if (r != -EPERM)
+			_exit(r ? 105 : 104);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	/* 100: no user namespace; 101: skew_secs refused; 102, 104: the
+	 * limits written; 103, 105: refused otherwise than with EPERM. */
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST_HARNESS_MAIN

@@ -19,6 +19,9 @@ pub(crate) struct IntSetting {
     /// Called in process context after a write changed the value; if it
     /// fails, the old value is put back and the write fails with its error.
     on_change: Option<fn(&Net) -> Result>,
+    /// Only the host's administrator may write it (see
+    /// [`IntSetting::host_only`]).
+    host_only: bool,
 }
 
 impl IntSetting {
@@ -29,6 +32,7 @@ impl IntSetting {
             min,
             max,
             on_change: None,
+            host_only: false,
         }
     }
 
@@ -44,6 +48,19 @@ impl IntSetting {
             min,
             max,
             on_change: Some(on_change),
+            host_only: false,
+        }
+    }
+
+    /// The same setting, writable only with `CAP_NET_ADMIN` in the initial
+    /// user namespace: for what bounds the host's memory and the time spent
+    /// with bottom halves off, which the root of a container (a user
+    /// namespace) must not choose for the host. Everybody else's writes fail
+    /// with EPERM; reads are as for any setting.
+    pub(crate) const fn host_only(self) -> Self {
+        Self {
+            host_only: true,
+            ..self
         }
     }
 
@@ -97,6 +114,11 @@ unsafe extern "C" fn hooked_handler(
     let ret = unsafe { bindings::proc_dointvec_minmax(&tmp, write, buffer, lenp, ppos) };
     if ret != 0 || write == 0 {
         return ret;
+    }
+    // Checked like `proc_dointvec_minmax_sysadmin()` does, on the writer.
+    // SAFETY: `capable` only looks at the current task's credentials.
+    if setting.host_only && !unsafe { bindings::capable(bindings::CAP_NET_ADMIN as c_int) } {
+        return EPERM.to_errno();
     }
     let old = setting.value.swap(v, Ordering::Relaxed);
     if old == v {
@@ -182,7 +204,7 @@ impl<S: SysctlSettings> SysctlTable<S> {
             e.data = s.value.as_ptr().cast::<c_void>();
             e.maxlen = core::mem::size_of::<i32>() as i32;
             e.mode = 0o644;
-            if s.on_change.is_some() {
+            if s.on_change.is_some() || s.host_only {
                 // `hooked_handler`'s contract: the setting and the
                 // namespace, which outlive the registration.
                 e.proc_handler = Some(hooked_handler);
