@@ -32,21 +32,6 @@
 
 #define NSOCK 200
 
-static int write_str(const char *dir, const char *file, const char *s)
-{
-	char path[512];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static long long read_ll(const char *dir, const char *file)
 {
 	char path[512];

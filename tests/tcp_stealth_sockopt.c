@@ -7,6 +7,7 @@
  * Every test makes its own namespaces: a (client side) and b (server side),
  * joined by veth.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -331,34 +332,6 @@ TEST_F_TIMEOUT(pair, replay_limits_without_cache, T_TIMEOUT)
 	close(fd);
 }
 
-/* Writes @val to /proc/sys/net/tcp_stealth/@name: 0 or -errno. */
-static int write_setting(const char *name, const char *val)
-{
-	char path[96];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/tcp_stealth/%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), err = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		err = -1;
-	close(fd);
-	return err;
-}
-
 /*
  * The replay cache's limits bound the host's memory (up to 1.4 GB per
  * namespace) and the time its full scans take with bottom halves off. The
@@ -367,6 +340,8 @@ static int write_file(const char *path, const char *s)
  * these: EPERM. Before, it could set replay_max to 67108864 and have the
  * host allocate and scan a cache of that size.
  */
+#define SETTINGS "/proc/sys/net/tcp_stealth"
+
 TEST(container_root_cannot_size_the_replay_cache)
 {
 	int status;
@@ -378,17 +353,17 @@ TEST(container_root_cannot_size_the_replay_cache)
 
 		/* Root of a user namespace of its own, then a netns it owns. */
 		if (unshare(CLONE_NEWUSER) ||
-		    write_file("/proc/self/setgroups", "deny") ||
-		    write_file("/proc/self/uid_map", "0 0 1") ||
-		    write_file("/proc/self/gid_map", "0 0 1") ||
+		    write_str("/proc/self", "setgroups", "deny") ||
+		    write_str("/proc/self", "uid_map", "0 0 1") ||
+		    write_str("/proc/self", "gid_map", "0 0 1") ||
 		    unshare(CLONE_NEWNET))
 			_exit(100);
-		if (write_setting("skew_secs", "60"))
+		if (write_str(SETTINGS, "skew_secs", "60"))
 			_exit(101);
-		r = write_setting("replay_max", "67108864");
+		r = write_str(SETTINGS, "replay_max", "67108864");
 		if (r != -EPERM)
 			_exit(r ? 103 : 102);
-		r = write_setting("replay_key_max", "1024");
+		r = write_str(SETTINGS, "replay_key_max", "1024");
 		if (r != -EPERM)
 			_exit(r ? 105 : 104);
 		_exit(0);

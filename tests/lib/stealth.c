@@ -382,3 +382,18 @@ int dropped_segments(const char *ns, int packets)
 			    "nft list chain inet t in | grep -q 'packets %d ' || "
 			    "{ nft list chain inet t in >&2; false; }", packets) ? -1 : 0;
 }
+
+int write_str(const char *dir, const char *file, const char *s)
+{
+	char path[512];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}

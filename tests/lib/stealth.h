@@ -66,6 +66,9 @@ int drop_big_segments(const char *ns, int bytes);
  * (and the chain on stderr). */
 int dropped_segments(const char *ns, int packets);
 
+/* Writes the string @s to @dir/@file: 0 or -errno. */
+int write_str(const char *dir, const char *file, const char *s);
+
 /* Wait (up to 5 s) until counter @name in @ns reaches @want; its value. */
 long long wait_counter(const char *ns, const char *name, long long want);
 
