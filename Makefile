@@ -68,17 +68,23 @@ all: modules
 # date, and the module is linked from objects compiled for the other kernel's
 # config (it loads, and misbehaves). So the kernel the objects were compiled
 # for is recorded in $(KERNEL_STAMP); when it differs, or a build has no
-# record, the objects are cleaned first.
+# record, the module's objects are removed first. Only the module's own:
+# kbuild's `clean` sweeps the whole directory, the cargo target directory
+# included, under a cargo build that make check runs beside this one.
 KERNEL_STAMP := .tcp_stealth_kernel
 kernel_id = $(KDIR) $(KMAKE_ARGS) $$(cat $(KDIR)/.config $(KDIR)/Module.symvers 2>/dev/null | cksum)
+MODULE_PRODUCTS = *.o .*.o *.ko *.mod *.mod.c .*.cmd modules.order Module.symvers \
+	src/ffi/bindings_generated.rs
+remove_module_products = rm -f $(MODULE_PRODUCTS) && \
+	find src \( -name '*.o' -o -name '.*.cmd' -o -name '.*.d' \) -type f -delete
 
 modules:
 	@id="$(kernel_id)"; \
 	if [ "$$(cat $(KERNEL_STAMP) 2>/dev/null)" != "$$id" ]; then \
-		echo "  STEALTH objects not known to be built for $(KDIR): cleaning them"; \
-		$(MAKE) -s -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean && \
-		rm -f src/ffi/bindings_generated.rs && \
-		echo "$$id" >$(KERNEL_STAMP); \
+		if [ -e tcp_stealth.o ] || [ -e src/tcp_stealth_main.o ]; then \
+			echo "  STEALTH objects not known to be built for $(KDIR): removing them"; \
+		fi; \
+		$(remove_module_products) && echo "$$id" >$(KERNEL_STAMP); \
 	fi
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) modules
 
@@ -239,8 +245,8 @@ check-dkms: setup
 
 # Only the module's build products (what DKMS cleans).
 clean-module:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMAKE_ARGS) clean
-	rm -f src/ffi/bindings_generated.rs $(KERNEL_STAMP)
+	$(remove_module_products)
+	rm -f $(KERNEL_STAMP)
 
 clean: clean-module
 	-$(MAKE) -C tests clean
