@@ -555,7 +555,7 @@ impl NetState {
                 Some(cache) => {
                     cache.check_and_insert(&KernelCrypto, key, &v.mac, &src, v.t, now, skew)
                 }
-                // Keys come only after `netns::prepare`; fail closed if not.
+                // A listener's keys come only after `netns::prepare_listener`; fail closed if not.
                 None => ReplayVerdict::Full,
             }),
             // The key that verified it is in the list; fail closed if not.

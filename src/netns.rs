@@ -82,7 +82,7 @@ pub(crate) struct NetState {
     /// The settings, and their sysctl table in this namespace.
     pub(crate) settings: SysctlTable<Settings>,
     /// The replay cache; `None` until something here first needs it (see
-    /// [`prepare`]): most namespaces never do.
+    /// [`prepare_listener`]): most namespaces never do.
     pub(crate) replay: Pin<KBox<SpinLock<Option<Replay>>>>,
     /// Set once `replay` holds a cache (it is never taken away).
     replay_ready: AtomicBool,
@@ -233,19 +233,28 @@ fn resize_replay(net: &Net) -> Result {
     }
 }
 
-/// Readies `net` for a socket with keys or a port protected by policy, before
-/// it gets them: the module's hooks (until then a namespace's packets never
-/// pass them), then the replay cache. Process context; fails with ENOMEM if
-/// the memory cannot be had. Both stay until the namespace goes.
+/// Readies `net` for a socket with keys, before it gets them: the module's
+/// hooks (until then a namespace's packets never pass them). Process
+/// context; fails with ENOMEM if the memory cannot be had. They stay until
+/// the namespace goes.
 pub(crate) fn prepare(net: &Net) -> Result {
-    net.activate::<NetState>()?;
+    net.activate::<NetState>()
+}
+
+/// Readies `net` for a listener with keys, before it can be found (from
+/// `listen()`, or when a listening socket gets keys), or for a port
+/// protected by policy: the hooks, then the replay cache, which only
+/// listeners use. A namespace whose sockets with keys only connect never
+/// pays for one.
+pub(crate) fn prepare_listener(net: &Net) -> Result {
+    prepare(net)?;
     net.state::<NetState>().ensure_replay()
 }
 
 impl NetState {
     /// Gives the namespace its replay cache, with the limits its sysctls
-    /// set, unless it has one (from [`prepare`], so that the packet path
-    /// finds it).
+    /// set, unless it has one (from [`prepare_listener`], so that the packet
+    /// path finds it).
     fn ensure_replay(&self) -> Result {
         while !self.replay_ready.load(Ordering::Acquire) {
             let limits = replay_limits(&self.settings)?;

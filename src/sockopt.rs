@@ -110,6 +110,14 @@ impl Ulp for SockCtx {
         net.state::<crate::netns::NetState>().integrity_timeout()
     }
 
+    fn listen(&self, net: &Net) -> Result {
+        // Keys set before `listen()`: the replay cache now.
+        if self.keys.is_set() {
+            crate::netns::prepare_listener(net)?;
+        }
+        Ok(())
+    }
+
     fn release(&self, net: &Net) {
         if self.keys.is_set() {
             net.state::<crate::netns::NetState>().stealth_socket(false);
@@ -289,7 +297,7 @@ impl SockCtx {
                 check_state(sk)?;
                 let (key, isn) = derive(&secret[..val.len()])?;
                 let keys = KBox::new(KeySet::one(key, isn), SOCK_GFP)?;
-                crate::netns::prepare(sk.sock().net())?;
+                prepare(sk)?;
                 self.set_keys(sk, Some(keys));
                 Ok(())
             }
@@ -320,7 +328,7 @@ impl SockCtx {
                 let set = if set.n == 0 {
                     None
                 } else {
-                    crate::netns::prepare(sk.sock().net())?;
+                    prepare(sk)?;
                     Some(set)
                 };
                 self.set_keys(sk, set);
@@ -430,6 +438,18 @@ impl SockCtx {
             TCP_STEALTH_MODE => out.write(&self.mode().to_raw().to_ne_bytes()),
             _ => Err(errno::enoprotoopt()),
         }
+    }
+}
+
+/// Readies the namespace of `sk`, about to get keys: a listener needs the
+/// replay cache as well as the hooks (a closed socket gets it if it listens,
+/// in [`SockCtx::listen`]).
+fn prepare(sk: &LockedSock<'_>) -> Result {
+    let net = sk.sock().net();
+    if sk.sock().state() == TcpState::Listen {
+        crate::netns::prepare_listener(net)
+    } else {
+        crate::netns::prepare(net)
     }
 }
 

@@ -155,7 +155,7 @@ impl ffi::genl::GenlPolicy for PolicyFile {
     fn request(net: &Net, req: &ffi::genl::GenlRequest<'_>, cmd: proto::PolicyCmd) -> Result {
         if cmd == proto::PolicyCmd::Protect {
             // The port's knocks need the hooks and the replay cache.
-            netns::prepare(net)?;
+            netns::prepare_listener(net)?;
         }
         net.state::<NetState>().policy.request(req, cmd)
     }

@@ -269,10 +269,11 @@ TEST_F_TIMEOUT(pair, stealth_sockets_gauge, T_TIMEOUT)
 
 /*
  * A namespace gets its replay cache (436928 bytes by default) when it first
- * needs one: when a socket there gets a secret, or a port is protected by
- * policy. Before, every namespace had one from its creation, used or not.
- * A write of the limits resizes it once it exists, and it stays until the
- * namespace goes.
+ * needs one: when a socket with a secret listens, or a port is protected by
+ * policy. A socket with a secret that only connects needs none (it used to
+ * bring one). Before that, every namespace had one from its creation, used
+ * or not. A write of the limits resizes it once it exists, and it stays
+ * until the namespace goes.
  */
 TEST_F_TIMEOUT(pair, replay_cache_when_needed, T_TIMEOUT)
 {
@@ -288,6 +289,9 @@ TEST_F_TIMEOUT(pair, replay_cache_when_needed, T_TIMEOUT)
 	fd = sock_in(self->ns.b, fam);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
+	/* A socket with a secret may still only connect: no cache yet. */
+	EXPECT_EQ(0, CTR(self->ns.b, "replay_cache_bytes"));
+	ASSERT_EQ(0, listen(fd, 1));
 	bytes = CTR(self->ns.b, "replay_cache_bytes");
 	EXPECT_LT(0, bytes);
 	EXPECT_EQ(0, CTR(self->ns.a, "replay_cache_bytes"));
@@ -328,6 +332,7 @@ TEST_F_TIMEOUT(pair, replay_limits_without_cache, T_TIMEOUT)
 	fd = sock_in(self->ns.b, variant->family);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, set_secret(fd, SECRET, 0));
+	ASSERT_EQ(0, listen(fd, 1));
 	EXPECT_EQ(436928, CTR(self->ns.b, "replay_cache_bytes"));
 	close(fd);
 }

@@ -99,6 +99,13 @@ pub(crate) trait Ulp: Sized + Send + Sync + 'static {
     /// Seconds a held child of a listener in `net` has for its first bytes.
     fn hold_timeout_secs(net: &Net) -> u32;
 
+    /// The socket in `net` starts to listen (`listen()`), before any peer
+    /// can find it; process context, may sleep. An error fails `listen()`
+    /// with it. Optional: without it, listening is TCP's alone.
+    fn listen(&self, _net: &Net) -> Result {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// The socket is being destroyed.
     fn release(&self, net: &Net);
 }
@@ -448,6 +455,9 @@ impl<T: Ulp> UlpRegistration<T> {
                 p.recvmsg = Some(Adapter::<T>::recvmsg);
                 p.ioctl = Some(Adapter::<T>::ioctl);
                 p.release_cb = Some(Adapter::<T>::release_cb);
+                if T::HAS_LISTEN {
+                    p.hash = Some(Adapter::<T>::hash);
+                }
             }
             (*vt.ulp.get()).owner = module.as_ptr().cast();
         }
@@ -793,6 +803,36 @@ impl<T: Ulp> Adapter<T> {
         // what the kernel passes to ours: the same socket and arguments,
         // unchanged, in the same context and with the same locks held.
         unsafe { f(sk, level, optname, optval, optlen) }
+    }
+
+    /// `hash` of our protos. For TCP only `inet_csk_listen_start()` calls
+    /// it, in `listen()`, with the socket locked and already in
+    /// `TCP_LISTEN`, to make it a listener peers can find: [`Ulp::listen`]
+    /// first, then TCP's own.
+    ///
+    /// # Safety
+    ///
+    /// Only the socket layer calls it, for a socket with our proto that the
+    /// caller owns (locked), in process context.
+    unsafe extern "C" fn hash(sk: *mut bindings::sock) -> c_int {
+        // SAFETY: The caller owns the socket for the call.
+        let s = unsafe { Sock::from_raw(sk) };
+        // SAFETY: The caller holds the socket's lock for the call.
+        if let UlpState::Ctx(ctx) = unsafe { s.ulp_state::<T>() } {
+            if let Err(e) = ctx.listen(s.net()) {
+                return e.to_errno();
+            }
+        }
+        // SAFETY: The socket has our proto (we are its callback) and the
+        // caller holds it.
+        let base = unsafe { Self::base_of(sk) };
+        match base.hash {
+            // SAFETY: The base proto is TCP's (`base_of`), whose `hash` takes
+            // what the kernel passes to ours: the same socket, in the same
+            // context and with the same locks held.
+            Some(f) => unsafe { f(sk) },
+            None => 0,
+        }
     }
 
     /// `getsockopt` of our protos.

@@ -34,7 +34,9 @@
  *	ENOKEY		TCP_STEALTH_INTEGRITY_LEN > 0 on a socket without keys
  *			of its own (set TCP_STEALTH first)
  *	ENOMEM		no memory for the keys or, for the first secret in a
- *			network namespace, its replay cache and hooks
+ *			network namespace, its hooks (or, on a listening
+ *			socket, the namespace's replay cache; listen() of a
+ *			socket with keys fails with ENOMEM for it too)
  *	EBUSY		the socket uses TCP-MD5, TCP-AO or a TCP Fast Open
  *			client, which leave no room for the knock in the SYN
  *	ENOPROTOOPT	the stealth ULP is not attached (unpatched kernel) or
