@@ -466,27 +466,21 @@ impl NetState {
         // A SYN costs the same at every port of a namespace that has ports
         // in both modes (`isn_used`): a port in ISN mode does the option
         // mode's work with no keys, any other port the ISN mode's.
-        let isn_port = matches!(guard, Some(g) if g.mode == Mode::Isn);
-        if isn_port {
-            if let FindResult::Found { option, .. } = proto::find_knock(pkt.options()) {
-                if !tcp_silent {
-                    let (now, skew) = (now_secs(), self.skew());
-                    let _ = black_box(proto::verify(
-                        &KernelCrypto,
-                        &[],
-                        option,
-                        pkt.dport,
-                        now,
-                        skew,
-                    ));
-                }
-            }
-        } else if self.isn_used() {
-            let (seq, daddr, dport, tsval) = (pkt.seq, pkt.daddr(), pkt.dport, pkt.tsval());
-            black_box(proto::check_isn_any(&[], seq, daddr, dport, tsval, false));
-        }
         let (keys, integrity_len) = match guard {
             Some(g) if g.mode == Mode::Isn => {
+                if let FindResult::Found { option, .. } = proto::find_knock(pkt.options()) {
+                    if !tcp_silent {
+                        let (now, skew) = (now_secs(), self.skew());
+                        let _ = black_box(proto::verify(
+                            &KernelCrypto,
+                            &[],
+                            option,
+                            pkt.dport,
+                            now,
+                            skew,
+                        ));
+                    }
+                }
                 let integrity = g.integrity_len > 0;
                 let v = self.isn_in(skb, family, args, (g.keys, integrity), pkt, tcp_silent);
                 if v == Verdict::Accept {
@@ -494,8 +488,13 @@ impl NetState {
                 }
                 return v;
             }
-            Some(g) => (g.keys.keys(), g.integrity_len),
-            None => (&[][..], 0),
+            g => {
+                if self.isn_used() {
+                    let (seq, daddr, dport, tsval) = (pkt.seq, pkt.daddr(), pkt.dport, pkt.tsval());
+                    black_box(proto::check_isn_any(&[], seq, daddr, dport, tsval, false));
+                }
+                g.map_or((&[][..], 0), |g| (g.keys.keys(), g.integrity_len))
+            }
         };
         let option = match proto::find_knock(pkt.options()) {
             FindResult::Found { option, .. } => option,

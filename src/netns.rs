@@ -84,8 +84,6 @@ pub(crate) struct NetState {
     /// The replay cache; `None` until something here first needs it (see
     /// [`prepare_listener`]): most namespaces never do.
     pub(crate) replay: Pin<KBox<SpinLock<Option<Replay>>>>,
-    /// Set once `replay` holds a cache (it is never taken away).
-    replay_ready: AtomicBool,
     /// Key of the replay cache's fingerprints; kept across resizes.
     pub(crate) replay_hash_key: [u8; 16],
     /// Second of the last "replay cache full" warning.
@@ -147,7 +145,6 @@ impl NetState {
                 .host_only(),
             }),
             replay: KBox::pin_init(new_spinlock!(None, "tcp_stealth_replay"), GFP_KERNEL)?,
-            replay_ready: AtomicBool::new(false),
             replay_hash_key,
             replay_warned: AtomicU64::new(0),
             admitted: Admitted::new(admit_slots).map_err(|_| EINVAL)?,
@@ -256,22 +253,20 @@ impl NetState {
     /// set, unless it has one (from [`prepare_listener`], so that the packet
     /// path finds it).
     fn ensure_replay(&self) -> Result {
-        while !self.replay_ready.load(Ordering::Acquire) {
+        let has_cache = || ffi::with_bh_disabled(|| self.replay.lock().is_some());
+        while !has_cache() {
             let limits = replay_limits(&self.settings)?;
             let new = new_replay_cache(limits, self.replay_hash_key)?;
             // Freed outside the lock, if not taken.
             let _spare = ffi::with_bh_disabled(|| {
                 let mut cur = self.replay.lock();
-                if cur.is_some() {
-                    return Some(new);
-                }
-                // A write of the limits meanwhile found no cache to
-                // resize: again, with the new limits.
-                if replay_limits(&self.settings).ok() != Some(limits) {
+                // Another caller was first, or a write of the limits
+                // meanwhile found no cache to resize: again (with the new
+                // limits), unless there is a cache now.
+                if cur.is_some() || replay_limits(&self.settings).ok() != Some(limits) {
                     return Some(new);
                 }
                 *cur = Some(new);
-                self.replay_ready.store(true, Ordering::Release);
                 None
             });
         }

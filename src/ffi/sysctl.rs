@@ -79,7 +79,8 @@ pub(crate) const MAX_ENTRIES: usize = 8;
 /// # Safety
 ///
 /// Called by the sysctl core for an entry that [`SysctlTable::register`]
-/// filled for a setting with a hook: `extra1` points to the
+/// filled for a setting with a hook or writable only by the host
+/// (`host_only`): `extra1` points to the
 /// [`IntSetting`], `extra2` to its live namespace (both outlive the
 /// registration, by the type invariant of [`SysctlTable`], and the core
 /// waits for running handlers before unregistering returns).
@@ -99,6 +100,14 @@ unsafe extern "C" fn hooked_handler(
             (*table).extra2.cast::<bindings::net>(),
         )
     };
+    // Before the value is even parsed, as `proc_dointvec_minmax_sysadmin()`
+    // checks its writer.
+    if write != 0 && setting.host_only {
+        // SAFETY: `capable` only looks at the current task's credentials.
+        if !unsafe { bindings::capable(bindings::CAP_NET_ADMIN as c_int) } {
+            return EPERM.to_errno();
+        }
+    }
     let mut v = setting.get();
     // SAFETY: `table` is valid for reads (the function's safety section);
     // `ctl_table` is plain old data without `Drop`, so a bitwise copy is a
@@ -114,11 +123,6 @@ unsafe extern "C" fn hooked_handler(
     let ret = unsafe { bindings::proc_dointvec_minmax(&tmp, write, buffer, lenp, ppos) };
     if ret != 0 || write == 0 {
         return ret;
-    }
-    // Checked like `proc_dointvec_minmax_sysadmin()` does, on the writer.
-    // SAFETY: `capable` only looks at the current task's credentials.
-    if setting.host_only && !unsafe { bindings::capable(bindings::CAP_NET_ADMIN as c_int) } {
-        return EPERM.to_errno();
     }
     let old = setting.value.swap(v, Ordering::Relaxed);
     if old == v {
