@@ -104,16 +104,22 @@ ip -n bcli link set lo up
 nft add table inet bench
 nft add chain inet bench in '{ type filter hook input priority 0; }'
 nft add rule inet bench in tcp dport $P_DROP drop
+# wait_ready FILE WHAT [TRIES]: until a program started in the background
+# has written its first line to FILE (TRIES tenths of a second, 50 unless
+# given); fails, saying that WHAT did not start, if it has not.
+wait_ready() {
+	for _ in $(seq "${3:-50}"); do [ -s "$1" ] && return 0; sleep 0.1; done
+	echo "bench: $2 did not start" >&2
+	return 1
+}
 "$connb" listen $P_PROT > /tmp/bench-listen.out &
 pids+=($!)
-for _ in $(seq 50); do [ -s /tmp/bench-listen.out ] && break; sleep 0.1; done
-[ -s /tmp/bench-listen.out ] || { echo "bench: protected listener did not start" >&2; exit 1; }
+wait_ready /tmp/bench-listen.out "protected listener"
 # A listener with TCP_STEALTH_MAX_KEYS keys (section 5: a bad knock's cost
 # must not depend on how many keys the listener has).
 "$connb" listen $P_PROT4 4 > /tmp/bench-listen4.out &
 pids+=($!)
-for _ in $(seq 50); do [ -s /tmp/bench-listen4.out ] && break; sleep 0.1; done
-[ -s /tmp/bench-listen4.out ] || { echo "bench: 4-key listener did not start" >&2; exit 1; }
+wait_ready /tmp/bench-listen4.out "4-key listener"
 # Warm up ARP and the paths.
 ip netns exec bcli "$flood" $CLI $SRV $P_CLOSED 2000 10 badmac > /dev/null
 
@@ -163,18 +169,12 @@ run_flood() {
 # "in_use": each gets a socket with a secret (pingpong secret), which
 # brings the hooks, and the same connection runs again. It comes second:
 # the hooks stay.
-pp_wait_ready() {
-	local f=$1
-	for _ in $(seq 100); do [ -s "$f" ] && return 0; sleep 0.1; done
-	echo "bench: pingpong did not start ($f)" >&2
-	return 1
-}
 pingpong_case() {
 	local name=$1 r out
 	for r in $(seq "$pp_rounds"); do
 		ip netns exec bpps "$pingpong" serve 10.11.0.2 6001 > /tmp/bench-pp-serve.out &
 		pids+=($!)
-		pp_wait_ready /tmp/bench-pp-serve.out
+		wait_ready /tmp/bench-pp-serve.out "pingpong serve" 100
 		out=$(ip netns exec bppc "$pingpong" run 10.11.0.2 6001 "$pp_rt")
 		wait "${pids[-1]}"
 		: > /tmp/bench-pp-serve.out
@@ -197,7 +197,7 @@ pingpong_section() {
 	for ns in bpps bppc; do
 		ip netns exec $ns "$pingpong" secret > /tmp/bench-pp-secret-$ns.out &
 		pids+=($!)
-		pp_wait_ready /tmp/bench-pp-secret-$ns.out
+		wait_ready /tmp/bench-pp-secret-$ns.out "pingpong secret in $ns" 100
 	done
 	pingpong_case in_use
 	echo "pp_stats in_use $(ip netns exec bpps cat /proc/net/tcp_stealth_stats | tr '\n' ' ')"
@@ -210,8 +210,7 @@ pingpong_section() {
 isn_section() {
 	"$connb" listen $P_ISN 1 isn > /tmp/bench-listen-isn.out &
 	pids+=($!)
-	for _ in $(seq 50); do [ -s /tmp/bench-listen-isn.out ] && break; sleep 0.1; done
-	[ -s /tmp/bench-listen-isn.out ] || { echo "bench: ISN listener did not start" >&2; return 1; }
+	wait_ready /tmp/bench-listen-isn.out "ISN listener"
 	ip netns exec bcli "$rstlat" $CLI $SRV $P_ISN $P_CLOSED "$rst_probes" plain rstlat_isn
 	ip netns exec bcli "$rstlat" $CLI $SRV $P_ISN $P_CLOSED "$rst_probes" knock rstlat_isn_knock
 }

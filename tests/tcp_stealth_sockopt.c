@@ -345,8 +345,6 @@ TEST_F_TIMEOUT(pair, replay_limits_without_cache, T_TIMEOUT)
  * these: EPERM. Before, it could set replay_max to 67108864 and have the
  * host allocate and scan a cache of that size.
  */
-#define SETTINGS "/proc/sys/net/tcp_stealth"
-
 TEST(container_root_cannot_size_the_replay_cache)
 {
 	int status;
@@ -363,13 +361,13 @@ TEST(container_root_cannot_size_the_replay_cache)
 		    write_str("/proc/self", "gid_map", "0 0 1") ||
 		    unshare(CLONE_NEWNET))
 			_exit(100);
-		if (write_str(SETTINGS, "skew_secs", "60"))
+		if (netns_sysctl_set(NULL, "net.tcp_stealth.skew_secs", "60"))
 			_exit(101);
-		r = write_str(SETTINGS, "replay_max", "67108864");
-		if (r != -EPERM)
+		r = netns_sysctl_set(NULL, "net.tcp_stealth.replay_max", "67108864");
+		if (r == 0 || errno != EPERM)
 			_exit(r ? 103 : 102);
-		r = write_str(SETTINGS, "replay_key_max", "1024");
-		if (r != -EPERM)
+		r = netns_sysctl_set(NULL, "net.tcp_stealth.replay_key_max", "1024");
+		if (r == 0 || errno != EPERM)
 			_exit(r ? 105 : 104);
 		_exit(0);
 	}

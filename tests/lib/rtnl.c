@@ -170,18 +170,11 @@ static int ifindex_in(const char *ns, const char *ifname)
  */
 static int orphan_retries_low(void)
 {
-	static const char path[] = "/proc/sys/net/ipv4/tcp_orphan_retries";
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ok;
-
-	if (fd < 0) {
-		warn("open %s: %s", path, strerror(errno));
+	if (netns_sysctl_set(NULL, "net.ipv4.tcp_orphan_retries", "1")) {
+		warn("net.ipv4.tcp_orphan_retries: %s", strerror(errno));
 		return -1;
 	}
-	ok = write(fd, "1\n", 2) == 2;
-	if (!ok)
-		warn("write %s: %s", path, strerror(errno));
-	close(fd);
-	return ok ? 0 : -1;
+	return 0;
 }
 
 int netns_add(const char *name)
