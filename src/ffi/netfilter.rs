@@ -85,12 +85,13 @@ unsafe extern "C" fn trampoline<S: HookState>(
 ) -> core::ffi::c_uint {
     // SAFETY: By the function's safety section `priv` is the `HookData`
     // given to `fill_ops`; `pernet` keeps it alive and in place while the
-    // hook is registered (invariant of its `Slot`), which is the only time
-    // netfilter calls it.
+    // hook is registered and for an RCU grace period after it is
+    // unregistered (invariant of its `Slot`), and netfilter calls it only
+    // while it is registered, inside an RCU read-side section that this call
+    // does not outlive (a call may still run when it is unregistered).
     let data = unsafe { &*priv_.cast::<HookData<S>>() };
     // SAFETY: `data.state` points to the namespace's state in the same
-    // `Slot`, initialised for as long as the hook is registered (invariant
-    // of `Slot`).
+    // `Slot`, initialised for as long as `data` is (invariant of `Slot`).
     let st = unsafe { &*data.state };
     // SAFETY: Netfilter passes a valid skb that it owns for this call.
     let skb = unsafe { SkBuff::from_raw(skb) };
