@@ -577,7 +577,7 @@ impl NetState {
         // few connection slots: replayed knocks must not fill them.
         if g.by_policy
             && integrity_len > 0
-            && !self.policy_expect(skb, pkt, g.keys, &v, integrity_len)
+            && !self.policy_expect(skb, g.sk.local_port(), pkt, g.keys, &v, integrity_len)
         {
             return self.reject(skb, family, args, pkt, false, true);
         }
@@ -833,14 +833,15 @@ impl NetState {
         Verdict::Drop
     }
 
-    /// A SYN with a valid knock and commitment to a policy port that
+    /// A SYN with a valid knock and commitment to policy port `port` that
     /// requires integrity: remembers its connection, whose first bytes the
     /// hook checks ([`crate::policy`]). False if the SYN must be refused:
     /// it carries data (TCP Fast Open would hand it to the application
-    /// unchecked), or no room is left to remember it.
+    /// unchecked), or no room is left to remember it (in the port's share).
     fn policy_expect(
         &self,
         skb: &SkBuff,
+        port: u16,
         pkt: &TcpPacket,
         keys: &KeySet,
         v: &proto::Verified,
@@ -858,7 +859,7 @@ impl NetState {
         let id = pkt.flow_id();
         if self
             .policy
-            .expect(&id, pkt.seq.wrapping_add(1), key, c32, n, timeout)
+            .expect(&id, port, pkt.seq.wrapping_add(1), key, c32, n, timeout)
             .is_err()
         {
             self.counters.inc(Counter::IntegrityLost);

@@ -341,6 +341,85 @@ TEST_F_TIMEOUT(pair, policy_integrity, T_TIMEOUT)
 	close(lfd);
 }
 
+/* Connections whose first bytes a namespace checks at a time (tcp_stealth(7)). */
+#define POLICY_FLOWS 128
+
+/* Protect @port in @ns with @secret and integrity length @ilen. */
+static int protect_port(const char *ns, __u16 port, const char *secret, __u32 ilen)
+{
+	struct policy_attr a[] = { A_PORT(&port), A_SECRET(secret), A_INT(&ilen) };
+
+	return policy_call(ns, TCP_STEALTH_CMD_PROTECT, a, 3, NULL, 0);
+}
+
+/* A client in @ns with @secret committing to PAYLOAD, connected to b's
+ * @port: 0 or -errno; the socket goes to @fd_out. */
+static int committed_client(const char *ns, int fam, int port, const char *secret, int *fd_out)
+{
+	int fd = sock_in(ns, fam), ret;
+
+	if (fd < 0)
+		return -EBADF;
+	ret = set_secret(fd, secret, 0);
+	if (!ret && setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, PAYLOAD, PAYLOAD_LEN))
+		ret = -errno;
+	if (!ret)
+		ret = connect_to(fd, fam, netns_addr_b(fam), port, 4000);
+	if (ret)
+		close(fd);
+	else
+		*fd_out = fd;
+	return ret;
+}
+
+/*
+ * Two ports with integrity, each with a key of its own. Whoever holds the
+ * first port's key (one of its clients) opens connections to it that
+ * never send their first bytes, as many as it can: the second port's
+ * clients must still get in. (The namespace's 128 slots for connections
+ * being checked were one pool for all ports: 128 such knocks, from any
+ * source addresses the holder likes, refused every client of every other
+ * port with integrity for integrity_timeout_secs.)
+ */
+TEST_F_TIMEOUT(pair, policy_integrity_ports_apart, T_TIMEOUT)
+{
+	int fam = variant->family, la, lb, cfd = -1, afd, n, i, ret = 0;
+	int held[POLICY_FLOWS];
+	char buf[64];
+
+	if (fam == AF_INET6)
+		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "120"));
+	la = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
+	lb = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT + 1, NULL, 16);
+	ASSERT_LE(0, la);
+	ASSERT_LE(0, lb);
+	ASSERT_EQ(0, protect_port(self->ns.b, PORT, SECRET, PAYLOAD_LEN));
+	ASSERT_EQ(0, protect_port(self->ns.b, PORT + 1, SECRET2, PAYLOAD_LEN));
+
+	for (n = 0; n < POLICY_FLOWS; n++) {
+		ret = committed_client(self->ns.a, fam, PORT, SECRET, &held[n]);
+		if (ret)
+			break;
+	}
+	TH_LOG("%d connections to the first port wait for their first bytes (then %s)", n,
+	       ret ? strerror(-ret) : "stopped");
+
+	/* A client of the second port: in, and its bytes read. */
+	ASSERT_EQ(0, committed_client(self->ns.a, fam, PORT + 1, SECRET2, &cfd));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+	afd = tcp_accept_timeout(lb, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, PAYLOAD_LEN));
+	EXPECT_EQ(0, memcmp(buf, PAYLOAD, PAYLOAD_LEN));
+	close(afd);
+	close(cfd);
+	for (i = 0; i < n; i++)
+		close(held[i]);
+	close(la);
+	close(lb);
+}
+
 /* Bad attributes: a clear errno, and the extended ACK says why. */
 /*
  * A port protected for the variant's family only (TCP_STEALTH_A_FAMILY)
