@@ -352,26 +352,6 @@ static int protect_port(const char *ns, __u16 port, const char *secret, __u32 il
 	return policy_call(ns, TCP_STEALTH_CMD_PROTECT, a, 3, NULL, 0);
 }
 
-/* A client in @ns with @secret committing to PAYLOAD, connected to b's
- * @port: 0 or -errno; the socket goes to @fd_out. */
-static int committed_client(const char *ns, int fam, int port, const char *secret, int *fd_out)
-{
-	int fd = sock_in(ns, fam), ret;
-
-	if (fd < 0)
-		return -EBADF;
-	ret = set_secret(fd, secret, 0);
-	if (!ret && setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, PAYLOAD, PAYLOAD_LEN))
-		ret = -errno;
-	if (!ret)
-		ret = connect_to(fd, fam, netns_addr_b(fam), port, 4000);
-	if (ret)
-		close(fd);
-	else
-		*fd_out = fd;
-	return ret;
-}
-
 /*
  * Two ports with integrity, each with a key of its own. Whoever holds the
  * first port's key (one of its clients) opens connections to it that
@@ -398,7 +378,7 @@ TEST_F_TIMEOUT(pair, policy_integrity_ports_apart, T_TIMEOUT)
 	ASSERT_EQ(0, protect_port(self->ns.b, PORT + 1, SECRET2, PAYLOAD_LEN));
 
 	for (n = 0; n < POLICY_FLOWS; n++) {
-		ret = committed_client(self->ns.a, fam, PORT, SECRET, &held[n]);
+		ret = integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD, PAYLOAD_LEN, &held[n]);
 		if (ret)
 			break;
 	}
@@ -406,7 +386,8 @@ TEST_F_TIMEOUT(pair, policy_integrity_ports_apart, T_TIMEOUT)
 	       ret ? strerror(-ret) : "stopped");
 
 	/* A client of the second port: in, and its bytes read. */
-	ASSERT_EQ(0, committed_client(self->ns.a, fam, PORT + 1, SECRET2, &cfd));
+	ASSERT_EQ(0, integrity_client_to(self->ns.a, fam, PORT + 1, SECRET2, PAYLOAD, PAYLOAD_LEN,
+					 &cfd));
 	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
 	afd = tcp_accept_timeout(lb, 4000);
 	ASSERT_LE(0, afd);
