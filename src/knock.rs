@@ -940,22 +940,29 @@ impl NetState {
     }
 
     /// The keyed hash of `pkt`'s 4-tuple that [`proto::Admitted`] files it
-    /// under.
+    /// under: all 36 bytes of it, through two SipHash calls (the
+    /// destination address and the ports first). Folding the destination
+    /// address into one word instead let a peer that knocked on one address
+    /// of the host pass its ACKs to a listener with another key on any
+    /// address with the same fold (an IPv6 address with two words swapped).
     fn tuple_tag(&self, pkt: &TcpPacket) -> u64 {
         let word = |b: &[u8], i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(w)
         };
-        let d = pkt.daddr.chunks_exact(4).fold(0u32, |acc, w| {
-            acc ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]])
-        });
-        let ports = u64::from(pkt.sport) << 48 | u64::from(pkt.dport) << 32 | u64::from(d);
+        let ports = u64::from(pkt.sport) << 16 | u64::from(pkt.dport);
+        let dst = KernelCrypto.siphash_3u64(
+            &self.admit_key,
+            word(&pkt.daddr, 0),
+            word(&pkt.daddr, 8),
+            ports,
+        );
         KernelCrypto.siphash_3u64(
             &self.admit_key,
             word(&pkt.saddr, 0),
             word(&pkt.saddr, 8),
-            ports,
+            dst,
         )
     }
 }
