@@ -577,7 +577,16 @@ impl NetState {
         // few connection slots: replayed knocks must not fill them.
         if g.by_policy
             && integrity_len > 0
-            && !self.policy_expect(skb, g.sk.local_port(), pkt, g.keys, &v, integrity_len)
+            && !self.policy_expect(
+                skb,
+                family,
+                args,
+                g.sk.local_port(),
+                pkt,
+                g.keys,
+                &v,
+                integrity_len,
+            )
         {
             return self.reject(skb, family, args, pkt, false, true);
         }
@@ -838,9 +847,12 @@ impl NetState {
     /// hook checks ([`crate::policy`]). False if the SYN must be refused:
     /// it carries data (TCP Fast Open would hand it to the application
     /// unchecked), or no room is left to remember it (in the port's share).
+    #[allow(clippy::too_many_arguments)]
     fn policy_expect(
         &self,
         skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
         port: u16,
         pkt: &TcpPacket,
         keys: &KeySet,
@@ -857,9 +869,20 @@ impl NetState {
         }
         let timeout = self.integrity_timeout();
         let id = pkt.flow_id();
+        let ifs = args.skb_ifs(skb, family);
+        let alive =
+            |id: &FlowId, ifs| args.conn_alive((&id.saddr, id.sport), (&id.daddr, id.dport), ifs);
         if self
             .policy
-            .expect(&id, port, pkt.seq.wrapping_add(1), key, c32, n, timeout)
+            .expect(
+                (&id, port, ifs),
+                pkt.seq.wrapping_add(1),
+                key,
+                c32,
+                n,
+                timeout,
+                alive,
+            )
             .is_err()
         {
             self.counters.inc(Counter::IntegrityLost);

@@ -401,6 +401,61 @@ TEST_F_TIMEOUT(pair, policy_integrity_ports_apart, T_TIMEOUT)
 	close(lb);
 }
 
+/*
+ * A connection whose first bytes come too late is cut, however many knocks
+ * came meanwhile. Its room used to go to the next knock that found none
+ * free once its time was up; its bytes then found nothing to check them and
+ * reached the application. Here a client of the second port goes silent
+ * past integrity_timeout_secs (an on-path attacker holding its first
+ * segment back), the holder of the first port's key fills the room twice
+ * over, and then other bytes come on the silent connection: they must
+ * reset it, not be read.
+ */
+TEST_F_TIMEOUT(pair, policy_integrity_late_bytes_cut, T_TIMEOUT)
+{
+	int fam = variant->family, la, lb, cfd = -1, afd, n = 0, i, round, ret;
+	int held[POLICY_FLOWS];
+	char buf[64];
+
+	if (fam == AF_INET6)
+		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "1"));
+	la = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
+	lb = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT + 1, NULL, 16);
+	ASSERT_LE(0, la);
+	ASSERT_LE(0, lb);
+	ASSERT_EQ(0, protect_port(self->ns.b, PORT, SECRET, PAYLOAD_LEN));
+	ASSERT_EQ(0, protect_port(self->ns.b, PORT + 1, SECRET2, PAYLOAD_LEN));
+
+	ASSERT_EQ(0, integrity_client_to(self->ns.a, fam, PORT + 1, SECRET2, PAYLOAD, PAYLOAD_LEN,
+					 &cfd));
+	afd = tcp_accept_timeout(lb, 4000);
+	ASSERT_LE(0, afd);
+	usleep(1500 * 1000);
+	/* Connections to the first port that send nothing, twice its room. */
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < POLICY_FLOWS / 2 && n < POLICY_FLOWS; i++, n++) {
+			ret = integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD,
+						  PAYLOAD_LEN, &held[n]);
+			if (ret)
+				break;
+		}
+		usleep(1500 * 1000);
+	}
+	TH_LOG("%d connections to the first port", n);
+
+	ASSERT_EQ(0, write_all(cfd, OTHER, PAYLOAD_LEN));
+	sock_set_timeouts(afd, 3000);
+	ret = read_err(afd, buf, sizeof(buf));
+	EXPECT_EQ(-ECONNRESET, ret) TH_LOG("the late bytes were read (%d)", ret);
+	close(afd);
+	close(cfd);
+	for (i = 0; i < n; i++)
+		close(held[i]);
+	close(la);
+	close(lb);
+}
+
 /* Bad attributes: a clear errno, and the extended ACK says why. */
 /*
  * A port protected for the variant's family only (TCP_STEALTH_A_FAMILY)
