@@ -182,6 +182,24 @@ static bool answer(const struct wire *w, const struct seg *s, struct reply *r)
 	return capture(w, &m, 1, REPLY_WAIT_MS) == 1;
 }
 
+/*
+ * The ACK that completes the handshake @s (a SYN) began, to which b answered
+ * @synack (with a SYN cookie): sent, and b's answer in @r. 0 or -1.
+ */
+static int send_cookie_ack(struct wire *w, struct seg *s, const struct reply *synack,
+			   struct reply *r)
+{
+	s->flags = TH_ACK;
+	s->optlen = 0;
+	s->seq += 1;
+	s->ack = synack->seq + 1;
+	drain(w);
+	if (send_seg(w, s))
+		return -1;
+	answer(w, s, r);
+	return 0;
+}
+
 FIXTURE(bypass) {
 	struct netns_pair ns;
 	struct wire w;
@@ -304,13 +322,7 @@ TEST_F_TIMEOUT(bypass, cookie_ack_without_knock, T_TIMEOUT)
 	/* Now protect the port: the cookie is still good for two minutes. */
 	ASSERT_EQ(0, set_secret(self->lfd, SECRET, 1));
 	refused0 = stealth_counter(self->ns.b, "ack_refused");
-	s.flags = TH_ACK;
-	s.optlen = 0;
-	s.seq += 1;
-	s.ack = synack.seq + 1;
-	drain(&self->w);
-	ASSERT_EQ(0, send_seg(&self->w, &s));
-	answer(&self->w, &s, &r);
+	ASSERT_EQ(0, send_cookie_ack(&self->w, &s, &synack, &r));
 	afd = tcp_accept_timeout(self->lfd, 500);
 	EXPECT_EQ(-1, afd) TH_LOG("a cookie ACK without a knock got a connection");
 	if (afd >= 0)
@@ -382,13 +394,7 @@ TEST_F_TIMEOUT(bypass, cookie_ack_admitted_elsewhere, T_TIMEOUT)
 
 	/* The cookie ACK to ADDR2. */
 	refused0 = stealth_counter(self->ns.b, "ack_refused");
-	s.flags = TH_ACK;
-	s.optlen = 0;
-	s.seq += 1;
-	s.ack = synack.seq + 1;
-	drain(&self->w);
-	ASSERT_EQ(0, send_seg(&self->w, &s));
-	answer(&self->w, &s, &r);
+	ASSERT_EQ(0, send_cookie_ack(&self->w, &s, &synack, &r));
 	afd = tcp_accept_timeout(l2, 500);
 	EXPECT_EQ(-1, afd) TH_LOG("a knock on another address made the cookie ACK a connection");
 	if (afd >= 0)

@@ -353,6 +353,36 @@ static int protect_port(const char *ns, __u16 port, const char *secret, __u32 il
 }
 
 /*
+ * In b, with integrity_timeout_secs @timeout: plain listeners on PORT
+ * (*@la, room for every connection the namespace checks) and PORT + 1
+ * (*@lb), protected by policy with SECRET and SECRET2, each with integrity.
+ * 0 or -1.
+ */
+static int two_ports(const struct netns_pair *ns, int fam, const char *timeout, int *la,
+		     int *lb)
+{
+	if (netns_sysctl_set(ns->b, "net.tcp_stealth.integrity_timeout_secs", "%s", timeout))
+		return -1;
+	*la = listener_on(ns->b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
+	*lb = listener_on(ns->b, fam, netns_addr_b(fam), PORT + 1, NULL, 16);
+	if (*la < 0 || *lb < 0)
+		return -1;
+	if (protect_port(ns->b, PORT, SECRET, PAYLOAD_LEN) ||
+	    protect_port(ns->b, PORT + 1, SECRET2, PAYLOAD_LEN))
+		return -1;
+	return 0;
+}
+
+/* Closes the @n connections in @held and two_ports()' listeners. */
+static void close_two_ports(const int *held, int n, int la, int lb)
+{
+	for (int i = 0; i < n; i++)
+		close(held[i]);
+	close(la);
+	close(lb);
+}
+
+/*
  * Two ports with integrity, each with a key of its own. Whoever holds the
  * first port's key (one of its clients) opens connections to it that
  * never send their first bytes, as many as it can: the second port's
@@ -363,19 +393,13 @@ static int protect_port(const char *ns, __u16 port, const char *secret, __u32 il
  */
 TEST_F_TIMEOUT(pair, policy_integrity_ports_apart, T_TIMEOUT)
 {
-	int fam = variant->family, la, lb, cfd = -1, afd, n, i, ret = 0;
+	int fam = variant->family, la, lb, cfd = -1, afd, n, ret = 0;
 	int held[POLICY_FLOWS];
 	char buf[64];
 
 	if (fam == AF_INET6)
 		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
-	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "120"));
-	la = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
-	lb = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT + 1, NULL, 16);
-	ASSERT_LE(0, la);
-	ASSERT_LE(0, lb);
-	ASSERT_EQ(0, protect_port(self->ns.b, PORT, SECRET, PAYLOAD_LEN));
-	ASSERT_EQ(0, protect_port(self->ns.b, PORT + 1, SECRET2, PAYLOAD_LEN));
+	ASSERT_EQ(0, two_ports(&self->ns, fam, "120", &la, &lb));
 
 	for (n = 0; n < POLICY_FLOWS; n++) {
 		ret = integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD, PAYLOAD_LEN, &held[n]);
@@ -395,10 +419,7 @@ TEST_F_TIMEOUT(pair, policy_integrity_ports_apart, T_TIMEOUT)
 	EXPECT_EQ(0, memcmp(buf, PAYLOAD, PAYLOAD_LEN));
 	close(afd);
 	close(cfd);
-	for (i = 0; i < n; i++)
-		close(held[i]);
-	close(la);
-	close(lb);
+	close_two_ports(held, n, la, lb);
 }
 
 /*
@@ -419,13 +440,7 @@ TEST_F_TIMEOUT(pair, policy_integrity_late_bytes_cut, T_TIMEOUT)
 
 	if (fam == AF_INET6)
 		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
-	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "1"));
-	la = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
-	lb = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT + 1, NULL, 16);
-	ASSERT_LE(0, la);
-	ASSERT_LE(0, lb);
-	ASSERT_EQ(0, protect_port(self->ns.b, PORT, SECRET, PAYLOAD_LEN));
-	ASSERT_EQ(0, protect_port(self->ns.b, PORT + 1, SECRET2, PAYLOAD_LEN));
+	ASSERT_EQ(0, two_ports(&self->ns, fam, "1", &la, &lb));
 
 	ASSERT_EQ(0, integrity_client_to(self->ns.a, fam, PORT + 1, SECRET2, PAYLOAD, PAYLOAD_LEN,
 					 &cfd));
@@ -450,10 +465,7 @@ TEST_F_TIMEOUT(pair, policy_integrity_late_bytes_cut, T_TIMEOUT)
 	EXPECT_EQ(-ECONNRESET, ret) TH_LOG("the late bytes were read (%d)", ret);
 	close(afd);
 	close(cfd);
-	for (i = 0; i < n; i++)
-		close(held[i]);
-	close(la);
-	close(lb);
+	close_two_ports(held, n, la, lb);
 }
 
 /* Bad attributes: a clear errno, and the extended ACK says why. */
