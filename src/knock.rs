@@ -870,8 +870,13 @@ impl NetState {
         let timeout = self.integrity_timeout();
         let id = pkt.flow_id();
         let ifs = args.skb_ifs(skb, family);
-        let alive =
-            |id: &FlowId, ifs| args.conn_alive((&id.saddr, id.sport), (&id.daddr, id.dport), ifs);
+        // TCP has the connection, or may still make it from a SYN cookie
+        // (its ACK would pass as admitted).
+        let now32 = now_secs32();
+        let alive = |id: &FlowId, ifs| {
+            args.conn_alive((&id.saddr, id.sport), (&id.daddr, id.dport), ifs)
+                || self.admitted.contains(self.tuple_tag(id), now32)
+        };
         if self
             .policy
             .expect(
@@ -952,14 +957,16 @@ impl NetState {
     /// the table stays small).
     fn admit(&self, listener: &SockCommon, pkt: &TcpPacket) {
         if listener.syncookies_possible() {
-            self.admitted.insert(self.tuple_tag(pkt), now_secs32());
+            self.admitted
+                .insert(self.tuple_tag(&pkt.flow_id()), now_secs32());
         }
     }
 
     /// Whether `pkt`'s 4-tuple knocked within the last
     /// [`proto::ADMIT_SECS`].
     fn admitted(&self, pkt: &TcpPacket) -> bool {
-        self.admitted.contains(self.tuple_tag(pkt), now_secs32())
+        self.admitted
+            .contains(self.tuple_tag(&pkt.flow_id()), now_secs32())
     }
 
     /// The keyed hash of `pkt`'s 4-tuple that [`proto::Admitted`] files it
@@ -968,25 +975,20 @@ impl NetState {
     /// address into one word instead let a peer that knocked on one address
     /// of the host pass its ACKs to a listener with another key on any
     /// address with the same fold (an IPv6 address with two words swapped).
-    fn tuple_tag(&self, pkt: &TcpPacket) -> u64 {
+    fn tuple_tag(&self, id: &FlowId) -> u64 {
         let word = |b: &[u8], i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(w)
         };
-        let ports = u64::from(pkt.sport) << 16 | u64::from(pkt.dport);
+        let ports = u64::from(id.sport) << 16 | u64::from(id.dport);
         let dst = KernelCrypto.siphash_3u64(
             &self.admit_key,
-            word(&pkt.daddr, 0),
-            word(&pkt.daddr, 8),
+            word(&id.daddr, 0),
+            word(&id.daddr, 8),
             ports,
         );
-        KernelCrypto.siphash_3u64(
-            &self.admit_key,
-            word(&pkt.saddr, 0),
-            word(&pkt.saddr, 8),
-            dst,
-        )
+        KernelCrypto.siphash_3u64(&self.admit_key, word(&id.saddr, 0), word(&id.saddr, 8), dst)
     }
 }
 

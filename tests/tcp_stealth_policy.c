@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +467,85 @@ TEST_F_TIMEOUT(pair, policy_integrity_late_bytes_cut, T_TIMEOUT)
 	close(afd);
 	close(cfd);
 	close_two_ports(held, n, la, lb);
+}
+
+#define VICTIM_PORT 40123
+
+/*
+ * The same with SYN cookies: the silent client's handshake is not complete
+ * at the server (its ACK is held back too), so TCP has no connection for it
+ * while its time runs out; but the ACK may still make one from the cookie
+ * (its knock admitted it), and then its late bytes must be cut as well.
+ * The connection's room used to go to the next knock then.
+ */
+TEST_F_TIMEOUT(pair, policy_integrity_late_cookie_cut, T_TIMEOUT)
+{
+	int fam = variant->family, la, cfd, afd, n, ret, i;
+	int held[POLICY_FLOWS];
+	struct pollfd p = { .events = POLLIN };
+	struct sockaddr_storage ss;
+	long long cut;
+	socklen_t sl;
+	char buf[64];
+
+	if (fam == AF_INET6)
+		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies", "2"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "1"));
+	la = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
+	ASSERT_LE(0, la);
+	ASSERT_EQ(0, protect_port(self->ns.b, PORT, SECRET, PAYLOAD_LEN));
+
+	/* Everything but the SYN of the silent client is held back. */
+	ASSERT_EQ(0, netns_system(self->ns.a,
+		"nft 'add table inet hold; "
+		"add chain inet hold out { type filter hook output priority 0; }; "
+		"add rule inet hold out tcp sport %d tcp flags & (syn | ack) == ack drop'",
+		VICTIM_PORT));
+	cfd = sock_in(self->ns.a, fam);
+	ASSERT_LE(0, cfd);
+	sl = netns_sockaddr(fam, netns_addr_a(fam), VICTIM_PORT, &ss);
+	ASSERT_EQ(0, bind(cfd, (struct sockaddr *)&ss, sl));
+	ASSERT_EQ(0, set_secret(cfd, SECRET, 0));
+	ASSERT_EQ(0, setsockopt(cfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, PAYLOAD, PAYLOAD_LEN));
+	ASSERT_EQ(0, connect_to(cfd, fam, netns_addr_b(fam), PORT, 4000));
+	ASSERT_EQ(0, write_all(cfd, OTHER, PAYLOAD_LEN));
+
+	/* Other clients of the port fill its room, wait, and one more knocks. */
+	for (n = 0; n < POLICY_FLOWS - 1; n++)
+		if (integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD, PAYLOAD_LEN,
+					&held[n]))
+			break;
+	usleep(1500 * 1000);
+	ret = integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD, PAYLOAD_LEN, &held[n]);
+	TH_LOG("%d connections, then %s", n, ret ? strerror(-ret) : "one more");
+	if (!ret)
+		n++;
+	while ((afd = tcp_accept_timeout(la, 300)) >= 0)
+		close(afd);
+
+	/* The silent client's ACK and bytes come now (its next retransmission). */
+	cut = CTR(self->ns.b, "integrity_timeout");
+	ASSERT_EQ(0, netns_system(self->ns.a, "nft delete table inet hold"));
+	for (i = 0; i < 150 && CTR(self->ns.b, "integrity_timeout") == cut; i++) {
+		p.fd = la;
+		if (poll(&p, 1, 100) > 0)
+			break;
+	}
+	usleep(300 * 1000);
+	p.fd = la;
+	afd = poll(&p, 1, 0) > 0 ? tcp_accept_timeout(la, 1000) : -1;
+	if (afd >= 0) {
+		sock_set_timeouts(afd, 2000);
+		ret = read_err(afd, buf, sizeof(buf));
+		EXPECT_NE(PAYLOAD_LEN, ret) TH_LOG("the late bytes were read");
+		close(afd);
+	}
+	EXPECT_EQ(cut + 1, CTR(self->ns.b, "integrity_timeout"));
+	close(cfd);
+	for (i = 0; i < n; i++)
+		close(held[i]);
+	close(la);
 }
 
 /* Bad attributes: a clear errno, and the extended ACK says why. */
