@@ -115,6 +115,11 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 				unsigned int thoff, bool ipv6,
 				bool listener_only, bool *refcounted);
 bool tcp_stealth_skb_connected(const struct sk_buff *skb);
+void tcp_stealth_skb_ifs(const struct sk_buff *skb, bool ipv6, int *dif,
+			 int *sdif);
+bool tcp_stealth_conn_alive(struct net *net, bool ipv6, const u8 *saddr,
+			    u16 sport, const u8 *daddr, u16 dport, int dif,
+			    int sdif);
 int tcp_stealth_defrag_enable(struct net *net);
 void tcp_stealth_defrag_disable(struct net *net);
 /* Where IPv6 takes up a packet's header chain after LOCAL_IN. */

@@ -577,7 +577,16 @@ impl NetState {
         // few connection slots: replayed knocks must not fill them.
         if g.by_policy
             && integrity_len > 0
-            && !self.policy_expect(skb, pkt, g.keys, &v, integrity_len)
+            && !self.policy_expect(
+                skb,
+                family,
+                args,
+                g.sk.local_port(),
+                pkt,
+                g.keys,
+                &v,
+                integrity_len,
+            )
         {
             return self.reject(skb, family, args, pkt, false, true);
         }
@@ -833,14 +842,18 @@ impl NetState {
         Verdict::Drop
     }
 
-    /// A SYN with a valid knock and commitment to a policy port that
+    /// A SYN with a valid knock and commitment to policy port `port` that
     /// requires integrity: remembers its connection, whose first bytes the
     /// hook checks ([`crate::policy`]). False if the SYN must be refused:
     /// it carries data (TCP Fast Open would hand it to the application
-    /// unchecked), or no room is left to remember it.
+    /// unchecked), or no room is left to remember it (in the port's share).
+    #[allow(clippy::too_many_arguments)]
     fn policy_expect(
         &self,
         skb: &SkBuff,
+        family: Family,
+        args: &HookArgs<'_>,
+        port: u16,
         pkt: &TcpPacket,
         keys: &KeySet,
         v: &proto::Verified,
@@ -856,9 +869,25 @@ impl NetState {
         }
         let timeout = self.integrity_timeout();
         let id = pkt.flow_id();
+        let ifs = args.skb_ifs(skb, family);
+        // TCP has the connection, or may still make it from a SYN cookie
+        // (its ACK would pass as admitted).
+        let now32 = now_secs32();
+        let alive = |id: &FlowId, ifs| {
+            args.conn_alive((&id.saddr, id.sport), (&id.daddr, id.dport), ifs)
+                || self.admitted.contains(self.tuple_tag(id), now32)
+        };
         if self
             .policy
-            .expect(&id, pkt.seq.wrapping_add(1), key, c32, n, timeout)
+            .expect(
+                (&id, port, ifs),
+                pkt.seq.wrapping_add(1),
+                key,
+                c32,
+                n,
+                timeout,
+                alive,
+            )
             .is_err()
         {
             self.counters.inc(Counter::IntegrityLost);
@@ -928,34 +957,38 @@ impl NetState {
     /// the table stays small).
     fn admit(&self, listener: &SockCommon, pkt: &TcpPacket) {
         if listener.syncookies_possible() {
-            self.admitted.insert(self.tuple_tag(pkt), now_secs32());
+            self.admitted
+                .insert(self.tuple_tag(&pkt.flow_id()), now_secs32());
         }
     }
 
     /// Whether `pkt`'s 4-tuple knocked within the last
     /// [`proto::ADMIT_SECS`].
     fn admitted(&self, pkt: &TcpPacket) -> bool {
-        self.admitted.contains(self.tuple_tag(pkt), now_secs32())
+        self.admitted
+            .contains(self.tuple_tag(&pkt.flow_id()), now_secs32())
     }
 
     /// The keyed hash of `pkt`'s 4-tuple that [`proto::Admitted`] files it
-    /// under.
-    fn tuple_tag(&self, pkt: &TcpPacket) -> u64 {
+    /// under: all 36 bytes of it, through two SipHash calls (the
+    /// destination address and the ports first). Folding the destination
+    /// address into one word instead let a peer that knocked on one address
+    /// of the host pass its ACKs to a listener with another key on any
+    /// address with the same fold (an IPv6 address with two words swapped).
+    fn tuple_tag(&self, id: &FlowId) -> u64 {
         let word = |b: &[u8], i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(w)
         };
-        let d = pkt.daddr.chunks_exact(4).fold(0u32, |acc, w| {
-            acc ^ u32::from_le_bytes([w[0], w[1], w[2], w[3]])
-        });
-        let ports = u64::from(pkt.sport) << 48 | u64::from(pkt.dport) << 32 | u64::from(d);
-        KernelCrypto.siphash_3u64(
+        let ports = u64::from(id.sport) << 16 | u64::from(id.dport);
+        let dst = KernelCrypto.siphash_3u64(
             &self.admit_key,
-            word(&pkt.saddr, 0),
-            word(&pkt.saddr, 8),
+            word(&id.daddr, 0),
+            word(&id.daddr, 8),
             ports,
-        )
+        );
+        KernelCrypto.siphash_3u64(&self.admit_key, word(&id.saddr, 0), word(&id.saddr, 8), dst)
     }
 }
 

@@ -38,7 +38,9 @@ use kernel::{c_str, new_mutex, new_spinlock, prelude::*, str::CStr, sync::Mutex,
 pub(crate) const MAX_PORTS: usize = crate::ffi::uapi::POLICY_MAX;
 
 /// Connections to ports with integrity whose first bytes one namespace
-/// checks at a time. A knock that finds no room is refused.
+/// checks at a time, shared equally by those ports: a knock that finds no
+/// room in its port's share is refused, so that whoever holds one port's
+/// key cannot take the room of another port's clients.
 pub(crate) const MAX_FLOWS: usize = 128;
 
 /// One protected port.
@@ -75,6 +77,11 @@ pub(crate) struct FlowId {
 /// A connection admitted with a commitment, not yet proven.
 struct Flow {
     id: FlowId,
+    /// The protected port it counts against (its listener's).
+    port: u16,
+    /// The interfaces its SYN came in on (input, L3 slave), by which TCP
+    /// finds the connection.
+    ifs: (i32, i32),
     /// Sequence number of its first data byte.
     first: u32,
     /// The second after which its bytes come too late.
@@ -118,6 +125,9 @@ pub(crate) struct Policy {
     flows: Pin<KBox<SpinLock<Flows>>>,
     /// Slots of `flows` in use, for the hook's quick test.
     n_flows: AtomicUsize,
+    /// Ports with integrity in the published table: each may have
+    /// `MAX_FLOWS / integrity_ports` connections checked at a time.
+    integrity_ports: AtomicUsize,
 }
 
 impl Policy {
@@ -131,6 +141,7 @@ impl Policy {
                 GFP_KERNEL,
             )?,
             n_flows: AtomicUsize::new(0),
+            integrity_ports: AtomicUsize::new(0),
         })
     }
 
@@ -234,6 +245,9 @@ impl Policy {
             }
             Some(KBox::new(v, GFP_KERNEL)?)
         };
+        let with_integrity = entries.iter().filter(|e| e.integrity_len > 0).count();
+        self.integrity_ports
+            .store(with_integrity, Ordering::Relaxed);
         self.table.publish(copy);
         Ok(())
     }
@@ -256,47 +270,71 @@ impl Policy {
         Ok(())
     }
 
-    /// Remembers that connection `id`, whose first data byte has sequence
+    /// Remembers that connection `id` to protected port `port`, whose SYN
+    /// came in on interfaces `ifs` and whose first data byte has sequence
     /// number `first`, must send `n` bytes matching commitment `c32` made
-    /// with `key` within `timeout` seconds. Fails if no room is left.
+    /// with `key` within `timeout` seconds. Fails if no room is left, or the
+    /// port has its share of the room already.
+    ///
+    /// A connection stays remembered until its first bytes pass, it is cut
+    /// (its bytes differed or came too late), or, once its time is up, TCP
+    /// no longer has it (`alive(id, ifs)` is false): forgotten while TCP
+    /// still had it, its late bytes would reach the application unchecked.
+    /// So the room of a connection whose time is up is only taken back when
+    /// it is gone, and until then it counts against its port's share.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn expect(
         &self,
-        id: &FlowId,
+        (id, port, ifs): (&FlowId, u16, (i32, i32)),
         first: u32,
         key: &KnockKey,
         c32: u32,
         n: usize,
         timeout: u32,
+        alive: impl Fn(&FlowId, (i32, i32)) -> bool,
     ) -> Result {
         let verifier = IntegrityVerifier::new(key, c32, n).map_err(|_| EINVAL)?;
         let now = now_secs();
         let flow = Flow {
             id: *id,
+            port,
+            ifs,
             first,
             until: now.saturating_add(u64::from(timeout)),
             n,
             verifier,
         };
+        let share = MAX_FLOWS / self.integrity_ports.load(Ordering::Relaxed).max(1);
+        // Whether `f`'s room may go to another connection: it was cut, or
+        // its time is up and TCP no longer has it.
+        let reusable = |f: &Flow| f.until == 0 || (f.until < now && !alive(&f.id, f.ifs));
         let old = crate::ffi::with_bh_disabled(|| {
             let mut flows = self.flows.lock();
             let slots = flows.slots.as_mut_slice();
-            // A retransmitted SYN replaces what its first copy left; else a
-            // free slot, else the oldest connection whose time is up (its
-            // data would be cut anyway).
-            let slot = slots
+            // A retransmitted SYN replaces what its first copy left; else,
+            // within the port's share, a free slot, else one whose
+            // connection is over.
+            let again = slots
                 .iter()
-                .position(|f| f.as_ref().is_some_and(|f| f.id == *id))
-                .or_else(|| slots.iter().position(|f| f.is_none()))
-                .or_else(|| {
+                .position(|f| f.as_ref().is_some_and(|f| f.id == *id));
+            let slot = match again {
+                Some(i) => i,
+                None => {
+                    let held = slots
+                        .iter()
+                        .flatten()
+                        .filter(|f| f.port == port && !reusable(f))
+                        .count();
+                    if held >= share {
+                        return None;
+                    }
                     slots
                         .iter()
-                        .enumerate()
-                        .filter_map(|(i, f)| Some((i, f.as_ref()?.until)))
-                        .filter(|&(_, until)| until < now)
-                        .min_by_key(|&(_, until)| until)
-                        .map(|(i, _)| i)
-                });
-            let slot = slots.get_mut(slot?)?;
+                        .position(|f| f.is_none())
+                        .or_else(|| slots.iter().position(|f| f.as_ref().is_some_and(&reusable)))?
+                }
+            };
+            let slot = slots.get_mut(slot)?;
             let old = slot.replace(flow);
             if old.is_none() {
                 self.n_flows.fetch_add(1, Ordering::Relaxed);

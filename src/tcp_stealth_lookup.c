@@ -216,6 +216,80 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 }
 
 /**
+ * tcp_stealth_skb_ifs() - the interfaces TCP matches a segment's connection by
+ * @skb: a TCP segment at LOCAL_IN
+ * @ipv6: it is IPv6
+ * @dif: set to the input interface (inet_iif()/inet6_iif())
+ * @sdif: set to the L3 master's slave interface (inet_sdif()/inet6_sdif())
+ *
+ * What tcp_stealth_lookup() passes to the established hash for @skb, kept
+ * for tcp_stealth_conn_alive() to look up the same connection later.
+ */
+void tcp_stealth_skb_ifs(const struct sk_buff *skb, bool ipv6, int *dif,
+			 int *sdif)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6) {
+		*dif = inet6_iif(skb);
+		*sdif = inet6_sdif(skb);
+		return;
+	}
+#endif
+	*dif = inet_iif(skb);
+	*sdif = inet_sdif(skb);
+}
+
+/**
+ * tcp_stealth_conn_alive() - whether TCP still has a connection for a 4-tuple
+ * @net: the namespace
+ * @ipv6: the addresses are IPv6
+ * @saddr: the peer's address, 16 bytes (IPv4: IPv4-mapped, its last 4)
+ * @sport: the peer's port
+ * @daddr: the local address, 16 bytes (IPv4: its first 4)
+ * @dport: the local port
+ * @dif: the input interface tcp_stealth_skb_ifs() gave for the connection's SYN
+ * @sdif: the L3 slave interface it gave
+ *
+ * Looks up the established hash as TCP does for a segment of that
+ * connection. Context: under RCU (a netfilter hook), BHs off or on.
+ *
+ * Return: true if it holds a request socket, or a full socket that is not
+ * closed, for the 4-tuple: a segment of the connection would still reach
+ * it (a TIME_WAIT socket, or none, gives false).
+ */
+bool tcp_stealth_conn_alive(struct net *net, bool ipv6, const u8 *saddr,
+			    u16 sport, const u8 *daddr, u16 dport, int dif,
+			    int sdif)
+{
+	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
+	struct sock *sk = NULL;
+	bool alive;
+
+	if (!ipv6) {
+		__be32 s, d;
+
+		memcpy(&s, saddr + 12, 4);
+		memcpy(&d, daddr, 4);
+		sk = __inet_lookup_established(net, hinfo, s, htons(sport), d,
+					       dport, dif, sdif);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else
+		sk = __inet6_lookup_established(net, hinfo,
+						(const struct in6_addr *)saddr,
+						htons(sport),
+						(const struct in6_addr *)daddr,
+						dport, dif, sdif);
+#endif
+	if (!sk)
+		return false;
+	alive = sk->sk_state == TCP_NEW_SYN_RECV ||
+		(sk->sk_state != TCP_TIME_WAIT && sk->sk_state != TCP_CLOSE);
+	sock_gen_put(sk);
+	return alive;
+}
+
+/**
  * tcp_stealth_skb_connected() - whether a segment already has a connection
  * @skb: a TCP segment at LOCAL_IN
  *

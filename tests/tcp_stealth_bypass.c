@@ -15,6 +15,8 @@
  * - frag_fin_probe: a fragmented FIN probe must get the closed port's RST;
  * - cookie_ack_without_knock: an ACK carrying a valid SYN cookie for a
  *   4-tuple that never knocked (net.ipv4.tcp_syncookies=2);
+ * - cookie_ack_admitted_elsewhere: the same ACK from a peer that knocked
+ *   on another address of the host, at a listener with another key;
  * - tproxy_assigned_listener: a SYN that nft's tproxy hands to a protected
  *   transparent listener on another port;
  * - reuseport_member: in a SO_REUSEPORT group with a protected and an open
@@ -180,6 +182,24 @@ static bool answer(const struct wire *w, const struct seg *s, struct reply *r)
 	return capture(w, &m, 1, REPLY_WAIT_MS) == 1;
 }
 
+/*
+ * The ACK that completes the handshake @s (a SYN) began, to which b answered
+ * @synack (with a SYN cookie): sent, and b's answer in @r. 0 or -1.
+ */
+static int send_cookie_ack(struct wire *w, struct seg *s, const struct reply *synack,
+			   struct reply *r)
+{
+	s->flags = TH_ACK;
+	s->optlen = 0;
+	s->seq += 1;
+	s->ack = synack->seq + 1;
+	drain(w);
+	if (send_seg(w, s))
+		return -1;
+	answer(w, s, r);
+	return 0;
+}
+
 FIXTURE(bypass) {
 	struct netns_pair ns;
 	struct wire w;
@@ -302,13 +322,7 @@ TEST_F_TIMEOUT(bypass, cookie_ack_without_knock, T_TIMEOUT)
 	/* Now protect the port: the cookie is still good for two minutes. */
 	ASSERT_EQ(0, set_secret(self->lfd, SECRET, 1));
 	refused0 = stealth_counter(self->ns.b, "ack_refused");
-	s.flags = TH_ACK;
-	s.optlen = 0;
-	s.seq += 1;
-	s.ack = synack.seq + 1;
-	drain(&self->w);
-	ASSERT_EQ(0, send_seg(&self->w, &s));
-	answer(&self->w, &s, &r);
+	ASSERT_EQ(0, send_cookie_ack(&self->w, &s, &synack, &r));
 	afd = tcp_accept_timeout(self->lfd, 500);
 	EXPECT_EQ(-1, afd) TH_LOG("a cookie ACK without a knock got a connection");
 	if (afd >= 0)
@@ -317,6 +331,80 @@ TEST_F_TIMEOUT(bypass, cookie_ack_without_knock, T_TIMEOUT)
 	EXPECT_EQ(TH_RST, r.flags & (TH_RST | TH_SYN));
 	EXPECT_EQ(refused0 + 1, stealth_counter(self->ns.b, "ack_refused"));
 	close(self->lfd);
+}
+
+/*
+ * Two IPv6 addresses of b whose four 32-bit words have the same XOR
+ * (the last two swapped).
+ */
+#define ADDR1		"fd00::1:0:2"
+#define ADDR2		"fd00::2:0:1"
+#define SECRET2		"bypass second secret"
+
+/*
+ * The knock that admits a 4-tuple's cookie ACK is the knock to that
+ * listener's address: a peer that knocked on one address (with the key of
+ * the listener there) must not get its ACKs past the check of a listener
+ * with another key on another address of the host. The table of admitted
+ * peers keyed the destination address by the XOR of its four words, so
+ * whoever knocked on ADDR1 was admitted on ADDR2 as well. Here the peer
+ * holds the key of the listener on ADDR1 only, has a cookie from the one on
+ * ADDR2 (taken while it was open, as in cookie_ack_without_knock: the same
+ * ACK a blind attacker would guess), knocks on ADDR1 from its port, and
+ * sends the cookie ACK to ADDR2: no connection there.
+ */
+TEST_F_TIMEOUT(bypass, cookie_ack_admitted_elsewhere, T_TIMEOUT)
+{
+	struct sockaddr_storage ss;
+	struct reply synack, r;
+	long long refused0;
+	int l1, l2, cfd, afd;
+	socklen_t sl;
+	struct seg s;
+
+	if (variant->family != AF_INET6)
+		SKIP(return, "an IPv4 address is one word");
+	ASSERT_EQ(0, netns_addr_add(self->ns.b, NETNS_IFNAME, ADDR1, 64));
+	ASSERT_EQ(0, netns_addr_add(self->ns.b, NETNS_IFNAME, ADDR2, 64));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies", "2"));
+	l1 = listener_on(self->ns.b, AF_INET6, ADDR1, PORT_P, SECRET, 16);
+	l2 = listener_on(self->ns.b, AF_INET6, ADDR2, PORT_P, NULL, 16);
+	ASSERT_LE(0, l1);
+	ASSERT_LE(0, l2);
+
+	/* A cookie from ADDR2 while it is open. */
+	ASSERT_EQ(1, inet_pton(AF_INET6, ADDR2, self->w.addr_b));
+	base_seg(&self->w, &s, PORT_P, TH_SYN);
+	drain(&self->w);
+	ASSERT_EQ(0, send_seg(&self->w, &s));
+	ASSERT_TRUE(answer(&self->w, &s, &synack));
+	ASSERT_EQ(TH_SYN | TH_ACK, synack.flags);
+	ASSERT_EQ(0, set_secret(l2, SECRET2, 0));
+
+	/* A knock on ADDR1 from the same address and port. */
+	cfd = sock_in(self->ns.a, AF_INET6);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, set_secret(cfd, SECRET, 0));
+	sl = netns_sockaddr(AF_INET6, NETNS_A_IP6, s.sport, &ss);
+	ASSERT_EQ(0, bind(cfd, (struct sockaddr *)&ss, sl));
+	ASSERT_EQ(0, connect_to(cfd, AF_INET6, ADDR1, PORT_P, 4000));
+	afd = tcp_accept_timeout(l1, 2000);
+	ASSERT_LE(0, afd);
+	close(afd);
+
+	/* The cookie ACK to ADDR2. */
+	refused0 = stealth_counter(self->ns.b, "ack_refused");
+	ASSERT_EQ(0, send_cookie_ack(&self->w, &s, &synack, &r));
+	afd = tcp_accept_timeout(l2, 500);
+	EXPECT_EQ(-1, afd) TH_LOG("a knock on another address made the cookie ACK a connection");
+	if (afd >= 0)
+		close(afd);
+	EXPECT_TRUE(r.present);
+	EXPECT_EQ(TH_RST, r.flags & (TH_RST | TH_SYN));
+	EXPECT_EQ(refused0 + 1, stealth_counter(self->ns.b, "ack_refused"));
+	close(cfd);
+	close(l1);
+	close(l2);
 }
 
 /*

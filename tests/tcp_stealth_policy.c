@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,212 @@ TEST_F_TIMEOUT(pair, policy_integrity, T_TIMEOUT)
 	}
 	close(cfd);
 	close(lfd);
+}
+
+/* Connections whose first bytes a namespace checks at a time (tcp_stealth(7)). */
+#define POLICY_FLOWS 128
+
+/* Protect @port in @ns with @secret and integrity length @ilen. */
+static int protect_port(const char *ns, __u16 port, const char *secret, __u32 ilen)
+{
+	struct policy_attr a[] = { A_PORT(&port), A_SECRET(secret), A_INT(&ilen) };
+
+	return policy_call(ns, TCP_STEALTH_CMD_PROTECT, a, 3, NULL, 0);
+}
+
+/*
+ * In b, with integrity_timeout_secs @timeout: plain listeners on PORT
+ * (*@la, room for every connection the namespace checks) and PORT + 1
+ * (*@lb), protected by policy with SECRET and SECRET2, each with integrity.
+ * 0 or -1.
+ */
+static int two_ports(const struct netns_pair *ns, int fam, const char *timeout, int *la,
+		     int *lb)
+{
+	if (netns_sysctl_set(ns->b, "net.tcp_stealth.integrity_timeout_secs", "%s", timeout))
+		return -1;
+	*la = listener_on(ns->b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
+	*lb = listener_on(ns->b, fam, netns_addr_b(fam), PORT + 1, NULL, 16);
+	if (*la < 0 || *lb < 0)
+		return -1;
+	if (protect_port(ns->b, PORT, SECRET, PAYLOAD_LEN) ||
+	    protect_port(ns->b, PORT + 1, SECRET2, PAYLOAD_LEN))
+		return -1;
+	return 0;
+}
+
+/* Closes the @n connections in @held and two_ports()' listeners. */
+static void close_two_ports(const int *held, int n, int la, int lb)
+{
+	for (int i = 0; i < n; i++)
+		close(held[i]);
+	close(la);
+	close(lb);
+}
+
+/*
+ * Two ports with integrity, each with a key of its own. Whoever holds the
+ * first port's key (one of its clients) opens connections to it that
+ * never send their first bytes, as many as it can: the second port's
+ * clients must still get in. (The namespace's 128 slots for connections
+ * being checked were one pool for all ports: 128 such knocks, from any
+ * source addresses the holder likes, refused every client of every other
+ * port with integrity for integrity_timeout_secs.)
+ */
+TEST_F_TIMEOUT(pair, policy_integrity_ports_apart, T_TIMEOUT)
+{
+	int fam = variant->family, la, lb, cfd = -1, afd, n, ret = 0;
+	int held[POLICY_FLOWS];
+	char buf[64];
+
+	if (fam == AF_INET6)
+		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
+	ASSERT_EQ(0, two_ports(&self->ns, fam, "120", &la, &lb));
+
+	for (n = 0; n < POLICY_FLOWS; n++) {
+		ret = integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD, PAYLOAD_LEN, &held[n]);
+		if (ret)
+			break;
+	}
+	TH_LOG("%d connections to the first port wait for their first bytes (then %s)", n,
+	       ret ? strerror(-ret) : "stopped");
+
+	/* A client of the second port: in, and its bytes read. */
+	ASSERT_EQ(0, integrity_client_to(self->ns.a, fam, PORT + 1, SECRET2, PAYLOAD, PAYLOAD_LEN,
+					 &cfd));
+	ASSERT_EQ(0, write_all(cfd, PAYLOAD, PAYLOAD_LEN));
+	afd = tcp_accept_timeout(lb, 4000);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, read_all(afd, buf, PAYLOAD_LEN));
+	EXPECT_EQ(0, memcmp(buf, PAYLOAD, PAYLOAD_LEN));
+	close(afd);
+	close(cfd);
+	close_two_ports(held, n, la, lb);
+}
+
+/*
+ * A connection whose first bytes come too late is cut, however many knocks
+ * came meanwhile. Its room used to go to the next knock that found none
+ * free once its time was up; its bytes then found nothing to check them and
+ * reached the application. Here a client of the second port goes silent
+ * past integrity_timeout_secs (an on-path attacker holding its first
+ * segment back), the holder of the first port's key fills the room twice
+ * over, and then other bytes come on the silent connection: they must
+ * reset it, not be read.
+ */
+TEST_F_TIMEOUT(pair, policy_integrity_late_bytes_cut, T_TIMEOUT)
+{
+	int fam = variant->family, la, lb, cfd = -1, afd, n = 0, i, round, ret;
+	int held[POLICY_FLOWS];
+	char buf[64];
+
+	if (fam == AF_INET6)
+		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
+	ASSERT_EQ(0, two_ports(&self->ns, fam, "1", &la, &lb));
+
+	ASSERT_EQ(0, integrity_client_to(self->ns.a, fam, PORT + 1, SECRET2, PAYLOAD, PAYLOAD_LEN,
+					 &cfd));
+	afd = tcp_accept_timeout(lb, 4000);
+	ASSERT_LE(0, afd);
+	usleep(1500 * 1000);
+	/* Connections to the first port that send nothing, twice its room. */
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < POLICY_FLOWS / 2 && n < POLICY_FLOWS; i++, n++) {
+			ret = integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD,
+						  PAYLOAD_LEN, &held[n]);
+			if (ret)
+				break;
+		}
+		usleep(1500 * 1000);
+	}
+	TH_LOG("%d connections to the first port", n);
+
+	ASSERT_EQ(0, write_all(cfd, OTHER, PAYLOAD_LEN));
+	sock_set_timeouts(afd, 3000);
+	ret = read_err(afd, buf, sizeof(buf));
+	EXPECT_EQ(-ECONNRESET, ret) TH_LOG("the late bytes were read (%d)", ret);
+	close(afd);
+	close(cfd);
+	close_two_ports(held, n, la, lb);
+}
+
+#define VICTIM_PORT 40123
+
+/*
+ * The same with SYN cookies: the silent client's handshake is not complete
+ * at the server (its ACK is held back too), so TCP has no connection for it
+ * while its time runs out; but the ACK may still make one from the cookie
+ * (its knock admitted it), and then its late bytes must be cut as well.
+ * The connection's room used to go to the next knock then.
+ */
+TEST_F_TIMEOUT(pair, policy_integrity_late_cookie_cut, T_TIMEOUT)
+{
+	int fam = variant->family, la, cfd, afd, n, ret, i;
+	int held[POLICY_FLOWS];
+	struct pollfd p = { .events = POLLIN };
+	struct sockaddr_storage ss;
+	long long cut;
+	socklen_t sl;
+	char buf[64];
+
+	if (fam == AF_INET6)
+		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies", "2"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "1"));
+	la = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
+	ASSERT_LE(0, la);
+	ASSERT_EQ(0, protect_port(self->ns.b, PORT, SECRET, PAYLOAD_LEN));
+
+	/* Everything but the SYN of the silent client is held back. */
+	ASSERT_EQ(0, netns_system(self->ns.a,
+		"nft 'add table inet hold; "
+		"add chain inet hold out { type filter hook output priority 0; }; "
+		"add rule inet hold out tcp sport %d tcp flags & (syn | ack) == ack drop'",
+		VICTIM_PORT));
+	cfd = sock_in(self->ns.a, fam);
+	ASSERT_LE(0, cfd);
+	sl = netns_sockaddr(fam, netns_addr_a(fam), VICTIM_PORT, &ss);
+	ASSERT_EQ(0, bind(cfd, (struct sockaddr *)&ss, sl));
+	ASSERT_EQ(0, set_secret(cfd, SECRET, 0));
+	ASSERT_EQ(0, setsockopt(cfd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, PAYLOAD, PAYLOAD_LEN));
+	ASSERT_EQ(0, connect_to(cfd, fam, netns_addr_b(fam), PORT, 4000));
+	ASSERT_EQ(0, write_all(cfd, OTHER, PAYLOAD_LEN));
+
+	/* Other clients of the port fill its room, wait, and one more knocks. */
+	for (n = 0; n < POLICY_FLOWS - 1; n++)
+		if (integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD, PAYLOAD_LEN,
+					&held[n]))
+			break;
+	usleep(1500 * 1000);
+	ret = integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD, PAYLOAD_LEN, &held[n]);
+	TH_LOG("%d connections, then %s", n, ret ? strerror(-ret) : "one more");
+	if (!ret)
+		n++;
+	while ((afd = tcp_accept_timeout(la, 300)) >= 0)
+		close(afd);
+
+	/* The silent client's ACK and bytes come now (its next retransmission). */
+	cut = CTR(self->ns.b, "integrity_timeout");
+	ASSERT_EQ(0, netns_system(self->ns.a, "nft delete table inet hold"));
+	for (i = 0; i < 150 && CTR(self->ns.b, "integrity_timeout") == cut; i++) {
+		p.fd = la;
+		if (poll(&p, 1, 100) > 0)
+			break;
+	}
+	usleep(300 * 1000);
+	p.fd = la;
+	afd = poll(&p, 1, 0) > 0 ? tcp_accept_timeout(la, 1000) : -1;
+	if (afd >= 0) {
+		sock_set_timeouts(afd, 2000);
+		ret = read_err(afd, buf, sizeof(buf));
+		EXPECT_NE(PAYLOAD_LEN, ret) TH_LOG("the late bytes were read");
+		close(afd);
+	}
+	EXPECT_EQ(cut + 1, CTR(self->ns.b, "integrity_timeout"));
+	close(cfd);
+	for (i = 0; i < n; i++)
+		close(held[i]);
+	close(la);
 }
 
 /* Bad attributes: a clear errno, and the extended ACK says why. */

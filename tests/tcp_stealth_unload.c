@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "netns.h"
+#include "raw.h"
 #include "stealth.h"
 #include <linux/tcp_stealth.h>
 
@@ -404,6 +406,108 @@ TEST_F_TIMEOUT(unload, timewait_outlives_module, 120)
 	EXPECT_EQ(0, port_sockets(self->ns.b, PORT));
 	close(cfd);
 	ASSERT_EQ(0, mod_load());
+}
+
+/* ---- unload while segments are in the hooks ----------------------- */
+
+#define FLIGHT_PORT 4400
+#define FLIGHT_ROUNDS 8
+/*
+ * Each RST leaving b runs FLIGHT_JUMPS times through a chain of
+ * FLIGHT_RULES rules that match nothing: some 20 ms under TCG with KASAN.
+ */
+#define FLIGHT_JUMPS 250
+#define FLIGHT_RULES 500
+#define FLIGHT_SECRET "in flight"
+
+static int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Namespace a sends plain SYNs to b:FLIGHT_PORT from CPU 1, until killed. */
+static void flight_flood(const struct netns_pair *ns)
+{
+	struct seg s = { .dport = FLIGHT_PORT, .flags = TH_SYN, .win = 64240 };
+	struct wire w;
+
+	if (pin_to_cpu(1) || raw_wire_open(&w, ns, AF_INET))
+		_exit(1);
+	close(w.cap);
+	w.cap = -1;
+	for (uint32_t i = 0;; i++) {
+		s.sport = 10000 + i % 50000;
+		s.seq = rand32();
+		send_seg(&w, &s);
+	}
+}
+
+/*
+ * The module unloaded while a segment is inside its input hook. A
+ * namespace's hooks used to be unregistered in its pernet exit, and its
+ * state freed right after: netfilter does not wait for a call of a hook
+ * that is running when it is unregistered (only the grace period between
+ * the pernet pre_exit and exit does), so a call still at work used the
+ * freed state. Here b's port is protected by the policy (which pins
+ * nothing), a floods it with knockless SYNs from CPU 1, and every RST the
+ * hook sends passes a long nft output chain in b, so the hook is at work
+ * on CPU 1 most of the time, while the unload runs on CPU 0. The unload
+ * must succeed each round and the kernel report nothing (KASAN;
+ * scripts/vm-run checks dmesg). (On the module before the fix KASAN
+ * reported a use-after-free of the namespace's state.)
+ */
+TEST_F_TIMEOUT(unload, hooks_in_flight, 300)
+{
+	char rules[64];
+	int lfd, round, i, status;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(rules, sizeof(rules), "/tmp/tcp-stealth-flight-%d.nft", getpid());
+	f = fopen(rules, "we");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "table inet flight {\n chain c {\n");
+	for (i = 0; i < FLIGHT_RULES; i++)
+		fprintf(f, "  meta mark 0x%x counter\n", 0x10000 + i);
+	fprintf(f, " }\n chain out {\n  type filter hook output priority 0;\n");
+	for (i = 0; i < FLIGHT_JUMPS; i++)
+		fprintf(f, "  jump c\n");
+	fprintf(f, " }\n}\n");
+	ASSERT_EQ(0, fclose(f));
+	ASSERT_EQ(0, netns_system(self->ns.b, "nft -f %s", rules));
+	unlink(rules);
+	/* A plain listener: the policy's keys protect it. */
+	lfd = tcp_listen_in(self->ns.b, AF_INET, NETNS_B_IP4, FLIGHT_PORT, NULL);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, pin_to_cpu(0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		flight_flood(&self->ns);
+	}
+	for (round = 0; round < FLIGHT_ROUNDS; round++) {
+		int before;
+
+		ASSERT_EQ(0, policy_req(self->ns.b, TCP_STEALTH_CMD_PROTECT, FLIGHT_PORT,
+					FLIGHT_SECRET, strlen(FLIGHT_SECRET)));
+		/* The hook is at work: it answers the flood. */
+		before = stealth_counter(self->ns.b, "knock_missing");
+		for (i = 0; i < 250 && stealth_counter(self->ns.b, "knock_missing") <= before; i++)
+			usleep(20 * 1000);
+		EXPECT_LT(before, stealth_counter(self->ns.b, "knock_missing"));
+		usleep((rand() % 100) * 1000);
+		ASSERT_EQ(0, mod_unload_wait(10000));
+		usleep((rand() % 50) * 1000);
+		ASSERT_EQ(0, mod_load());
+	}
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(lfd);
 }
 
 /* ---- unload under fire --------------------------------------------- */

@@ -85,12 +85,13 @@ unsafe extern "C" fn trampoline<S: HookState>(
 ) -> core::ffi::c_uint {
     // SAFETY: By the function's safety section `priv` is the `HookData`
     // given to `fill_ops`; `pernet` keeps it alive and in place while the
-    // hook is registered (invariant of its `Slot`), which is the only time
-    // netfilter calls it.
+    // hook is registered and for an RCU grace period after it is
+    // unregistered (invariant of its `Slot`), and netfilter calls it only
+    // while it is registered, inside an RCU read-side section that this call
+    // does not outlive (a call may still run when it is unregistered).
     let data = unsafe { &*priv_.cast::<HookData<S>>() };
     // SAFETY: `data.state` points to the namespace's state in the same
-    // `Slot`, initialised for as long as the hook is registered (invariant
-    // of `Slot`).
+    // `Slot`, initialised for as long as `data` is (invariant of `Slot`).
     let st = unsafe { &*data.state };
     // SAFETY: Netfilter passes a valid skb that it owns for this call.
     let skb = unsafe { SkBuff::from_raw(skb) };
@@ -170,6 +171,48 @@ impl HookArgs<'_> {
             refcounted,
             _p: core::marker::PhantomData,
         })
+    }
+
+    /// The interfaces (input, and L3 slave) by which TCP matches the
+    /// connection of the TCP segment `skb` of `family` (what
+    /// [`Self::conn_alive`] needs later).
+    pub(crate) fn skb_ifs(&self, skb: &SkBuff, family: Family) -> (i32, i32) {
+        let (mut dif, mut sdif) = (0, 0);
+        // SAFETY: The skb is valid for the hook call (type invariant of
+        // `SkBuff`); the helper only reads its control block and device.
+        unsafe {
+            bindings::tcp_stealth_skb_ifs(skb.as_ptr(), family == Family::Ipv6, &mut dif, &mut sdif)
+        };
+        (dif, sdif)
+    }
+
+    /// Whether TCP, in the hook's namespace, still has a connection (a
+    /// request socket, or a full socket not closed) for the 4-tuple from
+    /// `saddr`:`sport` (IPv4 as IPv4-mapped IPv6) to the local
+    /// `daddr`:`dport` (IPv4 in its first 4 bytes), whose SYN came in on
+    /// the interfaces `ifs` ([`Self::skb_ifs`]).
+    pub(crate) fn conn_alive(
+        &self,
+        (saddr, sport): (&[u8; 16], u16),
+        (daddr, dport): (&[u8; 16], u16),
+        ifs: (i32, i32),
+    ) -> bool {
+        let ipv6 = saddr[..12] != [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+        // SAFETY: The namespace is valid for the hook call and the hook runs
+        // under RCU (type invariant); both addresses are 16 readable bytes,
+        // all the helper reads.
+        unsafe {
+            bindings::tcp_stealth_conn_alive(
+                (*self.state).net,
+                ipv6,
+                saddr.as_ptr(),
+                sport,
+                daddr.as_ptr(),
+                dport,
+                ifs.0,
+                ifs.1,
+            )
+        }
     }
 
     /// Whether the stack already gave the packet to a TCP connection that is

@@ -8,7 +8,9 @@
 //! netfilter hooks are registered only when the user first asks for them in
 //! that namespace ([`Net::activate`]): until then the module costs the
 //! namespace's packets nothing. All go away with the namespace (or the
-//! module). The user declares one `static` [`Pernet`] for its state type
+//! module): the hooks first (`pre_exit`), the state only after an RCU grace
+//! period (`exit`), since netfilter does not wait for a hook that is running
+//! when it is unregistered. The user declares one `static` [`Pernet`] for its state type
 //! (`Pernet::new()`, a `const fn` that fills the `pernet_operations`) and
 //! registers it with [`Registration`], which takes the module's one
 //! [`Token`].
@@ -46,7 +48,8 @@ impl Net {
     /// [`PernetState::WHOLE_IPV6`], IPv6 reassembly before them), unless
     /// they are registered already. They stay until the namespace or the
     /// module goes. Called before the namespace first needs them: when it
-    /// returns `Ok`, every packet from then on passes them. May sleep.
+    /// returns `Ok`, every packet from then on passes them. Fails with
+    /// ENODEV once the namespace (or the module) is going. May sleep.
     pub(crate) fn activate<T: PernetState>(&self) -> Result {
         let net = self.as_ptr();
         // SAFETY: As in `state()`: the id is set, `net` is alive.
@@ -54,13 +57,14 @@ impl Net {
         // SAFETY: By the invariant of `Slot`, `active` is initialised while
         // the namespace lives; it is only read here.
         let active = unsafe { (*slot).active.assume_init_ref() };
-        let mut on = active.lock();
-        if *on {
-            return Ok(());
+        let mut hooks = active.lock();
+        match *hooks {
+            Hooks::On => Ok(()),
+            Hooks::Gone => Err(ENODEV),
+            // SAFETY: `slot` is this namespace's; `hooks` is its `active`
+            // lock, held, and says the hooks are not registered.
+            Hooks::Off => unsafe { register_hooks::<T>(net, slot, &mut hooks) },
         }
-        // SAFETY: `slot` is this namespace's; `on` is its `active` lock,
-        // held, and says the hooks are not registered.
-        unsafe { register_hooks::<T>(net, slot, &mut on) }
     }
 }
 
@@ -98,19 +102,32 @@ pub(crate) trait PernetState: HookState + Sized + Send + 'static {
 /// Most hooks a state may ask for.
 const MAX_HOOKS: usize = 4;
 
+/// Where a namespace's hooks are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hooks {
+    /// Not registered (yet).
+    Off,
+    /// Registered ([`Net::activate`]).
+    On,
+    /// Unregistered for good (`net_pre_exit`): the namespace or the module
+    /// is going.
+    Gone,
+}
+
 /// What the kernel allocates for each namespace.
 ///
 /// # Invariants
 ///
 /// Between `net_init` and `net_exit`, `state` and `active` are initialised
 /// and the state's sysctl table is registered in the namespace. While
-/// `active` holds `true`, for each `i < T::HOOKS.len()` `ops[i]` is
+/// `active` holds [`Hooks::On`], for each `i < T::HOOKS.len()` `ops[i]` is
 /// registered with netfilter in the namespace, with `priv` pointing to
 /// `data[i]`, which points to `state`, and with `T::WHOLE_IPV6` IPv6
-/// reassembly is on (one reference of the namespace's); while it holds
-/// `false`, none of them is. `ops` and `data` are written, and the hooks
-/// registered or unregistered, only with `active` locked (or, in `net_exit`,
-/// when nothing else can use the namespace). The slot never moves: the
+/// reassembly is on (one reference of the namespace's); otherwise none of
+/// them is. `ops` and `data` are written, and the hooks registered or
+/// unregistered, only with `active` locked. It holds [`Hooks::Gone`] from
+/// `net_pre_exit` on, so when `net_exit` runs, an RCU grace period after,
+/// no hook runs on the state any more. The slot never moves: the
 /// kernel frees it only after `net_exit`. Only `net_init` and `net_exit`
 /// register and unregister the sysctl table, and the kernel calls them once
 /// per namespace, one after the other.
@@ -119,7 +136,7 @@ struct Slot<T> {
     data: [MaybeUninit<HookData<T>>; MAX_HOOKS],
     state: MaybeUninit<T>,
     /// Whether the hooks are registered ([`Net::activate`]).
-    active: MaybeUninit<Pin<KBox<Mutex<bool>>>>,
+    active: MaybeUninit<Pin<KBox<Mutex<Hooks>>>>,
 }
 
 /// The `pernet_operations` of state `T`, and the id the kernel gives it.
@@ -141,6 +158,7 @@ impl<T: PernetState> Pernet<T> {
         Self {
             ops: KernelStatic::new(bindings::pernet_operations {
                 init: Some(net_init::<T>),
+                pre_exit: Some(net_pre_exit::<T>),
                 exit: Some(net_exit::<T>),
                 // Set to `&self.id` when registered.
                 id: null_mut(),
@@ -165,7 +183,9 @@ unsafe fn slot<T: PernetState>(net: *mut bindings::net, pernet: &Pernet<T>) -> *
     unsafe { bindings::tcp_stealth_net_generic(net, pernet.id.load(Ordering::Relaxed)) }.cast()
 }
 
-/// Unregisters the first `n` hooks of `slot`.
+/// Unregisters the first `n` hooks of `slot`. A call of a hook that runs
+/// meanwhile may go on after this returns (`nf_unregister_net_hook` does not
+/// wait for it), until the end of its RCU read-side section.
 ///
 /// # Safety
 ///
@@ -173,30 +193,31 @@ unsafe fn slot<T: PernetState>(net: *mut bindings::net, pernet: &Pernet<T>) -> *
 unsafe fn unregister_hooks<T>(net: *mut bindings::net, slot: *mut Slot<T>, n: usize) {
     for i in (0..n).rev() {
         // SAFETY: The caller guarantees `ops[i]` is registered in `net`.
-        // `nf_unregister_net_hook` waits until no call of the hook runs.
         unsafe { bindings::nf_unregister_net_hook(net, addr_of_mut!((*slot).ops[i])) };
     }
 }
 
 /// Registers the hooks of `slot` in `net`, and IPv6 reassembly before them
-/// (`T::WHOLE_IPV6`), and sets `on`; on failure, none of them is left
-/// registered and `on` stays `false`.
+/// (`T::WHOLE_IPV6`), and sets `hooks` to [`Hooks::On`]; on failure, none of
+/// them is left registered and `hooks` stays [`Hooks::Off`].
 ///
 /// # Safety
 ///
 /// `slot` must be the slot of `net`, a live namespace between `net_init` and
-/// `net_exit`, and `on` the value of its `active`, locked by the caller,
-/// `false`.
+/// `net_pre_exit`, and `hooks` the value of its `active`, locked by the
+/// caller, [`Hooks::Off`].
 unsafe fn register_hooks<T: PernetState>(
     net: *mut bindings::net,
     slot: *mut Slot<T>,
-    on: &mut bool,
+    hooks: &mut Hooks,
 ) -> Result {
     // SAFETY: By the invariant of `Slot`, `state` is initialised while the
     // namespace lives; `ops` and `data` are disjoint from it and from
-    // `active`, and with `active` locked and `false` nothing else reads or
-    // writes them (no hook is registered), so these references alias
-    // nothing.
+    // `active`, and with `active` locked and `Off` nothing else writes them
+    // and no hook is registered. (A call of a hook that a failed earlier
+    // attempt registered and unregistered may still read its `ops[i]` and
+    // `data[i]`; they are written again with the same values.) So these
+    // references alias nothing that changes.
     let (ops, data, state) = unsafe {
         (
             &mut (*slot).ops,
@@ -205,28 +226,30 @@ unsafe fn register_hooks<T: PernetState>(
         )
     };
     if T::WHOLE_IPV6 {
-        // SAFETY: `net` is alive; `net_exit` (or the error path below) drops
-        // the reference taken here, after the hooks are gone.
+        // SAFETY: `net` is alive; `net_pre_exit` (or the error path below)
+        // drops the reference taken here, after the hooks are gone.
         to_result(unsafe { bindings::tcp_stealth_defrag_enable(net) })?;
     }
     for (i, spec) in T::HOOKS.iter().enumerate() {
         let hook_data = data[i].write(HookData { spec, state });
         netfilter::fill_ops(&mut ops[i], spec, hook_data);
         // SAFETY: `net` is alive and `ops[i]` is filled in and stays in place,
-        // as do `data[i]` and the state, until `net_exit` unregisters it.
+        // as do `data[i]` and the state, until `net_exit`, a grace period
+        // after `net_pre_exit` unregisters it.
         let ret = unsafe { bindings::nf_register_net_hook(net, &ops[i]) };
         if ret != 0 {
             // SAFETY: The hooks before `i` were registered in `net`.
             unsafe { unregister_hooks(net, slot, i) };
             if T::WHOLE_IPV6 {
-                // SAFETY: Enabled above; no hook of ours runs any more.
+                // SAFETY: Enabled above; the hooks are unregistered (the
+                // state stays for a call of one that may still run).
                 unsafe { bindings::tcp_stealth_defrag_disable(net) };
             }
             return to_result(ret);
         }
     }
     // INVARIANT: All hooks are registered, and reassembly is on.
-    *on = true;
+    *hooks = Hooks::On;
     Ok(())
 }
 
@@ -244,7 +267,7 @@ unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int 
         Ok(s) => s,
         Err(e) => return e.to_errno(),
     };
-    let active = match KBox::pin_init(new_mutex!(false, "tcp_stealth_active"), GFP_KERNEL) {
+    let active = match KBox::pin_init(new_mutex!(Hooks::Off, "tcp_stealth_active"), GFP_KERNEL) {
         Ok(a) => a,
         Err(e) => return e.to_errno(),
     };
@@ -276,8 +299,38 @@ unsafe extern "C" fn net_init<T: PernetState>(net: *mut bindings::net) -> c_int 
     }
     active_slot.write(active);
     // INVARIANT: The state and `active` are initialised, the sysctl table is
-    // registered, and no hook is (`active` holds `false`).
+    // registered, and no hook is (`active` holds `Off`).
     0
+}
+
+/// `pernet_operations.pre_exit`: unregisters the hooks for good. The kernel
+/// waits for an RCU grace period before it calls `net_exit`, which frees
+/// the state, so no call of a hook that was running here outlives it.
+///
+/// # Safety
+///
+/// Only the kernel calls it, once per namespace for which `net_init`
+/// succeeded, before `net_exit`.
+unsafe extern "C" fn net_pre_exit<T: PernetState>(net: *mut bindings::net) {
+    // SAFETY: `net_init` succeeded for this namespace (otherwise the kernel
+    // would not call this), so by the invariant of `Slot` `active` is
+    // initialised; `net_exit`, which drops it, comes after this.
+    let slot = unsafe { slot(net, T::pernet()) };
+    // SAFETY: As just said.
+    let active = unsafe { (*slot).active.assume_init_ref() };
+    let mut hooks = active.lock();
+    if *hooks == Hooks::On {
+        // SAFETY: `On`: by the invariant of `Slot`, all `T::HOOKS.len()`
+        // hooks are registered in `net`.
+        unsafe { unregister_hooks(net, slot, T::HOOKS.len()) };
+        if T::WHOLE_IPV6 {
+            // SAFETY: Enabled with the hooks (invariant of `Slot`); the
+            // hooks that needed it are unregistered.
+            unsafe { bindings::tcp_stealth_defrag_disable(net) };
+        }
+    }
+    // INVARIANT: No hook is registered, and none will be (`activate`).
+    *hooks = Hooks::Gone;
 }
 
 /// `pernet_operations.exit`.
@@ -293,22 +346,14 @@ unsafe extern "C" fn net_exit<T: PernetState>(net: *mut bindings::net) {
     // would not call `exit`), so by the invariant of `Slot` the state and
     // `active` are initialised.
     let slot = unsafe { slot(net, T::pernet()) };
-    // SAFETY: As just said; `active` is dropped below, after its last use.
-    let active = unsafe { (*slot).active.assume_init_ref() };
-    if *active.lock() {
-        // SAFETY: `active` is `true`: by the invariant of `Slot`, all
-        // `T::HOOKS.len()` hooks are registered in `net`.
-        unsafe { unregister_hooks(net, slot, T::HOOKS.len()) };
-        if T::WHOLE_IPV6 {
-            // SAFETY: Enabled with the hooks (invariant of `Slot`); the
-            // hooks that needed it are gone.
-            unsafe { bindings::tcp_stealth_defrag_disable(net) };
-        }
-    }
     // SAFETY: Initialised (above), and nothing uses it after this: the
-    // namespace is going, and nothing can call `Net::activate` on it.
+    // namespace is going, `net_pre_exit` left it `Gone`, and
+    // `Net::activate` cannot be called on a namespace that is going.
     unsafe { (*slot).active.assume_init_drop() };
-    // SAFETY: The state is initialised; no hook uses it any more.
+    // SAFETY: The state is initialised. No hook uses it any more: they were
+    // unregistered in `net_pre_exit`, and the kernel waited for an RCU grace
+    // period since, which every call of a hook (it runs under RCU) that was
+    // still running then has finished.
     let state = unsafe { (*slot).state.assume_init_ref() };
     state.stop(netref);
     // SAFETY: `net_init` registered the table and nothing else registers it

@@ -333,6 +333,12 @@ int integrity_listener(const char *ns, int family, const char *secret, int n)
 int integrity_client(const char *ns, int family, const char *secret,
 		     const void *commit, int len, int *fd_out)
 {
+	return integrity_client_to(ns, family, PORT, secret, commit, len, fd_out);
+}
+
+int integrity_client_to(const char *ns, int family, int port, const char *secret,
+			const void *commit, int len, int *fd_out)
+{
 	int fd = sock_in(ns, family), ret;
 
 	if (fd < 0)
@@ -342,7 +348,7 @@ int integrity_client(const char *ns, int family, const char *secret,
 	    setsockopt(fd, IPPROTO_TCP, TCP_STEALTH_INTEGRITY, commit, len))
 		ret = -errno;
 	if (!ret)
-		ret = connect_to(fd, family, netns_addr_b(family), PORT, 4000);
+		ret = connect_to(fd, family, netns_addr_b(family), port, 4000);
 	if (ret)
 		close(fd);
 	else

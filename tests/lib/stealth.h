@@ -58,6 +58,10 @@ int integrity_listener(const char *ns, int family, const char *secret, int n);
 int integrity_client(const char *ns, int family, const char *secret,
 		     const void *commit, int len, int *fd_out);
 
+/* The same to b's @port. */
+int integrity_client_to(const char *ns, int family, int port, const char *secret,
+			const void *commit, int len, int *fd_out);
+
 /* In @ns, drop TCP segments to PORT longer than 200 bytes until they add up
  * to @bytes (nft table inet t). 0 or -1. */
 int drop_big_segments(const char *ns, int bytes);
