@@ -214,10 +214,9 @@ unsafe fn register_hooks<T: PernetState>(
     // SAFETY: By the invariant of `Slot`, `state` is initialised while the
     // namespace lives; `ops` and `data` are disjoint from it and from
     // `active`, and with `active` locked and `Off` nothing else writes them
-    // and no hook is registered. (A call of a hook that a failed earlier
-    // attempt registered and unregistered may still read its `ops[i]` and
-    // `data[i]`; they are written again with the same values.) So these
-    // references alias nothing that changes.
+    // and no hook is registered, nor running: a failed earlier attempt
+    // waited for the calls of the hooks it unregistered (below). So these
+    // references alias nothing.
     let (ops, data, state) = unsafe {
         (
             &mut (*slot).ops,
@@ -245,6 +244,11 @@ unsafe fn register_hooks<T: PernetState>(
                 // state stays for a call of one that may still run).
                 unsafe { bindings::tcp_stealth_defrag_disable(net) };
             }
+            // A call of a hook unregistered above may still run, reading its
+            // `ops[i]` and `data[i]`, which a later attempt writes again:
+            // wait for it, so that such writes race with no reader.
+            // SAFETY: Process context (`activate` may sleep).
+            unsafe { bindings::synchronize_rcu() };
             return to_result(ret);
         }
     }
