@@ -67,6 +67,9 @@ pub(crate) struct Settings {
     /// `replay_key_max`: knocks of one key it remembers at most (at most
     /// `replay_max`; up to `replay_max / 4` keys at once).
     pub(crate) replay_key_max: IntSetting,
+    /// `integrity_max_conns`: connections to policy ports with integrity
+    /// whose first bytes are checked at a time, at most.
+    pub(crate) integrity_max_conns: IntSetting,
 }
 
 /// The module's state in one network namespace.
@@ -143,6 +146,15 @@ impl NetState {
                     resize_replay,
                 )
                 .host_only(),
+                // Memory, and the scans of the room with bottom halves off:
+                // the host's too.
+                integrity_max_conns: IntSetting::with_hook(
+                    crate::policy::DEFAULT_FLOWS as i32,
+                    1,
+                    crate::policy::MAX_FLOWS as i32,
+                    resize_flows,
+                )
+                .host_only(),
             }),
             replay: KBox::pin_init(new_spinlock!(None, "tcp_stealth_replay"), GFP_KERNEL)?,
             replay_hash_key,
@@ -166,6 +178,7 @@ impl SysctlSettings for Settings {
         f(c_str!("integrity_timeout_secs"), &self.integrity_timeout);
         f(c_str!("replay_max"), &self.replay_max);
         f(c_str!("replay_key_max"), &self.replay_key_max);
+        f(c_str!("integrity_max_conns"), &self.integrity_max_conns);
     }
 }
 
@@ -175,6 +188,13 @@ fn replay_limits(settings: &Settings) -> Result<ReplayLimits> {
     let max = u32::try_from(settings.replay_max.get()).map_err(|_| EINVAL)?;
     let key_max = u32::try_from(settings.replay_key_max.get()).map_err(|_| EINVAL)?;
     ReplayLimits::new(max, key_max.min(max)).map_err(|_| EINVAL)
+}
+
+/// A write of `integrity_max_conns` ([`crate::policy::Policy::resize_flows`]).
+fn resize_flows(net: &Net) -> Result {
+    let state = net.state::<NetState>();
+    let n = usize::try_from(state.settings.integrity_max_conns.get()).map_err(|_| EINVAL)?;
+    state.policy.resize_flows(n)
 }
 
 /// A write of `replay_max` or `replay_key_max`: if the namespace has a

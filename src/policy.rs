@@ -37,11 +37,16 @@ use kernel::{c_str, new_mutex, new_spinlock, prelude::*, str::CStr, sync::Mutex,
 /// Ports one namespace can protect this way (`TCP_STEALTH_POLICY_MAX`).
 pub(crate) const MAX_PORTS: usize = crate::ffi::uapi::POLICY_MAX;
 
-/// Connections to ports with integrity whose first bytes one namespace
-/// checks at a time, shared equally by those ports: a knock that finds no
-/// room in its port's share is refused, so that whoever holds one port's
-/// key cannot take the room of another port's clients.
-pub(crate) const MAX_FLOWS: usize = 128;
+/// Default of `net.tcp_stealth.integrity_max_conns`: connections to ports
+/// with integrity whose first bytes one namespace checks at a time, shared
+/// equally by those ports. A knock that finds no room in its port's share
+/// is refused, so that whoever holds one port's key cannot take the room of
+/// another port's clients.
+pub(crate) const DEFAULT_FLOWS: usize = 128;
+
+/// Largest `net.tcp_stealth.integrity_max_conns`: each knock to a port with
+/// integrity scans the room with bottom halves off.
+pub(crate) const MAX_FLOWS: usize = 4096;
 
 /// One protected port.
 #[derive(Clone)]
@@ -110,7 +115,7 @@ pub(crate) enum CutReason {
     Timeout,
 }
 
-/// The connections being checked: [`MAX_FLOWS`] slots once a port with
+/// The connections being checked: `max_flows` slots once a port with
 /// integrity was protected, none before.
 struct Flows {
     slots: KVec<Option<Flow>>,
@@ -126,8 +131,11 @@ pub(crate) struct Policy {
     /// Slots of `flows` in use, for the hook's quick test.
     n_flows: AtomicUsize,
     /// Ports with integrity in the published table: each may have
-    /// `MAX_FLOWS / integrity_ports` connections checked at a time.
+    /// `max_flows / integrity_ports` connections checked at a time.
     integrity_ports: AtomicUsize,
+    /// The room for connections being checked (`integrity_max_conns`):
+    /// written with `master` locked, as is the room's size.
+    max_flows: AtomicUsize,
 }
 
 impl Policy {
@@ -142,6 +150,7 @@ impl Policy {
             )?,
             n_flows: AtomicUsize::new(0),
             integrity_ports: AtomicUsize::new(0),
+            max_flows: AtomicUsize::new(DEFAULT_FLOWS),
         })
     }
 
@@ -252,13 +261,20 @@ impl Policy {
         Ok(())
     }
 
-    /// Makes room for [`MAX_FLOWS`] connections (process context), so that
-    /// the hook never allocates.
-    fn reserve_flows(&self) -> Result {
-        let mut room = KVec::with_capacity(MAX_FLOWS, GFP_KERNEL)?;
-        for _ in 0..MAX_FLOWS {
+    /// Room for `n` connections being checked, all free.
+    fn new_room(n: usize) -> Result<KVec<Option<Flow>>> {
+        let mut room = KVec::with_capacity(n, GFP_KERNEL)?;
+        for _ in 0..n {
             room.push(None, GFP_KERNEL)?;
         }
+        Ok(room)
+    }
+
+    /// Makes room for `integrity_max_conns` connections (process context),
+    /// so that the hook never allocates.
+    fn reserve_flows(&self) -> Result {
+        let _master = self.master.lock();
+        let mut room = Self::new_room(self.max_flows.load(Ordering::Relaxed))?;
         let unused = crate::ffi::with_bh_disabled(|| {
             let mut flows = self.flows.lock();
             if flows.slots.is_empty() {
@@ -267,6 +283,40 @@ impl Policy {
             room
         });
         drop(unused);
+        Ok(())
+    }
+
+    /// A write of `net.tcp_stealth.integrity_max_conns` (`n`, in range): if
+    /// the namespace has room for connections being checked already, it gets
+    /// room for `n`, allocated here (process context), and the connections
+    /// being checked move over. Fails with EBUSY, and nothing changes, if
+    /// more than `n` are being checked (forgotten, their bytes would reach
+    /// the application unchecked); with ENOMEM if the allocation fails.
+    pub(crate) fn resize_flows(&self, n: usize) -> Result {
+        let _master = self.master.lock();
+        let has_room = crate::ffi::with_bh_disabled(|| !self.flows.lock().slots.is_empty());
+        if !has_room {
+            // The first reservation makes room for `n`.
+            self.max_flows.store(n, Ordering::Relaxed);
+            return Ok(());
+        }
+        let mut room = Self::new_room(n)?;
+        let old = crate::ffi::with_bh_disabled(|| {
+            let mut flows = self.flows.lock();
+            if flows.slots.iter().flatten().count() > n {
+                return Err(EBUSY);
+            }
+            for (to, from) in room
+                .iter_mut()
+                .zip(flows.slots.iter_mut().filter(|f| f.is_some()))
+            {
+                *to = from.take();
+            }
+            Ok(core::mem::replace(&mut flows.slots, room))
+        })?;
+        self.max_flows.store(n, Ordering::Relaxed);
+        // Freed outside the lock (all its slots are empty now).
+        drop(old);
         Ok(())
     }
 
@@ -304,13 +354,16 @@ impl Policy {
             n,
             verifier,
         };
-        let share = MAX_FLOWS / self.integrity_ports.load(Ordering::Relaxed).max(1);
+        let ports = self.integrity_ports.load(Ordering::Relaxed).max(1);
         // Whether `f`'s room may go to another connection: it was cut, or
         // its time is up and TCP no longer has it.
         let reusable = |f: &Flow| f.until == 0 || (f.until < now && !alive(&f.id, f.ifs));
         let old = crate::ffi::with_bh_disabled(|| {
             let mut flows = self.flows.lock();
             let slots = flows.slots.as_mut_slice();
+            // (At least one each: with less room than ports, the first come
+            // take it.)
+            let share = (slots.len() / ports).max(1);
             // A retransmitted SYN replaces what its first copy left; else,
             // within the port's share, a free slot, else one whose
             // connection is over.

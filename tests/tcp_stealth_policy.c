@@ -342,8 +342,18 @@ TEST_F_TIMEOUT(pair, policy_integrity, T_TIMEOUT)
 	close(lfd);
 }
 
-/* Connections whose first bytes a namespace checks at a time (tcp_stealth(7)). */
-#define POLICY_FLOWS 128
+/*
+ * Connections whose first bytes a namespace checks at a time
+ * (net.tcp_stealth.integrity_max_conns, tcp_stealth(7)): the tests below set
+ * a small room, so that filling it takes few connections under TCG.
+ */
+#define POLICY_FLOWS 16
+
+/* Room for POLICY_FLOWS connections being checked in @ns: 0 or -1. */
+static int small_room(const char *ns)
+{
+	return netns_sysctl_set(ns, "net.tcp_stealth.integrity_max_conns", "%d", POLICY_FLOWS);
+}
 
 /* Protect @port in @ns with @secret and integrity length @ilen. */
 static int protect_port(const char *ns, __u16 port, const char *secret, __u32 ilen)
@@ -362,7 +372,8 @@ static int protect_port(const char *ns, __u16 port, const char *secret, __u32 il
 static int two_ports(const struct netns_pair *ns, int fam, const char *timeout, int *la,
 		     int *lb)
 {
-	if (netns_sysctl_set(ns->b, "net.tcp_stealth.integrity_timeout_secs", "%s", timeout))
+	if (netns_sysctl_set(ns->b, "net.tcp_stealth.integrity_timeout_secs", "%s", timeout) ||
+	    small_room(ns->b))
 		return -1;
 	*la = listener_on(ns->b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
 	*lb = listener_on(ns->b, fam, netns_addr_b(fam), PORT + 1, NULL, 16);
@@ -387,8 +398,8 @@ static void close_two_ports(const int *held, int n, int la, int lb)
  * Two ports with integrity, each with a key of its own. Whoever holds the
  * first port's key (one of its clients) opens connections to it that
  * never send their first bytes, as many as it can: the second port's
- * clients must still get in. (The namespace's 128 slots for connections
- * being checked were one pool for all ports: 128 such knocks, from any
+ * clients must still get in. (The namespace's slots for connections
+ * being checked were one pool for all ports: that many such knocks, from any
  * source addresses the holder likes, refused every client of every other
  * port with integrity for integrity_timeout_secs.)
  */
@@ -419,6 +430,24 @@ TEST_F_TIMEOUT(pair, policy_integrity_ports_apart, T_TIMEOUT)
 	ASSERT_EQ(0, read_all(afd, buf, PAYLOAD_LEN));
 	EXPECT_EQ(0, memcmp(buf, PAYLOAD, PAYLOAD_LEN));
 	close(afd);
+	close(cfd);
+
+	/*
+	 * The room cannot shrink below the connections being checked (their
+	 * bytes would go unchecked): EBUSY, and the setting stays. It can grow,
+	 * and the first port's share with it.
+	 */
+	errno = 0;
+	EXPECT_EQ(-1, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_max_conns", "2"));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(POLICY_FLOWS, netns_sysctl_get(self->ns.b, "net.tcp_stealth.integrity_max_conns"));
+	errno = 0;
+	EXPECT_EQ(-1, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_max_conns", "0"));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_max_conns", "%d",
+				      2 * POLICY_FLOWS));
+	ASSERT_EQ(0, integrity_client_to(self->ns.a, fam, PORT, SECRET, PAYLOAD, PAYLOAD_LEN, &cfd))
+		TH_LOG("the first port's share did not grow with the room");
 	close(cfd);
 	close_two_ports(held, n, la, lb);
 }
@@ -492,6 +521,7 @@ TEST_F_TIMEOUT(pair, policy_integrity_late_cookie_cut, T_TIMEOUT)
 		SKIP(return, "the flows' pool does not depend on the family (ipv4 tests it)");
 	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies", "2"));
 	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.tcp_stealth.integrity_timeout_secs", "1"));
+	ASSERT_EQ(0, small_room(self->ns.b));
 	la = listener_on(self->ns.b, fam, netns_addr_b(fam), PORT, NULL, 2 * POLICY_FLOWS);
 	ASSERT_LE(0, la);
 	ASSERT_EQ(0, protect_port(self->ns.b, PORT, SECRET, PAYLOAD_LEN));

@@ -369,12 +369,15 @@ TEST(container_root_cannot_size_the_replay_cache)
 		r = netns_sysctl_set(NULL, "net.tcp_stealth.replay_key_max", "1024");
 		if (r == 0 || errno != EPERM)
 			_exit(r ? 105 : 104);
+		r = netns_sysctl_set(NULL, "net.tcp_stealth.integrity_max_conns", "4096");
+		if (r == 0 || errno != EPERM)
+			_exit(r ? 107 : 106);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
-	/* 100: no user namespace; 101: skew_secs refused; 102, 104: the
-	 * limits written; 103, 105: refused otherwise than with EPERM. */
+	/* 100: no user namespace; 101: skew_secs refused; 102, 104, 106: the
+	 * limits written; 103, 105, 107: refused otherwise than with EPERM. */
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
