@@ -283,8 +283,8 @@ bool tcp_stealth_conn_alive(struct net *net, bool ipv6, const u8 *saddr,
 #endif
 	if (!sk)
 		return false;
-	alive = sk->sk_state == TCP_NEW_SYN_RECV ||
-		(sk->sk_state != TCP_TIME_WAIT && sk->sk_state != TCP_CLOSE);
+	/* A request socket (TCP_NEW_SYN_RECV) counts as there. */
+	alive = sk->sk_state != TCP_TIME_WAIT && sk->sk_state != TCP_CLOSE;
 	sock_gen_put(sk);
 	return alive;
 }
