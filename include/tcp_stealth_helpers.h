@@ -14,6 +14,8 @@
  *                              pass a check: queue walk, wait, deadline
  *   src/tcp_stealth_genl.c     the generic netlink family of the policy
  *   src/tcp_stealth_lookup.c   which socket a segment at LOCAL_IN reaches
+ *   src/tcp_stealth_listen.c   a listener's own check of SYNs the input
+ *                              hook did not see
  *
  * Everything that is more than a wrapper has its kernel-doc comment, with
  * its context and locking, in its file.
@@ -66,6 +68,7 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 __sum16 tcp_stealth_checksum(struct sk_buff *skb, unsigned int hook,
 			     unsigned int dataoff, bool ipv6);
 bool tcp_stealth_xfrm_policy_ok(struct sock *sk, struct sk_buff *skb, bool ipv6);
+bool tcp_stealth_send_reset_tcp(struct net *net, struct sk_buff *skb);
 
 /* src/tcp_stealth_syn.c: a knocking client's SYN. */
 bool tcp_stealth_syn_options_busy(const struct sock *sk);
@@ -138,5 +141,17 @@ bool tcp_stealth_ipv6_resume(const struct sk_buff *skb,
 			     struct tcp_stealth_ipv6_resume *res);
 bool tcp_stealth_ipv6_handles(u8 nexthdr);
 bool tcp_stealth_syncookies_possible(const struct sock *sk);
+
+/* src/tcp_stealth_listen.c: a listener's own check of unhooked SYNs. */
+struct inet_connection_sock_af_ops;
+void tcp_stealth_vouch_clear(void);
+void tcp_stealth_vouch(const struct sk_buff *skb, const struct sock *sk,
+		       u32 seq);
+bool tcp_stealth_vouched(const struct sk_buff *skb, const struct sock *sk);
+const struct inet_connection_sock_af_ops *
+tcp_stealth_af_ops(const struct sock *sk);
+void tcp_stealth_set_af_ops(struct sock *sk,
+			    const struct inet_connection_sock_af_ops *ops);
+int tcp_stealth_tcp_skb_th(const struct sk_buff *skb, bool *ipv6);
 
 #endif /* _TCP_STEALTH_HELPERS_H */

@@ -4,11 +4,12 @@
 
 use crate::ffi::{
     crypto::KernelCrypto,
+    listen::{ListenerSyn, SynAnswer},
     netfilter::{HookArgs, HookPoint, HookSpec, HookState, Verdict},
     now_secs, random_u64,
     skb::{Family, Ipv6Tcp, SkBuff},
     sock::{SockCommon, TcpState},
-    with_bh_disabled,
+    with_bh_disabled, RcuSection,
 };
 use crate::keys::KeySet;
 use crate::netns::NetState;
@@ -120,6 +121,45 @@ impl TcpPacket {
                 (th, 16)
             }
         };
+        Self::tcp_part(skb, th, (saddr, daddr, daddr_len), left_to_ipv6)
+    }
+
+    /// Reads the headers of a SYN that TCP is about to answer at a listener
+    /// ([`ListenerSyn`]): TCP found its header, after the network header.
+    fn at_listener(syn: &ListenerSyn<'_>) -> Result<Self, NotParsed> {
+        let skb = syn.skb();
+        let mut saddr = [0u8; 16];
+        let mut daddr = [0u8; 16];
+        let daddr_len = match syn.family() {
+            Family::Ipv4 => {
+                let mut a = [0u8; 8];
+                skb.read_network(12, &mut a).ok_or(NotParsed::Truncated)?;
+                saddr[10] = 0xff;
+                saddr[11] = 0xff;
+                saddr[12..].copy_from_slice(&a[..4]);
+                daddr[..4].copy_from_slice(&a[4..]);
+                4
+            }
+            Family::Ipv6 => {
+                skb.read_network(8, &mut saddr)
+                    .ok_or(NotParsed::Truncated)?;
+                skb.read_network(24, &mut daddr)
+                    .ok_or(NotParsed::Truncated)?;
+                16
+            }
+        };
+        Self::tcp_part(skb, syn.th(), (saddr, daddr, daddr_len), false)
+    }
+
+    /// The TCP header's part of [`Self::parse`] and [`Self::at_listener`]:
+    /// the header `th` bytes after the network header, with the addresses
+    /// (source, destination, destination's length) already read.
+    fn tcp_part(
+        skb: &SkBuff,
+        th: usize,
+        (saddr, daddr, daddr_len): ([u8; 16], [u8; 16], usize),
+        left_to_ipv6: bool,
+    ) -> Result<Self, NotParsed> {
         let mut hdr = [0u8; 20];
         skb.read_network(th, &mut hdr).ok_or(NotParsed::Truncated)?;
         let doff = usize::from(hdr[12] >> 4) * 4;
@@ -363,12 +403,25 @@ impl NetState {
             }
             _ => return Verdict::Accept,
         };
-        // The listener's own keys, or else the administrator's for its port
-        // (the listener's: TPROXY may hand it a SYN for another port).
+        match self.guard(sk, family, args.rcu()) {
+            Some(guard) => self.judge(skb, family, args, &pkt, Some(&guard)),
+            None => Verdict::Accept,
+        }
+    }
+
+    /// What protects the listener `sk` against a segment of `family`: its
+    /// own keys, or else the administrator's for its port (the listener's:
+    /// TPROXY may hand it a SYN for another port); `None` if nothing does.
+    fn guard<'a>(
+        &'a self,
+        sk: &'a SockCommon,
+        family: Family,
+        rcu: &'a RcuSection,
+    ) -> Option<Guard<'a>> {
         let own = sk
-            .ulp::<SockCtx>(args.rcu())
-            .and_then(|ctx| Some((ctx, ctx.keys(args.rcu())?)));
-        let guard = match own {
+            .ulp::<SockCtx>(rcu)
+            .and_then(|ctx| Some((ctx, ctx.keys(rcu)?)));
+        Some(match own {
             Some((ctx, keys)) => Guard {
                 sk,
                 keys,
@@ -376,18 +429,90 @@ impl NetState {
                 integrity_len: ctx.integrity_len(),
                 by_policy: false,
             },
-            None => match self.policy.port(sk.local_port(), family, args.rcu()) {
-                Some(e) => Guard {
+            None => {
+                let e = self.policy.port(sk.local_port(), family, rcu)?;
+                Guard {
                     sk,
                     keys: e.keys(),
                     mode: Mode::Option,
                     integrity_len: e.integrity_len(),
                     by_policy: true,
-                },
-                None => return Verdict::Accept,
-            },
+                }
+            }
+        })
+    }
+
+    /// A SYN that TCP is about to answer at `sk`, a listener with the ULP,
+    /// which the input hook did not vouch for ([`crate::ffi::listen`]): it
+    /// came another way (Foo-over-UDP or GUE carry TCP past `LOCAL_IN`), or
+    /// the hook's verdict on it was given on another CPU (an NFQUEUE
+    /// reinjection). It gets the checks a SYN gets at the hook, its
+    /// knock's replay included (the hook's own SYN, checked again, is a
+    /// duplicate there, which passes), and a refusal gets the closed port's
+    /// answer. The cost of answering in the same time as a closed port is
+    /// not paid here: a closed port's answer to a SYN carried this way
+    /// comes from TCP, which the hook never saw either.
+    ///
+    /// A policy port whose first bytes are checked refuses such a SYN: its
+    /// bytes would pass the hook unseen as well.
+    pub(crate) fn unhooked_syn(
+        &self,
+        sk: &SockCommon,
+        syn: &ListenerSyn<'_>,
+        rcu: &RcuSection,
+    ) -> SynAnswer {
+        let Some(g) = self.guard(sk, syn.family(), rcu) else {
+            return SynAnswer::Accept;
         };
-        self.judge(skb, family, args, &pkt, Some(&guard))
+        self.counters.inc(Counter::SynUnhooked);
+        let refuse = |why: Option<Counter>| {
+            if let Some(c) = why {
+                self.counters.inc(c);
+            }
+            if self.drop_silently() {
+                self.counters.inc(Counter::Dropped);
+            } else if syn.send_reset() {
+                self.counters.inc(Counter::RstSent);
+            }
+            SynAnswer::Refuse
+        };
+        let Ok(pkt) = TcpPacket::at_listener(syn) else {
+            return refuse(Some(Counter::TruncatedDropped));
+        };
+        if g.mode == Mode::Isn {
+            let integrity = g.integrity_len > 0;
+            let (seq, daddr, dport, tsval) = (pkt.seq, pkt.daddr(), pkt.dport, pkt.tsval());
+            if !proto::check_isn_any(g.keys.isn(), seq, daddr, dport, tsval, integrity) {
+                return refuse(Some(Counter::IsnBad));
+            }
+            self.counters.inc(Counter::IsnGood);
+            self.admit(g.sk, &pkt);
+            return SynAnswer::Accept;
+        }
+        if g.by_policy && g.integrity_len > 0 {
+            return refuse(None);
+        }
+        let option = match proto::find_knock(pkt.options()) {
+            FindResult::Found { option, .. } => option,
+            FindResult::Absent => return refuse(Some(Counter::KnockMissing)),
+            FindResult::Malformed => return refuse(Some(Counter::KnockMalformed)),
+        };
+        let (now, skew) = (now_secs(), self.skew());
+        let keys = g.keys.keys();
+        let v = match proto::verify(&KernelCrypto, keys, option, pkt.dport, now, skew) {
+            Ok(v) => v,
+            Err(r) => return refuse(Some(reject_counter(r))),
+        };
+        match (g.integrity_len > 0, v.integrity.is_some()) {
+            (true, false) => return refuse(Some(Counter::IntegrityMissing)),
+            (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
+            _ => {}
+        }
+        if let Err(c) = self.remember(keys, &v, &pkt, now, skew) {
+            return refuse(Some(c));
+        }
+        self.admit(g.sk, &pkt);
+        SynAnswer::Accept
     }
 
     /// A segment for which TCP finds no socket, in a namespace with
@@ -485,6 +610,7 @@ impl NetState {
                 let v = self.isn_in(skb, family, args, (g.keys, integrity), pkt, tcp_silent);
                 if v == Verdict::Accept {
                     self.admit(g.sk, pkt);
+                    args.vouch(skb, g.sk, pkt.seq);
                 }
                 return v;
             }
@@ -519,11 +645,7 @@ impl NetState {
         let v = match proto::verify(&KernelCrypto, keys, option, pkt.dport, now, skew) {
             Ok(v) => v,
             Err(r) => {
-                count(match r {
-                    Reject::Malformed => Counter::KnockMalformed,
-                    Reject::Stale => Counter::KnockStale,
-                    Reject::BadMac => Counter::KnockBadMac,
-                });
+                count(reject_counter(r));
                 return self.reject(skb, family, args, pkt, false, guard.is_some());
             }
         };
@@ -541,6 +663,43 @@ impl NetState {
             (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
             _ => {}
         }
+        if let Err(c) = self.remember(keys, &v, pkt, now, skew) {
+            self.counters.inc(c);
+            return self.reject(skb, family, args, pkt, false, true);
+        }
+        // Only a knock that passed every check takes one of the policy's
+        // few connection slots: replayed knocks must not fill them.
+        if g.by_policy
+            && integrity_len > 0
+            && !self.policy_expect(
+                skb,
+                family,
+                args,
+                g.sk.local_port(),
+                pkt,
+                g.keys,
+                &v,
+                integrity_len,
+            )
+        {
+            return self.reject(skb, family, args, pkt, false, true);
+        }
+        self.admit(g.sk, pkt);
+        args.vouch(skb, g.sk, pkt.seq);
+        Verdict::Accept
+    }
+
+    /// Enters the knock `v` of `pkt`, verified with one of `keys`, in the
+    /// replay cache: `Ok` for a fresh knock or a duplicate of its SYN
+    /// (counted), else the counter of the refusal.
+    fn remember(
+        &self,
+        keys: &[proto::KnockKey],
+        v: &proto::Verified,
+        pkt: &TcpPacket,
+        now: u64,
+        skew: proto::Skew,
+    ) -> Result<(), Counter> {
         let src = SynSource {
             addr: pkt.saddr,
             port: pkt.sport,
@@ -563,35 +722,13 @@ impl NetState {
         match verdict {
             ReplayVerdict::Fresh => self.counters.inc(Counter::KnockGood),
             ReplayVerdict::Duplicate => self.counters.inc(Counter::KnockRetransmit),
-            ReplayVerdict::Replay => {
-                self.counters.inc(Counter::KnockReplay);
-                return self.reject(skb, family, args, pkt, false, true);
-            }
+            ReplayVerdict::Replay => return Err(Counter::KnockReplay),
             ReplayVerdict::Full => {
-                self.counters.inc(Counter::KnockReplayFull);
                 self.warn_replay_full(now);
-                return self.reject(skb, family, args, pkt, false, true);
+                return Err(Counter::KnockReplayFull);
             }
         }
-        // Only a knock that passed every check takes one of the policy's
-        // few connection slots: replayed knocks must not fill them.
-        if g.by_policy
-            && integrity_len > 0
-            && !self.policy_expect(
-                skb,
-                family,
-                args,
-                g.sk.local_port(),
-                pkt,
-                g.keys,
-                &v,
-                integrity_len,
-            )
-        {
-            return self.reject(skb, family, args, pkt, false, true);
-        }
-        self.admit(g.sk, pkt);
-        Verdict::Accept
+        Ok(())
     }
 
     /// Client side, review M6: whether to drop `pkt`, an RST, because it
@@ -989,6 +1126,15 @@ impl NetState {
             ports,
         );
         KernelCrypto.siphash_3u64(&self.admit_key, word(&id.saddr, 0), word(&id.saddr, 8), dst)
+    }
+}
+
+/// The counter of a knock that `proto::verify` refused.
+fn reject_counter(r: Reject) -> Counter {
+    match r {
+        Reject::Malformed => Counter::KnockMalformed,
+        Reject::Stale => Counter::KnockStale,
+        Reject::BadMac => Counter::KnockBadMac,
     }
 }
 

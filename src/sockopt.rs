@@ -7,9 +7,10 @@ use crate::ffi::{
     crypto::KernelCrypto,
     errno,
     hold::Hold,
+    listen::{ListenerSyn, SynAnswer},
     pernet::Net,
     rcu::SockRcu,
-    sock::{LockedSock, OptOut, OptVal, TcpState},
+    sock::{LockedSock, OptOut, OptVal, Sock, TcpState},
     uapi::{
         self, TCP_STEALTH, TCP_STEALTH_INTEGRITY, TCP_STEALTH_INTEGRITY_LEN, TCP_STEALTH_KEY,
         TCP_STEALTH_MODE,
@@ -116,6 +117,12 @@ impl Ulp for SockCtx {
             crate::netns::prepare_listener(net)?;
         }
         Ok(())
+    }
+
+    fn unhooked_syn(&self, sk: &Sock, syn: &ListenerSyn<'_>, rcu: &RcuSection) -> SynAnswer {
+        sk.net()
+            .state::<crate::netns::NetState>()
+            .unhooked_syn(sk, syn, rcu)
     }
 
     fn release(&self, net: &Net) {

@@ -53,6 +53,7 @@ counters! {
     RefusalHidden => "refusal_hidden": "Client side: first RSTs answering a SYN whose knock commits to the payload, dropped so that TCP resends it with a fresh knock (nonce collisions).",
     TruncatedDropped => "truncated_dropped": "TCP packets whose headers run past their end (dropped, as TCP does).",
     ClosedAnswered => "closed_answered": "Segments to a port without a socket that the module answered itself as TCP would (an RST, or nothing), on the path of a refused knock, so that a protected port and a closed one take as long to answer.",
+    SynUnhooked => "syn_unhooked": "SYNs that reached a protected listener with the ULP without the input hook's check (carried by Foo-over-UDP or GUE, or reinjected by NFQUEUE on another CPU), checked at the listener; refusals are counted by their reason as well.",
 }
 
 /// The counters of one namespace, one copy per CPU: every packet bumps

@@ -92,7 +92,9 @@ static bool tcp_stealth_local_unicast_dst(const struct sk_buff *skb, bool ipv6)
 /**
  * tcp_stealth_echo_opts() - the IPv4 options of the reset to a packet
  * @net: the namespace the packet arrived in
- * @skb: the packet, at LOCAL_IN, its options parsed by IP (IPCB()->opt)
+ * @skb: the packet, its IP header at its network header
+ * @s: its options as IP parsed them (IPCB()->opt at LOCAL_IN; TCP keeps a
+ * copy in TCP_SKB_CB()->header.h4)
  * @d: where the options of the reset go
  * @faddr: set to a reversed source route's first hop, if there is one
  *
@@ -105,9 +107,9 @@ static bool tcp_stealth_local_unicast_dst(const struct sk_buff *skb, bool ipv6)
  * Return: 0, or -EINVAL where TCP sends no reset at all.
  */
 static int tcp_stealth_echo_opts(struct net *net, const struct sk_buff *skb,
+				 const struct ip_options *s,
 				 struct ip_options *d, __be32 *faddr)
 {
-	const struct ip_options *s = &IPCB(skb)->opt;
 	const unsigned char *in = skb_network_header(skb);
 	unsigned char *out = d->__data;
 	int len, ptr;
@@ -228,37 +230,32 @@ static void tcp_stealth_build_opts(struct sk_buff *nskb,
 }
 
 /**
- * tcp_stealth_send_reset4() - answer an IPv4 packet as TCP answers it for a
- * closed port
+ * tcp_stealth_reset4() - send the reset of an IPv4 segment
  * @net: the namespace it arrived in
- * @oldskb: the packet, at LOCAL_IN
- * @hook: the netfilter hook (for the checksum check)
+ * @oldskb: the segment, IP header at its network header, routed
+ * @oth: its TCP header
+ * @otcplen: its length from the TCP header on
+ * @opt: its IP options as IP parsed them
  *
- * Context: softirq (the netfilter hook), under RCU.
- * Return: whether a reset was sent (TCP sends none for a bad checksum, an
- * RST, a destination that is not a local unicast address or options it
- * cannot echo).
+ * The segment is one TCP answers (checked by the caller). The TCP header is
+ * nf_reject_ip_tcphdr_put()'s, with the length given: that helper takes it
+ * from the skb, which is right at LOCAL_IN only.
+ *
+ * Context: BHs off, under RCU.
+ * Return: whether a reset was sent (none where TCP's could not be: options
+ * it cannot echo, no route back, or no memory).
  */
-bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
+static bool tcp_stealth_reset4(struct net *net, struct sk_buff *oldskb,
+			       const struct tcphdr *oth, unsigned int otcplen,
+			       const struct ip_options *opt)
 {
 	struct ip_options_data opts;
-	const struct tcphdr *oth;
-	struct tcphdr _oth;
 	struct sk_buff *nskb;
+	struct tcphdr *tcph;
 	struct iphdr *niph;
 	__be32 daddr, faddr = 0;
 
-	if (!tcp_stealth_local_unicast_dst(oldskb, false))
-		return false;
-	/* As nf_reject_ip_tcphdr_get(), with TCP's view of the checksum. */
-	if (ip_hdr(oldskb)->frag_off & htons(IP_OFFSET) ||
-	    ip_hdr(oldskb)->protocol != IPPROTO_TCP)
-		return false;
-	oth = skb_header_pointer(oldskb, ip_hdrlen(oldskb), sizeof(_oth), &_oth);
-	if (!oth || oth->rst ||
-	    tcp_stealth_checksum(oldskb, hook, ip_hdrlen(oldskb), false))
-		return false;
-	if (tcp_stealth_echo_opts(net, oldskb, &opts.opt.opt, &faddr))
+	if (tcp_stealth_echo_opts(net, oldskb, opt, &opts.opt.opt, &faddr))
 		return false;
 
 	nskb = alloc_skb(LL_MAX_HEADER + sizeof(struct iphdr) +
@@ -278,7 +275,24 @@ bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
 	}
 	/* The checksum covers the final destination, the header names the
 	 * source route's first hop, whose last slot gets the final one. */
-	nf_reject_ip_tcphdr_put(nskb, oldskb, oth);
+	skb_reset_transport_header(nskb);
+	tcph = skb_put_zero(nskb, sizeof(struct tcphdr));
+	tcph->source = oth->dest;
+	tcph->dest = oth->source;
+	tcph->doff = sizeof(struct tcphdr) / 4;
+	if (oth->ack) {
+		tcph->seq = oth->ack_seq;
+	} else {
+		tcph->ack_seq = htonl(ntohl(oth->seq) + oth->syn + oth->fin +
+				      otcplen - (oth->doff << 2));
+		tcph->ack = 1;
+	}
+	tcph->rst = 1;
+	tcph->check = ~tcp_v4_check(sizeof(struct tcphdr), niph->saddr,
+				    niph->daddr, 0);
+	nskb->ip_summed = CHECKSUM_PARTIAL;
+	nskb->csum_start = (unsigned char *)tcph - nskb->head;
+	nskb->csum_offset = offsetof(struct tcphdr, check);
 	if (opts.opt.opt.srr) {
 		unsigned char *sr = (unsigned char *)niph + opts.opt.opt.srr;
 
@@ -301,17 +315,50 @@ bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
 }
 
 /**
- * tcp_stealth_send_reset6() - answer an IPv6 packet as TCP answers it for a
+ * tcp_stealth_send_reset4() - answer an IPv4 packet as TCP answers it for a
  * closed port
  * @net: the namespace it arrived in
  * @oldskb: the packet, at LOCAL_IN
  * @hook: the netfilter hook (for the checksum check)
+ *
+ * Context: softirq (the netfilter hook), under RCU.
+ * Return: whether a reset was sent (TCP sends none for a bad checksum, an
+ * RST, a destination that is not a local unicast address or options it
+ * cannot echo).
+ */
+bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
+{
+	const struct tcphdr *oth;
+	struct tcphdr _oth;
+
+	if (!tcp_stealth_local_unicast_dst(oldskb, false))
+		return false;
+	/* As nf_reject_ip_tcphdr_get(), with TCP's view of the checksum. */
+	if (ip_hdr(oldskb)->frag_off & htons(IP_OFFSET) ||
+	    ip_hdr(oldskb)->protocol != IPPROTO_TCP)
+		return false;
+	oth = skb_header_pointer(oldskb, ip_hdrlen(oldskb), sizeof(_oth), &_oth);
+	if (!oth || oth->rst ||
+	    tcp_stealth_checksum(oldskb, hook, ip_hdrlen(oldskb), false))
+		return false;
+	return tcp_stealth_reset4(net, oldskb, oth,
+				  oldskb->len - ip_hdrlen(oldskb),
+				  &IPCB(oldskb)->opt);
+}
+
+/**
+ * tcp_stealth_send_reset6() - answer an IPv6 packet as TCP answers it for a
+ * closed port
+ * @net: the namespace it arrived in
+ * @oldskb: the packet, at LOCAL_IN
+ * @hook: the netfilter hook (for the checksum check), or -1 for a packet
+ * in TCP's hands, whose checksum TCP verified
  * @thoff: where TCP reads the TCP header, from the network header, as the
  * input check found it by walking the extension headers the way IPv6 will
  * (nf_reject_ip6_tcphdr_get() would look for it again, from the fixed
  * header).
  *
- * Context: softirq (the netfilter hook), under RCU.
+ * Context: softirq (the netfilter hook), or BHs off in TCP; under RCU.
  * Return: whether a reset was sent (none for a bad checksum, an RST, or a
  * destination that is not a local unicast address, e.g. an anycast one).
  */
@@ -337,7 +384,8 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 		return false;
 	otcplen = oldskb->len - thoff;
 	oth = skb_header_pointer(oldskb, thoff, sizeof(_oth), &_oth);
-	if (!oth || oth->rst || nf_ip6_checksum(oldskb, hook, thoff, IPPROTO_TCP))
+	if (!oth || oth->rst ||
+	    (hook >= 0 && nf_ip6_checksum(oldskb, hook, thoff, IPPROTO_TCP)))
 		return false;
 
 	/* As tcp_v6_send_reset() without a socket: the probe's own flow
@@ -382,6 +430,37 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 	nf_ct_attach(nskb, oldskb);
 	ip6_local_out(net, NULL, nskb);
 	return true;
+}
+
+/**
+ * tcp_stealth_send_reset_tcp() - answer a segment in TCP's hands as TCP
+ * answers it for a closed port
+ * @net: the namespace it arrived in
+ * @skb: the segment, as TCP passes it to a listener's conn_request(): its
+ * TCP header at the transport header (past a Foo-over-UDP or GUE header,
+ * say), its checksum verified, and TCP's control block filled in (which
+ * keeps IP's in TCP_SKB_CB()->header)
+ *
+ * The same reset as tcp_stealth_send_reset4() and tcp_stealth_send_reset6()
+ * send for the packet at LOCAL_IN, and as tcp_v4_send_reset() and
+ * tcp_v6_send_reset() without a socket send for it here.
+ *
+ * Context: BHs off, under RCU (conn_request()).
+ * Return: whether a reset was sent.
+ */
+bool tcp_stealth_send_reset_tcp(struct net *net, struct sk_buff *skb)
+{
+	int thoff = skb_transport_header(skb) - skb_network_header(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+
+	if (thoff < 0 || th->rst)
+		return false;
+	if (skb->protocol == htons(ETH_P_IPV6))
+		return tcp_stealth_send_reset6(net, skb, -1, thoff);
+	if (!tcp_stealth_local_unicast_dst(skb, false))
+		return false;
+	return tcp_stealth_reset4(net, skb, th, skb->len,
+				  &TCP_SKB_CB(skb)->header.h4.opt);
 }
 
 /**

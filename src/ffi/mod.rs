@@ -41,6 +41,7 @@ mod bindings;
 pub(crate) mod crypto;
 pub(crate) mod genl;
 pub(crate) mod hold;
+pub(crate) mod listen;
 pub(crate) mod net;
 pub(crate) mod netfilter;
 mod ops;

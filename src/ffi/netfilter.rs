@@ -93,6 +93,14 @@ unsafe extern "C" fn trampoline<S: HookState>(
     // SAFETY: `data.state` points to the namespace's state in the same
     // `Slot`, initialised for as long as `data` is (invariant of `Slot`).
     let st = unsafe { &*data.state };
+    if data.spec.point == HookPoint::LocalIn {
+        // Whatever this packet is, the input hook has not vouched for it
+        // (yet): a SYN that a UDP datagram carries to TCP is checked at the
+        // listener (see `super::listen`).
+        // SAFETY: The helper only writes this CPU's word (preemption safe:
+        // an NFQUEUE reinjection runs hooks in process context).
+        unsafe { bindings::tcp_stealth_vouch_clear() };
+    }
     // SAFETY: Netfilter passes a valid skb that it owns for this call.
     let skb = unsafe { SkBuff::from_raw(skb) };
     // INVARIANT: Netfilter passes a valid state and runs hooks under
@@ -273,6 +281,17 @@ impl HookArgs<'_> {
                 }
             }
         }
+    }
+
+    /// Vouches for `skb`, a SYN with sequence number `seq` that this input
+    /// hook lets through to `listener` with a valid knock, so that the
+    /// listener does not check it again (see [`super::listen`]).
+    pub(crate) fn vouch(&self, skb: &SkBuff, listener: &SockCommon, seq: u32) {
+        // SAFETY: Called from the input hook (a `HookArgs` exists only for
+        // a hook call), after the trampoline cleared the word for this
+        // packet; the helper only stores the values, and the pointers are
+        // compared, never dereferenced.
+        unsafe { bindings::tcp_stealth_vouch(skb.as_ptr(), listener.as_ptr(), seq) };
     }
 
     /// Whether the IPsec policy lets the packet reach TCP at `listener`, or

@@ -22,6 +22,7 @@
 use super::{
     bindings,
     hold::{Hold, HoldCheck, HoldOf, HoldState},
+    listen::{self, AfOpsCopies, ListenerSyn, SynAnswer, SynCheckOf},
     net::Net,
     ops::{self, OpsCopies, OpsOf},
     sock::{LockedSock, OptOut, OptVal, Sock, SockCommon, TcpState, SOL_TCP},
@@ -106,6 +107,14 @@ pub(crate) trait Ulp: Sized + Send + Sync + 'static {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
+    /// A SYN that TCP is about to answer at this listener `sk`, which the
+    /// input hook did not vouch for (it came another way: Foo-over-UDP, GUE;
+    /// see [`super::listen`]), in softirq context (BHs off) under RCU.
+    /// Optional: without it, listeners answer every SYN that reaches them.
+    fn unhooked_syn(&self, _sk: &Sock, _syn: &ListenerSyn<'_>, _rcu: &RcuSection) -> SynAnswer {
+        kernel::build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
     /// The socket is being destroyed.
     fn release(&self, net: &Net);
 }
@@ -139,6 +148,7 @@ pub(crate) struct UlpVtable<T: Ulp> {
     ulp: KernelStatic<bindings::tcp_ulp_ops>,
     protos: KernelStatic<[MaybeUninit<bindings::proto>; 2]>,
     pub(super) ops: OpsCopies,
+    af_ops: AfOpsCopies,
     /// This module, as `ulp.owner` names it (readable without touching the
     /// `KernelStatic`).
     owner: AtomicPtr<bindings::module>,
@@ -170,6 +180,7 @@ impl<T: Ulp> UlpVtable<T> {
             }),
             protos: KernelStatic::new([MaybeUninit::uninit(), MaybeUninit::uninit()]),
             ops: OpsCopies::new(),
+            af_ops: AfOpsCopies::new(),
             owner: AtomicPtr::new(null_mut()),
             _ctx: PhantomData,
         }
@@ -330,6 +341,19 @@ impl<T: Ulp> HoldOf for T {
     }
 }
 
+impl<T: Ulp> SynCheckOf for T {
+    fn af_copies() -> &'static AfOpsCopies {
+        &T::vtable().af_ops
+    }
+
+    fn check(sk: &Sock, syn: &ListenerSyn<'_>, rcu: &RcuSection) -> SynAnswer {
+        match sk.ulp::<T>(rcu) {
+            Some(ctx) if T::HAS_UNHOOKED_SYN => ctx.unhooked_syn(sk, syn, rcu),
+            _ => SynAnswer::Accept,
+        }
+    }
+}
+
 impl<T: Ulp> OpsOf for T {
     fn copies() -> &'static OpsCopies {
         &T::vtable().ops
@@ -455,7 +479,7 @@ impl<T: Ulp> UlpRegistration<T> {
                 p.recvmsg = Some(Adapter::<T>::recvmsg);
                 p.ioctl = Some(Adapter::<T>::ioctl);
                 p.release_cb = Some(Adapter::<T>::release_cb);
-                if T::HAS_LISTEN {
+                if T::HAS_LISTEN || T::HAS_UNHOOKED_SYN {
                     p.hash = Some(Adapter::<T>::hash);
                 }
             }
@@ -560,6 +584,15 @@ impl<T: Ulp> Adapter<T> {
             Ok(d) => d,
             Err(_) => return ENOMEM.to_errno(),
         };
+        if T::HAS_UNHOOKED_SYN && s.state() == TcpState::Listen {
+            // A listener already: the check of unhooked SYNs now (until the
+            // context is published below, it lets every SYN through, as
+            // the listener did without the ULP).
+            // SAFETY: A locked full TCP socket (the ULP core's call).
+            if let Err(e) = unsafe { listen::install::<T>(sk) } {
+                return e.to_errno();
+            }
+        }
         // SAFETY: The socket is a locked full TCP socket (the ULP core
         // checks), so its `inet_connection_sock` fields may be written.
         // Lockless readers (the hooks, on a listener that attaches the ULP
@@ -581,6 +614,8 @@ impl<T: Ulp> Adapter<T> {
         // SAFETY: The kernel calls `release` once, with a socket being
         // destroyed that has our ULP, locked.
         let s = unsafe { Sock::from_raw(sk) };
+        // SAFETY: A full TCP socket being destroyed: nobody else writes it.
+        unsafe { listen::restore::<T>(sk) };
         let icsk = sk.cast::<bindings::inet_connection_sock>();
         // SAFETY: A socket with our ULP is a full TCP socket, so an
         // `inet_connection_sock`; it is locked.
@@ -640,6 +675,10 @@ impl<T: Ulp> Adapter<T> {
     ) {
         let vt = T::vtable();
         let icsk = newsk.cast::<bindings::inet_connection_sock>();
+        // The child got the listener's `inet_connection_sock_af_ops`: TCP's
+        // own, which it may keep after it loses the ULP.
+        // SAFETY: A new full TCP socket that nobody else sees yet.
+        unsafe { listen::restore::<T>(newsk) };
         // SAFETY: The child is a copy of our listener (its ULP fields and
         // proto included). Listeners are not locked here (6.12 makes
         // children on lockless listeners); the listener's context stays
@@ -807,8 +846,9 @@ impl<T: Ulp> Adapter<T> {
 
     /// `hash` of our protos. For TCP only `inet_csk_listen_start()` calls
     /// it, in `listen()`, with the socket locked and already in
-    /// `TCP_LISTEN`, to make it a listener peers can find: [`Ulp::listen`]
-    /// first, then TCP's own.
+    /// `TCP_LISTEN`, to make it a listener peers can find: the check of
+    /// unhooked SYNs ([`listen::install`]) and [`Ulp::listen`] first, then
+    /// TCP's own.
     ///
     /// # Safety
     ///
@@ -817,8 +857,15 @@ impl<T: Ulp> Adapter<T> {
     unsafe extern "C" fn hash(sk: *mut bindings::sock) -> c_int {
         // SAFETY: The caller owns the socket for the call.
         let s = unsafe { Sock::from_raw(sk) };
+        if T::HAS_UNHOOKED_SYN {
+            // SAFETY: A full TCP socket with our ULP, locked by the caller,
+            // not yet findable as a listener.
+            if let Err(e) = unsafe { listen::install::<T>(sk) } {
+                return e.to_errno();
+            }
+        }
         // SAFETY: The caller holds the socket's lock for the call.
-        if let UlpState::Ctx(ctx) = unsafe { s.ulp_state::<T>() } {
+        if let (true, UlpState::Ctx(ctx)) = (T::HAS_LISTEN, unsafe { s.ulp_state::<T>() }) {
             if let Err(e) = ctx.listen(s.net()) {
                 return e.to_errno();
             }

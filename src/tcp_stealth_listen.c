@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The listener's own check (src/ffi/listen.rs): a SYN that reaches a
+ * listener with the ULP without having been judged by the module's input
+ * hook. A receive port of Foo-over-UDP or GUE hands the TCP segment it
+ * carries straight to TCP, without NF_INET_LOCAL_IN for it; such a SYN is
+ * checked in the listener's conn_request(), which the ULP's copy of the
+ * listener's inet_connection_sock_af_ops overrides.
+ *
+ * The input hook vouches for the SYNs it let through to such a listener
+ * with a valid knock, so that the listener does not verify them twice: a
+ * per-CPU word naming the packet, the listener and the SYN's sequence
+ * number, which the hook clears for every packet it sees and sets for the
+ * one it vouches for, and which conn_request() clears as it reads it. TCP
+ * takes a SYN from the hook to conn_request() on the same CPU (a listener
+ * has no backlog), so the word read there is the hook's verdict on that
+ * very packet, or, for a packet the hook saw as something else (the UDP
+ * datagram that carried it), clear. Where the word does not match (an
+ * NFQUEUE verdict reinjecting the SYN on another CPU, say) the listener
+ * verifies the knock itself: the word saves work, it never lets a SYN
+ * through. A word left over from a SYN that was dropped after the hook
+ * cannot vouch for another packet made at the same address: that packet
+ * would also need the same listener and the sequence number of a SYN with
+ * a valid knock, i.e. be that SYN again.
+ */
+#include <linux/percpu.h>
+#include <linux/skbuff.h>
+#include <linux/tcp.h>
+#include <net/inet_connection_sock.h>
+#include <net/sock.h>
+
+#include "tcp_stealth_helpers.h"
+
+struct tcp_stealth_vouch {
+	const struct sk_buff *skb;
+	const struct sock *sk;
+	u32 seq;
+};
+
+static DEFINE_PER_CPU(struct tcp_stealth_vouch, tcp_stealth_vouch_word);
+
+/**
+ * tcp_stealth_vouch_clear() - forget this CPU's vouch
+ *
+ * Context: the input hook (softirq, or process context when an NFQUEUE
+ * verdict reinjects a packet: a migration in between leaves a word that
+ * matches nothing).
+ */
+void tcp_stealth_vouch_clear(void)
+{
+	this_cpu_write(tcp_stealth_vouch_word.skb, NULL);
+}
+
+/**
+ * tcp_stealth_vouch() - vouch for a SYN the input hook lets through
+ * @skb: the SYN, judged and accepted
+ * @sk: the listener it was judged for
+ * @seq: its sequence number
+ *
+ * Context: the input hook, after tcp_stealth_vouch_clear() for the same
+ * packet.
+ */
+void tcp_stealth_vouch(const struct sk_buff *skb, const struct sock *sk,
+		       u32 seq)
+{
+	this_cpu_write(tcp_stealth_vouch_word.sk, sk);
+	this_cpu_write(tcp_stealth_vouch_word.seq, seq);
+	this_cpu_write(tcp_stealth_vouch_word.skb, skb);
+}
+
+/**
+ * tcp_stealth_vouched() - whether the input hook vouched for a SYN, and
+ * forget it
+ * @skb: the SYN, in TCP's hands (its TCP header at the transport header)
+ * @sk: the listener TCP gives it to
+ *
+ * Context: conn_request() (BHs off, under RCU).
+ * Return: true if this CPU's word names @skb, @sk and @skb's sequence
+ * number.
+ */
+bool tcp_stealth_vouched(const struct sk_buff *skb, const struct sock *sk)
+{
+	bool ok = this_cpu_read(tcp_stealth_vouch_word.skb) == skb &&
+		  this_cpu_read(tcp_stealth_vouch_word.sk) == sk &&
+		  this_cpu_read(tcp_stealth_vouch_word.seq) ==
+			  ntohl(tcp_hdr(skb)->seq);
+
+	this_cpu_write(tcp_stealth_vouch_word.skb, NULL);
+	return ok;
+}
+
+/**
+ * tcp_stealth_af_ops() - a socket's inet_connection_sock_af_ops
+ * @sk: a full TCP socket
+ *
+ * Return: icsk_af_ops, read once (TCP's receive path reads it without the
+ * socket lock).
+ */
+const struct inet_connection_sock_af_ops *
+tcp_stealth_af_ops(const struct sock *sk)
+{
+	return READ_ONCE(inet_csk(sk)->icsk_af_ops);
+}
+
+/**
+ * tcp_stealth_set_af_ops() - give a socket other inet_connection_sock_af_ops
+ * @sk: a full TCP socket, locked by the caller (or not yet visible)
+ * @ops: the table, which must outlive every use by the socket
+ *
+ * Written once, as tcp_v6_connect() writes it: a lockless reader sees the
+ * old table or the new one.
+ */
+void tcp_stealth_set_af_ops(struct sock *sk,
+			    const struct inet_connection_sock_af_ops *ops)
+{
+	WRITE_ONCE(inet_csk(sk)->icsk_af_ops, ops);
+}
+
+/**
+ * tcp_stealth_tcp_skb_th() - where TCP found the TCP header of a segment
+ * @skb: a segment in TCP's hands (tcp_v4_rcv(), tcp_v6_rcv())
+ * @ipv6: set to whether its IP header is IPv6 (a segment from an IPv4 peer
+ * reaches an IPv6 listener as IPv4)
+ *
+ * Return: the TCP header's offset from the network header (past the UDP
+ * header of Foo-over-UDP, say), or a negative value if it is not after it.
+ */
+int tcp_stealth_tcp_skb_th(const struct sk_buff *skb, bool *ipv6)
+{
+	*ipv6 = skb->protocol == htons(ETH_P_IPV6);
+	return skb_transport_header(skb) - skb_network_header(skb);
+}
