@@ -146,13 +146,16 @@ impl AfOpsCopies {
         let want = base as usize;
         for i in 0..SLOTS {
             loop {
-                match self.base[i].compare_exchange(
-                    FREE,
-                    FILLING,
-                    Ordering::Acquire,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
+                // Claimed and filled with BHs (so preemption) off, so that
+                // a caller waiting for the slot waits for a few dozen stores.
+                let claimed = super::with_bh_disabled(|| {
+                    let r = self.base[i].compare_exchange(
+                        FREE,
+                        FILLING,
+                        Ordering::Acquire,
+                        Ordering::Acquire,
+                    );
+                    if r.is_ok() {
                         // SAFETY: The slot is ours to fill (type invariant:
                         // this call claimed it); `base` is a table of TCP's
                         // that a live socket points to, a static of the
@@ -164,11 +167,14 @@ impl AfOpsCopies {
                         // INVARIANT: The copy is written before its base is
                         // published (release).
                         self.base[i].store(want, Ordering::Release);
-                        return Ok(self.copy_ptr(i));
                     }
+                    r
+                });
+                match claimed {
+                    Ok(_) => return Ok(self.copy_ptr(i)),
                     Err(b) if b == want => return Ok(self.copy_ptr(i)),
-                    // Another listener's call fills it: wait for it (a copy
-                    // of a few dozen words), then look again.
+                    // Another listener's call is filling it: wait, then look
+                    // again.
                     Err(FILLING) => core::hint::spin_loop(),
                     Err(_) => break,
                 }
