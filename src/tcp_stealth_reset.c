@@ -236,10 +236,14 @@ static void tcp_stealth_build_opts(struct sk_buff *nskb,
  * @oth: its TCP header
  * @otcplen: its length from the TCP header on
  * @opt: its IP options as IP parsed them
+ * @protocol: the protocol field of the reset's IP header
  *
  * The segment is one TCP answers (checked by the caller). The TCP header is
  * nf_reject_ip_tcphdr_put()'s, with the length given: that helper takes it
- * from the skb, which is right at LOCAL_IN only.
+ * from the skb, which is right at LOCAL_IN only. TCP's reset names the
+ * protocol of the segment's own IP header (ip_send_unicast_reply()): UDP
+ * for a segment that Foo-over-UDP carried, whose IP header FOU leaves as it
+ * was; the TCP checksum covers IPPROTO_TCP all the same.
  *
  * Context: BHs off, under RCU.
  * Return: whether a reset was sent (none where TCP's could not be: options
@@ -247,7 +251,7 @@ static void tcp_stealth_build_opts(struct sk_buff *nskb,
  */
 static bool tcp_stealth_reset4(struct net *net, struct sk_buff *oldskb,
 			       const struct tcphdr *oth, unsigned int otcplen,
-			       const struct ip_options *opt)
+			       const struct ip_options *opt, u8 protocol)
 {
 	struct ip_options_data opts;
 	struct sk_buff *nskb;
@@ -266,7 +270,7 @@ static bool tcp_stealth_reset4(struct net *net, struct sk_buff *oldskb,
 	skb_dst_set_noref(nskb, skb_dst(oldskb));
 	nskb->mark = IP4_REPLY_MARK(net, oldskb->mark);
 	skb_reserve(nskb, LL_MAX_HEADER);
-	niph = nf_reject_iphdr_put(nskb, oldskb, IPPROTO_TCP,
+	niph = nf_reject_iphdr_put(nskb, oldskb, protocol,
 				   ip4_dst_hoplimit(skb_dst(nskb)));
 	niph->tos = ip_hdr(oldskb)->tos & ~INET_ECN_MASK;
 	if (opts.opt.opt.optlen) {
@@ -343,7 +347,7 @@ bool tcp_stealth_send_reset4(struct net *net, struct sk_buff *oldskb, int hook)
 		return false;
 	return tcp_stealth_reset4(net, oldskb, oth,
 				  oldskb->len - ip_hdrlen(oldskb),
-				  &IPCB(oldskb)->opt);
+				  &IPCB(oldskb)->opt, IPPROTO_TCP);
 }
 
 /**
@@ -443,7 +447,8 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
  *
  * The same reset as tcp_stealth_send_reset4() and tcp_stealth_send_reset6()
  * send for the packet at LOCAL_IN, and as tcp_v4_send_reset() and
- * tcp_v6_send_reset() without a socket send for it here.
+ * tcp_v6_send_reset() without a socket send for it here (for IPv4, with
+ * the protocol of the segment's IP header: see tcp_stealth_reset4()).
  *
  * Context: BHs off, under RCU (conn_request()).
  * Return: whether a reset was sent.
@@ -460,7 +465,8 @@ bool tcp_stealth_send_reset_tcp(struct net *net, struct sk_buff *skb)
 	if (!tcp_stealth_local_unicast_dst(skb, false))
 		return false;
 	return tcp_stealth_reset4(net, skb, th, skb->len,
-				  &TCP_SKB_CB(skb)->header.h4.opt);
+				  &TCP_SKB_CB(skb)->header.h4.opt,
+				  ip_hdr(skb)->protocol);
 }
 
 /**
