@@ -177,30 +177,45 @@ int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen)
 	return -1;
 }
 
+/* The sum of the pseudo-header a -> b for @proto and @len bytes. */
+static uint32_t pseudo_sum(const struct wire *w, uint8_t proto, int len)
+{
+	uint8_t pseudo[4];
+	uint32_t sum;
+
+	sum = csum_add(0, w->addr_a, alen(w->family));
+	sum = csum_add(sum, w->addr_b, alen(w->family));
+	put16(pseudo, proto);
+	put16(pseudo + 2, len);
+	return csum_add(sum, pseudo, 4);
+}
+
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
 {
 	int iphl = w->family == AF_INET6 ? 40 : 20;
+	int udpl = s->fou_port ? 8 : 0;
 	int tlen = 20 + s->optlen + s->datalen;
-	uint8_t *th = buf + iphl, pseudo[4];
+	uint8_t *th = buf + iphl + udpl;
+	uint8_t proto = udpl ? IPPROTO_UDP : IPPROTO_TCP;
 	uint32_t sum;
 
-	memset(buf, 0, iphl + tlen);
+	memset(buf, 0, iphl + udpl + tlen);
 	if (w->family == AF_INET) {
 		buf[0] = 0x45;
 		buf[1] = s->tos;
-		put16(buf + 2, iphl + tlen);
+		put16(buf + 2, iphl + udpl + tlen);
 		put16(buf + 4, rand32() | 1);
 		put16(buf + 6, 0x4000);		/* DF, as Linux sends */
 		buf[8] = 64;
-		buf[9] = IPPROTO_TCP;
+		buf[9] = proto;
 		memcpy(buf + 12, w->addr_a, 4);
 		memcpy(buf + 16, w->addr_b, 4);
 		/* The kernel fills in the header checksum (IP_HDRINCL). */
 	} else {
 		put32(buf, 6u << 28 | (uint32_t)s->tos << 20 |
 			   (rand32() & 0xfffff));
-		put16(buf + 4, tlen);
-		buf[6] = IPPROTO_TCP;
+		put16(buf + 4, udpl + tlen);
+		buf[6] = proto;
 		buf[7] = 64;
 		memcpy(buf + 8, w->addr_a, 16);
 		memcpy(buf + 24, w->addr_b, 16);
@@ -216,20 +231,27 @@ int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
 	memcpy(th + 20, s->opts, s->optlen);
 	memcpy(th + 20 + s->optlen, s->data, s->datalen);
 
-	sum = csum_add(0, w->addr_a, alen(w->family));
-	sum = csum_add(sum, w->addr_b, alen(w->family));
-	put16(pseudo, IPPROTO_TCP);
-	put16(pseudo + 2, tlen);
-	sum = csum_add(sum, pseudo, 4);
-	sum = csum_add(sum, th, tlen);
+	sum = csum_add(pseudo_sum(w, IPPROTO_TCP, tlen), th, tlen);
 	put16(th + 16, csum_fold(sum) ^ (s->bad_csum ? 0x5a5a : 0));
-	return iphl + tlen;
+	if (udpl) {
+		uint8_t *uh = buf + iphl;
+		uint16_t c;
+
+		put16(uh, s->sport);
+		put16(uh + 2, s->fou_port);
+		put16(uh + 4, udpl + tlen);
+		sum = csum_add(pseudo_sum(w, IPPROTO_UDP, udpl + tlen), uh,
+			       udpl + tlen);
+		c = csum_fold(sum);
+		put16(uh + 6, c ? c : 0xffff);	/* 0 means none */
+	}
+	return iphl + udpl + tlen;
 }
 
 int send_seg(const struct wire *w, const struct seg *s)
 {
 	struct sockaddr_storage ss;
-	uint8_t buf[128];
+	uint8_t buf[RAW_PACKET_MAX];
 	socklen_t sl;
 	int len;
 

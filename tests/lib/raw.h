@@ -34,6 +34,12 @@ struct seg {
 	uint8_t data[32];
 	int datalen;
 	bool bad_csum;
+	/*
+	 * Not 0: sent as the payload of a UDP datagram to this port of b
+	 * (Foo-over-UDP, `ip fou add port P ipproto 6`), from UDP port sport;
+	 * the TCP checksum still covers the outer addresses, which TCP sees.
+	 */
+	uint16_t fou_port;
 };
 
 /* A captured TCP segment, with the IP fields an observer sees. */
@@ -111,7 +117,11 @@ int alen(int family);
  */
 int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen);
 
-/* @s from a to b as an IP packet in @buf (128 bytes); returns its length. */
+/* The most build_packet() writes. */
+#define RAW_PACKET_MAX	160
+
+/* @s from a to b as an IP packet in @buf (RAW_PACKET_MAX bytes); returns its
+ * length. */
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf);
 /* Send @s from a to b. 0 or -1. */
 int send_seg(const struct wire *w, const struct seg *s);
