@@ -557,8 +557,10 @@ static int fou_add(const char *ns, int family)
 	return ret;
 }
 
-/* A SYN to b's @dport, carried to b's FOU port; with @knock a valid knock
- * for SECRET_V after base_seg()'s options. */
+/*
+ * A SYN to b's @dport, carried to b's FOU port; with @knock a valid knock
+ * for SECRET_V after base_seg()'s options.
+ */
 static void fou_syn(struct wire *w, struct seg *s, uint16_t dport, bool knock)
 {
 	base_seg(w, s, dport, TH_SYN);

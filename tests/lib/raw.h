@@ -120,8 +120,10 @@ int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen);
 /* The most build_packet() writes. */
 #define RAW_PACKET_MAX	160
 
-/* @s from a to b as an IP packet in @buf (RAW_PACKET_MAX bytes); returns its
- * length. */
+/*
+ * @s from a to b as an IP packet in @buf (RAW_PACKET_MAX bytes); returns its
+ * length.
+ */
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf);
 /* Send @s from a to b. 0 or -1. */
 int send_seg(const struct wire *w, const struct seg *s);
