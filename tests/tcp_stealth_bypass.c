@@ -576,39 +576,6 @@ static void fou_syn(struct wire *w, struct seg *s, uint16_t dport, bool knock)
 	}
 }
 
-/*
- * Send @sp (to the protected port) and @sq (to the closed one) and capture
- * b's answers. A fence follows them: an ACK to the closed port from a port
- * of its own, through the FOU port as well (it passes no hook and moves no
- * counter), which TCP answers with an RST. The three take the same queues in
- * order (send_segs_in_order()), so once the fence's answer is in, so are the
- * others: silence costs a round trip, not REPLY_WAIT_MS.
- */
-static void fou_exchange(struct wire *w, const struct seg *sp,
-			 const struct seg *sq, struct reply *rp,
-			 struct reply *rq)
-{
-	struct seg f = {
-		.sport = w->next_port++, .dport = PORT_Q, .seq = rand32(),
-		.ack = rand32(), .flags = TH_ACK, .win = 64240,
-		.fou_port = PORT_FOU,
-	};
-	const struct seg *segs[] = { sp, sq, &f };
-	struct reply rf;
-	struct match m[3] = {
-		{ .sport = sp->dport, .dport = sp->sport, .out = rp },
-		{ .sport = sq->dport, .dport = sq->sport, .out = rq },
-		{ .sport = PORT_Q, .dport = f.sport, .out = &rf, .fence = true },
-	};
-
-	rp->present = rq->present = false;
-	drain(w);
-	if (send_segs_in_order(w, segs, 3))
-		return;
-	if (capture(w, m, 3, REPLY_WAIT_MS) < 3 && !rf.present)
-		note("no answer to the fence segment in %d ms", REPLY_WAIT_MS);
-}
-
 /* @r, b's answer to @s, on stderr, its numbers relative to @s's. */
 static void print_answer(const char *tag, const struct seg *s,
 			 const struct reply *r)
@@ -692,7 +659,9 @@ TEST_F_TIMEOUT(bypass, fou_syn_without_knock, T_TIMEOUT)
 		fou_syn(&self->w, &sp, PORT_P, false);
 		fou_syn(&self->w, &sq, PORT_Q, false);
 		ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
-		fou_exchange(&self->w, &sp, &sq, &rp, &rq);
+		/* The fence goes through FOU too: past the hook, no counter. */
+		exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq,
+				REPLY_WAIT_MS);
 		ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
 		note("knockless SYNs through FOU port %d, reject=%d:", PORT_FOU,
 		     drop);
@@ -735,7 +704,7 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 	fou_syn(&self->w, &sp, PORT_P, true);
 	fou_syn(&self->w, &sq, PORT_Q, false);
 	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
-	fou_exchange(&self->w, &sp, &sq, &rp, &rq);
+	exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
 	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
 	note("knocking SYN through FOU port %d:", PORT_FOU);
 	print_answer("protected", &sp, &rp);

@@ -284,6 +284,32 @@ int send_segs_in_order(const struct wire *w, const struct seg *const *s,
 	return ret;
 }
 
+void exchange_fenced(struct wire *w, const struct seg *sp, const struct seg *sq,
+		     uint16_t closed_port, struct reply *rp, struct reply *rq,
+		     int timeout_ms)
+{
+	struct seg f = {
+		.sport = w->next_port++, .dport = closed_port, .seq = rand32(),
+		.ack = rand32(), .flags = TH_ACK, .win = 64240,
+		.fou_port = sq->fou_port,
+	};
+	const struct seg *segs[] = { sp, sq, &f };
+	struct reply rf;
+	struct match m[3] = {
+		{ .sport = sp->dport, .dport = sp->sport, .out = rp },
+		{ .sport = sq->dport, .dport = sq->sport, .out = rq },
+		{ .sport = closed_port, .dport = f.sport, .out = &rf,
+		  .fence = true },
+	};
+
+	rp->present = rq->present = false;
+	drain(w);
+	if (send_segs_in_order(w, segs, 3))
+		return;
+	if (capture(w, m, 3, timeout_ms) < 3 && !rf.present)
+		note("no answer to the fence segment in %d ms", timeout_ms);
+}
+
 bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 			 const uint8_t *src, const uint8_t *dst, struct reply *r)
 {

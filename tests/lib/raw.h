@@ -134,6 +134,17 @@ int send_seg(const struct wire *w, const struct seg *s);
  */
 int send_segs_in_order(const struct wire *w, const struct seg *const *s,
 		       int n);
+/*
+ * Send @sp and @sq from a to b and capture b's answers to them in @rp and
+ * @rq. A fence follows them: an ACK to @closed_port from a port of its own
+ * (carried as @sq is: its fou_port), which b answers with an RST. The three
+ * take the same queues in order (send_segs_in_order()), so once the fence's
+ * answer is in, so are the others: silence costs a round trip, not
+ * @timeout_ms.
+ */
+void exchange_fenced(struct wire *w, const struct seg *sp, const struct seg *sq,
+		     uint16_t closed_port, struct reply *rp, struct reply *rq,
+		     int timeout_ms);
 /* Parse an IP packet from @src to @dst; false if not TCP of w's family. */
 bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 		  const uint8_t *src, const uint8_t *dst, struct reply *r);
