@@ -558,6 +558,18 @@ static int fou_add(const char *ns, int family)
 }
 
 /*
+ * b's FOU port (fou_add()) and a listener on PORT_P with SECRET_V: its fd,
+ * or -1. @w reads the UDP-protocol answers of IPv4 TCP as TCP (udp_as_tcp).
+ */
+static int fou_listener(struct wire *w)
+{
+	if (fou_add(w->nsb, w->family))
+		return -1;
+	w->udp_as_tcp = true;
+	return listen_on(w, PORT_P, SECRET_V, true, 0, 0);
+}
+
+/*
  * A SYN to b's @dport, carried to b's FOU port; with @knock a valid knock
  * for SECRET_V after base_seg()'s options.
  */
@@ -586,14 +598,16 @@ static void print_answer(const char *tag, const struct seg *s,
 		note("  %s (port %u): no answer", tag, s->dport);
 		return;
 	}
-	note("  %s (port %u): %s seq=probe.ack%+d ack=probe.seq%+d win=%u optlen=%d data=%d",
-	     tag, s->dport, flag_str(r->flags, f), (int32_t)(r->seq - s->ack),
-	     (int32_t)(r->ack - s->seq), r->win, r->optlen, r->datalen);
+	note("  %s (port %u): IP protocol %u, %s seq=probe.ack%+d ack=probe.seq%+d win=%u optlen=%d data=%d",
+	     tag, s->dport, r->proto, flag_str(r->flags, f),
+	     (int32_t)(r->seq - s->ack), (int32_t)(r->ack - s->seq), r->win,
+	     r->optlen, r->datalen);
 }
 
 /*
  * The protected port's answer @rp to @sp must be the closed port's @rq to
- * @sq: flags, numbers relative to the probe's, window, options, data.
+ * @sq: IP protocol, flags, numbers relative to the probe's, window,
+ * options, data.
  * Returns the number of differences, each on stderr.
  */
 static int compare_answers(const struct seg *sp, const struct reply *rp,
@@ -611,6 +625,7 @@ static int compare_answers(const struct seg *sp, const struct reply *rp,
 	DIFF("present", rp->present, rq->present);
 	if (!rp->present || !rq->present)
 		return bad;
+	DIFF("IP protocol", rp->proto, rq->proto);
 	DIFF("flags", rp->flags, rq->flags);
 	DIFF("seq - probe.ack", (int32_t)(rp->seq - sp->ack),
 	     (int32_t)(rq->seq - sq->ack));
@@ -628,8 +643,9 @@ static int compare_answers(const struct seg *sp, const struct reply *rp,
  * UDP's handler: LOCAL_IN saw only the UDP datagram, and a knockless SYN
  * in it reached the protected listener, which answered with a SYN-ACK. The
  * listener now checks such a SYN itself (syn_unhooked): the answer is the
- * closed port's to the same FOU-carried SYN (TCP's own RST, sent plain, not
- * encapsulated), and in drop mode (net.tcp_stealth.reject=1) there is none.
+ * closed port's to the same FOU-carried SYN (TCP's own RST, not
+ * encapsulated; over IPv4 under IP protocol 17, UDP, that of the packet it
+ * answers), and in drop mode (net.tcp_stealth.reject=1) there is none.
  * The counters: syn_unhooked, knock_missing, and rst_sent or dropped;
  * syn_in is the hook's count, left unchecked here.
  */
@@ -637,8 +653,7 @@ TEST_F_TIMEOUT(bypass, fou_syn_without_knock, T_TIMEOUT)
 {
 	int drop;
 
-	ASSERT_EQ(0, fou_add(self->ns.b, variant->family));
-	self->lfd = listen_on(&self->w, PORT_P, SECRET_V, true, 0, 0);
+	self->lfd = fou_listener(&self->w);
 	ASSERT_LE(0, self->lfd);
 	for (drop = 0; drop <= 1; drop++) {
 		struct counter_delta exp[] = {
@@ -698,8 +713,7 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 	struct reply rp, rq;
 	struct seg sp, sq;
 
-	ASSERT_EQ(0, fou_add(self->ns.b, variant->family));
-	self->lfd = listen_on(&self->w, PORT_P, SECRET_V, true, 0, 0);
+	self->lfd = fou_listener(&self->w);
 	ASSERT_LE(0, self->lfd);
 	fou_syn(&self->w, &sp, PORT_P, true);
 	fou_syn(&self->w, &sq, PORT_Q, false);
@@ -712,6 +726,7 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 	ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through FOU");
 	ASSERT_TRUE(rp.present) TH_LOG("no answer to a knocking SYN");
 	EXPECT_EQ(TH_SYN | TH_ACK, rp.flags);
+	EXPECT_EQ(IPPROTO_TCP, rp.proto);
 	EXPECT_EQ(sp.seq + 1, rp.ack);
 	EXPECT_EQ(0, stealth_counters_check("knock through FOU", &c0, &c1,
 					    exp, 3));

@@ -310,6 +310,12 @@ void exchange_fenced(struct wire *w, const struct seg *sp, const struct seg *sq,
 		note("no answer to the fence segment in %d ms", timeout_ms);
 }
 
+/* Whether @proto, a packet's IP protocol, is one to read as TCP. */
+static bool tcp_proto(const struct wire *w, uint8_t proto)
+{
+	return proto == IPPROTO_TCP || (w->udp_as_tcp && proto == IPPROTO_UDP);
+}
+
 bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 			 const uint8_t *src, const uint8_t *dst, struct reply *r)
 {
@@ -318,8 +324,9 @@ bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 
 	memset(r, 0, sizeof(*r));
 	if (w->family == AF_INET) {
-		if (len < 20 || p[0] >> 4 != 4 || p[9] != IPPROTO_TCP)
+		if (len < 20 || p[0] >> 4 != 4 || !tcp_proto(w, p[9]))
 			return false;
+		r->proto = p[9];
 		r->ihl = (p[0] & 15) * 4;
 		off = r->ihl;
 		tlen = get16(p + 2) - off;
@@ -330,8 +337,9 @@ bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 		if (memcmp(p + 12, src, 4) || memcmp(p + 16, dst, 4))
 			return false;
 	} else {
-		if (len < 40 || p[0] >> 4 != 6 || p[6] != IPPROTO_TCP)
+		if (len < 40 || p[0] >> 4 != 6 || !tcp_proto(w, p[6]))
 			return false;
+		r->proto = p[6];
 		off = 40;
 		tlen = get16(p + 4);
 		r->tos = get32(p) >> 20;

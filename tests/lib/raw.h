@@ -45,6 +45,7 @@ struct seg {
 /* A captured TCP segment, with the IP fields an observer sees. */
 struct reply {
 	bool present;
+	uint8_t proto;		/* IP protocol (IPv6: next header) */
 	uint8_t tos, ttl;	/* IPv6: traffic class, hop limit */
 	uint16_t frag;		/* IPv4 flags + fragment offset */
 	uint16_t id;		/* IPv4 */
@@ -66,6 +67,13 @@ struct wire {
 	int raw, cap, lfd;	/* lfd: the test's own, -1 if none */
 	uint16_t next_port;	/* source ports handed out in turn */
 	bool check_flow;	/* compare whether the flow labels are 0 */
+	/*
+	 * Read packets from b whose IP protocol is UDP as TCP too: IPv4 TCP
+	 * sends the RST it answers a segment with under the IP protocol of
+	 * that segment's packet (ip_send_unicast_reply()), UDP for one that
+	 * came through a Foo-over-UDP port.
+	 */
+	bool udp_as_tcp;
 };
 
 /* What capture() waits for: a segment on the given ports (0: any). */
