@@ -700,7 +700,9 @@ TEST_F_TIMEOUT(bypass, fou_syn_without_knock, T_TIMEOUT)
 /*
  * A client behind FOU that knocks is not refused: its SYN, carried the
  * same way with a valid knock, gets the listener's SYN-ACK, checked by the
- * listener (syn_unhooked) and counted as no refusal.
+ * listener (syn_unhooked) and counted as no refusal. knock_good and syn_in
+ * are left unchecked: which of them the listener's own check counts is its
+ * choice.
  */
 TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 {
@@ -715,6 +717,14 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 
 	self->lfd = fou_listener(&self->w);
 	ASSERT_LE(0, self->lfd);
+	/* The knock is good: sent plain, past the hook, it gets a SYN-ACK. */
+	fou_syn(&self->w, &sp, PORT_P, true);
+	sp.fou_port = 0;
+	drain(&self->w);
+	ASSERT_EQ(0, send_seg(&self->w, &sp));
+	ASSERT_TRUE(answer(&self->w, &sp, &rp));
+	ASSERT_EQ(TH_SYN | TH_ACK, rp.flags) TH_LOG("a plain SYN with the knock refused");
+
 	fou_syn(&self->w, &sp, PORT_P, true);
 	fou_syn(&self->w, &sq, PORT_Q, false);
 	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
