@@ -21,13 +21,20 @@
  *   transparent listener on another port;
  * - reuseport_member: in a SO_REUSEPORT group with a protected and an open
  *   member, chosen by a classic BPF program over the segment's payload, a
- *   SYN is judged by the member TCP picks.
+ *   SYN is judged by the member TCP picks;
+ * - fou_syn_without_knock: a knockless SYN carried in UDP to a Foo-over-UDP
+ *   receive port, which hands it to TCP without NF_INET_LOCAL_IN for it:
+ *   refused by the listener itself, as the closed port answers (and in drop
+ *   mode, not at all);
+ * - fou_syn_with_knock: a knocking SYN the same way gets its SYN-ACK.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/fou.h>
+#include <linux/genetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -35,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #pragma GCC diagnostic push
@@ -42,6 +50,7 @@
 #include "kselftest_harness.h"
 #pragma GCC diagnostic pop
 #include "counters.h"
+#include "knock_mac.h"
 #include "netns.h"
 #include "raw.h"
 #include "stealth.h"
@@ -134,7 +143,7 @@ static void base_seg(struct wire *w, struct seg *s, uint16_t dport,
  */
 static int send_frags(const struct wire *w, const struct seg *s, int first)
 {
-	uint8_t whole[128], frag[160];
+	uint8_t whole[RAW_PACKET_MAX], frag[RAW_PACKET_MAX + 8];
 	int iphl = w->family == AF_INET6 ? 40 : 20;
 	int len = build_packet(w, s, whole), tlen = len - iphl, i;
 	uint32_t id = rand32();
@@ -500,6 +509,238 @@ TEST_F_TIMEOUT(bypass, reuseport_member, T_TIMEOUT)
 	EXPECT_EQ(-1, tcp_accept_timeout(l0, 200));
 	close(l0);
 	close(l1);
+}
+
+/* ---- Foo-over-UDP -------------------------------------------------------- */
+
+#define PORT_FOU	5555	/* b's FOU receive port, ipproto 6 */
+/* docs/PROTOCOL.md, section 12: knock_mac.h has its K_mac. */
+#define SECRET_V	"This is my magic ID."
+
+/*
+ * A Foo-over-UDP receive port of @family in @ns on PORT_FOU that hands what
+ * it carries to TCP: `ip fou add port PORT_FOU ipproto 6 [-6]`, through the
+ * "fou" generic netlink family. 0 or -errno.
+ */
+static int fou_add(const char *ns, int family)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct genlmsghdr gh;
+		char attrs[64];
+	} r = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) },
+		.gh = { .cmd = FOU_CMD_ADD, .version = FOU_GENL_VERSION },
+	};
+	uint8_t af = family, proto = IPPROTO_TCP, type = FOU_ENCAP_DIRECT;
+	uint16_t port = htons(PORT_FOU);
+	int fd = genl_socket(ns), id, ret;
+
+	if (fd < 0)
+		return fd;
+	id = genl_family_id(fd, FOU_GENL_NAME);
+	if (id < 0) {
+		note("generic netlink family " FOU_GENL_NAME ": %s",
+		     strerror(-id));
+		close(fd);
+		return id;
+	}
+	r.nh.nlmsg_type = id;
+	nl_put_attr(&r.nh, FOU_ATTR_PORT, &port, sizeof(port));
+	nl_put_attr(&r.nh, FOU_ATTR_AF, &af, sizeof(af));
+	nl_put_attr(&r.nh, FOU_ATTR_IPPROTO, &proto, sizeof(proto));
+	nl_put_attr(&r.nh, FOU_ATTR_TYPE, &type, sizeof(type));
+	ret = nl_call(fd, &r.nh);
+	if (ret)
+		note("fou add port %d: %s", PORT_FOU, strerror(-ret));
+	close(fd);
+	return ret;
+}
+
+/*
+ * b's FOU port (fou_add()) and a listener on PORT_P with SECRET_V: its fd,
+ * or -1. @w reads the UDP-protocol answers of IPv4 TCP as TCP (udp_as_tcp).
+ */
+static int fou_listener(struct wire *w)
+{
+	if (fou_add(w->nsb, w->family))
+		return -1;
+	w->udp_as_tcp = true;
+	return listen_on(w, PORT_P, SECRET_V, true, 0, 0);
+}
+
+/*
+ * A SYN to b's @dport, carried to b's FOU port; with @knock a valid knock
+ * for SECRET_V after base_seg()'s options.
+ */
+static void fou_syn(struct wire *w, struct seg *s, uint16_t dport, bool knock)
+{
+	base_seg(w, s, dport, TH_SYN);
+	s->fou_port = PORT_FOU;
+	if (knock) {
+		uint64_t t = time(NULL);
+		uint8_t n48[6];
+
+		rand_bytes(n48, sizeof(n48));
+		knock_option(s->opts + s->optlen, t, n48,
+			     knock_mac(knock_vector_kmac, dport, t, n48));
+		s->optlen += 20;
+	}
+}
+
+/* @r, b's answer to @s, on stderr, its numbers relative to @s's. */
+static void print_answer(const char *tag, const struct seg *s,
+			 const struct reply *r)
+{
+	char f[40];
+
+	if (!r->present) {
+		note("  %s (port %u): no answer", tag, s->dport);
+		return;
+	}
+	note("  %s (port %u): IP protocol %u, %s seq=probe.ack%+d ack=probe.seq%+d win=%u optlen=%d data=%d",
+	     tag, s->dport, r->proto, flag_str(r->flags, f),
+	     (int32_t)(r->seq - s->ack), (int32_t)(r->ack - s->seq), r->win,
+	     r->optlen, r->datalen);
+}
+
+/*
+ * The protected port's answer @rp to @sp must be the closed port's @rq to
+ * @sq: IP protocol, flags, numbers relative to the probe's, window,
+ * options, data.
+ * Returns the number of differences, each on stderr.
+ */
+static int compare_answers(const struct seg *sp, const struct reply *rp,
+			   const struct seg *sq, const struct reply *rq)
+{
+	int bad = 0;
+
+#define DIFF(what, a, b) do {						\
+		if ((a) != (b)) {					\
+			note("  %s differs: protected %lld, closed %lld",	\
+			     what, (long long)(a), (long long)(b));	\
+			bad++;						\
+		}							\
+	} while (0)
+	DIFF("present", rp->present, rq->present);
+	if (!rp->present || !rq->present)
+		return bad;
+	DIFF("IP protocol", rp->proto, rq->proto);
+	DIFF("flags", rp->flags, rq->flags);
+	DIFF("seq - probe.ack", (int32_t)(rp->seq - sp->ack),
+	     (int32_t)(rq->seq - sq->ack));
+	DIFF("ack - probe.seq", (int32_t)(rp->ack - sp->seq),
+	     (int32_t)(rq->ack - sq->seq));
+	DIFF("window", rp->win, rq->win);
+	DIFF("option length", rp->optlen, rq->optlen);
+	DIFF("data length", rp->datalen, rq->datalen);
+#undef DIFF
+	return bad;
+}
+
+/*
+ * A FOU receive port hands the TCP segment it carries to TCP from inside
+ * UDP's handler: LOCAL_IN saw only the UDP datagram, and a knockless SYN
+ * in it reached the protected listener, which answered with a SYN-ACK. The
+ * listener now checks such a SYN itself (syn_unhooked): the answer is the
+ * closed port's to the same FOU-carried SYN (TCP's own RST, not
+ * encapsulated; over IPv4 under IP protocol 17, UDP, that of the packet it
+ * answers), and in drop mode (net.tcp_stealth.reject=1) there is none.
+ * The counters: syn_unhooked, knock_missing, and rst_sent or dropped;
+ * syn_in is the hook's count, left unchecked here.
+ */
+TEST_F_TIMEOUT(bypass, fou_syn_without_knock, T_TIMEOUT)
+{
+	int drop;
+
+	self->lfd = fou_listener(&self->w);
+	ASSERT_LE(0, self->lfd);
+	for (drop = 0; drop <= 1; drop++) {
+		struct counter_delta exp[] = {
+			{ "syn_unhooked", 1 },
+			{ "knock_missing", 1 },
+			{ "rst_sent", !drop },
+			{ "dropped", drop },
+			{ "syn_in", COUNTER_ANY },
+		};
+		struct stealth_counters c0, c1;
+		struct reply rp, rq;
+		struct seg sp, sq;
+
+		if (drop)
+			ASSERT_EQ(0, netns_sysctl_set(self->ns.b,
+						      "net.tcp_stealth.reject",
+						      "1"));
+		fou_syn(&self->w, &sp, PORT_P, false);
+		fou_syn(&self->w, &sq, PORT_Q, false);
+		ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
+		/* The fence goes through FOU too: past the hook, no counter. */
+		exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq,
+				REPLY_WAIT_MS);
+		ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
+		note("knockless SYNs through FOU port %d, reject=%d:", PORT_FOU,
+		     drop);
+		print_answer("protected", &sp, &rp);
+		print_answer("closed   ", &sq, &rq);
+		/* TCP got the FOU-carried SYN: the closed port's RST. */
+		ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through FOU");
+		EXPECT_EQ(TH_RST | TH_ACK, rq.flags);
+		EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("SYN-ACK without a knock");
+		if (drop) {
+			EXPECT_FALSE(rp.present) TH_LOG("an answer in drop mode");
+		} else {
+			EXPECT_EQ(0, compare_answers(&sp, &rp, &sq, &rq));
+		}
+		EXPECT_EQ(0, stealth_counters_check(drop ? "drop mode" : "reject=0",
+						    &c0, &c1, exp, 5));
+	}
+	close(self->lfd);
+}
+
+/*
+ * A client behind FOU that knocks is not refused: its SYN, carried the
+ * same way with a valid knock, gets the listener's SYN-ACK, checked by the
+ * listener (syn_unhooked) and counted as no refusal. knock_good and syn_in
+ * are left unchecked: which of them the listener's own check counts is its
+ * choice.
+ */
+TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
+{
+	struct counter_delta exp[] = {
+		{ "syn_unhooked", 1 },
+		{ "knock_good", COUNTER_ANY },
+		{ "syn_in", COUNTER_ANY },
+	};
+	struct stealth_counters c0, c1;
+	struct reply rp, rq;
+	struct seg sp, sq;
+
+	self->lfd = fou_listener(&self->w);
+	ASSERT_LE(0, self->lfd);
+	/* The knock is good: sent plain, past the hook, it gets a SYN-ACK. */
+	fou_syn(&self->w, &sp, PORT_P, true);
+	sp.fou_port = 0;
+	drain(&self->w);
+	ASSERT_EQ(0, send_seg(&self->w, &sp));
+	ASSERT_TRUE(answer(&self->w, &sp, &rp));
+	ASSERT_EQ(TH_SYN | TH_ACK, rp.flags) TH_LOG("a plain SYN with the knock refused");
+
+	fou_syn(&self->w, &sp, PORT_P, true);
+	fou_syn(&self->w, &sq, PORT_Q, false);
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
+	exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
+	note("knocking SYN through FOU port %d:", PORT_FOU);
+	print_answer("protected", &sp, &rp);
+	print_answer("closed   ", &sq, &rq);
+	ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through FOU");
+	ASSERT_TRUE(rp.present) TH_LOG("no answer to a knocking SYN");
+	EXPECT_EQ(TH_SYN | TH_ACK, rp.flags);
+	EXPECT_EQ(IPPROTO_TCP, rp.proto);
+	EXPECT_EQ(sp.seq + 1, rp.ack);
+	EXPECT_EQ(0, stealth_counters_check("knock through FOU", &c0, &c1,
+					    exp, 3));
+	close(self->lfd);
 }
 
 TEST_HARNESS_MAIN

@@ -78,35 +78,15 @@
 /* ---- packets ------------------------------------------------------------ */
 
 /*
- * Send @sp and @sq and capture the answers to both. A third segment follows
- * them as a fence: an ACK to the closed port from a port of its own, which
- * gets the closed port's RST (from the module, which counts it in
- * closed_answered, while b has protected listeners). The three take the
- * same queues in order (send_segs_in_order()), so once the fence's answer is
- * in, so are the others: silence costs a round trip, not REPLY_WAIT_MS.
+ * Send @sp and @sq and capture the answers to both, with a fence after them
+ * (exchange_fenced()): an ACK to the closed port, which gets the closed
+ * port's RST (from the module, which counts it in closed_answered, while b
+ * has protected listeners).
  */
 static void exchange(struct wire *w, const struct seg *sp,
 		     const struct seg *sq, struct reply *rp, struct reply *rq)
 {
-	struct seg f = {
-		.sport = w->next_port++, .dport = PORT_Q, .seq = rand32(),
-		.ack = rand32(), .flags = TH_ACK, .win = 64240,
-	};
-	struct reply rf;
-	struct match m[3] = {
-		{ .sport = sp->dport, .dport = sp->sport, .out = rp },
-		{ .sport = sq->dport, .dport = sq->sport, .out = rq },
-		{ .sport = PORT_Q, .dport = f.sport, .out = &rf, .fence = true },
-	};
-
-	const struct seg *segs[] = { sp, sq, &f };
-
-	rp->present = rq->present = false;
-	drain(w);
-	if (send_segs_in_order(w, segs, 3))
-		return;
-	if (capture(w, m, 3, REPLY_WAIT_MS) < 3 && !rf.present)
-		note("no answer to the fence segment in %d ms", REPLY_WAIT_MS);
+	exchange_fenced(w, sp, sq, PORT_Q, rp, rq, REPLY_WAIT_MS);
 }
 
 /* ---- printing and comparing --------------------------------------------- */

@@ -177,30 +177,45 @@ int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen)
 	return -1;
 }
 
+/* The sum of the pseudo-header a -> b for @proto and @len bytes. */
+static uint32_t pseudo_sum(const struct wire *w, uint8_t proto, int len)
+{
+	uint8_t pseudo[4];
+	uint32_t sum;
+
+	sum = csum_add(0, w->addr_a, alen(w->family));
+	sum = csum_add(sum, w->addr_b, alen(w->family));
+	put16(pseudo, proto);
+	put16(pseudo + 2, len);
+	return csum_add(sum, pseudo, 4);
+}
+
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
 {
 	int iphl = w->family == AF_INET6 ? 40 : 20;
+	int udpl = s->fou_port ? 8 : 0;
 	int tlen = 20 + s->optlen + s->datalen;
-	uint8_t *th = buf + iphl, pseudo[4];
+	uint8_t *th = buf + iphl + udpl;
+	uint8_t proto = udpl ? IPPROTO_UDP : IPPROTO_TCP;
 	uint32_t sum;
 
-	memset(buf, 0, iphl + tlen);
+	memset(buf, 0, iphl + udpl + tlen);
 	if (w->family == AF_INET) {
 		buf[0] = 0x45;
 		buf[1] = s->tos;
-		put16(buf + 2, iphl + tlen);
+		put16(buf + 2, iphl + udpl + tlen);
 		put16(buf + 4, rand32() | 1);
 		put16(buf + 6, 0x4000);		/* DF, as Linux sends */
 		buf[8] = 64;
-		buf[9] = IPPROTO_TCP;
+		buf[9] = proto;
 		memcpy(buf + 12, w->addr_a, 4);
 		memcpy(buf + 16, w->addr_b, 4);
 		/* The kernel fills in the header checksum (IP_HDRINCL). */
 	} else {
 		put32(buf, 6u << 28 | (uint32_t)s->tos << 20 |
 			   (rand32() & 0xfffff));
-		put16(buf + 4, tlen);
-		buf[6] = IPPROTO_TCP;
+		put16(buf + 4, udpl + tlen);
+		buf[6] = proto;
 		buf[7] = 64;
 		memcpy(buf + 8, w->addr_a, 16);
 		memcpy(buf + 24, w->addr_b, 16);
@@ -216,20 +231,27 @@ int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
 	memcpy(th + 20, s->opts, s->optlen);
 	memcpy(th + 20 + s->optlen, s->data, s->datalen);
 
-	sum = csum_add(0, w->addr_a, alen(w->family));
-	sum = csum_add(sum, w->addr_b, alen(w->family));
-	put16(pseudo, IPPROTO_TCP);
-	put16(pseudo + 2, tlen);
-	sum = csum_add(sum, pseudo, 4);
-	sum = csum_add(sum, th, tlen);
+	sum = csum_add(pseudo_sum(w, IPPROTO_TCP, tlen), th, tlen);
 	put16(th + 16, csum_fold(sum) ^ (s->bad_csum ? 0x5a5a : 0));
-	return iphl + tlen;
+	if (udpl) {
+		uint8_t *uh = buf + iphl;
+		uint16_t c;
+
+		put16(uh, s->sport);
+		put16(uh + 2, s->fou_port);
+		put16(uh + 4, udpl + tlen);
+		sum = csum_add(pseudo_sum(w, IPPROTO_UDP, udpl + tlen), uh,
+			       udpl + tlen);
+		c = csum_fold(sum);
+		put16(uh + 6, c ? c : 0xffff);	/* 0 means none */
+	}
+	return iphl + udpl + tlen;
 }
 
 int send_seg(const struct wire *w, const struct seg *s)
 {
 	struct sockaddr_storage ss;
-	uint8_t buf[128];
+	uint8_t buf[RAW_PACKET_MAX];
 	socklen_t sl;
 	int len;
 
@@ -262,6 +284,38 @@ int send_segs_in_order(const struct wire *w, const struct seg *const *s,
 	return ret;
 }
 
+void exchange_fenced(struct wire *w, const struct seg *sp, const struct seg *sq,
+		     uint16_t closed_port, struct reply *rp, struct reply *rq,
+		     int timeout_ms)
+{
+	struct seg f = {
+		.sport = w->next_port++, .dport = closed_port, .seq = rand32(),
+		.ack = rand32(), .flags = TH_ACK, .win = 64240,
+		.fou_port = sq->fou_port,
+	};
+	const struct seg *segs[] = { sp, sq, &f };
+	struct reply rf;
+	struct match m[3] = {
+		{ .sport = sp->dport, .dport = sp->sport, .out = rp },
+		{ .sport = sq->dport, .dport = sq->sport, .out = rq },
+		{ .sport = closed_port, .dport = f.sport, .out = &rf,
+		  .fence = true },
+	};
+
+	rp->present = rq->present = false;
+	drain(w);
+	if (send_segs_in_order(w, segs, 3))
+		return;
+	if (capture(w, m, 3, timeout_ms) < 3 && !rf.present)
+		note("no answer to the fence segment in %d ms", timeout_ms);
+}
+
+/* Whether @proto, a packet's IP protocol, is one to read as TCP. */
+static bool tcp_proto(const struct wire *w, uint8_t proto)
+{
+	return proto == IPPROTO_TCP || (w->udp_as_tcp && proto == IPPROTO_UDP);
+}
+
 bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 			 const uint8_t *src, const uint8_t *dst, struct reply *r)
 {
@@ -270,8 +324,9 @@ bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 
 	memset(r, 0, sizeof(*r));
 	if (w->family == AF_INET) {
-		if (len < 20 || p[0] >> 4 != 4 || p[9] != IPPROTO_TCP)
+		if (len < 20 || p[0] >> 4 != 4 || !tcp_proto(w, p[9]))
 			return false;
+		r->proto = p[9];
 		r->ihl = (p[0] & 15) * 4;
 		off = r->ihl;
 		tlen = get16(p + 2) - off;
@@ -282,8 +337,9 @@ bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 		if (memcmp(p + 12, src, 4) || memcmp(p + 16, dst, 4))
 			return false;
 	} else {
-		if (len < 40 || p[0] >> 4 != 6 || p[6] != IPPROTO_TCP)
+		if (len < 40 || p[0] >> 4 != 6 || !tcp_proto(w, p[6]))
 			return false;
+		r->proto = p[6];
 		off = 40;
 		tlen = get16(p + 4);
 		r->tos = get32(p) >> 20;

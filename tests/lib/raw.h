@@ -34,11 +34,18 @@ struct seg {
 	uint8_t data[32];
 	int datalen;
 	bool bad_csum;
+	/*
+	 * Not 0: sent as the payload of a UDP datagram to this port of b
+	 * (Foo-over-UDP, `ip fou add port P ipproto 6`), from UDP port sport;
+	 * the TCP checksum still covers the outer addresses, which TCP sees.
+	 */
+	uint16_t fou_port;
 };
 
 /* A captured TCP segment, with the IP fields an observer sees. */
 struct reply {
 	bool present;
+	uint8_t proto;		/* IP protocol (IPv6: next header) */
 	uint8_t tos, ttl;	/* IPv6: traffic class, hop limit */
 	uint16_t frag;		/* IPv4 flags + fragment offset */
 	uint16_t id;		/* IPv4 */
@@ -60,6 +67,13 @@ struct wire {
 	int raw, cap, lfd;	/* lfd: the test's own, -1 if none */
 	uint16_t next_port;	/* source ports handed out in turn */
 	bool check_flow;	/* compare whether the flow labels are 0 */
+	/*
+	 * Read packets from b whose IP protocol is UDP as TCP too: IPv4 TCP
+	 * sends the RST it answers a segment with under the IP protocol of
+	 * that segment's packet (ip_send_unicast_reply()), UDP for one that
+	 * came through a Foo-over-UDP port.
+	 */
+	bool udp_as_tcp;
 };
 
 /* What capture() waits for: a segment on the given ports (0: any). */
@@ -111,7 +125,13 @@ int alen(int family);
  */
 int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen);
 
-/* @s from a to b as an IP packet in @buf (128 bytes); returns its length. */
+/* The most build_packet() writes. */
+#define RAW_PACKET_MAX	160
+
+/*
+ * @s from a to b as an IP packet in @buf (RAW_PACKET_MAX bytes); returns its
+ * length.
+ */
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf);
 /* Send @s from a to b. 0 or -1. */
 int send_seg(const struct wire *w, const struct seg *s);
@@ -122,6 +142,17 @@ int send_seg(const struct wire *w, const struct seg *s);
  */
 int send_segs_in_order(const struct wire *w, const struct seg *const *s,
 		       int n);
+/*
+ * Send @sp and @sq from a to b and capture b's answers to them in @rp and
+ * @rq. A fence follows them: an ACK to @closed_port from a port of its own
+ * (carried as @sq is: its fou_port), which b answers with an RST. The three
+ * take the same queues in order (send_segs_in_order()), so once the fence's
+ * answer is in, so are the others: silence costs a round trip, not
+ * @timeout_ms.
+ */
+void exchange_fenced(struct wire *w, const struct seg *sp, const struct seg *sq,
+		     uint16_t closed_port, struct reply *rp, struct reply *rq,
+		     int timeout_ms);
 /* Parse an IP packet from @src to @dst; false if not TCP of w's family. */
 bool parse_packet(const struct wire *w, const uint8_t *p, int len,
 		  const uint8_t *src, const uint8_t *dst, struct reply *r);

@@ -179,8 +179,7 @@ struct genl_req {
 	char attrs[256];
 };
 
-/* The tcp_stealth family's id, looked up through the controller; -errno. */
-static int family_id(int fd)
+int genl_family_id(int fd, const char *name)
 {
 	struct genl_req r = {
 		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN),
@@ -191,8 +190,7 @@ static int family_id(int fd)
 	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 	int n;
 
-	nl_put_attr(&r.nh, CTRL_ATTR_FAMILY_NAME, TCP_STEALTH_GENL_NAME,
-		    sizeof(TCP_STEALTH_GENL_NAME));
+	nl_put_attr(&r.nh, CTRL_ATTR_FAMILY_NAME, name, strlen(name) + 1);
 	if (send(fd, &r, r.nh.nlmsg_len, 0) < 0)
 		return -errno;
 	n = recv(fd, buf, sizeof(buf), 0);
@@ -235,7 +233,7 @@ int policy_send(int fd, int cmd, int port, const void *secret, int len)
 		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) },
 		.gh = { .cmd = cmd, .version = TCP_STEALTH_GENL_VERSION },
 	};
-	int id = family_id(fd);
+	int id = genl_family_id(fd, TCP_STEALTH_GENL_NAME);
 	__u16 p = port;
 
 	if (id < 0)
@@ -266,7 +264,7 @@ int policy_call(const char *ns, int cmd, const struct policy_attr *attrs,
 		return fd;
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	id = family_id(fd);
+	id = genl_family_id(fd, TCP_STEALTH_GENL_NAME);
 	if (id < 0) {
 		close(fd);
 		return id;

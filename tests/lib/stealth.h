@@ -85,6 +85,8 @@ void nl_put_attr(struct nlmsghdr *nh, int type, const void *data, int len);
 /* Send request @nh on netlink socket @fd with NLM_F_ACK and return the
  * kernel's answer: 0 or -errno. */
 int nl_call(int fd, struct nlmsghdr *nh);
+/* The id of generic netlink family @name, asked on @fd; -errno. */
+int genl_family_id(int fd, const char *name);
 /* A generic netlink socket of namespace @ns (2 s timeouts), or -errno. */
 int genl_socket(const char *ns);
 /*
