@@ -112,6 +112,41 @@ static void tcp_stealth_assign(struct sk_buff *skb, struct sock *sk)
 }
 
 /**
+ * tcp_stealth_established() - the established hash's socket for a 4-tuple
+ * @net: the namespace
+ * @ipv6: the addresses are IPv6
+ * @saddr: the peer's address (IPv4: 4 bytes, IPv6: a struct in6_addr)
+ * @sport: the peer's port
+ * @daddr: the local address, as @saddr
+ * @hnum: the local port, in host order
+ * @dif: the input interface
+ * @sdif: the L3 master's slave interface
+ *
+ * __inet_lookup_established() or __inet6_lookup_established(), as TCP
+ * calls it for a segment. Context: under RCU.
+ *
+ * Return: a full, request or timewait socket with a reference, or NULL.
+ */
+static struct sock *tcp_stealth_established(struct net *net, bool ipv6,
+					    const void *saddr, __be16 sport,
+					    const void *daddr, u16 hnum,
+					    int dif, int sdif)
+{
+	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
+	__be32 s, d;
+
+#if IS_ENABLED(CONFIG_IPV6)
+	if (ipv6)
+		return __inet6_lookup_established(net, hinfo, saddr, sport,
+						  daddr, hnum, dif, sdif);
+#endif
+	memcpy(&s, saddr, 4);
+	memcpy(&d, daddr, 4);
+	return __inet_lookup_established(net, hinfo, s, sport, d, hnum, dif,
+					 sdif);
+}
+
+/**
  * tcp_stealth_lookup() - the socket a segment at LOCAL_IN will be given to
  * @net: the namespace of the hook
  * @skb: the segment; skb->data at its network header, under RCU
@@ -172,13 +207,11 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 
 		sk = NULL;
 		if (!listener_only) {
-			sk = __inet6_lookup_established(net, hinfo,
-							&ip6h->saddr,
-							th->source,
-							&ip6h->daddr,
-							ntohs(th->dest),
-							inet6_iif(skb),
-							inet6_sdif(skb));
+			sk = tcp_stealth_established(net, true, &ip6h->saddr,
+						     th->source, &ip6h->daddr,
+						     ntohs(th->dest),
+						     inet6_iif(skb),
+						     inet6_sdif(skb));
 			tcp_stealth_assign(skb, sk);
 		}
 		if (!sk)
@@ -194,11 +227,11 @@ struct sock *tcp_stealth_lookup(struct net *net, struct sk_buff *skb,
 
 		sk = NULL;
 		if (!listener_only) {
-			sk = __inet_lookup_established(net, hinfo, iph->saddr,
-						       th->source, iph->daddr,
-						       ntohs(th->dest),
-						       inet_iif(skb),
-						       inet_sdif(skb));
+			sk = tcp_stealth_established(net, false, &iph->saddr,
+						     th->source, &iph->daddr,
+						     ntohs(th->dest),
+						     inet_iif(skb),
+						     inet_sdif(skb));
 			tcp_stealth_assign(skb, sk);
 		}
 		if (!sk)
@@ -261,26 +294,13 @@ bool tcp_stealth_conn_alive(struct net *net, bool ipv6, const u8 *saddr,
 			    u16 sport, const u8 *daddr, u16 dport, int dif,
 			    int sdif)
 {
-	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
-	struct sock *sk = NULL;
+	/* IPv4: the last 4 bytes of the mapped peer, the first 4 of ours. */
+	struct sock *sk = tcp_stealth_established(net, ipv6,
+						  ipv6 ? saddr : saddr + 12,
+						  htons(sport), daddr, dport,
+						  dif, sdif);
 	bool alive;
 
-	if (!ipv6) {
-		__be32 s, d;
-
-		memcpy(&s, saddr + 12, 4);
-		memcpy(&d, daddr, 4);
-		sk = __inet_lookup_established(net, hinfo, s, htons(sport), d,
-					       dport, dif, sdif);
-	}
-#if IS_ENABLED(CONFIG_IPV6)
-	else
-		sk = __inet6_lookup_established(net, hinfo,
-						(const struct in6_addr *)saddr,
-						htons(sport),
-						(const struct in6_addr *)daddr,
-						dport, dif, sdif);
-#endif
 	if (!sk)
 		return false;
 	/* A request socket (TCP_NEW_SYN_RECV) counts as there. */

@@ -25,8 +25,10 @@
  * - fou_syn_without_knock: a knockless SYN carried in UDP to a Foo-over-UDP
  *   receive port, which hands it to TCP without NF_INET_LOCAL_IN for it:
  *   refused by the listener itself, as the closed port answers (and in drop
- *   mode, not at all);
- * - fou_syn_with_knock: a knocking SYN the same way gets its SYN-ACK.
+ *   mode, not at all); the same through a GUE port;
+ * - fou_syn_with_knock: a knocking SYN the same way gets its SYN-ACK, and
+ *   the same knock from another source, through a GUE port, is refused as
+ *   a replay.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -514,15 +516,17 @@ TEST_F_TIMEOUT(bypass, reuseport_member, T_TIMEOUT)
 /* ---- Foo-over-UDP -------------------------------------------------------- */
 
 #define PORT_FOU	5555	/* b's FOU receive port, ipproto 6 */
+#define PORT_GUE	5556	/* b's GUE receive port */
 /* docs/PROTOCOL.md, section 12: knock_mac.h has its K_mac. */
 #define SECRET_V	"This is my magic ID."
 
 /*
- * A Foo-over-UDP receive port of @family in @ns on PORT_FOU that hands what
- * it carries to TCP: `ip fou add port PORT_FOU ipproto 6 [-6]`, through the
- * "fou" generic netlink family. 0 or -errno.
+ * A Foo-over-UDP receive port of @family in @ns that hands what it carries
+ * to TCP, through the "fou" generic netlink family: with @gue
+ * `ip fou add port PORT_GUE gue [-6]` (the GUE header names the protocol),
+ * else `ip fou add port PORT_FOU ipproto 6 [-6]`. 0 or -errno.
  */
-static int fou_add(const char *ns, int family)
+static int fou_add(const char *ns, int family, bool gue)
 {
 	struct {
 		struct nlmsghdr nh;
@@ -532,8 +536,9 @@ static int fou_add(const char *ns, int family)
 		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) },
 		.gh = { .cmd = FOU_CMD_ADD, .version = FOU_GENL_VERSION },
 	};
-	uint8_t af = family, proto = IPPROTO_TCP, type = FOU_ENCAP_DIRECT;
-	uint16_t port = htons(PORT_FOU);
+	uint8_t af = family, proto = IPPROTO_TCP;
+	uint8_t type = gue ? FOU_ENCAP_GUE : FOU_ENCAP_DIRECT;
+	uint16_t port = htons(gue ? PORT_GUE : PORT_FOU);
 	int fd = genl_socket(ns), id, ret;
 
 	if (fd < 0)
@@ -552,31 +557,34 @@ static int fou_add(const char *ns, int family)
 	nl_put_attr(&r.nh, FOU_ATTR_TYPE, &type, sizeof(type));
 	ret = nl_call(fd, &r.nh);
 	if (ret)
-		note("fou add port %d: %s", PORT_FOU, strerror(-ret));
+		note("fou add port %d: %s", ntohs(port), strerror(-ret));
 	close(fd);
 	return ret;
 }
 
 /*
- * b's FOU port (fou_add()) and a listener on PORT_P with SECRET_V: its fd,
- * or -1. @w reads the UDP-protocol answers of IPv4 TCP as TCP (udp_as_tcp).
+ * b's FOU and GUE ports (fou_add()) and a listener on PORT_P with SECRET_V:
+ * its fd, or -1. @w reads the UDP-protocol answers of IPv4 TCP as TCP
+ * (udp_as_tcp).
  */
 static int fou_listener(struct wire *w)
 {
-	if (fou_add(w->nsb, w->family))
+	if (fou_add(w->nsb, w->family, false) || fou_add(w->nsb, w->family, true))
 		return -1;
 	w->udp_as_tcp = true;
 	return listen_on(w, PORT_P, SECRET_V, true, 0, 0);
 }
 
 /*
- * A SYN to b's @dport, carried to b's FOU port; with @knock a valid knock
- * for SECRET_V after base_seg()'s options.
+ * A SYN to b's @dport, carried to b's FOU port (@gue: its GUE port); with
+ * @knock a valid knock for SECRET_V after base_seg()'s options.
  */
-static void fou_syn(struct wire *w, struct seg *s, uint16_t dport, bool knock)
+static void fou_syn(struct wire *w, struct seg *s, uint16_t dport, bool knock,
+		    bool gue)
 {
 	base_seg(w, s, dport, TH_SYN);
-	s->fou_port = PORT_FOU;
+	s->fou_port = gue ? PORT_GUE : PORT_FOU;
+	s->gue = gue;
 	if (knock) {
 		uint64_t t = time(NULL);
 		uint8_t n48[6];
@@ -646,53 +654,57 @@ static int compare_answers(const struct seg *sp, const struct reply *rp,
  * closed port's to the same FOU-carried SYN (TCP's own RST, not
  * encapsulated; over IPv4 under IP protocol 17, UDP, that of the packet it
  * answers), and in drop mode (net.tcp_stealth.reject=1) there is none.
+ * The same through a GUE port, whose header names the protocol.
  * The counters: syn_unhooked, knock_missing, and rst_sent or dropped;
  * syn_in is the hook's count, left unchecked here.
  */
 TEST_F_TIMEOUT(bypass, fou_syn_without_knock, T_TIMEOUT)
 {
-	int drop;
+	int drop, gue;
 
 	self->lfd = fou_listener(&self->w);
 	ASSERT_LE(0, self->lfd);
-	for (drop = 0; drop <= 1; drop++) {
-		struct counter_delta exp[] = {
-			{ "syn_unhooked", 1 },
-			{ "knock_missing", 1 },
-			{ "rst_sent", !drop },
-			{ "dropped", drop },
-			{ "syn_in", COUNTER_ANY },
-		};
-		struct stealth_counters c0, c1;
-		struct reply rp, rq;
-		struct seg sp, sq;
+	for (gue = 0; gue <= 1; gue++) {
+		for (drop = 0; drop <= 1; drop++) {
+			struct counter_delta exp[] = {
+				{ "syn_unhooked", 1 },
+				{ "knock_missing", 1 },
+				{ "rst_sent", !drop },
+				{ "dropped", drop },
+				{ "syn_in", COUNTER_ANY },
+			};
+			const char *via = gue ? "GUE" : "FOU";
+			struct stealth_counters c0, c1;
+			struct reply rp, rq;
+			struct seg sp, sq;
 
-		if (drop)
 			ASSERT_EQ(0, netns_sysctl_set(self->ns.b,
 						      "net.tcp_stealth.reject",
-						      "1"));
-		fou_syn(&self->w, &sp, PORT_P, false);
-		fou_syn(&self->w, &sq, PORT_Q, false);
-		ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
-		/* The fence goes through FOU too: past the hook, no counter. */
-		exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq,
-				REPLY_WAIT_MS);
-		ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
-		note("knockless SYNs through FOU port %d, reject=%d:", PORT_FOU,
-		     drop);
-		print_answer("protected", &sp, &rp);
-		print_answer("closed   ", &sq, &rq);
-		/* TCP got the FOU-carried SYN: the closed port's RST. */
-		ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through FOU");
-		EXPECT_EQ(TH_RST | TH_ACK, rq.flags);
-		EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("SYN-ACK without a knock");
-		if (drop) {
-			EXPECT_FALSE(rp.present) TH_LOG("an answer in drop mode");
-		} else {
-			EXPECT_EQ(0, compare_answers(&sp, &rp, &sq, &rq));
+						      drop ? "1" : "0"));
+			fou_syn(&self->w, &sp, PORT_P, false, gue);
+			fou_syn(&self->w, &sq, PORT_Q, false, gue);
+			ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
+			/* The fence goes the same way: past the hook, no
+			 * counter. */
+			exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq,
+					REPLY_WAIT_MS);
+			ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
+			note("knockless SYNs through %s port %d, reject=%d:", via,
+			     sp.fou_port, drop);
+			print_answer("protected", &sp, &rp);
+			print_answer("closed   ", &sq, &rq);
+			/* TCP got the carried SYN: the closed port's RST. */
+			ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through %s", via);
+			EXPECT_EQ(TH_RST | TH_ACK, rq.flags);
+			EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("SYN-ACK without a knock through %s", via);
+			if (drop) {
+				EXPECT_FALSE(rp.present) TH_LOG("an answer in drop mode through %s", via);
+			} else {
+				EXPECT_EQ(0, compare_answers(&sp, &rp, &sq, &rq));
+			}
+			EXPECT_EQ(0, stealth_counters_check(drop ? "drop mode" : "reject=0",
+							    &c0, &c1, exp, 5));
 		}
-		EXPECT_EQ(0, stealth_counters_check(drop ? "drop mode" : "reject=0",
-						    &c0, &c1, exp, 5));
 	}
 	close(self->lfd);
 }
@@ -702,13 +714,21 @@ TEST_F_TIMEOUT(bypass, fou_syn_without_knock, T_TIMEOUT)
  * same way with a valid knock, gets the listener's SYN-ACK, checked by the
  * listener (syn_unhooked) and counted as no refusal. knock_good and syn_in
  * are left unchecked: which of them the listener's own check counts is its
- * choice.
+ * choice. The listener's check has the replay cache too: the same knock
+ * from another source port, through GUE, gets the closed port's answer
+ * (knock_replay).
  */
 TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 {
 	struct counter_delta exp[] = {
 		{ "syn_unhooked", 1 },
 		{ "knock_good", COUNTER_ANY },
+		{ "syn_in", COUNTER_ANY },
+	};
+	struct counter_delta exp_replay[] = {
+		{ "syn_unhooked", 1 },
+		{ "knock_replay", 1 },
+		{ "rst_sent", 1 },
 		{ "syn_in", COUNTER_ANY },
 	};
 	struct stealth_counters c0, c1;
@@ -718,15 +738,15 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 	self->lfd = fou_listener(&self->w);
 	ASSERT_LE(0, self->lfd);
 	/* The knock is good: sent plain, past the hook, it gets a SYN-ACK. */
-	fou_syn(&self->w, &sp, PORT_P, true);
+	fou_syn(&self->w, &sp, PORT_P, true, false);
 	sp.fou_port = 0;
 	drain(&self->w);
 	ASSERT_EQ(0, send_seg(&self->w, &sp));
 	ASSERT_TRUE(answer(&self->w, &sp, &rp));
 	ASSERT_EQ(TH_SYN | TH_ACK, rp.flags) TH_LOG("a plain SYN with the knock refused");
 
-	fou_syn(&self->w, &sp, PORT_P, true);
-	fou_syn(&self->w, &sq, PORT_Q, false);
+	fou_syn(&self->w, &sp, PORT_P, true, false);
+	fou_syn(&self->w, &sq, PORT_Q, false, false);
 	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
 	exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
 	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
@@ -740,6 +760,24 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 	EXPECT_EQ(sp.seq + 1, rp.ack);
 	EXPECT_EQ(0, stealth_counters_check("knock through FOU", &c0, &c1,
 					    exp, 3));
+
+	/* The same knock again, from another port, through GUE: a replay. */
+	sp.sport = self->w.next_port++;
+	sp.seq = rand32();
+	sp.fou_port = PORT_GUE;
+	sp.gue = true;
+	fou_syn(&self->w, &sq, PORT_Q, false, true);
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
+	exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
+	note("the same knock replayed through GUE port %d:", PORT_GUE);
+	print_answer("protected", &sp, &rp);
+	print_answer("closed   ", &sq, &rq);
+	ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through GUE");
+	EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("a replayed knock accepted through GUE");
+	EXPECT_EQ(0, compare_answers(&sp, &rp, &sq, &rq));
+	EXPECT_EQ(0, stealth_counters_check("replay through GUE", &c0, &c1,
+					    exp_replay, 4));
 	close(self->lfd);
 }
 

@@ -193,7 +193,7 @@ static uint32_t pseudo_sum(const struct wire *w, uint8_t proto, int len)
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
 {
 	int iphl = w->family == AF_INET6 ? 40 : 20;
-	int udpl = s->fou_port ? 8 : 0;
+	int udpl = s->fou_port ? 8 + (s->gue ? 4 : 0) : 0;
 	int tlen = 20 + s->optlen + s->datalen;
 	uint8_t *th = buf + iphl + udpl;
 	uint8_t proto = udpl ? IPPROTO_UDP : IPPROTO_TCP;
@@ -240,6 +240,8 @@ int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
 		put16(uh, s->sport);
 		put16(uh + 2, s->fou_port);
 		put16(uh + 4, udpl + tlen);
+		if (s->gue)
+			uh[9] = IPPROTO_TCP;	/* GUE: version 0, no options */
 		sum = csum_add(pseudo_sum(w, IPPROTO_UDP, udpl + tlen), uh,
 			       udpl + tlen);
 		c = csum_fold(sum);
@@ -291,7 +293,7 @@ void exchange_fenced(struct wire *w, const struct seg *sp, const struct seg *sq,
 	struct seg f = {
 		.sport = w->next_port++, .dport = closed_port, .seq = rand32(),
 		.ack = rand32(), .flags = TH_ACK, .win = 64240,
-		.fou_port = sq->fou_port,
+		.fou_port = sq->fou_port, .gue = sq->gue,
 	};
 	const struct seg *segs[] = { sp, sq, &f };
 	struct reply rf;

@@ -40,6 +40,9 @@ struct seg {
 	 * the TCP checksum still covers the outer addresses, which TCP sees.
 	 */
 	uint16_t fou_port;
+	/* With fou_port: a GUE header (version 0, naming TCP) first
+	 * (`ip fou add port P gue`). */
+	bool gue;
 };
 
 /* A captured TCP segment, with the IP fields an observer sees. */
