@@ -35,7 +35,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
-#include <linux/fou.h>
 #include <linux/genetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -521,55 +520,14 @@ TEST_F_TIMEOUT(bypass, reuseport_member, T_TIMEOUT)
 #define SECRET_V	"This is my magic ID."
 
 /*
- * A Foo-over-UDP receive port of @family in @ns that hands what it carries
- * to TCP, through the "fou" generic netlink family: with @gue
- * `ip fou add port PORT_GUE gue [-6]` (the GUE header names the protocol),
- * else `ip fou add port PORT_FOU ipproto 6 [-6]`. 0 or -errno.
- */
-static int fou_add(const char *ns, int family, bool gue)
-{
-	struct {
-		struct nlmsghdr nh;
-		struct genlmsghdr gh;
-		char attrs[64];
-	} r = {
-		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) },
-		.gh = { .cmd = FOU_CMD_ADD, .version = FOU_GENL_VERSION },
-	};
-	uint8_t af = family, proto = IPPROTO_TCP;
-	uint8_t type = gue ? FOU_ENCAP_GUE : FOU_ENCAP_DIRECT;
-	uint16_t port = htons(gue ? PORT_GUE : PORT_FOU);
-	int fd = genl_socket(ns), id, ret;
-
-	if (fd < 0)
-		return fd;
-	id = genl_family_id(fd, FOU_GENL_NAME);
-	if (id < 0) {
-		note("generic netlink family " FOU_GENL_NAME ": %s",
-		     strerror(-id));
-		close(fd);
-		return id;
-	}
-	r.nh.nlmsg_type = id;
-	nl_put_attr(&r.nh, FOU_ATTR_PORT, &port, sizeof(port));
-	nl_put_attr(&r.nh, FOU_ATTR_AF, &af, sizeof(af));
-	nl_put_attr(&r.nh, FOU_ATTR_IPPROTO, &proto, sizeof(proto));
-	nl_put_attr(&r.nh, FOU_ATTR_TYPE, &type, sizeof(type));
-	ret = nl_call(fd, &r.nh);
-	if (ret)
-		note("fou add port %d: %s", ntohs(port), strerror(-ret));
-	close(fd);
-	return ret;
-}
-
-/*
- * b's FOU and GUE ports (fou_add()) and a listener on PORT_P with SECRET_V:
+ * b's FOU and GUE ports (fou_port_add()) and a listener on PORT_P with SECRET_V:
  * its fd, or -1. @w reads the UDP-protocol answers of IPv4 TCP as TCP
  * (udp_as_tcp).
  */
 static int fou_listener(struct wire *w)
 {
-	if (fou_add(w->nsb, w->family, false) || fou_add(w->nsb, w->family, true))
+	if (fou_port_add(w->nsb, w->family, PORT_FOU, false) ||
+	    fou_port_add(w->nsb, w->family, PORT_GUE, true))
 		return -1;
 	w->udp_as_tcp = true;
 	return listen_on(w, PORT_P, SECRET_V, true, 0, 0);

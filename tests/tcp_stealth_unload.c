@@ -510,6 +510,95 @@ TEST_F_TIMEOUT(unload, hooks_in_flight, 300)
 	close(lfd);
 }
 
+/* ---- the listener's own check in flight ---------------------------- */
+
+#define CHECK_PORT 4401
+#define CHECK_FOU 5555
+#define CHECK_ROUNDS 3
+
+/*
+ * Namespace a sends knockless SYNs to b:CHECK_PORT through b's
+ * Foo-over-UDP port from CPU 1, until killed: the input hook sees UDP,
+ * the listener's own check refuses them.
+ */
+static void check_flood(const struct netns_pair *ns)
+{
+	struct seg s = { .dport = CHECK_PORT, .flags = TH_SYN, .win = 64240,
+			 .fou_port = CHECK_FOU };
+	struct wire w;
+
+	if (pin_to_cpu(1) || raw_wire_open(&w, ns, AF_INET))
+		_exit(1);
+	close(w.cap);
+	w.cap = -1;
+	for (uint32_t i = 0;; i++) {
+		s.sport = 10000 + i % 50000;
+		s.seq = rand32();
+		send_seg(&w, &s);
+	}
+}
+
+/*
+ * A listener with a secret closed, and then the module unloaded, while
+ * SYNs that a Foo-over-UDP port carried past the input hook are inside
+ * the listener's own check (its copy of TCP's inet_connection_sock_af_ops,
+ * whose conn_request() refuses them with an RST that passes the long nft
+ * output chain of hooks_in_flight, so that the check is at work on CPU 1
+ * most of the time). Closing the listener gives it TCP's table back while
+ * a call through the copy may still run; the unload must then succeed
+ * each round, and the kernel report nothing (KASAN, lockdep; vm-run
+ * checks dmesg).
+ */
+TEST_F_TIMEOUT(unload, listener_check_in_flight, 300)
+{
+	char rules[64];
+	int round, i, status;
+	pid_t pid;
+	FILE *f;
+
+	snprintf(rules, sizeof(rules), "/tmp/tcp-stealth-check-%d.nft", getpid());
+	f = fopen(rules, "we");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "table inet flight {\n chain c {\n");
+	for (i = 0; i < FLIGHT_RULES; i++)
+		fprintf(f, "  meta mark 0x%x counter\n", 0x10000 + i);
+	fprintf(f, " }\n chain out {\n  type filter hook output priority 0;\n");
+	for (i = 0; i < FLIGHT_JUMPS; i++)
+		fprintf(f, "  jump c\n");
+	fprintf(f, " }\n}\n");
+	ASSERT_EQ(0, fclose(f));
+	ASSERT_EQ(0, netns_system(self->ns.b, "nft -f %s", rules));
+	unlink(rules);
+	ASSERT_EQ(0, fou_port_add(self->ns.b, AF_INET, CHECK_FOU, false));
+	ASSERT_EQ(0, pin_to_cpu(0));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		check_flood(&self->ns);
+	}
+	for (round = 0; round < CHECK_ROUNDS; round++) {
+		long long before;
+		int lfd;
+
+		lfd = listener_on(self->ns.b, AF_INET, NETNS_B_IP4, CHECK_PORT,
+				  SECRET, 16);
+		ASSERT_LE(0, lfd);
+		/* The listener's check is at work: it refuses the flood. */
+		before = stealth_counter(self->ns.b, "syn_unhooked");
+		for (i = 0; i < 250 && stealth_counter(self->ns.b, "syn_unhooked") <= before; i++)
+			usleep(20 * 1000);
+		EXPECT_LT(before, stealth_counter(self->ns.b, "syn_unhooked"));
+		usleep((rand() % 100) * 1000);
+		close(lfd);
+		ASSERT_EQ(0, mod_unload_wait(10000));
+		usleep((rand() % 50) * 1000);
+		ASSERT_EQ(0, mod_load());
+	}
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+}
+
 /* ---- unload under fire --------------------------------------------- */
 
 #define FIRE_ROUNDS 20

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Helpers for tcp_stealth selftests that use the module; see stealth.h. */
 #include <errno.h>
+#include <linux/fou.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <fcntl.h>
@@ -398,6 +399,44 @@ int write_str(const char *dir, const char *file, const char *s)
 		return -errno;
 	if (write(fd, s, strlen(s)) < 0)
 		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* `ip fou add port PORT [ipproto 6 | gue]` in @ns: see stealth.h. */
+int fou_port_add(const char *ns, int family, int port, bool gue)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct genlmsghdr gh;
+		char attrs[64];
+	} r = {
+		.nh = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN) },
+		.gh = { .cmd = FOU_CMD_ADD, .version = FOU_GENL_VERSION },
+	};
+	uint8_t af = family, proto = IPPROTO_TCP;
+	uint8_t type = gue ? FOU_ENCAP_GUE : FOU_ENCAP_DIRECT;
+	uint16_t nport = htons(port);
+	int fd = genl_socket(ns), id, ret;
+
+	if (fd < 0)
+		return fd;
+	id = genl_family_id(fd, FOU_GENL_NAME);
+	if (id < 0) {
+		fprintf(stderr, "# generic netlink family " FOU_GENL_NAME
+			": %s\n", strerror(-id));
+		close(fd);
+		return id;
+	}
+	r.nh.nlmsg_type = id;
+	nl_put_attr(&r.nh, FOU_ATTR_PORT, &nport, sizeof(nport));
+	nl_put_attr(&r.nh, FOU_ATTR_AF, &af, sizeof(af));
+	nl_put_attr(&r.nh, FOU_ATTR_IPPROTO, &proto, sizeof(proto));
+	nl_put_attr(&r.nh, FOU_ATTR_TYPE, &type, sizeof(type));
+	ret = nl_call(fd, &r.nh);
+	if (ret)
+		fprintf(stderr, "# fou add port %d: %s\n", port,
+			strerror(-ret));
 	close(fd);
 	return ret;
 }

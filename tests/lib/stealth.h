@@ -7,6 +7,7 @@
 #define TCP_STEALTH_TESTS_STEALTH_H
 
 #include <linux/types.h>
+#include <stdbool.h>
 
 #ifndef TCP_ULP
 #define TCP_ULP 31
@@ -89,6 +90,13 @@ int nl_call(int fd, struct nlmsghdr *nh);
 int genl_family_id(int fd, const char *name);
 /* A generic netlink socket of namespace @ns (2 s timeouts), or -errno. */
 int genl_socket(const char *ns);
+/*
+ * A Foo-over-UDP receive port @port of @family in @ns that hands what it
+ * carries to TCP, through the "fou" generic netlink family: with @gue
+ * `ip fou add port PORT gue [-6]` (the GUE header names the protocol),
+ * else `ip fou add port PORT ipproto 6 [-6]`. 0 or -errno.
+ */
+int fou_port_add(const char *ns, int family, int port, bool gue);
 /*
  * One tcp_stealth policy request on @fd: @cmd with @port (-1: no port
  * attribute) and @secret of @len bytes (if not NULL). 0 or -errno.
