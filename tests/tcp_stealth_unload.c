@@ -429,10 +429,14 @@ static int pin_to_cpu(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set);
 }
 
-/* Namespace a sends plain SYNs to b:FLIGHT_PORT from CPU 1, until killed. */
-static void flight_flood(const struct netns_pair *ns)
+/*
+ * Namespace a sends plain SYNs to b:@port from CPU 1, until killed; with
+ * @fou_port, carried to that Foo-over-UDP port of b.
+ */
+static void flight_flood(const struct netns_pair *ns, int port, int fou_port)
 {
-	struct seg s = { .dport = FLIGHT_PORT, .flags = TH_SYN, .win = 64240 };
+	struct seg s = { .dport = port, .flags = TH_SYN, .win = 64240,
+			 .fou_port = fou_port };
 	struct wire w;
 
 	if (pin_to_cpu(1) || raw_wire_open(&w, ns, AF_INET))
@@ -444,6 +448,34 @@ static void flight_flood(const struct netns_pair *ns)
 		s.seq = rand32();
 		send_seg(&w, &s);
 	}
+}
+
+/*
+ * In @ns, an nft output chain through which every packet runs FLIGHT_JUMPS
+ * times over FLIGHT_RULES rules that match nothing. 0 or -1.
+ */
+static int slow_output(const char *ns)
+{
+	char rules[64];
+	int i, ret;
+	FILE *f;
+
+	snprintf(rules, sizeof(rules), "/tmp/tcp-stealth-flight-%d.nft", getpid());
+	f = fopen(rules, "we");
+	if (!f)
+		return -1;
+	fprintf(f, "table inet flight {\n chain c {\n");
+	for (i = 0; i < FLIGHT_RULES; i++)
+		fprintf(f, "  meta mark 0x%x counter\n", 0x10000 + i);
+	fprintf(f, " }\n chain out {\n  type filter hook output priority 0;\n");
+	for (i = 0; i < FLIGHT_JUMPS; i++)
+		fprintf(f, "  jump c\n");
+	fprintf(f, " }\n}\n");
+	if (fclose(f))
+		return -1;
+	ret = netns_system(ns, "nft -f %s", rules);
+	unlink(rules);
+	return ret ? -1 : 0;
 }
 
 /*
@@ -462,24 +494,10 @@ static void flight_flood(const struct netns_pair *ns)
  */
 TEST_F_TIMEOUT(unload, hooks_in_flight, 300)
 {
-	char rules[64];
 	int lfd, round, i, status;
 	pid_t pid;
-	FILE *f;
 
-	snprintf(rules, sizeof(rules), "/tmp/tcp-stealth-flight-%d.nft", getpid());
-	f = fopen(rules, "we");
-	ASSERT_NE(NULL, f);
-	fprintf(f, "table inet flight {\n chain c {\n");
-	for (i = 0; i < FLIGHT_RULES; i++)
-		fprintf(f, "  meta mark 0x%x counter\n", 0x10000 + i);
-	fprintf(f, " }\n chain out {\n  type filter hook output priority 0;\n");
-	for (i = 0; i < FLIGHT_JUMPS; i++)
-		fprintf(f, "  jump c\n");
-	fprintf(f, " }\n}\n");
-	ASSERT_EQ(0, fclose(f));
-	ASSERT_EQ(0, netns_system(self->ns.b, "nft -f %s", rules));
-	unlink(rules);
+	ASSERT_EQ(0, slow_output(self->ns.b));
 	/* A plain listener: the policy's keys protect it. */
 	lfd = tcp_listen_in(self->ns.b, AF_INET, NETNS_B_IP4, FLIGHT_PORT, NULL);
 	ASSERT_LE(0, lfd);
@@ -488,7 +506,7 @@ TEST_F_TIMEOUT(unload, hooks_in_flight, 300)
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		flight_flood(&self->ns);
+		flight_flood(&self->ns, FLIGHT_PORT, 0);
 	}
 	for (round = 0; round < FLIGHT_ROUNDS; round++) {
 		int before;
@@ -517,28 +535,6 @@ TEST_F_TIMEOUT(unload, hooks_in_flight, 300)
 #define CHECK_ROUNDS 3
 
 /*
- * Namespace a sends knockless SYNs to b:CHECK_PORT through b's
- * Foo-over-UDP port from CPU 1, until killed: the input hook sees UDP,
- * the listener's own check refuses them.
- */
-static void check_flood(const struct netns_pair *ns)
-{
-	struct seg s = { .dport = CHECK_PORT, .flags = TH_SYN, .win = 64240,
-			 .fou_port = CHECK_FOU };
-	struct wire w;
-
-	if (pin_to_cpu(1) || raw_wire_open(&w, ns, AF_INET))
-		_exit(1);
-	close(w.cap);
-	w.cap = -1;
-	for (uint32_t i = 0;; i++) {
-		s.sport = 10000 + i % 50000;
-		s.seq = rand32();
-		send_seg(&w, &s);
-	}
-}
-
-/*
  * A listener with a secret closed, and then the module unloaded, while
  * SYNs that a Foo-over-UDP port carried past the input hook are inside
  * the listener's own check (its copy of TCP's inet_connection_sock_af_ops,
@@ -551,31 +547,18 @@ static void check_flood(const struct netns_pair *ns)
  */
 TEST_F_TIMEOUT(unload, listener_check_in_flight, 300)
 {
-	char rules[64];
 	int round, i, status;
 	pid_t pid;
-	FILE *f;
 
-	snprintf(rules, sizeof(rules), "/tmp/tcp-stealth-check-%d.nft", getpid());
-	f = fopen(rules, "we");
-	ASSERT_NE(NULL, f);
-	fprintf(f, "table inet flight {\n chain c {\n");
-	for (i = 0; i < FLIGHT_RULES; i++)
-		fprintf(f, "  meta mark 0x%x counter\n", 0x10000 + i);
-	fprintf(f, " }\n chain out {\n  type filter hook output priority 0;\n");
-	for (i = 0; i < FLIGHT_JUMPS; i++)
-		fprintf(f, "  jump c\n");
-	fprintf(f, " }\n}\n");
-	ASSERT_EQ(0, fclose(f));
-	ASSERT_EQ(0, netns_system(self->ns.b, "nft -f %s", rules));
-	unlink(rules);
+	ASSERT_EQ(0, slow_output(self->ns.b));
 	ASSERT_EQ(0, fou_port_add(self->ns.b, AF_INET, CHECK_FOU, false));
 	ASSERT_EQ(0, pin_to_cpu(0));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		check_flood(&self->ns);
+		/* Past the input hook: the listener's check refuses them. */
+		flight_flood(&self->ns, CHECK_PORT, CHECK_FOU);
 	}
 	for (round = 0; round < CHECK_ROUNDS; round++) {
 		long long before;
