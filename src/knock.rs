@@ -4,7 +4,7 @@
 
 use crate::ffi::{
     crypto::KernelCrypto,
-    listen::{ListenerSyn, SynAnswer},
+    listen::{ListenerAnswer, ListenerSeg},
     netfilter::{HookArgs, HookPoint, HookSpec, HookState, Verdict},
     now_secs, random_u64,
     skb::{Family, Ipv6Tcp, SkBuff},
@@ -124,13 +124,14 @@ impl TcpPacket {
         Self::tcp_part(skb, th, (saddr, daddr, daddr_len), left_to_ipv6)
     }
 
-    /// Reads the headers of a SYN that TCP is about to answer at a listener
-    /// ([`ListenerSyn`]): TCP found its header, after the network header.
-    fn at_listener(syn: &ListenerSyn<'_>) -> Result<Self, NotParsed> {
-        let skb = syn.skb();
+    /// Reads the headers of a segment that TCP is about to answer at a
+    /// listener ([`ListenerSeg`]): TCP found its header, after the network
+    /// header.
+    fn at_listener(seg: &ListenerSeg<'_>) -> Result<Self, NotParsed> {
+        let skb = seg.skb();
         let mut saddr = [0u8; 16];
         let mut daddr = [0u8; 16];
-        let daddr_len = match syn.family() {
+        let daddr_len = match seg.family() {
             Family::Ipv4 => {
                 let mut a = [0u8; 8];
                 skb.read_network(12, &mut a).ok_or(NotParsed::Truncated)?;
@@ -148,7 +149,7 @@ impl TcpPacket {
                 16
             }
         };
-        Self::tcp_part(skb, syn.th(), (saddr, daddr, daddr_len), false)
+        Self::tcp_part(skb, seg.th(), (saddr, daddr, daddr_len), false)
     }
 
     /// The TCP header's part of [`Self::parse`] and [`Self::at_listener`]:
@@ -442,43 +443,51 @@ impl NetState {
         })
     }
 
-    /// A SYN that TCP is about to answer at `sk`, a listener with the ULP,
-    /// which the input hook did not vouch for ([`crate::ffi::listen`]): it
-    /// came another way (Foo-over-UDP or GUE carry TCP past `LOCAL_IN`), or
-    /// the hook's verdict on it was given on another CPU (an NFQUEUE
-    /// reinjection). It gets the checks a SYN gets at the hook, its
+    /// A segment that TCP is about to answer at `sk`, a listener with the
+    /// ULP, which the input hook did not vouch for ([`crate::ffi::listen`]):
+    /// it came another way (Foo-over-UDP or GUE carry TCP past `LOCAL_IN`),
+    /// or the hook's verdict on it was given on another CPU (an NFQUEUE
+    /// reinjection). A SYN gets the checks a SYN gets at the hook, its
     /// knock's replay included (the hook's own SYN, checked again, is a
-    /// duplicate there, which passes), and a refusal gets the closed port's
-    /// answer. The cost of answering in the same time as a closed port is
-    /// not paid here: a closed port's answer to a SYN carried this way
-    /// comes from TCP, which the hook never saw either.
+    /// duplicate there, which passes); the ACK of a SYN cookie passes only
+    /// from a 4-tuple that knocked, as at the hook. A refusal gets the
+    /// closed port's answer. The cost of answering in the same time as a
+    /// closed port is not paid here: a closed port's answer to a segment
+    /// carried this way comes from TCP, which the hook never saw either.
     ///
     /// A policy port whose first bytes are checked refuses such a SYN: its
     /// bytes would pass the hook unseen as well.
-    pub(crate) fn unhooked_syn(
+    pub(crate) fn unhooked(
         &self,
         sk: &SockCommon,
-        syn: &ListenerSyn<'_>,
+        seg: &ListenerSeg<'_>,
         rcu: &RcuSection,
-    ) -> SynAnswer {
-        let Some(g) = self.guard(sk, syn.family(), rcu) else {
-            return SynAnswer::Accept;
+    ) -> ListenerAnswer {
+        let Some(g) = self.guard(sk, seg.family(), rcu) else {
+            return ListenerAnswer::Accept;
         };
-        self.counters.inc(Counter::SynUnhooked);
         let refuse = |why: Option<Counter>| {
             if let Some(c) = why {
                 self.counters.inc(c);
             }
             if self.drop_silently() {
                 self.counters.inc(Counter::Dropped);
-            } else if syn.send_reset() {
+            } else if seg.send_reset() {
                 self.counters.inc(Counter::RstSent);
             }
-            SynAnswer::Refuse
+            ListenerAnswer::Refuse
         };
-        let Ok(pkt) = TcpPacket::at_listener(syn) else {
+        let Ok(pkt) = TcpPacket::at_listener(seg) else {
             return refuse(Some(Counter::TruncatedDropped));
         };
+        if !pkt.is_syn() {
+            // The ACK of a SYN cookie: its 4-tuple must have knocked.
+            if self.admitted(&pkt) {
+                return ListenerAnswer::Accept;
+            }
+            return refuse(Some(Counter::AckRefused));
+        }
+        self.counters.inc(Counter::SynUnhooked);
         if g.mode == Mode::Isn {
             let integrity = g.integrity_len > 0;
             let (seq, daddr, dport, tsval) = (pkt.seq, pkt.daddr(), pkt.dport, pkt.tsval());
@@ -487,7 +496,7 @@ impl NetState {
             }
             self.counters.inc(Counter::IsnGood);
             self.admit(g.sk, &pkt);
-            return SynAnswer::Accept;
+            return ListenerAnswer::Accept;
         }
         if g.by_policy && g.integrity_len > 0 {
             return refuse(None);
@@ -512,7 +521,7 @@ impl NetState {
             return refuse(Some(c));
         }
         self.admit(g.sk, &pkt);
-        SynAnswer::Accept
+        ListenerAnswer::Accept
     }
 
     /// A segment for which TCP finds no socket, in a namespace with
@@ -579,6 +588,10 @@ impl NetState {
         if pkt.flags & TCP_ACK != 0 && pkt.flags & TCP_SYN == 0 {
             // (At a closed port TCP answers an admitted ACK all the same.)
             if self.admitted(pkt) {
+                if let Some(g) = guard {
+                    // It may complete a SYN cookie at the listener.
+                    args.vouch(skb, g.sk, pkt.seq);
+                }
                 return Verdict::Accept;
             }
             count(Counter::AckRefused);

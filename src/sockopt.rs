@@ -7,7 +7,7 @@ use crate::ffi::{
     crypto::KernelCrypto,
     errno,
     hold::Hold,
-    listen::{ListenerSyn, SynAnswer},
+    listen::{ListenerAnswer, ListenerSeg},
     pernet::Net,
     rcu::SockRcu,
     sock::{LockedSock, OptOut, OptVal, Sock, TcpState},
@@ -119,10 +119,10 @@ impl Ulp for SockCtx {
         Ok(())
     }
 
-    fn unhooked_syn(&self, sk: &Sock, syn: &ListenerSyn<'_>, rcu: &RcuSection) -> SynAnswer {
+    fn unhooked(&self, sk: &Sock, seg: &ListenerSeg<'_>, rcu: &RcuSection) -> ListenerAnswer {
         sk.net()
             .state::<crate::netns::NetState>()
-            .unhooked_syn(sk, syn, rcu)
+            .unhooked(sk, seg, rcu)
     }
 
     fn release(&self, net: &Net) {

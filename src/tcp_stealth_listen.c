@@ -2,10 +2,11 @@
 /*
  * The listener's own check (src/ffi/listen.rs): a SYN that reaches a
  * listener with the ULP without having been judged by the module's input
- * hook. A receive port of Foo-over-UDP or GUE hands the TCP segment it
- * carries straight to TCP, without NF_INET_LOCAL_IN for it; such a SYN is
- * checked in the listener's conn_request(), which the ULP's copy of the
- * listener's inet_connection_sock_af_ops overrides.
+ * hook, and the ACK that completes a SYN cookie there. A receive port of
+ * Foo-over-UDP or GUE hands the TCP segment it carries straight to TCP,
+ * without NF_INET_LOCAL_IN for it; such a SYN is checked in the listener's
+ * conn_request(), such an ACK in its syn_recv_sock(), which the ULP's copy
+ * of the listener's inet_connection_sock_af_ops overrides.
  *
  * The input hook vouches for the SYNs it let through to such a listener
  * with a valid knock, so that the listener does not verify them twice: a
@@ -27,6 +28,7 @@
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
 #include <net/inet_connection_sock.h>
+#include <net/request_sock.h>
 #include <net/sock.h>
 
 #include "tcp_stealth_helpers.h"
@@ -87,6 +89,32 @@ bool tcp_stealth_vouched(const struct sk_buff *skb, const struct sock *sk)
 
 	this_cpu_write(tcp_stealth_vouch_word.skb, NULL);
 	return ok;
+}
+
+/**
+ * tcp_stealth_cookie_ack_unvouched() - whether a child comes from a SYN
+ * cookie's ACK that the input hook did not vouch for
+ * @skb: the segment TCP makes the child from, in TCP's hands
+ * @sk: the listener
+ * @req: the request TCP made for it
+ *
+ * syn_recv_sock() without a request to unhash makes a child from a SYN
+ * cookie's ACK (cookie_v4_check(), cookie_v6_check()), or from a SYN
+ * (Fast Open, inside conn_request(), which checked it). A cookie that a BPF
+ * program validated (req->syncookie) was assigned to the ACK before
+ * LOCAL_IN, where the input hook let it pass to that request. Consumes the
+ * vouch as tcp_stealth_vouched() does.
+ *
+ * Context: syn_recv_sock() (BHs off, under RCU).
+ * Return: true for a kernel cookie's ACK the hook did not vouch for.
+ */
+bool tcp_stealth_cookie_ack_unvouched(const struct sk_buff *skb,
+				      const struct sock *sk,
+				      const struct request_sock *req)
+{
+	if (tcp_hdr(skb)->syn || req->syncookie)
+		return false;
+	return !tcp_stealth_vouched(skb, sk);
 }
 
 /**

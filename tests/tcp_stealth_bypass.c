@@ -28,7 +28,10 @@
  *   mode, not at all); the same through a GUE port;
  * - fou_syn_with_knock: a knocking SYN the same way gets its SYN-ACK, and
  *   the same knock from another source, through a GUE port, is refused as
- *   a replay.
+ *   a replay;
+ * - fou_cookie_ack_without_knock: cookie_ack_without_knock's ACK carried
+ *   by a Foo-over-UDP port; fou_cookie_ack_after_knock: a knocking client's
+ *   cookie ACK that way makes its connection.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -307,11 +310,14 @@ TEST_F_TIMEOUT(bypass, frag_fin_probe, T_TIMEOUT)
  * SYN cookies. While cookies are in use, TCP keeps nothing for a SYN it
  * answers, and any ACK whose number is a valid cookie creates the
  * connection. The attacker here gets a real cookie for its 4-tuple while
- * the port is still open, then the port is protected, then the ACK comes:
- * it must not make a connection (a blind attacker would guess the cookie;
- * this is the same ACK without the guessing).
+ * the port is still open, then the port is protected, then the ACK comes
+ * (with @fou_port, carried by that Foo-over-UDP port of b, past the input
+ * hook): it must not make a connection (a blind attacker would guess the
+ * cookie; this is the same ACK without the guessing), and gets a closed
+ * port's RST.
  */
-TEST_F_TIMEOUT(bypass, cookie_ack_without_knock, T_TIMEOUT)
+static void cookie_ack_attack(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(bypass) *self, uint16_t fou_port)
 {
 	struct reply synack, r;
 	struct seg s;
@@ -332,15 +338,22 @@ TEST_F_TIMEOUT(bypass, cookie_ack_without_knock, T_TIMEOUT)
 	/* Now protect the port: the cookie is still good for two minutes. */
 	ASSERT_EQ(0, set_secret(self->lfd, SECRET, 1));
 	refused0 = stealth_counter(self->ns.b, "ack_refused");
+	s.fou_port = fou_port;
 	ASSERT_EQ(0, send_cookie_ack(&self->w, &s, &synack, &r));
 	afd = tcp_accept_timeout(self->lfd, 500);
-	EXPECT_EQ(-1, afd) TH_LOG("a cookie ACK without a knock got a connection");
+	EXPECT_EQ(-1, afd) TH_LOG("a cookie ACK without a knock got a connection%s",
+				  fou_port ? " through FOU" : "");
 	if (afd >= 0)
 		close(afd);
 	EXPECT_TRUE(r.present);
 	EXPECT_EQ(TH_RST, r.flags & (TH_RST | TH_SYN));
 	EXPECT_EQ(refused0 + 1, stealth_counter(self->ns.b, "ack_refused"));
 	close(self->lfd);
+}
+
+TEST_F_TIMEOUT(bypass, cookie_ack_without_knock, T_TIMEOUT)
+{
+	cookie_ack_attack(_metadata, self, 0);
 }
 
 /*
@@ -736,6 +749,50 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 	EXPECT_EQ(0, compare_answers(&sp, &rp, &sq, &rq));
 	EXPECT_EQ(0, stealth_counters_check("replay through GUE", &c0, &c1,
 					    exp_replay, 4));
+	close(self->lfd);
+}
+
+/*
+ * The ACK that completes a SYN cookie, carried by a FOU port: the input
+ * hook sees UDP, so the listener checks it itself (the 4-tuple must have
+ * knocked, ack_refused otherwise), as cookie_ack_without_knock.
+ */
+TEST_F_TIMEOUT(bypass, fou_cookie_ack_without_knock, T_TIMEOUT)
+{
+	ASSERT_EQ(0, fou_port_add(self->w.nsb, self->w.family, PORT_FOU, false));
+	self->w.udp_as_tcp = true;
+	cookie_ack_attack(_metadata, self, PORT_FOU);
+}
+
+/*
+ * A client behind FOU that knocks completes a SYN-cookie handshake the
+ * same way: its knocked SYN (checked by the listener) gets a cookie, and
+ * its ACK, which the listener checks too (the 4-tuple knocked), makes the
+ * connection.
+ */
+TEST_F_TIMEOUT(bypass, fou_cookie_ack_after_knock, T_TIMEOUT)
+{
+	struct reply synack, r;
+	struct seg s;
+	long long refused0;
+	int afd;
+
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies",
+				      "2"));
+	self->lfd = fou_listener(&self->w);
+	ASSERT_LE(0, self->lfd);
+	fou_syn(&self->w, &s, PORT_P, true, false);
+	drain(&self->w);
+	ASSERT_EQ(0, send_seg(&self->w, &s));
+	ASSERT_TRUE(answer(&self->w, &s, &synack));
+	ASSERT_EQ(TH_SYN | TH_ACK, synack.flags) TH_LOG("a knocking SYN through FOU refused");
+	refused0 = stealth_counter(self->ns.b, "ack_refused");
+	ASSERT_EQ(0, send_cookie_ack(&self->w, &s, &synack, &r));
+	afd = tcp_accept_timeout(self->lfd, 2000);
+	EXPECT_LE(0, afd) TH_LOG("the cookie ACK of a knocking client through FOU made no connection");
+	if (afd >= 0)
+		close(afd);
+	EXPECT_EQ(refused0, stealth_counter(self->ns.b, "ack_refused"));
 	close(self->lfd);
 }
 

@@ -9,7 +9,9 @@
 //! ULP therefore gets a copy of its `inet_connection_sock_af_ops` whose
 //! `conn_request` (TCP's last step before it answers a SYN) asks the ULP
 //! ([`SynCheckOf::check`]) about every SYN that the hook did not vouch for
-//! ([`super::netfilter::HookArgs::vouch`]; see `src/tcp_stealth_listen.c`).
+//! ([`super::netfilter::HookArgs::vouch`]; see `src/tcp_stealth_listen.c`),
+//! and whose `syn_recv_sock` asks it about the ACK of a SYN cookie that
+//! the hook did not vouch for, before TCP makes a connection of it.
 //!
 //! The copies live in the ULP's vtable, one per table TCP gives listeners
 //! (IPv4, IPv6 and IPv6's for IPv4-mapped peers), made the first time a
@@ -33,31 +35,32 @@ use kernel::prelude::*;
 
 type AfOps = bindings::inet_connection_sock_af_ops;
 
-/// What a listener does with a SYN the input hook did not vouch for.
+/// What a listener does with a segment the input hook did not vouch for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum SynAnswer {
-    /// TCP answers it (a SYN-ACK, or whatever TCP does).
+pub(crate) enum ListenerAnswer {
+    /// TCP goes on with it (a SYN-ACK, a connection from a cookie).
     Accept,
     /// TCP forgets it; the check answered it, or not, itself
-    /// ([`ListenerSyn::send_reset`]).
+    /// ([`ListenerSeg::send_reset`]).
     Refuse,
 }
 
-/// A SYN that TCP is about to answer at a listener (`conn_request`).
+/// A segment that TCP is about to answer at a listener: a SYN
+/// (`conn_request`), or the ACK of a SYN cookie (`syn_recv_sock`).
 ///
 /// # Invariants
 ///
-/// `skb` is the SYN TCP passes to `conn_request`, valid for `'a`, its TCP
-/// header `th` bytes after its network header; `net` is the listener's
-/// namespace.
-pub(crate) struct ListenerSyn<'a> {
+/// `skb` is the segment TCP passes to `conn_request` or `syn_recv_sock`,
+/// valid for `'a`, its TCP header `th` bytes after its network header;
+/// `net` is the listener's namespace.
+pub(crate) struct ListenerSeg<'a> {
     skb: &'a SkBuff,
     family: Family,
     th: usize,
     net: &'a Net,
 }
 
-impl ListenerSyn<'_> {
+impl ListenerSeg<'_> {
     /// The packet (its IP header at the network header).
     pub(crate) fn skb(&self) -> &SkBuff {
         self.skb
@@ -78,22 +81,22 @@ impl ListenerSyn<'_> {
     /// Answers it with the RST that TCP sends for a closed port; whether one
     /// was sent (none to a destination that is not a local unicast address).
     pub(crate) fn send_reset(&self) -> bool {
-        // SAFETY: The namespace and the SYN are valid for the call (type
-        // invariant), which runs with BHs off under RCU (`conn_request`); the
-        // helper reads the SYN and TCP's control block, and builds a new
-        // packet.
+        // SAFETY: The namespace and the segment are valid for the call (type
+        // invariant), which runs with BHs off under RCU (`conn_request`,
+        // `syn_recv_sock`); the helper reads the segment and TCP's control
+        // block, and builds a new packet.
         unsafe { bindings::tcp_stealth_send_reset_tcp(self.net.as_ptr(), self.skb.as_ptr()) }
     }
 }
 
-/// How [`conn_request`] finds the ULP's copies and its check: implemented
+/// How our copies' callbacks find the ULP's copies and its check: implemented
 /// for every ULP by [`super::ulp`], so that this module does not name it.
 pub(super) trait SynCheckOf: 'static {
     /// The ULP's copies.
     fn af_copies() -> &'static AfOpsCopies;
-    /// The check of `syn`, which the input hook did not vouch for, at the
+    /// The check of `seg`, which the input hook did not vouch for, at the
     /// listener `sk` (a full socket with the ULP, or that had it).
-    fn check(sk: &Sock, syn: &ListenerSyn<'_>, rcu: &RcuSection) -> SynAnswer;
+    fn check(sk: &Sock, seg: &ListenerSeg<'_>, rcu: &RcuSection) -> ListenerAnswer;
 }
 
 /// How many distinct tables TCP gives listeners: `ipv4_specific`,
@@ -111,7 +114,8 @@ const FILLING: usize = 1;
 ///
 /// `base[i]` is [`FREE`], [`FILLING`] (claimed by one [`Self::copy_of`]
 /// call, which alone writes `copies[i]`), or the address of the table that
-/// `copies[i]` is a copy of, with our `conn_request`; once it is an
+/// `copies[i]` is a copy of, with our `conn_request` and `syn_recv_sock`;
+/// once it is an
 /// address, it and `copies[i]` never change until the module is unloaded.
 pub(crate) struct AfOpsCopies {
     copies: KernelStatic<[MaybeUninit<AfOps>; SLOTS]>,
@@ -163,6 +167,7 @@ impl AfOpsCopies {
                         unsafe {
                             let copy = (*self.copies.get())[i].write(base.read());
                             copy.conn_request = Some(conn_request::<T>);
+                            copy.syn_recv_sock = Some(syn_recv_sock::<T>);
                         }
                         // INVARIANT: The copy is written before its base is
                         // published (release).
@@ -225,6 +230,159 @@ pub(super) unsafe fn restore<T: SynCheckOf>(sk: *mut bindings::sock) {
     }
 }
 
+/// The ULP's check of `skb`, a segment that TCP is about to answer at the
+/// listener `sk` and that the input hook did not vouch for.
+///
+/// # Safety
+///
+/// `sk` is a full TCP socket (a listener) and `skb` a segment in TCP's
+/// hands (network and transport headers set), both valid for the call,
+/// which runs with BHs off under `rcu_read_lock()`.
+unsafe fn check<T: SynCheckOf>(
+    sk: *mut bindings::sock,
+    skb: *mut bindings::sk_buff,
+) -> ListenerAnswer {
+    let mut ipv6 = false;
+    // SAFETY: The segment is in TCP's hands (the function's safety
+    // section): its network and transport headers are set.
+    let th = unsafe { bindings::tcp_stealth_tcp_skb_th(skb, &mut ipv6) };
+    // SAFETY: A full socket valid for the call.
+    let s = unsafe { Sock::from_raw(sk) };
+    let Ok(th) = usize::try_from(th) else {
+        // No TCP header after the network header: nothing TCP parsed.
+        return ListenerAnswer::Refuse;
+    };
+    // INVARIANT: The segment TCP passed, its TCP header `th` bytes after
+    // its network header; the listener's namespace.
+    let seg = ListenerSeg {
+        // SAFETY: TCP owns the segment for the call.
+        skb: unsafe { SkBuff::from_raw(skb) },
+        family: if ipv6 { Family::Ipv6 } else { Family::Ipv4 },
+        th,
+        net: s.net(),
+    };
+    // SAFETY: The caller runs under `rcu_read_lock()` (the function's
+    // safety section), for longer than `rcu` lives.
+    let rcu = unsafe { RcuSection::assume() };
+    T::check(s, &seg, &rcu)
+}
+
+/// Whether TCP may make a child at listener `sk` from `skb`: `false` for
+/// the ACK of a SYN cookie ([`bindings::tcp_stealth_cookie_ack_unvouched`])
+/// that the ULP refuses, in which case `dst` is released, as TCP's
+/// `syn_recv_sock` does when it makes no child.
+///
+/// # Safety
+///
+/// The arguments of a `syn_recv_sock` call by TCP, valid for the call, at a
+/// listener, with BHs off under `rcu_read_lock()`.
+unsafe fn child_allowed<T: SynCheckOf>(
+    sk: *const bindings::sock,
+    skb: *mut bindings::sk_buff,
+    req: *mut bindings::request_sock,
+    dst: *mut bindings::dst_entry,
+    req_unhash: *mut bindings::request_sock,
+) -> bool {
+    let sk = sk.cast_mut();
+    // A request TCP kept (`req_unhash`) was made by `conn_request`, which
+    // checked its SYN.
+    // SAFETY: TCP's listener, segment and request, valid for the call.
+    if !req_unhash.is_null() || !unsafe { bindings::tcp_stealth_cookie_ack_unvouched(skb, sk, req) }
+    {
+        return true;
+    }
+    // SAFETY: The function's safety section is `check`'s.
+    if unsafe { check::<T>(sk, skb) } == ListenerAnswer::Accept {
+        return true;
+    }
+    if !dst.is_null() {
+        // SAFETY: TCP hands `syn_recv_sock` a reference on `dst`, which it
+        // drops when it makes no child (`tcp_v4_syn_recv_sock()`).
+        unsafe { bindings::dst_release(dst) };
+    }
+    false
+}
+
+/// The `syn_recv_sock` of our copies, on kernels whose TCP passes
+/// `opt_child_init` (see `Kbuild`): [`child_allowed`], then TCP's own.
+///
+/// # Safety
+///
+/// Only TCP calls it through one of our copies, at a listener, with
+/// arguments valid for the call, BHs off and under `rcu_read_lock()`.
+#[cfg(tcp_stealth_opt_child_init)]
+unsafe extern "C" fn syn_recv_sock<T: SynCheckOf>(
+    sk: *const bindings::sock,
+    skb: *mut bindings::sk_buff,
+    req: *mut bindings::request_sock,
+    dst: *mut bindings::dst_entry,
+    req_unhash: *mut bindings::request_sock,
+    own_req: *mut bool,
+    opt_child_init: Option<unsafe extern "C" fn(*mut bindings::sock, *const bindings::sock)>,
+) -> *mut bindings::sock {
+    // SAFETY: The function's safety section is `child_allowed`'s.
+    if !unsafe { child_allowed::<T>(sk, skb, req, dst, req_unhash) } {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: A full TCP socket (a listener), valid for the call.
+    let base = unsafe { base_of::<T>(sk) };
+    // SAFETY: `base` is TCP's table (or the listener's current one): its
+    // `syn_recv_sock` takes what TCP passed to ours, unchanged, in the same
+    // context.
+    match unsafe { (*base).syn_recv_sock } {
+        // SAFETY: As above.
+        Some(f) => unsafe { f(sk, skb, req, dst, req_unhash, own_req, opt_child_init) },
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// The `syn_recv_sock` of our copies, on kernels whose TCP does not pass
+/// `opt_child_init`: [`child_allowed`], then TCP's own.
+///
+/// # Safety
+///
+/// Only TCP calls it through one of our copies, at a listener, with
+/// arguments valid for the call, BHs off and under `rcu_read_lock()`.
+#[cfg(not(tcp_stealth_opt_child_init))]
+unsafe extern "C" fn syn_recv_sock<T: SynCheckOf>(
+    sk: *const bindings::sock,
+    skb: *mut bindings::sk_buff,
+    req: *mut bindings::request_sock,
+    dst: *mut bindings::dst_entry,
+    req_unhash: *mut bindings::request_sock,
+    own_req: *mut bool,
+) -> *mut bindings::sock {
+    // SAFETY: The function's safety section is `child_allowed`'s.
+    if !unsafe { child_allowed::<T>(sk, skb, req, dst, req_unhash) } {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: A full TCP socket (a listener), valid for the call.
+    let base = unsafe { base_of::<T>(sk) };
+    // SAFETY: `base` is TCP's table (or the listener's current one): its
+    // `syn_recv_sock` takes what TCP passed to ours, unchanged, in the same
+    // context.
+    match unsafe { (*base).syn_recv_sock } {
+        // SAFETY: As above.
+        Some(f) => unsafe { f(sk, skb, req, dst, req_unhash, own_req) },
+        None => core::ptr::null_mut(),
+    }
+}
+
+/// The table TCP's call through one of our copies continues with: the one
+/// the listener's copy was made of, or, if the listener has been given
+/// that back since (being destroyed), its current one. Our copies are never
+/// another copy's base, so this does not loop.
+///
+/// # Safety
+///
+/// `sk` is a full TCP socket, valid for the call.
+unsafe fn base_of<T: SynCheckOf>(sk: *const bindings::sock) -> *const AfOps {
+    // SAFETY: A full TCP socket, valid for the call (the function's safety
+    // section).
+    let cur = unsafe { bindings::tcp_stealth_af_ops(sk) };
+    T::af_copies().base_of(cur).unwrap_or(cur)
+}
+
 /// The `conn_request` of our copies: the ULP's check for a SYN that the
 /// input hook did not vouch for, then TCP's own.
 ///
@@ -238,49 +396,19 @@ unsafe extern "C" fn conn_request<T: SynCheckOf>(
     sk: *mut bindings::sock,
     skb: *mut bindings::sk_buff,
 ) -> c_int {
-    let copies = T::af_copies();
     // SAFETY: A full TCP socket (a listener), valid for the call.
-    let cur = unsafe { bindings::tcp_stealth_af_ops(sk) };
-    // TCP called us through our copy; the listener may have been given its
-    // base back since (being destroyed), which is then `cur` itself. Our
-    // copies are never another copy's base, so this does not loop.
-    let base = copies.base_of(cur).unwrap_or(cur);
+    let base = unsafe { base_of::<T>(sk) };
     // SAFETY: The socket and the SYN are valid for the call (the function's
     // safety section), with its TCP header at the transport header; the
     // helper compares them with this CPU's word (BHs are off: the word is
     // the one the input hook wrote for the packet this CPU is processing,
     // if any) and clears it.
-    if !unsafe { bindings::tcp_stealth_vouched(skb, sk) } {
-        let mut ipv6 = false;
-        // SAFETY: The SYN is in TCP's hands (the function's safety section):
-        // its network and transport headers are set.
-        let th = unsafe { bindings::tcp_stealth_tcp_skb_th(skb, &mut ipv6) };
-        // SAFETY: A full socket valid for the call.
-        let s = unsafe { Sock::from_raw(sk) };
-        let answer = match usize::try_from(th) {
-            // INVARIANT: The SYN TCP passed, its TCP header `th` bytes after
-            // its network header; the listener's namespace.
-            Ok(th) => {
-                let syn = ListenerSyn {
-                    // SAFETY: TCP owns the SYN for the call.
-                    skb: unsafe { SkBuff::from_raw(skb) },
-                    family: if ipv6 { Family::Ipv6 } else { Family::Ipv4 },
-                    th,
-                    net: s.net(),
-                };
-                // SAFETY: TCP calls `conn_request` under `rcu_read_lock()`
-                // (the function's safety section), for longer than `rcu`
-                // lives.
-                let rcu = unsafe { RcuSection::assume() };
-                T::check(s, &syn, &rcu)
-            }
-            // No TCP header after the network header: nothing TCP parsed.
-            Err(_) => SynAnswer::Refuse,
-        };
-        if answer == SynAnswer::Refuse {
-            // TCP frees the SYN; no request is made.
-            return 0;
-        }
+    if !unsafe { bindings::tcp_stealth_vouched(skb, sk) }
+        // SAFETY: As above: TCP's listener and segment, under RCU.
+        && unsafe { check::<T>(sk, skb) } == ListenerAnswer::Refuse
+    {
+        // TCP frees the SYN; no request is made.
+        return 0;
     }
     // SAFETY: `base` is TCP's table (or the listener's current one), a
     // static of the kernel: its `conn_request` takes what TCP passed to

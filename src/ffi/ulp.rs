@@ -22,7 +22,7 @@
 use super::{
     bindings,
     hold::{Hold, HoldCheck, HoldOf, HoldState},
-    listen::{self, AfOpsCopies, ListenerSyn, SynAnswer, SynCheckOf},
+    listen::{self, AfOpsCopies, ListenerAnswer, ListenerSeg, SynCheckOf},
     net::Net,
     ops::{self, OpsCopies, OpsOf},
     sock::{LockedSock, OptOut, OptVal, Sock, SockCommon, TcpState, SOL_TCP},
@@ -107,11 +107,13 @@ pub(crate) trait Ulp: Sized + Send + Sync + 'static {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// A SYN that TCP is about to answer at this listener `sk`, which the
-    /// input hook did not vouch for (it came another way: Foo-over-UDP, GUE;
-    /// see [`super::listen`]), in softirq context (BHs off) under RCU.
-    /// Optional: without it, listeners answer every SYN that reaches them.
-    fn unhooked_syn(&self, _sk: &Sock, _syn: &ListenerSyn<'_>, _rcu: &RcuSection) -> SynAnswer {
+    /// A segment that TCP is about to answer at this listener `sk`, which
+    /// the input hook did not vouch for (it came another way: Foo-over-UDP,
+    /// GUE; see [`super::listen`]): a SYN, or the ACK of a SYN cookie, which
+    /// would make a connection. In softirq context (BHs off) under RCU.
+    /// Optional: without it, listeners answer every segment that reaches
+    /// them.
+    fn unhooked(&self, _sk: &Sock, _seg: &ListenerSeg<'_>, _rcu: &RcuSection) -> ListenerAnswer {
         kernel::build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -346,10 +348,10 @@ impl<T: Ulp> SynCheckOf for T {
         &T::vtable().af_ops
     }
 
-    fn check(sk: &Sock, syn: &ListenerSyn<'_>, rcu: &RcuSection) -> SynAnswer {
+    fn check(sk: &Sock, seg: &ListenerSeg<'_>, rcu: &RcuSection) -> ListenerAnswer {
         match sk.ulp::<T>(rcu) {
-            Some(ctx) if T::HAS_UNHOOKED_SYN => ctx.unhooked_syn(sk, syn, rcu),
-            _ => SynAnswer::Accept,
+            Some(ctx) if T::HAS_UNHOOKED => ctx.unhooked(sk, seg, rcu),
+            _ => ListenerAnswer::Accept,
         }
     }
 }
@@ -479,7 +481,7 @@ impl<T: Ulp> UlpRegistration<T> {
                 p.recvmsg = Some(Adapter::<T>::recvmsg);
                 p.ioctl = Some(Adapter::<T>::ioctl);
                 p.release_cb = Some(Adapter::<T>::release_cb);
-                if T::HAS_LISTEN || T::HAS_UNHOOKED_SYN {
+                if T::HAS_LISTEN || T::HAS_UNHOOKED {
                     p.hash = Some(Adapter::<T>::hash);
                 }
             }
@@ -584,7 +586,7 @@ impl<T: Ulp> Adapter<T> {
             Ok(d) => d,
             Err(_) => return ENOMEM.to_errno(),
         };
-        if T::HAS_UNHOOKED_SYN && s.state() == TcpState::Listen {
+        if T::HAS_UNHOOKED && s.state() == TcpState::Listen {
             // A listener already: the check of unhooked SYNs now (until the
             // context is published below, it lets every SYN through, as
             // the listener did without the ULP).
@@ -857,7 +859,7 @@ impl<T: Ulp> Adapter<T> {
     unsafe extern "C" fn hash(sk: *mut bindings::sock) -> c_int {
         // SAFETY: The caller owns the socket for the call.
         let s = unsafe { Sock::from_raw(sk) };
-        if T::HAS_UNHOOKED_SYN {
+        if T::HAS_UNHOOKED {
             // SAFETY: A full TCP socket with our ULP, locked by the caller,
             // not yet findable as a listener.
             if let Err(e) = unsafe { listen::install::<T>(sk) } {
