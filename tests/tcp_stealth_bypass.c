@@ -21,7 +21,9 @@
  *   transparent listener on another port;
  * - reuseport_member: in a SO_REUSEPORT group with a protected and an open
  *   member, chosen by a classic BPF program over the segment's payload, a
- *   SYN is judged by the member TCP picks;
+ *   SYN is judged by the member TCP picks; reuseport_random_member: where
+ *   the program picks at random, the member TCP gives a SYN to checks it
+ *   with its own keys;
  * - fou_syn_without_knock: a knockless SYN carried in UDP to a Foo-over-UDP
  *   receive port, which hands it to TCP without NF_INET_LOCAL_IN for it:
  *   refused by the listener itself, as the closed port answers (and in drop
@@ -521,6 +523,60 @@ TEST_F_TIMEOUT(bypass, reuseport_member, T_TIMEOUT)
 		EXPECT_EQ(i ? TH_SYN | TH_ACK : TH_RST | TH_ACK, r.flags);
 	}
 	EXPECT_EQ(-1, tcp_accept_timeout(l0, 200));
+	close(l0);
+	close(l1);
+}
+
+/*
+ * A reuseport group on P whose members have different secrets, and a
+ * classic BPF program that picks one at random (SKF_AD_RANDOM): the input
+ * hook runs it to find the listener it judges a SYN for, TCP runs it again
+ * to find the one it gives the SYN to, and for about half the SYNs they
+ * differ. Clients knock with member 0's secret. Member 1 must never get a
+ * connection from them: a SYN the hook judged (and vouched for) at member
+ * 0 is checked again by member 1 itself, with its own keys (syn_unhooked),
+ * and refused.
+ */
+TEST_F_TIMEOUT(bypass, reuseport_random_member, T_TIMEOUT)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 1),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = { .len = 3, .filter = code };
+	int fam = self->w.family, l0, l1, i, fd, made = 0, at0 = 0, at1 = 0;
+	long long unhooked0;
+
+	l0 = listen_on(&self->w, PORT_P, SECRET, true, SOL_SOCKET,
+		       SO_REUSEPORT);
+	ASSERT_LE(0, l0);
+	ASSERT_EQ(0, setsockopt(l0, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
+				&prog, sizeof(prog)));
+	l1 = listen_on(&self->w, PORT_P, SECRET2, true, SOL_SOCKET,
+		       SO_REUSEPORT);
+	ASSERT_LE(0, l1);
+	unhooked0 = stealth_counter(self->ns.b, "syn_unhooked");
+	for (i = 0; i < 24; i++) {
+		fd = sock_in(self->ns.a, fam);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, set_secret(fd, SECRET, 0));
+		if (!connect_to(fd, fam, netns_addr_b(fam), PORT_P, 2000))
+			made++;
+		close(fd);
+	}
+	while ((fd = tcp_accept_timeout(l0, 100)) >= 0) {
+		at0++;
+		close(fd);
+	}
+	while ((fd = tcp_accept_timeout(l1, 100)) >= 0) {
+		at1++;
+		close(fd);
+	}
+	note("24 knocks for member 0: %d connections, %d at member 0, %d at member 1, syn_unhooked +%lld",
+	     made, at0, at1, stealth_counter(self->ns.b, "syn_unhooked") - unhooked0);
+	EXPECT_EQ(0, at1) TH_LOG("member 1 took connections knocked with member 0's secret");
+	EXPECT_LT(0, at0);
 	close(l0);
 	close(l1);
 }
