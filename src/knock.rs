@@ -413,6 +413,7 @@ impl NetState {
     /// What protects the listener `sk` against a segment of `family`: its
     /// own keys, or else the administrator's for its port (the listener's:
     /// TPROXY may hand it a SYN for another port); `None` if nothing does.
+    #[inline(always)]
     fn guard<'a>(
         &'a self,
         sk: &'a SockCommon,
