@@ -354,7 +354,11 @@ impl Policy {
             n,
             verifier,
         };
-        let ports = self.integrity_ports.load(Ordering::Relaxed).max(1);
+        // Non-zero by type: the division below has no panic path (objtool,
+        // which does not know Rust's division panic as noreturn, warned
+        // about one at the end of the function).
+        let ports = core::num::NonZeroUsize::new(self.integrity_ports.load(Ordering::Relaxed))
+            .unwrap_or(core::num::NonZeroUsize::MIN);
         // Whether `f`'s room may go to another connection: it was cut, or
         // its time is up and TCP no longer has it.
         let reusable = |f: &Flow| f.until == 0 || (f.until < now && !alive(&f.id, f.ifs));
