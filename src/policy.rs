@@ -370,25 +370,40 @@ impl Policy {
             let share = (slots.len() / ports).max(1);
             // A retransmitted SYN replaces what its first copy left; else,
             // within the port's share, a free slot, else one whose
-            // connection is over.
+            // connection is over (the port's own first).
             let again = slots
                 .iter()
                 .position(|f| f.as_ref().is_some_and(|f| f.id == *id));
             let slot = match again {
                 Some(i) => i,
                 None => {
-                    let held = slots
-                        .iter()
-                        .flatten()
-                        .filter(|f| f.port == port && !reusable(f))
-                        .count();
+                    // One pass: the port's connections still held, and the
+                    // first free slot and the port's first reusable one
+                    // (TCP is asked about each connection once at most).
+                    let (mut held, mut free, mut own) = (0, None, None);
+                    for (i, f) in slots.iter().enumerate() {
+                        match f {
+                            None => {
+                                free.get_or_insert(i);
+                            }
+                            Some(f) if f.port == port => {
+                                if reusable(f) {
+                                    own.get_or_insert(i);
+                                } else {
+                                    held += 1;
+                                }
+                            }
+                            Some(_) => {}
+                        }
+                    }
                     if held >= share {
                         return None;
                     }
-                    slots
-                        .iter()
-                        .position(|f| f.is_none())
-                        .or_else(|| slots.iter().position(|f| f.as_ref().is_some_and(&reusable)))?
+                    free.or(own).or_else(|| {
+                        slots
+                            .iter()
+                            .position(|f| f.as_ref().is_some_and(|f| f.port != port && reusable(f)))
+                    })?
                 }
             };
             let slot = slots.get_mut(slot)?;
