@@ -27,7 +27,8 @@
  * - fou_syn_without_knock: a knockless SYN carried in UDP to a Foo-over-UDP
  *   receive port, which hands it to TCP without NF_INET_LOCAL_IN for it:
  *   refused by the listener itself, as the closed port answers (and in drop
- *   mode, not at all); the same through a GUE port;
+ *   mode, not at all); the same through a GUE port; fou_syn_isn_mode: the
+ *   same to an ISN-mode listener;
  * - fou_syn_with_knock: a knocking SYN the same way gets its SYN-ACK, and
  *   the same knock from another source, through a GUE port, is refused as
  *   a replay;
@@ -733,6 +734,44 @@ TEST_F_TIMEOUT(bypass, fou_syn_without_knock, T_TIMEOUT)
 							    &c0, &c1, exp, 5));
 		}
 	}
+	close(self->lfd);
+}
+
+/*
+ * An ISN-mode listener (the original Knock's mode, the knock in the
+ * sequence number) checks a SYN carried by FOU too: a random ISN is no
+ * knock, and the answer is the closed port's (isn_bad).
+ */
+TEST_F_TIMEOUT(bypass, fou_syn_isn_mode, T_TIMEOUT)
+{
+	struct counter_delta exp[] = {
+		{ "syn_unhooked", 1 },
+		{ "isn_bad", 1 },
+		{ "rst_sent", 1 },
+		{ "syn_in", COUNTER_ANY },
+	};
+	int mode = TCP_STEALTH_MODE_ISN;
+	struct stealth_counters c0, c1;
+	struct reply rp, rq;
+	struct seg sp, sq;
+
+	self->lfd = fou_listener(&self->w);
+	ASSERT_LE(0, self->lfd);
+	ASSERT_EQ(0, setsockopt(self->lfd, IPPROTO_TCP, TCP_STEALTH_MODE, &mode,
+				sizeof(mode)));
+	fou_syn(&self->w, &sp, PORT_P, false, false);
+	fou_syn(&self->w, &sq, PORT_Q, false, false);
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
+	exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
+	note("a random ISN through FOU port %d to an ISN-mode listener:", PORT_FOU);
+	print_answer("protected", &sp, &rp);
+	print_answer("closed   ", &sq, &rq);
+	ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through FOU");
+	EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("SYN-ACK to a random ISN through FOU");
+	EXPECT_EQ(0, compare_answers(&sp, &rp, &sq, &rq));
+	EXPECT_EQ(0, stealth_counters_check("ISN mode through FOU", &c0, &c1,
+					    exp, 4));
 	close(self->lfd);
 }
 
