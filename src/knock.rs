@@ -589,10 +589,6 @@ impl NetState {
         if pkt.flags & TCP_ACK != 0 && pkt.flags & TCP_SYN == 0 {
             // (At a closed port TCP answers an admitted ACK all the same.)
             if self.admitted(pkt) {
-                if let Some(g) = guard {
-                    // It may complete a SYN cookie at the listener.
-                    args.vouch(skb, g.sk, pkt.seq);
-                }
                 return Verdict::Accept;
             }
             count(Counter::AckRefused);

@@ -8,22 +8,27 @@
  * conn_request(), such an ACK in its syn_recv_sock(), which the ULP's copy
  * of the listener's inet_connection_sock_af_ops overrides.
  *
- * The input hook vouches for the SYNs it let through to such a listener
+ * The input hook vouches for the SYNs it lets through to such a listener
  * with a valid knock, so that the listener does not verify them twice: a
  * per-CPU word naming the packet, the listener and the SYN's sequence
  * number, which the hook clears for every packet it sees and sets for the
- * one it vouches for, and which conn_request() clears as it reads it. TCP
- * takes a SYN from the hook to conn_request() on the same CPU (a listener
- * has no backlog), so the word read there is the hook's verdict on that
- * very packet, or, for a packet the hook saw as something else (the UDP
- * datagram that carried it), clear. Where the word does not match (an
- * NFQUEUE verdict reinjecting the SYN on another CPU, say) the listener
- * verifies the knock itself: the word saves work, it never lets a SYN
- * through. A word left over from a SYN that was dropped after the hook
- * cannot vouch for another packet made at the same address: that packet
- * would also need the same listener and the sequence number of a SYN with
- * a valid knock, i.e. be that SYN again.
+ * one it vouches for, and which the listener clears as it reads it. The
+ * word is written and trusted only in the NET_RX softirq itself
+ * (in_serving_softirq()): there TCP takes a packet from LOCAL_IN to the
+ * listener on the same CPU, in the same softirq, without another packet's
+ * hook in between (a listener has no backlog), so the word read at the
+ * listener is the hook's verdict on that very packet, or clear, for a
+ * packet the hook saw as something else (the UDP datagram that carried
+ * it). Elsewhere a packet may reach TCP on another CPU than the one its
+ * hook ran on, where an old word names a freed packet's address: an
+ * NFQUEUE verdict reinjects in process context, threaded NAPI and
+ * PREEMPT_RT process packets in tasks. There the listener verifies every
+ * SYN itself (the hook's own SYN is then a duplicate in the replay cache,
+ * which passes): the word saves work, it never lets a packet through.
+ * ACKs are never vouched for: the listener's check of a cookie's ACK is a
+ * table lookup.
  */
+#include <linux/interrupt.h>
 #include <linux/percpu.h>
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
@@ -59,12 +64,16 @@ void tcp_stealth_vouch_clear(void)
  * @sk: the listener it was judged for
  * @seq: its sequence number
  *
+ * Only in the NET_RX softirq (see above); elsewhere it does nothing.
+ *
  * Context: the input hook, after tcp_stealth_vouch_clear() for the same
  * packet.
  */
 void tcp_stealth_vouch(const struct sk_buff *skb, const struct sock *sk,
 		       u32 seq)
 {
+	if (!in_serving_softirq())
+		return;
 	this_cpu_write(tcp_stealth_vouch_word.sk, sk);
 	this_cpu_write(tcp_stealth_vouch_word.seq, seq);
 	this_cpu_write(tcp_stealth_vouch_word.skb, skb);
@@ -77,12 +86,13 @@ void tcp_stealth_vouch(const struct sk_buff *skb, const struct sock *sk,
  * @sk: the listener TCP gives it to
  *
  * Context: conn_request() (BHs off, under RCU).
- * Return: true if this CPU's word names @skb, @sk and @skb's sequence
- * number.
+ * Return: true if this runs in the NET_RX softirq and this CPU's word
+ * names @skb, @sk and @skb's sequence number.
  */
 bool tcp_stealth_vouched(const struct sk_buff *skb, const struct sock *sk)
 {
-	bool ok = this_cpu_read(tcp_stealth_vouch_word.skb) == skb &&
+	bool ok = in_serving_softirq() &&
+		  this_cpu_read(tcp_stealth_vouch_word.skb) == skb &&
 		  this_cpu_read(tcp_stealth_vouch_word.sk) == sk &&
 		  this_cpu_read(tcp_stealth_vouch_word.seq) ==
 			  ntohl(tcp_hdr(skb)->seq);
@@ -92,29 +102,23 @@ bool tcp_stealth_vouched(const struct sk_buff *skb, const struct sock *sk)
 }
 
 /**
- * tcp_stealth_cookie_ack_unvouched() - whether a child comes from a SYN
- * cookie's ACK that the input hook did not vouch for
+ * tcp_stealth_cookie_ack() - whether a child comes from a SYN cookie's ACK
  * @skb: the segment TCP makes the child from, in TCP's hands
- * @sk: the listener
  * @req: the request TCP made for it
  *
  * syn_recv_sock() without a request to unhash makes a child from a SYN
  * cookie's ACK (cookie_v4_check(), cookie_v6_check()), or from a SYN
  * (Fast Open, inside conn_request(), which checked it). A cookie that a BPF
- * program validated (req->syncookie) was assigned to the ACK before
- * LOCAL_IN, where the input hook let it pass to that request. Consumes the
- * vouch as tcp_stealth_vouched() does.
+ * program validated (req->syncookie) came with its request socket assigned
+ * before LOCAL_IN, which the input hook leaves to TCP as well: the module
+ * does not judge such set-ups (docs/PROTOCOL.md).
  *
- * Context: syn_recv_sock() (BHs off, under RCU).
- * Return: true for a kernel cookie's ACK the hook did not vouch for.
+ * Return: true for the ACK of a kernel SYN cookie.
  */
-bool tcp_stealth_cookie_ack_unvouched(const struct sk_buff *skb,
-				      const struct sock *sk,
-				      const struct request_sock *req)
+bool tcp_stealth_cookie_ack(const struct sk_buff *skb,
+			    const struct request_sock *req)
 {
-	if (tcp_hdr(skb)->syn || req->syncookie)
-		return false;
-	return !tcp_stealth_vouched(skb, sk);
+	return !tcp_hdr(skb)->syn && !req->syncookie;
 }
 
 /**
@@ -135,13 +139,15 @@ tcp_stealth_af_ops(const struct sock *sk)
  * @sk: a full TCP socket, locked by the caller (or not yet visible)
  * @ops: the table, which must outlive every use by the socket
  *
- * Written once, as tcp_v6_connect() writes it: a lockless reader sees the
- * old table or the new one.
+ * A lockless reader (a listener's receive path) sees the old table or the
+ * new one, and, since the ULP's copies are filled at run time, with
+ * release ordering the new one's contents too (the reader's loads through
+ * the pointer depend on it).
  */
 void tcp_stealth_set_af_ops(struct sock *sk,
 			    const struct inet_connection_sock_af_ops *ops)
 {
-	WRITE_ONCE(inet_csk(sk)->icsk_af_ops, ops);
+	smp_store_release(&inet_csk(sk)->icsk_af_ops, ops);
 }
 
 /**

@@ -292,11 +292,21 @@ static bool tcp_stealth_reset4(struct net *net, struct sk_buff *oldskb,
 		tcph->ack = 1;
 	}
 	tcph->rst = 1;
-	tcph->check = ~tcp_v4_check(sizeof(struct tcphdr), niph->saddr,
-				    niph->daddr, 0);
-	nskb->ip_summed = CHECKSUM_PARTIAL;
-	nskb->csum_start = (unsigned char *)tcph - nskb->head;
-	nskb->csum_offset = offsetof(struct tcphdr, check);
+	if (protocol == IPPROTO_TCP) {
+		tcph->check = ~tcp_v4_check(sizeof(struct tcphdr), niph->saddr,
+					    niph->daddr, 0);
+		nskb->ip_summed = CHECKSUM_PARTIAL;
+		nskb->csum_start = (unsigned char *)tcph - nskb->head;
+		nskb->csum_offset = offsetof(struct tcphdr, check);
+	} else {
+		/* Summed here, as TCP sums its own reply: a device that
+		 * offloads the sum by the IP header's protocol would write a
+		 * UDP one into the sequence number. */
+		tcph->check = tcp_v4_check(sizeof(struct tcphdr), niph->saddr,
+					   niph->daddr,
+					   csum_partial(tcph, sizeof(*tcph), 0));
+		nskb->ip_summed = CHECKSUM_NONE;
+	}
 	if (opts.opt.opt.srr) {
 		unsigned char *sr = (unsigned char *)niph + opts.opt.opt.srr;
 

@@ -791,6 +791,10 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 		{ "knock_good", COUNTER_ANY },
 		{ "syn_in", COUNTER_ANY },
 	};
+	struct counter_delta exp_plain[] = {
+		{ "knock_good", 1 },
+		{ "syn_in", 1 },
+	};
 	struct counter_delta exp_replay[] = {
 		{ "syn_unhooked", 1 },
 		{ "knock_replay", 1 },
@@ -803,13 +807,20 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 
 	self->lfd = fou_listener(&self->w);
 	ASSERT_LE(0, self->lfd);
-	/* The knock is good: sent plain, past the hook, it gets a SYN-ACK. */
+	/*
+	 * The knock is good: sent plain, through the hook, it gets a SYN-ACK,
+	 * and the listener takes the hook's word for it (no syn_unhooked).
+	 */
 	fou_syn(&self->w, &sp, PORT_P, true, false);
 	sp.fou_port = 0;
 	drain(&self->w);
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
 	ASSERT_EQ(0, send_seg(&self->w, &sp));
 	ASSERT_TRUE(answer(&self->w, &sp, &rp));
 	ASSERT_EQ(TH_SYN | TH_ACK, rp.flags) TH_LOG("a plain SYN with the knock refused");
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
+	EXPECT_EQ(0, stealth_counters_check("knock through the hook", &c0, &c1,
+					    exp_plain, 2));
 
 	fou_syn(&self->w, &sp, PORT_P, true, false);
 	fou_syn(&self->w, &sq, PORT_Q, false, false);

@@ -10,8 +10,8 @@
 //! `conn_request` (TCP's last step before it answers a SYN) asks the ULP
 //! ([`SynCheckOf::check`]) about every SYN that the hook did not vouch for
 //! ([`super::netfilter::HookArgs::vouch`]; see `src/tcp_stealth_listen.c`),
-//! and whose `syn_recv_sock` asks it about the ACK of a SYN cookie that
-//! the hook did not vouch for, before TCP makes a connection of it.
+//! and whose `syn_recv_sock` asks it about every ACK of a SYN cookie (the
+//! hook vouches for none), before TCP makes a connection of it.
 //!
 //! The copies live in the ULP's vtable, one per table TCP gives listeners
 //! (IPv4, IPv6 and IPv6's for IPv4-mapped peers), made the first time a
@@ -24,9 +24,10 @@ use super::{
     net::Net,
     skb::{Family, SkBuff},
     sock::Sock,
-    KernelStatic, RcuSection,
+    RcuSection,
 };
 use core::{
+    cell::UnsafeCell,
     ffi::c_int,
     mem::MaybeUninit,
     sync::atomic::{AtomicUsize, Ordering},
@@ -118,14 +119,25 @@ const FILLING: usize = 1;
 /// once it is an
 /// address, it and `copies[i]` never change until the module is unloaded.
 pub(crate) struct AfOpsCopies {
-    copies: KernelStatic<[MaybeUninit<AfOps>; SLOTS]>,
+    copies: Slots,
     base: [AtomicUsize; SLOTS],
 }
+
+/// The memory of [`AfOpsCopies`]'s copies: not a [`super::KernelStatic`], whose
+/// writes all happen before the kernel sees it, since slots are filled
+/// while TCP reads the others.
+struct Slots(UnsafeCell<[MaybeUninit<AfOps>; SLOTS]>);
+
+// SAFETY: A slot is written only by the one `AfOpsCopies::copy_of` call that
+// claimed it (`FILLING`), before its base is published with release
+// ordering, and only read afterwards (type invariant of `AfOpsCopies`);
+// the slots are disjoint.
+unsafe impl Sync for Slots {}
 
 impl AfOpsCopies {
     pub(super) const fn new() -> Self {
         Self {
-            copies: KernelStatic::new([const { MaybeUninit::uninit() }; SLOTS]),
+            copies: Slots(UnsafeCell::new([const { MaybeUninit::uninit() }; SLOTS])),
             base: [const { AtomicUsize::new(FREE) }; SLOTS],
         }
     }
@@ -133,7 +145,7 @@ impl AfOpsCopies {
     fn copy_ptr(&self, i: usize) -> *mut AfOps {
         // SAFETY: A place in the static array (`i < SLOTS` for every
         // caller); no reference to it is made.
-        unsafe { core::ptr::addr_of_mut!((*self.copies.get())[i]) }.cast()
+        unsafe { core::ptr::addr_of_mut!((*self.copies.0.get())[i]) }.cast()
     }
 
     /// The table `ops` is a copy of, if it is one of ours.
@@ -161,11 +173,15 @@ impl AfOpsCopies {
                     );
                     if r.is_ok() {
                         // SAFETY: The slot is ours to fill (type invariant:
-                        // this call claimed it); `base` is a table of TCP's
-                        // that a live socket points to, a static of the
-                        // kernel or of IPv6 (which this module depends on).
+                        // this call claimed it); `base` is the table of a
+                        // live TCP socket with our ULP, a static of the
+                        // kernel or of IPv6 (which this module depends on):
+                        // TCP's, since no other layer that replaces the
+                        // table takes a ULP (SMC refuses `TCP_ULP`, MPTCP
+                        // subflows have their own) and `IPV6_ADDRFORM`
+                        // gives TCP's.
                         unsafe {
-                            let copy = (*self.copies.get())[i].write(base.read());
+                            let copy = (*self.copies.0.get())[i].write(base.read());
                             copy.conn_request = Some(conn_request::<T>);
                             copy.syn_recv_sock = Some(syn_recv_sock::<T>);
                         }
@@ -268,9 +284,9 @@ unsafe fn check<T: SynCheckOf>(
 }
 
 /// Whether TCP may make a child at listener `sk` from `skb`: `false` for
-/// the ACK of a SYN cookie ([`bindings::tcp_stealth_cookie_ack_unvouched`])
-/// that the ULP refuses, in which case `dst` is released, as TCP's
-/// `syn_recv_sock` does when it makes no child.
+/// the ACK of a SYN cookie ([`bindings::tcp_stealth_cookie_ack`]; the input
+/// hook vouches for none) that the ULP refuses, in which case `dst` is
+/// released, as TCP's `syn_recv_sock` does when it makes no child.
 ///
 /// # Safety
 ///
@@ -287,8 +303,7 @@ unsafe fn child_allowed<T: SynCheckOf>(
     // A request TCP kept (`req_unhash`) was made by `conn_request`, which
     // checked its SYN.
     // SAFETY: TCP's listener, segment and request, valid for the call.
-    if !req_unhash.is_null() || !unsafe { bindings::tcp_stealth_cookie_ack_unvouched(skb, sk, req) }
-    {
+    if !req_unhash.is_null() || !unsafe { bindings::tcp_stealth_cookie_ack(skb, req) } {
         return true;
     }
     // SAFETY: The function's safety section is `check`'s.
@@ -400,9 +415,9 @@ unsafe extern "C" fn conn_request<T: SynCheckOf>(
     let base = unsafe { base_of::<T>(sk) };
     // SAFETY: The socket and the SYN are valid for the call (the function's
     // safety section), with its TCP header at the transport header; the
-    // helper compares them with this CPU's word (BHs are off: the word is
-    // the one the input hook wrote for the packet this CPU is processing,
-    // if any) and clears it.
+    // helper only compares them with this CPU's word, never dereferencing
+    // the word's pointers, and clears it. (What a match proves, and where
+    // the helper trusts none, is `src/tcp_stealth_listen.c`'s business.)
     if !unsafe { bindings::tcp_stealth_vouched(skb, sk) }
         // SAFETY: As above: TCP's listener and segment, under RCU.
         && unsafe { check::<T>(sk, skb) } == ListenerAnswer::Refuse

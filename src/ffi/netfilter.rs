@@ -97,8 +97,8 @@ unsafe extern "C" fn trampoline<S: HookState>(
         // Whatever this packet is, the input hook has not vouched for it
         // (yet): a SYN that a UDP datagram carries to TCP is checked at the
         // listener (see `super::listen`).
-        // SAFETY: The helper only writes this CPU's word (preemption safe:
-        // an NFQUEUE reinjection runs hooks in process context).
+        // SAFETY: The helper only writes this CPU's word (with this_cpu
+        // operations, safe in any context).
         unsafe { bindings::tcp_stealth_vouch_clear() };
     }
     // SAFETY: Netfilter passes a valid skb that it owns for this call.
@@ -285,7 +285,8 @@ impl HookArgs<'_> {
 
     /// Vouches for `skb`, a SYN with sequence number `seq` that this input
     /// hook lets through to `listener` with a valid knock, so that the
-    /// listener does not check it again (see [`super::listen`]).
+    /// listener does not check it again (see [`super::listen`]; only in the
+    /// NET_RX softirq, where the listener can rely on it).
     pub(crate) fn vouch(&self, skb: &SkBuff, listener: &SockCommon, seq: u32) {
         // SAFETY: Called from the input hook (a `HookArgs` exists only for
         // a hook call), after the trampoline cleared the word for this
