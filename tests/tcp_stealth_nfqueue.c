@@ -255,10 +255,10 @@ TEST_F_TIMEOUT(pair, knocks_through_nfqueue, T_TIMEOUT)
 
 /*
  * The queue after the module's hook (priority 20): the hook judges each SYN
- * when it arrives, and the verdict reinjects it later, maybe on another
- * CPU, where the listener finds no vouch for it and checks it again
- * (syn_unhooked): its knock is then a duplicate of itself in the replay
- * cache, which passes. No knock may be refused for that.
+ * when it arrives, and the verdict reinjects it later, in process context,
+ * where the listener trusts no vouch and checks it again (syn_unhooked):
+ * its knock is then a duplicate of itself in the replay cache, which
+ * passes. No knock may be refused for that.
  */
 TEST_F_TIMEOUT(pair, knocks_through_nfqueue_after_hook, T_TIMEOUT)
 {
