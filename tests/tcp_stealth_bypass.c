@@ -486,6 +486,25 @@ TEST_F_TIMEOUT(bypass, tproxy_assigned_listener, T_TIMEOUT)
 }
 
 /*
+ * A reuseport group on P in b: member 0 (*@l0) with SECRET and the group's
+ * classic BPF program @prog, member 1 (*@l1) with @secret1 (NULL: open,
+ * without the ULP).
+ */
+static void reuseport_pair(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(bypass) *self, struct sock_fprog *prog,
+			   const char *secret1, int *l0, int *l1)
+{
+	*l0 = listen_on(&self->w, PORT_P, SECRET, true, SOL_SOCKET,
+			SO_REUSEPORT);
+	ASSERT_LE(0, *l0);
+	ASSERT_EQ(0, setsockopt(*l0, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
+				prog, sizeof(*prog)));
+	*l1 = listen_on(&self->w, PORT_P, secret1, secret1 != NULL, SOL_SOCKET,
+			SO_REUSEPORT);
+	ASSERT_LE(0, *l1);
+}
+
+/*
  * A reuseport group on P: member 0 protected, member 1 open; a classic BPF
  * program picks member (payload length & 1), over the bytes after the TCP
  * header as TCP's lookup presents them. A knockless SYN without data goes to
@@ -502,14 +521,7 @@ TEST_F_TIMEOUT(bypass, reuseport_member, T_TIMEOUT)
 	struct sock_fprog prog = { .len = 3, .filter = code };
 	int l0, l1, i;
 
-	l0 = listen_on(&self->w, PORT_P, SECRET, true, SOL_SOCKET,
-		       SO_REUSEPORT);
-	ASSERT_LE(0, l0);
-	ASSERT_EQ(0, setsockopt(l0, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
-				&prog, sizeof(prog)));
-	l1 = listen_on(&self->w, PORT_P, NULL, false, SOL_SOCKET,
-		       SO_REUSEPORT);
-	ASSERT_LE(0, l1);
+	reuseport_pair(_metadata, self, &prog, NULL, &l0, &l1);
 	for (i = 0; i < 2; i++) {
 		struct reply r;
 		struct seg s;
@@ -549,14 +561,7 @@ TEST_F_TIMEOUT(bypass, reuseport_random_member, T_TIMEOUT)
 	int fam = self->w.family, l0, l1, i, fd, made = 0, at0 = 0, at1 = 0;
 	long long unhooked0;
 
-	l0 = listen_on(&self->w, PORT_P, SECRET, true, SOL_SOCKET,
-		       SO_REUSEPORT);
-	ASSERT_LE(0, l0);
-	ASSERT_EQ(0, setsockopt(l0, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
-				&prog, sizeof(prog)));
-	l1 = listen_on(&self->w, PORT_P, SECRET2, true, SOL_SOCKET,
-		       SO_REUSEPORT);
-	ASSERT_LE(0, l1);
+	reuseport_pair(_metadata, self, &prog, SECRET2, &l0, &l1);
 	unhooked0 = stealth_counter(self->ns.b, "syn_unhooked");
 	for (i = 0; i < 24; i++) {
 		fd = sock_in(self->ns.a, fam);
@@ -675,6 +680,32 @@ static int compare_answers(const struct seg *sp, const struct reply *rp,
 }
 
 /*
+ * @sp to the protected port and @sq to the closed one, each carried as it
+ * says, fenced: the protected port must answer as the closed one does (no
+ * SYN-ACK, the same RST), and b's counters move as @exp (@n entries) says.
+ * @what names the case in the log.
+ */
+static void refused_as_closed(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(bypass) *self, const struct seg *sp,
+			      const struct seg *sq, const char *what,
+			      struct counter_delta *exp, int n)
+{
+	struct stealth_counters c0, c1;
+	struct reply rp, rq;
+
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
+	exchange_fenced(&self->w, sp, sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
+	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
+	note("%s:", what);
+	print_answer("protected", sp, &rp);
+	print_answer("closed   ", sq, &rq);
+	ASSERT_TRUE(rq.present) TH_LOG("%s: no RST from the closed port", what);
+	EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("%s: a SYN-ACK", what);
+	EXPECT_EQ(0, compare_answers(sp, &rp, sq, &rq));
+	EXPECT_EQ(0, stealth_counters_check(what, &c0, &c1, exp, n));
+}
+
+/*
  * A FOU receive port hands the TCP segment it carries to TCP from inside
  * UDP's handler: LOCAL_IN saw only the UDP datagram, and a knockless SYN
  * in it reached the protected listener, which answered with a SYN-ACK. The
@@ -751,8 +782,6 @@ TEST_F_TIMEOUT(bypass, fou_syn_isn_mode, T_TIMEOUT)
 		{ "syn_in", COUNTER_ANY },
 	};
 	int mode = TCP_STEALTH_MODE_ISN;
-	struct stealth_counters c0, c1;
-	struct reply rp, rq;
 	struct seg sp, sq;
 
 	self->lfd = fou_listener(&self->w);
@@ -761,17 +790,9 @@ TEST_F_TIMEOUT(bypass, fou_syn_isn_mode, T_TIMEOUT)
 				sizeof(mode)));
 	fou_syn(&self->w, &sp, PORT_P, false, false);
 	fou_syn(&self->w, &sq, PORT_Q, false, false);
-	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
-	exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
-	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
-	note("a random ISN through FOU port %d to an ISN-mode listener:", PORT_FOU);
-	print_answer("protected", &sp, &rp);
-	print_answer("closed   ", &sq, &rq);
-	ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through FOU");
-	EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("SYN-ACK to a random ISN through FOU");
-	EXPECT_EQ(0, compare_answers(&sp, &rp, &sq, &rq));
-	EXPECT_EQ(0, stealth_counters_check("ISN mode through FOU", &c0, &c1,
-					    exp, 4));
+	refused_as_closed(_metadata, self, &sp, &sq,
+			  "a random ISN through FOU to an ISN-mode listener",
+			  exp, 4);
 	close(self->lfd);
 }
 
@@ -844,17 +865,8 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 	sp.fou_port = PORT_GUE;
 	sp.gue = true;
 	fou_syn(&self->w, &sq, PORT_Q, false, true);
-	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
-	exchange_fenced(&self->w, &sp, &sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
-	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
-	note("the same knock replayed through GUE port %d:", PORT_GUE);
-	print_answer("protected", &sp, &rp);
-	print_answer("closed   ", &sq, &rq);
-	ASSERT_TRUE(rq.present) TH_LOG("no RST from the closed port through GUE");
-	EXPECT_EQ(0, rp.flags & TH_SYN) TH_LOG("a replayed knock accepted through GUE");
-	EXPECT_EQ(0, compare_answers(&sp, &rp, &sq, &rq));
-	EXPECT_EQ(0, stealth_counters_check("replay through GUE", &c0, &c1,
-					    exp_replay, 4));
+	refused_as_closed(_metadata, self, &sp, &sq,
+			  "the same knock replayed through GUE", exp_replay, 4);
 	close(self->lfd);
 }
 
