@@ -318,70 +318,53 @@ unsafe fn child_allowed<T: SynCheckOf>(
     false
 }
 
-/// The `syn_recv_sock` of our copies, on kernels whose TCP passes
-/// `opt_child_init` (see `Kbuild`): [`child_allowed`], then TCP's own.
-///
-/// # Safety
-///
-/// Only TCP calls it through one of our copies, at a listener, with
-/// arguments valid for the call, BHs off and under `rcu_read_lock()`.
-#[cfg(tcp_stealth_opt_child_init)]
-unsafe extern "C" fn syn_recv_sock<T: SynCheckOf>(
-    sk: *const bindings::sock,
-    skb: *mut bindings::sk_buff,
-    req: *mut bindings::request_sock,
-    dst: *mut bindings::dst_entry,
-    req_unhash: *mut bindings::request_sock,
-    own_req: *mut bool,
-    opt_child_init: Option<unsafe extern "C" fn(*mut bindings::sock, *const bindings::sock)>,
-) -> *mut bindings::sock {
-    // SAFETY: The function's safety section is `child_allowed`'s.
-    if !unsafe { child_allowed::<T>(sk, skb, req, dst, req_unhash) } {
-        return core::ptr::null_mut();
-    }
-    // SAFETY: A full TCP socket (a listener), valid for the call.
-    let base = unsafe { base_of::<T>(sk) };
-    // SAFETY: `base` is TCP's table (or the listener's current one): its
-    // `syn_recv_sock` takes what TCP passed to ours, unchanged, in the same
-    // context.
-    match unsafe { (*base).syn_recv_sock } {
-        // SAFETY: As above.
-        Some(f) => unsafe { f(sk, skb, req, dst, req_unhash, own_req, opt_child_init) },
-        None => core::ptr::null_mut(),
-    }
+/// Defines `syn_recv_sock`, the callback of our copies: [`child_allowed`],
+/// then TCP's own. TCP's arguments are the six every 6.12 kernel passes
+/// plus `$extra`: later 6.12.y kernels pass `opt_child_init` too (see
+/// `Kbuild`), and one body serves both.
+macro_rules! syn_recv_sock {
+    ($($extra:ident: $ty:ty),*) => {
+        /// The `syn_recv_sock` of our copies: [`child_allowed`], then TCP's
+        /// own.
+        ///
+        /// # Safety
+        ///
+        /// Only TCP calls it through one of our copies, at a listener, with
+        /// arguments valid for the call, BHs off and under
+        /// `rcu_read_lock()`.
+        unsafe extern "C" fn syn_recv_sock<T: SynCheckOf>(
+            sk: *const bindings::sock,
+            skb: *mut bindings::sk_buff,
+            req: *mut bindings::request_sock,
+            dst: *mut bindings::dst_entry,
+            req_unhash: *mut bindings::request_sock,
+            own_req: *mut bool,
+            $($extra: $ty),*
+        ) -> *mut bindings::sock {
+            // SAFETY: The function's safety section is `child_allowed`'s.
+            if !unsafe { child_allowed::<T>(sk, skb, req, dst, req_unhash) } {
+                return core::ptr::null_mut();
+            }
+            // SAFETY: A full TCP socket (a listener), valid for the call.
+            let base = unsafe { base_of::<T>(sk) };
+            // SAFETY: `base` is TCP's table (or the listener's current one):
+            // its `syn_recv_sock` takes what TCP passed to ours, unchanged,
+            // in the same context.
+            match unsafe { (*base).syn_recv_sock } {
+                // SAFETY: As above.
+                Some(f) => unsafe { f(sk, skb, req, dst, req_unhash, own_req $(, $extra)*) },
+                None => core::ptr::null_mut(),
+            }
+        }
+    };
 }
 
-/// The `syn_recv_sock` of our copies, on kernels whose TCP does not pass
-/// `opt_child_init`: [`child_allowed`], then TCP's own.
-///
-/// # Safety
-///
-/// Only TCP calls it through one of our copies, at a listener, with
-/// arguments valid for the call, BHs off and under `rcu_read_lock()`.
+#[cfg(tcp_stealth_opt_child_init)]
+syn_recv_sock!(
+    opt_child_init: Option<unsafe extern "C" fn(*mut bindings::sock, *const bindings::sock)>
+);
 #[cfg(not(tcp_stealth_opt_child_init))]
-unsafe extern "C" fn syn_recv_sock<T: SynCheckOf>(
-    sk: *const bindings::sock,
-    skb: *mut bindings::sk_buff,
-    req: *mut bindings::request_sock,
-    dst: *mut bindings::dst_entry,
-    req_unhash: *mut bindings::request_sock,
-    own_req: *mut bool,
-) -> *mut bindings::sock {
-    // SAFETY: The function's safety section is `child_allowed`'s.
-    if !unsafe { child_allowed::<T>(sk, skb, req, dst, req_unhash) } {
-        return core::ptr::null_mut();
-    }
-    // SAFETY: A full TCP socket (a listener), valid for the call.
-    let base = unsafe { base_of::<T>(sk) };
-    // SAFETY: `base` is TCP's table (or the listener's current one): its
-    // `syn_recv_sock` takes what TCP passed to ours, unchanged, in the same
-    // context.
-    match unsafe { (*base).syn_recv_sock } {
-        // SAFETY: As above.
-        Some(f) => unsafe { f(sk, skb, req, dst, req_unhash, own_req) },
-        None => core::ptr::null_mut(),
-    }
-}
+syn_recv_sock!();
 
 /// The table TCP's call through one of our copies continues with: the one
 /// the listener's copy was made of, or, if the listener has been given
