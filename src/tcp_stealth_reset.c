@@ -24,6 +24,9 @@
  *   the TTL is the reply route's, and an IPv6 reset carries TCP's flow
  *   label (the probe's with net.ipv6.flowlabel_reflect, else the automatic
  *   one); nf_reject_iphdr_put() sets TOS 0 and nf_send_reset6() no label;
+ * - the route: an IPv6 reset to a link-local (strict) peer leaves by the
+ *   interface the probe came in on, as TCP's does, not by the first link
+ *   with a route to fe80::/64;
  * - what they leave out: the bridge path (the hook runs at LOCAL_IN, on
  *   routed packets only), filling in a missing route (LOCAL_IN packets
  *   have one) and nf_ct_set_closing() (TCP's own reset does not close the
@@ -415,7 +418,20 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 	fl6.daddr = oip6h->saddr;
 	fl6.fl6_sport = oth->dest;
 	fl6.fl6_dport = oth->source;
-	fl6.flowi6_oif = l3mdev_master_ifindex(skb_dst(oldskb)->dev);
+	/*
+	 * As tcp_v6_send_response() without a socket: a link-local (or other
+	 * strict) peer is answered through the interface its packet came in
+	 * on. Routed with no interface, the reset would take the first link
+	 * with a route to fe80::/64, which on a host with several links need
+	 * not be the peer's: it would get no answer where a closed port's
+	 * comes back. At LOCAL_IN that interface is in IP6CB(); TCP has moved
+	 * the control block to TCP_SKB_CB() by the time it calls a listener.
+	 */
+	if (rt6_need_strict(&fl6.daddr))
+		fl6.flowi6_oif = hook >= 0 ? IP6CB(oldskb)->iif :
+			TCP_SKB_CB(oldskb)->header.h6.iif;
+	else
+		fl6.flowi6_oif = l3mdev_master_ifindex(skb_dst(oldskb)->dev);
 	fl6.flowi6_mark = IP6_REPLY_MARK(net, oldskb->mark);
 	dst = ip6_route_output(net, NULL, &fl6);
 	if (dst->error) {

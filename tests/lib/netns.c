@@ -277,8 +277,8 @@ static int socket_in(const char *ns, int family, int type)
 	return fd;
 }
 
-/* IFF_RUNNING: veth0 in @ns is up and has carrier (both ends up). */
-static int link_running(const char *ns)
+/* IFF_RUNNING: @ifname in @ns is up and has carrier (both ends up). */
+static int link_running(const char *ns, const char *ifname)
 {
 	struct ifreq ifr = { 0 };
 	int fd, ret = 0;
@@ -286,24 +286,38 @@ static int link_running(const char *ns)
 	fd = socket_in(ns, AF_INET, SOCK_DGRAM);
 	if (fd < 0)
 		return 0;
-	strncpy(ifr.ifr_name, NETNS_IFNAME, sizeof(ifr.ifr_name) - 1);
+	strncpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name) - 1);
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
 		ret = !!(ifr.ifr_flags & IFF_RUNNING);
 	close(fd);
 	return ret;
 }
 
-static int wait_link_up(const char *ns, int timeout_ms)
+int netns_link_wait(const char *ns, const char *ifname, int timeout_ms)
 {
 	int waited;
 
 	for (waited = 0; waited < timeout_ms; waited += 20) {
-		if (link_running(ns))
+		if (link_running(ns, ifname))
 			return 0;
 		usleep(20 * 1000);
 	}
-	warn("%s: " NETNS_IFNAME " did not come up", ns);
+	warn("%s: %s did not come up", ns, ifname);
 	return -1;
+}
+
+int netns_ifindex(const char *ns, const char *ifname)
+{
+	int saved = netns_enter(ns), idx;
+
+	if (saved < 0)
+		return -1;
+	idx = if_nametoindex(ifname);
+	if (!idx)
+		warn("%s: no %s: %s", ns, ifname, strerror(errno));
+	if (netns_leave(saved))
+		return -1;
+	return idx ? idx : -1;
 }
 
 int netns_pair_create(struct netns_pair *p, const char *tag)
@@ -332,7 +346,8 @@ int netns_pair_create(struct netns_pair *p, const char *tag)
 		warn("setting up %s and %s failed", p->a, p->b);
 		goto fail;
 	}
-	if (wait_link_up(p->a, 10000) || wait_link_up(p->b, 10000))
+	if (netns_link_wait(p->a, NETNS_IFNAME, 10000) ||
+	    netns_link_wait(p->b, NETNS_IFNAME, 10000))
 		goto fail;
 	return 0;
 fail:
@@ -375,8 +390,24 @@ socklen_t netns_sockaddr(int family, const char *addr, uint16_t port,
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
+		const char *scope = strchr(addr, '%');
+		char plain[INET6_ADDRSTRLEN];
+		char *end;
+
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(port);
+		if (scope) {
+			/* "ADDR%INDEX": a scoped (link-local) address */
+			if (scope - addr >= (long)sizeof(plain))
+				goto bad;
+			memcpy(plain, addr, scope - addr);
+			plain[scope - addr] = 0;
+			errno = 0;
+			sin6->sin6_scope_id = strtoul(scope + 1, &end, 10);
+			if (errno || end == scope + 1 || *end)
+				goto bad;
+			addr = plain;
+		}
 		if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
 			goto bad;
 		return sizeof(*sin6);

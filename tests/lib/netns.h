@@ -101,11 +101,20 @@ int netns_sysctl_set(const char *ns, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 long long netns_sysctl_get(const char *ns, const char *key);
 
+/* Wait until @ifname in @ns is running (up, with carrier). 0 or -1. */
+int netns_link_wait(const char *ns, const char *ifname, int timeout_ms);
+
+/* The index of @ifname in @ns, or -1 with a message. */
+int netns_ifindex(const char *ns, const char *ifname);
+
 /* The address of side a or b for @family (AF_INET or AF_INET6). */
 const char *netns_addr_a(int family);
 const char *netns_addr_b(int family);
 
-/* Fill @ss with @addr:@port for @family; returns the length, or -1. */
+/*
+ * Fill @ss with @addr:@port for @family; returns the length, or -1. An IPv6
+ * @addr may end in "%INDEX", the interface index of its scope.
+ */
 socklen_t netns_sockaddr(int family, const char *addr, uint16_t port,
 			 struct sockaddr_storage *ss);
 
