@@ -148,8 +148,7 @@ void tcp_stealth_vouch_clear(void);
 void tcp_stealth_vouch(const struct sk_buff *skb, const struct sock *sk,
 		       u32 seq);
 bool tcp_stealth_vouched(const struct sk_buff *skb, const struct sock *sk);
-bool tcp_stealth_cookie_ack(const struct sk_buff *skb,
-			    const struct request_sock *req);
+bool tcp_stealth_cookie_ack(const struct sk_buff *skb);
 const struct inet_connection_sock_af_ops *
 tcp_stealth_af_ops(const struct sock *sk);
 void tcp_stealth_set_af_ops(struct sock *sk,

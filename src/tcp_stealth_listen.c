@@ -104,21 +104,24 @@ bool tcp_stealth_vouched(const struct sk_buff *skb, const struct sock *sk)
 /**
  * tcp_stealth_cookie_ack() - whether a child comes from a SYN cookie's ACK
  * @skb: the segment TCP makes the child from, in TCP's hands
- * @req: the request TCP made for it
  *
  * syn_recv_sock() without a request to unhash makes a child from a SYN
  * cookie's ACK (cookie_v4_check(), cookie_v6_check()), or from a SYN
- * (Fast Open, inside conn_request(), which checked it). A cookie that a BPF
- * program validated (req->syncookie) came with its request socket assigned
- * before LOCAL_IN, which the input hook leaves to TCP as well: the module
- * does not judge such set-ups (docs/PROTOCOL.md).
+ * (Fast Open, inside conn_request(), which checked it). Both kinds of
+ * cookie count: the kernel's, and one that a BPF program at tc ingress
+ * validated and assigned its request socket to the packet for
+ * (bpf_sk_assign_tcp_reqsk(), req->syncookie). The input hook leaves the
+ * latter's ACK to TCP, as it leaves every packet that already has a socket;
+ * and its SYN was answered by the program, never seen by the hook. So it
+ * passes only from a 4-tuple that knocked, like a kernel cookie's ACK: a
+ * protected listener behind BPF SYN cookies fails closed
+ * (docs/PROTOCOL.md).
  *
- * Return: true for the ACK of a kernel SYN cookie.
+ * Return: true for the ACK of a SYN cookie.
  */
-bool tcp_stealth_cookie_ack(const struct sk_buff *skb,
-			    const struct request_sock *req)
+bool tcp_stealth_cookie_ack(const struct sk_buff *skb)
 {
-	return !tcp_hdr(skb)->syn && !req->syncookie;
+	return !tcp_hdr(skb)->syn;
 }
 
 /**

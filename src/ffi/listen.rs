@@ -295,15 +295,14 @@ unsafe fn check<T: SynCheckOf>(
 unsafe fn child_allowed<T: SynCheckOf>(
     sk: *const bindings::sock,
     skb: *mut bindings::sk_buff,
-    req: *mut bindings::request_sock,
     dst: *mut bindings::dst_entry,
     req_unhash: *mut bindings::request_sock,
 ) -> bool {
     let sk = sk.cast_mut();
     // A request TCP kept (`req_unhash`) was made by `conn_request`, which
     // checked its SYN.
-    // SAFETY: TCP's listener, segment and request, valid for the call.
-    if !req_unhash.is_null() || !unsafe { bindings::tcp_stealth_cookie_ack(skb, req) } {
+    // SAFETY: TCP's segment, valid for the call.
+    if !req_unhash.is_null() || !unsafe { bindings::tcp_stealth_cookie_ack(skb) } {
         return true;
     }
     // SAFETY: The function's safety section is `check`'s.
@@ -342,7 +341,7 @@ macro_rules! syn_recv_sock {
             $($extra: $ty),*
         ) -> *mut bindings::sock {
             // SAFETY: The function's safety section is `child_allowed`'s.
-            if !unsafe { child_allowed::<T>(sk, skb, req, dst, req_unhash) } {
+            if !unsafe { child_allowed::<T>(sk, skb, dst, req_unhash) } {
                 return core::ptr::null_mut();
             }
             // SAFETY: A full TCP socket (a listener), valid for the call.
