@@ -502,27 +502,58 @@ impl NetState {
         if g.by_policy && g.integrity_len > 0 {
             return refuse(None);
         }
-        let option = match proto::find_knock(pkt.options()) {
-            FindResult::Found { option, .. } => option,
-            FindResult::Absent => return refuse(Some(Counter::KnockMissing)),
-            FindResult::Malformed => return refuse(Some(Counter::KnockMalformed)),
-        };
-        let (now, skew) = (now_secs(), self.skew());
         let keys = g.keys.keys();
-        let v = match proto::verify(&KernelCrypto, keys, option, pkt.dport, now, skew) {
-            Ok(v) => v,
-            Err(r) => return refuse(Some(reject_counter(r))),
-        };
-        match (g.integrity_len > 0, v.integrity.is_some()) {
-            (true, false) => return refuse(Some(Counter::IntegrityMissing)),
-            (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
-            _ => {}
-        }
-        if let Err(c) = self.remember(keys, &v, &pkt, now, skew) {
+        let checked = knock_option(&pkt).and_then(|option| {
+            let (v, now, skew) = self.verify_knock(keys, option, pkt.dport)?;
+            self.accept_knock(keys, g.integrity_len, &v, &pkt, now, skew)
+        });
+        if let Err(c) = checked {
             return refuse(Some(c));
         }
         self.admit(g.sk, &pkt);
         ListenerAnswer::Accept
+    }
+
+    /// Verifies the knock `option` of a SYN to port `dport` with `keys`
+    /// (none for a closed port: `verify` computes as many MACs either way):
+    /// the knock, with the time and skew it was judged at, or the counter of
+    /// the refusal.
+    #[inline(always)]
+    fn verify_knock(
+        &self,
+        keys: &[proto::KnockKey],
+        option: &[u8],
+        dport: u16,
+    ) -> Result<(proto::Verified, u64, proto::Skew), Counter> {
+        let (now, skew) = (now_secs(), self.skew());
+        match proto::verify(&KernelCrypto, keys, option, dport, now, skew) {
+            Ok(v) => Ok((v, now, skew)),
+            Err(r) => Err(reject_counter(r)),
+        }
+    }
+
+    /// The last checks of a knock `v` of `pkt` that verified with one of
+    /// `keys`, at a listener that wants its first `integrity_len` bytes
+    /// proven (0: none): that requirement, then the replay cache
+    /// ([`Self::remember`]). `Err` names the refusal's counter.
+    #[inline(always)]
+    fn accept_knock(
+        &self,
+        keys: &[proto::KnockKey],
+        integrity_len: usize,
+        v: &proto::Verified,
+        pkt: &TcpPacket,
+        now: u64,
+        skew: proto::Skew,
+    ) -> Result<(), Counter> {
+        match (integrity_len > 0, v.integrity.is_some()) {
+            // The listener wants the first bytes proven; this client
+            // does not commit to any: the port stays closed to it.
+            (true, false) => return Err(Counter::IntegrityMissing),
+            (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
+            _ => {}
+        }
+        self.remember(keys, v, pkt, now, skew)
     }
 
     /// A segment for which TCP finds no socket, in a namespace with
@@ -632,14 +663,10 @@ impl NetState {
                 g.map_or((&[][..], 0), |g| (g.keys.keys(), g.integrity_len))
             }
         };
-        let option = match proto::find_knock(pkt.options()) {
-            FindResult::Found { option, .. } => option,
-            FindResult::Absent => {
-                count(Counter::KnockMissing);
-                return self.reject(skb, family, args, pkt, tcp_silent, guard.is_some());
-            }
-            FindResult::Malformed => {
-                count(Counter::KnockMalformed);
+        let option = match knock_option(pkt) {
+            Ok(option) => option,
+            Err(c) => {
+                count(c);
                 return self.reject(skb, family, args, pkt, tcp_silent, guard.is_some());
             }
         };
@@ -648,14 +675,12 @@ impl NetState {
             count(Counter::KnockMalformed);
             return self.reject(skb, family, args, pkt, true, guard.is_some());
         }
-        let now = now_secs();
-        let skew = self.skew();
         // As many MACs for a closed port (no keys) as for a listener with
         // one key or four: `verify` always computes `MAX_KEYS`.
-        let v = match proto::verify(&KernelCrypto, keys, option, pkt.dport, now, skew) {
-            Ok(v) => v,
-            Err(r) => {
-                count(reject_counter(r));
+        let (v, now, skew) = match self.verify_knock(keys, option, pkt.dport) {
+            Ok(checked) => checked,
+            Err(c) => {
+                count(c);
                 return self.reject(skb, family, args, pkt, false, guard.is_some());
             }
         };
@@ -663,17 +688,7 @@ impl NetState {
         let Some(g) = guard else {
             return self.reject(skb, family, args, pkt, false, false);
         };
-        match (integrity_len > 0, v.integrity.is_some()) {
-            (true, false) => {
-                // The listener wants the first bytes proven; this client
-                // does not commit to any: the port stays closed to it.
-                self.counters.inc(Counter::IntegrityMissing);
-                return self.reject(skb, family, args, pkt, false, true);
-            }
-            (false, true) => self.counters.inc(Counter::IntegrityUnchecked),
-            _ => {}
-        }
-        if let Err(c) = self.remember(keys, &v, pkt, now, skew) {
+        if let Err(c) = self.accept_knock(keys, integrity_len, &v, pkt, now, skew) {
             self.counters.inc(c);
             return self.reject(skb, family, args, pkt, false, true);
         }
@@ -1140,6 +1155,17 @@ impl NetState {
 }
 
 /// The counter of a knock that `proto::verify` refused.
+/// The knock option of a SYN, or the counter of why it has none (no knock
+/// option, or an option list that hides one).
+#[inline(always)]
+fn knock_option(pkt: &TcpPacket) -> Result<&[u8; proto::OPT_LEN], Counter> {
+    match proto::find_knock(pkt.options()) {
+        FindResult::Found { option, .. } => Ok(option),
+        FindResult::Absent => Err(Counter::KnockMissing),
+        FindResult::Malformed => Err(Counter::KnockMalformed),
+    }
+}
+
 fn reject_counter(r: Reject) -> Counter {
     match r {
         Reject::Malformed => Counter::KnockMalformed,
