@@ -13,7 +13,7 @@ use crate::ffi::{
 };
 use crate::keys::KeySet;
 use crate::netns::NetState;
-use crate::policy::{CutReason, FlowId, Segment};
+use crate::policy::{CutReason, FlowId, FlowPlace, Segment};
 use crate::proto::{self, Crypto, FindResult, Reject, ReplayVerdict, SynSource};
 use crate::sockopt::{Mode, SockCtx};
 use crate::stats::Counter;
@@ -483,7 +483,7 @@ impl NetState {
         };
         if !pkt.is_syn() {
             // The ACK of a SYN cookie: its 4-tuple must have knocked.
-            if self.admitted(&pkt) {
+            if self.admitted(Some(sk), &pkt) {
                 return ListenerAnswer::Accept;
             }
             return refuse(Some(Counter::AckRefused));
@@ -619,7 +619,7 @@ impl NetState {
         let tcp_silent = proto::tcp_drops_auth_options(pkt.options(), cfg!(CONFIG_TCP_AO));
         if pkt.flags & TCP_ACK != 0 && pkt.flags & TCP_SYN == 0 {
             // (At a closed port TCP answers an admitted ACK all the same.)
-            if self.admitted(pkt) {
+            if self.admitted(guard.map(|g| g.sk), pkt) {
                 return Verdict::Accept;
             }
             count(Counter::AckRefused);
@@ -696,16 +696,7 @@ impl NetState {
         // few connection slots: replayed knocks must not fill them.
         if g.by_policy
             && integrity_len > 0
-            && !self.policy_expect(
-                skb,
-                family,
-                args,
-                g.sk.local_port(),
-                pkt,
-                g.keys,
-                &v,
-                integrity_len,
-            )
+            && !self.policy_expect(skb, family, args, g.sk, pkt, g.keys, &v, integrity_len)
         {
             return self.reject(skb, family, args, pkt, false, true);
         }
@@ -1004,9 +995,9 @@ impl NetState {
         Verdict::Drop
     }
 
-    /// A SYN with a valid knock and commitment to policy port `port` that
-    /// requires integrity: remembers its connection, whose first bytes the
-    /// hook checks ([`crate::policy`]). False if the SYN must be refused:
+    /// A SYN with a valid knock and commitment to `listener` on a policy
+    /// port that requires integrity: remembers its connection, whose first
+    /// bytes the hook checks ([`crate::policy`]). False if the SYN must be refused:
     /// it carries data (TCP Fast Open would hand it to the application
     /// unchecked), or no room is left to remember it (in the port's share).
     #[allow(clippy::too_many_arguments)]
@@ -1015,7 +1006,7 @@ impl NetState {
         skb: &SkBuff,
         family: Family,
         args: &HookArgs<'_>,
-        port: u16,
+        listener: &SockCommon,
         pkt: &TcpPacket,
         keys: &KeySet,
         v: &proto::Verified,
@@ -1031,18 +1022,23 @@ impl NetState {
         }
         let timeout = self.integrity_timeout();
         let id = pkt.flow_id();
-        let ifs = args.skb_ifs(skb, family);
+        let place = FlowPlace {
+            ifs: args.skb_ifs(skb, family),
+            bound_dev: listener.bound_dev_if(),
+        };
         // TCP has the connection, or may still make it from a SYN cookie
         // (its ACK would pass as admitted).
         let now32 = now_secs32();
-        let alive = |id: &FlowId, ifs| {
-            args.conn_alive((&id.saddr, id.sport), (&id.daddr, id.dport), ifs)
-                || self.admitted.contains(self.tuple_tag(id), now32)
+        let alive = |id: &FlowId, at: FlowPlace| {
+            args.conn_alive((&id.saddr, id.sport), (&id.daddr, id.dport), at.ifs)
+                || self
+                    .admitted
+                    .contains(self.tuple_tag(id, at.bound_dev), now32)
         };
         if self
             .policy
             .expect(
-                (&id, port, ifs),
+                (&id, listener.local_port(), place),
                 pkt.seq.wrapping_add(1),
                 key,
                 c32,
@@ -1119,31 +1115,41 @@ impl NetState {
     /// the table stays small).
     fn admit(&self, listener: &SockCommon, pkt: &TcpPacket) {
         if listener.syncookies_possible() {
-            self.admitted
-                .insert(self.tuple_tag(&pkt.flow_id()), now_secs32());
+            let tag = self.tuple_tag(&pkt.flow_id(), listener.bound_dev_if());
+            self.admitted.insert(tag, now_secs32());
         }
     }
 
     /// Whether `pkt`'s 4-tuple knocked within the last
-    /// [`proto::ADMIT_SECS`].
-    fn admitted(&self, pkt: &TcpPacket) -> bool {
+    /// [`proto::ADMIT_SECS`] at a listener bound where `listener` is (none:
+    /// a closed port, as if unbound).
+    fn admitted(&self, listener: Option<&SockCommon>, pkt: &TcpPacket) -> bool {
+        let dev = listener.map_or(0, SockCommon::bound_dev_if);
         self.admitted
-            .contains(self.tuple_tag(&pkt.flow_id()), now_secs32())
+            .contains(self.tuple_tag(&pkt.flow_id(), dev), now_secs32())
     }
 
-    /// The keyed hash of `pkt`'s 4-tuple that [`proto::Admitted`] files it
-    /// under: all 36 bytes of it, through two SipHash calls (the
-    /// destination address and the ports first). Folding the destination
-    /// address into one word instead let a peer that knocked on one address
-    /// of the host pass its ACKs to a listener with another key on any
-    /// address with the same fold (an IPv6 address with two words swapped).
-    fn tuple_tag(&self, id: &FlowId) -> u64 {
+    /// The keyed hash of `pkt`'s 4-tuple, at a listener bound to interface
+    /// `dev` (0: none), that [`proto::Admitted`] files it under: all 36
+    /// bytes of the 4-tuple, through two SipHash calls (the destination
+    /// address, the ports and `dev` first).
+    /// - Folding the destination address into one word instead let a peer
+    ///   that knocked on one address of the host pass its ACKs to a
+    ///   listener with another key on any address with the same fold (an
+    ///   IPv6 address with two words swapped).
+    /// - Without `dev`, a peer that knocked at a listener bound to one
+    ///   interface or VRF passed its ACKs to a listener with another key on
+    ///   the same address and port bound to another: the same 4-tuple
+    ///   arriving by another link, or in another VRF with the same
+    ///   addresses.
+    fn tuple_tag(&self, id: &FlowId, dev: i32) -> u64 {
         let word = |b: &[u8], i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(w)
         };
-        let ports = u64::from(id.sport) << 16 | u64::from(id.dport);
+        // (An interface index is positive: its 32 bits as they are.)
+        let ports = u64::from(dev as u32) << 32 | u64::from(id.sport) << 16 | u64::from(id.dport);
         let dst = KernelCrypto.siphash_3u64(
             &self.admit_key,
             word(&id.daddr, 0),

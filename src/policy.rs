@@ -79,14 +79,24 @@ pub(crate) struct FlowId {
     pub(crate) dport: u16,
 }
 
+/// Where the SYN of a connection to a policy port came in, and which
+/// listener took it.
+#[derive(Clone, Copy)]
+pub(crate) struct FlowPlace {
+    /// The interfaces it came in on (input, L3 slave), by which TCP finds
+    /// the connection.
+    pub(crate) ifs: (i32, i32),
+    /// The interface the listener is bound to (0: none), under which its
+    /// 4-tuple is admitted for a SYN cookie's ACK.
+    pub(crate) bound_dev: i32,
+}
+
 /// A connection admitted with a commitment, not yet proven.
 struct Flow {
     id: FlowId,
     /// The protected port it counts against (its listener's).
     port: u16,
-    /// The interfaces its SYN came in on (input, L3 slave), by which TCP
-    /// finds the connection.
-    ifs: (i32, i32),
+    place: FlowPlace,
     /// Sequence number of its first data byte.
     first: u32,
     /// The second after which its bytes come too late.
@@ -321,34 +331,34 @@ impl Policy {
     }
 
     /// Remembers that connection `id` to protected port `port`, whose SYN
-    /// came in on interfaces `ifs` and whose first data byte has sequence
+    /// came in at `place` and whose first data byte has sequence
     /// number `first`, must send `n` bytes matching commitment `c32` made
     /// with `key` within `timeout` seconds. Fails if no room is left, or the
     /// port has its share of the room already.
     ///
     /// A connection stays remembered until its first bytes pass, it is cut
     /// (its bytes differed or came too late), or, once its time is up, TCP
-    /// no longer has it (`alive(id, ifs)` is false): forgotten while TCP
+    /// no longer has it (`alive(id, place)` is false): forgotten while TCP
     /// still had it, its late bytes would reach the application unchecked.
     /// So the room of a connection whose time is up is only taken back when
     /// it is gone, and until then it counts against its port's share.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn expect(
         &self,
-        (id, port, ifs): (&FlowId, u16, (i32, i32)),
+        (id, port, place): (&FlowId, u16, FlowPlace),
         first: u32,
         key: &KnockKey,
         c32: u32,
         n: usize,
         timeout: u32,
-        alive: impl Fn(&FlowId, (i32, i32)) -> bool,
+        alive: impl Fn(&FlowId, FlowPlace) -> bool,
     ) -> Result {
         let verifier = IntegrityVerifier::new(key, c32, n).map_err(|_| EINVAL)?;
         let now = now_secs();
         let flow = Flow {
             id: *id,
             port,
-            ifs,
+            place,
             first,
             until: now.saturating_add(u64::from(timeout)),
             n,
@@ -361,7 +371,7 @@ impl Policy {
             .unwrap_or(core::num::NonZeroUsize::MIN);
         // Whether `f`'s room may go to another connection: it was cut, or
         // its time is up and TCP no longer has it.
-        let reusable = |f: &Flow| f.until == 0 || (f.until < now && !alive(&f.id, f.ifs));
+        let reusable = |f: &Flow| f.until == 0 || (f.until < now && !alive(&f.id, f.place));
         let old = crate::ffi::with_bh_disabled(|| {
             let mut flows = self.flows.lock();
             let slots = flows.slots.as_mut_slice();

@@ -220,6 +220,7 @@ FIXTURE(bypass) {
 	struct netns_pair ns;
 	struct wire w;
 	int lfd;
+	char c[64];	/* a third namespace, if a test makes one */
 };
 
 FIXTURE_VARIANT(bypass) {
@@ -244,6 +245,8 @@ FIXTURE_SETUP(bypass)
 
 FIXTURE_TEARDOWN_PARENT(bypass)
 {
+	if (self->c[0])
+		netns_del(self->c);
 	netns_pair_destroy(&self->ns);
 }
 
@@ -431,6 +434,124 @@ TEST_F_TIMEOUT(bypass, cookie_ack_admitted_elsewhere, T_TIMEOUT)
 	close(cfd);
 	close(l1);
 	close(l2);
+}
+
+/* A listener in b on its address and PORT_P, bound to interface @dev. */
+static int listen_on_dev(const struct wire *w, const char *dev)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = netns_sockaddr(w->family, netns_addr_b(w->family), PORT_P, &ss);
+	int fd = sock_in(w->nsb, w->family), one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (w->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, strlen(dev) + 1) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 16)) {
+		note("listener on %s: %s", dev, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The same as cookie_ack_admitted_elsewhere, with the same address and port
+ * on both sides: two listeners on b's address and PORT_P, one bound to
+ * veth0 (the link to a) with the key the peer holds, the other bound to
+ * veth1 (a link to a third namespace c, whose address is a's) with another
+ * key, as two VRFs with the same addresses would have them. The peer has a
+ * cookie from the veth1 listener (taken while it was open), knocks at the
+ * veth0 listener from a with the cookie's 4-tuple, and sends the cookie ACK
+ * from c over veth1. The admitted-peers tag named only the 4-tuple, so the
+ * knock at one listener let the ACK make a connection at the other.
+ */
+TEST_F_TIMEOUT(bypass, cookie_ack_admitted_on_other_link, T_TIMEOUT)
+{
+	int fam = variant->family, six = fam == AF_INET6;
+	struct netns_pair c_pair = { .created = 0 };
+	struct sockaddr_storage ss;
+	struct linger rst = { 1, 0 };
+	struct reply synack, r;
+	struct wire wc;
+	long long refused0;
+	int l0, l1, cfd, afd;
+	socklen_t sl;
+	struct seg s;
+
+	/* c: veth0 <-> b's veth1, with a's addresses; static neighbours. */
+	snprintf(self->c, sizeof(self->c), "tsyc-%d", (int)getpid());
+	netns_del(self->c);
+	ASSERT_EQ(0, netns_add(self->c));
+	ASSERT_EQ(0, netns_link_up(self->c, "lo"));
+	ASSERT_EQ(0, netns_veth_add(self->c, NETNS_IFNAME, self->ns.b, "veth1"));
+	ASSERT_EQ(0, netns_addr_add(self->c, NETNS_IFNAME, netns_addr_a(fam), six ? 64 : 24));
+	ASSERT_EQ(0, netns_link_up(self->c, NETNS_IFNAME));
+	ASSERT_EQ(0, netns_link_up(self->ns.b, "veth1"));
+	ASSERT_EQ(0, netns_link_wait(self->c, NETNS_IFNAME, 10000));
+	ASSERT_EQ(0, netns_link_wait(self->ns.b, "veth1", 10000));
+	ASSERT_EQ(0, netns_system(self->c,
+		"ip %s neigh replace %s dev " NETNS_IFNAME " lladdr "
+		"$(ip -n %s -br link show veth1 | awk '{print $3}')",
+		six ? "-6" : "-4", netns_addr_b(fam), self->ns.b));
+	ASSERT_EQ(0, netns_system(self->ns.b,
+		"ip %s neigh replace %s dev veth1 lladdr "
+		"$(ip -n %s -br link show " NETNS_IFNAME " | awk '{print $3}')",
+		six ? "-6" : "-4", netns_addr_a(fam), self->c));
+	/* b answers a SYN at the veth1 listener over veth1 (IPv6 wants a route). */
+	if (six)
+		ASSERT_EQ(0, netns_system(self->ns.b, "ip -6 route add %s/128 dev veth1",
+					  netns_addr_a(fam)));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.conf.all.rp_filter", "0"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.conf.veth1.rp_filter", "0"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies", "2"));
+	snprintf(c_pair.a, sizeof(c_pair.a), "%s", self->c);
+	snprintf(c_pair.b, sizeof(c_pair.b), "%s", self->ns.b);
+	ASSERT_EQ(0, raw_wire_open(&wc, &c_pair, fam));
+
+	l0 = listen_on_dev(&self->w, NETNS_IFNAME);
+	l1 = listen_on_dev(&self->w, "veth1");
+	ASSERT_LE(0, l0);
+	ASSERT_LE(0, l1);
+	ASSERT_EQ(0, set_secret(l0, SECRET, 0));
+
+	/* A cookie from the veth1 listener while it is open, taken in c. */
+	base_seg(&wc, &s, PORT_P, TH_SYN);
+	s.sport = self->w.next_port++;
+	drain(&wc);
+	ASSERT_EQ(0, send_seg(&wc, &s));
+	ASSERT_TRUE(answer(&wc, &s, &synack));
+	ASSERT_EQ(TH_SYN | TH_ACK, synack.flags);
+	ASSERT_EQ(0, set_secret(l1, SECRET2, 0));
+
+	/* A knock at the veth0 listener from a, from the same port. */
+	cfd = sock_in(self->ns.a, fam);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, set_secret(cfd, SECRET, 0));
+	sl = netns_sockaddr(fam, netns_addr_a(fam), s.sport, &ss);
+	ASSERT_EQ(0, bind(cfd, (struct sockaddr *)&ss, sl));
+	ASSERT_EQ(0, connect_to(cfd, fam, netns_addr_b(fam), PORT_P, 4000));
+	afd = tcp_accept_timeout(l0, 2000);
+	ASSERT_LE(0, afd);
+	/* Gone at once on both sides: no socket keeps the 4-tuple. */
+	ASSERT_EQ(0, setsockopt(cfd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)));
+	close(cfd);
+	close(afd);
+
+	/* The cookie ACK from c, over veth1. */
+	refused0 = stealth_counter(self->ns.b, "ack_refused");
+	ASSERT_EQ(0, send_cookie_ack(&wc, &s, &synack, &r));
+	afd = tcp_accept_timeout(l1, 500);
+	EXPECT_EQ(-1, afd) TH_LOG("a knock at the veth0 listener made the cookie ACK "
+				  "a connection at the veth1 listener");
+	if (afd >= 0)
+		close(afd);
+	EXPECT_EQ(refused0 + 1, stealth_counter(self->ns.b, "ack_refused"));
+	raw_wire_close(&wc);
+	close(l0);
+	close(l1);
 }
 
 /*

@@ -81,6 +81,15 @@ impl SockCommon {
         unsafe { Net::from_raw((*self.as_ptr()).__sk_common.skc_net.net) }
     }
 
+    /// The interface the socket is bound to (`SO_BINDTODEVICE`, or a VRF
+    /// device), 0 for none.
+    pub(crate) fn bound_dev_if(&self) -> i32 {
+        // SAFETY: The socket is alive (type invariant); TCP reads
+        // `skc_bound_dev_if` locklessly (READ_ONCE) in its lookups, and
+        // `sock_bindtoindex_locked()` writes it with WRITE_ONCE.
+        unsafe { addr_of!((*self.as_ptr()).__sk_common.skc_bound_dev_if).read_volatile() }
+    }
+
     /// The TCP state.
     pub(crate) fn state(&self) -> TcpState {
         match u32::from(self.raw_state()) {
