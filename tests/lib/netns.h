@@ -83,6 +83,10 @@ int netns_system(const char *name, const char *fmt, ...)
  *   netns_addr_add()       ADDR/PREFIXLEN on IFNAME (IPv6 with nodad);
  *   netns_route_add()      a route to DST/PREFIXLEN (DST NULL: the default
  *                          route) via GATEWAY (v4 or v6);
+ *   netns_route_add_local() `ip route add local DST/PREFIXLEN tos TOS dev
+ *                          IFNAME`: every address in it is the host's own
+ *                          (AnyIP) for packets with that TOS (0: any),
+ *                          though no interface holds it;
  *   netns_sysctl_set()     write a sysctl ("net.ipv4.ip_forward") as seen
  *                          in @ns; no message, so errors can be expected.
  * netns_sysctl_get() returns the sysctl's integer value, or -1.
@@ -97,6 +101,8 @@ int netns_addr_add(const char *ns, const char *ifname, const char *addr,
 		   int prefixlen);
 int netns_route_add(const char *ns, const char *dst, int prefixlen,
 		    const char *gateway);
+int netns_route_add_local(const char *ns, const char *dst, int prefixlen,
+			  int tos, const char *ifname);
 int netns_sysctl_set(const char *ns, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 long long netns_sysctl_get(const char *ns, const char *key);
