@@ -929,33 +929,17 @@ FIXTURE(fou_links) {
 	int lfd;
 };
 
-/* The two links' link-local addresses, a's and b's, as in core's links. */
-static const struct {
-	const char *ifname, *a, *b;
-} fou_links_ll[] = {
-	{ NETNS_IFNAME, "fe80::a:1", "fe80::a:2" },
-	{ "veth1", "fe80::b:1", "fe80::b:2" },
-};
-
 FIXTURE_SETUP(fou_links)
 {
 	self->lfd = -1;
 	self->w.raw = self->w.cap = -1;
 	ASSERT_EQ(0, netns_pair_create(&self->ns, "tsk"));
-	ASSERT_EQ(0, netns_veth_add(self->ns.a, "veth1", self->ns.b, "veth1"));
-	for (unsigned int i = 0; i < ARRAY_SIZE(fou_links_ll); i++) {
-		const char *ifn = fou_links_ll[i].ifname;
-
-		ASSERT_EQ(0, netns_addr_add(self->ns.a, ifn, fou_links_ll[i].a, 64));
-		ASSERT_EQ(0, netns_addr_add(self->ns.b, ifn, fou_links_ll[i].b, 64));
-		ASSERT_EQ(0, netns_link_up(self->ns.a, ifn));
-		ASSERT_EQ(0, netns_link_up(self->ns.b, ifn));
-		ASSERT_EQ(0, netns_link_wait(self->ns.a, ifn, 10000));
-		ASSERT_EQ(0, netns_link_wait(self->ns.b, ifn, 10000));
-	}
+	ASSERT_EQ(0, netns_ll_links_add(&self->ns));
 	/* Send and capture on the second link. */
-	ASSERT_EQ(0, raw_wire_open_link(&self->w, &self->ns, AF_INET6, "veth1",
-					fou_links_ll[1].a, fou_links_ll[1].b));
+	ASSERT_EQ(0, raw_wire_open_link(&self->w, &self->ns, AF_INET6,
+					netns_ll_links[1].ifname,
+					netns_ll_links[1].a,
+					netns_ll_links[1].b));
 }
 
 FIXTURE_TEARDOWN_PARENT(fou_links)

@@ -113,6 +113,21 @@ int netns_link_wait(const char *ns, const char *ifname, int timeout_ms);
 /* The index of @ifname in @ns, or -1 with a message. */
 int netns_ifindex(const char *ns, const char *ifname);
 
+/*
+ * Two links between a and b, each with link-local addresses of its own:
+ * netns_ll_links_add() adds a second veth pair (veth1 on both sides) to a
+ * pair from netns_pair_create() and gives both links the addresses of
+ * netns_ll_links[] (/64, no DAD), up and running. b then has a route to
+ * fe80::/64 on each link: a reply routed by its destination alone leaves by
+ * the first. 0, or -1 with a message.
+ */
+#define NETNS_LL_LINKS	2
+struct netns_ll_link {
+	const char *ifname, *a, *b;	/* a's and b's address on that link */
+};
+extern const struct netns_ll_link netns_ll_links[NETNS_LL_LINKS];
+int netns_ll_links_add(const struct netns_pair *p);
+
 /* The address of side a or b for @family (AF_INET or AF_INET6). */
 const char *netns_addr_a(int family);
 const char *netns_addr_b(int family);
