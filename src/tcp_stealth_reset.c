@@ -29,8 +29,9 @@
  *   interface: with the uid of the namespace's root (uidrange rules), the
  *   IP protocol and ports, an L3 master (VRF) input device as the output
  *   one, and for IPv4 without FLOWI_FLAG_ANYSRC, so that a source address
- *   that is local only by a "local" route (AnyIP, no interface holds it)
- *   gets no reset, as TCP sends none from it; an IPv6 reset to a
+ *   that is local for the probe only (by policy routing, as transparent
+ *   proxies set it up, or a TOS-selected "local" route) gets no reset, as
+ *   TCP sends none from it; an IPv6 reset to a
  *   link-local (strict) peer leaves by the interface the probe came in on,
  *   as TCP's does, not by the first link with a route to fe80::/64;
  * - what they leave out: the bridge path (the hook runs at LOCAL_IN, on
@@ -252,10 +253,12 @@ static void tcp_stealth_build_opts(struct sk_buff *nskb,
  * the IPsec lookup): no interface unless the segment came in through an L3
  * master (VRF) device, the reflected mark (net.ipv4.fwmark_reflect), the
  * DSCP of the segment, the segment's IP protocol and ports, the uid of the
- * namespace's root, and no FLOWI_FLAG_ANYSRC. Without that flag, a source
- * that is local only by a "local" route (AnyIP: no interface holds it) has
- * no route, and TCP sends no reset from it; ip_route_me_harder() would set
- * the flag and send one.
+ * namespace's root, and no FLOWI_FLAG_ANYSRC. Without that flag the source
+ * must be an interface's address or local by the local table alone
+ * (__ip_dev_find()); one that only policy routing (ip rule ... lookup T, a
+ * "local" route in T, as transparent proxies use) or a TOS-selected "local"
+ * route made local for the segment has no route, and TCP sends no reset
+ * from it. ip_route_me_harder() would set the flag and send one.
  *
  * Context: BHs off, under RCU.
  * Return: the route (the caller puts it), or an ERR_PTR() where TCP's
