@@ -24,9 +24,16 @@
  *   the TTL is the reply route's, and an IPv6 reset carries TCP's flow
  *   label (the probe's with net.ipv6.flowlabel_reflect, else the automatic
  *   one); nf_reject_iphdr_put() sets TOS 0 and nf_send_reset6() no label;
- * - the route: an IPv6 reset to a link-local (strict) peer leaves by the
- *   interface the probe came in on, as TCP's does, not by the first link
- *   with a route to fe80::/64;
+ * - the route: TCP's flow key and lookup (ip_send_unicast_reply()'s,
+ *   ip6_dst_lookup_flow()), not ip_route_me_harder()'s or one without an
+ *   interface: with the uid of the namespace's root (uidrange rules), the
+ *   IP protocol and ports, an L3 master (VRF) input device as the output
+ *   one, and for IPv4 without FLOWI_FLAG_ANYSRC, so that a source address
+ *   that is local for the probe only (by policy routing, as transparent
+ *   proxies set it up, or a TOS-selected "local" route) gets no reset, as
+ *   TCP sends none from it; an IPv6 reset to a
+ *   link-local (strict) peer leaves by the interface the probe came in on,
+ *   as TCP's does, not by the first link with a route to fe80::/64;
  * - what they leave out: the bridge path (the hook runs at LOCAL_IN, on
  *   routed packets only), filling in a missing route (LOCAL_IN packets
  *   have one) and nf_ct_set_closing() (TCP's own reset does not close the
@@ -233,6 +240,50 @@ static void tcp_stealth_build_opts(struct sk_buff *nskb,
 }
 
 /**
+ * tcp_stealth_route4() - route the reset of an IPv4 segment as TCP routes it
+ * @net: the namespace it arrived in
+ * @oldskb: the segment, IP header at its network header, routed
+ * @oth: its TCP header
+ * @protocol: the protocol field of its IP header
+ * @daddr: where the reset goes: the segment's source, or the first hop of
+ * the source route it echoes
+ *
+ * The flow key of ip_send_unicast_reply() for tcp_v4_send_reset() without a
+ * socket, looked up the same way (ip_route_output_flow(), which also does
+ * the IPsec lookup): no interface unless the segment came in through an L3
+ * master (VRF) device, the reflected mark (net.ipv4.fwmark_reflect), the
+ * DSCP of the segment, the segment's IP protocol and ports, the uid of the
+ * namespace's root, and no FLOWI_FLAG_ANYSRC. Without that flag the source
+ * must be an interface's address or local by the local table alone
+ * (__ip_dev_find()); one that only policy routing (ip rule ... lookup T, a
+ * "local" route in T, as transparent proxies use) or a TOS-selected "local"
+ * route made local for the segment has no route, and TCP sends no reset
+ * from it. ip_route_me_harder() would set the flag and send one.
+ *
+ * Context: BHs off, under RCU.
+ * Return: the route (the caller puts it), or an ERR_PTR() where TCP's
+ * reset has none.
+ */
+static struct rtable *tcp_stealth_route4(struct net *net,
+					 struct sk_buff *oldskb,
+					 const struct tcphdr *oth, u8 protocol,
+					 __be32 daddr)
+{
+	const struct iphdr *oiph = ip_hdr(oldskb);
+	struct flowi4 fl4;
+	int oif = 0;
+
+	if (netif_index_is_l3_master(net, oldskb->skb_iif))
+		oif = oldskb->skb_iif;
+	flowi4_init_output(&fl4, oif, IP4_REPLY_MARK(net, oldskb->mark),
+			   oiph->tos & INET_DSCP_MASK, RT_SCOPE_UNIVERSE,
+			   protocol, 0, daddr, oiph->daddr, oth->source,
+			   oth->dest, sock_net_uid(net, NULL));
+	security_skb_classify_flow(oldskb, flowi4_to_flowi_common(&fl4));
+	return ip_route_output_flow(net, &fl4, NULL);
+}
+
+/**
  * tcp_stealth_reset4() - send the reset of an IPv4 segment
  * @net: the namespace it arrived in
  * @oldskb: the segment, IP header at its network header, routed
@@ -246,7 +297,8 @@ static void tcp_stealth_build_opts(struct sk_buff *nskb,
  * from the skb, which is right at LOCAL_IN only. TCP's reset names the
  * protocol of the segment's own IP header (ip_send_unicast_reply()): UDP
  * for a segment that Foo-over-UDP carried, whose IP header FOU leaves as it
- * was; the TCP checksum covers IPPROTO_TCP all the same.
+ * was; the TCP checksum covers IPPROTO_TCP all the same. The route is
+ * TCP's (tcp_stealth_route4()).
  *
  * Context: BHs off, under RCU.
  * Return: whether a reset was sent (none where TCP's could not be: options
@@ -256,25 +308,33 @@ static bool tcp_stealth_reset4(struct net *net, struct sk_buff *oldskb,
 			       const struct tcphdr *oth, unsigned int otcplen,
 			       const struct ip_options *opt, u8 protocol)
 {
+	__be32 daddr = ip_hdr(oldskb)->saddr, faddr = 0;
 	struct ip_options_data opts;
 	struct sk_buff *nskb;
 	struct tcphdr *tcph;
 	struct iphdr *niph;
-	__be32 daddr, faddr = 0;
+	struct rtable *rt;
 
 	if (tcp_stealth_echo_opts(net, oldskb, opt, &opts.opt.opt, &faddr))
+		return false;
+	rt = tcp_stealth_route4(net, oldskb, oth, protocol,
+				opts.opt.opt.srr ? faddr : daddr);
+	if (IS_ERR(rt))
 		return false;
 
 	nskb = alloc_skb(LL_MAX_HEADER + sizeof(struct iphdr) +
 			 opts.opt.opt.optlen + sizeof(struct tcphdr),
 			 GFP_ATOMIC);
-	if (!nskb)
+	if (!nskb) {
+		ip_rt_put(rt);
 		return false;
-	skb_dst_set_noref(nskb, skb_dst(oldskb));
+	}
+	skb_dst_set(nskb, &rt->dst);
 	nskb->mark = IP4_REPLY_MARK(net, oldskb->mark);
 	skb_reserve(nskb, LL_MAX_HEADER);
+	/* TCP's TTL is the route back's (ip route ... hoplimit N). */
 	niph = nf_reject_iphdr_put(nskb, oldskb, protocol,
-				   ip4_dst_hoplimit(skb_dst(nskb)));
+				   ip4_dst_hoplimit(&rt->dst));
 	niph->tos = ip_hdr(oldskb)->tos & ~INET_ECN_MASK;
 	if (opts.opt.opt.optlen) {
 		skb_put_data(nskb, opts.opt.opt.__data, opts.opt.opt.optlen);
@@ -313,18 +373,15 @@ static bool tcp_stealth_reset4(struct net *net, struct sk_buff *oldskb,
 	if (opts.opt.opt.srr) {
 		unsigned char *sr = (unsigned char *)niph + opts.opt.opt.srr;
 
-		daddr = niph->daddr;
 		memcpy(sr + sr[1] - 4, &daddr, 4);
 		niph->daddr = faddr;
 	}
-	if (ip_route_me_harder(net, NULL, nskb, RTN_UNSPEC) ||
-	    nskb->len > dst_mtu(skb_dst(nskb))) {
+	/* TCP's DF reply does not leave in fragments: none if it must. */
+	if (nskb->len > dst_mtu(&rt->dst)) {
 		kfree_skb(nskb);
 		return false;
 	}
-	/* TCP's TTL is the route back's (ip route ... hoplimit N), not the
-	 * input route's; ip_local_out() sums the header. */
-	niph->ttl = ip4_dst_hoplimit(skb_dst(nskb));
+	/* ip_local_out() sums the header. */
 	tcp_stealth_build_opts(nskb, &opts.opt.opt);
 	nf_ct_attach(nskb, oldskb);
 	ip_local_out(net, NULL, nskb);
@@ -426,19 +483,23 @@ bool tcp_stealth_send_reset6(struct net *net, struct sk_buff *oldskb, int hook,
 	 * not be the peer's: it would get no answer where a closed port's
 	 * comes back. At LOCAL_IN that interface is in IP6CB(); TCP has moved
 	 * the control block to TCP_SKB_CB() by the time it calls a listener.
+	 * Any other peer is routed with no interface, unless the packet came
+	 * in through an L3 master (VRF) device.
 	 */
 	if (rt6_need_strict(&fl6.daddr))
 		fl6.flowi6_oif = hook >= 0 ? IP6CB(oldskb)->iif :
-			TCP_SKB_CB(oldskb)->header.h6.iif;
-	else
-		fl6.flowi6_oif = l3mdev_master_ifindex(skb_dst(oldskb)->dev);
+			tcp_v6_iif(oldskb);
+	else if (netif_index_is_l3_master(net, oldskb->skb_iif))
+		fl6.flowi6_oif = oldskb->skb_iif;
 	fl6.flowi6_mark = IP6_REPLY_MARK(net, oldskb->mark);
-	dst = ip6_route_output(net, NULL, &fl6);
-	if (dst->error) {
-		dst_release(dst);
-		return false;
-	}
-	dst = xfrm_lookup(net, dst, flowi6_to_flowi(&fl6), NULL, 0);
+	/* The uid of TCP's control socket: uidrange rules apply to it. */
+	fl6.flowi6_uid = sock_net_uid(net, NULL);
+	security_skb_classify_flow(oldskb, flowi6_to_flowi_common(&fl6));
+	/*
+	 * TCP's lookup, route and IPsec (its control socket, which it passes,
+	 * has no binding and no policy of its own).
+	 */
+	dst = ip6_dst_lookup_flow(net, NULL, &fl6, NULL);
 	if (IS_ERR(dst))
 		return false;
 

@@ -802,21 +802,21 @@ static int compare_answers(const struct seg *sp, const struct reply *rp,
 
 /*
  * @sp to the protected port and @sq to the closed one, each carried as it
- * says, fenced: the protected port must answer as the closed one does (no
+ * says, fenced (over @w's link, from @w's namespace a to its b): the protected port must answer as the closed one does (no
  * SYN-ACK, the same RST), and b's counters move as @exp (@n entries) says.
  * @what names the case in the log.
  */
 static void refused_as_closed(struct __test_metadata *_metadata,
-			      FIXTURE_DATA(bypass) *self, const struct seg *sp,
+			      struct wire *w, const struct seg *sp,
 			      const struct seg *sq, const char *what,
 			      struct counter_delta *exp, int n)
 {
 	struct stealth_counters c0, c1;
 	struct reply rp, rq;
 
-	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c0));
-	exchange_fenced(&self->w, sp, sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
-	ASSERT_EQ(0, stealth_counters_read(self->ns.b, &c1));
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c0));
+	exchange_fenced(w, sp, sq, PORT_Q, &rp, &rq, REPLY_WAIT_MS);
+	ASSERT_EQ(0, stealth_counters_read(w->nsb, &c1));
 	note("%s:", what);
 	print_answer("protected", sp, &rp);
 	print_answer("closed   ", sq, &rq);
@@ -911,7 +911,7 @@ TEST_F_TIMEOUT(bypass, fou_syn_isn_mode, T_TIMEOUT)
 				sizeof(mode)));
 	fou_syn(&self->w, &sp, PORT_P, false, false);
 	fou_syn(&self->w, &sq, PORT_Q, false, false);
-	refused_as_closed(_metadata, self, &sp, &sq,
+	refused_as_closed(_metadata, &self->w, &sp, &sq,
 			  "a random ISN through FOU to an ISN-mode listener",
 			  exp, 4);
 	close(self->lfd);
@@ -986,7 +986,7 @@ TEST_F_TIMEOUT(bypass, fou_syn_with_knock, T_TIMEOUT)
 	sp.fou_port = PORT_GUE;
 	sp.gue = true;
 	fou_syn(&self->w, &sq, PORT_Q, false, true);
-	refused_as_closed(_metadata, self, &sp, &sq,
+	refused_as_closed(_metadata, &self->w, &sp, &sq,
 			  "the same knock replayed through GUE", exp_replay, 4);
 	close(self->lfd);
 }
@@ -1032,6 +1032,66 @@ TEST_F_TIMEOUT(bypass, fou_cookie_ack_after_knock, T_TIMEOUT)
 	if (afd >= 0)
 		close(afd);
 	EXPECT_EQ(refused0, stealth_counter(self->ns.b, "ack_refused"));
+	close(self->lfd);
+}
+
+/*
+ * fou_syn_without_knock over a second link, to link-local addresses. b has
+ * a route to fe80::/64 on each of its two links, and a reset routed by its
+ * destination alone leaves by the first one's. TCP answers a link-local
+ * peer through the interface the segment came in on (tcp_v6_send_response()
+ * with tcp_v6_iif()); the listener's refusal of a SYN that FOU carried to
+ * it must too, or a prober on the second link gets no answer from the
+ * protected port where the closed port's RST comes back.
+ */
+FIXTURE(fou_links) {
+	struct netns_pair ns;
+	struct wire w;
+	int lfd;
+};
+
+FIXTURE_SETUP(fou_links)
+{
+	self->lfd = -1;
+	self->w.raw = self->w.cap = -1;
+	ASSERT_EQ(0, netns_pair_create(&self->ns, "tsk"));
+	ASSERT_EQ(0, netns_ll_links_add(&self->ns));
+	/* Send and capture on the second link. */
+	ASSERT_EQ(0, raw_wire_open_link(&self->w, &self->ns, AF_INET6,
+					netns_ll_links[1].ifname,
+					netns_ll_links[1].a,
+					netns_ll_links[1].b));
+}
+
+FIXTURE_TEARDOWN_PARENT(fou_links)
+{
+	netns_pair_destroy(&self->ns);
+}
+
+TEST_F_TIMEOUT(fou_links, fou_syn_without_knock_link_local, T_TIMEOUT)
+{
+	struct counter_delta exp[] = {
+		{ "syn_unhooked", 1 },
+		{ "knock_missing", 1 },
+		{ "rst_sent", 1 },
+		{ "syn_in", COUNTER_ANY },
+	};
+	struct seg sp, sq;
+
+	/*
+	 * TCP's closed port answers over this link: the capture works. (Before
+	 * any secret in b: after, the module's hook answers closed ports.)
+	 */
+	ASSERT_EQ(0, raw_wire_check(&self->w, PORT_Q));
+	ASSERT_EQ(0, fou_port_add(self->ns.b, AF_INET6, PORT_FOU, false));
+	/* On every address of b, with the key docs/PROTOCOL.md's K_mac has. */
+	self->lfd = listener_on(self->ns.b, AF_INET6, "::", PORT_P, SECRET_V, 16);
+	ASSERT_LE(0, self->lfd);
+	fou_syn(&self->w, &sp, PORT_P, false, false);
+	fou_syn(&self->w, &sq, PORT_Q, false, false);
+	refused_as_closed(_metadata, &self->w, &sp, &sq,
+			  "knockless SYNs through FOU to b's link-local address on veth1",
+			  exp, 4);
 	close(self->lfd);
 }
 

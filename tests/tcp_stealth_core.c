@@ -376,27 +376,10 @@ FIXTURE(links) {
 	struct netns_pair ns;
 };
 
-static const struct {
-	const char *ifname, *a, *b;	/* a's and b's address on that link */
-} links_ll[] = {
-	{ NETNS_IFNAME, "fe80::a:1", "fe80::a:2" },
-	{ "veth1", "fe80::b:1", "fe80::b:2" },
-};
-
 FIXTURE_SETUP(links)
 {
 	ASSERT_EQ(0, netns_pair_create(&self->ns, "tsl"));
-	ASSERT_EQ(0, netns_veth_add(self->ns.a, "veth1", self->ns.b, "veth1"));
-	for (unsigned int i = 0; i < ARRAY_SIZE(links_ll); i++) {
-		const char *ifn = links_ll[i].ifname;
-
-		ASSERT_EQ(0, netns_addr_add(self->ns.a, ifn, links_ll[i].a, 64));
-		ASSERT_EQ(0, netns_addr_add(self->ns.b, ifn, links_ll[i].b, 64));
-		ASSERT_EQ(0, netns_link_up(self->ns.a, ifn));
-		ASSERT_EQ(0, netns_link_up(self->ns.b, ifn));
-		ASSERT_EQ(0, netns_link_wait(self->ns.a, ifn, 10000));
-		ASSERT_EQ(0, netns_link_wait(self->ns.b, ifn, 10000));
-	}
+	ASSERT_EQ(0, netns_ll_links_add(&self->ns));
 }
 
 FIXTURE_TEARDOWN_PARENT(links)
@@ -412,32 +395,32 @@ TEST_F_TIMEOUT(links, link_local_refusal_leaves_by_the_probes_link, T_TIMEOUT)
 
 	lfd = listener(self->ns.b, AF_INET6, "::", SECRET);
 	ASSERT_LE(0, lfd);
-	for (unsigned int i = 0; i < ARRAY_SIZE(links_ll); i++) {
-		int idx = netns_ifindex(self->ns.a, links_ll[i].ifname);
+	for (unsigned int i = 0; i < NETNS_LL_LINKS; i++) {
+		int idx = netns_ifindex(self->ns.a, netns_ll_links[i].ifname);
 		char to[64];
 		int fd;
 
 		ASSERT_LT(0, idx);
-		snprintf(to, sizeof(to), "%s%%%d", links_ll[i].b, idx);
+		snprintf(to, sizeof(to), "%s%%%d", netns_ll_links[i].b, idx);
 		/* The reference: a closed port answers on this link. */
 		fd = sock_in(self->ns.a, AF_INET6);
 		ASSERT_LE(0, fd);
 		EXPECT_EQ(-ECONNREFUSED, connect_to(fd, AF_INET6, to, PORT + 1, 4000))
-			TH_LOG("closed port over %s", links_ll[i].ifname);
+			TH_LOG("closed port over %s", netns_ll_links[i].ifname);
 		close(fd);
 		/* The protected port, without a knock: the same answer. */
 		EXPECT_EQ(-ECONNREFUSED, client(self->ns.a, AF_INET6, to, NULL, NULL))
 			TH_LOG("protected port over %s: no reset came back",
-			       links_ll[i].ifname);
+			       netns_ll_links[i].ifname);
 		/* With the knock, in. */
 		cfd = -1;
 		ASSERT_EQ(0, client(self->ns.a, AF_INET6, to, SECRET, &cfd))
-			TH_LOG("knock over %s", links_ll[i].ifname);
+			TH_LOG("knock over %s", netns_ll_links[i].ifname);
 		EXPECT_EQ(0, exchange(cfd, lfd));
 		close(cfd);
 	}
-	EXPECT_EQ(missing + ARRAY_SIZE(links_ll), CTR(self->ns.b, "knock_missing"));
-	EXPECT_EQ(rst + ARRAY_SIZE(links_ll), CTR(self->ns.b, "rst_sent"));
+	EXPECT_EQ(missing + NETNS_LL_LINKS, CTR(self->ns.b, "knock_missing"));
+	EXPECT_EQ(rst + NETNS_LL_LINKS, CTR(self->ns.b, "rst_sent"));
 	close(lfd);
 }
 

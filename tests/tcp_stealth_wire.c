@@ -29,6 +29,10 @@
  * 13: so that both ports take as long to answer), so P and Q agreeing says
  * nothing of the kernel's answer: closed_port_kernel_reference holds both
  * to what TCP answers once b has no protected listener any more.
+ *
+ * tos_local: a SYN to an address that only a TOS-selected "local" route
+ * makes b's own, which TCP's closed port does not answer (its reset has no
+ * route): the module's answers, protected and closed port, must be the same.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -1421,6 +1425,95 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
 	close(lfd);
 	close(wm.raw);
 	netns_del(mns);
+}
+
+/*
+ * An IPv4 source address that is local for the probe but not for the
+ * reset. TCP answers a closed port from the address the probe went to,
+ * routed without FLOWI_FLAG_ANYSRC (ip_send_unicast_reply()): the source
+ * must be an address of an interface or one the local table makes local
+ * on its own. Where only policy (ip rule ... lookup T with a "local"
+ * route, as transparent proxies set up) or, here, a TOS-selected "local"
+ * route makes it local, TCP's reset has no route, and nothing answers the
+ * probe. The module routed its reset as ip_route_me_harder() does, with
+ * that flag, and answered: a protected port told from a closed one.
+ * (No policy routing in the test kernel: IP_MULTIPLE_TABLES is off.)
+ */
+#define LOCAL_TOS	0x10
+#define LOCAL_NET	"10.0.9.0"
+#define LOCAL_ADDR	"10.0.9.7"
+
+FIXTURE(tos_local) {
+	struct netns_pair ns;
+	struct wire w;
+};
+
+FIXTURE_SETUP(tos_local)
+{
+	self->w.raw = self->w.cap = self->w.lfd = -1;
+	ASSERT_EQ(0, netns_pair_create(&self->ns, "tst"));
+	ASSERT_EQ(0, netns_route_add_local(self->ns.b, LOCAL_NET, 24, LOCAL_TOS,
+					   "lo"));
+	ASSERT_EQ(0, netns_route_add(self->ns.a, LOCAL_NET, 24, NETNS_B_IP4));
+	ASSERT_EQ(0, raw_wire_open_link(&self->w, &self->ns, AF_INET,
+					NETNS_IFNAME, NETNS_A_IP4, LOCAL_ADDR));
+}
+
+FIXTURE_TEARDOWN_PARENT(tos_local)
+{
+	netns_pair_destroy(&self->ns);
+}
+
+/* Send @s and capture b's answer to it within REPLY_WAIT_MS. */
+static void probe_once(struct wire *w, const struct seg *s, struct reply *r)
+{
+	struct match m = { .sport = s->dport, .dport = s->sport, .out = r };
+
+	drain(w);
+	r->present = false;
+	if (!send_seg(w, s))
+		capture(w, &m, 1, REPLY_WAIT_MS);
+}
+
+TEST_F_TIMEOUT(tos_local, refusal_from_an_address_local_by_tos, T_TIMEOUT)
+{
+	static const struct probe syn = {
+		"syn", TH_SYN, LOCAL_TOS, OPT_NONE, 0, false, NULL, 1
+	};
+	struct sockaddr_in any = {
+		.sin_family = AF_INET, .sin_port = htons(PORT_P),
+	};
+	struct wire *w = &self->w;
+	long long in0, rst0;
+	struct reply rk, rp, rq;
+	struct seg sk, sp, sq;
+	int one = 1;
+
+	/* TCP's closed port: it takes the SYN, and its reset has no route. */
+	in0 = tcp_mib(w->nsb, "InSegs");
+	rst0 = tcp_mib(w->nsb, "OutRsts");
+	ASSERT_LE(0, in0);
+	make_seg(w, &sk, &syn, PORT_Q);
+	probe_once(w, &sk, &rk);
+	EXPECT_EQ(in0 + 1, tcp_mib(w->nsb, "InSegs"));
+	EXPECT_EQ(rst0 + 1, tcp_mib(w->nsb, "OutRsts"));
+	note("the kernel's closed port at %s, TOS 0x%02x: %s", LOCAL_ADDR,
+	     LOCAL_TOS, rk.present ? "answered" : "no answer");
+
+	/* A protected listener on every address: the module answers. */
+	w->lfd = stealth_socket(w->nsb, AF_INET, SECRET);
+	ASSERT_LE(0, w->lfd);
+	setsockopt(w->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ASSERT_EQ(0, bind(w->lfd, (struct sockaddr *)&any, sizeof(any)));
+	ASSERT_EQ(0, listen(w->lfd, 16));
+	make_seg(w, &sp, &syn, PORT_P);
+	probe_once(w, &sp, &rp);
+	make_seg(w, &sq, &syn, PORT_Q);
+	probe_once(w, &sq, &rq);
+	EXPECT_EQ(0, compare_replies(w, "protected port (first) vs the kernel's closed port", &sp, &rp, &sk, &rk));
+	EXPECT_EQ(0, compare_replies(w, "the module's closed port (first) vs the kernel's", &sq, &rq, &sk, &rk));
+	close(w->lfd);
+	w->lfd = -1;
 }
 
 TEST_HARNESS_MAIN

@@ -355,6 +355,29 @@ fail:
 	return -1;
 }
 
+const struct netns_ll_link netns_ll_links[NETNS_LL_LINKS] = {
+	{ NETNS_IFNAME, "fe80::a:1", "fe80::a:2" },
+	{ "veth1", "fe80::b:1", "fe80::b:2" },
+};
+
+int netns_ll_links_add(const struct netns_pair *p)
+{
+	if (netns_veth_add(p->a, "veth1", p->b, "veth1"))
+		return -1;
+	for (int i = 0; i < NETNS_LL_LINKS; i++) {
+		const struct netns_ll_link *l = &netns_ll_links[i];
+
+		if (netns_addr_add(p->a, l->ifname, l->a, 64) ||
+		    netns_addr_add(p->b, l->ifname, l->b, 64) ||
+		    netns_link_up(p->a, l->ifname) ||
+		    netns_link_up(p->b, l->ifname) ||
+		    netns_link_wait(p->a, l->ifname, 10000) ||
+		    netns_link_wait(p->b, l->ifname, 10000))
+			return -1;
+	}
+	return 0;
+}
+
 void netns_pair_destroy(struct netns_pair *p)
 {
 	if (p->created & 1)

@@ -83,6 +83,10 @@ int netns_system(const char *name, const char *fmt, ...)
  *   netns_addr_add()       ADDR/PREFIXLEN on IFNAME (IPv6 with nodad);
  *   netns_route_add()      a route to DST/PREFIXLEN (DST NULL: the default
  *                          route) via GATEWAY (v4 or v6);
+ *   netns_route_add_local() `ip route add local DST/PREFIXLEN tos TOS dev
+ *                          IFNAME`: every address in it is the host's own
+ *                          (AnyIP) for packets with that TOS (0: any),
+ *                          though no interface holds it;
  *   netns_sysctl_set()     write a sysctl ("net.ipv4.ip_forward") as seen
  *                          in @ns; no message, so errors can be expected.
  * netns_sysctl_get() returns the sysctl's integer value, or -1.
@@ -97,6 +101,8 @@ int netns_addr_add(const char *ns, const char *ifname, const char *addr,
 		   int prefixlen);
 int netns_route_add(const char *ns, const char *dst, int prefixlen,
 		    const char *gateway);
+int netns_route_add_local(const char *ns, const char *dst, int prefixlen,
+			  int tos, const char *ifname);
 int netns_sysctl_set(const char *ns, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 long long netns_sysctl_get(const char *ns, const char *key);
@@ -106,6 +112,21 @@ int netns_link_wait(const char *ns, const char *ifname, int timeout_ms);
 
 /* The index of @ifname in @ns, or -1 with a message. */
 int netns_ifindex(const char *ns, const char *ifname);
+
+/*
+ * Two links between a and b, each with link-local addresses of its own:
+ * netns_ll_links_add() adds a second veth pair (veth1 on both sides) to a
+ * pair from netns_pair_create() and gives both links the addresses of
+ * netns_ll_links[] (/64, no DAD), up and running. b then has a route to
+ * fe80::/64 on each link: a reply routed by its destination alone leaves by
+ * the first. 0, or -1 with a message.
+ */
+#define NETNS_LL_LINKS	2
+struct netns_ll_link {
+	const char *ifname, *a, *b;	/* a's and b's address on that link */
+};
+extern const struct netns_ll_link netns_ll_links[NETNS_LL_LINKS];
+int netns_ll_links_add(const struct netns_pair *p);
 
 /* The address of side a or b for @family (AF_INET or AF_INET6). */
 const char *netns_addr_a(int family);

@@ -25,6 +25,14 @@
 
 int raw_wire_open(struct wire *w, const struct netns_pair *ns, int family)
 {
+	return raw_wire_open_link(w, ns, family, NETNS_IFNAME,
+				  netns_addr_a(family), netns_addr_b(family));
+}
+
+int raw_wire_open_link(struct wire *w, const struct netns_pair *ns, int family,
+		       const char *ifname, const char *addr_a,
+		       const char *addr_b)
+{
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 	int saved;
 
@@ -34,8 +42,11 @@ int raw_wire_open(struct wire *w, const struct netns_pair *ns, int family)
 	w->nsa = ns->a;
 	w->nsb = ns->b;
 	w->next_port = 20000 + rand32() % 30000;
-	inet_pton(family, netns_addr_a(family), w->addr_a);
-	inet_pton(family, netns_addr_b(family), w->addr_b);
+	if (inet_pton(family, addr_a, w->addr_a) != 1 ||
+	    inet_pton(family, addr_b, w->addr_b) != 1) {
+		note("bad address %s or %s", addr_a, addr_b);
+		return -1;
+	}
 
 	saved = netns_enter(w->nsa);
 	if (saved < 0)
@@ -46,14 +57,15 @@ int raw_wire_open(struct wire *w, const struct netns_pair *ns, int family)
 	w->cap = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ALL));
 	if (w->cap < 0)
 		note("packet socket: %s", strerror(errno));
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = if_nametoindex(NETNS_IFNAME);
+	w->ifindex = if_nametoindex(ifname);
 	if (netns_leave(saved) || w->raw < 0 || w->cap < 0)
 		goto fail;
-	if (!sll.sll_ifindex) {
-		note("no " NETNS_IFNAME " in %s", w->nsa);
+	if (!w->ifindex) {
+		note("no %s in %s", ifname, w->nsa);
 		goto fail;
 	}
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = w->ifindex;
 	if (bind(w->cap, (struct sockaddr *)&sll, sizeof(sll))) {
 		note("bind packet socket: %s", strerror(errno));
 		goto fail;
@@ -252,13 +264,28 @@ int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf)
 
 int send_seg(const struct wire *w, const struct seg *s)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	uint8_t buf[RAW_PACKET_MAX];
 	socklen_t sl;
 	int len;
 
 	len = build_packet(w, s, buf);
-	sl = netns_sockaddr(w->family, netns_addr_b(w->family), 0, &ss);
+	if (w->family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, w->addr_b, 16);
+		/* A link-local address means nothing without its link. */
+		if (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
+			sin6->sin6_scope_id = w->ifindex;
+		sl = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, w->addr_b, 4);
+		sl = sizeof(*sin);
+	}
 	if (sendto(w->raw, buf, len, 0, (struct sockaddr *)&ss, sl) != len) {
 		note("sendto: %s", strerror(errno));
 		return -1;

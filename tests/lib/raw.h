@@ -3,7 +3,8 @@
  * Hand-built TCP segments for the wire-level selftests (tcp_stealth_wire,
  * tcp_stealth_isn): namespace a of a netns_pair sends them through a raw
  * IPPROTO_RAW socket (our own IP header and TCP checksum) to namespace b
- * and captures what crosses a's veth0, both ways, with an AF_PACKET socket.
+ * and captures what crosses a's veth0 (or another link of a:
+ * raw_wire_open_link()), both ways, with an AF_PACKET socket.
  */
 #ifndef TCP_STEALTH_TESTS_RAW_H
 #define TCP_STEALTH_TESTS_RAW_H
@@ -67,6 +68,11 @@ struct wire {
 	int family;
 	const char *nsa, *nsb;
 	uint8_t addr_a[16], addr_b[16];
+	/*
+	 * The index of a's interface that the capture socket is bound to;
+	 * also the scope that send_seg() gives a link-local addr_b.
+	 */
+	int ifindex;
 	int raw, cap, lfd;	/* lfd: the test's own, -1 if none */
 	uint16_t next_port;	/* source ports handed out in turn */
 	bool check_flow;	/* compare whether the flow labels are 0 */
@@ -101,6 +107,14 @@ struct match {
  * raw_wire_close() closes what is open.
  */
 int raw_wire_open(struct wire *w, const struct netns_pair *ns, int family);
+/*
+ * The same over another link of a: @ifname in a, with a's address @addr_a
+ * and b's @addr_b on it (textual; IPv6 link-local ones are scoped to
+ * @ifname when sent to). 0, or -1 with a message.
+ */
+int raw_wire_open_link(struct wire *w, const struct netns_pair *ns, int family,
+		       const char *ifname, const char *addr_a,
+		       const char *addr_b);
 void raw_wire_close(struct wire *w);
 /*
  * A plain SYN from a to @closed_port, where nothing listens in b, must come
@@ -136,7 +150,7 @@ int find_tcp_option(const uint8_t *o, int len, uint8_t kind, uint8_t optlen);
  * length.
  */
 int build_packet(const struct wire *w, const struct seg *s, uint8_t *buf);
-/* Send @s from a to b. 0 or -1. */
+/* Send @s from a to b (by w's link, for a link-local addr_b). 0 or -1. */
 int send_seg(const struct wire *w, const struct seg *s);
 /*
  * Send @s[0..@n-1] from a to b, in that order, from one CPU: the veth

@@ -366,6 +366,38 @@ int netns_route_add(const char *ns, const char *dst, int prefixlen,
 	return nl_talk(ns, &r, what);
 }
 
+int netns_route_add_local(const char *ns, const char *dst, int prefixlen,
+			  int tos, const char *ifname)
+{
+	struct rtmsg rtm = {
+		.rtm_tos = tos,
+		.rtm_table = RT_TABLE_LOCAL,
+		.rtm_protocol = RTPROT_BOOT,
+		.rtm_scope = RT_SCOPE_HOST,
+		.rtm_type = RTN_LOCAL,
+		.rtm_dst_len = prefixlen,
+	};
+	unsigned char net[16];
+	size_t alen;
+	struct nlreq r;
+	char what[128];
+	int oif;
+
+	rtm.rtm_family = parse_addr(dst, net, &alen);
+	if (!rtm.rtm_family)
+		return -1;
+	oif = ifindex_in(ns, ifname);
+	if (!oif)
+		return -1;
+	nl_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rtm, sizeof(rtm));
+	if (!nl_attr(&r, RTA_DST, net, alen) ||
+	    !nl_attr(&r, RTA_OIF, &oif, sizeof(oif)))
+		return -1;
+	snprintf(what, sizeof(what), "add local route %s/%d tos 0x%02x dev %s",
+		 dst, prefixlen, tos, ifname);
+	return nl_talk(ns, &r, what);
+}
+
 /* /proc/sys/<key with dots as slashes>, opened in @ns. */
 static int sysctl_open(const char *ns, const char *key, int flags)
 {
