@@ -1693,7 +1693,8 @@ TEST_F_TIMEOUT(policy_local, refusal_from_an_address_local_by_policy,
  * The uid TCP routes its reset with: sock_net_uid(net, NULL), the uid of
  * the root of the user namespace that owns the network namespace. b is
  * owned by one whose root is USERNS_ROOT_UID outside, and "ip rule add
- * uidrange 1000-1000 lookup 100" sends that uid's traffic to table 100,
+ * uidrange 0-0 lookup 100", said in that user namespace (uid 1000
+ * outside), sends that uid's traffic to table 100,
  * where a is unreachable: TCP's closed port in b cannot answer a. The
  * module's reset was routed with uid 0 until 71bc0a4 (both families:
  * ip_route_me_harder() sets no uid, and the IPv6 key was zeroed), missed
@@ -1723,8 +1724,9 @@ FIXTURE_SETUP(userns_uid)
 {
 	const struct netns_rule rule = {
 		.family = variant->family, .priority = UID_RULE_PREF,
-		.uidrange = true, .uid_start = USERNS_ROOT_UID,
-		.uid_end = USERNS_ROOT_UID, .table = POLICY_TABLE,
+		/* b's root: USERNS_ROOT_UID outside. */
+		.uidrange = true, .uid_start = 0, .uid_end = 0,
+		.table = POLICY_TABLE,
 	};
 
 	self->w.raw = self->w.cap = self->w.lfd = -1;

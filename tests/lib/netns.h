@@ -134,7 +134,13 @@ struct netns_rule {
 	int family;		/* AF_INET or AF_INET6 */
 	unsigned int priority;	/* 0: the kernel picks one */
 	unsigned int fwmark;	/* mask: all bits */
-	bool uidrange;		/* uid_start-uid_end, as the caller sees uids */
+	/*
+	 * uid_start-uid_end, uids of the user namespace that owns the
+	 * network namespace (0: its root), as `ip rule` run there says them:
+	 * the kernel takes a uid range from there only, and netns_rule_add()
+	 * sends it from there.
+	 */
+	bool uidrange;
 	unsigned int uid_start, uid_end;
 	unsigned int table;
 };

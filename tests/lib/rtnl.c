@@ -16,6 +16,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
+#include <linux/nsfs.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <net/if.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -540,6 +542,58 @@ int netns_route_add_table(const char *ns, int type, const char *dst,
 			       what);
 }
 
+/*
+ * nl_talk() in @ns from the user namespace that owns @ns: the kernel takes
+ * a rule's uid range only from a sender in that user namespace (its uids
+ * are read there), not from root of an ancestor. From a child that joins
+ * it (and @ns) where that is not the caller's own.
+ */
+static int nl_talk_as_owner(const char *ns, struct nlreq *r, const char *what)
+{
+	struct stat own, owner;
+	char path[128];
+	int nsfd, userfd = -1, ret = -1, status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", ns);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0) {
+		warn("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	userfd = ioctl(nsfd, NS_GET_USERNS);
+	if (userfd < 0 || fstat(userfd, &owner) ||
+	    stat("/proc/self/ns/user", &own)) {
+		warn("the user namespace owning %s: %s", ns, strerror(errno));
+		goto out;
+	}
+	if (own.st_dev == owner.st_dev && own.st_ino == owner.st_ino) {
+		ret = nl_talk(ns, r, what);
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		warn("fork: %s", strerror(errno));
+		goto out;
+	}
+	if (!pid) {
+		if (setns(userfd, CLONE_NEWUSER) || setns(nsfd, CLONE_NEWNET)) {
+			warn("join %s and its user namespace: %s", ns,
+			     strerror(errno));
+			_exit(1);
+		}
+		_exit(nl_talk(NULL, r, what) ? 1 : 0);
+	}
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    !WEXITSTATUS(status))
+		ret = 0;
+out:
+	if (userfd >= 0)
+		close(userfd);
+	close(nsfd);
+	return ret;
+}
+
 int netns_rule_add(const char *ns, const struct netns_rule *rule)
 {
 	struct fib_rule_hdr frh = {
@@ -567,7 +621,8 @@ int netns_rule_add(const char *ns, const struct netns_rule *rule)
 		 rule->family == AF_INET6 ? "IPv6" : "IPv4", rule->priority,
 		 rule->fwmark, rule->uidrange ? "" : "(none) ", rule->uid_start,
 		 rule->uid_end, rule->table);
-	return nl_talk(ns, &r, what);
+	return rule->uidrange ? nl_talk_as_owner(ns, &r, what) :
+		nl_talk(ns, &r, what);
 }
 
 /* /proc/sys/<key with dots as slashes>, opened in @ns. */
