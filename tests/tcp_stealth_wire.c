@@ -1450,7 +1450,7 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
  * route makes it local, TCP's reset has no route, and nothing answers the
  * probe. The module routed its reset as ip_route_me_harder() does, with
  * that flag, and answered: a protected port told from a closed one.
- * (No policy routing in the test kernel: IP_MULTIPLE_TABLES is off.)
+ * (policy_local below has the policy routing case.)
  */
 #define LOCAL_TOS	0x10
 #define LOCAL_NET	"10.0.9.0"
