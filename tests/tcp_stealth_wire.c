@@ -72,12 +72,6 @@
 #ifndef TCP_ULP
 #define TCP_ULP 31
 #endif
-#ifndef IP_TRANSPARENT
-#define IP_TRANSPARENT 19
-#endif
-#ifndef IPV6_TRANSPARENT
-#define IPV6_TRANSPARENT 75
-#endif
 
 #define T_TIMEOUT	300
 #define PORT_P		4242	/* protected listener */
