@@ -1525,9 +1525,10 @@ TEST_F_TIMEOUT(tos_local, refusal_from_an_address_local_by_tos, T_TIMEOUT)
 
 /*
  * Policy routing, as a transparent proxy sets it up: nft marks what goes
- * to POLICY_NET (and hands port PORT_R to the transparent listener on
- * PORT_P, TPROXY), "ip rule add fwmark 1 lookup 100" and "ip route add
- * local 0.0.0.0/0 dev lo table 100" make it local for marked packets.
+ * to 10.0.8.0/24 (fd00:8::/64), none of b's addresses, and hands port
+ * PORT_R there to the transparent listener on PORT_P (TPROXY); "ip rule
+ * add fwmark 1 lookup 100" and "ip route add local 0.0.0.0/0 dev lo table
+ * 100" make every address local for marked packets.
  * TCP's closed-port reset is routed without the mark (fwmark_reflect is
  * off) and, for IPv4, without FLOWI_FLAG_ANYSRC: its source, an address
  * that neither an interface nor the local table holds, has no route
