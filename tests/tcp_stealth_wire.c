@@ -33,6 +33,12 @@
  * tos_local: a SYN to an address that only a TOS-selected "local" route
  * makes b's own, which TCP's closed port does not answer (its reset has no
  * route): the module's answers, protected and closed port, must be the same.
+ * policy_local: the same for an address that policy routing makes local
+ * (fwmark rule, "local" route in its table, nft marking and TPROXY, as
+ * transparent proxies set it up). userns_uid: in a namespace owned by a
+ * user namespace whose root is uid 1000 outside, a uidrange rule sends
+ * that uid's traffic to an unreachable route: TCP's reset, routed with
+ * the namespace root's uid, gets none, and neither must the module's.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,6 +46,7 @@
 #include <fcntl.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1437,7 +1444,7 @@ TEST_F_TIMEOUT(wire, hijack_first_segment, T_TIMEOUT)
  * route makes it local, TCP's reset has no route, and nothing answers the
  * probe. The module routed its reset as ip_route_me_harder() does, with
  * that flag, and answered: a protected port told from a closed one.
- * (No policy routing in the test kernel: IP_MULTIPLE_TABLES is off.)
+ * (policy_local below has the policy routing case.)
  */
 #define LOCAL_TOS	0x10
 #define LOCAL_NET	"10.0.9.0"
@@ -1512,6 +1519,262 @@ TEST_F_TIMEOUT(tos_local, refusal_from_an_address_local_by_tos, T_TIMEOUT)
 	probe_once(w, &sq, &rq);
 	EXPECT_EQ(0, compare_replies(w, "protected port (first) vs the kernel's closed port", &sp, &rp, &sk, &rk));
 	EXPECT_EQ(0, compare_replies(w, "the module's closed port (first) vs the kernel's", &sq, &rq, &sk, &rk));
+	close(w->lfd);
+	w->lfd = -1;
+}
+
+/*
+ * Policy routing, as a transparent proxy sets it up: nft marks what goes
+ * to 10.0.8.0/24 (fd00:8::/64), none of b's addresses, and hands port
+ * PORT_R there to the transparent listener on PORT_P (TPROXY); "ip rule
+ * add fwmark 1 lookup 100" and "ip route add local 0.0.0.0/0 dev lo table
+ * 100" make every address local for marked packets.
+ * TCP's closed-port reset is routed without the mark (fwmark_reflect is
+ * off) and, for IPv4, without FLOWI_FLAG_ANYSRC: its source, an address
+ * that neither an interface nor the local table holds, has no route
+ * (__ip_dev_find()), and TCP stays silent. The module's reset, routed as
+ * ip_route_me_harder() routes (FLOWI_FLAG_ANYSRC), went out until 71bc0a4.
+ * IPv6 has no such check (ip6_dst_lookup_flow() takes any source): TCP
+ * and the module both answer, and must answer alike.
+ */
+#define POLICY_MARK	1
+#define POLICY_TABLE	100
+#define PORT_R		4244	/* TPROXY to PORT_P */
+
+FIXTURE(policy_local) {
+	struct netns_pair ns;
+	struct wire w;
+};
+
+FIXTURE_VARIANT(policy_local) {
+	int family;
+	const char *net, *addr, *any;
+	int prefixlen;
+	const char *nft_family;
+};
+
+FIXTURE_VARIANT_ADD(policy_local, ipv4) {
+	.family = AF_INET, .net = "10.0.8.0", .addr = "10.0.8.7",
+	.any = "0.0.0.0", .prefixlen = 24, .nft_family = "ip",
+};
+
+FIXTURE_VARIANT_ADD(policy_local, ipv6) {
+	.family = AF_INET6, .net = "fd00:8::", .addr = "fd00:8::7",
+	.any = "::", .prefixlen = 64, .nft_family = "ip6",
+};
+
+FIXTURE_SETUP(policy_local)
+{
+	const struct netns_rule rule = {
+		.family = variant->family, .fwmark = POLICY_MARK,
+		.table = POLICY_TABLE,
+	};
+	const char *nf = variant->nft_family;
+
+	self->w.raw = self->w.cap = self->w.lfd = -1;
+	ASSERT_EQ(0, netns_pair_create(&self->ns, "tpl"));
+	ASSERT_EQ(0, raw_wire_open(&self->w, &self->ns, variant->family));
+	/* Capture works, and b's own address gets TCP's reset. */
+	ASSERT_EQ(0, raw_wire_check(&self->w, PORT_Q));
+	ASSERT_EQ(0, netns_rule_add(self->ns.b, &rule));
+	ASSERT_EQ(0, netns_route_add_table(self->ns.b, RTN_LOCAL, variant->any,
+					   0, POLICY_TABLE, "lo"));
+	ASSERT_EQ(0, netns_system(self->ns.b,
+		"nft 'add table inet tpl; "
+		"add chain inet tpl pre { type filter hook prerouting priority mangle; }; "
+		"add rule inet tpl pre %s daddr %s/%d tcp dport %d tproxy %s to :%d meta mark set %d accept; "
+		"add rule inet tpl pre %s daddr %s/%d meta mark set %d'",
+		nf, variant->net, variant->prefixlen, PORT_R, nf, PORT_P,
+		POLICY_MARK, nf, variant->net, variant->prefixlen,
+		POLICY_MARK));
+	ASSERT_EQ(0, netns_route_add(self->ns.a, variant->net,
+				     variant->prefixlen,
+				     netns_addr_b(variant->family)));
+	/* From now on, probes go to the address local by policy. */
+	ASSERT_EQ(1, inet_pton(variant->family, variant->addr,
+			       self->w.addr_b));
+}
+
+FIXTURE_TEARDOWN_PARENT(policy_local)
+{
+	netns_pair_destroy(&self->ns);
+}
+
+/*
+ * A SYN to the closed port @port of b's address, taken by TCP (InSegs), and
+ * TCP's answer to it in @r: the reference, while b has no secret.
+ */
+static void kernel_reference(struct __test_metadata *_metadata,
+			     struct wire *w, const struct probe *syn,
+			     uint16_t port, struct seg *s, struct reply *r)
+{
+	long long in0 = tcp_mib(w->nsb, "InSegs");
+
+	ASSERT_LE(0, in0);
+	make_seg(w, s, syn, port);
+	probe_once(w, s, r);
+	EXPECT_EQ(in0 + 1, tcp_mib(w->nsb, "InSegs"))
+		TH_LOG("the probe did not reach TCP in b");
+	note("the kernel's closed port %u: %s", port,
+	     r->present ? "answered" : "no answer");
+	if (r->present)
+		print_reply(w, "kernel   ", s, r);
+}
+
+/* A protected listener on every address of b, transparent (TPROXY). */
+static int transparent_listener(struct wire *w, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int fd, one = 1, six = w->family == AF_INET6;
+	socklen_t sl;
+
+	fd = stealth_socket(w->nsb, w->family, SECRET);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (six)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	sl = netns_sockaddr(w->family, six ? "::" : "0.0.0.0", port, &ss);
+	if (setsockopt(fd, six ? IPPROTO_IPV6 : IPPROTO_IP,
+		       six ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+		       sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 16)) {
+		note("transparent listener on %u: %s", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+TEST_F_TIMEOUT(policy_local, refusal_from_an_address_local_by_policy,
+	       T_TIMEOUT)
+{
+	static const struct probe syn = {
+		"syn", TH_SYN, 0, OPT_NONE, 0, false, NULL, 1
+	};
+	static const struct {
+		const char *what;
+		uint16_t port;
+	} ports[] = {
+		{ "protected port (marked)", PORT_P },
+		{ "protected port (TPROXY from R)", PORT_R },
+		{ "the module's closed port", PORT_Q },
+	};
+	struct wire *w = &self->w;
+	struct reply rk, r;
+	struct seg sk, s;
+
+	/* TCP: IPv4 sends nothing (no route from that source), IPv6 a RST. */
+	kernel_reference(_metadata, w, &syn, PORT_Q, &sk, &rk);
+	EXPECT_EQ(variant->family == AF_INET6, rk.present)
+		TH_LOG("TCP's closed port at %s %s: the test's premise is off",
+		       variant->addr, rk.present ? "answered" : "is silent");
+
+	w->lfd = transparent_listener(w, PORT_P);
+	ASSERT_LE(0, w->lfd);
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		make_seg(w, &s, &syn, ports[i].port);
+		probe_once(w, &s, &r);
+		EXPECT_EQ(0, compare_replies(w, ports[i].what, &s, &r, &sk,
+					     &rk))
+			TH_LOG("%s at %s differs from TCP's closed port",
+			       ports[i].what, variant->addr);
+	}
+	close(w->lfd);
+	w->lfd = -1;
+}
+
+/*
+ * The uid TCP routes its reset with: sock_net_uid(net, NULL), the uid of
+ * the root of the user namespace that owns the network namespace. b is
+ * owned by one whose root is USERNS_ROOT_UID outside, and "ip rule add
+ * uidrange 0-0 lookup 100", said in that user namespace (uid 1000
+ * outside), sends that uid's traffic to table 100,
+ * where a is unreachable: TCP's closed port in b cannot answer a. The
+ * module's reset was routed with uid 0 until 71bc0a4 (both families:
+ * ip_route_me_harder() sets no uid, and the IPv6 key was zeroed), missed
+ * the rule and answered.
+ */
+#define USERNS_ROOT_UID	1000
+#define UID_RULE_PREF	100
+
+FIXTURE(userns_uid) {
+	struct netns_pair ns;
+	struct wire w;
+};
+
+FIXTURE_VARIANT(userns_uid) {
+	int family, hostlen;
+};
+
+FIXTURE_VARIANT_ADD(userns_uid, ipv4) {
+	.family = AF_INET, .hostlen = 32,
+};
+
+FIXTURE_VARIANT_ADD(userns_uid, ipv6) {
+	.family = AF_INET6, .hostlen = 128,
+};
+
+FIXTURE_SETUP(userns_uid)
+{
+	const struct netns_rule rule = {
+		.family = variant->family, .priority = UID_RULE_PREF,
+		/* b's root: USERNS_ROOT_UID outside. */
+		.uidrange = true, .uid_start = 0, .uid_end = 0,
+		.table = POLICY_TABLE,
+	};
+
+	self->w.raw = self->w.cap = self->w.lfd = -1;
+	ASSERT_EQ(0, netns_pair_create_userns(&self->ns, "tug",
+					      USERNS_ROOT_UID));
+	ASSERT_EQ(0, raw_wire_open(&self->w, &self->ns, variant->family));
+	/* Without the rule, TCP's closed port in b answers. */
+	ASSERT_EQ(0, raw_wire_check(&self->w, PORT_Q));
+	/*
+	 * The reverse path check of a's packets would meet the rule too (it
+	 * looks a up with the same uid) and drop them with rp_filter on.
+	 */
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.conf.all.rp_filter",
+				      "0"));
+	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.conf."
+				      NETNS_IFNAME ".rp_filter", "0"));
+	ASSERT_EQ(0, netns_rule_add(self->ns.b, &rule));
+	ASSERT_EQ(0, netns_route_add_table(self->ns.b, RTN_UNREACHABLE,
+					   netns_addr_a(variant->family),
+					   variant->hostlen, POLICY_TABLE,
+					   NULL));
+}
+
+FIXTURE_TEARDOWN_PARENT(userns_uid)
+{
+	netns_pair_destroy(&self->ns);
+}
+
+TEST_F_TIMEOUT(userns_uid, reset_routed_with_the_namespace_root_uid,
+	       T_TIMEOUT)
+{
+	static const struct probe syn = {
+		"syn", TH_SYN, 0, OPT_NONE, 0, false, NULL, 1
+	};
+	struct wire *w = &self->w;
+	struct reply rk, rp, rq;
+	struct seg sk, sp, sq;
+
+	kernel_reference(_metadata, w, &syn, PORT_Q, &sk, &rk);
+	EXPECT_FALSE(rk.present)
+		TH_LOG("TCP's reset missed the uidrange rule: the test's "
+		       "premise is off");
+
+	w->lfd = stealth_listen(w, PORT_P);
+	ASSERT_LE(0, w->lfd);
+	make_seg(w, &sp, &syn, PORT_P);
+	probe_once(w, &sp, &rp);
+	make_seg(w, &sq, &syn, PORT_Q);
+	probe_once(w, &sq, &rq);
+	EXPECT_EQ(0, compare_replies(w, "protected port vs the kernel's "
+				     "closed port", &sp, &rp, &sk, &rk));
+	EXPECT_EQ(0, compare_replies(w, "the module's closed port vs the "
+				     "kernel's", &sq, &rq, &sk, &rk));
 	close(w->lfd);
 	w->lfd = -1;
 }

@@ -320,7 +320,8 @@ int netns_ifindex(const char *ns, const char *ifname)
 	return idx ? idx : -1;
 }
 
-int netns_pair_create(struct netns_pair *p, const char *tag)
+/* netns_pair_create(), with b owned by a user namespace if @b_uid >= 0. */
+static int pair_create(struct netns_pair *p, const char *tag, long long b_uid)
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->a, sizeof(p->a), "%sa-%d", tag, (int)getpid());
@@ -332,7 +333,7 @@ int netns_pair_create(struct netns_pair *p, const char *tag)
 	if (netns_add(p->a))
 		goto fail;
 	p->created |= 1;
-	if (netns_add(p->b))
+	if (b_uid < 0 ? netns_add(p->b) : netns_add_userns(p->b, b_uid))
 		goto fail;
 	p->created |= 2;
 	if (netns_link_up(p->a, "lo") || netns_link_up(p->b, "lo") ||
@@ -353,6 +354,17 @@ int netns_pair_create(struct netns_pair *p, const char *tag)
 fail:
 	netns_pair_destroy(p);
 	return -1;
+}
+
+int netns_pair_create(struct netns_pair *p, const char *tag)
+{
+	return pair_create(p, tag, -1);
+}
+
+int netns_pair_create_userns(struct netns_pair *p, const char *tag,
+			     unsigned int b_uid)
+{
+	return pair_create(p, tag, b_uid);
 }
 
 const struct netns_ll_link netns_ll_links[NETNS_LL_LINKS] = {

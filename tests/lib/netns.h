@@ -21,6 +21,7 @@
 #ifndef TCP_STEALTH_TESTS_NETNS_H
 #define TCP_STEALTH_TESTS_NETNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -53,6 +54,16 @@ struct netns_pair {
  */
 int netns_pair_create(struct netns_pair *p, const char *tag);
 
+/*
+ * The same, but b is owned by a user namespace of its own whose root is
+ * @b_uid outside (netns_add_userns()): there, sock_net_uid(net, NULL), the
+ * uid that the kernel's own replies (TCP's resets) are routed with, is
+ * @b_uid, not 0. The test itself stays root in the initial namespace and
+ * can do anything in b.
+ */
+int netns_pair_create_userns(struct netns_pair *p, const char *tag,
+			     unsigned int b_uid);
+
 /* Delete both namespaces (safe to call twice or after a failed create). */
 void netns_pair_destroy(struct netns_pair *p);
 
@@ -77,6 +88,10 @@ int netns_system(const char *name, const char *fmt, ...)
 /*
  * In-process set-up (tests/lib/rtnl.c), each 0 or -1 with a message and errno:
  *   netns_add()            a new named namespace, like `ip netns add NAME`;
+ *   netns_add_userns()     the same, owned by a new user namespace whose
+ *                          root (uid and gid 0) is @uid outside, like
+ *                          `unshare -Un` with that mapping and a bind mount
+ *                          of its /proc/PID/ns/net;
  *   netns_del()            remove it again (0 if it does not exist);
  *   netns_link_up()        `ip -n NS link set IFNAME up`;
  *   netns_veth_add()       a veth pair, IFNAME in @ns and PEER in @peer_ns;
@@ -87,12 +102,21 @@ int netns_system(const char *name, const char *fmt, ...)
  *                          IFNAME`: every address in it is the host's own
  *                          (AnyIP) for packets with that TOS (0: any),
  *                          though no interface holds it;
+ *   netns_route_add_table() a route of TYPE (RTN_LOCAL, RTN_UNREACHABLE,
+ *                          ...) to DST/PREFIXLEN in TABLE, by IFNAME (NULL:
+ *                          none): `ip route add local 0.0.0.0/0 dev lo
+ *                          table 100`, `ip route add unreachable
+ *                          10.0.1.1/32 table 100`;
+ *   netns_rule_add()       a policy routing rule (struct netns_rule): `ip
+ *                          rule add [pref P] [fwmark M] [uidrange A-B]
+ *                          lookup T`;
  *   netns_sysctl_set()     write a sysctl ("net.ipv4.ip_forward") as seen
  *                          in @ns; no message, so errors can be expected.
  * netns_sysctl_get() returns the sysctl's integer value, or -1.
  * @ns NULL means the caller's namespace.
  */
 int netns_add(const char *name);
+int netns_add_userns(const char *name, unsigned int uid);
 int netns_del(const char *name);
 int netns_link_up(const char *ns, const char *ifname);
 int netns_veth_add(const char *ns, const char *ifname, const char *peer_ns,
@@ -103,6 +127,24 @@ int netns_route_add(const char *ns, const char *dst, int prefixlen,
 		    const char *gateway);
 int netns_route_add_local(const char *ns, const char *dst, int prefixlen,
 			  int tos, const char *ifname);
+int netns_route_add_table(const char *ns, int type, const char *dst,
+			  int prefixlen, unsigned int table, const char *ifname);
+/* What netns_rule_add() adds; what is 0 (uidrange: false) is left out. */
+struct netns_rule {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned int priority;	/* 0: the kernel picks one */
+	unsigned int fwmark;	/* mask: all bits */
+	/*
+	 * uid_start-uid_end, uids of the user namespace that owns the
+	 * network namespace (0: its root), as `ip rule` run there says them:
+	 * the kernel takes a uid range from there only, and netns_rule_add()
+	 * sends it from there.
+	 */
+	bool uidrange;
+	unsigned int uid_start, uid_end;
+	unsigned int table;
+};
+int netns_rule_add(const char *ns, const struct netns_rule *rule);
 int netns_sysctl_set(const char *ns, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 long long netns_sysctl_get(const char *ns, const char *key);

@@ -12,9 +12,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
+#include <linux/nsfs.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <net/if.h>
@@ -23,9 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "netns.h"
@@ -218,6 +222,115 @@ out:
 	return ret;
 }
 
+/* Write @text to /proc/@pid/@file. 0, or -1 with a message. */
+static int proc_write(pid_t pid, const char *file, const char *text)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		warn("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = write(fd, text, strlen(text));
+	if (n != (ssize_t)strlen(text))
+		warn("write %s: %s", path, n < 0 ? strerror(errno) : "short");
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/*
+ * A child that makes a user namespace and a network namespace owned by it
+ * (unshare(), as `unshare -Un` does), says so on @up (one byte, 0 if it
+ * worked) and then holds both until @down closes. Never returns.
+ */
+static void __attribute__((noreturn)) userns_child(int up, int down)
+{
+	char c = 0;
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET)) {
+		warn("unshare(CLONE_NEWUSER | CLONE_NEWNET): %s",
+		     strerror(errno));
+		c = 1;
+	}
+	if (write(up, &c, 1) == 1)
+		while (read(down, &c, 1) < 0 && errno == EINTR)
+			;
+	_exit(0);
+}
+
+int netns_add_userns(const char *name, unsigned int uid)
+{
+	int up[2] = { -1, -1 }, down[2] = { -1, -1 }, ret = -1, fd;
+	char path[128], src[64], map[32];
+	pid_t pid = -1;
+	char c = 1;
+
+	if (mkdir(NETNS_RUN_DIR, 0755) && errno != EEXIST) {
+		warn("mkdir " NETNS_RUN_DIR ": %s", strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", name);
+	if (pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC)) {
+		warn("pipe: %s", strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		warn("fork: %s", strerror(errno));
+		goto out;
+	}
+	if (!pid) {
+		close(up[0]);
+		close(down[1]);
+		userns_child(up[1], down[0]);
+	}
+	close(up[1]);
+	up[1] = -1;
+	if (read(up[0], &c, 1) != 1 || c)
+		goto out;
+	/*
+	 * The child's root is @uid outside. Written from here: mapping
+	 * another uid takes CAP_SETUID in the parent user namespace, which
+	 * the child, inside its own, does not have.
+	 */
+	snprintf(map, sizeof(map), "0 %u 1\n", uid);
+	if (proc_write(pid, "uid_map", map) || proc_write(pid, "gid_map", map))
+		goto out;
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0) {
+		warn("create %s: %s", path, strerror(errno));
+		goto out;
+	}
+	close(fd);
+	snprintf(src, sizeof(src), "/proc/%d/ns/net", (int)pid);
+	if (mount(src, path, "none", MS_BIND, NULL)) {
+		warn("bind-mount %s on %s: %s", src, path, strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	/* See orphan_retries_low(). */
+	ret = netns_sysctl_set(name, "net.ipv4.tcp_orphan_retries", "1");
+	if (ret) {
+		warn("net.ipv4.tcp_orphan_retries in %s: %s", name,
+		     strerror(errno));
+		netns_del(name);
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (up[i] >= 0)
+			close(up[i]);
+		if (down[i] >= 0)
+			close(down[i]);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	return ret;
+}
+
 int netns_del(const char *name)
 {
 	char path[128];
@@ -366,36 +479,150 @@ int netns_route_add(const char *ns, const char *dst, int prefixlen,
 	return nl_talk(ns, &r, what);
 }
 
-int netns_route_add_local(const char *ns, const char *dst, int prefixlen,
-			  int tos, const char *ifname)
+/*
+ * A route of @type (no gateway) to DST/PREFIXLEN with TOS @tos in @table,
+ * by @ifname (NULL: none, as for "unreachable"); @what names it in a
+ * message.
+ */
+static int route_add_typed(const char *ns, int type, const char *dst,
+			   int prefixlen, int tos, unsigned int table,
+			   const char *ifname, const char *what)
 {
 	struct rtmsg rtm = {
 		.rtm_tos = tos,
-		.rtm_table = RT_TABLE_LOCAL,
+		.rtm_table = table < 256 ? table : RT_TABLE_UNSPEC,
 		.rtm_protocol = RTPROT_BOOT,
-		.rtm_scope = RT_SCOPE_HOST,
-		.rtm_type = RTN_LOCAL,
+		/* As ip(8) sets it: host for local routes, else universe. */
+		.rtm_scope = type == RTN_LOCAL ? RT_SCOPE_HOST :
+			RT_SCOPE_UNIVERSE,
+		.rtm_type = type,
 		.rtm_dst_len = prefixlen,
 	};
 	unsigned char net[16];
 	size_t alen;
 	struct nlreq r;
-	char what[128];
-	int oif;
+	int oif = 0;
 
 	rtm.rtm_family = parse_addr(dst, net, &alen);
 	if (!rtm.rtm_family)
 		return -1;
-	oif = ifindex_in(ns, ifname);
-	if (!oif)
-		return -1;
+	if (ifname) {
+		oif = ifindex_in(ns, ifname);
+		if (!oif)
+			return -1;
+	}
 	nl_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &rtm, sizeof(rtm));
 	if (!nl_attr(&r, RTA_DST, net, alen) ||
-	    !nl_attr(&r, RTA_OIF, &oif, sizeof(oif)))
+	    (oif && !nl_attr(&r, RTA_OIF, &oif, sizeof(oif))) ||
+	    !nl_attr(&r, RTA_TABLE, &table, sizeof(table)))
 		return -1;
+	return nl_talk(ns, &r, what);
+}
+
+int netns_route_add_local(const char *ns, const char *dst, int prefixlen,
+			  int tos, const char *ifname)
+{
+	char what[128];
+
 	snprintf(what, sizeof(what), "add local route %s/%d tos 0x%02x dev %s",
 		 dst, prefixlen, tos, ifname);
-	return nl_talk(ns, &r, what);
+	return route_add_typed(ns, RTN_LOCAL, dst, prefixlen, tos,
+			       RT_TABLE_LOCAL, ifname, what);
+}
+
+int netns_route_add_table(const char *ns, int type, const char *dst,
+			  int prefixlen, unsigned int table, const char *ifname)
+{
+	char what[160];
+
+	snprintf(what, sizeof(what), "add route type %d %s/%d%s%s table %u",
+		 type, dst, prefixlen, ifname ? " dev " : "",
+		 ifname ? ifname : "", table);
+	return route_add_typed(ns, type, dst, prefixlen, 0, table, ifname,
+			       what);
+}
+
+/*
+ * nl_talk() in @ns from the user namespace that owns @ns: the kernel takes
+ * a rule's uid range only from a sender in that user namespace (its uids
+ * are read there), not from root of an ancestor. From a child that joins
+ * it (and @ns) where that is not the caller's own.
+ */
+static int nl_talk_as_owner(const char *ns, struct nlreq *r, const char *what)
+{
+	struct stat own, owner;
+	char path[128];
+	int nsfd, userfd = -1, ret = -1, status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), NETNS_RUN_DIR "/%s", ns);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0) {
+		warn("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	userfd = ioctl(nsfd, NS_GET_USERNS);
+	if (userfd < 0 || fstat(userfd, &owner) ||
+	    stat("/proc/self/ns/user", &own)) {
+		warn("the user namespace owning %s: %s", ns, strerror(errno));
+		goto out;
+	}
+	if (own.st_dev == owner.st_dev && own.st_ino == owner.st_ino) {
+		ret = nl_talk(ns, r, what);
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		warn("fork: %s", strerror(errno));
+		goto out;
+	}
+	if (!pid) {
+		if (setns(userfd, CLONE_NEWUSER) || setns(nsfd, CLONE_NEWNET)) {
+			warn("join %s and its user namespace: %s", ns,
+			     strerror(errno));
+			_exit(1);
+		}
+		_exit(nl_talk(NULL, r, what) ? 1 : 0);
+	}
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    !WEXITSTATUS(status))
+		ret = 0;
+out:
+	if (userfd >= 0)
+		close(userfd);
+	close(nsfd);
+	return ret;
+}
+
+int netns_rule_add(const char *ns, const struct netns_rule *rule)
+{
+	struct fib_rule_hdr frh = {
+		.family = rule->family,
+		.action = FR_ACT_TO_TBL,
+		.table = rule->table < 256 ? rule->table : RT_TABLE_UNSPEC,
+	};
+	struct fib_rule_uid_range uids = {
+		.start = rule->uid_start, .end = rule->uid_end,
+	};
+	struct nlreq r;
+	char what[160];
+
+	nl_init(&r, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, &frh, sizeof(frh));
+	if ((rule->priority &&
+	     !nl_attr(&r, FRA_PRIORITY, &rule->priority,
+		      sizeof(rule->priority))) ||
+	    (rule->fwmark &&
+	     !nl_attr(&r, FRA_FWMARK, &rule->fwmark, sizeof(rule->fwmark))) ||
+	    (rule->uidrange && !nl_attr(&r, FRA_UID_RANGE, &uids, sizeof(uids))) ||
+	    !nl_attr(&r, FRA_TABLE, &rule->table, sizeof(rule->table)))
+		return -1;
+	snprintf(what, sizeof(what),
+		 "add %s rule pref %u fwmark %#x uidrange %s%u-%u lookup %u",
+		 rule->family == AF_INET6 ? "IPv6" : "IPv4", rule->priority,
+		 rule->fwmark, rule->uidrange ? "" : "(none) ", rule->uid_start,
+		 rule->uid_end, rule->table);
+	return rule->uidrange ? nl_talk_as_owner(ns, &r, what) :
+		nl_talk(ns, &r, what);
 }
 
 /* /proc/sys/<key with dots as slashes>, opened in @ns. */
