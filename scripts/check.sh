@@ -14,8 +14,9 @@
 #      (scripts/lint.sh fmt modgraph host fuzz), then, once the kernel and the
 #      module are built, the others (scripts/lint.sh module kdoc); each lint
 #      is one pass or failure;
-#   2. the kselftests in tests/, built on the host (make -C tests) once the
-#      module is, and run in two VM boots, one after the other:
+#   2. the kselftests in tests/, built on the host (make -C tests, at nice
+#      19, once the kernel's source is unpacked), and run in two VM boots,
+#      one after the other once the module is built:
 #      scripts/vm-run -- tests/run_all.sh (every program), and the
 #      unpatched kernel (vm-run --unpatched) for the tests of the
 #      socket-option API, the CLI and the shim whose path depends on the
@@ -73,6 +74,25 @@ bg() {
 	) >"$out" 2>&1 &
 	printf -v "$var" %s $!
 }
+
+# --- 2a. the kselftests' build, from the start -----------------------------
+# They need only the kernel's source (its kselftest_harness.h), not its
+# build: built at nice 19 as soon as scripts/kernel.sh has unpacked the tree
+# (it logs "configuring" next, or "built" at the end; with the kernel cached
+# it exits at once), beside the kernel build rather than after it.
+tests_job() {
+	local kdir=${KDIR:-}
+	if [ -n "$kernel_pid" ]; then
+		until grep -qE 'kernel\.sh: [0-9]+ s: (configuring|built)' \
+			"$logs/kernel.log" 2>/dev/null; do
+			kill -0 "$kernel_pid" 2>/dev/null || break
+			sleep 1
+		done
+	fi
+	[ -n "$kdir" ] || kdir=$(scripts/kernel.sh --kdir)
+	KDIR=$kdir make -C tests
+}
+bg tests_pid "$logs/tests-build.log" tests_job
 
 # --- 1. host-side: tools and their package, unit tests, lints ---------------
 # The tools (target/release/knock, the shim) and their Debian package, which
@@ -222,8 +242,8 @@ kselftest_totals() {
 # they took longer, 398 s against 237 + 85 s alone, as the guests keep the
 # host's CPUs busy and compete for them.
 if [ $module_ok = 1 ]; then
-	echo "=== build: make -C tests"
-	if ! make -C tests >"$logs/tests-build.log" 2>&1; then
+	echo "=== build: make -C tests (started beside the kernel build)"
+	if ! wait "$tests_pid"; then
 		cat "$logs/tests-build.log"
 		add "kselftests" 0 1 0 "make -C tests failed"
 	else
