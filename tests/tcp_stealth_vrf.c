@@ -122,43 +122,43 @@ static void refuses_as_closed(struct __test_metadata *_metadata,
 	EXPECT_EQ(good + n, CTR(ns->b, "knock_good"));
 }
 
+/*
+ * b's veth0 in the VRF, a listener on PORT bound to @dev (NULL: none) with
+ * @secret (NULL: plain, and the administrator protects PORT with
+ * POLICY_SECRET instead), checked as refuses_as_closed() checks it.
+ */
+static void vrf_case(struct __test_metadata *_metadata, const struct netns_pair *ns,
+		     int family, const char *dev, const char *secret)
+{
+	int lfd;
+
+	ASSERT_EQ(0, vrf_setup(ns));
+	lfd = listener_dev(ns->b, family, PORT, dev, secret);
+	ASSERT_LE(0, lfd);
+	if (!secret)
+		ASSERT_EQ(0, policy_req(ns->b, TCP_STEALTH_CMD_PROTECT, PORT,
+					POLICY_SECRET, strlen(POLICY_SECRET)));
+	refuses_as_closed(_metadata, ns, family, lfd, secret ? secret : POLICY_SECRET);
+	close(lfd);
+}
+
 /* A listener bound to the VRF device, as `ip vrf exec red` makes it. */
 TEST_F_TIMEOUT(pair, vrf_bound_listener, T_TIMEOUT)
 {
-	int fam = variant->family, lfd;
-
-	ASSERT_EQ(0, vrf_setup(&self->ns));
-	lfd = listener_dev(self->ns.b, fam, PORT, VRF, SECRET);
-	ASSERT_LE(0, lfd);
-	refuses_as_closed(_metadata, &self->ns, fam, lfd, SECRET);
-	close(lfd);
+	vrf_case(_metadata, &self->ns, variant->family, VRF, SECRET);
 }
 
 /* An unbound listener that takes the VRF's connections too. */
 TEST_F_TIMEOUT(pair, vrf_l3mdev_accept_listener, T_TIMEOUT)
 {
-	int fam = variant->family, lfd;
-
-	ASSERT_EQ(0, vrf_setup(&self->ns));
 	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_l3mdev_accept", "1"));
-	lfd = listener_dev(self->ns.b, fam, PORT, NULL, SECRET);
-	ASSERT_LE(0, lfd);
-	refuses_as_closed(_metadata, &self->ns, fam, lfd, SECRET);
-	close(lfd);
+	vrf_case(_metadata, &self->ns, variant->family, NULL, SECRET);
 }
 
 /* sshd in a management VRF, protected by the administrator's policy. */
 TEST_F_TIMEOUT(pair, vrf_policy_port, T_TIMEOUT)
 {
-	int fam = variant->family, lfd;
-
-	ASSERT_EQ(0, vrf_setup(&self->ns));
-	lfd = listener_dev(self->ns.b, fam, PORT, VRF, NULL);
-	ASSERT_LE(0, lfd);
-	ASSERT_EQ(0, policy_req(self->ns.b, TCP_STEALTH_CMD_PROTECT, PORT,
-				POLICY_SECRET, strlen(POLICY_SECRET)));
-	refuses_as_closed(_metadata, &self->ns, fam, lfd, POLICY_SECRET);
-	close(lfd);
+	vrf_case(_metadata, &self->ns, variant->family, VRF, NULL);
 }
 
 /*
