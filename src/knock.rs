@@ -1160,7 +1160,6 @@ impl NetState {
     }
 }
 
-/// The counter of a knock that `proto::verify` refused.
 /// The knock option of a SYN, or the counter of why it has none (no knock
 /// option, or an option list that hides one).
 #[inline(always)]
@@ -1172,6 +1171,7 @@ fn knock_option(pkt: &TcpPacket) -> Result<&[u8; proto::OPT_LEN], Counter> {
     }
 }
 
+/// The counter of a knock that `proto::verify` refused.
 fn reject_counter(r: Reject) -> Counter {
     match r {
         Reject::Malformed => Counter::KnockMalformed,
