@@ -436,27 +436,6 @@ TEST_F_TIMEOUT(bypass, cookie_ack_admitted_elsewhere, T_TIMEOUT)
 	close(l2);
 }
 
-/* A listener in b on its address and PORT_P, bound to interface @dev. */
-static int listen_on_dev(const struct wire *w, const char *dev)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = netns_sockaddr(w->family, netns_addr_b(w->family), PORT_P, &ss);
-	int fd = sock_in(w->nsb, w->family), one = 1;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (w->family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, strlen(dev) + 1) ||
-	    bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 16)) {
-		note("listener on %s: %s", dev, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /*
  * The same as cookie_ack_admitted_elsewhere, with the same address and port
  * on both sides: two listeners on b's address and PORT_P, one bound to
@@ -511,8 +490,8 @@ TEST_F_TIMEOUT(bypass, cookie_ack_admitted_on_other_link, T_TIMEOUT)
 	snprintf(c_pair.b, sizeof(c_pair.b), "%s", self->ns.b);
 	ASSERT_EQ(0, raw_wire_open(&wc, &c_pair, fam));
 
-	l0 = listen_on_dev(&self->w, NETNS_IFNAME);
-	l1 = listen_on_dev(&self->w, "veth1");
+	l0 = listener_on_dev(self->ns.b, fam, netns_addr_b(fam), PORT_P, NETNS_IFNAME, NULL, 16);
+	l1 = listener_on_dev(self->ns.b, fam, netns_addr_b(fam), PORT_P, "veth1", NULL, 16);
 	ASSERT_LE(0, l0);
 	ASSERT_LE(0, l1);
 	ASSERT_EQ(0, set_secret(l0, SECRET, 0));

@@ -25,6 +25,8 @@
 /* Link-local addresses on the veth link (IPv6). */
 #define LL_A "fe80::a:1"
 #define LL_B "fe80::a:2"
+/* The listeners' address: any (the VRF binding picks the domain). */
+#define ANY(family) ((family) == AF_INET ? "0.0.0.0" : "::")
 
 /* b's veth0 into the VRF, its addresses (IPv6's go with the link cycle). */
 static int vrf_setup(const struct netns_pair *ns)
@@ -39,31 +41,6 @@ static int vrf_setup(const struct netns_pair *ns)
 	if (netns_addr_add(ns->a, NETNS_IFNAME, LL_A, 64))
 		return -1;
 	return netns_link_wait(ns->b, NETNS_IFNAME, 10000);
-}
-
-/*
- * A listener in @ns on @port of b's address, bound to @dev (NULL: not
- * bound), protected with @secret (NULL: plain). The fd, or -1.
- */
-static int listener_dev(const char *ns, int family, int port, const char *dev,
-			const char *secret)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = netns_sockaddr(family, family == AF_INET ? "0.0.0.0" : "::",
-				       port, &ss);
-	int fd = sock_in(ns, family), one = 1;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if ((dev && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, strlen(dev) + 1)) ||
-	    (secret && set_secret(fd, secret, 0)) ||
-	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 16)) {
-		fprintf(stderr, "listener on port %d: %s\n", port, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /* A plain client in @ns connecting to @addr:@port: 0 or -errno. */
@@ -133,7 +110,7 @@ static void vrf_case(struct __test_metadata *_metadata, const struct netns_pair 
 	int lfd;
 
 	ASSERT_EQ(0, vrf_setup(ns));
-	lfd = listener_dev(ns->b, family, PORT, dev, secret);
+	lfd = listener_on_dev(ns->b, family, ANY(family), PORT, dev, secret, 16);
 	ASSERT_LE(0, lfd);
 	if (!secret)
 		ASSERT_EQ(0, policy_req(ns->b, TCP_STEALTH_CMD_PROTECT, PORT,
@@ -172,7 +149,7 @@ TEST_F_TIMEOUT(pair, vrf_syn_cookies, T_TIMEOUT)
 
 	ASSERT_EQ(0, vrf_setup(&self->ns));
 	ASSERT_EQ(0, netns_sysctl_set(self->ns.b, "net.ipv4.tcp_syncookies", "2"));
-	lfd = listener_dev(self->ns.b, fam, PORT, VRF, SECRET);
+	lfd = listener_on_dev(self->ns.b, fam, ANY(fam), PORT, VRF, SECRET, 16);
 	ASSERT_LE(0, lfd);
 	ASSERT_EQ(0, client(self->ns.a, fam, netns_addr_b(fam), SECRET, &cfd));
 	EXPECT_EQ(0, exchange(cfd, lfd));

@@ -61,6 +61,12 @@ int sock_in(const char *ns, int family)
 int listener_on(const char *ns, int family, const char *addr, int port,
 		const char *secret, int backlog)
 {
+	return listener_on_dev(ns, family, addr, port, NULL, secret, backlog);
+}
+
+int listener_on_dev(const char *ns, int family, const char *addr, int port,
+		    const char *dev, const char *secret, int backlog)
+{
 	struct sockaddr_storage ss;
 	socklen_t len = netns_sockaddr(family, addr, port, &ss);
 	int fd = sock_in(ns, family), one = 1;
@@ -68,7 +74,8 @@ int listener_on(const char *ns, int family, const char *addr, int port,
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if ((secret && set_secret(fd, secret, 0)) ||
+	if ((dev && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, strlen(dev) + 1)) ||
+	    (secret && set_secret(fd, secret, 0)) ||
 	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, backlog)) {
 		close(fd);
 		return -1;

@@ -37,6 +37,10 @@ int listener(const char *ns, int family, const char *addr, const char *secret);
 /* The same on @port, with accept queue @backlog. */
 int listener_on(const char *ns, int family, const char *addr, int port,
 		const char *secret, int backlog);
+/* listener_on() bound to interface @dev first (SO_BINDTODEVICE, e.g. a VRF
+ * device; NULL: none). */
+int listener_on_dev(const char *ns, int family, const char *addr, int port,
+		    const char *dev, const char *secret, int backlog);
 
 /* connect() with a timeout: 0, or -errno (-ETIMEDOUT when nothing came). */
 int connect_to(int fd, int family, const char *addr, int port, int timeout_ms);
